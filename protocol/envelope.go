@@ -1,0 +1,242 @@
+package protocol
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+)
+
+// Suite identifiers carried in every envelope, so a new suite (a
+// post-quantum hybrid) can be added beside the old one without a flag day.
+const (
+	// SuiteX25519AES256 is HPKE base mode with DHKEM(X25519, HKDF-SHA256),
+	// HKDF-SHA256 and AES-256-GCM for the per-device sealed content key, and
+	// AES-256-GCM with a 12-byte nonce for the body.
+	SuiteX25519AES256 uint16 = 1
+)
+
+// Envelope flags. They are cleartext metadata: the relay needs them to know
+// which receipts a message may receive.
+const (
+	FlagAckRequested uint32 = 1 << 0 // the sender asks each recipient to acknowledge
+	FlagUrgent       uint32 = 1 << 1 // clients repeat the alert until read
+	knownFlags              = FlagAckRequested | FlagUrgent
+)
+
+// Size limits. Every field the relay parses is bounded; MaxFrameBytes bounds
+// the whole WebSocket message before it is parsed.
+const (
+	MaxFrameBytes    = 512 << 10 // 512 KiB: a WebSocket message, whole
+	MaxBodyBytes     = 256 << 10 // 256 KiB of body ciphertext; files travel as blobs
+	MaxKeys          = 1000      // recipient devices per envelope
+	MaxIDLen         = 64
+	MinIDLen         = 16
+	MaxConvLen       = 128
+	SealedKeyBytes   = 32 + 32 + 16 // HPKE enc (X25519) || AES-256-GCM(32-byte key) with tag
+	NonceBytes       = 12
+	SignatureBytes   = 64
+	PublicKeyBytes   = 32
+	MaxDevicesOfUser = 32
+)
+
+// Party names one device of one user.
+type Party struct {
+	User   int64 `json:"user"`
+	Device int64 `json:"device"`
+}
+
+// SealedKey is the message's content key sealed with HPKE to one device.
+type SealedKey struct {
+	User   int64  `json:"user"`
+	Device int64  `json:"device"`
+	Sealed []byte `json:"key"` // HPKE enc || ciphertext, SealedKeyBytes long
+}
+
+// Envelope is one end-to-end-encrypted message as it travels. Byte fields
+// are standard base64 with padding in JSON.
+type Envelope struct {
+	V       int         `json:"v"`
+	Suite   uint16      `json:"suite"`
+	ID      string      `json:"id"`      // client-chosen, globally unique, 16-64 chars of [A-Za-z0-9_-]
+	Conv    string      `json:"conv"`    // conversation id, see ParseConv
+	From    Party       `json:"from"`    // the sending device
+	Created int64       `json:"created"` // sender's clock, ms since the Unix epoch
+	Flags   uint32      `json:"flags"`
+	Keys    []SealedKey `json:"keys"`
+	Nonce   []byte      `json:"nonce"`
+	Body    []byte      `json:"body"`
+	Sig     []byte      `json:"sig"`
+}
+
+// ParseEnvelope decodes and validates an envelope. It checks shapes and
+// limits only; it cannot check signatures (the relay does not hold keys on
+// the hot path) or authorisation (that needs the directory).
+func ParseEnvelope(raw []byte) (*Envelope, error) {
+	if len(raw) > MaxFrameBytes {
+		return nil, Errorf(CodeTooLarge, "envelope is %d bytes; the limit is %d", len(raw), MaxFrameBytes)
+	}
+	var e Envelope
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return nil, Errorf(CodeBadEnvelope, "envelope is not valid JSON: %v", err)
+	}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// Validate checks an envelope's shape against the protocol's rules.
+func (e *Envelope) Validate() error {
+	bad := func(format string, a ...any) error { return Errorf(CodeBadEnvelope, format, a...) }
+	switch {
+	case e.V != 1:
+		return bad("unsupported envelope version %d (this server speaks 1)", e.V)
+	case e.Suite != SuiteX25519AES256:
+		return bad("unsupported suite %d", e.Suite)
+	case !ValidID(e.ID):
+		return bad("id must be %d-%d characters of A-Z a-z 0-9 _ -", MinIDLen, MaxIDLen)
+	case e.From.User <= 0 || e.From.Device <= 0:
+		return bad("from.user and from.device are required")
+	case e.Created <= 0:
+		return bad("created is required")
+	case e.Flags&^knownFlags != 0:
+		return bad("unknown flags %#x", e.Flags&^knownFlags)
+	case len(e.Keys) == 0:
+		return bad("keys is empty: a message needs at least one recipient device")
+	case len(e.Keys) > MaxKeys:
+		return Errorf(CodeTooLarge, "%d recipient devices; the limit is %d", len(e.Keys), MaxKeys)
+	case len(e.Nonce) != NonceBytes:
+		return bad("nonce must be %d bytes", NonceBytes)
+	case len(e.Body) < 16:
+		return bad("body is shorter than an AES-GCM tag")
+	case len(e.Body) > MaxBodyBytes:
+		return Errorf(CodeTooLarge, "body is %d bytes; the limit is %d", len(e.Body), MaxBodyBytes)
+	case len(e.Sig) != SignatureBytes:
+		return bad("sig must be %d bytes", SignatureBytes)
+	}
+	if _, err := ParseConv(e.Conv); err != nil {
+		return err
+	}
+	seen := make(map[int64]struct{}, len(e.Keys))
+	for i, k := range e.Keys {
+		if k.User <= 0 || k.Device <= 0 {
+			return bad("keys[%d]: user and device are required", i)
+		}
+		if len(k.Sealed) != SealedKeyBytes {
+			return bad("keys[%d]: sealed key must be %d bytes", i, SealedKeyBytes)
+		}
+		if _, dup := seen[k.Device]; dup {
+			return bad("keys[%d]: device %d appears twice", i, k.Device)
+		}
+		seen[k.Device] = struct{}{}
+	}
+	return nil
+}
+
+// RecipientUsers returns the distinct users the envelope is sealed to, in
+// first-seen order, excluding the sender.
+func (e *Envelope) RecipientUsers() []int64 {
+	var out []int64
+	seen := map[int64]bool{e.From.User: true}
+	for _, k := range e.Keys {
+		if !seen[k.User] {
+			seen[k.User] = true
+			out = append(out, k.User)
+		}
+	}
+	return out
+}
+
+// ValidID reports whether s is a well-formed message id.
+func ValidID(s string) bool {
+	return len(s) >= MinIDLen && len(s) <= MaxIDLen && idChars(s)
+}
+
+// idChars reports whether s is made only of base64url characters.
+func idChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// DeviceID derives a device's id from its Ed25519 public signing key: the
+// first six bytes of its SHA-256, big-endian. Forty-eight bits keep the id
+// exact in JavaScript numbers, and deriving it lets a device sign a list that
+// names itself before the server has seen it.
+func DeviceID(signPub []byte) int64 {
+	sum := sha256.Sum256(signPub)
+	var b [8]byte
+	copy(b[2:], sum[:6])
+	return int64(binary.BigEndian.Uint64(b[:]))
+}
+
+// ListedDevice is one device in a signed device list.
+type ListedDevice struct {
+	ID   int64  `json:"id"`
+	Enc  []byte `json:"enc"`  // X25519 public key, 32 bytes
+	Sign []byte `json:"sign"` // Ed25519 public key, 32 bytes
+}
+
+// DeviceList is a user's devices, signed by one of them. Peers encrypt only
+// to devices that are both in the signed list and reported active by the
+// server: the server can withhold a device but cannot add one unnoticed.
+type DeviceList struct {
+	User    int64          `json:"user"`
+	Version int64          `json:"version"`
+	Devices []ListedDevice `json:"devices"`
+	Signer  int64          `json:"signer"`
+	Sig     []byte         `json:"sig"`
+}
+
+// Validate checks a device list's shape: sorted unique ids that match their
+// keys, key sizes, and a signer that is in the list.
+func (l *DeviceList) Validate() error {
+	bad := func(format string, a ...any) error { return Errorf(CodeBadDeviceList, format, a...) }
+	if l.User <= 0 || l.Version <= 0 {
+		return bad("user and version are required")
+	}
+	if len(l.Devices) == 0 || len(l.Devices) > MaxDevicesOfUser {
+		return bad("a device list holds 1 to %d devices", MaxDevicesOfUser)
+	}
+	if len(l.Sig) != SignatureBytes {
+		return bad("sig must be %d bytes", SignatureBytes)
+	}
+	signerListed := false
+	for i, d := range l.Devices {
+		if len(d.Enc) != PublicKeyBytes || len(d.Sign) != PublicKeyBytes {
+			return bad("devices[%d]: keys must be %d bytes", i, PublicKeyBytes)
+		}
+		if DeviceID(d.Sign) != d.ID {
+			return bad("devices[%d]: id %d does not match its signing key", i, d.ID)
+		}
+		if i > 0 && l.Devices[i-1].ID >= d.ID {
+			return bad("devices must be sorted by id, without repeats")
+		}
+		if d.ID == l.Signer {
+			signerListed = true
+		}
+	}
+	if !signerListed {
+		return bad("signer %d is not in the list", l.Signer)
+	}
+	return nil
+}
+
+// Find returns the listed device with the given id.
+func (l *DeviceList) Find(id int64) (ListedDevice, bool) {
+	for _, d := range l.Devices {
+		if d.ID == id {
+			return d, true
+		}
+	}
+	return ListedDevice{}, false
+}
+
+func (e *Envelope) String() string {
+	return fmt.Sprintf("envelope %s conv=%s from=%d/%d keys=%d body=%dB", e.ID, e.Conv, e.From.User, e.From.Device, len(e.Keys), len(e.Body))
+}
