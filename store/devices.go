@@ -1,0 +1,190 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/curbside-health/curbside/protocol"
+)
+
+// Device states.
+const (
+	DeviceActive  = "active"
+	DeviceRevoked = "revoked"
+)
+
+// Device is one registered client device.
+type Device struct {
+	ID        int64  `json:"id"`
+	User      int64  `json:"user"`
+	Name      string `json:"name"`
+	Enc       []byte `json:"enc"`
+	Sign      []byte `json:"sign"`
+	State     string `json:"state"`
+	CreatedAt int64  `json:"created_at"`
+	LastSeen  int64  `json:"last_seen"`
+}
+
+// ErrConflict is returned when a write was based on state that has changed
+// meanwhile (a device list version that is no longer current).
+var ErrConflict = errors.New("store: conflict")
+
+// RegisterDevice adds the device newDev, named name, to user's directory
+// entry, stores list as the user's new signed device list, and binds the
+// session tokenHash to the device, all in one transaction.
+//
+// The caller has verified list's signature. Here the list is checked
+// against the directory: its version must follow the stored one, and its
+// devices must be exactly the user's active devices plus the new one, with
+// unchanged keys. Anything else is ErrConflict (raced with another
+// registration or a revocation: refetch and re-sign).
+func (s *Store) RegisterDevice(ctx context.Context, user int64, name string, newDev protocol.ListedDevice, list *protocol.DeviceList, rawList []byte, tokenHash []byte) error {
+	now := nowMS()
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		var cur int64
+		err := tx.QueryRow(`SELECT version FROM device_lists WHERE user_id = ?`, user).Scan(&cur)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if list.Version != cur+1 {
+			return fmt.Errorf("%w: device list version %d does not follow the current version %d", ErrConflict, list.Version, cur)
+		}
+		var owner int64
+		switch err := tx.QueryRow(`SELECT user_id FROM devices WHERE id = ?`, newDev.ID).Scan(&owner); {
+		case err == nil:
+			return fmt.Errorf("%w: device %d is already registered", ErrExists, newDev.ID)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		active, err := activeDevices(tx, user)
+		if err != nil {
+			return err
+		}
+		want := len(active) + 1
+		if len(list.Devices) != want {
+			return fmt.Errorf("%w: the list names %d devices; the directory has %d active plus the new one", ErrConflict, len(list.Devices), len(active))
+		}
+		for _, d := range list.Devices {
+			if d.ID == newDev.ID {
+				continue
+			}
+			a, ok := active[d.ID]
+			if !ok || !bytes.Equal(a.Enc, d.Enc) || !bytes.Equal(a.Sign, d.Sign) {
+				return fmt.Errorf("%w: device %d in the list is not an active device of this user with those keys", ErrConflict, d.ID)
+			}
+		}
+		if _, err := tx.Exec(`INSERT INTO devices (id, user_id, name, enc_key, sign_key, created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			newDev.ID, user, name, newDev.Enc, newDev.Sign, now, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`INSERT INTO device_lists (user_id, version, list) VALUES (?, ?, ?)
+			ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, list = excluded.list`, user, list.Version, rawList); err != nil {
+			return err
+		}
+		res, err := tx.Exec(`UPDATE sessions SET device_id = ? WHERE token_hash = ? AND user_id = ?`, newDev.ID, tokenHash, user)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("%w: the session ended during registration", ErrNotFound)
+		}
+		return nil
+	})
+}
+
+func activeDevices(q interface {
+	Query(string, ...any) (*sql.Rows, error)
+}, user int64) (map[int64]*Device, error) {
+	rows, err := q.Query(`SELECT id, enc_key, sign_key FROM devices WHERE user_id = ? AND state = 'active'`, user)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]*Device{}
+	for rows.Next() {
+		d := &Device{User: user, State: DeviceActive}
+		if err := rows.Scan(&d.ID, &d.Enc, &d.Sign); err != nil {
+			return nil, err
+		}
+		out[d.ID] = d
+	}
+	return out, rows.Err()
+}
+
+// DeviceList returns a user's newest signed device list as stored (nil if
+// the user has registered no device) and the ids of the user's active
+// devices.
+func (s *Store) DeviceList(ctx context.Context, user int64) (list json.RawMessage, active []int64, err error) {
+	err = s.read.QueryRowContext(ctx, `SELECT list FROM device_lists WHERE user_id = ?`, user).Scan((*[]byte)(&list))
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, err
+	}
+	active, err = s.ActiveDevices(ctx, user)
+	return list, active, err
+}
+
+// ActiveDevices returns the ids of a user's active devices in ascending order.
+func (s *Store) ActiveDevices(ctx context.Context, user int64) ([]int64, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id FROM devices WHERE user_id = ? AND state = 'active' ORDER BY id`, user)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// DevicesOf lists all of a user's devices, active and revoked.
+func (s *Store) DevicesOf(ctx context.Context, user int64) ([]*Device, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id, user_id, name, enc_key, sign_key, state, created_at, last_seen FROM devices WHERE user_id = ? ORDER BY created_at, id`, user)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Device
+	for rows.Next() {
+		var d Device
+		if err := rows.Scan(&d.ID, &d.User, &d.Name, &d.Enc, &d.Sign, &d.State, &d.CreatedAt, &d.LastSeen); err != nil {
+			return nil, err
+		}
+		out = append(out, &d)
+	}
+	return out, rows.Err()
+}
+
+// RevokeDevice marks a device revoked, ends the sessions bound to it and
+// deletes the ciphertext still queued for it.
+func (s *Store) RevokeDevice(ctx context.Context, id int64) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE devices SET state = 'revoked' WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		if _, err := tx.Exec(`DELETE FROM sessions WHERE device_id = ?`, id); err != nil {
+			return err
+		}
+		return deleteQueueOf(tx, id)
+	})
+}
+
+// TouchDevice records that a device was seen at the given time.
+func (s *Store) TouchDevice(ctx context.Context, id, at int64) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE devices SET last_seen = max(last_seen, ?) WHERE id = ?`, at, id)
+		return err
+	})
+}

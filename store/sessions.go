@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// Session is a signed-in client. Only the SHA-256 of its token is stored,
+// so a copy of the database does not yield usable tokens.
+type Session struct {
+	TokenHash []byte
+	User      *User
+	Device    int64 // 0 until the session registers a device
+	CreatedAt int64
+	LastUsed  int64
+	ExpiresAt int64
+}
+
+// CreateSession stores a new session.
+func (s *Store) CreateSession(ctx context.Context, tokenHash []byte, user int64, expiresAt int64) error {
+	now := nowMS()
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO sessions (token_hash, user_id, created_at, last_used, expires_at) VALUES (?, ?, ?, ?, ?)`,
+			tokenHash, user, now, now, expiresAt)
+		return err
+	})
+}
+
+// SessionByHash returns the session with the given token hash and its user.
+func (s *Store) SessionByHash(ctx context.Context, tokenHash []byte) (*Session, error) {
+	var ss Session
+	row := s.read.QueryRowContext(ctx, `SELECT s.device_id, s.created_at, s.last_used, s.expires_at, `+prefixed("u.", userColumns)+`
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, tokenHash)
+	var u User
+	err := row.Scan(&ss.Device, &ss.CreatedAt, &ss.LastUsed, &ss.ExpiresAt,
+		&u.ID, &u.Username, &u.Display, &u.Role, &u.State, &u.PasswordHash, &u.FailedLogins, &u.LockedUntil, &u.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	ss.TokenHash = tokenHash
+	ss.User = &u
+	return &ss, nil
+}
+
+// TouchSession records use of a session.
+func (s *Store) TouchSession(ctx context.Context, tokenHash []byte, at int64) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE sessions SET last_used = ? WHERE token_hash = ?`, at, tokenHash)
+		return err
+	})
+}
+
+// DeleteSession ends one session.
+func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`DELETE FROM sessions WHERE token_hash = ?`, tokenHash)
+		return err
+	})
+}
+
+// DeleteExpiredSessions removes sessions past their absolute expiry or idle
+// longer than idleMS.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleMS int64) (int64, error) {
+	var n int64
+	err := s.submit(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`DELETE FROM sessions WHERE expires_at < ? OR last_used < ?`, now, now-idleMS)
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,45 @@
+package store
+
+import (
+	"database/sql"
+	"fmt"
+)
+
+// The hot path's statements, prepared once on the write connection and
+// bound to each transaction with tx.Stmt, which reuses the preparation.
+const (
+	stmtQueueInsert = iota
+	stmtQueueDelete
+	stmtMsgByID
+	stmtMsgInsert
+	stmtMsgDelivered
+	stmtReceiptInsert
+	stmtActiveDevices
+	stmtContact
+	numStmts
+)
+
+var stmtSQL = [numStmts]string{
+	stmtQueueInsert:   `INSERT INTO queue (device_id, seq, kind, message, event, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	stmtQueueDelete:   `DELETE FROM queue WHERE device_id = ? AND seq = ? RETURNING kind, message`,
+	stmtMsgByID:       `SELECT sender_user, digest, accepted_at FROM messages WHERE msg_id = ?`,
+	stmtMsgInsert:     `INSERT INTO messages (msg_id, sender_user, sender_device, conv, created, accepted_at, expires_at, flags, digest, recipients, devices, pending, env) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+	stmtMsgDelivered:  `UPDATE messages SET pending = pending - 1, env = CASE WHEN pending <= 1 THEN NULL ELSE env END WHERE id = ? RETURNING sender_user, msg_id, expires_at`,
+	stmtReceiptInsert: `INSERT OR IGNORE INTO receipts (message, user_id, kind, at) VALUES (?, ?, ?, ?)`,
+	stmtActiveDevices: `SELECT id FROM devices WHERE user_id = ? AND state = 'active' ORDER BY id`,
+	stmtContact:       `INSERT OR IGNORE INTO contacts (a, b) VALUES (?, ?)`,
+}
+
+func (s *Store) prepare() error {
+	for i, q := range stmtSQL {
+		st, err := s.write.Prepare(q)
+		if err != nil {
+			return fmt.Errorf("store: prepare %q: %w", q, err)
+		}
+		s.stmts[i] = st
+	}
+	return nil
+}
+
+// stmt binds a prepared statement to tx.
+func (s *Store) stmt(tx *sql.Tx, i int) *sql.Stmt { return tx.Stmt(s.stmts[i]) }

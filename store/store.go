@@ -1,0 +1,344 @@
+// Package store is Curbside's SQLite store: the directory (users, groups,
+// devices, sessions), the security policy, and the relay's store-and-forward
+// queue.
+//
+// There is one write connection. Writes are submitted as operations to a
+// single writer goroutine, which runs every operation waiting at that moment
+// in one transaction and commits once (group commit): with
+// synchronous=FULL each commit costs an fsync, and sharing it among many
+// concurrent writers is what lets a message be "accepted" only once it is on
+// disk without capping throughput at one fsync per message. Reads go to a
+// separate pool of read-only connections, which WAL lets run concurrently
+// with the writer.
+//
+// The relay depends on a narrow interface (relay.Store) rather than on this
+// package's SQL, so another backend can be added without touching the relay.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the only SQLite driver: Litestream requires it
+)
+
+// DBFile is the database's file name inside the data directory.
+const DBFile = "curbside.db"
+
+// maxBatch bounds how many operations share one transaction, so one commit
+// cannot grow without bound under a flood of writes.
+const maxBatch = 512
+
+// ErrClosed is returned for operations submitted after Close.
+var ErrClosed = errors.New("store: closed")
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// Store is an open Curbside database.
+type Store struct {
+	path     string
+	write    *sql.DB // exactly one connection, owned by the writer goroutine
+	read     *sql.DB
+	log      *slog.Logger
+	ops      chan *op
+	closed   chan struct{}
+	done     chan struct{}
+	mu       sync.RWMutex // guards isClosed against concurrent submit
+	isClosed bool
+
+	stmts  [numStmts]*sql.Stmt
+	notify Notifier
+
+	seqMu   sync.Mutex
+	lastSeq int64 // last queue seq handed out; the writer alone advances it
+}
+
+// op is one write operation. fn runs inside the batch's transaction; if it
+// fails, the batch is rolled back and its operations are retried one per
+// transaction, so one bad operation cannot fail its neighbours. done runs
+// once the operation's fate is known (committed: nil), on the writer
+// goroutine and in submission order; it must not block. The relay relies on
+// that order to hand new queue items to connected devices, and replies to
+// senders, in the order they were stored.
+type op struct {
+	fn   func(tx *sql.Tx) error
+	done func(error)
+}
+
+// Options configures Open.
+type Options struct {
+	Logger *slog.Logger
+	// ReadOnly opens only the read pool and starts no writer (for reports
+	// and checks against a live server's data).
+	ReadOnly bool
+}
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	for _, p := range []string{
+		"busy_timeout(10000)",
+		"journal_mode(WAL)",
+		"synchronous(FULL)", // accepted means on disk
+		"foreign_keys(1)",
+		"secure_delete(FAST)", // overwrite deleted ciphertext within its page
+		"cache_size(-16000)",  // 16 MB page cache per connection
+	} {
+		q.Add("_pragma", p)
+	}
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database in dir and migrates it.
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: create data directory: %w", err)
+	}
+	path := filepath.Join(dir, DBFile)
+	s := &Store{path: path, log: opts.Logger, ops: make(chan *op, 4*maxBatch),
+		closed: make(chan struct{}), done: make(chan struct{})}
+
+	var err error
+	if !opts.ReadOnly {
+		s.write, err = sql.Open("sqlite", dsn(path, false))
+		if err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+		s.write.SetMaxOpenConns(1)
+		s.write.SetMaxIdleConns(1)
+		s.write.SetConnMaxLifetime(0)
+		s.write.SetConnMaxIdleTime(0)
+		if err := migrate(ctx, s.write); err != nil {
+			s.write.Close()
+			return nil, err
+		}
+		if err := s.write.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM queue`).Scan(&s.lastSeq); err != nil {
+			s.write.Close()
+			return nil, fmt.Errorf("store: read queue position: %w", err)
+		}
+		// Seqs must never repeat for a device, even after the items that
+		// held the highest ones were acknowledged and deleted. Starting from
+		// the clock in microseconds guarantees that across restarts without
+		// a table to keep the high-water mark in.
+		s.lastSeq = max(s.lastSeq, time.Now().UnixMicro())
+		if err := s.prepare(); err != nil {
+			s.write.Close()
+			return nil, err
+		}
+	}
+	s.read, err = sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		if s.write != nil {
+			s.write.Close()
+		}
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s.read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
+	s.read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)*2))
+	if opts.ReadOnly {
+		if err := checkVersion(ctx, s.read); err != nil {
+			s.read.Close()
+			return nil, err
+		}
+		close(s.done)
+		return s, nil
+	}
+	go s.writer()
+	return s, nil
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close stops the writer after the operations already submitted, and closes
+// the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.isClosed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.isClosed = true
+	close(s.closed)
+	s.mu.Unlock()
+	<-s.done
+	var errs []error
+	if s.write != nil {
+		for _, st := range s.stmts {
+			if st != nil {
+				st.Close()
+			}
+		}
+		// Checkpoint so a cleanly stopped server leaves a compact database.
+		if _, err := s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			errs = append(errs, err)
+		}
+		errs = append(errs, s.write.Close())
+	}
+	errs = append(errs, s.read.Close())
+	return errors.Join(errs...)
+}
+
+// submit queues fn for the writer and waits until its transaction has
+// committed (or failed).
+func (s *Store) submit(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	ch := make(chan error, 1)
+	if err := s.submitAsync(ctx, fn, func(err error) { ch <- err }); err != nil {
+		return err
+	}
+	// Once submitted, the operation will run whatever the context says:
+	// waiting for it keeps "returned" and "committed" the same thing.
+	return <-ch
+}
+
+// submitAsync queues fn for the writer and returns at once; done is called
+// on the writer goroutine when the operation has committed or failed. An
+// error return means fn was not queued and done will not be called.
+func (s *Store) submitAsync(ctx context.Context, fn func(tx *sql.Tx) error, done func(error)) error {
+	o := &op{fn: fn, done: done}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.isClosed || s.write == nil {
+		return ErrClosed
+	}
+	select {
+	case s.ops <- o:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Barrier waits until every operation submitted before it has committed or
+// failed.
+func (s *Store) Barrier(ctx context.Context) error {
+	return s.submit(ctx, func(*sql.Tx) error { return nil })
+}
+
+func (s *Store) writer() {
+	defer close(s.done)
+	batch := make([]*op, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case o := <-s.ops:
+			batch = append(batch, o)
+		case <-s.closed:
+			// Drain what was submitted before Close.
+			for {
+				select {
+				case o := <-s.ops:
+					batch = append(batch, o)
+					if len(batch) == maxBatch {
+						s.run(batch)
+						batch = batch[:0]
+					}
+				default:
+					if len(batch) > 0 {
+						s.run(batch)
+					}
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-s.ops:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		s.run(batch)
+	}
+}
+
+// run executes a batch in one transaction; on failure it falls back to one
+// transaction per operation so only the failing ones report an error.
+func (s *Store) run(batch []*op) {
+	seqBefore := s.currentSeq()
+	err := s.tx(func(tx *sql.Tx) error {
+		for _, o := range batch {
+			if err := o.fn(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		for _, o := range batch {
+			o.done(nil)
+		}
+		return
+	}
+	s.setSeq(seqBefore) // the rolled-back batch's seqs were never stored
+	if len(batch) == 1 {
+		batch[0].done(err)
+		return
+	}
+	for _, o := range batch {
+		seq := s.currentSeq()
+		err := s.tx(o.fn)
+		if err != nil {
+			s.setSeq(seq)
+		}
+		o.done(err)
+	}
+}
+
+func (s *Store) tx(fn func(tx *sql.Tx) error) error {
+	tx, err := s.write.Begin()
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// nextSeq hands out the next queue seq. Only operations running on the
+// writer goroutine call it, so seqs are assigned in commit order.
+func (s *Store) nextSeq() int64 {
+	s.seqMu.Lock()
+	defer s.seqMu.Unlock()
+	s.lastSeq++
+	return s.lastSeq
+}
+
+func (s *Store) currentSeq() int64 {
+	s.seqMu.Lock()
+	defer s.seqMu.Unlock()
+	return s.lastSeq
+}
+
+func (s *Store) setSeq(v int64) {
+	s.seqMu.Lock()
+	s.lastSeq = v
+	s.seqMu.Unlock()
+}
+
+// nowMS is the store's clock in milliseconds since the Unix epoch.
+func nowMS() int64 { return time.Now().UnixMilli() }

@@ -1,0 +1,187 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Roles a user can have.
+const (
+	RoleAdmin    = "admin"
+	RoleStaff    = "staff"
+	RoleExternal = "external"
+	RolePatient  = "patient"
+)
+
+// User states. Locked users cannot sign in until an admin unlocks them;
+// disabled users are offboarded.
+const (
+	StateActive   = "active"
+	StateLocked   = "locked"
+	StateDisabled = "disabled"
+)
+
+// ValidRole reports whether r is a known role.
+func ValidRole(r string) bool {
+	switch r {
+	case RoleAdmin, RoleStaff, RoleExternal, RolePatient:
+		return true
+	}
+	return false
+}
+
+// ValidState reports whether st is a known user state.
+func ValidState(st string) bool {
+	switch st {
+	case StateActive, StateLocked, StateDisabled:
+		return true
+	}
+	return false
+}
+
+// User is a directory entry.
+type User struct {
+	ID           int64  `json:"id"`
+	Username     string `json:"username"`
+	Display      string `json:"display"`
+	Role         string `json:"role"`
+	State        string `json:"state"`
+	PasswordHash string `json:"-"`
+	FailedLogins int    `json:"-"`
+	LockedUntil  int64  `json:"-"`
+	CreatedAt    int64  `json:"created_at"`
+}
+
+// ErrExists is returned when a unique name is already taken.
+var ErrExists = errors.New("store: already exists")
+
+const userColumns = `id, username, display, role, state, password_hash, failed_logins, locked_until, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*User, error) {
+	var u User
+	err := row.Scan(&u.ID, &u.Username, &u.Display, &u.Role, &u.State, &u.PasswordHash, &u.FailedLogins, &u.LockedUntil, &u.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return &u, err
+}
+
+// CreateUser adds a user; passwordHash is already hashed by the caller.
+func (s *Store) CreateUser(ctx context.Context, u *User) error {
+	now := nowMS()
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`INSERT INTO users (username, display, role, state, password_hash, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, u.Username, u.Display, u.Role, u.State, u.PasswordHash, now, now)
+		if err != nil {
+			if isUnique(err) {
+				return fmt.Errorf("user %q: %w", u.Username, ErrExists)
+			}
+			return err
+		}
+		u.ID, _ = res.LastInsertId()
+		u.CreatedAt = now
+		return nil
+	})
+}
+
+// UserByName looks a user up by username (case-insensitively).
+func (s *Store) UserByName(ctx context.Context, name string) (*User, error) {
+	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, name))
+}
+
+// UserByID looks a user up by id.
+func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
+	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+}
+
+// SearchUsers lists users whose username or display name contains q
+// (all users when q is empty), by display name, at most limit.
+func (s *Store) SearchUsers(ctx context.Context, q string, limit int) ([]*User, error) {
+	pat := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
+	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users
+		WHERE username LIKE ?1 ESCAPE '\' OR display LIKE ?1 ESCAPE '\'
+		ORDER BY display COLLATE NOCASE, id LIMIT ?2`, pat, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// SetPassword replaces a user's password hash and clears failed logins.
+func (s *Store) SetPassword(ctx context.Context, id int64, hash string) error {
+	return s.exec1(ctx, `UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = 0, updated_at = ? WHERE id = ?`, hash, nowMS(), id)
+}
+
+// SetUserState changes a user's state. Leaving the active state also ends
+// every session of the user, in the same transaction.
+func (s *Store) SetUserState(ctx context.Context, id int64, state string) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE users SET state = ?, failed_logins = CASE WHEN ?1 = 'active' THEN 0 ELSE failed_logins END,
+			locked_until = CASE WHEN ?1 = 'active' THEN 0 ELSE locked_until END, updated_at = ? WHERE id = ?`, state, nowMS(), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		if state != StateActive {
+			_, err = tx.Exec(`DELETE FROM sessions WHERE user_id = ?`, id)
+		}
+		return err
+	})
+}
+
+// LoginFailed records a failed password attempt. When the failures reach
+// threshold, the account is locked out until now+cooldown and the count
+// restarts. It returns the lockout end (0 if not locked out).
+func (s *Store) LoginFailed(ctx context.Context, id int64, threshold int, cooldownMS int64) (lockedUntil int64, err error) {
+	now := nowMS()
+	err = s.submit(ctx, func(tx *sql.Tx) error {
+		var fails int
+		if err := tx.QueryRow(`UPDATE users SET failed_logins = failed_logins + 1, updated_at = ? WHERE id = ? RETURNING failed_logins`, now, id).Scan(&fails); err != nil {
+			return err
+		}
+		if fails >= threshold {
+			lockedUntil = now + cooldownMS
+			_, err := tx.Exec(`UPDATE users SET failed_logins = 0, locked_until = ? WHERE id = ?`, lockedUntil, id)
+			return err
+		}
+		return nil
+	})
+	return lockedUntil, err
+}
+
+// LoginSucceeded clears a user's failed-login count.
+func (s *Store) LoginSucceeded(ctx context.Context, id int64) error {
+	return s.exec1(ctx, `UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?`, id)
+}
+
+// exec1 runs one statement that must change exactly one row.
+func (s *Store) exec1(ctx context.Context, query string, args ...any) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(query, args...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
