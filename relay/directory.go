@@ -1,0 +1,115 @@
+package relay
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/curbside-health/curbside/store"
+)
+
+// Cache lifetimes. Device sets are also dropped explicitly when the server
+// changes them; the lifetime covers changes made by another process (the
+// operator CLI). Group membership and policy are read often and change
+// rarely, so a few seconds of staleness is the price of not reading them for
+// every message.
+const (
+	devicesTTL = 30 * time.Second
+	groupTTL   = 5 * time.Second
+	policyTTL  = 5 * time.Second
+)
+
+// directory is the relay's cache of what authorising a message needs.
+type directory struct {
+	store *store.Store
+
+	mu      sync.Mutex
+	devices map[int64]cached[[]int64] // user → active device ids, ascending
+	groups  map[int64]cached[[]int64] // group → member ids (nil: no such group)
+	policy  cached[store.Policy]
+}
+
+type cached[T any] struct {
+	v  T
+	at time.Time
+}
+
+func (c cached[T]) fresh(ttl time.Duration) bool { return !c.at.IsZero() && time.Since(c.at) < ttl }
+
+func newDirectory(st *store.Store) *directory {
+	return &directory{store: st, devices: map[int64]cached[[]int64]{}, groups: map[int64]cached[[]int64]{}}
+}
+
+func (d *directory) forgetUser(user int64) {
+	d.mu.Lock()
+	delete(d.devices, user)
+	d.mu.Unlock()
+}
+
+// activeDevices returns a user's active device ids, ascending. The slice
+// must not be modified.
+func (d *directory) activeDevices(ctx context.Context, user int64) ([]int64, error) {
+	d.mu.Lock()
+	c, ok := d.devices[user]
+	d.mu.Unlock()
+	if ok && c.fresh(devicesTTL) {
+		return c.v, nil
+	}
+	ids, err := d.store.ActiveDevices(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	if len(d.devices) > 100000 {
+		clear(d.devices)
+	}
+	d.devices[user] = cached[[]int64]{ids, time.Now()}
+	d.mu.Unlock()
+	return ids, nil
+}
+
+// groupMembers returns a group's member ids, or store.ErrNotFound.
+func (d *directory) groupMembers(ctx context.Context, group int64) ([]int64, error) {
+	d.mu.Lock()
+	c, ok := d.groups[group]
+	d.mu.Unlock()
+	if ok && c.fresh(groupTTL) {
+		if c.v == nil {
+			return nil, store.ErrNotFound
+		}
+		return c.v, nil
+	}
+	ids, err := d.store.GroupMemberIDs(ctx, group)
+	if err != nil && err != store.ErrNotFound {
+		return nil, err
+	}
+	if ids == nil && err == nil {
+		ids = []int64{}
+	}
+	slices.Sort(ids)
+	d.mu.Lock()
+	if len(d.groups) > 10000 {
+		clear(d.groups)
+	}
+	d.groups[group] = cached[[]int64]{ids, time.Now()}
+	d.mu.Unlock()
+	return ids, err
+}
+
+func (d *directory) loadPolicy(ctx context.Context) (store.Policy, error) {
+	d.mu.Lock()
+	c := d.policy
+	d.mu.Unlock()
+	if c.fresh(policyTTL) {
+		return c.v, nil
+	}
+	p, err := d.store.LoadPolicy(ctx)
+	if err != nil {
+		return p, err
+	}
+	d.mu.Lock()
+	d.policy = cached[store.Policy]{p, time.Now()}
+	d.mu.Unlock()
+	return p, nil
+}

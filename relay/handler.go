@@ -1,0 +1,218 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/protocol"
+)
+
+// Close codes of the relay (4000-4999 are the application's).
+const (
+	closeReplaced = 4000 // the same device connected again
+	closeRevoked  = 4001 // the device was revoked or its user disabled
+)
+
+// ServeHTTP upgrades an authenticated device's request to the relay
+// WebSocket and runs the session until either side ends it.
+func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	user, device, err := r.cfg.Auth.Device(req)
+	if err != nil {
+		web.WriteError(r.log, w, req, err)
+		return
+	}
+	conn, err := websocket.Accept(w, req, &websocket.AcceptOptions{
+		Subprotocols:    []string{protocol.Subprotocol},
+		CompressionMode: websocket.CompressionDisabled, // ciphertext does not compress; a compressor per connection costs memory
+	})
+	if err != nil {
+		return // Accept has written the HTTP error
+	}
+	if conn.Subprotocol() != protocol.Subprotocol {
+		conn.Close(websocket.StatusPolicyViolation, "offer the "+protocol.Subprotocol+" subprotocol")
+		return
+	}
+	conn.SetReadLimit(protocol.MaxFrameBytes)
+	s := newSession(r, conn, user, device)
+	if !r.register(s) {
+		conn.Close(websocket.StatusServiceRestart, "the server is shutting down")
+		return
+	}
+	defer r.unregister(s)
+	r.run(req.Context(), s)
+}
+
+func (r *Relay) register(s *session) bool {
+	r.mu.Lock()
+	if r.closing {
+		r.mu.Unlock()
+		return false
+	}
+	old := r.sessions[s.device]
+	r.sessions[s.device] = s
+	r.byUser[s.user] = append(r.byUser[s.user], s)
+	r.mu.Unlock()
+	if old != nil {
+		old.kill(closeReplaced, "this device connected again elsewhere")
+	}
+	r.store.TouchDevice(r.ctx, s.device, time.Now().UnixMilli())
+	return true
+}
+
+func (r *Relay) unregister(s *session) {
+	r.mu.Lock()
+	if r.sessions[s.device] == s {
+		delete(r.sessions, s.device)
+	}
+	list := r.byUser[s.user]
+	for i, x := range list {
+		if x == s {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(r.byUser, s.user)
+	} else {
+		r.byUser[s.user] = list
+	}
+	r.mu.Unlock()
+	r.pres.disconnected(s.user)
+	r.store.TouchDevice(r.ctx, s.device, time.Now().UnixMilli())
+}
+
+// run drives a session: a reader goroutine parses and dispatches frames,
+// this goroutine writes, and whichever stops first ends both.
+func (r *Relay) run(parent context.Context, s *session) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	hello, _ := json.Marshal(protocol.Hello{Type: protocol.THello, Protocol: protocol.Version, User: s.user, Device: s.device, ServerTime: time.Now().UnixMilli()})
+	snapshot := r.pres.connected(s.user)
+
+	readErr := make(chan error, 1)
+	go func() {
+		readErr <- r.readLoop(ctx, s)
+		s.kill(websocket.StatusNormalClosure, "")
+	}()
+	werr := s.writeLoop(ctx, hello, snapshot)
+	cancel()
+	s.mu.Lock()
+	code, msg := s.killCode, s.killMsg
+	s.mu.Unlock()
+	switch {
+	case code != 0 && code != websocket.StatusNormalClosure:
+		s.conn.Close(code, msg)
+	case werr != nil && !errors.Is(werr, context.Canceled):
+		r.log.Debug("session write failed", "device", s.device, "err", werr)
+		s.conn.CloseNow()
+	default:
+		s.conn.Close(websocket.StatusNormalClosure, "")
+	}
+	<-readErr
+}
+
+// readLoop reads frames until the connection ends. A malformed frame gets
+// an error frame and the session goes on; only transport errors end it.
+func (r *Relay) readLoop(ctx context.Context, s *session) error {
+	for {
+		typ, data, err := s.conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		if typ != websocket.MessageText {
+			s.inflight <- struct{}{}
+			s.reply(errorFrame("", protocol.Errorf(protocol.CodeBadFrame, "frames are JSON text messages")))
+			continue
+		}
+		// Take a slot before handling: a device that sends faster than its
+		// frames are stored waits here, and so does its TCP window.
+		select {
+		case s.inflight <- struct{}{}:
+		case <-s.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		r.handle(ctx, s, data)
+	}
+}
+
+// handle dispatches one client frame. Each frame holds one in-flight slot
+// until its reply is written; frames with no reply on success (ack,
+// presence) release it themselves.
+func (r *Relay) handle(ctx context.Context, s *session, data []byte) {
+	f, err := protocol.DecodeClientFrame(data)
+	if err != nil {
+		ref := ""
+		if f != nil {
+			ref = f.Ref
+		}
+		s.reply(errorFrame(ref, err))
+		return
+	}
+	release := func() { <-s.inflight }
+	switch f.Type {
+	case protocol.TSend:
+		r.send(ctx, s, f.Envelope, f.Env, f.Ref)
+	case protocol.TAck:
+		err := r.store.AckAsync(ctx, s.user, s.device, f.Seqs, func(err error) {
+			if err != nil {
+				s.reply(errorFrame(f.Ref, err))
+				return
+			}
+			release()
+		})
+		if err != nil {
+			s.reply(errorFrame(f.Ref, err))
+		}
+	case protocol.TReceipt:
+		r.replyOK(ctx, s, f.Ref, func(done func(error)) error {
+			return r.store.ReceiptAsync(ctx, s.user, s.device, f.Msg, f.Kind, done)
+		})
+	case protocol.TRecall:
+		r.replyOK(ctx, s, f.Ref, func(done func(error)) error {
+			return r.store.RecallAsync(ctx, s.user, f.Msg, done)
+		})
+	case protocol.TPresence:
+		r.pres.set(s.user, f.Status)
+		release()
+	case protocol.TDetails:
+		// Details must reflect everything this device sent before asking,
+		// so wait until those writes have committed.
+		go func() {
+			if err := r.store.Barrier(ctx); err != nil {
+				s.reply(errorFrame(f.Ref, err))
+				return
+			}
+			d, err := r.store.Details(ctx, s.user, f.Msg)
+			if err != nil {
+				s.reply(errorFrame(f.Ref, err))
+				return
+			}
+			d.Ref = f.Ref
+			b, _ := json.Marshal(d)
+			s.reply(b)
+		}()
+	}
+}
+
+// replyOK runs an operation whose success is silent (receipt, recall): the
+// effects reach devices through their queues. Failure gets an error frame.
+func (r *Relay) replyOK(ctx context.Context, s *session, ref string, start func(done func(error)) error) {
+	err := start(func(err error) {
+		if err != nil {
+			s.reply(errorFrame(ref, err))
+			return
+		}
+		<-s.inflight
+	})
+	if err != nil {
+		s.reply(errorFrame(ref, err))
+	}
+}

@@ -1,0 +1,149 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/curbside-health/curbside/protocol"
+	"github.com/curbside-health/curbside/store"
+)
+
+// presence tracks who is connected and their chosen status, and tells each
+// change to the user's contacts: the people they have exchanged messages
+// with. It lives in memory only; after a restart everyone is offline until
+// they reconnect.
+type presence struct {
+	r *Relay
+
+	mu       sync.Mutex
+	online   map[int64]int    // user → connected devices
+	status   map[int64]string // user → chosen status while online
+	contacts map[int64]map[int64]struct{}
+}
+
+func newPresence(ctx context.Context, st *store.Store, r *Relay) (*presence, error) {
+	p := &presence{r: r, online: map[int64]int{}, status: map[int64]string{}, contacts: map[int64]map[int64]struct{}{}}
+	pairs, err := st.AllContacts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, pr := range pairs {
+		p.addLocked(pr[0], pr[1])
+	}
+	return p, nil
+}
+
+func (p *presence) addLocked(a, b int64) {
+	for _, x := range [2][2]int64{{a, b}, {b, a}} {
+		m := p.contacts[x[0]]
+		if m == nil {
+			m = map[int64]struct{}{}
+			p.contacts[x[0]] = m
+		}
+		m[x[1]] = struct{}{}
+	}
+}
+
+// newPairs returns the (sender, recipient) pairs not yet known as contacts.
+func (p *presence) newPairs(sender int64, recipients []int64) [][2]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out [][2]int64
+	for _, r := range recipients {
+		if _, ok := p.contacts[sender][r]; !ok {
+			a, b := min(sender, r), max(sender, r)
+			out = append(out, [2]int64{a, b})
+		}
+	}
+	return out
+}
+
+// addPairs records contact pairs once they are stored.
+func (p *presence) addPairs(pairs [][2]int64) {
+	if len(pairs) == 0 {
+		return
+	}
+	p.mu.Lock()
+	for _, pr := range pairs {
+		p.addLocked(pr[0], pr[1])
+	}
+	p.mu.Unlock()
+}
+
+func (p *presence) statusLocked(user int64) string {
+	if p.online[user] == 0 {
+		return protocol.PresenceOffline
+	}
+	if st := p.status[user]; st != "" {
+		return st
+	}
+	return protocol.PresenceAvailable
+}
+
+// connected records a device connecting, returns the presence of the user's
+// contacts for the new session, and tells contacts if the user came online.
+func (p *presence) connected(user int64) []protocol.Presence {
+	p.mu.Lock()
+	p.online[user]++
+	first := p.online[user] == 1
+	now := time.Now().UnixMilli()
+	snapshot := make([]protocol.Presence, 0, len(p.contacts[user]))
+	for c := range p.contacts[user] {
+		snapshot = append(snapshot, protocol.Presence{Type: protocol.TPresence, User: c, Status: p.statusLocked(c), TS: now})
+	}
+	st := p.statusLocked(user)
+	p.mu.Unlock()
+	if first {
+		p.announce(user, st)
+	}
+	return snapshot
+}
+
+// disconnected records a device going away.
+func (p *presence) disconnected(user int64) {
+	p.mu.Lock()
+	p.online[user]--
+	last := p.online[user] <= 0
+	if last {
+		delete(p.online, user)
+		delete(p.status, user)
+	}
+	p.mu.Unlock()
+	if last {
+		p.announce(user, protocol.PresenceOffline)
+	}
+}
+
+// set records a user's chosen status.
+func (p *presence) set(user int64, status string) {
+	p.mu.Lock()
+	changed := p.status[user] != status
+	p.status[user] = status
+	p.mu.Unlock()
+	if changed {
+		p.announce(user, status)
+	}
+}
+
+// announce sends a presence frame to the connected devices of the user's
+// contacts and of the user's own other devices. Presence is best effort: a
+// device whose buffer is full misses it.
+func (p *presence) announce(user int64, status string) {
+	frame, _ := json.Marshal(protocol.Presence{Type: protocol.TPresence, User: user, Status: status, TS: time.Now().UnixMilli()})
+	p.mu.Lock()
+	targets := make(map[int64]struct{}, len(p.contacts[user])+1)
+	for c := range p.contacts[user] {
+		targets[c] = struct{}{}
+	}
+	targets[user] = struct{}{}
+	p.mu.Unlock()
+	p.r.mu.RLock()
+	defer p.r.mu.RUnlock()
+	for u := range targets {
+		for _, s := range p.r.byUser[u] {
+			s.pushEphemeral(frame)
+		}
+	}
+}

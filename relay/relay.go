@@ -1,0 +1,198 @@
+// Package relay is Curbside's ciphertext relay: WebSocket sessions, one per
+// device; authorisation of each envelope against the directory; the
+// store-and-forward queue through which messages, receipts and recalls reach
+// devices; and presence.
+//
+// The life of a message: a device sends an envelope; the relay checks its
+// shape and that the sender may address those devices, and submits it to
+// the store without waiting; the store commits it with whatever else is
+// pending (group commit) and, in commit order, hands the new queue items to
+// the relay, which pushes them to the recipients' connected devices and
+// tells the sender "accepted". A device's ack deletes its copy. Devices that
+// are offline, or too slow to keep up, read their queue from the store when
+// they (re)connect or catch up, so nothing accepted is held only in memory.
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/curbside-health/curbside/store"
+)
+
+// Defaults for Config.
+const (
+	DefaultWriteTimeout = 15 * time.Second // a device that takes longer to read a frame is disconnected
+	DefaultPingEvery    = 30 * time.Second // keep-alive for idle connections behind NAT
+	DefaultOutBuffer    = 64               // frames buffered per device before it is switched to catch-up
+	DefaultMaxInFlight  = 64               // frames of one device being processed at once
+	sweepEvery          = time.Minute
+	pageSize            = 256 // queue items read per catch-up query
+)
+
+// Authenticator resolves a request to the user and device it speaks for.
+type Authenticator interface {
+	Device(r *http.Request) (user, device int64, err error)
+}
+
+// Config configures a Relay.
+type Config struct {
+	Store  *store.Store
+	Auth   Authenticator
+	Logger *slog.Logger
+
+	WriteTimeout time.Duration
+	PingEvery    time.Duration
+	OutBuffer    int
+	MaxInFlight  int
+}
+
+// Relay is the WebSocket relay. Create it with New, serve it as an
+// http.Handler, and stop it with Close.
+type Relay struct {
+	cfg   Config
+	store *store.Store
+	log   *slog.Logger
+	dir   *directory
+	pres  *presence
+
+	mu       sync.RWMutex
+	sessions map[int64]*session   // by device
+	byUser   map[int64][]*session // by user
+	closing  bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a relay over cfg.Store and starts its expiry sweeper.
+func New(cfg Config) (*Relay, error) {
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.PingEvery == 0 {
+		cfg.PingEvery = DefaultPingEvery
+	}
+	if cfg.OutBuffer == 0 {
+		cfg.OutBuffer = DefaultOutBuffer
+	}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Relay{cfg: cfg, store: cfg.Store, log: cfg.Logger, sessions: map[int64]*session{}, byUser: map[int64][]*session{}, ctx: ctx, cancel: cancel}
+	r.dir = newDirectory(cfg.Store)
+	var err error
+	r.pres, err = newPresence(ctx, cfg.Store, r)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	cfg.Store.SetNotifier(r.deliver)
+	r.wg.Add(1)
+	go r.sweeper()
+	return r, nil
+}
+
+// DevicesChanged drops the relay's cached view of a user's devices and
+// disconnects sessions of devices that are no longer active.
+func (r *Relay) DevicesChanged(user int64) {
+	r.dir.forgetUser(user)
+	active, err := r.store.ActiveDevices(r.ctx, user)
+	if err != nil {
+		return
+	}
+	keep := map[int64]bool{}
+	for _, d := range active {
+		keep[d] = true
+	}
+	r.mu.RLock()
+	var drop []*session
+	for dev, s := range r.sessions {
+		if s.user == user && !keep[dev] {
+			drop = append(drop, s)
+		}
+	}
+	r.mu.RUnlock()
+	for _, s := range drop {
+		s.kill(4001, "this device was revoked")
+	}
+}
+
+// Close disconnects every device and stops the sweeper. The store stays
+// open; close it after the relay.
+func (r *Relay) Close() {
+	r.mu.Lock()
+	r.closing = true
+	all := make([]*session, 0, len(r.sessions))
+	for _, s := range r.sessions {
+		all = append(all, s)
+	}
+	r.mu.Unlock()
+	for _, s := range all {
+		s.kill(1012, "the server is restarting")
+	}
+	r.cancel()
+	r.wg.Wait()
+}
+
+// Online reports how many devices are connected.
+func (r *Relay) Online() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.sessions)
+}
+
+// deliver receives newly committed queue items from the store, in commit
+// order, and pushes each to its device if connected. It runs on the store's
+// writer goroutine and never blocks: a device whose buffer is full is
+// switched to catching up from the store.
+func (r *Relay) deliver(items []store.Item) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for i := range items {
+		if s := r.sessions[items[i].Device]; s != nil {
+			s.pushItem(&items[i])
+		}
+	}
+}
+
+func (r *Relay) sweeper() {
+	defer r.wg.Done()
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+			r.Sweep(r.ctx)
+		}
+	}
+}
+
+// Sweep deletes expired queue items and messages now.
+func (r *Relay) Sweep(ctx context.Context) {
+	for {
+		items, msgs, err := r.store.Sweep(ctx, time.Now().UnixMilli(), 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Error("expiry sweep failed", "err", err)
+			}
+			return
+		}
+		if items+msgs > 0 {
+			r.log.Info("expired undelivered messages", "queue_items", items, "messages", msgs)
+		}
+		if items < 1000 && msgs < 1000 {
+			return
+		}
+	}
+}

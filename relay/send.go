@@ -1,0 +1,188 @@
+package relay
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/curbside-health/curbside/protocol"
+	"github.com/curbside-health/curbside/store"
+)
+
+// devicesChanged is the error for an envelope whose recipients' devices are
+// not the ones the server holds active: the client refetches those users'
+// keys, seals again and resends.
+type devicesChanged struct {
+	devices map[string][]int64
+}
+
+func (e *devicesChanged) Error() string {
+	return "the recipients' devices changed; fetch their keys again and reseal"
+}
+
+// send authorises an envelope and submits it; the reply is written when the
+// store has committed it.
+func (r *Relay) send(ctx context.Context, s *session, env *protocol.Envelope, raw []byte, ref string) {
+	m, pairs, err := r.authorise(ctx, s, env, raw)
+	if err != nil {
+		s.reply(errorFrame(ref, err))
+		return
+	}
+	err = r.store.AcceptAsync(ctx, m, func(res store.AcceptResult, err error) {
+		if err != nil {
+			s.reply(errorFrame(ref, err))
+			return
+		}
+		r.pres.addPairs(pairs)
+		b, _ := json.Marshal(protocol.Accepted{Type: protocol.TAccepted, ID: env.ID, TS: res.TS, Dup: res.Dup})
+		s.reply(b)
+	})
+	if err != nil {
+		s.reply(errorFrame(ref, err))
+	}
+}
+
+// authorise checks that the session may send env: it comes from the
+// session's own device, its conversation admits the sender and every
+// recipient, and it is sealed to exactly the active devices of each
+// recipient and of the sender's other devices.
+func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelope, raw []byte) (*store.NewMessage, [][2]int64, error) {
+	forbid := func(format string, a ...any) error { return protocol.Errorf(protocol.CodeForbidden, format, a...) }
+	if env.From.User != s.user || env.From.Device != s.device {
+		return nil, nil, forbid("from must be this session's user %d and device %d", s.user, s.device)
+	}
+	conv, _ := protocol.ParseConv(env.Conv) // validated with the envelope
+	recipients := env.RecipientUsers()
+	switch conv.Kind {
+	case protocol.Direct:
+		if s.user != conv.A && s.user != conv.B {
+			return nil, nil, forbid("you are not in conversation %s", env.Conv)
+		}
+		other := conv.A + conv.B - s.user
+		if len(recipients) != 1 || recipients[0] != other {
+			return nil, nil, forbid("a direct message in %s goes to user %d only", env.Conv, other)
+		}
+	case protocol.Group:
+		members, err := r.dir.groupMembers(ctx, conv.Group)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, protocol.Errorf(protocol.CodeNotFound, "no group %d", conv.Group)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, ok := slices.BinarySearch(members, s.user); !ok {
+			return nil, nil, forbid("you are not a member of group %d", conv.Group)
+		}
+		// Every member with a device must get the message.
+		want := make([]int64, 0, len(members))
+		for _, u := range members {
+			if u != s.user {
+				want = append(want, u)
+			}
+		}
+		for _, u := range recipients {
+			if _, ok := slices.BinarySearch(members, u); !ok {
+				return nil, nil, forbid("user %d is not a member of group %d", u, conv.Group)
+			}
+		}
+		if err := r.checkAllSealed(ctx, env, want); err != nil {
+			return nil, nil, err
+		}
+	case protocol.Broadcast:
+		if s.user != conv.Owner {
+			// A reply to a broadcast goes to its owner only.
+			if len(recipients) != 1 || recipients[0] != conv.Owner {
+				return nil, nil, forbid("a reply in broadcast %s goes to its sender, user %d, only", env.Conv, conv.Owner)
+			}
+		}
+	}
+	deliver, err := r.checkDevices(ctx, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	pol, err := r.dir.loadPolicy(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	sum := sha256.Sum256(raw)
+	m := &store.NewMessage{
+		Env: env, Raw: raw, Digest: sum[:], Recipients: recipients, Deliver: deliver,
+		ExpiresAt: time.Now().Add(pol.Retention).UnixMilli(),
+	}
+	pairs := r.pres.newPairs(s.user, recipients)
+	m.Contacts = pairs
+	return m, pairs, nil
+}
+
+// checkDevices verifies that, for every user the envelope names, its keys
+// cover exactly that user's active devices (for the sender: all but the
+// sending device), and returns the devices to queue it for.
+func (r *Relay) checkDevices(ctx context.Context, env *protocol.Envelope) ([]int64, error) {
+	byUser := map[int64][]int64{}
+	for _, k := range env.Keys {
+		byUser[k.User] = append(byUser[k.User], k.Device)
+	}
+	// The sender's other devices get a copy, so its history is the same on
+	// every device; that holds even when the envelope names no sender key.
+	if _, ok := byUser[env.From.User]; !ok {
+		byUser[env.From.User] = nil
+	}
+	changed := map[string][]int64{}
+	deliver := make([]int64, 0, len(env.Keys))
+	for u, got := range byUser {
+		active, err := r.dir.activeDevices(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		want := active
+		if u == env.From.User {
+			want = slices.DeleteFunc(slices.Clone(active), func(d int64) bool { return d == env.From.Device })
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			if len(active) == 0 && u != env.From.User {
+				if _, err := r.store.UserByID(ctx, u); errors.Is(err, store.ErrNotFound) {
+					return nil, protocol.Errorf(protocol.CodeNotFound, "no user %d", u)
+				}
+			}
+			changed[strconv.FormatInt(u, 10)] = active
+			continue
+		}
+		deliver = append(deliver, got...)
+	}
+	if len(changed) > 0 {
+		return nil, &devicesChanged{devices: changed}
+	}
+	return deliver, nil
+}
+
+// checkAllSealed reports devicesChanged for any user in want that has
+// active devices but no key in the envelope.
+func (r *Relay) checkAllSealed(ctx context.Context, env *protocol.Envelope, want []int64) error {
+	have := map[int64]bool{}
+	for _, k := range env.Keys {
+		have[k.User] = true
+	}
+	changed := map[string][]int64{}
+	for _, u := range want {
+		if have[u] {
+			continue
+		}
+		active, err := r.dir.activeDevices(ctx, u)
+		if err != nil {
+			return err
+		}
+		if len(active) > 0 {
+			changed[strconv.FormatInt(u, 10)] = active
+		}
+	}
+	if len(changed) > 0 {
+		return &devicesChanged{devices: changed}
+	}
+	return nil
+}

@@ -1,0 +1,263 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/curbside-health/curbside/protocol"
+	"github.com/curbside-health/curbside/store"
+)
+
+// session is one connected device. Three things feed its writer: queue
+// items pushed live by the store's notifier, replies to its own frames, and
+// ephemeral frames (presence). Queue items carry seqs; the session tracks the
+// highest seq it has taken (cursor), so an item read from the store during
+// catch-up and pushed live as well is sent once.
+type session struct {
+	r      *Relay
+	conn   *websocket.Conn
+	user   int64
+	device int64
+
+	out      chan []byte   // frames for the writer, in order
+	inflight chan struct{} // a slot per client frame being processed
+	wake     chan struct{} // pokes the writer: catch-up needed or replies waiting
+	done     chan struct{} // closed when the session ends
+	killOnce sync.Once
+
+	mu       sync.Mutex
+	catchUp  bool     // live items are not buffered; the writer reads the store
+	missed   bool     // a live item was passed over since catch-up began its pass
+	cursor   int64    // highest seq handed to the writer
+	replies  [][]byte // replies to this device's frames, in the order they were submitted
+	killCode websocket.StatusCode
+	killMsg  string
+}
+
+func newSession(r *Relay, conn *websocket.Conn, user, device int64) *session {
+	return &session{
+		r: r, conn: conn, user: user, device: device,
+		out:      make(chan []byte, r.cfg.OutBuffer),
+		inflight: make(chan struct{}, r.cfg.MaxInFlight),
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		catchUp:  true, // a new connection first reads what was queued while away
+	}
+}
+
+func (s *session) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pushItem offers a live queue item. It never blocks: when the buffer is
+// full the session switches to catch-up and the item is read from the store
+// later.
+func (s *session) pushItem(it *store.Item) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if it.Seq <= s.cursor {
+		return
+	}
+	if s.catchUp {
+		s.missed = true
+		return
+	}
+	select {
+	case s.out <- it.Frame(nil):
+		s.cursor = it.Seq
+	default:
+		s.catchUp, s.missed = true, true
+		s.poke()
+	}
+}
+
+// pushEphemeral offers a frame that may be dropped (presence).
+func (s *session) pushEphemeral(frame []byte) {
+	select {
+	case s.out <- frame:
+	default:
+	}
+}
+
+// reply queues the reply to one of the device's frames and frees its
+// in-flight slot once written. Replies are never dropped; the in-flight
+// limit bounds how many can wait.
+func (s *session) reply(frame []byte) {
+	s.mu.Lock()
+	s.replies = append(s.replies, frame)
+	s.mu.Unlock()
+	s.poke()
+}
+
+// kill ends the session with a close frame.
+func (s *session) kill(code websocket.StatusCode, msg string) {
+	s.killOnce.Do(func() {
+		s.mu.Lock()
+		s.killCode, s.killMsg = code, msg
+		s.mu.Unlock()
+		close(s.done)
+	})
+}
+
+// writeLoop is the only goroutine that writes to the connection.
+func (s *session) writeLoop(ctx context.Context, hello []byte, snapshot []protocol.Presence) error {
+	if err := s.write(ctx, hello); err != nil {
+		return err
+	}
+	for _, p := range snapshot {
+		b, _ := json.Marshal(p)
+		if err := s.write(ctx, b); err != nil {
+			return err
+		}
+	}
+	ping := time.NewTimer(s.r.cfg.PingEvery)
+	defer ping.Stop()
+	for {
+		if err := s.flushReplies(ctx); err != nil {
+			return err
+		}
+		select {
+		case f := <-s.out:
+			if err := s.write(ctx, f); err != nil {
+				return err
+			}
+			continue
+		default:
+		}
+		// The buffer is empty: everything taken live so far is written, so
+		// catching up from the store cannot overtake it.
+		if s.needsCatchUp() {
+			if err := s.catchUpPass(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		select {
+		case f := <-s.out:
+			if err := s.write(ctx, f); err != nil {
+				return err
+			}
+		case <-s.wake:
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, s.r.cfg.WriteTimeout)
+			err := s.conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			ping.Reset(s.r.cfg.PingEvery)
+		case <-s.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *session) flushReplies(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		rs := s.replies
+		s.replies = nil
+		s.mu.Unlock()
+		if len(rs) == 0 {
+			return nil
+		}
+		for _, f := range rs {
+			if err := s.write(ctx, f); err != nil {
+				return err
+			}
+			<-s.inflight
+		}
+	}
+}
+
+func (s *session) needsCatchUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.catchUp
+}
+
+// catchUpPass sends up to a page of queued items from the store. When a
+// pass finds the queue drained and no live item was passed over while it
+// read, the session returns to live delivery. Items are committed before
+// they are pushed, so an item passed over is always in a later read.
+func (s *session) catchUpPass(ctx context.Context) error {
+	s.mu.Lock()
+	s.missed = false
+	after := s.cursor
+	s.mu.Unlock()
+	items, err := s.r.store.Pending(ctx, s.device, after, pageSize)
+	if err != nil {
+		return err
+	}
+	var buf []byte
+	for i := range items {
+		buf = items[i].Frame(buf[:0])
+		if err := s.write(ctx, buf); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.cursor = max(s.cursor, items[i].Seq)
+		s.mu.Unlock()
+		if err := s.flushReplies(ctx); err != nil {
+			return err
+		}
+	}
+	if len(items) == pageSize {
+		return nil
+	}
+	s.mu.Lock()
+	if !s.missed {
+		s.catchUp = false
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *session) write(ctx context.Context, frame []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, s.r.cfg.WriteTimeout)
+	defer cancel()
+	return s.conn.Write(wctx, websocket.MessageText, frame)
+}
+
+// errorFrame encodes an error frame.
+func errorFrame(ref string, err error) []byte {
+	ef := protocol.ErrorFrame{Type: protocol.TError, Ref: ref}
+	var pe *protocol.Error
+	var dc *devicesChanged
+	switch {
+	case errors.As(err, &dc):
+		ef.Code, ef.Message, ef.Devices = protocol.CodeDevicesChanged, dc.Error(), dc.devices
+	case errors.As(err, &pe):
+		ef.Code, ef.Message = pe.Code, pe.Message
+	case errors.Is(err, store.ErrIDReused):
+		ef.Code, ef.Message = protocol.CodeIDReused, "this message id was already used for a different message; choose a new id"
+	case errors.Is(err, store.ErrForbidden):
+		ef.Code, ef.Message = protocol.CodeForbidden, trimStorePrefix(err.Error())
+	case errors.Is(err, store.ErrNotFound):
+		ef.Code, ef.Message = protocol.CodeNotFound, "no such message (it may have expired)"
+	case errors.Is(err, store.ErrClosed), errors.Is(err, context.Canceled):
+		ef.Code, ef.Message = protocol.CodeUnavailable, "the server is shutting down; resend after reconnecting"
+	default:
+		ef.Code, ef.Message = protocol.CodeInternal, "the server could not store this; resend it later"
+	}
+	b, _ := json.Marshal(ef)
+	return b
+}
+
+func trimStorePrefix(s string) string {
+	const p = "store: not allowed: "
+	if len(s) > len(p) && s[:len(p)] == p {
+		return s[len(p):]
+	}
+	return s
+}

@@ -1,0 +1,162 @@
+// Package server wires Curbside together: it opens the store, builds the
+// directory API and the relay, applies the security headers every response
+// carries, and runs the HTTP server until its context ends.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/curbside-health/curbside/admin"
+	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/relay"
+	"github.com/curbside-health/curbside/store"
+)
+
+// Defaults for Config.
+const (
+	DefaultDataDir = "./curbside-data"
+	DefaultListen  = "127.0.0.1:8080"
+
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 120 * time.Second
+	shutdownGrace     = 10 * time.Second
+	maxHeaderBytes    = 16 << 10
+)
+
+// Config is the server's configuration.
+type Config struct {
+	DataDir string // where the database lives
+	Listen  string // host:port for plain HTTP
+	Logger  *slog.Logger
+
+	// Listener, if set, is used instead of listening on Listen (tests).
+	Listener net.Listener
+	// Ready, if set, is called with the bound address once the server
+	// accepts connections.
+	Ready func(addr net.Addr)
+}
+
+// Validate checks the configuration and says how to fix it.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("--data needs a directory")
+	}
+	if c.Listener == nil {
+		host, _, err := net.SplitHostPort(c.Listen)
+		if err != nil {
+			return fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:8080", c.Listen)
+		}
+		ip := net.ParseIP(host)
+		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			// Without TLS, passwords and session tokens would cross the
+			// network in the clear.
+			return fmt.Errorf("--listen %q: plain HTTP is served on loopback only (127.0.0.1 or [::1]) until TLS is configured", c.Listen)
+		}
+	}
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	start := time.Now()
+	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("store open", "path", st.Path(), "schema", store.SchemaVersion)
+
+	auth := admin.NewAuth(st, log)
+	rl, err := relay.New(relay.Config{Store: st, Auth: auth, Logger: log})
+	if err != nil {
+		return err
+	}
+	api := &admin.API{Auth: auth, Store: st, Log: log, DevicesChanged: rl.DevicesChanged}
+
+	var ready atomic.Bool
+	mux := http.NewServeMux()
+	api.Register(mux)
+	mux.Handle("GET /api/v1/relay", rl)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+			return
+		}
+		web.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.Handle("/api/", web.Handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		return web.Errorf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path)
+	}))
+
+	srv := &http.Server{
+		Handler:           secure(mux),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	ln := cfg.Listener
+	if ln == nil {
+		ln, err = net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			rl.Close()
+			return fmt.Errorf("listen on %s: %w (is another server running? choose another with --listen)", cfg.Listen, err)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	ready.Store(true)
+	log.Info("serving", "addr", "http://"+ln.Addr().String(), "tls", "off (loopback only)", "startup", time.Since(start).Round(time.Millisecond))
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr())
+	}
+
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	ready.Store(false)
+	log.Info("shutting down")
+	rl.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
+		err = serr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// secure adds the headers every response carries. The policy is strict: no
+// inline script, nothing from other origins, no framing.
+func secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
