@@ -1,0 +1,299 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/curbside-health/curbside/protocol"
+	"github.com/curbside-health/curbside/store"
+)
+
+const testPassword = "correct horse battery"
+
+type fixture struct {
+	t     *testing.T
+	st    *store.Store
+	srv   *httptest.Server
+	users map[string]*store.User
+}
+
+func newFixture(t *testing.T, names ...string) *fixture {
+	t.Helper()
+	st, err := store.Open(context.Background(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	log := slog.New(slog.DiscardHandler)
+	api := &API{Auth: NewAuth(st, log), Store: st, Log: log}
+	mux := http.NewServeMux()
+	api.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	f := &fixture{t: t, st: st, srv: srv, users: map[string]*store.User{}}
+	hash, _ := HashPassword(testPassword)
+	for _, n := range names {
+		u := &store.User{Username: n, Display: strings.ToUpper(n), Role: store.RoleStaff, State: store.StateActive, PasswordHash: hash}
+		if err := st.CreateUser(context.Background(), u); err != nil {
+			t.Fatal(err)
+		}
+		f.users[n] = u
+	}
+	return f
+}
+
+// do sends a request and decodes the JSON answer.
+func (f *fixture) do(method, path, token string, body any) (int, map[string]any) {
+	f.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, f.srv.URL+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := f.srv.Client().Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
+func (f *fixture) login(name string) string {
+	f.t.Helper()
+	code, out := f.do("POST", "/api/v1/login", "", map[string]string{"username": name, "password": testPassword})
+	if code != 200 {
+		f.t.Fatalf("login %s: %d %v", name, code, out)
+	}
+	return out["token"].(string)
+}
+
+func errCode(out map[string]any) string {
+	e, _ := out["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+func TestPasswordHash(t *testing.T) {
+	h, err := HashPassword("s3cret-password")
+	if err != nil || !strings.HasPrefix(h, "$argon2id$v=19$m=47104,t=1,p=1$") {
+		t.Fatalf("hash %q %v", h, err)
+	}
+	if ok, _ := CheckPassword(h, "s3cret-password"); !ok {
+		t.Fatal("right password refused")
+	}
+	if ok, _ := CheckPassword(h, "s3cret-passwore"); ok {
+		t.Fatal("wrong password accepted")
+	}
+	if _, err := CheckPassword("$argon2id$v=19$m=x", "a"); err == nil {
+		t.Fatal("malformed hash accepted")
+	}
+	if CheckPasswordPolicy("short", 12) == nil || CheckPasswordPolicy("twelve chars", 12) != nil {
+		t.Fatal("password length policy")
+	}
+}
+
+func TestLoginAndSession(t *testing.T) {
+	f := newFixture(t, "alice")
+	b, _ := json.Marshal(map[string]string{"username": "alice", "password": testPassword})
+	res, err := http.Post(f.srv.URL+"/api/v1/login", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == SessionCookie {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("session cookie %+v: want HttpOnly and SameSite=Strict", cookie)
+	}
+	// The cookie authenticates a browser request.
+	req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/me", nil)
+	req.AddCookie(cookie)
+	res, _ = http.DefaultClient.Do(req)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("me with cookie: %d", res.StatusCode)
+	}
+
+	token := f.login("alice")
+	if code, out := f.do("GET", "/api/v1/me", token, nil); code != 200 || out["user"].(map[string]any)["username"] != "alice" {
+		t.Fatalf("me: %d %v", code, out)
+	}
+	if code, out := f.do("GET", "/api/v1/me", "", nil); code != 401 || errCode(out) != "unauthorized" {
+		t.Fatalf("me without a token: %d %v", code, out)
+	}
+	if code, _ := f.do("GET", "/api/v1/me", "forged", nil); code != 401 {
+		t.Fatalf("me with a forged token: %d", code)
+	}
+	if code, _ := f.do("POST", "/api/v1/logout", token, nil); code != 204 {
+		t.Fatalf("logout: %d", code)
+	}
+	if code, _ := f.do("GET", "/api/v1/me", token, nil); code != 401 {
+		t.Fatalf("token still valid after logout: %d", code)
+	}
+	// The password hash never leaves the server.
+	_, out := f.do("GET", "/api/v1/users/alice", f.login("alice"), nil)
+	if b, _ := json.Marshal(out); bytes.Contains(b, []byte("argon2")) {
+		t.Fatalf("user lookup leaks the hash: %s", b)
+	}
+}
+
+func TestLockoutAfterFailures(t *testing.T) {
+	f := newFixture(t, "bob")
+	// Five wrong passwords lock the account (the default threshold)...
+	for i := range 5 {
+		code, out := f.do("POST", "/api/v1/login", "", map[string]string{"username": "bob", "password": "wrong password!"})
+		want := "bad_login"
+		if i == 4 {
+			want = "locked"
+		}
+		if errCode(out) != want {
+			t.Fatalf("attempt %d: %d %v, want %s", i+1, code, out, want)
+		}
+	}
+	// ...and then even the right one is refused until the cooldown ends.
+	code, out := f.do("POST", "/api/v1/login", "", map[string]string{"username": "bob", "password": testPassword})
+	if code != http.StatusLocked || errCode(out) != "locked" {
+		t.Fatalf("right password during lockout: %d %v", code, out)
+	}
+}
+
+func TestLoginRateLimitPerAddress(t *testing.T) {
+	f := newFixture(t, "carol")
+	var last int
+	var out map[string]any
+	for range loginBurst + 1 {
+		last, out = f.do("POST", "/api/v1/login", "", map[string]string{"username": "nobody", "password": "whatever it is"})
+	}
+	if last != http.StatusTooManyRequests || errCode(out) != "rate_limited" {
+		t.Fatalf("after %d attempts: %d %v", loginBurst+1, last, out)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	f := newFixture(t, "dan")
+	for name, tc := range map[string]struct {
+		body, ctype string
+		want        int
+	}{
+		"not json":      {"{", "application/json", 400},
+		"unknown field": {`{"username":"dan","password":"x","admin":true}`, "application/json", 400},
+		"form post":     {"username=dan", "application/x-www-form-urlencoded", 415},
+		"huge":          {`{"username":"` + strings.Repeat("a", 8000) + `"}`, "application/json", 413},
+	} {
+		res, err := http.Post(f.srv.URL+"/api/v1/login", tc.ctype, strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		json.NewDecoder(res.Body).Decode(&out)
+		res.Body.Close()
+		if res.StatusCode != tc.want || errCode(out) == "" {
+			t.Errorf("%s: %d %v, want %d with an error code", name, res.StatusCode, out, tc.want)
+		}
+	}
+}
+
+type testDevice struct {
+	enc  *ecdh.PrivateKey
+	sign ed25519.PrivateKey
+	id   int64
+}
+
+func newTestDevice() *testDevice {
+	enc, _ := ecdh.X25519().GenerateKey(rand.Reader)
+	_, sign, _ := ed25519.GenerateKey(rand.Reader)
+	return &testDevice{enc: enc, sign: sign, id: protocol.DeviceID(sign.Public().(ed25519.PublicKey))}
+}
+
+func (d *testDevice) listed() protocol.ListedDevice {
+	return protocol.ListedDevice{ID: d.id, Enc: d.enc.PublicKey().Bytes(), Sign: d.sign.Public().(ed25519.PublicKey)}
+}
+
+func signedList(user, version int64, signer *testDevice, devs ...protocol.ListedDevice) *protocol.DeviceList {
+	l := &protocol.DeviceList{User: user, Version: version, Devices: devs, Signer: signer.id}
+	for i := 1; i < len(l.Devices); i++ {
+		for j := i; j > 0 && l.Devices[j].ID < l.Devices[j-1].ID; j-- {
+			l.Devices[j], l.Devices[j-1] = l.Devices[j-1], l.Devices[j]
+		}
+	}
+	l.Sig = ed25519.Sign(signer.sign, l.SignedBytes())
+	return l
+}
+
+func TestDeviceRegistration(t *testing.T) {
+	f := newFixture(t, "erin")
+	uid := f.users["erin"].ID
+	d1, d2 := newTestDevice(), newTestDevice()
+
+	tok := f.login("erin")
+	// A list signed by a key that is not the new device's is refused.
+	forged := signedList(uid, 1, d1, d1.listed())
+	forged.Sig[0] ^= 1
+	if code, out := f.do("POST", "/api/v1/devices", tok, map[string]any{"name": "x", "list": forged}); code != 400 || errCode(out) != "bad_device_list" {
+		t.Fatalf("forged list: %d %v", code, out)
+	}
+	if code, out := f.do("POST", "/api/v1/devices", tok, map[string]any{"name": "phone", "list": signedList(uid, 1, d1, d1.listed())}); code != 201 {
+		t.Fatalf("register first device: %d %v", code, out)
+	}
+	// The session is now bound to the device, and cannot register another.
+	if _, out := f.do("GET", "/api/v1/me", tok, nil); int64(out["device"].(float64)) != d1.id {
+		t.Fatalf("session device = %v, want %d", out["device"], d1.id)
+	}
+	if code, _ := f.do("POST", "/api/v1/devices", tok, map[string]any{"name": "again", "list": signedList(uid, 2, d2, d1.listed(), d2.listed())}); code != 409 {
+		t.Fatalf("second registration on one session: %d", code)
+	}
+
+	tok2 := f.login("erin")
+	// A list that drops the existing device is refused: the server only
+	// accepts lists that keep every active device.
+	if code, out := f.do("POST", "/api/v1/devices", tok2, map[string]any{"name": "laptop", "list": signedList(uid, 2, d2, d2.listed())}); code != 409 || errCode(out) != "conflict" {
+		t.Fatalf("list without the first device: %d %v", code, out)
+	}
+	// A stale version is refused too.
+	if code, _ := f.do("POST", "/api/v1/devices", tok2, map[string]any{"name": "laptop", "list": signedList(uid, 1, d2, d1.listed(), d2.listed())}); code != 409 {
+		t.Fatalf("stale version: %d", code)
+	}
+	if code, out := f.do("POST", "/api/v1/devices", tok2, map[string]any{"name": "laptop", "list": signedList(uid, 2, d2, d1.listed(), d2.listed())}); code != 201 {
+		t.Fatalf("register second device: %d %v", code, out)
+	}
+	code, out := f.do("GET", "/api/v1/keys/"+itoa(uid), tok2, nil)
+	if code != 200 {
+		t.Fatalf("keys: %d %v", code, out)
+	}
+	active := out["active"].([]any)
+	list := out["list"].(map[string]any)
+	if len(active) != 2 || list["version"].(float64) != 2 || len(list["devices"].([]any)) != 2 {
+		t.Fatalf("keys after two registrations: %v", out)
+	}
+	if code, _ := f.do("GET", "/api/v1/keys/999", tok2, nil); code != 404 {
+		t.Fatalf("keys of an unknown user: %d", code)
+	}
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
