@@ -184,12 +184,13 @@ func (s *Store) AcceptAsync(ctx context.Context, m *NewMessage, done func(Accept
 	}, func(err error) { done(res, err) })
 }
 
-// Pending returns up to limit queue items of a device with seq > after, in
-// seq order.
+// Pending returns up to limit unexpired queue items of a device with
+// seq > after, in seq order. Expired items are left for the sweeper but
+// never delivered.
 func (s *Store) Pending(ctx context.Context, device, after int64, limit int) ([]Item, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT q.seq, q.kind, q.event, m.accepted_at, m.env
 		FROM queue q LEFT JOIN messages m ON m.id = q.message
-		WHERE q.device_id = ? AND q.seq > ? ORDER BY q.seq LIMIT ?`, device, after, limit)
+		WHERE q.device_id = ? AND q.seq > ? AND q.expires_at > ? ORDER BY q.seq LIMIT ?`, device, after, nowMS(), limit)
 	if err != nil {
 		return nil, err
 	}

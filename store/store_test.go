@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -184,6 +183,9 @@ func TestSweepExpires(t *testing.T) {
 	if _, err := s.Accept(ctx, m); err != nil {
 		t.Fatal(err)
 	}
+	if left, _ := s.Pending(ctx, 21, 0, 10); len(left) != 0 {
+		t.Fatal("expired message delivered before the sweep")
+	}
 	items, msgs, err := s.Sweep(ctx, time.Now().UnixMilli(), 100)
 	if err != nil || items != 1 || msgs != 1 {
 		t.Fatalf("sweep: %d items %d msgs %v", items, msgs, err)
@@ -234,7 +236,6 @@ func TestRefusesNewerSchema(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "newer curbside") {
 		t.Fatalf("opening a newer schema: %v", err)
 	}
-	_ = filepath.Join
 }
 
 func TestPolicy(t *testing.T) {
