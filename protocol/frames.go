@@ -31,6 +31,7 @@ const (
 	TAccepted = "accepted"
 	TMsg      = "msg"
 	TError    = "error"
+	TOK       = "ok" // confirms a receipt, recall, presence or ack frame that carried a ref
 	// TReceipt, TRecall, TPresence and TDetails are also server frame types.
 )
 

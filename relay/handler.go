@@ -156,27 +156,28 @@ func (r *Relay) handle(ctx context.Context, s *session, data []byte) {
 		s.reply(errorFrame(ref, err))
 		return
 	}
-	release := func() { <-s.inflight }
+	// Frames whose success is otherwise silent are confirmed with an ok
+	// frame when they carry a ref, so a client can wait for the outcome.
+	release := func() {
+		if f.Ref != "" {
+			s.reply(okFrame(f.Ref))
+			return
+		}
+		<-s.inflight
+	}
 	switch f.Type {
 	case protocol.TSend:
 		r.send(ctx, s, f.Envelope, f.Env, f.Ref)
 	case protocol.TAck:
-		err := r.store.AckAsync(ctx, s.user, s.device, f.Seqs, func(err error) {
-			if err != nil {
-				s.reply(errorFrame(f.Ref, err))
-				return
-			}
-			release()
+		r.replyOK(s, f.Ref, release, func(done func(error)) error {
+			return r.store.AckAsync(ctx, s.user, s.device, f.Seqs, done)
 		})
-		if err != nil {
-			s.reply(errorFrame(f.Ref, err))
-		}
 	case protocol.TReceipt:
-		r.replyOK(ctx, s, f.Ref, func(done func(error)) error {
+		r.replyOK(s, f.Ref, release, func(done func(error)) error {
 			return r.store.ReceiptAsync(ctx, s.user, s.device, f.Msg, f.Kind, done)
 		})
 	case protocol.TRecall:
-		r.replyOK(ctx, s, f.Ref, func(done func(error)) error {
+		r.replyOK(s, f.Ref, release, func(done func(error)) error {
 			return r.store.RecallAsync(ctx, s.user, f.Msg, done)
 		})
 	case protocol.TPresence:
@@ -202,17 +203,26 @@ func (r *Relay) handle(ctx context.Context, s *session, data []byte) {
 	}
 }
 
-// replyOK runs an operation whose success is silent (receipt, recall): the
-// effects reach devices through their queues. Failure gets an error frame.
-func (r *Relay) replyOK(ctx context.Context, s *session, ref string, start func(done func(error)) error) {
+// replyOK runs an operation whose effects reach devices through their
+// queues (receipt, recall). Failure gets an error frame; success releases
+// the frame's slot, with an ok frame if it carried a ref.
+func (r *Relay) replyOK(s *session, ref string, release func(), start func(done func(error)) error) {
 	err := start(func(err error) {
 		if err != nil {
 			s.reply(errorFrame(ref, err))
 			return
 		}
-		<-s.inflight
+		release()
 	})
 	if err != nil {
 		s.reply(errorFrame(ref, err))
 	}
+}
+
+func okFrame(ref string) []byte {
+	b, _ := json.Marshal(struct {
+		Type string `json:"type"`
+		Ref  string `json:"ref"`
+	}{protocol.TOK, ref})
+	return b
 }
