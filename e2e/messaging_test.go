@@ -336,3 +336,28 @@ func TestServerAddedDeviceIsRefused(t *testing.T) {
 		t.Fatalf("send after the server added a device: %v, want ErrUntrustedKeys", err)
 	}
 }
+
+// TestResendAfterDevicesChanged: a byte-identical resend of an accepted
+// message is a duplicate even after the recipient added a device, not a
+// devices_changed error that would make the client reseal a second copy.
+func TestResendAfterDevicesChanged(t *testing.T) {
+	ts := newTestServer(t)
+	ts.addUser(t, "alice", "staff")
+	ts.addUser(t, "bob", "staff")
+	a, b := ts.device(t, "alice"), ts.device(t, "bob")
+	ctx := ctxT(t)
+	ca := connect(t, a)
+	p, err := a.Prepare(ctx, client.Outgoing{To: []int64{b.User().ID}, Text: "sent once"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := ca.SendPrepared(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.device(t, "bob") // bob's new phone
+	again, err := ca.SendPrepared(ctx, p)
+	if err != nil || !again.Dup || !again.SentAt.Equal(first.SentAt) {
+		t.Fatalf("resend after bob added a device: %+v %v; want dup with the first time", again, err)
+	}
+}

@@ -29,6 +29,17 @@ func (e *devicesChanged) Error() string {
 // store has committed it.
 func (r *Relay) send(ctx context.Context, s *session, env *protocol.Envelope, raw []byte, ref string) {
 	m, pairs, err := r.authorise(ctx, s, env, raw)
+	var dc *devicesChanged
+	if errors.As(err, &dc) {
+		// A resend of a message accepted before the devices changed is
+		// still a duplicate, not a new message to reseal.
+		sum := sha256.Sum256(raw)
+		if ts, ok, lerr := r.store.Accepted(ctx, env.ID, s.user, sum[:]); lerr == nil && ok {
+			b, _ := json.Marshal(protocol.Accepted{Type: protocol.TAccepted, ID: env.ID, TS: ts, Dup: true})
+			s.reply(b)
+			return
+		}
+	}
 	if err != nil {
 		s.reply(errorFrame(ref, err))
 		return

@@ -184,6 +184,23 @@ func (s *Store) AcceptAsync(ctx context.Context, m *NewMessage, done func(Accept
 	}, func(err error) { done(res, err) })
 }
 
+// Accepted reports whether a message with this id was already accepted from
+// sender with exactly this digest, and when. It lets a resend be answered
+// as a duplicate even when something it was checked against has changed
+// since (the recipients' devices).
+func (s *Store) Accepted(ctx context.Context, msgID string, sender int64, digest []byte) (ts int64, ok bool, err error) {
+	var from int64
+	var d []byte
+	err = s.read.QueryRowContext(ctx, `SELECT sender_user, digest, accepted_at FROM messages WHERE msg_id = ?`, msgID).Scan(&from, &d, &ts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return ts, from == sender && string(d) == string(digest), nil
+}
+
 // Pending returns up to limit unexpired queue items of a device with
 // seq > after, in seq order. Expired items are left for the sweeper but
 // never delivered.

@@ -1,0 +1,213 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/curbside-health/curbside/admin"
+	"github.com/curbside-health/curbside/store"
+)
+
+// openStore opens the data directory's store for an operator command; it
+// works whether or not the server is running (SQLite's WAL lets both write).
+func openStore(ctx context.Context, dir string) (*store.Store, error) {
+	return store.Open(ctx, dir, store.Options{})
+}
+
+// readPassword reads one line from r: the password, without its newline.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, admin.MaxPasswordBytes+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", usagef("--password-stdin: standard input held no password")
+	}
+	return line, nil
+}
+
+func runUser(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 {
+		return usagef("usage: curbside user add|list|passwd|state [flags]")
+	}
+	switch args[0] {
+	case "add":
+		return userAdd(ctx, env, args[1:])
+	case "list":
+		return userList(ctx, env, args[1:])
+	case "passwd":
+		return userPasswd(ctx, env, args[1:])
+	case "state":
+		return userState(ctx, env, args[1:])
+	}
+	return usagef("unknown user command %q (want add, list, passwd or state)", args[0])
+}
+
+func userAdd(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "user add")
+	data := dataFlag(fs)
+	username := fs.String("username", "", "sign-in name (required)")
+	display := fs.String("display", "", "full name shown to others (required)")
+	role := fs.String("role", store.RoleStaff, "admin, staff, external or patient")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case !validUsername(*username):
+		return usagef("--username: 1-64 characters of letters, digits, '.', '_', '-' or '@'")
+	case strings.TrimSpace(*display) == "" || len(*display) > 100:
+		return usagef("--display: the person's full name, 1-100 characters")
+	case !store.ValidRole(*role):
+		return usagef("--role %q: want admin, staff, external or patient", *role)
+	case !*pwStdin:
+		return usagef("--password-stdin is required: passwords are never taken as arguments, which other users can see")
+	}
+	pw, err := readPassword(env.Stdin)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	hash, err := newPasswordHash(ctx, st, pw)
+	if err != nil {
+		return err
+	}
+	u := &store.User{Username: *username, Display: strings.TrimSpace(*display), Role: *role, State: store.StateActive, PasswordHash: hash}
+	if err := st.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("a user named %q already exists", *username)
+		}
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "created user %s (id %d, role %s)\n", u.Username, u.ID, u.Role)
+	return nil
+}
+
+// newPasswordHash checks a new password against the stored policy and
+// hashes it.
+func newPasswordHash(ctx context.Context, st *store.Store, pw string) (string, error) {
+	pol, err := st.LoadPolicy(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := admin.CheckPasswordPolicy(pw, pol.PasswordMinLength); err != nil {
+		return "", err
+	}
+	return admin.HashPassword(pw)
+}
+
+func validUsername(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-@", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func userList(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "user list")
+	data := dataFlag(fs)
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	users, err := st.SearchUsers(ctx, "", 1<<30)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		for _, u := range users {
+			enc.Encode(u)
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tUSERNAME\tDISPLAY\tROLE\tSTATE")
+	for _, u := range users {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", u.ID, u.Username, u.Display, u.Role, u.State)
+	}
+	return tw.Flush()
+}
+
+func userPasswd(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "user passwd")
+	data := dataFlag(fs)
+	username := fs.String("username", "", "the user (required)")
+	pwStdin := fs.Bool("password-stdin", false, "read the new password from standard input (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *username == "" || !*pwStdin {
+		return usagef("usage: curbside user passwd --username NAME --password-stdin")
+	}
+	pw, err := readPassword(env.Stdin)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := st.UserByName(ctx, *username)
+	if err != nil {
+		return fmt.Errorf("user %q: %w", *username, err)
+	}
+	hash, err := newPasswordHash(ctx, st, pw)
+	if err != nil {
+		return err
+	}
+	if err := st.SetPassword(ctx, u.ID, hash); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "password of %s changed\n", u.Username)
+	return nil
+}
+
+func userState(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "user state")
+	data := dataFlag(fs)
+	username := fs.String("username", "", "the user (required)")
+	state := fs.String("set", "", "active, locked or disabled (required); leaving active ends the user's sessions")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *username == "" || !store.ValidState(*state) {
+		return usagef("usage: curbside user state --username NAME --set active|locked|disabled")
+	}
+	st, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := st.UserByName(ctx, *username)
+	if err != nil {
+		return fmt.Errorf("user %q: %w", *username, err)
+	}
+	if err := st.SetUserState(ctx, u.ID, *state); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "user %s is now %s\n", u.Username, *state)
+	return nil
+}

@@ -1,0 +1,201 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/curbside-health/curbside/e2ee"
+)
+
+// Client is one device of one user: its session with the server, its
+// private keys, and its pinned directory of peers' keys. It is safe for
+// concurrent use.
+type Client struct {
+	api  api
+	user User
+	keys *e2ee.DeviceKeys
+	// expiresAt is the session's expiry the server reported, ms.
+	expiresAt int64
+
+	onKeyChange func(KeyChange)
+
+	mu         sync.Mutex
+	pins       map[int64]*Pin  // trust-on-first-use device lists, persisted
+	peers      map[int64]*peer // verified lists and active sets, this process only
+	keyChanges []KeyChange
+	seen       *seenSet
+	outbox     []*outboxEntry // oldest first, at most DefaultOutbox
+}
+
+// Option configures a Client made by Login or Load.
+type Option func(*Client)
+
+// WithHTTPClient makes the client use hc for the API and the WebSocket, for
+// example one that trusts a test CA. Leave its Timeout zero: API calls get
+// DefaultRequestTimeout from their context, and a timeout would cut the
+// WebSocket.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) { c.api.hc = hc }
+}
+
+// WithKeyChangeHandler calls f, synchronously, whenever a peer's pinned
+// device set changes. The changes are also kept for KeyChanges.
+func WithKeyChangeHandler(f func(KeyChange)) Option {
+	return func(c *Client) { c.onKeyChange = f }
+}
+
+// WithSeenIDs sets how many recent message ids are kept for deduplication
+// (DefaultSeenIDs if n <= 0).
+func WithSeenIDs(n int) Option {
+	return func(c *Client) { c.seen = newSeenSet(n) }
+}
+
+func newClient(server string, opts []Option) (*Client, error) {
+	base, err := normalizeServer(server)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		api:   api{base: base, hc: &http.Client{}},
+		pins:  make(map[int64]*Pin),
+		peers: make(map[int64]*peer),
+		seen:  newSeenSet(DefaultSeenIDs),
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// normalizeServer checks a server URL and strips what the API paths add.
+func normalizeServer(s string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("server URL %q must look like https://curbside.example.org", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("server URL %q must not have a query or fragment", s)
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"), nil
+}
+
+// Login signs in as username, makes a new device's keys locally, and
+// registers the device under deviceName (shown to the user and admins). The
+// session is bound to the new device. The returned client is not yet saved:
+// call Save.
+func Login(ctx context.Context, server, username, password, deviceName string, opts ...Option) (*Client, error) {
+	c, err := newClient(server, opts)
+	if err != nil {
+		return nil, err
+	}
+	lr, err := c.api.login(ctx, username, password)
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	c.api.token, c.user, c.expiresAt = lr.Token, lr.User, lr.ExpiresAt
+	if c.keys, err = e2ee.GenerateDeviceKeys(); err != nil {
+		return nil, err
+	}
+	if err := c.registerDevice(ctx, deviceName); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// User returns the signed-in user.
+func (c *Client) User() User { return c.user }
+
+// DeviceID returns this device's id.
+func (c *Client) DeviceID() int64 { return c.keys.ID() }
+
+// Server returns the server's base URL.
+func (c *Client) Server() string { return c.api.base }
+
+// ExpiresAt returns when the session expires, in ms since the Unix epoch, as
+// the server reported it at login (0 if it did not say).
+func (c *Client) ExpiresAt() int64 { return c.expiresAt }
+
+// Logout ends the session on the server. The device stays registered; its
+// keys remain in any saved state file, which the caller should delete.
+func (c *Client) Logout(ctx context.Context) error {
+	return c.api.do(ctx, http.MethodPost, "/api/v1/logout", nil, nil)
+}
+
+// Me returns the signed-in user and the device the session is bound to (0
+// if none), as the server sees them.
+func (c *Client) Me(ctx context.Context) (User, int64, error) {
+	var out meResponse
+	if err := c.api.do(ctx, http.MethodGet, "/api/v1/me", nil, &out); err != nil {
+		return User{}, 0, err
+	}
+	return out.User, out.Device, nil
+}
+
+// UserByName looks a user up by username.
+func (c *Client) UserByName(ctx context.Context, username string) (User, error) {
+	var out struct {
+		User User `json:"user"`
+	}
+	if err := c.api.do(ctx, http.MethodGet, "/api/v1/users/"+url.PathEscape(username), nil, &out); err != nil {
+		if ErrorCode(err) == "not_found" {
+			return User{}, fmt.Errorf("no user named %q: %w", username, err)
+		}
+		return User{}, err
+	}
+	if out.User.ID <= 0 {
+		return User{}, fmt.Errorf("user %q: the server's answer has no id", username)
+	}
+	return out.User, nil
+}
+
+// Groups returns the groups the signed-in user belongs to.
+func (c *Client) Groups(ctx context.Context) ([]Group, error) {
+	var out struct {
+		Groups []Group `json:"groups"`
+	}
+	if err := c.api.do(ctx, http.MethodGet, "/api/v1/groups", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Groups, nil
+}
+
+// Group returns one group the signed-in user belongs to.
+func (c *Client) Group(ctx context.Context, id int64) (Group, error) {
+	var out struct {
+		Group Group `json:"group"`
+	}
+	if err := c.api.do(ctx, http.MethodGet, "/api/v1/groups/"+strconv.FormatInt(id, 10), nil, &out); err != nil {
+		return Group{}, err
+	}
+	return out.Group, nil
+}
+
+// GroupByName finds a group the signed-in user belongs to by its name.
+func (c *Client) GroupByName(ctx context.Context, name string) (Group, error) {
+	gs, err := c.Groups(ctx)
+	if err != nil {
+		return Group{}, err
+	}
+	for _, g := range gs {
+		if g.Name == name {
+			return g, nil
+		}
+	}
+	names := make([]string, len(gs))
+	for i, g := range gs {
+		names[i] = g.Name
+	}
+	if len(names) == 0 {
+		return Group{}, fmt.Errorf("you are not a member of a group named %q (you belong to no groups)", name)
+	}
+	return Group{}, fmt.Errorf("you are not a member of a group named %q (your groups: %s)", name, strings.Join(names, ", "))
+}
+
+// errNoKeys is returned by Load when the state has no device keys.
+var errNoKeys = errors.New("the state file has no device keys")

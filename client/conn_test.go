@@ -1,0 +1,368 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/curbside-health/curbside/e2ee"
+	"github.com/curbside-health/curbside/protocol"
+)
+
+// The tests here drive a Conn against a scripted relay peer: a WebSocket
+// endpoint that plays exactly the frames a test needs (redeliveries, forged
+// envelopes, devices_changed), which the real server produces only under
+// races. End-to-end tests against the real server live with the server.
+
+// relayPeer is one scripted relay connection.
+type relayPeer struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+func (p *relayPeer) send(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		p.t.Error(err)
+		return
+	}
+	if err := p.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
+		p.t.Error(err)
+	}
+}
+
+// read returns the next client frame, checked by the protocol's own decoder
+// as the server checks it; nil when the client has closed.
+func (p *relayPeer) read() *protocol.ClientFrame {
+	_, data, err := p.ws.Read(context.Background())
+	if err != nil {
+		return nil
+	}
+	f, err := protocol.DecodeClientFrame(data)
+	if err != nil {
+		p.t.Errorf("the client sent a frame the server would reject: %v\n%s", err, data)
+		return nil
+	}
+	return f
+}
+
+// drainAcks reads until the client closes and returns the seqs acked.
+func (p *relayPeer) drainAcks() []int64 {
+	var seqs []int64
+	for f := p.read(); f != nil; f = p.read() {
+		if f.Type == protocol.TAck {
+			seqs = append(seqs, f.Seqs...)
+		}
+	}
+	slices.Sort(seqs)
+	return seqs
+}
+
+func (p *relayPeer) msg(seq int64, env *protocol.Envelope) {
+	raw, _ := json.Marshal(env)
+	p.send(protocol.MsgFrame{Type: protocol.TMsg, Seq: seq, TS: 1_700_000_000_000 + seq, Env: raw})
+}
+
+// newRelay serves a directory and a relay endpoint whose connections run
+// script in turn (the first connection the first script, and so on).
+func newRelay(t *testing.T, d *directory, me *account, device int, scripts ...func(p *relayPeer)) string {
+	t.Helper()
+	next := make(chan func(*relayPeer), len(scripts))
+	for _, s := range scripts {
+		next <- s
+	}
+	srv := newDirectoryServer(t, d, func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /api/v1/relay", func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer token-"+me.user.Username {
+				http.Error(w, `{"error":{"code":"unauthorized","message":"no session"}}`, http.StatusUnauthorized)
+				return
+			}
+			ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{protocol.Subprotocol}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer ws.CloseNow()
+			p := &relayPeer{t: t, ws: ws}
+			p.send(protocol.Hello{Type: protocol.THello, Protocol: protocol.Version, User: me.user.ID,
+				Device: me.devices[device].ID(), ServerTime: time.Now().UnixMilli()})
+			select {
+			case s := <-next:
+				s(p)
+			default:
+				t.Error("more connections than scripts")
+			}
+		})
+	})
+	return srv.URL
+}
+
+func seal(t *testing.T, from *account, to *account, text string) *protocol.Envelope {
+	t.Helper()
+	var rs []e2ee.Recipient
+	for _, d := range to.devices {
+		rs = append(rs, e2ee.Recipient{User: to.user.ID, Device: d.ID(), Enc: d.EncPublic()})
+	}
+	body, _ := (&e2ee.Plaintext{Type: e2ee.TypeText, Text: text}).Marshal()
+	env, err := e2ee.Seal(protocol.Envelope{Conv: protocol.DirectConv(from.user.ID, to.user.ID),
+		From:    protocol.Party{User: from.user.ID, Device: from.devices[0].ID()},
+		Created: time.Now().UnixMilli(), Flags: protocol.FlagAckRequested}, rs, body, from.devices[0].SignKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func TestConnReceiveDedupeAndAck(t *testing.T) {
+	alice := newAccount(t, 1, "alice", 1)
+	bob := newAccount(t, 2, "bob", 1)
+	m1, m3 := seal(t, alice, bob, "first"), seal(t, alice, bob, "third")
+	forged := seal(t, alice, bob, "forged")
+	forged.Body[0] ^= 1
+
+	acks1, acks2 := make(chan []int64, 1), make(chan []int64, 1)
+	url := newRelay(t, newDirectory(alice, bob), bob, 0,
+		func(p *relayPeer) {
+			p.msg(1, m1)
+			p.msg(2, m1) // a redelivery while the first is still in hand
+			p.msg(3, forged)
+			p.msg(4, m3)
+			acks1 <- p.drainAcks()
+		},
+		func(p *relayPeer) {
+			p.msg(5, m1) // acknowledged last time: a duplicate
+			p.msg(6, m3) // never acknowledged last time: must come again
+			acks2 <- p.drainAcks()
+		})
+	ctx := context.Background()
+	c := clientFor(t, url, bob, 0)
+	conn, err := c.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := conn.Hello(); h.Device != bob.devices[0].ID() {
+		t.Fatalf("hello %+v", h)
+	}
+	got := <-conn.Messages()
+	if got.ID != m1.ID || got.Text != "first" || got.FromUsername != "alice" || got.Seq != 1 || !got.AckRequested() ||
+		got.SentAt.UnixMilli() != 1_700_000_000_001 || got.Created.UnixMilli() != m1.Created {
+		t.Fatalf("first message: %+v", got)
+	}
+	var me *MessageError
+	if err := <-conn.Errors(); !errors.As(err, &me) || me.ID != forged.ID || !errors.Is(err, e2ee.ErrSignature) {
+		t.Fatalf("forged message: %v; want a MessageError wrapping ErrSignature", err)
+	}
+	if got := <-conn.Messages(); got.ID != m3.ID || got.Seq != 4 {
+		t.Fatalf("second message: %+v; want %s at seq 4 (the redelivery of %s dropped)", got, m3.ID, m1.ID)
+	}
+	conn.Ack(1) // handled m1; m3 is left unacknowledged, as after a crash
+	conn.Close()
+	if acks := <-acks1; !slices.Equal(acks, []int64{1, 2, 3}) {
+		t.Fatalf("acked %v; want 1 (by the caller), 2 (duplicate) and 3 (forged), not 4", acks)
+	}
+	if !errors.Is(conn.Err(), ErrClosed) {
+		t.Fatalf("Err after Close = %v", conn.Err())
+	}
+
+	// Across a restart the seen set keeps m1 out and lets m3 through.
+	path := filepath.Join(t.TempDir(), "bob.json")
+	if err := c.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn2, err := c2.Connect(ctx, AutoAck())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := <-conn2.Messages(); got.ID != m3.ID || got.Seq != 6 {
+		t.Fatalf("after restart: %+v; want %s again", got, m3.ID)
+	}
+	conn2.Close()
+	if acks := <-acks2; !slices.Equal(acks, []int64{5, 6}) {
+		t.Fatalf("acked %v after restart; want 5 (duplicate) and 6 (auto)", acks)
+	}
+	if _, ok := <-conn2.Messages(); ok {
+		t.Fatal("Messages still open after Close")
+	}
+}
+
+func TestConnSendResealsOnDevicesChanged(t *testing.T) {
+	alice := newAccount(t, 1, "alice", 1)
+	bob := newAccount(t, 2, "bob", 1)
+	d := newDirectory(alice, bob)
+	var phone *e2ee.DeviceKeys
+	sent := make(chan *protocol.Envelope, 2)
+	url := newRelay(t, d, alice, 0, func(p *relayPeer) {
+		f := p.read()
+		if f == nil || f.Type != protocol.TSend {
+			t.Errorf("first frame %+v; want send", f)
+			return
+		}
+		sent <- f.Envelope
+		// Bob adds a phone between alice's key fetch and her send.
+		d.mu.Lock()
+		phone = bob.addDevice(t)
+		active := bob.activeIDs()
+		d.mu.Unlock()
+		p.send(protocol.ErrorFrame{Type: protocol.TError, Code: protocol.CodeDevicesChanged, Ref: f.Ref,
+			Message: "devices changed", Devices: map[string][]int64{"2": active}})
+		f = p.read()
+		if f == nil || f.Type != protocol.TSend {
+			t.Errorf("second frame %+v; want send", f)
+			return
+		}
+		sent <- f.Envelope
+		p.send(protocol.Accepted{Type: protocol.TAccepted, ID: f.Envelope.ID, TS: 777})
+		p.drainAcks()
+	})
+	var changes []KeyChange
+	c := clientFor(t, url, alice, 0, WithKeyChangeHandler(func(k KeyChange) { changes = append(changes, k) }))
+	conn, err := c.Connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	acc, err := conn.Send(context.Background(), Outgoing{To: []int64{2}, Text: "reseal me"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := <-sent, <-sent
+	if acc.ID != first.ID || second.ID != first.ID || acc.SentAt.UnixMilli() != 777 {
+		t.Fatalf("accepted %+v; first %s second %s; want one id throughout", acc, first.ID, second.ID)
+	}
+	if len(first.Keys) != 1 || len(second.Keys) != 2 {
+		t.Fatalf("sealed to %d then %d devices; want 1 then 2", len(first.Keys), len(second.Keys))
+	}
+	pt, err := e2ee.Open(second, alice.devices[0].SignPublic(), phone)
+	if err != nil || !json.Valid(pt) {
+		t.Fatalf("bob's new phone cannot open the resend: %v", err)
+	}
+	if len(changes) != 1 || !slices.Equal(changes[0].Added, []int64{phone.ID()}) {
+		t.Fatalf("key changes %+v; want bob's phone reported", changes)
+	}
+}
+
+func TestConnRefusesADeviceTheServerInvented(t *testing.T) {
+	alice := newAccount(t, 1, "alice", 1)
+	bob := newAccount(t, 2, "bob", 1)
+	intruder, _ := e2ee.GenerateDeviceKeys()
+	d := newDirectory(alice, bob)
+	// The directory reports the invented device active; bob's signed list
+	// does not hold it, so the client never seals to it.
+	d.override[2] = &keysResponse{User: bob.user, List: bob.list, Active: append(bob.activeIDs(), intruder.ID())}
+	url := newRelay(t, d, alice, 0, func(p *relayPeer) {
+		for f := p.read(); f != nil; f = p.read() {
+			if f.Type != protocol.TSend {
+				continue
+			}
+			for _, k := range f.Envelope.Keys {
+				if k.Device == intruder.ID() {
+					t.Error("sealed to a device not in the signed list")
+				}
+			}
+			p.send(protocol.ErrorFrame{Type: protocol.TError, Code: protocol.CodeDevicesChanged, Ref: f.Ref,
+				Devices: map[string][]int64{"2": append(bob.activeIDs(), intruder.ID())}})
+		}
+	})
+	c := clientFor(t, url, alice, 0)
+	conn, err := c.Connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, err = conn.Send(context.Background(), Outgoing{To: []int64{2}, Text: "x"})
+	var ue *UntrustedKeysError
+	if !errors.As(err, &ue) || ue.User != 2 || ErrorCode(err) != protocol.CodeDevicesChanged {
+		t.Fatalf("Send: %v; want an UntrustedKeysError about bob wrapping devices_changed", err)
+	}
+}
+
+func TestConnRequests(t *testing.T) {
+	alice := newAccount(t, 1, "alice", 1)
+	msg := "some-message-id-0001"
+	url := newRelay(t, newDirectory(alice), alice, 0, func(p *relayPeer) {
+		for f := p.read(); f != nil; f = p.read() {
+			switch f.Type {
+			case protocol.TReceipt:
+				p.send(protocol.ErrorFrame{Type: protocol.TError, Code: protocol.CodeForbidden, Ref: f.Ref, Message: "not yours"})
+			case protocol.TDetails:
+				p.send(protocol.Details{Type: protocol.TDetails, Ref: f.Ref, Msg: f.Msg, Conv: "d:1:2", Sent: 5,
+					Recalled: true, Recipients: []protocol.RecipientStatus{{User: 2, Read: 9}}})
+			case protocol.TRecall, protocol.TPresence:
+				// Success of a frame with a ref is confirmed with ok.
+				p.send(map[string]string{"type": protocol.TOK, "ref": f.Ref})
+			}
+		}
+	})
+	c := clientFor(t, url, alice, 0)
+	ctx := context.Background()
+	conn, err := c.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Receipt(ctx, msg, protocol.ReceiptRead); ErrorCode(err) != protocol.CodeForbidden {
+		t.Fatalf("Receipt: %v; want the server's forbidden", err)
+	}
+	if err := conn.Recall(ctx, msg); err != nil {
+		t.Fatalf("Recall: %v", err)
+	}
+	if err := conn.SetPresence(ctx, protocol.PresenceAway); err != nil {
+		t.Fatalf("SetPresence: %v", err)
+	}
+	det, err := conn.Details(ctx, msg)
+	if err != nil || det.Msg != msg || !det.Recalled || len(det.Recipients) != 1 || det.Recipients[0].Read != 9 {
+		t.Fatalf("Details = %+v, %v", det, err)
+	}
+}
+
+func TestConnectRejections(t *testing.T) {
+	alice := newAccount(t, 1, "alice", 2)
+	url := newRelay(t, newDirectory(alice), alice, 1, func(p *relayPeer) { p.drainAcks() })
+	// The session is bound to alice's other device.
+	if _, err := clientFor(t, url, alice, 0).Connect(context.Background()); err == nil {
+		t.Fatal("connected a session bound to another device")
+	}
+	stranger := clientFor(t, url, alice, 0)
+	stranger.api.token = "wrong"
+	if _, err := stranger.Connect(context.Background()); ErrorCode(err) != protocol.CodeUnauthorized {
+		t.Fatalf("bad token: %v; want unauthorized", err)
+	}
+}
+
+func TestRawReceiveAcksWithoutDecrypting(t *testing.T) {
+	alice := newAccount(t, 1, "alice", 1)
+	bob := newAccount(t, 2, "bob", 1)
+	acks := make(chan []int64, 1)
+	url := newRelay(t, newDirectory(alice, bob), bob, 0, func(p *relayPeer) {
+		for i := int64(1); i <= 3; i++ {
+			p.msg(i, seal(t, alice, bob, "load "+strconv.FormatInt(i, 10)))
+		}
+		acks <- p.drainAcks()
+	})
+	got := make(chan RawFrame, 3)
+	conn, err := clientFor(t, url, bob, 0).Connect(context.Background(), RawReceive(func(f RawFrame) { got <- f }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if f := <-got; f.Seq != int64(i) || f.Type != protocol.TMsg || len(f.Env) == 0 {
+			t.Fatalf("raw frame %d: %+v", i, f)
+		}
+	}
+	conn.Close()
+	if a := <-acks; !slices.Equal(a, []int64{1, 2, 3}) {
+		t.Fatalf("acked %v", a)
+	}
+}

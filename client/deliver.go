@@ -1,0 +1,244 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/curbside-health/curbside/e2ee"
+	"github.com/curbside-health/curbside/protocol"
+)
+
+// Incoming is a message received, verified and decrypted.
+type Incoming struct {
+	ID           string
+	Conv         string
+	FromUser     int64
+	FromDevice   int64
+	FromUsername string // "" if the sender's username is not known
+	Type         string // the plaintext type, e2ee.TypeText for text
+	Text         string
+	ReplyTo      string
+	Plaintext    *e2ee.Plaintext
+	Created      time.Time // the sender's clock
+	SentAt       time.Time // the server's acceptance time
+	Seq          int64     // the queue item to Ack
+	Flags        uint32
+}
+
+// AckRequested reports whether the sender asked for an acknowledged receipt.
+func (m *Incoming) AckRequested() bool { return m.Flags&protocol.FlagAckRequested != 0 }
+
+// Urgent reports whether the sender marked the message urgent.
+func (m *Incoming) Urgent() bool { return m.Flags&protocol.FlagUrgent != 0 }
+
+// Event is a receipt, recall or presence update. Receipts and recalls are
+// queued (Seq > 0) and must be acknowledged like messages; presence is not.
+type Event struct {
+	Type     string // protocol.TReceipt, protocol.TRecall or protocol.TPresence
+	Seq      int64
+	Msg      string // the message a receipt or recall is about
+	User     int64  // receipt: the recipient; recall: the sender; presence: the user
+	Username string // "" if not known
+	Device   int64  // receipt: the recipient's device, if one
+	Kind     string // receipt kind: delivered, read or acknowledged
+	Status   string // presence status
+	At       time.Time
+}
+
+// MessageError reports a queued message that could not be verified or
+// decrypted. Such messages are acknowledged at once, so that a bad envelope
+// is not redelivered forever; the error is the only trace of them.
+type MessageError struct {
+	ID         string
+	Seq        int64
+	FromUser   int64
+	FromDevice int64
+	Err        error
+}
+
+func (e *MessageError) Error() string {
+	return fmt.Sprintf("message %s (seq %d) from user %d device %d dropped: %v", e.ID, e.Seq, e.FromUser, e.FromDevice, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *MessageError) Unwrap() error { return e.Err }
+
+// enqueue hands a frame to the delivery goroutine. The queue is unbounded
+// so that the reader never waits for the application: it must stay free to
+// route accepted frames to senders. Its length is bounded in practice by
+// what the server has queued for the device.
+func (cn *Conn) enqueue(f *protocol.ServerFrame) {
+	cn.qmu.Lock()
+	cn.queue = append(cn.queue, f)
+	cn.qmu.Unlock()
+	select {
+	case cn.qWake <- struct{}{}:
+	default:
+	}
+}
+
+// dequeue waits for the next frame; nil means the connection is ending.
+func (cn *Conn) dequeue() *protocol.ServerFrame {
+	for {
+		cn.qmu.Lock()
+		if len(cn.queue) > 0 {
+			f := cn.queue[0]
+			cn.queue[0] = nil
+			cn.queue = cn.queue[1:]
+			cn.qmu.Unlock()
+			return f
+		}
+		cn.qmu.Unlock()
+		select {
+		case <-cn.qWake:
+		case <-cn.dctx.Done():
+			return nil
+		}
+	}
+}
+
+// deliverLoop decrypts queued frames and hands them to the application in
+// order. Decryption may fetch a sender's keys over HTTP; doing it here, not
+// on the reader, keeps that from delaying senders' accepted frames.
+func (cn *Conn) deliverLoop() {
+	defer cn.wg.Done()
+	defer close(cn.deliverDone)
+	defer close(cn.events)
+	defer close(cn.msgs)
+	for {
+		f := cn.dequeue()
+		if f == nil {
+			return
+		}
+		var ok bool
+		switch f.Type {
+		case protocol.TMsg:
+			ok = cn.deliverMsg(f)
+		case protocol.TReceipt, protocol.TRecall, protocol.TPresence:
+			ev := Event{Type: f.Type, Seq: f.Seq, Msg: f.Msg, User: f.User, Username: cn.c.username(f.User),
+				Device: f.Device, Kind: f.Kind, Status: f.Status, At: time.UnixMilli(f.TS)}
+			select {
+			case cn.events <- ev:
+				ok = true
+				if cn.cfg.autoAck && f.Seq > 0 {
+					cn.Ack(f.Seq)
+				}
+			case <-cn.dctx.Done():
+			}
+		}
+		if !ok && cn.dctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// deliverMsg opens one queued message and hands it over. It reports false
+// only if the connection ended first.
+func (cn *Conn) deliverMsg(f *protocol.ServerFrame) bool {
+	env, err := protocol.ParseEnvelope(f.Env)
+	if err != nil {
+		cn.report(&MessageError{Seq: f.Seq, Err: err})
+		cn.Ack(f.Seq)
+		return true
+	}
+	cn.amu.Lock()
+	_, inHand := cn.delivered[env.ID]
+	cn.amu.Unlock()
+	if inHand || cn.c.hasSeen(env.ID) {
+		// A redelivery of what the application already acknowledged, or
+		// holds now. Acking the copy is safe: if the application never
+		// acks the original, the server keeps that one.
+		cn.Ack(f.Seq)
+		return true
+	}
+	in, err := cn.c.OpenEnvelope(cn.dctx, env)
+	if err != nil {
+		if cn.dctx.Err() != nil {
+			return false
+		}
+		cn.report(&MessageError{ID: env.ID, Seq: f.Seq, FromUser: env.From.User, FromDevice: env.From.Device, Err: err})
+		var transient *transientError
+		if !errors.As(err, &transient) {
+			cn.Ack(f.Seq)
+		}
+		// A transient failure (the key directory could not be reached) is
+		// left queued on the server: the next connection tries again.
+		return true
+	}
+	in.Seq, in.SentAt = f.Seq, time.UnixMilli(f.TS)
+	// Record the message as in hand before the application can ack it;
+	// it becomes "seen" (and persisted by Save) only when acked, so a
+	// message that was buffered but never handled comes again next time.
+	cn.amu.Lock()
+	cn.delivered[env.ID] = struct{}{}
+	cn.unacked[f.Seq] = env.ID
+	cn.amu.Unlock()
+	select {
+	case cn.msgs <- *in:
+	case <-cn.dctx.Done():
+		return false
+	}
+	if cn.cfg.autoAck {
+		cn.Ack(f.Seq)
+	}
+	return true
+}
+
+// transientError marks an open failure that may pass (a network error while
+// fetching keys), as opposed to a message that will never open.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+// OpenEnvelope verifies and decrypts an envelope sealed to this device,
+// using the sender's verified device list. Seq and SentAt are left zero:
+// they come from the queue, not the envelope.
+func (c *Client) OpenEnvelope(ctx context.Context, env *protocol.Envelope) (*Incoming, error) {
+	if cv, err := protocol.ParseConv(env.Conv); err != nil {
+		return nil, err
+	} else if cv.Kind == protocol.Direct {
+		// A direct conversation's id names both its members; a message in
+		// it from or to anyone else is misaddressed.
+		me, from := c.user.ID, env.From.User
+		if (cv.A != me && cv.B != me) || (cv.A != from && cv.B != from) {
+			return nil, fmt.Errorf("direct conversation %s does not hold both the sender (user %d) and this user", env.Conv, from)
+		}
+	}
+	key, sender, err := c.senderKey(ctx, env.From.User, env.From.Device)
+	if err != nil {
+		var untrusted *UntrustedKeysError
+		if errors.Is(err, errUnknownDevice) || errors.As(err, &untrusted) || ErrorCode(err) == protocol.CodeNotFound {
+			return nil, err
+		}
+		return nil, &transientError{err}
+	}
+	body, err := e2ee.Open(env, key, c.keys)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := e2ee.ParsePlaintext(body)
+	clear(body)
+	if err != nil {
+		return nil, err
+	}
+	return &Incoming{
+		ID: env.ID, Conv: env.Conv, FromUser: env.From.User, FromDevice: env.From.Device,
+		FromUsername: sender.Username, Type: pt.Type, Text: pt.Text, ReplyTo: pt.ReplyTo, Plaintext: pt,
+		Created: time.UnixMilli(env.Created), Flags: env.Flags,
+	}, nil
+}
+
+func (c *Client) hasSeen(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seen.has(id)
+}
+
+func (c *Client) markSeen(id string) {
+	c.mu.Lock()
+	c.seen.add(id)
+	c.mu.Unlock()
+}

@@ -1,0 +1,160 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+
+	"github.com/curbside-health/curbside/e2ee"
+	"github.com/curbside-health/curbside/protocol"
+)
+
+// stateFormat is the state file's format number; Load refuses newer ones
+// rather than dropping fields it does not know.
+const stateFormat = 1
+
+// stateFile is the JSON a state file holds. Keys is the secret part.
+type stateFile struct {
+	Format    int      `json:"format"`
+	Server    string   `json:"server"`
+	Token     string   `json:"token"`
+	ExpiresAt int64    `json:"expires_at,omitempty"`
+	User      User     `json:"user"`
+	Device    int64    `json:"device"`
+	Keys      []byte   `json:"keys"` // e2ee.DeviceKeys.MarshalBinary
+	Pins      []*Pin   `json:"pins"`
+	Seen      []string `json:"seen"` // oldest first
+	// Outbox holds sealed messages sent with a caller-chosen id, for
+	// idempotent resends across runs. Ciphertext only.
+	Outbox []*outboxEntry `json:"outbox,omitempty"`
+}
+
+// Save writes the client's state to path with mode 0600, atomically: a
+// temporary file in the same directory is written, synced and renamed over
+// path, so a crash leaves either the old state or the new, never half of
+// one. Two processes saving the same path race; the last rename wins.
+func (c *Client) Save(path string) error {
+	keys, err := c.keys.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	st := stateFile{
+		Format: stateFormat, Server: c.api.base, Token: c.api.token, ExpiresAt: c.expiresAt,
+		User: c.user, Device: c.keys.ID(), Keys: keys, Seen: c.seen.list(), Outbox: c.outbox,
+	}
+	for _, p := range c.pins {
+		st.Pins = append(st.Pins, p)
+	}
+	sort.Slice(st.Pins, func(i, j int) bool { return st.Pins[i].User < st.Pins[j].User })
+	b, err := json.MarshalIndent(&st, "", "  ")
+	c.mu.Unlock()
+	clear(keys)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	defer clear(b)
+	return writeFileAtomic(path, b, 0o600)
+}
+
+// writeFileAtomic writes data to path through a temporary file and a rename.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("saving state: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	// CreateTemp already makes the file 0600; Chmod makes perm explicit and
+	// independent of that detail.
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("saving state: %w", err)
+	}
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("saving state: %w", err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("saving state: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("saving state: %w", err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("saving state: %w", err)
+	}
+	// Sync the directory so the rename itself survives a crash.
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Load reads a state file written by Save. It refuses a file that other
+// users can read or write, as ssh does with private keys: the file holds the
+// device's private keys.
+func Load(path string, opts ...Option) (*Client, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("state file %s does not exist: run `curbside client login --state %s` first", path, path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("state file %s is readable by other users (mode %#o); it holds private keys: run `chmod 600 %s`", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(b)
+	var st stateFile
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("state file %s is damaged: %w", path, err)
+	}
+	defer clear(st.Keys)
+	if st.Format != stateFormat {
+		return nil, fmt.Errorf("state file %s has format %d; this curbside reads format %d", path, st.Format, stateFormat)
+	}
+	if len(st.Keys) == 0 {
+		return nil, fmt.Errorf("state file %s: %w", path, errNoKeys)
+	}
+	c, err := newClient(st.Server, opts)
+	if err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if c.keys, err = e2ee.UnmarshalDeviceKeys(st.Keys); err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if c.keys.ID() != st.Device {
+		return nil, fmt.Errorf("state file %s: device %d does not match its keys", path, st.Device)
+	}
+	c.api.token, c.user, c.expiresAt = st.Token, st.User, st.ExpiresAt
+	for _, p := range st.Pins {
+		if p != nil && p.User > 0 {
+			c.pins[p.User] = p
+		}
+	}
+	for _, id := range st.Seen {
+		c.seen.add(id)
+	}
+	for _, e := range st.Outbox {
+		if e != nil && protocol.ValidID(e.ID) {
+			c.outbox = append(c.outbox, e)
+		}
+	}
+	return c, nil
+}

@@ -1,0 +1,44 @@
+package e2ee
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Plaintext types. A client shows the types it knows and a placeholder for
+// the rest, so new types (attachments, alerts) can ship before every client
+// understands them.
+const (
+	TypeText = "text"
+)
+
+// Plaintext is what a message body decrypts to: a JSON object with a type
+// and the type's fields. Unknown fields are ignored when decoding, so later
+// versions can add fields (an attachment's key and hash) without breaking
+// older clients.
+type Plaintext struct {
+	Type    string `json:"type"`
+	Text    string `json:"text,omitempty"`
+	ReplyTo string `json:"reply_to,omitempty"` // id of the message this one answers
+}
+
+// Marshal encodes p for Seal.
+func (p *Plaintext) Marshal() ([]byte, error) {
+	if p.Type == "" {
+		return nil, errors.New("e2ee: plaintext needs a type")
+	}
+	return json.Marshal(p)
+}
+
+// ParsePlaintext decodes an opened body.
+func ParsePlaintext(b []byte) (*Plaintext, error) {
+	var p Plaintext
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("e2ee: message body is not a JSON object: %w", err)
+	}
+	if p.Type == "" {
+		return nil, errors.New("e2ee: message body has no type")
+	}
+	return &p, nil
+}
