@@ -297,3 +297,98 @@ func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+func TestWebLoginKeepsTokenInCookie(t *testing.T) {
+	f := newFixture(t, "web")
+	code, out := f.do("POST", "/api/v1/login", "", map[string]any{"username": "web", "password": testPassword, "web": true})
+	if code != 200 {
+		t.Fatalf("web login: %d %v", code, out)
+	}
+	if _, has := out["token"]; has {
+		t.Fatalf("a web login returned the token in the body: %v", out)
+	}
+}
+
+func TestResumeDevice(t *testing.T) {
+	f := newFixture(t, "ruth", "sam")
+	uid := f.users["ruth"].ID
+	d := newTestDevice()
+	tok := f.login("ruth")
+	if code, out := f.do("POST", "/api/v1/devices", tok, map[string]any{"name": "browser", "list": signedList(uid, 1, d, d.listed())}); code != 201 {
+		t.Fatalf("register: %d %v", code, out)
+	}
+	code, out := f.do("GET", "/api/v1/devices/me/share", tok, nil)
+	share, _ := out["share"].(string)
+	if code != 200 || len(share) != 44 {
+		t.Fatalf("share: %d %v", code, out)
+	}
+	if _, again := f.do("GET", "/api/v1/devices/me/share", tok, nil); again["share"] != share {
+		t.Fatal("the share changed between two reads")
+	}
+
+	// The session expires; ruth signs in again on the same browser.
+	tok2 := f.login("ruth")
+	path := "/api/v1/devices/" + itoa(d.id)
+	if code, _ := f.do("GET", "/api/v1/devices/me/share", tok2, nil); code != 403 {
+		t.Fatalf("share for a session without a device: %d", code)
+	}
+	if code, _ := f.do("POST", path+"/resume", tok2, map[string]any{"sig": make([]byte, 64)}); code != 400 {
+		t.Fatalf("resume without a challenge: %d", code)
+	}
+	_, ch := f.do("POST", path+"/challenge", tok2, nil)
+	nonce := decodeB64(t, ch["nonce"].(string))
+	// A signature by another key is refused, and uses up the challenge.
+	other := newTestDevice()
+	if code, _ := f.do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(other.sign, ResumeBytes(uid, d.id, nonce))}); code != 403 {
+		t.Fatalf("resume with another key: %d", code)
+	}
+	if code, _ := f.do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(d.sign, ResumeBytes(uid, d.id, nonce))}); code != 400 {
+		t.Fatalf("reusing a spent challenge: %d", code)
+	}
+	_, ch = f.do("POST", path+"/challenge", tok2, nil)
+	nonce = decodeB64(t, ch["nonce"].(string))
+	if code, out := f.do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(d.sign, ResumeBytes(uid, d.id, nonce))}); code != 200 {
+		t.Fatalf("resume: %d %v", code, out)
+	}
+	if _, me := f.do("GET", "/api/v1/me", tok2, nil); int64(me["device"].(float64)) != d.id {
+		t.Fatalf("after resume the session has device %v", me["device"])
+	}
+	if _, out := f.do("GET", "/api/v1/devices/me/share", tok2, nil); out["share"] != share {
+		t.Fatal("the resumed device got a different share")
+	}
+	// Nobody else can resume ruth's device.
+	if code, _ := f.do("POST", path+"/challenge", f.login("sam"), nil); code != 404 {
+		t.Fatalf("another user's challenge: %d", code)
+	}
+	// A revoked device has no share and cannot be resumed.
+	if err := f.st.RevokeDevice(context.Background(), d.id); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := f.do("POST", path+"/challenge", f.login("ruth"), nil); code != 404 {
+		t.Fatalf("challenge for a revoked device: %d", code)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	f := newFixture(t, "cfg")
+	if err := f.st.SetPolicy(context.Background(), map[string]string{"inactivity_lock": "2m", "quick_messages": "A|B"}); err != nil {
+		t.Fatal(err)
+	}
+	code, out := f.do("GET", "/api/v1/config", f.login("cfg"), nil)
+	pol, _ := out["policy"].(map[string]any)
+	if code != 200 || pol["inactivity_lock_ms"].(float64) != 120000 || pol["retention_ms"].(float64) != 7*24*3600*1000 || len(out["quick_messages"].([]any)) != 2 {
+		t.Fatalf("config: %d %v", code, out)
+	}
+	if code, _ := f.do("GET", "/api/v1/config", "", nil); code != 401 {
+		t.Fatalf("config without a session: %d", code)
+	}
+}
+
+func decodeB64(t *testing.T, s string) []byte {
+	t.Helper()
+	var b []byte
+	if err := json.Unmarshal([]byte(`"`+s+`"`), &b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

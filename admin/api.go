@@ -30,6 +30,10 @@ type API struct {
 	// DevicesChanged is called after a user's device set changes, so the
 	// relay can drop what it cached.
 	DevicesChanged func(user int64)
+	// Version is the server's version, reported to clients.
+	Version string
+
+	challenges challenges
 }
 
 // Register adds the API's routes to mux.
@@ -44,6 +48,10 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/devices", h(a.authed(a.registerDevice)))
 	mux.Handle("GET /api/v1/groups", h(a.authed(a.groups)))
 	mux.Handle("GET /api/v1/groups/{id}", h(a.authed(a.group)))
+	mux.Handle("POST /api/v1/devices/{id}/challenge", h(a.authed(a.challenge)))
+	mux.Handle("POST /api/v1/devices/{id}/resume", h(a.authed(a.resume)))
+	mux.Handle("GET /api/v1/devices/me/share", h(a.authed(a.share)))
+	mux.Handle("GET /api/v1/config", h(a.authed(a.config)))
 }
 
 type sessionKey struct{}
@@ -78,6 +86,11 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		Expires:  time.UnixMilli(res.ExpiresAt),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 	})
+	if req.Web {
+		// A browser keeps the token in the HttpOnly cookie only, out of
+		// reach of script.
+		res = &LoginResponse{User: res.User, ExpiresAt: res.ExpiresAt}
+	}
 	return web.WriteJSON(w, http.StatusOK, res)
 }
 

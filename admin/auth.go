@@ -88,11 +88,12 @@ func HashToken(token string) []byte {
 type loginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	Web      bool   `json:"web,omitempty"` // a browser: the token goes in the cookie only
 }
 
 // LoginResponse is the body of a successful login.
 type LoginResponse struct {
-	Token     string      `json:"token"`
+	Token     string      `json:"token,omitempty"`
 	User      *store.User `json:"user"`
 	ExpiresAt int64       `json:"expires_at"`
 }

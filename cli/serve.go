@@ -24,7 +24,7 @@ func dataFlag(fs *flag.FlagSet) *string {
 
 func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "serve")
-	cfg := server.Config{}
+	cfg := server.Config{Version: env.Version}
 	fs.StringVar(&cfg.DataDir, "data", envOr("data", server.DefaultDataDir), "data directory (env CURBSIDE_DATA)")
 	fs.StringVar(&cfg.Listen, "listen", envOr("listen", server.DefaultListen), "address for plain HTTP; loopback only without TLS (env CURBSIDE_LISTEN)")
 	level := fs.String("log-level", envOr("log-level", "info"), "log level: debug, info, warn or error (env CURBSIDE_LOG_LEVEL)")

@@ -18,9 +18,18 @@ const (
 // versions can add fields (an attachment's key and hash) without breaking
 // older clients.
 type Plaintext struct {
-	Type    string `json:"type"`
-	Text    string `json:"text,omitempty"`
-	ReplyTo string `json:"reply_to,omitempty"` // id of the message this one answers
+	Type        string       `json:"type"`
+	Text        string       `json:"text,omitempty"`
+	ReplyTo     string       `json:"reply_to,omitempty"` // id of the message this one answers
+	Attachments []Attachment `json:"attachments,omitempty"`
+	Forwarded   *Forwarded   `json:"forwarded,omitempty"`
+}
+
+// Forwarded marks a message forwarded from another conversation.
+type Forwarded struct {
+	From int64  `json:"from"` // the original sender
+	ID   string `json:"id"`   // the original message id
+	Sent int64  `json:"sent"` // the original acceptance time, ms
 }
 
 // Marshal encodes p for Seal.

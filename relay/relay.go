@@ -192,6 +192,21 @@ func (r *Relay) Sweep(ctx context.Context) {
 			r.log.Info("expired undelivered messages", "queue_items", items, "messages", msgs)
 		}
 		if items < 1000 && msgs < 1000 {
+			break
+		}
+	}
+	for {
+		n, err := r.store.SweepBlobs(ctx, time.Now().UnixMilli(), 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Error("attachment sweep failed", "err", err)
+			}
+			return
+		}
+		if n > 0 {
+			r.log.Info("expired attachments", "blobs", n)
+		}
+		if n < 1000 {
 			return
 		}
 	}

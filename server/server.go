@@ -35,6 +35,7 @@ type Config struct {
 	DataDir string // where the database lives
 	Listen  string // host:port for plain HTTP
 	Logger  *slog.Logger
+	Version string // reported to clients
 
 	// Listener, if set, is used instead of listening on Listen (tests).
 	Listener net.Listener
@@ -85,12 +86,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	api := &admin.API{Auth: auth, Store: st, Log: log, DevicesChanged: rl.DevicesChanged}
+	api := &admin.API{Auth: auth, Store: st, Log: log, DevicesChanged: rl.DevicesChanged, Version: cfg.Version}
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
 	api.Register(mux)
 	mux.Handle("GET /api/v1/relay", rl)
+	blobs := rl.BlobHandler()
+	mux.Handle("POST /api/v1/blobs", blobs)
+	mux.Handle("GET /api/v1/blobs/{id}", blobs)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() {
 			web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -77,8 +78,8 @@ func (s *Store) RegisterDevice(ctx context.Context, user int64, name string, new
 				return fmt.Errorf("%w: device %d in the list is not an active device of this user with those keys", ErrConflict, d.ID)
 			}
 		}
-		if _, err := tx.Exec(`INSERT INTO devices (id, user_id, name, enc_key, sign_key, created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			newDev.ID, user, name, newDev.Enc, newDev.Sign, now, now); err != nil {
+		if _, err := tx.Exec(`INSERT INTO devices (id, user_id, name, enc_key, sign_key, created_at, last_seen, share) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			newDev.ID, user, name, newDev.Enc, newDev.Sign, now, now, newShare()); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(`INSERT INTO device_lists (user_id, version, list) VALUES (?, ?, ?)
@@ -163,11 +164,71 @@ func (s *Store) DevicesOf(ctx context.Context, user int64) ([]*Device, error) {
 	return out, rows.Err()
 }
 
+func newShare() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
+}
+
+// DeviceByID returns one device.
+func (s *Store) DeviceByID(ctx context.Context, id int64) (*Device, error) {
+	var d Device
+	err := s.read.QueryRowContext(ctx, `SELECT id, user_id, name, enc_key, sign_key, state, created_at, last_seen FROM devices WHERE id = ?`, id).
+		Scan(&d.ID, &d.User, &d.Name, &d.Enc, &d.Sign, &d.State, &d.CreatedAt, &d.LastSeen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return &d, err
+}
+
+// BindSession binds a session with no device to an existing active device
+// of the session's user (a browser resuming its device after signing in
+// again).
+func (s *Store) BindSession(ctx context.Context, tokenHash []byte, user, device int64) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRow(`SELECT 1 FROM devices WHERE id = ? AND user_id = ? AND state = 'active'`, device, user).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		res, err := tx.Exec(`UPDATE sessions SET device_id = ? WHERE token_hash = ? AND user_id = ? AND device_id = 0`, device, tokenHash, user)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("%w: the session is gone or already has a device", ErrConflict)
+		}
+		return nil
+	})
+}
+
+// DeviceShare returns an active device's local-store key share, making one
+// for a device that has none yet. A revoked or wiped device has none.
+func (s *Store) DeviceShare(ctx context.Context, device int64) ([]byte, error) {
+	var share []byte
+	err := s.submit(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRow(`SELECT share FROM devices WHERE id = ? AND state = 'active'`, device).Scan(&share)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil || share != nil {
+			return err
+		}
+		share = newShare()
+		_, err = tx.Exec(`UPDATE devices SET share = ? WHERE id = ?`, share, device)
+		return err
+	})
+	return share, err
+}
+
 // RevokeDevice marks a device revoked, ends the sessions bound to it and
 // deletes the ciphertext still queued for it.
 func (s *Store) RevokeDevice(ctx context.Context, id int64) error {
 	return s.submit(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE devices SET state = 'revoked' WHERE id = ?`, id)
+		res, err := tx.Exec(`UPDATE devices SET state = 'revoked', share = NULL WHERE id = ?`, id)
 		if err != nil {
 			return err
 		}

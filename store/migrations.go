@@ -126,6 +126,22 @@ CREATE TABLE contacts (
 	PRIMARY KEY (a, b)
 ) WITHOUT ROWID;
 `,
+	// 2: per-device key shares for the browser's local store; attachment blobs.
+	`
+-- The share is half of what unwraps a browser's local store; the server
+-- releases it only to a session bound to the device, and deletes it on wipe.
+ALTER TABLE devices ADD COLUMN share BLOB;
+
+-- Ciphertext blobs (attachments). The bytes live in files under blobs/.
+CREATE TABLE blobs (
+	id         TEXT    PRIMARY KEY,
+	user_id    INTEGER NOT NULL,
+	size       INTEGER NOT NULL,
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX blobs_expiry ON blobs (expires_at);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

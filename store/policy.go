@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -18,6 +20,13 @@ type Policy struct {
 	Retention         time.Duration // undelivered ciphertext and message metadata live this long
 	SessionIdle       time.Duration // a session unused this long ends
 	SessionMax        time.Duration // a session ends this long after sign-in, used or not
+
+	InactivityLock     time.Duration // clients lock and drop decrypted state after this long idle
+	PINRequired        bool          // clients must set a PIN for quick unlock
+	AttachmentMaxBytes int           // largest attachment, before encryption
+	AttachmentTypes    []string      // MIME patterns clients may attach ("image/*")
+	OfflineGrace       time.Duration // how long a device may open its local store without the server
+	QuickMessages      []string      // the organisation's canned replies
 }
 
 // DefaultPolicy is the policy of a new installation.
@@ -28,6 +37,16 @@ var DefaultPolicy = Policy{
 	Retention:         7 * 24 * time.Hour,
 	SessionIdle:       12 * time.Hour,
 	SessionMax:        30 * 24 * time.Hour,
+
+	InactivityLock:     5 * time.Minute,
+	PINRequired:        true,
+	AttachmentMaxBytes: 25 << 20,
+	AttachmentTypes: []string{"image/*", "application/pdf", "audio/*", "video/*", "text/plain",
+		"application/msword", "application/vnd.openxmlformats-officedocument.*", "application/vnd.ms-excel",
+		"application/vnd.oasis.opendocument.*", "application/rtf"},
+	OfflineGrace: 72 * time.Hour,
+	QuickMessages: []string{"On my way", "Call me when you can", "Seen, thanks", "Patient is ready",
+		"Running 10 minutes late"},
 }
 
 // policyKeys maps each stored key to its field, with a parser and printer.
@@ -64,13 +83,67 @@ func durField(f func(*Policy) *time.Duration, lo, hi time.Duration) policyField 
 	}
 }
 
+func boolField(f func(*Policy) *bool) policyField {
+	return policyField{
+		get: func(p *Policy) string { return strconv.FormatBool(*f(p)) },
+		set: func(p *Policy, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false")
+			}
+			*f(p) = b
+			return nil
+		},
+	}
+}
+
+// listField is a list of short strings, stored as a JSON array and set
+// either as one or as items separated by '|'.
+func listField(f func(*Policy) *[]string, maxItems, maxLen int) policyField {
+	return policyField{
+		get: func(p *Policy) string { b, _ := json.Marshal(*f(p)); return string(b) },
+		set: func(p *Policy, v string) error {
+			var items []string
+			if strings.HasPrefix(strings.TrimSpace(v), "[") {
+				if err := json.Unmarshal([]byte(v), &items); err != nil {
+					return fmt.Errorf("want a JSON array of strings")
+				}
+			} else if strings.TrimSpace(v) != "" {
+				items = strings.Split(v, "|")
+			}
+			out := []string{}
+			for _, it := range items {
+				it = strings.TrimSpace(it)
+				if it == "" {
+					continue
+				}
+				if len(it) > maxLen {
+					return fmt.Errorf("an item is longer than %d characters", maxLen)
+				}
+				out = append(out, it)
+			}
+			if len(out) > maxItems {
+				return fmt.Errorf("at most %d items", maxItems)
+			}
+			*f(p) = out
+			return nil
+		},
+	}
+}
+
 var policyFields = map[string]policyField{
-	"password_min_length": intField(func(p *Policy) *int { return &p.PasswordMinLength }, 8, 128),
-	"lockout_threshold":   intField(func(p *Policy) *int { return &p.LockoutThreshold }, 1, 100),
-	"lockout_cooldown":    durField(func(p *Policy) *time.Duration { return &p.LockoutCooldown }, time.Second, 24*time.Hour),
-	"retention":           durField(func(p *Policy) *time.Duration { return &p.Retention }, time.Second, 6*365*24*time.Hour),
-	"session_idle":        durField(func(p *Policy) *time.Duration { return &p.SessionIdle }, time.Minute, 30*24*time.Hour),
-	"session_max":         durField(func(p *Policy) *time.Duration { return &p.SessionMax }, time.Minute, 365*24*time.Hour),
+	"password_min_length":  intField(func(p *Policy) *int { return &p.PasswordMinLength }, 8, 128),
+	"lockout_threshold":    intField(func(p *Policy) *int { return &p.LockoutThreshold }, 1, 100),
+	"lockout_cooldown":     durField(func(p *Policy) *time.Duration { return &p.LockoutCooldown }, time.Second, 24*time.Hour),
+	"retention":            durField(func(p *Policy) *time.Duration { return &p.Retention }, time.Second, 6*365*24*time.Hour),
+	"session_idle":         durField(func(p *Policy) *time.Duration { return &p.SessionIdle }, time.Minute, 30*24*time.Hour),
+	"session_max":          durField(func(p *Policy) *time.Duration { return &p.SessionMax }, time.Minute, 365*24*time.Hour),
+	"inactivity_lock":      durField(func(p *Policy) *time.Duration { return &p.InactivityLock }, 10*time.Second, 24*time.Hour),
+	"pin_required":         boolField(func(p *Policy) *bool { return &p.PINRequired }),
+	"attachment_max_bytes": intField(func(p *Policy) *int { return &p.AttachmentMaxBytes }, 1024, 1<<30),
+	"attachment_types":     listField(func(p *Policy) *[]string { return &p.AttachmentTypes }, 100, 100),
+	"offline_grace":        durField(func(p *Policy) *time.Duration { return &p.OfflineGrace }, 0, 30*24*time.Hour),
+	"quick_messages":       listField(func(p *Policy) *[]string { return &p.QuickMessages }, 50, 200),
 }
 
 // PolicyKeys lists the policy's keys in order.

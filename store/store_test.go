@@ -242,7 +242,7 @@ func TestPolicy(t *testing.T) {
 	s, _ := openTest(t)
 	ctx := context.Background()
 	p, err := s.LoadPolicy(ctx)
-	if err != nil || p != DefaultPolicy {
+	if err != nil || p.Retention != DefaultPolicy.Retention || len(p.QuickMessages) != len(DefaultPolicy.QuickMessages) {
 		t.Fatalf("default policy: %+v %v", p, err)
 	}
 	if err := s.SetPolicy(ctx, map[string]string{"retention": "48h", "lockout_threshold": "3"}); err != nil {
@@ -254,6 +254,13 @@ func TestPolicy(t *testing.T) {
 	}
 	if err := s.SetPolicy(ctx, map[string]string{"retention": "forever"}); err == nil {
 		t.Fatal("bad duration accepted")
+	}
+	if err := s.SetPolicy(ctx, map[string]string{"quick_messages": "On my way| Back in 5 ", "pin_required": "false"}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ = s.LoadPolicy(ctx)
+	if len(p.QuickMessages) != 2 || p.QuickMessages[1] != "Back in 5" || p.PINRequired {
+		t.Fatalf("list and bool policy: %+v", p)
 	}
 	if err := s.SetPolicy(ctx, map[string]string{"nope": "1"}); err == nil {
 		t.Fatal("unknown key accepted")

@@ -1,0 +1,176 @@
+package admin
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/protocol"
+	"github.com/curbside-health/curbside/store"
+)
+
+// challengeTTL is how long a resume challenge may be answered.
+const challengeTTL = 2 * time.Minute
+
+// challenges holds the outstanding resume nonces, by session token hash.
+// They live in memory: a restart only makes a client ask again.
+type challenges struct {
+	mu sync.Mutex
+	m  map[string]challenge
+}
+
+type challenge struct {
+	device  int64
+	nonce   []byte
+	expires time.Time
+}
+
+func (c *challenges) put(session []byte, ch challenge) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]challenge{}
+	}
+	now := time.Now()
+	if len(c.m) > 10000 {
+		for k, v := range c.m {
+			if now.After(v.expires) {
+				delete(c.m, k)
+			}
+		}
+	}
+	c.m[string(session)] = ch
+}
+
+// take removes and returns the session's challenge: each is single use.
+func (c *challenges) take(session []byte) (challenge, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch, ok := c.m[string(session)]
+	delete(c.m, string(session))
+	return ch, ok && time.Now().Before(ch.expires)
+}
+
+// ResumeBytes is what a device signs to resume: "curbside/resume/v1" ||
+// u64 user || u64 device || str(nonce).
+func ResumeBytes(user, device int64, nonce []byte) []byte {
+	b := append([]byte("curbside/resume/v1"), make([]byte, 20+len(nonce))...)
+	o := len("curbside/resume/v1")
+	binary.BigEndian.PutUint64(b[o:], uint64(user))
+	binary.BigEndian.PutUint64(b[o+8:], uint64(device))
+	binary.BigEndian.PutUint32(b[o+16:], uint32(len(nonce)))
+	copy(b[o+20:], nonce)
+	return b
+}
+
+// deviceOfMine returns the path's device if it is an active device of the
+// session's user; a session that already has a device cannot take another.
+func (a *API) deviceOfMine(r *http.Request) (*Session, *store.Device, error) {
+	s := SessionOf(r.Context())
+	if s.Device != 0 {
+		return nil, nil, web.Errorf(http.StatusConflict, protocol.CodeConflict, "this session already has device %d", s.Device)
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := a.Store.DeviceByID(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (d.User != s.User.ID || d.State != store.DeviceActive)) {
+		return nil, nil, web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no active device %d of yours; register a new device", id)
+	}
+	if err != nil {
+		return nil, nil, web.Internal(err)
+	}
+	return s, d, nil
+}
+
+func (a *API) challenge(w http.ResponseWriter, r *http.Request) error {
+	s, d, err := a.deviceOfMine(r)
+	if err != nil {
+		return err
+	}
+	nonce := make([]byte, 32)
+	rand.Read(nonce)
+	exp := time.Now().Add(challengeTTL)
+	a.challenges.put(s.TokenHash, challenge{device: d.ID, nonce: nonce, expires: exp})
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"nonce": nonce, "expires_at": exp.UnixMilli()})
+}
+
+type resumeRequest struct {
+	Sig []byte `json:"sig"`
+}
+
+func (a *API) resume(w http.ResponseWriter, r *http.Request) error {
+	s, d, err := a.deviceOfMine(r)
+	if err != nil {
+		return err
+	}
+	var req resumeRequest
+	if err := web.DecodeJSON(w, r, 1024, &req); err != nil {
+		return err
+	}
+	ch, ok := a.challenges.take(s.TokenHash)
+	if !ok || ch.device != d.ID {
+		return web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "no live challenge for this device; ask for one first")
+	}
+	if len(req.Sig) != ed25519.SignatureSize || !ed25519.Verify(d.Sign, ResumeBytes(s.User.ID, d.ID, ch.nonce), req.Sig) {
+		a.Log.Info("device resume refused", "user", s.User.ID, "device", d.ID, "reason", "bad signature")
+		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "the signature does not verify with that device's key")
+	}
+	err = a.Store.BindSession(r.Context(), s.TokenHash, s.User.ID, d.ID)
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "the device or session changed meanwhile; sign in again")
+	}
+	if err != nil {
+		return web.Internal(err)
+	}
+	a.Log.Info("device resumed", "user", s.User.ID, "device", d.ID)
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"device": d.ID})
+}
+
+func (a *API) share(w http.ResponseWriter, r *http.Request) error {
+	s := SessionOf(r.Context())
+	if s.Device == 0 {
+		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "only a session bound to a device gets its key share")
+	}
+	share, err := a.Store.DeviceShare(r.Context(), s.Device)
+	if errors.Is(err, store.ErrNotFound) {
+		return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "this device has no key share (revoked or wiped)")
+	}
+	if err != nil {
+		return web.Internal(err)
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"share": share})
+}
+
+// ClientPolicy is the part of the policy clients enforce.
+type ClientPolicy struct {
+	RetentionMS        int64    `json:"retention_ms"`
+	InactivityLockMS   int64    `json:"inactivity_lock_ms"`
+	PINRequired        bool     `json:"pin_required"`
+	AttachmentMaxBytes int      `json:"attachment_max_bytes"`
+	AttachmentTypes    []string `json:"attachment_types"`
+	OfflineGraceMS     int64    `json:"offline_grace_ms"`
+}
+
+func (a *API) config(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.Store.LoadPolicy(r.Context())
+	if err != nil {
+		return web.Internal(err)
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{
+		"policy": ClientPolicy{
+			RetentionMS: p.Retention.Milliseconds(), InactivityLockMS: p.InactivityLock.Milliseconds(),
+			PINRequired: p.PINRequired, AttachmentMaxBytes: p.AttachmentMaxBytes, AttachmentTypes: p.AttachmentTypes,
+			OfflineGraceMS: p.OfflineGrace.Milliseconds(),
+		},
+		"quick_messages": p.QuickMessages,
+		"server_time":    time.Now().UnixMilli(),
+		"version":        a.Version,
+	})
+}

@@ -1,0 +1,98 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/protocol"
+	"github.com/curbside-health/curbside/store"
+)
+
+// uploadTimeout bounds how long one attachment upload may take.
+const uploadTimeout = 15 * time.Minute
+
+// blobOverhead is how much larger than its file an encrypted attachment
+// may be: one 16-byte tag per 64 KiB chunk, and a chunk for an empty file.
+func blobOverhead(size int64) int64 { return (size/65536 + 2) * 16 }
+
+// BlobHandler serves attachment ciphertext: POST /api/v1/blobs uploads,
+// GET /api/v1/blobs/{id} downloads. The server stores the bytes it is given
+// and never holds a key that opens them.
+func (r *Relay) BlobHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/v1/blobs", web.Handle(r.log, r.putBlob))
+	mux.Handle("GET /api/v1/blobs/{id}", web.Handle(r.log, r.getBlob))
+	return mux
+}
+
+func (r *Relay) putBlob(w http.ResponseWriter, req *http.Request) error {
+	user, _, err := r.cfg.Auth.Device(req)
+	if err != nil {
+		return err
+	}
+	if ct := req.Header.Get("Content-Type"); ct != "application/octet-stream" {
+		return web.Errorf(http.StatusUnsupportedMediaType, protocol.CodeBadRequest, "upload the encrypted attachment as application/octet-stream")
+	}
+	pol, err := r.dir.loadPolicy(req.Context())
+	if err != nil {
+		return web.Internal(err)
+	}
+	limit := int64(pol.AttachmentMaxBytes)
+	limit += blobOverhead(limit)
+	tooBig := web.Errorf(http.StatusRequestEntityTooLarge, protocol.CodeTooLarge,
+		"the attachment is larger than the %s the policy allows", humanBytes(int64(pol.AttachmentMaxBytes)))
+	if req.ContentLength > limit {
+		return tooBig // refused before a byte is read
+	}
+	req.Body = http.MaxBytesReader(w, req.Body, limit)
+	// The server has no whole-request timeout (the relay's WebSockets live
+	// long); an upload gets a generous one of its own.
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(uploadTimeout))
+	b, err := r.store.PutBlob(req.Context(), user, req.Body, limit, time.Now().Add(pol.Retention).UnixMilli())
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.Is(err, store.ErrTooLarge), errors.As(err, &mbe):
+		return tooBig
+	case err != nil:
+		return web.Internal(err)
+	}
+	r.log.Info("blob stored", "user", user, "blob", b.ID, "bytes", b.Size)
+	return web.WriteJSON(w, http.StatusCreated, map[string]any{"id": b.ID, "size": b.Size})
+}
+
+func (r *Relay) getBlob(w http.ResponseWriter, req *http.Request) error {
+	if _, _, err := r.cfg.Auth.Device(req); err != nil {
+		return err
+	}
+	b, f, err := r.store.OpenBlob(req.Context(), req.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such attachment (it may have expired)")
+	}
+	if err != nil {
+		return web.Internal(err)
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(b.Size, 10))
+	// The id names immutable bytes; only the signed-in user's browser may keep them.
+	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
+	io.Copy(w, f) // a client that goes away mid-download is not an error of ours
+	return nil
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

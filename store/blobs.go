@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// blobDir is the folder under the data directory that holds attachment
+// ciphertext, one file per blob.
+const blobDir = "blobs"
+
+// ErrTooLarge is returned when a blob is larger than allowed.
+var ErrTooLarge = errors.New("store: too large")
+
+// Blob is an uploaded ciphertext blob's metadata.
+type Blob struct {
+	ID        string
+	User      int64
+	Size      int64
+	CreatedAt int64
+	ExpiresAt int64
+}
+
+// ValidBlobID reports whether id has the form of a blob id (32 lowercase hex
+// digits), so it can be used as a file name.
+func ValidBlobID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) blobPath(id string) string {
+	return filepath.Join(filepath.Dir(s.path), blobDir, id)
+}
+
+// PutBlob streams at most limit bytes from r into a new blob owned by user.
+// The file is written under a temporary name, synced and renamed, and only
+// then recorded, so a crash leaves no half blob that the database names.
+func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, expiresAt int64) (*Blob, error) {
+	raw := make([]byte, 16)
+	rand.Read(raw)
+	b := &Blob{ID: hex.EncodeToString(raw), User: user, CreatedAt: nowMS(), ExpiresAt: expiresAt}
+	dir := filepath.Join(filepath.Dir(s.path), blobDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(dir, ".upload-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name()) // harmless after the rename
+	n, err := io.Copy(tmp, io.LimitReader(r, limit+1))
+	if err == nil && n > limit {
+		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp.Name(), s.blobPath(b.ID)); err != nil {
+		return nil, err
+	}
+	b.Size = n
+	err = s.submit(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO blobs (id, user_id, size, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`, b.ID, user, n, b.CreatedAt, b.ExpiresAt)
+		return err
+	})
+	if err != nil {
+		os.Remove(s.blobPath(b.ID))
+		return nil, err
+	}
+	return b, nil
+}
+
+// OpenBlob opens an unexpired blob for reading.
+func (s *Store) OpenBlob(ctx context.Context, id string) (*Blob, *os.File, error) {
+	if !ValidBlobID(id) {
+		return nil, nil, ErrNotFound
+	}
+	var b Blob
+	err := s.read.QueryRowContext(ctx, `SELECT id, user_id, size, created_at, expires_at FROM blobs WHERE id = ? AND expires_at > ?`, id, nowMS()).
+		Scan(&b.ID, &b.User, &b.Size, &b.CreatedAt, &b.ExpiresAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := os.Open(s.blobPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, ErrNotFound
+	}
+	return &b, f, err
+}
+
+// SweepBlobs deletes up to batch expired blobs, rows and files.
+func (s *Store) SweepBlobs(ctx context.Context, now int64, batch int) (int, error) {
+	var ids []string
+	err := s.submit(ctx, func(tx *sql.Tx) error {
+		ids = ids[:0]
+		rows, err := tx.Query(`DELETE FROM blobs WHERE id IN (SELECT id FROM blobs WHERE expires_at <= ? LIMIT ?) RETURNING id`, now, batch)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if err := os.Remove(s.blobPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return len(ids), err
+		}
+	}
+	return len(ids), nil
+}
