@@ -22,7 +22,7 @@ const (
 
 // directory is the relay's cache of what authorising a message needs.
 type directory struct {
-	store *store.Store
+	store Store
 
 	mu      sync.Mutex
 	devices map[int64]cached[[]int64] // user → active device ids, ascending
@@ -37,7 +37,7 @@ type cached[T any] struct {
 
 func (c cached[T]) fresh(ttl time.Duration) bool { return !c.at.IsZero() && time.Since(c.at) < ttl }
 
-func newDirectory(st *store.Store) *directory {
+func newDirectory(st Store) *directory {
 	return &directory{store: st, devices: map[int64]cached[[]int64]{}, groups: map[int64]cached[[]int64]{}}
 }
 

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/protocol"
-	"github.com/curbside-health/curbside/store"
 )
 
 // presence tracks who is connected and their chosen status, and tells each
@@ -23,7 +22,7 @@ type presence struct {
 	contacts map[int64]map[int64]struct{}
 }
 
-func newPresence(ctx context.Context, st *store.Store, r *Relay) (*presence, error) {
+func newPresence(ctx context.Context, st Store, r *Relay) (*presence, error) {
 	p := &presence{r: r, online: map[int64]int{}, status: map[int64]string{}, contacts: map[int64]map[int64]struct{}{}}
 	pairs, err := st.AllContacts(ctx)
 	if err != nil {

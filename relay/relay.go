@@ -40,7 +40,7 @@ type Authenticator interface {
 
 // Config configures a Relay.
 type Config struct {
-	Store  *store.Store
+	Store  Store
 	Auth   Authenticator
 	Logger *slog.Logger
 
@@ -54,7 +54,7 @@ type Config struct {
 // http.Handler, and stop it with Close.
 type Relay struct {
 	cfg   Config
-	store *store.Store
+	store Store
 	log   *slog.Logger
 	dir   *directory
 	pres  *presence

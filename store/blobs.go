@@ -92,7 +92,7 @@ func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, exp
 }
 
 // OpenBlob opens an unexpired blob for reading.
-func (s *Store) OpenBlob(ctx context.Context, id string) (*Blob, *os.File, error) {
+func (s *Store) OpenBlob(ctx context.Context, id string) (*Blob, io.ReadCloser, error) {
 	if !ValidBlobID(id) {
 		return nil, nil, ErrNotFound
 	}
@@ -109,7 +109,10 @@ func (s *Store) OpenBlob(ctx context.Context, id string) (*Blob, *os.File, error
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, ErrNotFound
 	}
-	return &b, f, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return &b, f, nil
 }
 
 // SweepBlobs deletes up to batch expired blobs, rows and files.
