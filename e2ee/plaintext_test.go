@@ -1,6 +1,7 @@
 package e2ee
 
 import (
+	"reflect"
 	"testing"
 )
 
@@ -14,7 +15,7 @@ func TestPlaintext(t *testing.T) {
 		t.Fatalf("encoding changed: %s", b)
 	}
 	got, err := ParsePlaintext(b)
-	if err != nil || *got != *p {
+	if err != nil || !reflect.DeepEqual(got, p) {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
 
