@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the only SQLite driver: Litestream requires it
@@ -58,6 +59,8 @@ type Store struct {
 
 	stmts  [numStmts]*sql.Stmt
 	notify Notifier
+
+	commits, committedOps atomic.Int64
 
 	seqMu   sync.Mutex
 	lastSeq int64 // last queue seq handed out; the writer alone advances it
@@ -226,6 +229,10 @@ func (s *Store) submitAsync(ctx context.Context, fn func(tx *sql.Tx) error, done
 	}
 }
 
+// Stats reports how many transactions the writer has committed and how
+// many operations they carried: their ratio is the mean group-commit size.
+func (s *Store) Stats() (commits, ops int64) { return s.commits.Load(), s.committedOps.Load() }
+
 // Barrier waits until every operation submitted before it has committed or
 // failed.
 func (s *Store) Barrier(ctx context.Context) error {
@@ -284,6 +291,8 @@ func (s *Store) run(batch []*op) {
 		return nil
 	})
 	if err == nil {
+		s.commits.Add(1)
+		s.committedOps.Add(int64(len(batch)))
 		for _, o := range batch {
 			o.done(nil)
 		}
