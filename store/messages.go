@@ -148,25 +148,25 @@ func (s *Store) AcceptAsync(ctx context.Context, m *NewMessage, done func(Accept
 	var res AcceptResult
 	return s.submitItemsAsync(ctx, func(tx *sql.Tx, q *queuer) error {
 		res = AcceptResult{}
-		var sender int64
-		var digest []byte
-		var at int64
-		err := s.stmt(tx, stmtMsgByID).QueryRow(m.Env.ID).Scan(&sender, &digest, &at)
-		switch {
-		case err == nil:
+		now := nowMS()
+		var row int64
+		err := s.stmt(tx, stmtMsgInsert).QueryRow(m.Env.ID, m.Env.From.User, m.Env.From.Device, m.Env.Conv,
+			m.Env.Created, now, m.ExpiresAt, m.Env.Flags, m.Digest, joinIDs(m.Recipients), joinIDs(m.Deliver),
+			len(m.Deliver), m.Raw).Scan(&row)
+		if errors.Is(err, sql.ErrNoRows) {
+			// The id exists: a resend of the same message, or a reuse.
+			var sender, at int64
+			var digest []byte
+			if err := s.stmt(tx, stmtMsgByID).QueryRow(m.Env.ID).Scan(&sender, &digest, &at); err != nil {
+				return err
+			}
 			if sender != m.Env.From.User || string(digest) != string(m.Digest) {
 				return ErrIDReused
 			}
 			res = AcceptResult{TS: at, Dup: true}
 			return nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
 		}
-		now := nowMS()
-		var row int64
-		if err := s.stmt(tx, stmtMsgInsert).QueryRow(m.Env.ID, m.Env.From.User, m.Env.From.Device, m.Env.Conv,
-			m.Env.Created, now, m.ExpiresAt, m.Env.Flags, m.Digest, joinIDs(m.Recipients), joinIDs(m.Deliver),
-			len(m.Deliver), m.Raw).Scan(&row); err != nil {
+		if err != nil {
 			return err
 		}
 		for _, d := range m.Deliver {

@@ -23,7 +23,7 @@ var stmtSQL = [numStmts]string{
 	stmtQueueInsert:   `INSERT INTO queue (device_id, seq, kind, message, event, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
 	stmtQueueDelete:   `DELETE FROM queue WHERE device_id = ? AND seq = ? RETURNING kind, message`,
 	stmtMsgByID:       `SELECT sender_user, digest, accepted_at FROM messages WHERE msg_id = ?`,
-	stmtMsgInsert:     `INSERT INTO messages (msg_id, sender_user, sender_device, conv, created, accepted_at, expires_at, flags, digest, recipients, devices, pending, env) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+	stmtMsgInsert:     `INSERT INTO messages (msg_id, sender_user, sender_device, conv, created, accepted_at, expires_at, flags, digest, recipients, devices, pending, env) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (msg_id) DO NOTHING RETURNING id`,
 	stmtMsgDelivered:  `UPDATE messages SET pending = pending - 1, env = CASE WHEN pending <= 1 THEN NULL ELSE env END WHERE id = ? RETURNING sender_user, msg_id, expires_at`,
 	stmtReceiptInsert: `INSERT OR IGNORE INTO receipts (message, user_id, kind, at) VALUES (?, ?, ?, ?)`,
 	stmtActiveDevices: `SELECT id FROM devices WHERE user_id = ? AND state = 'active' ORDER BY id`,
@@ -41,5 +41,16 @@ func (s *Store) prepare() error {
 	return nil
 }
 
-// stmt binds a prepared statement to tx.
-func (s *Store) stmt(tx *sql.Tx, i int) *sql.Stmt { return tx.Stmt(s.stmts[i]) }
+// stmt binds a prepared statement to tx, once per transaction: binding
+// allocates, and a batch runs the same few statements hundreds of times.
+// Only the writer goroutine calls it.
+func (s *Store) stmt(tx *sql.Tx, i int) *sql.Stmt {
+	if s.boundTx != tx {
+		s.boundTx = tx
+		clear(s.bound[:])
+	}
+	if s.bound[i] == nil {
+		s.bound[i] = tx.Stmt(s.stmts[i])
+	}
+	return s.bound[i]
+}

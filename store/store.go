@@ -58,6 +58,9 @@ type Store struct {
 	isClosed bool
 
 	stmts  [numStmts]*sql.Stmt
+	// The statements bound to the writer's current transaction.
+	boundTx *sql.Tx
+	bound   [numStmts]*sql.Stmt
 	notify Notifier
 
 	commits, committedOps atomic.Int64
