@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/admin"
+	curbsideembed "github.com/curbside-health/curbside/embed"
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/relay"
 	"github.com/curbside-health/curbside/store"
+	"github.com/curbside-health/curbside/webui"
 )
 
 // Defaults for Config.
@@ -102,6 +104,12 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		web.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
+	assets, err := curbsideembed.New(webui.App())
+	if err != nil {
+		rl.Close()
+		return err
+	}
+	assets.Register(mux)
 	mux.Handle("/api/", web.Handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		return web.Errorf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path)
 	}))

@@ -1,0 +1,90 @@
+// The HTTP half of the protocol (PROTOCOL.md sections 2, 3, 8 and 9). The
+// browser authenticates with the HttpOnly session cookie only: the token is
+// never visible to script, so an injected script could not carry it away.
+
+/** ApiError carries the server's stable error code (PROTOCOL.md section 6). */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+  }
+  /** offline is true when the server could not be reached at all. */
+  get offline() { return this.status === 0; }
+}
+
+async function call(method, path, body) {
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      credentials: "same-origin",
+      headers: body !== undefined ? { "Content-Type": "application/json" } : {},
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+      cache: "no-store",
+    });
+  } catch (e) {
+    throw new ApiError(0, "offline", "Cannot reach the Curbside server. Check your connection.");
+  }
+  if (res.status === 204) return null;
+  let data = null;
+  try { data = await res.json(); } catch { /* an empty or non-JSON body */ }
+  if (!res.ok) {
+    const err = data && data.error;
+    throw new ApiError(res.status, (err && err.code) || "http_" + res.status, (err && err.message) || res.statusText);
+  }
+  return data;
+}
+
+export const api = {
+  login: (username, password) => call("POST", "/api/v1/login", { username, password, web: true }),
+  logout: () => call("POST", "/api/v1/logout"),
+  me: () => call("GET", "/api/v1/me"),
+  config: () => call("GET", "/api/v1/config"),
+  user: (username) => call("GET", `/api/v1/users/${encodeURIComponent(username)}`),
+  directory: (q) => call("GET", `/api/v1/directory?q=${encodeURIComponent(q)}`),
+  keys: (uid) => call("GET", `/api/v1/keys/${uid}`),
+  registerDevice: (name, list) => call("POST", "/api/v1/devices", { name, list }),
+  challenge: (device) => call("POST", `/api/v1/devices/${device}/challenge`),
+  resume: (device, sig) => call("POST", `/api/v1/devices/${device}/resume`, { sig }),
+  share: () => call("GET", "/api/v1/devices/me/share"),
+  groups: () => call("GET", "/api/v1/groups"),
+  group: (id) => call("GET", `/api/v1/groups/${id}`),
+
+  /**
+   * uploadBlob posts attachment ciphertext with XMLHttpRequest, the one
+   * browser API that reports upload progress. Resolves {id, size}.
+   */
+  uploadBlob(bytes, onProgress) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", "/api/v1/blobs");
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      xhr.withCredentials = true;
+      xhr.upload.onprogress = (e) => { if (e.lengthComputable && onProgress) onProgress(e.loaded / e.total); };
+      xhr.onerror = () => reject(new ApiError(0, "offline", "The upload failed: the connection dropped."));
+      xhr.onload = () => {
+        let data = null;
+        try { data = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+        if (xhr.status === 201 && data) resolve(data);
+        else reject(new ApiError(xhr.status, data?.error?.code || "http_" + xhr.status, data?.error?.message || "The upload failed."));
+      };
+      xhr.send(bytes);
+    });
+  },
+
+  async downloadBlob(id) {
+    let res;
+    try {
+      res = await fetch(`/api/v1/blobs/${encodeURIComponent(id)}`, { credentials: "same-origin" });
+    } catch {
+      throw new ApiError(0, "offline", "Cannot download the attachment while offline.");
+    }
+    if (!res.ok) {
+      let data = null;
+      try { data = await res.json(); } catch { /* not JSON */ }
+      throw new ApiError(res.status, data?.error?.code || "http_" + res.status, data?.error?.message || "The attachment could not be downloaded.");
+    }
+    return new Uint8Array(await res.arrayBuffer());
+  },
+};

@@ -1,0 +1,184 @@
+// Curbside web app: start-up, the lock, and the hand-over between the
+// sign-in screens and the unlocked app.
+import { Client } from "./client.js";
+import * as session from "./session.js";
+import { mountApp } from "./ui/app.js";
+import { pinSetupScreen, signInScreen, unlockScreen } from "./ui/auth.js";
+import { dialog, h } from "./ui/dom.js";
+
+const root = document.getElementById("app");
+let client = null;
+let ui = null;
+let lastActivity = Date.now();
+let lockTimer = null;
+
+// The test harness and the service worker read this; it holds no secret.
+window.curbside = { state: "booting" };
+function setState(s) { window.curbside.state = s; document.documentElement.dataset.state = s; }
+
+async function boot() {
+  registerServiceWorker();
+  if (navigator.storage?.persist) navigator.storage.persist().catch(() => {}); // eviction must not lose keys (HIPAA.md notes)
+  const meta = await session.getMeta();
+  if (!meta) showSignIn();
+  else showUnlock();
+}
+
+function showSignIn(message) {
+  setState("signin");
+  signInScreen(root, {
+    message,
+    onSubmit: async (username, password) => {
+      const user = await session.signIn(username, password);
+      showPinSetup(user, password);
+    },
+  });
+}
+
+function showResume(meta, message) {
+  setState("signin");
+  signInScreen(root, {
+    known: meta.user,
+    message,
+    onSubmit: async (_u, password, progress) => {
+      try {
+        await session.resume(password, progress);
+      } catch (e) {
+        if (e.kind === "wiped") { showSignIn(e.message); return; }
+        if (e.kind === "cannot_resume") { offerFreshStart(e.message); return; }
+        throw e;
+      }
+      showUnlock("Signed in. Now enter your PIN.");
+    },
+    onOtherAccount: () => offerFreshStart("Setting up this browser for someone else erases the current account's messages on this browser."),
+  });
+}
+
+function offerFreshStart(text) {
+  const d = dialog("Set up this browser again?", h("p", text), {
+    actions: [
+      h("button.secondary", { type: "button", onclick: () => d.close() }, "Cancel"),
+      h("button.danger", { type: "button", onclick: async () => { d.close(); await session.eraseDevice(); showSignIn(); } }, "Erase and set up again"),
+    ],
+  });
+}
+
+function showPinSetup(user, password) {
+  setState("pin-setup");
+  pinSetupScreen(root, {
+    onSubmit: async (pin, progress) => {
+      const res = await session.setUp(user, password, pin, progress);
+      await startApp(res);
+    },
+  });
+}
+
+async function showUnlock(message) {
+  setState("locked");
+  const meta = await session.getMeta();
+  if (!meta) { showSignIn(message); return; }
+  unlockScreen(root, {
+    who: meta.user.display || meta.user.username,
+    message,
+    onSubmit: async (pin) => {
+      let res;
+      try {
+        res = await session.unlock(pin);
+      } catch (e) {
+        if (e.kind === "need_password") { showResume(meta, e.message); return; }
+        if (e.kind === "wiped") { showSignIn(e.message); return; }
+        throw e;
+      }
+      await startApp(res);
+    },
+    onForgot: () => offerFreshStart("Your PIN protects this browser's copy of your messages; without it they cannot be opened. You can set this browser up again: its message history will be erased, and new messages will arrive as usual."),
+  });
+}
+
+async function startApp(res) {
+  client = new Client(res);
+  await client.load();
+  client.start();
+  client.addEventListener("notify", onClientNotify);
+  if (!location.hash) location.hash = "/";
+  ui = mountApp(root, client, { onLock: lock, onSignOut: signOut, onErase: erase });
+  setState("unlocked");
+  window.curbside.device = res.keys.id;
+  window.curbside.user = res.meta.user.id;
+  window.curbside.offlineUnlock = res.offline;
+  lastActivity = Date.now();
+  clearInterval(lockTimer);
+  lockTimer = setInterval(checkIdle, 1000);
+}
+
+function onClientNotify(e) {
+  const k = e.detail.kind;
+  if (k === "session_ended") { teardown(); session.getMeta().then((m) => showResume(m, "Your session has ended. Sign in with your password to continue.")); }
+  else if (k === "revoked") { teardown(); session.eraseDevice().then(() => showSignIn("This device was removed from your account, so its messages on this browser were erased.")); }
+  else if (k === "replaced") { teardown(); showUnlock("Curbside was opened in another tab or window. Unlock here to use it in this one."); }
+}
+
+function teardown() {
+  clearInterval(lockTimer);
+  if (ui) { ui.unmount(); ui = null; }
+  if (client) { client.removeEventListener("notify", onClientNotify); client.stop(); client = null; }
+}
+
+/** lock drops every decrypted thing from memory and asks for the PIN again. */
+function lock(message) {
+  teardown();
+  showUnlock(typeof message === "string" ? message : undefined);
+}
+
+async function signOut() {
+  teardown();
+  await session.signOut();
+  const meta = await session.getMeta();
+  showResume(meta, "You have signed out. Your history stays encrypted on this device.");
+}
+
+async function erase() {
+  teardown();
+  await session.eraseDevice();
+  showSignIn("This device has been erased.");
+}
+
+// --------------------------------------------------------- inactivity lock
+
+for (const ev of ["pointerdown", "keydown", "touchstart", "wheel"]) {
+  window.addEventListener(ev, () => { lastActivity = Date.now(); }, { passive: true, capture: true });
+}
+
+function checkIdle() {
+  if (!client) return;
+  if (Date.now() - lastActivity >= client.policy.inactivity_lock_ms) lock("Curbside locked itself after a period without use.");
+}
+// A background tab's timers are throttled: check again the moment it shows.
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") checkIdle(); });
+
+// --------------------------------------------------------- service worker
+
+function registerServiceWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).then((reg) => {
+    window.curbside.sw = true;
+    window.dispatchEvent(new CustomEvent("curbside:sw", { detail: reg }));
+  }).catch((e) => console.warn("service worker not registered:", e.message));
+}
+
+/**
+ * subscribePush is the seam for Web Push (another issue completes it): it
+ * subscribes this browser with the server's VAPID public key and returns the
+ * subscription for the caller to register with the server. The push payload
+ * carries no PHI; the service worker's push handler only wakes the app.
+ */
+export async function subscribePush(vapidPublicKey) {
+  const reg = await navigator.serviceWorker.ready;
+  return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: vapidPublicKey });
+}
+window.curbside.subscribePush = subscribePush;
+
+boot().catch((e) => {
+  console.error(e);
+  root.textContent = `Curbside could not start: ${e.message}`;
+});

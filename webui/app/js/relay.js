@@ -1,0 +1,127 @@
+// The relay WebSocket (PROTOCOL.md section 4): one connection per unlocked
+// device, reconnecting with backoff, with request/answer matching by ref.
+// The session cookie authenticates the upgrade; the subprotocol names the
+// protocol version.
+const SUBPROTOCOL = "curbside.v1";
+const REQUEST_TIMEOUT = 20000;
+const BACKOFF = [500, 1000, 2000, 5000, 10000, 20000, 30000];
+
+export class Relay extends EventTarget {
+  constructor(onFrame) {
+    super();
+    this.onFrame = onFrame; // every queued or ephemeral server frame
+    this.ws = null;
+    this.state = "offline"; // offline | connecting | online
+    this.pending = new Map(); // ref → {resolve, reject, timer}
+    this.attempt = 0;
+    this.stopped = true;
+    this.timer = null;
+    this.hello = null;
+    this.onOnline = () => { if (!this.stopped && this.state === "offline") { this.attempt = 0; this.connectNow(); } };
+    // When the browser says the network is gone, the socket is as good as
+    // dead, but TCP may take minutes to notice: drop it now, so what the
+    // user writes is queued at once rather than lost in a dead socket.
+    this.onOffline = () => { if (this.ws) { const ws = this.ws; this.ws = null; try { ws.close(); } catch { /* closed */ } this.failPending(new Error("offline")); this.setState("offline"); this.retry(); } };
+    window.addEventListener("online", this.onOnline);
+    window.addEventListener("offline", this.onOffline);
+  }
+
+  setState(s, detail) {
+    if (this.state === s) return;
+    this.state = s;
+    this.dispatchEvent(new CustomEvent("state", { detail: { state: s, ...detail } }));
+  }
+
+  start() {
+    this.stopped = false;
+    this.connectNow();
+  }
+
+  /** stop closes the connection for good (lock, sign-out). */
+  stop() {
+    this.stopped = true;
+    window.removeEventListener("online", this.onOnline);
+    window.removeEventListener("offline", this.onOffline);
+    clearTimeout(this.timer);
+    if (this.ws) { try { this.ws.close(1000, "bye"); } catch { /* already closed */ } }
+    this.ws = null;
+    this.failPending(new Error("the connection was closed"));
+    this.setState("offline");
+  }
+
+  connectNow() {
+    clearTimeout(this.timer);
+    if (this.stopped || (this.ws && this.ws.readyState <= 1)) return;
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/relay`;
+    let ws;
+    try { ws = new WebSocket(url, SUBPROTOCOL); } catch { this.retry(); return; }
+    this.ws = ws;
+    this.setState("connecting");
+    let opened = false;
+    ws.onopen = () => { opened = true; };
+    ws.onmessage = (ev) => {
+      let f;
+      try { f = JSON.parse(ev.data); } catch { return; }
+      if (f.type === "hello") {
+        this.attempt = 0;
+        this.hello = f;
+        this.setState("online", { hello: f });
+      }
+      if ((f.type === "accepted" || f.type === "ok" || f.type === "error" || f.type === "details") && this.resolve(f)) return;
+      this.onFrame(f);
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.failPending(new Error("the connection dropped"));
+      this.setState("offline", { code: ev.code, opened });
+      // 4001: this device was revoked or its user disabled; 4000: the same
+      // device connected elsewhere (another tab). Neither is retried blindly.
+      this.dispatchEvent(new CustomEvent("closed", { detail: { code: ev.code, opened } }));
+      if (ev.code === 4001 || ev.code === 4000) return;
+      this.retry();
+    };
+  }
+
+  retry() {
+    if (this.stopped) return;
+    const d = BACKOFF[Math.min(this.attempt++, BACKOFF.length - 1)];
+    this.timer = setTimeout(() => this.connectNow(), d * (0.75 + Math.random() / 2));
+  }
+
+  send(frame) {
+    if (!this.ws || this.ws.readyState !== 1 || this.state !== "online") return false;
+    this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+    return true;
+  }
+
+  /**
+   * request sends a frame whose answer is matched by ref (accepted for a
+   * send, ok for an ack, receipt, recall or presence, details) and resolves
+   * with the answer; an error frame rejects with {code, message, devices}.
+   */
+  request(frame, ref = frame.ref) {
+    return new Promise((resolve, reject) => {
+      if (this.pending.has(ref)) { reject(new Error(`${ref} is already in flight`)); return; }
+      if (!this.send(typeof frame === "string" ? frame : { ...frame, ref })) { reject(Object.assign(new Error("offline"), { code: "offline" })); return; }
+      const timer = setTimeout(() => { this.pending.delete(ref); reject(Object.assign(new Error("the server did not answer"), { code: "timeout" })); }, REQUEST_TIMEOUT);
+      this.pending.set(ref, { resolve, reject, timer });
+    });
+  }
+
+  resolve(f) {
+    const ref = f.type === "accepted" ? f.id : f.ref;
+    const p = ref && this.pending.get(ref);
+    if (!p) return false;
+    this.pending.delete(ref);
+    clearTimeout(p.timer);
+    if (f.type === "error") p.reject(Object.assign(new Error(f.message), { code: f.code, devices: f.devices }));
+    else p.resolve(f);
+    return true;
+  }
+
+  failPending(err) {
+    for (const [, p] of this.pending) { clearTimeout(p.timer); p.reject(Object.assign(err, { code: "offline" })); }
+    this.pending.clear();
+  }
+}

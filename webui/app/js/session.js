@@ -1,0 +1,206 @@
+// Setting up, unlocking and resuming this browser's device.
+//
+// First sign-in: password → a new device (keys made here, a signed device
+// list, POST /api/v1/devices) → the PIN wraps the local data key together
+// with the server's key share. Later: the PIN unlocks (with the share). When
+// the server session has ended: the password signs in again and the device
+// *resumes* (challenge, resume) so peers see no key change; then the PIN.
+import { api, ApiError } from "./api.js";
+import { b64, Canon, randomBytes, unb64 } from "./bytes.js";
+import { generateDeviceKeys, importDeviceKeys, importSigningSeed, signDeviceList, signEd25519, verifyDeviceList } from "./crypto.js";
+import {
+  BadPin, derivePin, getMeta, graceShare, putMeta, unwrapDataKey, unwrapSeedForResume, Vault, wipe,
+  wrapDataKey, wrapGraceShare, wrapSeedForResume,
+} from "./store.js";
+
+/** MAX_PIN_TRIES wrong PINs in a row end the server session: the password is needed again. */
+export const MAX_PIN_TRIES = 5;
+
+/** SessionError says which screen must come next. */
+export class SessionError extends Error {
+  constructor(kind, message) { super(message); this.kind = kind; }
+}
+// kinds: need_password (sign in with the password, then resume), wiped (the
+// device was revoked or wiped: local data is gone), offline (no server and no
+// grace share), bad_pin, cannot_resume (the password changed since set-up).
+
+export { getMeta };
+
+export function deviceName() {
+  const ua = navigator.userAgent;
+  const browser = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox" : /Chrom(e|ium)\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : "Browser";
+  const os = /iPhone|iPad/.test(ua) ? "iOS" : /Android/.test(ua) ? "Android" : /Mac OS X/.test(ua) ? "Mac" : /Windows/.test(ua) ? "Windows" : /Linux/.test(ua) ? "Linux" : "";
+  return `Curbside web on ${browser}${os ? " (" + os + ")" : ""}`;
+}
+
+/**
+ * nextDeviceList is client.NextDeviceList: the current list's devices that
+ * are still active, plus this one, at the next version, signed by this one.
+ * The current list must verify: a new device never countersigns keys it was
+ * handed by a tampering server.
+ */
+async function nextDeviceList(user, current, active, keys) {
+  const next = { user, version: 1, devices: [] };
+  if (current) {
+    await verifyDeviceList(current);
+    if (current.user !== user) throw new Error("your current device list belongs to another user");
+    next.version = current.version + 1;
+    const act = new Set(active || []);
+    next.devices = current.devices.filter((d) => act.has(d.id) && d.id !== keys.id);
+  }
+  next.devices.push({ id: keys.id, enc: b64(keys.encPub), sign: b64(keys.signPub) });
+  if (next.devices.length > 32) throw new Error("You already have 32 devices. Ask an administrator to remove old ones.");
+  return signDeviceList(next, keys);
+}
+
+/** signIn checks the password and starts a server session (cookie only). */
+export async function signIn(username, password) {
+  return (await api.login(username, password)).user;
+}
+
+/**
+ * setUp makes this browser a new device of the signed-in user, protected by
+ * pin. The password is needed once more to wrap the resume key.
+ * progress(text) reports the slow steps.
+ */
+export async function setUp(user, password, pin, progress = () => {}) {
+  let cfg = null;
+  try { cfg = await api.config(); } catch { /* older server: defaults */ }
+  progress("Making this device's keys…");
+  const { raw, keys } = await generateDeviceKeys();
+  let list;
+  for (let attempt = 0; ; attempt++) {
+    const kr = await api.keys(user.id);
+    list = await nextDeviceList(user.id, kr.list, kr.active, keys);
+    try {
+      await api.registerDevice(deviceName(), list);
+      break;
+    } catch (e) {
+      // conflict: another device registered meanwhile; sign the fresh list once more.
+      if (!(e instanceof ApiError && e.code === "conflict") || attempt >= 1) throw e;
+    }
+  }
+  progress("Protecting this device with your PIN…");
+  const share = unb64((await api.share()).share);
+  await wipe(); // nothing of an earlier account may survive on this browser
+  const meta = { v: 1, user, device: keys.id, encPub: b64(raw.encPub), signPub: b64(raw.signPub), created: Date.now(), failed: 0 };
+  const DK = randomBytes(32);
+  const P = await wrapDataKey(meta, pin, share, DK);
+  await wrapGraceShare(meta, P, share, cfg?.policy?.offline_grace_ms);
+  await wrapSeedForResume(meta, password, raw.seed);
+  const vault = await Vault.open(DK);
+  await vault.putMany([
+    ["keys", "device", { encPriv: b64(raw.encPriv), seed: b64(raw.seed), encPub: b64(raw.encPub), signPub: b64(raw.signPub) }],
+    // Pin the list this device signed: the one thing about its own account it knows first-hand.
+    ["pin", user.id, { user: user.id, list, since: Date.now(), verified: true }],
+    ["user", user.id, user],
+  ]);
+  if (cfg) await vault.put("settings", "config", cfg);
+  await putMeta(meta);
+  raw.encPriv.fill(0); raw.seed.fill(0); DK.fill(0); P.fill(0); share.fill(0);
+  return { meta, vault, keys, config: cfg, offline: false };
+}
+
+/**
+ * unlock opens the local store with the PIN. It asks the server for the key
+ * share; offline, it uses the grace copy if the policy allowed one.
+ */
+export async function unlock(pin, progress = () => {}) {
+  const meta = await getMeta();
+  if (!meta) throw new SessionError("need_setup", "This browser is not set up.");
+  progress("Checking your PIN…");
+  const [P, shareRes] = await Promise.all([derivePin(pin, meta), api.share().then((r) => ({ r }), (e) => ({ e }))]);
+  let share, offline = false;
+  if (shareRes.r) {
+    share = unb64(shareRes.r.share);
+  } else {
+    const e = shareRes.e;
+    if (e.status === 401 || e.status === 403) throw new SessionError("need_password", "Your session has ended. Sign in with your password to continue.");
+    if (e.status === 404) {
+      await wipe();
+      throw new SessionError("wiped", "This device was removed from your account, so its local data has been erased. Sign in to set it up again.");
+    }
+    if (!e.offline) throw e;
+    try {
+      share = await graceShare(meta, P);
+    } catch (err) {
+      await countFailure(meta);
+      throw new SessionError("bad_pin", err.message);
+    }
+    if (!share) throw new SessionError("offline", "You are offline, and this device may open its history offline only for a limited time after it was last online. Connect to the network to unlock.");
+    offline = true;
+  }
+  let DK;
+  try {
+    DK = await unwrapDataKey(meta, P, share);
+  } catch (err) {
+    if (!(err instanceof BadPin)) throw err;
+    const left = await countFailure(meta);
+    if (left <= 0 && !offline) {
+      try { await api.logout(); } catch { /* offline: the PIN screen stays locked by the counter */ }
+      throw new SessionError("need_password", `Too many wrong PINs. Sign in with your password to continue.`);
+    }
+    throw new SessionError("bad_pin", left > 0 ? `That PIN is not right. ${left} ${left === 1 ? "try" : "tries"} left.` : "Too many wrong PINs.");
+  }
+  const vault = await Vault.open(DK);
+  const config = await vault.get("settings", "config");
+  meta.failed = 0;
+  if (!offline) await wrapGraceShare(meta, P, share, config?.policy?.offline_grace_ms);
+  await putMeta(meta);
+  const rec = await vault.get("keys", "device");
+  const raw = { encPriv: unb64(rec.encPriv), seed: unb64(rec.seed), encPub: unb64(rec.encPub), signPub: unb64(rec.signPub) };
+  const keys = await importDeviceKeys(raw);
+  raw.encPriv.fill(0); raw.seed.fill(0); DK.fill(0); P.fill(0); share.fill(0);
+  return { meta, vault, keys, config, offline };
+}
+
+async function countFailure(meta) {
+  meta.failed = (meta.failed || 0) + 1;
+  await putMeta(meta);
+  return MAX_PIN_TRIES - meta.failed;
+}
+
+/**
+ * resume signs in with the password after the server session ended and
+ * binds the new session to this existing device by signing the server's
+ * challenge with the device's key (PROTOCOL.md section 9).
+ */
+export async function resume(password, progress = () => {}) {
+  const meta = await getMeta();
+  progress("Signing in…");
+  await api.login(meta.user.username, password);
+  const me = await api.me();
+  if (me.device !== meta.device) {
+    if (me.device !== 0) throw new Error("This session is bound to another device.");
+    progress("Confirming this device…");
+    const seed = await unwrapSeedForResume(meta, password);
+    if (!seed) throw new SessionError("cannot_resume", "Your password has changed since this browser was set up, so it cannot restore this device. Set it up again as a new device (its history on this browser will be erased).");
+    const key = await importSigningSeed(seed);
+    seed.fill(0);
+    let ch;
+    try {
+      ch = await api.challenge(meta.device);
+    } catch (e) {
+      if (e.status === 404) {
+        await wipe();
+        throw new SessionError("wiped", "This device was removed from your account, so its local data has been erased. Sign in to set it up again.");
+      }
+      throw e;
+    }
+    const msg = new Canon().label("curbside/resume/v1").u64(meta.user.id).u64(meta.device).bytes(unb64(ch.nonce)).done();
+    await api.resume(meta.device, b64(await signEd25519(key, msg)));
+  }
+  meta.failed = 0;
+  await putMeta(meta);
+}
+
+/** signOut ends the server session. Local data stays, encrypted: the next sign-in resumes. */
+export async function signOut() {
+  try { await api.logout(); } catch { /* offline: the cookie expires on its own */ }
+}
+
+/** eraseDevice signs out and erases everything this browser holds. */
+export async function eraseDevice() {
+  await signOut();
+  await wipe();
+}

@@ -1,0 +1,226 @@
+// The local store: IndexedDB, encrypted at rest.
+//
+// Two object stores:
+//   meta  plaintext facts needed before unlocking: who this device is (user,
+//         device id, public keys) and the *wrapped* keys below. No message
+//         text, no private key, no unwrapped key is ever written here.
+//   rec   every other record (messages, conversations, pins, settings, the
+//         device's private keys), each AES-256-GCM-encrypted under the data
+//         key, with its type and id as associated data so records cannot be
+//         swapped, and stored under an opaque HMAC of its id.
+//
+// The key hierarchy (DESIGN.md "Local store at rest"):
+//   DK     32 random bytes, the data key; records use keys derived from it.
+//   P      PBKDF2-SHA256(PIN, salt, 600,000): slow, so each PIN guess costs.
+//   share  32 bytes the server releases only to a session bound to this
+//          device (GET /api/v1/devices/me/share); 404 once the device is
+//          wiped or revoked.
+//   KEK    HKDF(P || share): wraps DK. Neither a copy of the profile (no
+//          share) nor the server (no PIN) can unwrap DK alone.
+// Two optional wrappings, for the cases the share cannot serve:
+//   grace  the share wrapped under HKDF(P), with its expiry bound in, kept
+//          for the policy's offline_grace_ms so history opens during an
+//          outage (DESIGN.md: emergency access). During that window the
+//          profile is protected by the PIN's PBKDF2 alone.
+//   resume the Ed25519 signing seed (not the X25519 key: it cannot open a
+//          message) wrapped under PBKDF2(password), so that after the server
+//          session ends the device can prove itself and resume (section 9)
+//          without registering anew.
+//
+// Browsers write even "non-extractable" CryptoKeys to disk in the clear when
+// they are stored in IndexedDB, so no CryptoKey is ever stored: only bytes
+// sealed with AES-GCM.
+import { b64, b64url, concat, fromUtf8, randomBytes, unb64, utf8 } from "./bytes.js";
+import { aeadOpen, aeadSeal, hkdf, hmac, importAesKey, importHmacKey, pbkdf2, PBKDF2_ITERATIONS } from "./crypto.js";
+
+const DB_NAME = "curbside";
+const DB_VERSION = 1;
+
+function req(r) {
+  return new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+}
+function done(tx) {
+  return new Promise((resolve, reject) => { tx.oncomplete = () => resolve(); tx.onerror = () => reject(tx.error); tx.onabort = () => reject(tx.error || new Error("transaction aborted")); });
+}
+
+let dbp = null;
+export function openDB() {
+  if (!dbp) {
+    dbp = new Promise((resolve, reject) => {
+      const r = indexedDB.open(DB_NAME, DB_VERSION);
+      r.onupgradeneeded = () => {
+        const db = r.result;
+        if (!db.objectStoreNames.contains("meta")) db.createObjectStore("meta");
+        if (!db.objectStoreNames.contains("rec")) db.createObjectStore("rec");
+      };
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+  }
+  return dbp;
+}
+
+export async function getMeta() {
+  const db = await openDB();
+  return req(db.transaction("meta").objectStore("meta").get("device"));
+}
+
+export async function putMeta(meta) {
+  const db = await openDB();
+  const tx = db.transaction("meta", "readwrite", { durability: "strict" });
+  tx.objectStore("meta").put(meta, "device");
+  return done(tx);
+}
+
+/** wipe deletes everything this browser holds for Curbside. */
+export async function wipe() {
+  const db = await openDB();
+  const tx = db.transaction(["meta", "rec"], "readwrite", { durability: "strict" });
+  tx.objectStore("meta").clear();
+  tx.objectStore("rec").clear();
+  await done(tx);
+}
+
+// --------------------------------------------------------------- key wrapping
+
+const LBL = {
+  kek: "curbside/store/kek/v1", grace: "curbside/store/grace/v1", resume: "curbside/store/resume/v1",
+  records: "curbside/store/records/v1", index: "curbside/store/index/v1",
+};
+
+async function kekFrom(P, share, salt) { return importAesKey(await hkdf(concat(P, share), LBL.kek, salt)); }
+const dkAad = (device) => utf8(`curbside/store/dk/v1:${device}`);
+const graceAad = (device, expires) => utf8(`curbside/store/grace/v1:${device}:${expires}`);
+const seedAad = (device) => utf8(`curbside/store/seed/v1:${device}`);
+
+/** derivePin is the slow step of every unlock; callers show a spinner. */
+export async function derivePin(pin, meta) {
+  return pbkdf2(pin, unb64(meta.pin.salt), meta.pin.iterations);
+}
+
+/** newPinWrap wraps a fresh or existing DK under a PIN and the share. */
+export async function wrapDataKey(meta, pin, share, DK) {
+  const salt = randomBytes(16);
+  const P = await pbkdf2(pin, salt, PBKDF2_ITERATIONS);
+  const kekSalt = randomBytes(32);
+  const kek = await kekFrom(P, share, kekSalt);
+  meta.pin = { salt: b64(salt), iterations: PBKDF2_ITERATIONS, kekSalt: b64(kekSalt), wrapped: b64(await aeadSeal(kek, DK, dkAad(meta.device))) };
+  return P;
+}
+
+/** unwrapDataKey returns DK, or throws BadPin when the PIN (or share) is wrong. */
+export class BadPin extends Error {}
+export async function unwrapDataKey(meta, P, share) {
+  const kek = await kekFrom(P, share, unb64(meta.pin.kekSalt));
+  try {
+    return await aeadOpen(kek, unb64(meta.pin.wrapped), dkAad(meta.device));
+  } catch {
+    throw new BadPin("That PIN is not right.");
+  }
+}
+
+export async function wrapGraceShare(meta, P, share, graceMs) {
+  if (!(graceMs > 0)) { delete meta.grace; return; }
+  const expires = Date.now() + graceMs;
+  const key = await importAesKey(await hkdf(P, LBL.grace));
+  meta.grace = { expires, wrapped: b64(await aeadSeal(key, share, graceAad(meta.device, expires))) };
+}
+
+/** graceShare returns the kept share if it has not expired, else null. */
+export async function graceShare(meta, P) {
+  if (!meta.grace || Date.now() > meta.grace.expires) return null;
+  const key = await importAesKey(await hkdf(P, LBL.grace));
+  try {
+    return await aeadOpen(key, unb64(meta.grace.wrapped), graceAad(meta.device, meta.grace.expires));
+  } catch {
+    throw new BadPin("That PIN is not right.");
+  }
+}
+
+export async function wrapSeedForResume(meta, password, seed) {
+  const salt = randomBytes(16);
+  const P = await pbkdf2(password, salt, PBKDF2_ITERATIONS);
+  const key = await importAesKey(await hkdf(P, LBL.resume));
+  meta.resume = { salt: b64(salt), iterations: PBKDF2_ITERATIONS, wrapped: b64(await aeadSeal(key, seed, seedAad(meta.device))) };
+}
+
+export async function unwrapSeedForResume(meta, password) {
+  if (!meta.resume) return null;
+  const P = await pbkdf2(password, unb64(meta.resume.salt), meta.resume.iterations);
+  const key = await importAesKey(await hkdf(P, LBL.resume));
+  try {
+    return await aeadOpen(key, unb64(meta.resume.wrapped), seedAad(meta.device));
+  } catch {
+    return null; // the password changed since: this device cannot resume
+  }
+}
+
+// ------------------------------------------------------------------- records
+
+/**
+ * Vault is the unlocked store: it holds the record keys in memory (as
+ * non-extractable CryptoKeys) and encrypts every record it writes. lock()
+ * drops them; nothing decrypted survives in this object afterwards.
+ */
+export class Vault {
+  static async open(DK) {
+    const v = new Vault();
+    v.recKey = await importAesKey(await hkdf(DK, LBL.records));
+    v.idxKey = await importHmacKey(await hkdf(DK, LBL.index));
+    v.db = await openDB();
+    return v;
+  }
+
+  async slot(type, id) {
+    return `${type}:${b64url((await hmac(this.idxKey, utf8(`${type}\u0000${id}`))).subarray(0, 18))}`;
+  }
+
+  // A record is sealed with its type as associated data and its id inside
+  // the ciphertext; on reading, the id must hash to the slot it was found
+  // in, so records can be neither swapped between slots nor between types.
+  // Ids (message ids, conversation ids that name users) never appear in
+  // the clear.
+  async seal(type, id, obj) {
+    return aeadSeal(this.recKey, utf8(JSON.stringify({ id, obj })), utf8(type));
+  }
+
+  async openAt(type, slot, v) {
+    const rec = JSON.parse(fromUtf8(await aeadOpen(this.recKey, new Uint8Array(v), utf8(type))));
+    if ((await this.slot(type, rec.id)) !== slot) throw new Error("a record is in the wrong slot");
+    return rec;
+  }
+
+  /** putMany writes records durably: the caller may ack the relay afterwards. */
+  async putMany(items) {
+    if (!this.recKey) throw new Error("the store is locked");
+    const rows = await Promise.all(items.map(async ([type, id, obj]) => [await this.slot(type, id), obj === null ? null : await this.seal(type, id, obj)]));
+    const tx = this.db.transaction("rec", "readwrite", { durability: "strict" });
+    const st = tx.objectStore("rec");
+    for (const [k, v] of rows) { if (v === null) st.delete(k); else st.put(v, k); }
+    return done(tx);
+  }
+
+  put(type, id, obj) { return this.putMany([[type, id, obj]]); }
+  del(type, id) { return this.putMany([[type, id, null]]); }
+
+  async get(type, id) {
+    const k = await this.slot(type, id);
+    const v = await req(this.db.transaction("rec").objectStore("rec").get(k));
+    if (!v) return null;
+    return (await this.openAt(type, k, v)).obj;
+  }
+
+  /** all returns every record of a type, decrypted: [{id, obj}]. */
+  async all(type) {
+    const range = IDBKeyRange.bound(`${type}:`, `${type};`, false, true);
+    const tx = this.db.transaction("rec");
+    const [keys, vals] = await Promise.all([req(tx.objectStore("rec").getAllKeys(range)), req(tx.objectStore("rec").getAll(range))]);
+    const out = [];
+    for (let i = 0; i < keys.length; i++) {
+      try { out.push(await this.openAt(type, keys[i], vals[i])); } catch { /* a damaged record is skipped, not fatal */ }
+    }
+    return out;
+  }
+
+  lock() { this.recKey = null; this.idxKey = null; }
+}

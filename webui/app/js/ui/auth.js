@@ -1,0 +1,119 @@
+// The screens before the app: sign in, choose a PIN, unlock. Each is one
+// short form with large fields, a visible label per field, and errors read
+// out by screen readers (role="alert").
+import { fill, h, icon } from "./dom.js";
+
+const MIN_PIN = 6;
+
+function screen(root, title, intro, form) {
+  fill(root, h("main.auth", { "aria-labelledby": "auth-title" },
+    h("div.auth-card",
+      h("div.brand", h("img", { src: assetURL("icons/icon.svg"), alt: "", width: 56, height: 56 }), h("span", "Curbside")),
+      h("h1", { id: "auth-title" }, title),
+      intro ? h("p.intro", intro) : null,
+      form,
+      h("p.fineprint", icon("lock"), " Messages are end-to-end encrypted. They are decrypted only on your devices."))));
+  const first = form.querySelector("input:not([type=hidden]):not([readonly])");
+  if (first) first.focus();
+}
+
+/** assetURL resolves a path under the versioned asset prefix this module was loaded from. */
+export function assetURL(p) { return new URL(`../../${p}`, import.meta.url).pathname; }
+
+function busy(form, on, label) {
+  const btn = form.querySelector("button[type=submit]");
+  btn.disabled = on;
+  if (on) { btn.dataset.label = btn.dataset.label || btn.textContent; btn.textContent = label || "Please wait…"; btn.setAttribute("aria-busy", "true"); }
+  else { btn.textContent = btn.dataset.label || btn.textContent; btn.removeAttribute("aria-busy"); }
+}
+
+function errorBox() { return h("p.form-error", { role: "alert", "aria-live": "assertive" }); }
+
+function field(label, input, hint) {
+  const id = input.id || (input.id = "f-" + Math.random().toString(36).slice(2));
+  const hid = hint ? id + "-hint" : null;
+  if (hid) input.setAttribute("aria-describedby", hid);
+  return h("div.field", h("label", { for: id }, label), input, hint ? h("p.hint", { id: hid }, hint) : null);
+}
+
+/**
+ * signInScreen asks for the username and password. With known (a returning
+ * device), the username is fixed: the device resumes for that user.
+ */
+export function signInScreen(root, { known, message, onSubmit, onOtherAccount }) {
+  const err = errorBox();
+  if (message) err.textContent = message;
+  const user = h("input", { name: "username", autocomplete: "username", autocapitalize: "none", spellcheck: "false", required: true, value: known?.username || "", readonly: !!known });
+  const pass = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
+  const form = h("form.auth-form", { novalidate: true },
+    field("Username", user), field("Password", pass), err,
+    h("button.primary.big", { type: "submit" }, known ? "Sign in again" : "Sign in"),
+    known ? h("button.link", { type: "button", onclick: onOtherAccount }, `Not ${known.display || known.username}? Set up this browser for someone else`) : null);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    err.textContent = "";
+    if (!user.value.trim() || !pass.value) { err.textContent = "Enter your username and password."; return; }
+    busy(form, true, "Signing in…");
+    try {
+      await onSubmit(user.value.trim(), pass.value, (t) => { form.querySelector("button[type=submit]").textContent = t; });
+    } catch (ex) {
+      busy(form, false);
+      err.textContent = ex.message || String(ex);
+      pass.select();
+    }
+  });
+  screen(root, known ? `Welcome back, ${known.display || known.username}` : "Sign in to Curbside",
+    known ? "Your session has ended. Enter your password to continue on this device." : "Use the username and password your practice gave you.", form);
+}
+
+/** pinSetupScreen asks for a new PIN twice. */
+export function pinSetupScreen(root, { onSubmit }) {
+  const err = errorBox();
+  const pin = h("input", { name: "pin", type: "password", inputmode: "numeric", autocomplete: "new-password", pattern: "[0-9]*", required: true });
+  const pin2 = h("input", { name: "pin2", type: "password", inputmode: "numeric", autocomplete: "new-password", pattern: "[0-9]*", required: true });
+  const form = h("form.auth-form", { novalidate: true },
+    field("New PIN", pin, `At least ${MIN_PIN} digits. You will use it to unlock Curbside on this device.`),
+    field("Repeat the PIN", pin2), err,
+    h("button.primary.big", { type: "submit" }, "Set PIN and continue"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    err.textContent = "";
+    if (!new RegExp(`^[0-9]{${MIN_PIN},12}$`).test(pin.value)) { err.textContent = `The PIN must be ${MIN_PIN} to 12 digits.`; pin.focus(); return; }
+    if (/^(\d)\1+$/.test(pin.value) || "0123456789012".includes(pin.value) || "9876543210987".includes(pin.value)) { err.textContent = "Choose a PIN that is harder to guess than a repeated digit or a run."; pin.focus(); return; }
+    if (pin.value !== pin2.value) { err.textContent = "The two PINs are different."; pin2.focus(); return; }
+    busy(form, true, "Setting up…");
+    try {
+      await onSubmit(pin.value, (t) => { form.querySelector("button[type=submit]").textContent = t; });
+    } catch (ex) {
+      busy(form, false);
+      err.textContent = ex.message || String(ex);
+    }
+  });
+  screen(root, "Choose a PIN", "Curbside locks itself when you step away. Your PIN unlocks it on this device; it never leaves this device.", form);
+}
+
+/** unlockScreen asks for the PIN. */
+export function unlockScreen(root, { who, message, onSubmit, onForgot }) {
+  const err = errorBox();
+  if (message) err.textContent = message;
+  const pin = h("input", { name: "pin", type: "password", inputmode: "numeric", autocomplete: "off", pattern: "[0-9]*", required: true });
+  const form = h("form.auth-form", { novalidate: true },
+    field("PIN", pin), err,
+    h("button.primary.big", { type: "submit" }, "Unlock"),
+    h("button.link", { type: "button", onclick: onForgot }, "Forgot your PIN? Sign in with your password"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    err.textContent = "";
+    if (!pin.value) { err.textContent = "Enter your PIN."; return; }
+    busy(form, true, "Unlocking…");
+    try {
+      await onSubmit(pin.value);
+    } catch (ex) {
+      busy(form, false);
+      err.textContent = ex.message || String(ex);
+      pin.value = "";
+      pin.focus();
+    }
+  });
+  screen(root, "Curbside is locked", `Signed in as ${who}. Enter your PIN to see your messages.`, form);
+}

@@ -1,0 +1,147 @@
+// A few DOM helpers. No framework: the app is small, and every line of
+// third-party code in a medical messenger is one more thing to audit.
+// Text always goes in through textContent (never innerHTML), so message
+// text cannot inject markup.
+
+/** h builds an element: h("button.primary", {onclick, "aria-label": "…"}, "text", child…). */
+export function h(sel, attrs, ...children) {
+  if (attrs == null || typeof attrs !== "object" || attrs instanceof Node || Array.isArray(attrs)) {
+    if (attrs != null) children.unshift(attrs);
+    attrs = {};
+  }
+  const [tag, ...classes] = sel.split(".");
+  const el = document.createElement(tag || "div");
+  if (classes.length) el.className = classes.join(" ");
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className += (el.className ? " " : "") + v;
+    else if (k === "value") el.value = v;
+    else if (k === "checked" || k === "disabled" || k === "selected" || k === "hidden" || k === "multiple" || k === "required" || k === "autofocus") el[k] = !!v;
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+/** replace swaps an element's children. */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+// Icon paths (24×24, stroke). Drawn here rather than loaded: no request, no
+// inline style, and they inherit the text colour.
+const ICONS = {
+  back: "M15 18l-6-6 6-6",
+  send: "M4 12l16-8-6 16-3-7-7-1z",
+  attach: "M21 11l-8.5 8.5a5 5 0 01-7-7L14 4a3.5 3.5 0 015 5l-8.5 8.5a2 2 0 01-3-3L15 7",
+  plus: "M12 5v14M5 12h14",
+  search: "M11 18a7 7 0 110-14 7 7 0 010 14zM21 21l-5-5",
+  settings: "M12 15a3 3 0 100-6 3 3 0 000 6zM19.4 15a1.7 1.7 0 00.3 1.8l.1.1a2 2 0 11-2.8 2.8l-.1-.1a1.7 1.7 0 00-1.8-.3 1.7 1.7 0 00-1 1.5V21a2 2 0 11-4 0v-.1a1.7 1.7 0 00-1.1-1.5 1.7 1.7 0 00-1.8.3l-.1.1a2 2 0 11-2.8-2.8l.1-.1a1.7 1.7 0 00.3-1.8 1.7 1.7 0 00-1.5-1H3a2 2 0 110-4h.1a1.7 1.7 0 001.5-1.1 1.7 1.7 0 00-.3-1.8l-.1-.1a2 2 0 112.8-2.8l.1.1a1.7 1.7 0 001.8.3H9a1.7 1.7 0 001-1.5V3a2 2 0 114 0v.1a1.7 1.7 0 001 1.5 1.7 1.7 0 001.8-.3l.1-.1a2 2 0 112.8 2.8l-.1.1a1.7 1.7 0 00-.3 1.8V9a1.7 1.7 0 001.5 1H21a2 2 0 110 4h-.1a1.7 1.7 0 00-1.5 1z",
+  lock: "M6 11h12v10H6zM8 11V7a4 4 0 018 0v4",
+  check: "M5 12l5 5L20 7",
+  checks: "M2 12l5 5L17 7M12 16l1 1L23 7",
+  clock: "M12 21a9 9 0 110-18 9 9 0 010 18zM12 7v5l3 2",
+  alert: "M12 3l10 18H2L12 3zM12 10v5M12 18v.5",
+  more: "M12 6v.5M12 12v.5M12 18v.5",
+  close: "M6 6l12 12M18 6L6 18",
+  shield: "M12 3l8 3v6c0 5-3.5 8-8 9-4.5-1-8-4-8-9V6l8-3z",
+  print: "M6 9V3h12v6M6 18H4v-7h16v7h-2M8 14h8v7H8z",
+  bell: "M6 16V11a6 6 0 0112 0v5l2 2H4l2-2zM10 20a2 2 0 004 0",
+  file: "M14 3H6v18h12V7l-4-4zM14 3v4h4",
+  forward: "M14 5l7 7-7 7M21 12H9a6 6 0 00-6 6",
+  user: "M12 12a4 4 0 100-8 4 4 0 000 8zM4 21a8 8 0 0116 0",
+  users: "M9 11a4 4 0 100-8 4 4 0 000 8zM2 21a7 7 0 0114 0M16 4a4 4 0 010 7M22 21a7 7 0 00-5-6.7",
+  megaphone: "M3 10v4h3l7 5V5L6 10H3zM17 9a4 4 0 010 6",
+  wifioff: "M2 2l20 20M8.5 16.5a5 5 0 017 0M5 13a10 10 0 015.2-2.8M19 13a10 10 0 00-2.5-1.8M12 20h.01",
+};
+
+export function icon(name, label) {
+  const s = document.createElementNS(SVG, "svg");
+  s.setAttribute("viewBox", "0 0 24 24");
+  s.setAttribute("class", "icon");
+  s.setAttribute("fill", "none");
+  s.setAttribute("stroke", "currentColor");
+  s.setAttribute("stroke-width", "2");
+  s.setAttribute("stroke-linecap", "round");
+  s.setAttribute("stroke-linejoin", "round");
+  if (label) { s.setAttribute("role", "img"); s.setAttribute("aria-label", label); } else s.setAttribute("aria-hidden", "true");
+  const p = document.createElementNS(SVG, "path");
+  p.setAttribute("d", ICONS[name] || "");
+  s.append(p);
+  return s;
+}
+
+/** initials for an avatar: "Alice Adams" → "AA". */
+export function initials(name) {
+  const parts = String(name || "?").trim().split(/\s+/).filter(Boolean);
+  return ((parts[0]?.[0] || "?") + (parts.length > 1 ? parts[parts.length - 1][0] : "")).toUpperCase();
+}
+
+/** avatarHue picks one of 8 calm colours from a user id (a CSS class, not a style attribute). */
+export const avatarClass = (id) => `hue${Math.abs(Number(id) || 0) % 8}`;
+
+export function fmtTime(ts) {
+  if (!ts) return "";
+  const d = new Date(ts);
+  const now = new Date();
+  const sameDay = d.toDateString() === now.toDateString();
+  const t = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  if (sameDay) return t;
+  const y = new Date(now); y.setDate(now.getDate() - 1);
+  if (d.toDateString() === y.toDateString()) return `Yesterday ${t}`;
+  return `${d.toLocaleDateString([], { month: "short", day: "numeric" })} ${t}`;
+}
+
+/** fmtFull is an unambiguous timestamp for details and printouts. */
+export function fmtFull(ts) {
+  if (!ts) return "—";
+  const d = new Date(ts);
+  return `${d.toLocaleDateString([], { year: "numeric", month: "short", day: "numeric" })} ${d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })}`;
+}
+
+/** dialog opens a modal <dialog> (focus is trapped and Escape closes it natively). */
+export function dialog(title, body, { actions = [], onclose, wide = false } = {}) {
+  const id = "dlg-" + Math.random().toString(36).slice(2);
+  const d = h("dialog.dialog" + (wide ? ".wide" : ""), { "aria-labelledby": id },
+    h("header.dialog-head", h("h2", { id }, title),
+      h("button.icon-btn", { type: "button", "aria-label": "Close", onclick: () => d.close() }, icon("close"))),
+    h("div.dialog-body", body),
+    actions.length ? h("footer.dialog-actions", actions) : null);
+  d.addEventListener("close", () => { d.remove(); onclose?.(); });
+  document.body.append(d);
+  d.showModal();
+  return d;
+}
+
+let toastBox;
+const toastTimers = new Set();
+/** toast shows a short, polite status message; action is {label, run}. */
+export function toast(text, { action, kind = "info", timeout = 6000 } = {}) {
+  if (!toastBox) { toastBox = h("div.toasts", { role: "status", "aria-live": "polite" }); document.body.append(toastBox); }
+  const t = h("div.toast." + kind, h("span", text),
+    action ? h("button.link", { type: "button", onclick: () => { t.remove(); action.run(); } }, action.label) : null,
+    h("button.icon-btn.small", { type: "button", "aria-label": "Dismiss", onclick: () => t.remove() }, icon("close")));
+  toastBox.append(t);
+  if (timeout) toastTimers.add(setTimeout(() => t.remove(), timeout));
+  return t;
+}
+
+/** clearToasts removes every toast (at lock: a toast may name a sender). */
+export function clearToasts() {
+  for (const t of toastTimers) clearTimeout(t);
+  toastTimers.clear();
+  if (toastBox) toastBox.replaceChildren();
+}

@@ -1,0 +1,78 @@
+// Curbside service worker: the offline shell and the seam for Web Push.
+//
+// The server serves this file at /sw.js with __ASSETS__ replaced by the
+// versioned asset prefix (/assets/<hash>), so each release gets its own
+// cache and the old one is dropped on activation. Only the app's code, style
+// and icons are cached; API responses, and so messages, never are: the local
+// history lives in the encrypted IndexedDB store, not in a cache.
+const ASSETS = "__ASSETS__";
+const CACHE = "curbside-shell-" + ASSETS.split("/").pop();
+
+// The shell is found by crawling the module graph from main.js, so the list
+// cannot go stale when a module is added.
+async function shellFiles() {
+  const seen = new Set();
+  const queue = [ASSETS + "/js/main.js"];
+  while (queue.length) {
+    const url = queue.shift();
+    if (seen.has(url)) continue;
+    seen.add(url);
+    const res = await fetch(url, { cache: "no-cache" });
+    if (!res.ok) throw new Error(`precache: ${url}: ${res.status}`);
+    const text = await res.text();
+    for (const m of text.matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)) {
+      queue.push(new URL(m[1], new URL(url, self.location.origin)).pathname);
+    }
+  }
+  return ["/", "/manifest.webmanifest", ASSETS + "/css/app.css", ASSETS + "/icons/icon.svg", ASSETS + "/icons/icon-192.png", ASSETS + "/icons/icon-512.png", ...seen];
+}
+
+self.addEventListener("install", (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    await cache.addAll(await shellFiles());
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil((async () => {
+    for (const k of await caches.keys()) if (k.startsWith("curbside-shell-") && k !== CACHE) await caches.delete(k);
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith("/api/") || url.pathname === "/healthz") return; // never cached
+  if (url.pathname.startsWith("/assets/")) {
+    // Versioned and immutable: the cache is always right.
+    event.respondWith(caches.match(event.request).then((hit) => hit || fetch(event.request)));
+    return;
+  }
+  if (event.request.mode === "navigate" || url.pathname === "/" || url.pathname === "/manifest.webmanifest") {
+    // The network first, so a new release is picked up; the cached shell offline.
+    event.respondWith(fetch(event.request).catch(async () => (await caches.match(event.request, { ignoreSearch: true })) || caches.match("/")));
+  }
+});
+
+// ---- Web Push seam. The payload never carries PHI: at most a wake-up. The
+// notification says only that a message arrived; the app, once unlocked,
+// fetches and decrypts it over the relay.
+self.addEventListener("push", (event) => {
+  event.waitUntil((async () => {
+    const wins = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    if (wins.some((w) => w.visibilityState === "visible")) return; // the open app alerts by itself
+    await self.registration.showNotification("Curbside", { body: "New message", tag: "curbside", icon: ASSETS + "/icons/icon-192.png" });
+  })());
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil((async () => {
+    const wins = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    if (wins.length) return wins[0].focus();
+    return self.clients.openWindow("/");
+  })());
+});

@@ -1,0 +1,116 @@
+// Helpers shared by the browser scenarios: the server under test, the
+// curbside CLI, and driving the app the way a person does (labels and
+// roles, not private hooks).
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+export function sh(bin, args, { input, timeout = 60000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const p = execFile(bin, args, { timeout, maxBuffer: 32 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${path.basename(bin)} ${args.join(" ")}: ${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+    if (input !== undefined) p.stdin.end(input);
+  });
+}
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+/** startServer runs `curbside serve` on a fresh data directory and waits for /healthz. */
+export async function startServer(bin, dataDir) {
+  dataDir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), "curbside-webui-data-"));
+  const port = await freePort();
+  const log = fs.openSync(path.join(os.tmpdir(), `curbside-webui-server-${port}.log`), "w");
+  const child = spawn(bin, ["serve", "--data", dataDir, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", log, log] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try { if ((await fetch(url + "/healthz")).ok) break; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+    if (child.exitCode !== null) throw new Error(`curbside serve exited with ${child.exitCode}`);
+  }
+  return { url, dataDir, logFile: path.join(os.tmpdir(), `curbside-webui-server-${port}.log`), stop: () => new Promise((r) => { child.once("exit", r); child.kill("SIGTERM"); }) };
+}
+
+/** waitFor polls fn until it returns a truthy value (real events, not a timing threshold). */
+export async function waitFor(fn, what, timeout = 30000) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    try { const v = await fn(); if (v) return v; } catch (e) { last = e; }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ": " + last.message : ""}`);
+}
+
+// ------------------------------------------------------------ driving the app
+
+export async function signUp(page, url, username, password, pin) {
+  await page.goto(url + "/");
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByLabel("New PIN").fill(pin);
+  await page.getByLabel("Repeat the PIN").fill(pin);
+  await page.getByRole("button", { name: "Set PIN and continue" }).click();
+  await unlocked(page);
+}
+
+export async function unlocked(page) {
+  await page.waitForFunction(() => window.curbside?.state === "unlocked", null, { timeout: 60000 });
+}
+
+export async function unlock(page, pin) {
+  await page.getByLabel("PIN").fill(pin);
+  await page.getByRole("button", { name: "Unlock" }).click();
+  await unlocked(page);
+}
+
+export async function online(page) {
+  await page.locator(".banner.offline").first().waitFor({ state: "detached", timeout: 30000 });
+}
+
+/** openConv opens a conversation from wherever the app is (a phone shows one pane at a time). */
+export async function openConv(page, title) {
+  for (const d of await page.locator("dialog[open]").all()) await page.keyboard.press("Escape").catch(() => {});
+  const back = page.getByRole("button", { name: "Back to conversations" });
+  if (await back.isVisible()) await back.click();
+  await page.getByLabel("Search messages").fill("");
+  const exact = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(Keys changed)?$`);
+  await page.locator(".conv-item").filter({ has: page.locator(".conv-title", { hasText: exact }) }).first().click();
+  await page.locator(".conversation .conv-id h1").filter({ hasText: exact }).waitFor();
+}
+
+export async function startConversation(page, search, names) {
+  await page.getByRole("button", { name: "New message" }).first().click();
+  const dlg = page.locator("dialog");
+  await dlg.getByLabel("Find people").fill(search);
+  for (const n of names) await dlg.locator(".pick-item", { hasText: n }).click();
+  await dlg.locator("footer button.primary").click();
+  await page.waitForSelector(".conversation");
+}
+
+export async function sendText(page, text, { ack = false, urgent = false } = {}) {
+  if (ack) await page.getByLabel("Ask to acknowledge").check();
+  if (urgent) await page.getByLabel("Urgent").check();
+  await page.getByLabel("Message", { exact: true }).fill(text);
+  await page.getByRole("button", { name: "Send" }).click();
+}
+
+export function msgLocator(page, text) {
+  return page.locator(".msg", { hasText: text });
+}
+
+export async function msgStatus(page, text) {
+  return (await msgLocator(page, text).locator(".status").textContent()).trim();
+}
+
+export { assert };

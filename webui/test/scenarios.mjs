@@ -1,0 +1,397 @@
+// End-to-end scenarios of the PWA in real Chromium against the real server:
+// two people (alice, bob) in two browser profiles, a Go CLI user (carol) for
+// interop, then a second device for bob. They run in order and share state,
+// as the people they model would.
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { openProfile } from "./lib/browser.mjs";
+import { heapSnapshot, retainers } from "./lib/heap.mjs";
+import {
+  assert, msgLocator, msgStatus, online, openConv, sendText, sh, signUp, startConversation, unlock, unlocked, waitFor,
+} from "./lib/harness.mjs";
+
+const PW = { alice: "alice long passphrase 1", bob: "bob long passphrase 22", carol: "carol long passphrase 3" };
+const PIN = { alice: "482913", bob: "730561" };
+// Every message text carries a marker; after the run no file of the server's
+// data directory or of the browsers' profiles may contain any of them.
+export const RUN = randomBytes(4).toString("hex");
+export const marker = (what) => `PHIMARK-${RUN}-${what}`;
+
+async function shot(ctx, page, name, opts = {}) {
+  if (!ctx.shots) return;
+  await page.screenshot({ path: path.join(ctx.shots, `${name}.png`), ...opts });
+}
+
+async function policy(ctx, ...kv) {
+  await sh(ctx.bin, ["policy", "set", "--data", ctx.srv.dataDir, ...kv]);
+}
+
+/** relockUnlock makes the app read the current policy now (it also does so on every reconnect). */
+async function relock(page, pin) {
+  await toList(page);
+  await page.getByRole("button", { name: "Lock Curbside" }).click();
+  await page.waitForFunction(() => window.curbside.state === "locked");
+  await unlock(page, pin);
+  await online(page);
+}
+
+/** toList goes back to the conversation list where a phone shows one pane at a time. */
+async function toList(page) {
+  const back = page.getByRole("button", { name: "Back to conversations" });
+  if (await back.isVisible()) await back.click();
+}
+
+export function scenarioTests() {
+  return [
+    ["setup: users, and alice and bob sign in, register a device and choose a PIN", async (ctx) => {
+      for (const [u, d] of [["alice", "Alice Adams"], ["bob", "Bob Brown"], ["carol", "Carol Chen"]]) {
+        await sh(ctx.bin, ["user", "add", "--data", ctx.srv.dataDir, "--username", u, "--display", d, "--role", "staff", "--password-stdin"], { input: PW[u] + "\n" });
+      }
+      ctx.alice = await openProfile("alice", { viewport: { width: 1280, height: 820 } });
+      ctx.bob = await openProfile("bob");
+      const a = ctx.alice.page;
+      await a.goto(ctx.srv.url + "/");
+      await a.getByLabel("Username").waitFor();
+      await shot(ctx, a, "01-sign-in-desktop");
+      await ctx.bob.page.goto(ctx.srv.url + "/");
+      await ctx.bob.page.getByLabel("Username").waitFor();
+      await shot(ctx, ctx.bob.page, "01-sign-in-phone");
+      // A wrong password is refused with a clear message.
+      await a.getByLabel("Username").fill("alice");
+      await a.getByLabel("Password").fill("not the password");
+      await a.getByRole("button", { name: "Sign in" }).click();
+      await a.getByRole("alert").filter({ hasText: /password/i }).waitFor();
+      await signUpWithShot(ctx, a, "alice");
+      await signUp(ctx.bob.page, ctx.srv.url, "bob", PW.bob, PIN.bob);
+      await online(a); await online(ctx.bob.page);
+      await shot(ctx, a, "03-empty-list-desktop");
+      await shot(ctx, ctx.bob.page, "03-empty-list-phone");
+      // The server sees two registered devices, and no private key.
+      const keys = await (await fetch(`${ctx.srv.url}/healthz`)).json();
+      assert.equal(keys.status, "ok");
+    }],
+
+    ["messaging: text both ways; delivered, read and acknowledged with timestamps", async (ctx) => {
+      const a = ctx.alice.page, b = ctx.bob.page;
+      await startConversation(a, "bob", ["Bob Brown"]);
+      await shot(ctx, a, "04-new-conversation");
+      const t1 = `BP 120/80 in bay 4 ${marker("text1")}`;
+      await sendText(a, t1, { ack: true });
+      await msgLocator(a, t1).waitFor();
+      // Bob sees an unread conversation, opens it: alice sees delivered, then read.
+      const item = b.locator(".conv-item", { hasText: "Alice Adams" });
+      await b.locator(".conv-item[aria-label='Alice Adams, 1 unread']").waitFor();
+      await waitFor(async () => /Delivered|Read/.test(await msgStatus(a, t1)), "delivered");
+      await shot(ctx, b, "05-list-unread-phone");
+      await item.click();
+      await msgLocator(b, t1).waitFor();
+      await waitFor(async () => /^Read \d/.test(await msgStatus(a, t1)), "read receipt with a time");
+      // Bob acknowledges with one tap.
+      await msgLocator(b, t1).getByRole("button", { name: "Acknowledge" }).click();
+      await msgLocator(b, t1).getByText(/You acknowledged this/).waitFor();
+      await msgLocator(a, t1).getByText(/Acknowledged \d/).waitFor();
+      // Bob replies; alice gets it.
+      const t2 = `On my way ${marker("text2")}`;
+      await sendText(b, t2);
+      await msgLocator(a, t2).waitFor();
+      await waitFor(async () => /^Read/.test(await msgStatus(b, t2)), "bob's reply read by alice");
+      await shot(ctx, a, "06-conversation-desktop");
+      await shot(ctx, b, "06-conversation-phone");
+      // The details view: id, created, sent, and bob's delivered/read/acknowledged.
+      await msgLocator(a, t1).getByRole("button", { name: "Message options" }).click();
+      await a.getByRole("button", { name: "Details" }).click();
+      const row = a.locator("table.recipients tbody tr", { hasText: "Bob Brown" });
+      await row.waitFor();
+      await waitFor(async () => (await a.locator(".details-source").textContent()).includes("server"), "details from the server");
+      for (const col of ["delivered", "read", "acknowledged"]) {
+        assert.match(await row.locator("td." + col).textContent(), /\d{1,2}:\d{2}/, `details: ${col} has a time`);
+      }
+      await shot(ctx, a, "07-message-details");
+      await a.keyboard.press("Escape");
+    }],
+
+    ["attachments: an image is encrypted, uploaded with progress, previewed after decryption; too large is refused", async (ctx) => {
+      const a = ctx.alice.page, b = ctx.bob.page;
+      // A real PNG (the app icon) with a marker appended after IEND: still a valid image.
+      await openConv(a, "Bob Brown");
+      await openConv(b, "Alice Adams");
+      const png = Buffer.concat([fs.readFileSync(new URL("../app/icons/icon-192.png", import.meta.url)), Buffer.from(marker("image"))]);
+      await a.locator("input[type=file]").setInputFiles({ name: "wound-photo.png", mimeType: "image/png", buffer: png });
+      await a.locator(".file-chip .ok").waitFor({ timeout: 30000 });
+      await sendText(a, `Photo of the wound ${marker("caption")}`);
+      const m = msgLocator(b, "Photo of the wound");
+      await m.waitFor();
+      const img = m.locator("img.preview");
+      await img.waitFor();
+      await waitFor(() => img.evaluate((el) => el.complete && el.naturalWidth === 192), "the decrypted image renders");
+      await shot(ctx, b, "08-attachment-phone");
+      // A PDF goes too, and opens after decryption.
+      await a.locator("input[type=file]").setInputFiles({ name: "discharge-letter.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4\n" + marker("pdf") + "\n%%EOF\n") });
+      await a.locator(".file-chip .ok").waitFor({ timeout: 30000 });
+      await a.getByRole("button", { name: "Send" }).click();
+      const pdf = msgLocator(b, "discharge-letter.pdf");
+      await pdf.waitFor();
+      await pdf.getByRole("button", { name: "Open" }).click();
+      await pdf.getByRole("link", { name: "Save" }).waitFor();
+      // Past the policy's limit: a clear error, nothing uploaded.
+      const big = Buffer.alloc(26 << 20, 1);
+      await a.locator("input[type=file]").setInputFiles({ name: "scan.pdf", mimeType: "application/pdf", buffer: big });
+      const err = a.locator(".file-chip.error");
+      await err.waitFor();
+      assert.match(await err.textContent(), /limit is 25 MB/);
+      await shot(ctx, a, "09-attachment-too-large");
+      await err.getByRole("button", { name: /Remove/ }).click();
+    }],
+
+    ["recall: the sender recalls a message and it disappears from the recipient", async (ctx) => {
+      const a = ctx.alice.page, b = ctx.bob.page;
+      await openConv(a, "Bob Brown");
+      await openConv(b, "Alice Adams");
+      const t = `Wrong patient, ignore ${marker("recall")}`;
+      await sendText(a, t);
+      await msgLocator(b, t).waitFor();
+      a.once("dialog", (d) => d.accept());
+      await msgLocator(a, t).getByRole("button", { name: "Message options" }).click();
+      await a.getByRole("button", { name: "Recall from everyone" }).click();
+      await waitFor(async () => (await msgLocator(b, t).count()) === 0, "the recalled text gone from bob");
+      await b.getByText("This message was recalled by the sender.").first().waitFor();
+      await a.getByText("You recalled this message.").first().waitFor();
+    }],
+
+    ["presence, do-not-disturb auto-reply, quick messages and search", async (ctx) => {
+      const a = ctx.alice.page, b = ctx.bob.page;
+      await openConv(a, "Bob Brown");
+      await toList(b);
+      await b.getByRole("button", { name: "Settings" }).click();
+      await b.getByLabel("Automatic reply while on Do not disturb (optional)").fill("In theatre until 3 pm");
+      await b.getByLabel("Automatic reply while on Do not disturb (optional)").blur();
+      await b.getByRole("radio", { name: "Do not disturb" }).check();
+      await shot(ctx, b, "10-settings-phone");
+      await a.locator(".conv-head .sub", { hasText: "Do not disturb" }).waitFor();
+      await sendText(a, `Can you review bed 12? ${marker("dnd")}`);
+      await a.locator(".msg.in", { hasText: "In theatre until 3 pm" }).waitFor();
+      await b.getByRole("radio", { name: "Available" }).check();
+      await a.locator(".conv-head .sub", { hasText: "Available" }).waitFor();
+      // A quick message from the organisation's list.
+      await a.getByRole("button", { name: "Quick messages" }).click();
+      await a.locator("dialog .quick-item", { hasText: "Seen, thanks" }).click();
+      assert.equal(await a.getByLabel("Message", { exact: true }).inputValue(), "Seen, thanks");
+      await a.getByRole("button", { name: "Send" }).click();
+      // Search over the decrypted local messages.
+      await a.getByLabel("Search messages").fill("bay 4");
+      await a.locator(".convlist .conv-item", { hasText: "bay 4" }).waitFor();
+      await shot(ctx, a, "11-search");
+      await a.getByLabel("Search messages").fill("");
+      await toList(b);
+    }],
+
+    ["Go interop: the Go client sends to the browser and receives from it", async (ctx) => {
+      const a = ctx.alice.page;
+      ctx.carolState = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "curbside-carol-")), "carol.json");
+      await sh(ctx.bin, ["client", "login", "--server", ctx.srv.url, "--username", "carol", "--password-stdin", "--state", ctx.carolState], { input: PW.carol + "\n" });
+      const fromGo = `Lab result ready ${marker("go2browser")}`;
+      await sh(ctx.bin, ["client", "send", "--state", ctx.carolState, "--to", "alice", "--ack", fromGo]);
+      await a.locator(".conv-item", { hasText: "Carol Chen" }).waitFor();
+      await openConv(a, "Carol Chen");
+      await msgLocator(a, fromGo).waitFor();
+      await msgLocator(a, fromGo).getByRole("button", { name: "Acknowledge" }).waitFor();
+      const fromBrowser = `Thanks, reviewing ${marker("browser2go")}`;
+      await sendText(a, fromBrowser);
+      await waitFor(async () => /Sent|Delivered|Read/.test(await msgStatus(a, fromBrowser)), "sent to carol");
+      const out = await sh(ctx.bin, ["client", "recv", "--state", ctx.carolState, "--wait", "3s"]);
+      const msgs = out.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((x) => x.text);
+      assert.ok(msgs.some((m) => m.text === fromBrowser && m.from === "alice"), `the Go client received: ${out}`);
+      // Carol's device list was signed in Go and verified in the browser, and
+      // the browser's list was verified by Go: the Go client warned of nothing.
+      await a.getByRole("button", { name: "Safety number" }).click();
+      await a.locator(".safety-number").waitFor();
+      const browserNum = (await a.locator(".safety-number").getAttribute("aria-label")).replace("Safety number ", "");
+      await shot(ctx, a, "12-safety-number");
+      await a.keyboard.press("Escape");
+      const goNum = (await sh(ctx.bin, ["client", "safety", "--state", ctx.carolState, "--user", "alice"])).trim();
+      assert.ok(goNum.includes(browserNum), `Go's safety number ${goNum} matches the browser's ${browserNum}`);
+    }],
+
+    ["forward and broadcast: a message forwarded to another user; a broadcast whose replies go to the sender only", async (ctx) => {
+      const a = ctx.alice.page, b = ctx.bob.page;
+      await openConv(a, "Carol Chen");
+      const m = msgLocator(a, "Lab result ready");
+      await m.getByRole("button", { name: "Message options" }).click();
+      await a.getByRole("button", { name: "Forward" }).click();
+      await a.locator("dialog .pick-item", { hasText: "Bob Brown" }).click();
+      await openConv(b, "Alice Adams");
+      const fwd = msgLocator(b, "Lab result ready");
+      await fwd.getByText("Forwarded from Carol Chen").waitFor();
+      // A broadcast to bob and carol.
+      await startConversation(a, "o", ["Bob Brown", "Carol Chen"]);
+      const t = `Fire drill at 2 pm ${marker("broadcast")}`;
+      await sendText(a, t);
+      await waitFor(async () => /Sent|Delivered|Read/.test(await msgStatus(a, t)), "broadcast accepted");
+      await openConv(b, "Broadcast from Alice Adams");
+      await msgLocator(b, t).waitFor();
+      await b.getByText("Your reply goes only to the sender.").waitFor();
+      const r = `Noted ${marker("bcreply")}`;
+      await sendText(b, r);
+      await msgLocator(a, r).waitFor();
+      await shot(ctx, a, "13-broadcast-desktop");
+      const out = await sh(ctx.bin, ["client", "recv", "--state", ctx.carolState, "--wait", "3s"]);
+      assert.ok(out.includes(t), "carol got the broadcast");
+      assert.ok(!out.includes(r), "carol did not get bob's reply to the broadcast");
+    }],
+
+    ["group: a message to a server group reaches its members", async (ctx) => {
+      const a = ctx.alice.page, b = ctx.bob.page;
+      await sh(ctx.bin, ["group", "add", "--data", ctx.srv.dataDir, "--name", "Night shift"]);
+      await sh(ctx.bin, ["group", "members", "--data", ctx.srv.dataDir, "--name", "Night shift", "--add", "alice,bob,carol"]);
+      await relock(a, PIN.alice); // picks up the new group
+      await openConv(a, "Night shift");
+      const t = `Handover at 7 ${marker("group")}`;
+      await sendText(a, t, { urgent: true });
+      await waitFor(async () => /Sent|Delivered|Read/.test(await msgStatus(a, t)), "group message accepted");
+      await toList(b);
+      await b.locator(".conv-item", { hasText: "Night shift" }).waitFor();
+      assert.match(await b.locator(".conv-item", { hasText: "Night shift" }).getAttribute("aria-label"), /urgent/);
+      await shot(ctx, b, "13-urgent-in-list");
+      await openConv(b, "Night shift");
+      await msgLocator(b, t).locator(".flag.urgent").waitFor();
+      const out = await sh(ctx.bin, ["client", "recv", "--state", ctx.carolState, "--wait", "3s"]);
+      assert.ok(out.includes(t), "carol (Go) got the group message");
+      await toList(b);
+    }],
+
+    ["offline: the app opens offline, shows history, queues what is written and sends it on reconnect", async (ctx) => {
+      const b = ctx.bob.page;
+      await b.waitForFunction(() => navigator.serviceWorker.controller !== null || navigator.serviceWorker.ready.then(() => true), null, { timeout: 30000 });
+      await b.evaluate(() => navigator.serviceWorker.ready);
+      await ctx.bob.context.setOffline(true);
+      await b.locator(".banner.offline").first().waitFor();
+      // Reload while offline: the service worker serves the shell; the PIN
+      // opens the local history with the grace copy of the key share.
+      await b.reload();
+      await b.getByLabel("PIN").waitFor();
+      await unlock(b, PIN.bob);
+      assert.equal(await b.evaluate(() => window.curbside.offlineUnlock), true);
+      await openConv(b, "Alice Adams");
+      await msgLocator(b, "BP 120/80 in bay 4").waitFor();
+      const t = `Queued while offline ${marker("offline")}`;
+      await sendText(b, t);
+      await waitFor(async () => /Waiting for connection/.test(await msgStatus(b, t)), "pending while offline");
+      await shot(ctx, b, "14-offline-queued-phone");
+      await ctx.bob.context.setOffline(false);
+      await waitFor(async () => /Sent|Delivered|Read/.test(await msgStatus(b, t)), "sent on reconnect", 60000);
+      await openConv(ctx.alice.page, "Bob Brown");
+      await msgLocator(ctx.alice.page, t).waitFor();
+    }],
+
+    ["lock: the inactivity lock drops decrypted state and the PIN unlocks", async (ctx) => {
+      const b = ctx.bob.page;
+      await policy(ctx, "inactivity_lock=10s");
+      await relock(b, PIN.bob);
+      await openConv(b, "Alice Adams");
+      // A message whose marker the test never hands to bob's page (it is
+      // found by its first words), so the heap search below can only find
+      // what the app itself decrypted and kept.
+      const secret = marker("heap");
+      await openConv(ctx.alice.page, "Bob Brown");
+      await sendText(ctx.alice.page, `Heap check ${secret}`);
+      await msgLocator(b, "Heap check").waitFor();
+      // No input for the policy's time: the app locks by itself.
+      await b.waitForFunction(() => window.curbside.state === "locked", null, { timeout: 40000 });
+      await b.getByText("Curbside is locked").waitFor();
+      assert.equal(await b.locator(".msg").count(), 0, "no message on the lock screen");
+      // Nothing decrypted is left in the page's JavaScript heap either.
+      const snap = await heapSnapshot(ctx.bob.context, b);
+      assert.ok(snap.length > 1e5, "took a heap snapshot");
+      if (snap.includes(secret)) assert.fail(`a message's text is still in the locked page's heap, kept by:\n${retainers(snap, secret)}`);
+      await shot(ctx, b, "15-locked-phone");
+      // A wrong PIN is refused and counted; the right one unlocks.
+      await b.getByLabel("PIN").fill("000000");
+      await b.getByRole("button", { name: "Unlock" }).click();
+      await b.getByRole("alert").filter({ hasText: /not right/ }).waitFor();
+      await unlock(b, PIN.bob);
+      await policy(ctx, "inactivity_lock=5m");
+      await relock(b, PIN.bob);
+    }],
+
+    ["multi-device: bob adds a second device; alice is warned that bob's keys changed", async (ctx) => {
+      const a = ctx.alice.page;
+      ctx.bob2 = await openProfile("bob2", { viewport: { width: 1024, height: 768 } });
+      await signUp(ctx.bob2.page, ctx.srv.url, "bob", PW.bob, "915372");
+      await online(ctx.bob2.page);
+      await a.getByRole("button", { name: "Lock Curbside" }).click(); // reopen: conversations refetch keys when opened
+      await unlock(a, PIN.alice);
+      await openConv(a, "Bob Brown");
+      await a.locator(".keybanner .banner.warn", { hasText: "Bob Brown's security keys changed" }).waitFor();
+      await shot(ctx, a, "16-key-change-warning");
+      // A message now reaches both of bob's devices.
+      const t = `Both your devices ${marker("twodev")}`;
+      await sendText(a, t);
+      await openConv(ctx.bob2.page, "Alice Adams");
+      await msgLocator(ctx.bob2.page, t).waitFor();
+      const b = ctx.bob.page;
+      await openConv(b, "Alice Adams");
+      await msgLocator(b, t).waitFor();
+      // Bob's first device learns of the new device too.
+      await toList(b);
+      await b.locator(".banner.warn", { hasText: "A new device was added to your account" }).waitFor({ timeout: 30000 });
+      await shot(ctx, b, "16-own-new-device-phone");
+      await a.locator(".keybanner").getByRole("button", { name: "Dismiss" }).click();
+    }],
+
+    ["resume: after the server session ends, the password resumes the same device (no key change)", async (ctx) => {
+      const b2 = ctx.bob2.page;
+      const dev = await b2.evaluate(() => window.curbside.device);
+      await b2.getByRole("button", { name: "Settings" }).click();
+      await b2.getByRole("button", { name: "Sign out", exact: true }).click();
+      await b2.getByRole("button", { name: "Sign in again" }).waitFor();
+      await b2.getByLabel("Password").fill(PW.bob);
+      await b2.getByRole("button", { name: "Sign in again" }).click();
+      await unlock(b2, "915372");
+      await online(b2);
+      assert.equal(await b2.evaluate(() => window.curbside.device), dev, "the same device resumed");
+    }],
+
+    ["print: the conversation prints as a record", async (ctx) => {
+      const a = ctx.alice.page;
+      await openConv(a, "Bob Brown");
+      await a.emulateMedia({ media: "print" });
+      assert.equal(await a.locator(".sidebar").isVisible(), false);
+      assert.equal(await a.locator(".print-head").isVisible(), true);
+      await shot(ctx, a, "17-print", { fullPage: true });
+      if (ctx.shots) await a.pdf({ path: path.join(ctx.shots, "17-print.pdf"), format: "A4" }).catch(() => {});
+      await a.emulateMedia({ media: "screen" });
+    }],
+
+    ["expiry: messages disappear from every device at the retention policy's age", async (ctx) => {
+      const a = ctx.alice.page, b = ctx.bob.page;
+      await policy(ctx, "retention=30s");
+      await relock(a, PIN.alice);
+      await relock(b, PIN.bob);
+      await openConv(a, "Bob Brown");
+      const fresh = `Fresh message ${marker("fresh")}`;
+      await sendText(a, fresh);
+      // Everything older than 30 s goes from both browsers; the fresh one stays, then goes too.
+      for (const p of [a, b]) {
+        await waitFor(async () => (await p.locator(".msg", { hasText: "BP 120/80 in bay 4" }).count()) === 0 &&
+          (await p.locator(".conv-item", { hasText: "bay 4" }).count()) === 0, "old messages expired", 60000);
+      }
+      await msgLocator(a, fresh).waitFor();
+      await waitFor(async () => (await msgLocator(a, fresh).count()) === 0, "the fresh message expired too", 90000);
+      await policy(ctx, "retention=168h");
+    }],
+  ];
+}
+
+async function signUpWithShot(ctx, page, who) {
+  await page.getByLabel("Username").fill(who);
+  await page.getByLabel("Password").fill(PW[who]);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByLabel("New PIN").waitFor();
+  await shot(ctx, page, "02-choose-pin");
+  await page.getByLabel("New PIN").fill(PIN[who]);
+  await page.getByLabel("Repeat the PIN").fill(PIN[who]);
+  await page.getByRole("button", { name: "Set PIN and continue" }).click();
+  await unlocked(page);
+}
