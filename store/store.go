@@ -57,11 +57,11 @@ type Store struct {
 	mu       sync.RWMutex // guards isClosed against concurrent submit
 	isClosed bool
 
-	stmts  [numStmts]*sql.Stmt
+	stmts [numStmts]*sql.Stmt
 	// The statements bound to the writer's current transaction.
 	boundTx *sql.Tx
 	bound   [numStmts]*sql.Stmt
-	notify Notifier
+	notify  Notifier
 
 	commits, committedOps atomic.Int64
 

@@ -122,7 +122,7 @@ func run() error {
 		}
 		out = map[string]any{"blob": blob.Bytes(), "key": a.Key, "sha256": a.SHA256}
 	case "blobopen":
-		pt, err := e2ee.DecryptAttachment(&e2ee.Attachment{Key: req.Key, SHA256: req.SHA256, }, req.Data)
+		pt, err := e2ee.DecryptAttachment(&e2ee.Attachment{Key: req.Key, SHA256: req.SHA256}, req.Data)
 		if err != nil {
 			return err
 		}
