@@ -21,6 +21,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Placeholder is replaced by the versioned asset prefix in root documents.
@@ -35,8 +36,28 @@ var rootDocs = map[string]string{
 
 type asset struct {
 	body  []byte
-	gz    []byte // nil when compressing does not pay
 	ctype string
+
+	// The gzip form is made on first request, not at start-up: compressing
+	// every asset would add a tenth of a second to each start.
+	gzOnce sync.Once
+	gz     []byte // nil when compressing does not pay
+}
+
+func (a *asset) gzipped() []byte {
+	a.gzOnce.Do(func() {
+		if !compressible(a.ctype) || len(a.body) <= 512 {
+			return
+		}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Write(a.body)
+		zw.Close()
+		if buf.Len() < len(a.body)*9/10 {
+			a.gz = buf.Bytes()
+		}
+	})
+	return a.gz
 }
 
 // Handler serves the assets of one FS.
@@ -97,17 +118,7 @@ func newAsset(name string, body []byte) *asset {
 	if ctype == "" {
 		ctype = "application/octet-stream"
 	}
-	a := &asset{body: body, ctype: ctype}
-	if compressible(ctype) && len(body) > 512 {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(body)
-		zw.Close()
-		if buf.Len() < len(body)*9/10 {
-			a.gz = buf.Bytes()
-		}
-	}
-	return a
+	return &asset{body: body, ctype: ctype}
 }
 
 func compressible(ctype string) bool {
@@ -165,9 +176,11 @@ func write(w http.ResponseWriter, r *http.Request, a *asset) {
 	h.Set("Content-Type", a.ctype)
 	h.Add("Vary", "Accept-Encoding")
 	body := a.body
-	if a.gz != nil && acceptsGzip(r) {
-		h.Set("Content-Encoding", "gzip")
-		body = a.gz
+	if acceptsGzip(r) {
+		if gz := a.gzipped(); gz != nil {
+			h.Set("Content-Encoding", "gzip")
+			body = gz
+		}
 	}
 	h.Set("Content-Length", fmt.Sprint(len(body)))
 	if r.Method != http.MethodHead {
