@@ -302,6 +302,10 @@ func TestPresence(t *testing.T) {
 			return false
 		})
 	}
+	// They became contacts with that message: each is told the other's
+	// presence now, not at its next change.
+	status(ia, b.User().ID, protocol.PresenceAvailable)
+	status(ib, a.User().ID, protocol.PresenceAvailable)
 	if err := cb.SetPresence(ctx, protocol.PresenceDND); err != nil {
 		t.Fatal(err)
 	}

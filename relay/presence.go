@@ -59,16 +59,34 @@ func (p *presence) newPairs(sender int64, recipients []int64) [][2]int64 {
 	return out
 }
 
-// addPairs records contact pairs once they are stored.
+// addPairs records contact pairs once they are stored, and introduces each
+// pair: both learn the other's presence now rather than at its next change.
 func (p *presence) addPairs(pairs [][2]int64) {
 	if len(pairs) == 0 {
 		return
 	}
 	p.mu.Lock()
+	type intro struct {
+		to    int64
+		frame protocol.Presence
+	}
+	var intros []intro
+	now := time.Now().UnixMilli()
 	for _, pr := range pairs {
 		p.addLocked(pr[0], pr[1])
+		intros = append(intros,
+			intro{pr[0], protocol.Presence{Type: protocol.TPresence, User: pr[1], Status: p.statusLocked(pr[1]), TS: now}},
+			intro{pr[1], protocol.Presence{Type: protocol.TPresence, User: pr[0], Status: p.statusLocked(pr[0]), TS: now}})
 	}
 	p.mu.Unlock()
+	p.r.mu.RLock()
+	defer p.r.mu.RUnlock()
+	for _, in := range intros {
+		frame, _ := json.Marshal(in.frame)
+		for _, s := range p.r.byUser[in.to] {
+			s.pushEphemeral(frame)
+		}
+	}
 }
 
 func (p *presence) statusLocked(user int64) string {
