@@ -19,7 +19,7 @@ import { interopTests } from "./interop.mjs";
 import { openProfile } from "./lib/browser.mjs";
 import { assert, startServer } from "./lib/harness.mjs";
 import { serveStatic } from "./lib/static.mjs";
-import { RUN, scenarioTests } from "./scenarios.mjs";
+import { PIN, RUN, scenarioTests } from "./scenarios.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../..");
@@ -89,7 +89,7 @@ try {
   // to search the files for.
   await run("at rest: the device's private keys open only with the PIN and the server's share", async () => {
     ctx.secrets = [];
-    for (const [who, pin] of [["alice", "482913"], ["bob", "730561"]]) {
+    for (const [who, pin] of [["alice", PIN.alice], ["bob", PIN.bob]]) {
       const page = ctx[who].page;
       const prefix = await page.evaluate(() => document.querySelector("script[type=module]").src.replace(/\/js\/main\.js$/, ""));
       const keys = await page.evaluate(async ([prefix, pin]) => {

@@ -13,7 +13,8 @@ import {
 } from "./lib/harness.mjs";
 
 const PW = { alice: "alice long passphrase 1", bob: "bob long passphrase 22", carol: "carol long passphrase 3" };
-const PIN = { alice: "482913", bob: "730561" };
+// bob's PIN changes during the run (the lock scenario); run.mjs reads the current one.
+export const PIN = { alice: "482913", bob: "730561" };
 // Every message text carries a marker; after the run no file of the server's
 // data directory or of the browsers' profiles may contain any of them.
 export const RUN = randomBytes(4).toString("hex");
@@ -49,6 +50,8 @@ export function scenarioTests() {
       for (const [u, d] of [["alice", "Alice Adams"], ["bob", "Bob Brown"], ["carol", "Carol Chen"]]) {
         await sh(ctx.bin, ["user", "add", "--data", ctx.srv.dataDir, "--username", u, "--display", d, "--role", "staff", "--password-stdin"], { input: PW[u] + "\n" });
       }
+      // A small attachment limit, so that "too large" needs no 25 MB file.
+      await policy(ctx, "attachment_max_bytes=1048576");
       ctx.alice = await openProfile("alice", { viewport: { width: 1280, height: 820 } });
       ctx.bob = await openProfile("bob");
       const a = ctx.alice.page;
@@ -136,13 +139,40 @@ export function scenarioTests() {
       await pdf.getByRole("button", { name: "Open" }).click();
       await pdf.getByRole("link", { name: "Save" }).waitFor();
       // Past the policy's limit: a clear error, nothing uploaded.
-      const big = Buffer.alloc(26 << 20, 1);
+      const big = Buffer.alloc(2 << 20, 1);
       await a.locator("input[type=file]").setInputFiles({ name: "scan.pdf", mimeType: "application/pdf", buffer: big });
       const err = a.locator(".file-chip.error");
       await err.waitFor();
-      assert.match(await err.textContent(), /limit is 25 MB/);
+      assert.match(await err.textContent(), /is 2\.0 MB; the limit is 1\.0 MB/);
       await shot(ctx, a, "09-attachment-too-large");
       await err.getByRole("button", { name: /Remove/ }).click();
+    }],
+
+    ["keyboard and screen reader: Enter sends from the focused composer; every control has a name", async (ctx) => {
+      const a = ctx.alice.page, b = ctx.bob.page;
+      await openConv(a, "Bob Brown");
+      // On a desktop the composer has the focus when a conversation opens.
+      assert.equal(await a.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Message");
+      const t = `Typed without a mouse ${marker("keyboard")}`;
+      await a.keyboard.type(t);
+      await a.keyboard.press("Enter");
+      await msgLocator(a, t).waitFor();
+      // Every button, link and field on the main screens has an accessible name.
+      const unnamed = async (page) => page.evaluate(() => [...document.querySelectorAll("button, a[href], input:not([type=hidden]):not([aria-hidden=true]), select, textarea")]
+        .filter((el) => el.getClientRects().length)
+        .filter((el) => {
+          const name = el.getAttribute("aria-label") || (el.labels && [...el.labels].map((l) => l.textContent).join(" ")) || el.textContent || el.getAttribute("title") || el.getAttribute("placeholder");
+          return !name || !name.trim();
+        }).map((el) => el.outerHTML.slice(0, 120)));
+      assert.deepEqual(await unnamed(a), [], "alice's conversation view");
+      await openConv(b, "Alice Adams");
+      assert.deepEqual(await unnamed(b), [], "bob's phone conversation view");
+      await toList(b);
+      await b.getByRole("button", { name: "Settings" }).click();
+      assert.deepEqual(await unnamed(b), [], "settings");
+      await a.getByRole("button", { name: "New message" }).first().click();
+      assert.deepEqual(await unnamed(a), [], "the new-message dialog");
+      await a.keyboard.press("Escape");
     }],
 
     ["recall: the sender recalls a message and it disappears from the recipient", async (ctx) => {
@@ -312,6 +342,19 @@ export function scenarioTests() {
       await b.getByRole("alert").filter({ hasText: /not right/ }).waitFor();
       await unlock(b, PIN.bob);
       await policy(ctx, "inactivity_lock=5m");
+      await relock(b, PIN.bob);
+      // Changing the PIN: a wrong current PIN is refused; then the new PIN unlocks.
+      await b.getByRole("button", { name: "Settings" }).click();
+      await b.getByRole("button", { name: "Change PIN" }).click();
+      await b.getByLabel("Current PIN").fill("999999");
+      await b.getByLabel("New PIN", { exact: true }).fill("264815");
+      await b.getByLabel("Repeat the new PIN").fill("264815");
+      await b.locator("dialog").getByRole("button", { name: "Change PIN" }).click();
+      await b.locator("dialog").getByRole("alert").filter({ hasText: "current PIN is not right" }).waitFor();
+      await b.getByLabel("Current PIN").fill(PIN.bob);
+      await b.locator("dialog").getByRole("button", { name: "Change PIN" }).click();
+      await b.getByText("Your PIN has been changed.").waitFor();
+      PIN.bob = "264815";
       await relock(b, PIN.bob);
     }],
 

@@ -101,7 +101,7 @@ async function startApp(res) {
   client.start();
   client.addEventListener("notify", onClientNotify);
   if (!location.hash) location.hash = "/";
-  ui = mountApp(root, client, { onLock: lock, onSignOut: signOut, onErase: erase });
+  ui = mountApp(root, client, { onLock: lock, onSignOut: signOut, onErase: erase, onChangePin: session.changePin });
   setState("unlocked");
   window.curbside.device = res.keys.id;
   window.curbside.user = res.meta.user.id;

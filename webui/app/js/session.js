@@ -194,6 +194,28 @@ export async function resume(password, progress = () => {}) {
   await putMeta(meta);
 }
 
+/**
+ * changePin rewraps the data key under a new PIN. It needs the server's
+ * share, as an unlock does, so a stolen profile cannot have its PIN changed.
+ */
+export async function changePin(oldPin, newPin) {
+  const meta = await getMeta();
+  const share = unb64((await api.share()).share);
+  let DK;
+  try {
+    DK = await unwrapDataKey(meta, await derivePin(oldPin, meta), share);
+  } catch (e) {
+    if (e instanceof BadPin) throw new SessionError("bad_pin", "The current PIN is not right.");
+    throw e;
+  }
+  const cfg = await (async () => { try { return await api.config(); } catch { return null; } })();
+  const P = await wrapDataKey(meta, newPin, share, DK);
+  await wrapGraceShare(meta, P, share, cfg?.policy?.offline_grace_ms);
+  meta.failed = 0;
+  await putMeta(meta);
+  DK.fill(0); P.fill(0); share.fill(0);
+}
+
 /** signOut ends the server session. Local data stays, encrypted: the next sign-in resumes. */
 export async function signOut() {
   try { await api.logout(); } catch { /* offline: the cookie expires on its own */ }

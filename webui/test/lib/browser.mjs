@@ -24,6 +24,9 @@ export async function openProfile(name, { viewport = { width: 390, height: 780 }
     executablePath: CHROMIUM, headless: true, args: ARGS, viewport,
     serviceWorkers: "allow", acceptDownloads: false,
   });
+  // Generous: under `go test ./...` the browser shares two cores with other
+  // packages' tests. A wait that times out is a failure, never a measure.
+  context.setDefaultTimeout(60000);
   const page = context.pages()[0] || (await context.newPage());
   const problems = [];
   // What the app must never do: load from another origin, or trip the CSP.

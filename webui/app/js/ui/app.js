@@ -7,12 +7,13 @@
 import { FLAG_ACK, FLAG_URGENT, fmtBytes, parseConv } from "../client.js";
 import { qrcode } from "../../vendor/qrcode-generator@2.0.4/dist/qrcode.mjs";
 import { avatarClass, clearToasts, dialog, fill, fmtFull, fmtTime, h, icon, initials, toast } from "./dom.js";
+import { checkNewPin } from "./auth.js";
 import { play, SOUNDS } from "./sounds.js";
 
 const PRESENCE = { available: "Available", away: "Away", dnd: "Do not disturb", offline: "Offline" };
 
-export function mountApp(root, client, { onLock, onSignOut, onErase }) {
-  const ui = new AppUI(root, client, { onLock, onSignOut, onErase });
+export function mountApp(root, client, actions) {
+  const ui = new AppUI(root, client, actions);
   ui.mount();
   return ui;
 }
@@ -124,7 +125,7 @@ class AppUI {
         h("button.link", { type: "button", onclick: () => c.dismissKeyWarning(c.me.id) }, "It was me")));
     }
 
-    const search = h("input.search-input", { type: "search", placeholder: "Search messages", "aria-label": "Search messages", value: this.query,
+    const search = h("input.search-input", { type: "search", placeholder: "Search messages", "aria-label": "Search messages", autocomplete: "off", value: this.query,
       oninput: (e) => { this.query = e.target.value; this.renderList(); } });
     this.listBox = h("nav.convlist", { "aria-label": "Conversation list" });
     const hadFocus = this.sidebar.contains(document.activeElement) && document.activeElement.classList.contains("search-input");
@@ -161,7 +162,8 @@ class AppUI {
       const title = c.title(conv);
       const label = `${title}${unread ? `, ${unread} unread` : ""}${urgent ? ", urgent" : ""}`;
       return h("li", h("button.conv-item" + (conv.id === this.convId ? ".active" : "") + (unread ? ".unread" : ""),
-        { type: "button", "aria-label": label, "aria-current": conv.id === this.convId ? "true" : null, onclick: () => this.go("/c/" + conv.id) },
+        { type: "button", "aria-label": label, "aria-current": conv.id === this.convId ? "true" : null,
+          onclick: () => { if (conv.id === this.convId) this.composer?.querySelector("textarea")?.focus(); else this.go("/c/" + conv.id); } },
         h("span.avatar." + avatarClass(peer || conv.id.length), { "aria-hidden": "true" }, kind ? icon(kind) : initials(title),
           peer ? h("span.dot." + (c.presence.get(peer) || "offline")) : null),
         h("span.conv-text",
@@ -195,6 +197,7 @@ class AppUI {
     this.resizeObs?.disconnect();
     this.resizeObs = new ResizeObserver(() => { if (this.stick && this.msgBox) this.msgBox.scrollTop = this.msgBox.scrollHeight; });
     this.resizeObs.observe(this.msgList);
+    this.resizeObs.observe(this.msgBox); // a banner appearing above shrinks the view
     this.netBanner = h("div.netbanner");
     this.composer = this.buildComposer(conv);
     fill(this.pane, h("section.conversation", { "aria-label": c.title(conv) },
@@ -351,7 +354,9 @@ class AppUI {
   buildComposer(conv) {
     const c = this.c;
     const p = parseConv(conv.id);
-    const ta = h("textarea", { rows: 1, placeholder: "Write a message", "aria-label": "Message", maxlength: 20000, value: this.drafts.get(conv.id) || "" });
+    // autocomplete=off also keeps Chromium from saving the field's text in
+    // its session-restore files when the page navigates (a hash change).
+    const ta = h("textarea", { rows: 1, placeholder: "Write a message", "aria-label": "Message", maxlength: 20000, autocomplete: "off", value: this.drafts.get(conv.id) || "" });
     const ackBox = h("input", { type: "checkbox", id: "opt-ack" });
     const urgentBox = h("input", { type: "checkbox", id: "opt-urgent" });
     const fileInput = h("input.visually-hidden", { type: "file", multiple: true, tabindex: "-1", "aria-hidden": "true",
@@ -520,7 +525,7 @@ class AppUI {
       this.go("/c/" + convId);
     };
     const people = h("ul.pick-list");
-    const input = h("input", { type: "search", placeholder: "Search people", "aria-label": "Search people" });
+    const input = h("input", { type: "search", placeholder: "Search people", "aria-label": "Search people", autocomplete: "off" });
     const convs = h("ul.pick-list", c.conversations().filter((x) => x.conv.id !== m.conv).slice(0, 12).map(({ conv }) =>
       h("li", h("button.pick-item", { type: "button", onclick: () => pickConv(conv.id) }, c.title(conv)))));
     input.addEventListener("input", debounce(async () => {
@@ -610,11 +615,11 @@ class AppUI {
     const c = this.c;
     const s = c.settings;
     const sec = (title, ...kids) => h("section.settings-section", { "aria-labelledby": "s-" + title.replace(/\W/g, "") }, h("h2", { id: "s-" + title.replace(/\W/g, "") }, title), kids);
-    const autoReply = h("textarea", { id: "auto-reply", rows: 2, value: s.autoReply || "", placeholder: "e.g. In theatre until 3 pm. For urgent matters call the ward." });
+    const autoReply = h("textarea", { id: "auto-reply", rows: 2, autocomplete: "off", value: s.autoReply || "", placeholder: "e.g. In theatre until 3 pm. For urgent matters call the ward." });
     autoReply.addEventListener("change", () => c.saveSettings({ autoReply: autoReply.value.trim() }));
     const soundSel = h("select", { id: "sound", onchange: (e) => { c.saveSettings({ sound: e.target.value }); play(e.target.value); } },
       Object.entries(SOUNDS).filter(([k]) => k !== "urgent").map(([k, v]) => h("option", { value: k, selected: s.sound === k }, v.label)));
-    const newQuick = h("input", { id: "new-quick", maxlength: 200, placeholder: "e.g. Please call me on extension 2214" });
+    const newQuick = h("input", { id: "new-quick", maxlength: 200, autocomplete: "off", placeholder: "e.g. Please call me on extension 2214" });
     const devices = h("ul.devices", h("li.muted", "Loading…"));
     c.myDevices().then((ds) => fill(devices, ds.map((d) => h("li", icon(d.me ? "check" : "shield"), ` Device ${d.id}`, d.me ? h("strong", " (this browser)") : null, d.active ? "" : h("span.muted", " (inactive)")))),
       () => fill(devices, h("li.muted", "Connect to see your devices.")));
@@ -639,7 +644,8 @@ class AppUI {
           (c.config.quick_messages || []).length ? [h("h3", "From your practice"), h("ul.quick-manage", c.config.quick_messages.map((t) => h("li", t)))] : null),
         sec("Security",
           h("p", `Curbside locks after ${fmtDuration(c.policy.inactivity_lock_ms)} without use. Messages disappear from every device after ${fmtDuration(c.policy.retention_ms)}.`),
-          h("div.row", h("button.secondary", { type: "button", onclick: () => this.actions.onLock() }, icon("lock"), " Lock now")),
+          h("div.row", h("button.secondary", { type: "button", onclick: () => this.actions.onLock() }, icon("lock"), " Lock now"),
+            h("button.secondary", { type: "button", onclick: () => this.changePinDialog() }, "Change PIN")),
           h("h3", "Your devices"), devices,
           h("p.hint", "Each browser or app you sign in on is a device with its own keys. The people you talk to are warned when a device is added.")),
         sec("Account",
@@ -648,6 +654,34 @@ class AppUI {
             h("button.secondary", { type: "button", onclick: () => this.actions.onSignOut() }, "Sign out"),
             h("button.danger", { type: "button", onclick: () => { if (window.confirm("Erase this device? Its message history on this browser will be deleted for good.")) this.actions.onErase(); } }, "Sign out and erase this device")),
           h("p.hint", "Signing out keeps this device's encrypted history; signing in again restores it. Erasing deletes it.")))));
+  }
+
+  changePinDialog() {
+    const field = (label, name) => {
+      const id = "cp-" + name;
+      return [h("label", { for: id }, label), h("input", { id, name, type: "password", inputmode: "numeric", autocomplete: "off", pattern: "[0-9]*" })];
+    };
+    const err = h("p.form-error", { role: "alert" });
+    const form = h("form.auth-form", { novalidate: true }, field("Current PIN", "old"), field("New PIN", "new"), field("Repeat the new PIN", "new2"), err,
+      h("button.primary", { type: "submit" }, "Change PIN"));
+    const d = dialog("Change PIN", form);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const v = (n) => form.elements[n].value;
+      const bad = checkNewPin(v("new"), v("new2"));
+      if (bad) { err.textContent = bad; return; }
+      const btn = form.querySelector("button[type=submit]");
+      btn.disabled = true; btn.textContent = "Changing…";
+      try {
+        await this.actions.onChangePin(v("old"), v("new"));
+        d.close();
+        toast("Your PIN has been changed.");
+      } catch (ex) {
+        err.textContent = ex.offline ? "Changing the PIN needs a connection." : ex.message;
+        btn.disabled = false; btn.textContent = "Change PIN";
+      }
+    });
+    form.elements.old.focus();
   }
 
   // ------------------------------------------------------------ notifications
@@ -725,7 +759,7 @@ function preview(c, m) {
   if (m.recalled) return "Message recalled";
   const who = m.out ? "You: " : "";
   if (m.text) return who + m.text.slice(0, 80);
-  if (m.attachments?.length) return `${who}📎 ${m.attachments[0].name || "Attachment"}`;
+  if (m.attachments?.length) return `${who}Attachment: ${m.attachments[0].name || "file"}`;
   return who + "Message";
 }
 

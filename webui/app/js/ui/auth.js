@@ -42,11 +42,11 @@ function field(label, input, hint) {
  */
 export function signInScreen(root, { known, message, onSubmit, onOtherAccount }) {
   const err = errorBox();
-  if (message) err.textContent = message;
+  const info = h("p.form-info", { role: "status" }, message || "");
   const user = h("input", { name: "username", autocomplete: "username", autocapitalize: "none", spellcheck: "false", required: true, value: known?.username || "", readonly: !!known });
   const pass = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
   const form = h("form.auth-form", { novalidate: true },
-    field("Username", user), field("Password", pass), err,
+    info, field("Username", user), field("Password", pass), err,
     h("button.primary.big", { type: "submit" }, known ? "Sign in again" : "Sign in"),
     known ? h("button.link", { type: "button", onclick: onOtherAccount }, `Not ${known.display || known.username}? Set up this browser for someone else`) : null);
   form.addEventListener("submit", async (e) => {
@@ -66,6 +66,14 @@ export function signInScreen(root, { known, message, onSubmit, onOtherAccount })
     known ? "Your session has ended. Enter your password to continue on this device." : "Use the username and password your practice gave you.", form);
 }
 
+/** checkNewPin returns why a new PIN is refused, or "". */
+export function checkNewPin(pin, pin2) {
+  if (!new RegExp(`^[0-9]{${MIN_PIN},12}$`).test(pin)) return `The PIN must be ${MIN_PIN} to 12 digits.`;
+  if (/^(\d)\1+$/.test(pin) || "0123456789012".includes(pin) || "9876543210987".includes(pin)) return "Choose a PIN that is harder to guess than a repeated digit or a run.";
+  if (pin !== pin2) return "The two PINs are different.";
+  return "";
+}
+
 /** pinSetupScreen asks for a new PIN twice. */
 export function pinSetupScreen(root, { onSubmit }) {
   const err = errorBox();
@@ -78,9 +86,8 @@ export function pinSetupScreen(root, { onSubmit }) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     err.textContent = "";
-    if (!new RegExp(`^[0-9]{${MIN_PIN},12}$`).test(pin.value)) { err.textContent = `The PIN must be ${MIN_PIN} to 12 digits.`; pin.focus(); return; }
-    if (/^(\d)\1+$/.test(pin.value) || "0123456789012".includes(pin.value) || "9876543210987".includes(pin.value)) { err.textContent = "Choose a PIN that is harder to guess than a repeated digit or a run."; pin.focus(); return; }
-    if (pin.value !== pin2.value) { err.textContent = "The two PINs are different."; pin2.focus(); return; }
+    const bad = checkNewPin(pin.value, pin2.value);
+    if (bad) { err.textContent = bad; pin.focus(); return; }
     busy(form, true, "Setting up…");
     try {
       await onSubmit(pin.value, (t) => { form.querySelector("button[type=submit]").textContent = t; });
@@ -95,15 +102,17 @@ export function pinSetupScreen(root, { onSubmit }) {
 /** unlockScreen asks for the PIN. */
 export function unlockScreen(root, { who, message, onSubmit, onForgot }) {
   const err = errorBox();
-  if (message) err.textContent = message;
+  // Why the app is locked (a status, not an error) is said apart from errors.
+  const info = h("p.form-info", { role: "status" }, message || "");
   const pin = h("input", { name: "pin", type: "password", inputmode: "numeric", autocomplete: "off", pattern: "[0-9]*", required: true });
   const form = h("form.auth-form", { novalidate: true },
-    field("PIN", pin), err,
+    info, field("PIN", pin), err,
     h("button.primary.big", { type: "submit" }, "Unlock"),
-    h("button.link", { type: "button", onclick: onForgot }, "Forgot your PIN? Sign in with your password"));
+    h("button.link", { type: "button", onclick: onForgot }, "Forgot your PIN?"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     err.textContent = "";
+    info.textContent = "";
     if (!pin.value) { err.textContent = "Enter your PIN."; return; }
     busy(form, true, "Unlocking…");
     try {
