@@ -88,11 +88,7 @@ func write(t *testing.T, ws *websocket.Conn, typ websocket.MessageType, b []byte
 // TestBadInput: each kind of bad input gets a clear error frame (or a clean
 // close) and the session, the server and accepted messages survive.
 func TestBadInput(t *testing.T) {
-	ts := newTestServer(t)
-	ts.addUser(t, "alice", "staff")
-	ts.addUser(t, "bob", "staff")
-	a, b := ts.device(t, "alice"), ts.device(t, "bob")
-	ctx := ctxT(t)
+	ts, a, b, ctx := aliceAndBob(t)
 	ws := rawConn(t, ts, tokenOf(t, a))
 	readUntil(t, ws, protocol.THello)
 
@@ -192,11 +188,7 @@ func envJSON(t *testing.T, a, b *client.Client, mutate func(*protocol.Envelope))
 // forged envelope is accepted and delivered; the recipient's client refuses
 // it, reports it, and acknowledges it so it is not delivered forever.
 func TestForgedSignatureIsDropped(t *testing.T) {
-	ts := newTestServer(t)
-	ts.addUser(t, "alice", "staff")
-	ts.addUser(t, "bob", "staff")
-	a, b := ts.device(t, "alice"), ts.device(t, "bob")
-	ctx := ctxT(t)
+	_, a, b, ctx := aliceAndBob(t)
 	ca := connect(t, a)
 	p, err := a.Prepare(ctx, client.Outgoing{To: []int64{b.User().ID}, Text: "tampered"})
 	if err != nil {
@@ -239,11 +231,7 @@ func TestForgedSignatureIsDropped(t *testing.T) {
 // messages arrive for it costs the server nothing it cannot bound, and
 // loses nothing: once it reads, every message is there.
 func TestSlowConsumer(t *testing.T) {
-	ts := newTestServer(t)
-	ts.addUser(t, "alice", "staff")
-	ts.addUser(t, "bob", "staff")
-	a, b := ts.device(t, "alice"), ts.device(t, "bob")
-	ctx := ctxT(t)
+	ts, a, b, ctx := aliceAndBob(t)
 	ca := connect(t, a)
 	ws := rawConn(t, ts, tokenOf(t, b)) // connected, never reading (for now)
 

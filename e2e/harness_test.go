@@ -93,6 +93,16 @@ func (ts *testServer) stop() {
 	ts.cancel = nil
 }
 
+// aliceAndBob starts a server with two staff users, alice and bob, each
+// with one registered device.
+func aliceAndBob(t *testing.T) (*testServer, *client.Client, *client.Client, context.Context) {
+	t.Helper()
+	ts := newTestServer(t)
+	ts.addUser(t, "alice", "staff")
+	ts.addUser(t, "bob", "staff")
+	return ts, ts.device(t, "alice"), ts.device(t, "bob"), ctxT(t)
+}
+
 // curbside runs the CLI in process, as a user would type it.
 func curbside(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()

@@ -153,11 +153,7 @@ func TestGroupAndBroadcast(t *testing.T) {
 // device wait, arrive in order on reconnect, and a resend is not a second
 // message.
 func TestOfflineDeliveryInOrderWithoutDuplicates(t *testing.T) {
-	ts := newTestServer(t)
-	ts.addUser(t, "alice", "staff")
-	ts.addUser(t, "bob", "staff")
-	a, b := ts.device(t, "alice"), ts.device(t, "bob")
-	ctx := ctxT(t)
+	_, a, b, ctx := aliceAndBob(t)
 	ca := connect(t, a)
 	var ids []string
 	var resend client.Outgoing
@@ -280,11 +276,7 @@ func TestExpiry(t *testing.T) {
 
 // TestPresence: contacts see each other's status and going offline.
 func TestPresence(t *testing.T) {
-	ts := newTestServer(t)
-	ts.addUser(t, "alice", "staff")
-	ts.addUser(t, "bob", "staff")
-	a, b := ts.device(t, "alice"), ts.device(t, "bob")
-	ctx := ctxT(t)
+	_, a, b, ctx := aliceAndBob(t)
 	ca, cb := connect(t, a), connect(t, b)
 	ia, ib := newInbox(t, ca), newInbox(t, cb)
 	acc, err := ca.Send(ctx, client.Outgoing{To: []int64{b.User().ID}, Text: "hello"})
@@ -321,11 +313,7 @@ func TestPresence(t *testing.T) {
 // TestServerAddedDeviceIsRefused: a device the server adds on its own is
 // not in the user's signed list, and the sender's client refuses it.
 func TestServerAddedDeviceIsRefused(t *testing.T) {
-	ts := newTestServer(t)
-	ts.addUser(t, "alice", "staff")
-	ts.addUser(t, "bob", "staff")
-	a, b := ts.device(t, "alice"), ts.device(t, "bob")
-	ctx := ctxT(t)
+	ts, a, b, ctx := aliceAndBob(t)
 	ca := connect(t, a)
 	if _, err := ca.Send(ctx, client.Outgoing{To: []int64{b.User().ID}, Text: "first"}); err != nil {
 		t.Fatal(err)
@@ -345,11 +333,7 @@ func TestServerAddedDeviceIsRefused(t *testing.T) {
 // message is a duplicate even after the recipient added a device, not a
 // devices_changed error that would make the client reseal a second copy.
 func TestResendAfterDevicesChanged(t *testing.T) {
-	ts := newTestServer(t)
-	ts.addUser(t, "alice", "staff")
-	ts.addUser(t, "bob", "staff")
-	a, b := ts.device(t, "alice"), ts.device(t, "bob")
-	ctx := ctxT(t)
+	ts, a, b, ctx := aliceAndBob(t)
 	ca := connect(t, a)
 	p, err := a.Prepare(ctx, client.Outgoing{To: []int64{b.User().ID}, Text: "sent once"})
 	if err != nil {

@@ -130,20 +130,7 @@ func (s *Store) DeviceList(ctx context.Context, user int64) (list json.RawMessag
 
 // ActiveDevices returns the ids of a user's active devices in ascending order.
 func (s *Store) ActiveDevices(ctx context.Context, user int64) ([]int64, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id FROM devices WHERE user_id = ? AND state = 'active' ORDER BY id`, user)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []int64{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return scanIDs(s.read.QueryContext(ctx, `SELECT id FROM devices WHERE user_id = ? AND state = 'active' ORDER BY id`, user))
 }
 
 // DevicesOf lists all of a user's devices, active and revoked.

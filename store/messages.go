@@ -320,12 +320,16 @@ func (s *Store) receipt(tx *sql.Tx, q *queuer, msgRow int64, msgID string, sende
 }
 
 func activeDeviceIDs(st *sql.Stmt, user int64) ([]int64, error) {
-	rows, err := st.Query(user)
+	return scanIDs(st.Query(user))
+}
+
+// scanIDs reads a one-column result of ids; never nil on success.
+func scanIDs(rows *sql.Rows, err error) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []int64
+	out := []int64{}
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
@@ -495,24 +499,6 @@ func (s *Store) Sweep(ctx context.Context, now int64, batch int) (items, msgs in
 		return nil
 	})
 	return items, msgs, err
-}
-
-// KnownContacts returns the users a user has exchanged messages with.
-func (s *Store) KnownContacts(ctx context.Context, user int64) ([]int64, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT b FROM contacts WHERE a = ?1 UNION SELECT a FROM contacts WHERE b = ?1`, user)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
 }
 
 // AllContacts returns every stored contact pair, for warming a cache.
