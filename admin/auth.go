@@ -41,6 +41,10 @@ type Auth struct {
 
 	mu       sync.Mutex
 	limiters map[string]*limiterEntry
+	// loginEvery and loginBurst shape the per-address limiter; tests slow
+	// the refill so that slow machines cannot earn attempts back.
+	loginEvery time.Duration
+	loginBurst int
 }
 
 type limiterEntry struct {
@@ -50,7 +54,7 @@ type limiterEntry struct {
 
 // NewAuth returns an Auth over st.
 func NewAuth(st *store.Store, log *slog.Logger) *Auth {
-	return &Auth{store: st, log: log, limiters: map[string]*limiterEntry{}}
+	return &Auth{store: st, log: log, limiters: map[string]*limiterEntry{}, loginEvery: loginEvery, loginBurst: loginBurst}
 }
 
 func (a *Auth) allowLogin(ip string) bool {
@@ -66,7 +70,7 @@ func (a *Auth) allowLogin(ip string) bool {
 	}
 	e := a.limiters[ip]
 	if e == nil {
-		e = &limiterEntry{lim: rate.NewLimiter(rate.Every(loginEvery), loginBurst)}
+		e = &limiterEntry{lim: rate.NewLimiter(rate.Every(a.loginEvery), a.loginBurst)}
 		a.limiters[ip] = e
 	}
 	e.seen = now
