@@ -249,7 +249,7 @@ func TestExpiry(t *testing.T) {
 	ts := newTestServer(t)
 	ts.addUser(t, "alice", "staff")
 	ts.addUser(t, "bob", "staff")
-	if out, err := curbside(t, "", "policy", "set", "--data", ts.Data, "retention=1s"); err != nil {
+	if out, err := curbside(t, "", "policy", "set", "--data", ts.Data, "retention=3s"); err != nil {
 		t.Fatalf("policy set: %v %s", err, out)
 	}
 	a, b := ts.device(t, "alice"), ts.device(t, "bob")
@@ -259,7 +259,7 @@ func TestExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(3500 * time.Millisecond)
 	cb := connect(t, b)
 	ib := newInbox(t, cb)
 	// The queue is delivered in order, so once a fresh message has arrived
