@@ -167,7 +167,7 @@ function registerServiceWorker() {
 }
 
 /**
- * subscribePush is the seam for Web Push (another issue completes it): it
+ * subscribePush is the seam for Web Push (the server side of Web Push is not built yet): it
  * subscribes this browser with the server's VAPID public key and returns the
  * subscription for the caller to register with the server. The push payload
  * carries no PHI; the service worker's push handler only wakes the app.
