@@ -251,19 +251,8 @@ func BenchmarkRelay1to1(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Config{DataDir: dir, Listener: ln, Logger: slog.New(slog.DiscardHandler)})
-	}()
-	defer func() { cancel(); <-done }()
-	url := "http://" + ln.Addr().String()
-	if _, err := WaitHealthy(ctx, url, 10*time.Second); err != nil {
-		b.Fatal(err)
-	}
+	url, stop := serveInProcess(b, ctx, cancel, dir)
+	defer stop()
 	opt := LoadOptions{Server: url, TmpDir: b.TempDir(), Body: body}
 	fl, err := connect(ctx, opt, sd.IDs, nil)
 	if err != nil {
@@ -345,19 +334,8 @@ func BenchmarkIdleConn(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Config{DataDir: dir, Listener: ln, Logger: slog.New(slog.DiscardHandler)})
-	}()
-	defer func() { cancel(); <-done }()
-	url := "http://" + ln.Addr().String()
-	if _, err := WaitHealthy(ctx, url, 10*time.Second); err != nil {
-		b.Fatal(err)
-	}
+	url, stop := serveInProcess(b, ctx, cancel, dir)
+	defer stop()
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -391,4 +369,25 @@ func BenchmarkIdleConn(b *testing.B) {
 		b.Fatal(err)
 	}
 	_ = res
+}
+
+// serveInProcess runs the real server on dir at a loopback port until stop
+// is called, and returns its URL once it is healthy.
+func serveInProcess(b *testing.B, ctx context.Context, cancel context.CancelFunc, dir string) (url string, stop func()) {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, server.Config{DataDir: dir, Listener: ln, Logger: slog.New(slog.DiscardHandler)})
+	}()
+	stop = func() { cancel(); <-done }
+	url = "http://" + ln.Addr().String()
+	if _, err := WaitHealthy(ctx, url, 10*time.Second); err != nil {
+		stop()
+		b.Fatal(err)
+	}
+	return url, stop
 }
