@@ -70,11 +70,7 @@ func userAdd(ctx context.Context, env *Env, args []string) error {
 	case !*pwStdin:
 		return usagef("--password-stdin is required: passwords are never taken as arguments, which other users can see")
 	}
-	pw, err := readPassword(env.Stdin)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, *data)
+	pw, st, err := passwordAndStore(ctx, env, *data)
 	if err != nil {
 		return err
 	}
@@ -92,6 +88,20 @@ func userAdd(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "created user %s (id %d, role %s)\n", u.Username, u.ID, u.Role)
 	return nil
+}
+
+// passwordAndStore reads a password from standard input and then opens the
+// store, for the commands that set one.
+func passwordAndStore(ctx context.Context, env *Env, data string) (string, *store.Store, error) {
+	pw, err := readPassword(env.Stdin)
+	if err != nil {
+		return "", nil, err
+	}
+	st, err := openStore(ctx, data)
+	if err != nil {
+		return "", nil, err
+	}
+	return pw, st, nil
 }
 
 // newPasswordHash checks a new password against the stored policy and
@@ -161,11 +171,7 @@ func userPasswd(ctx context.Context, env *Env, args []string) error {
 	if *username == "" || !*pwStdin {
 		return usagef("usage: curbside user passwd --username NAME --password-stdin")
 	}
-	pw, err := readPassword(env.Stdin)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, *data)
+	pw, st, err := passwordAndStore(ctx, env, *data)
 	if err != nil {
 		return err
 	}
