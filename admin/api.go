@@ -52,6 +52,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/devices/{id}/resume", h(a.authed(a.resume)))
 	mux.Handle("GET /api/v1/devices/me/share", h(a.authed(a.share)))
 	mux.Handle("GET /api/v1/config", h(a.authed(a.config)))
+	a.registerConsole(mux)
 }
 
 type sessionKey struct{}

@@ -32,6 +32,8 @@ var rootDocs = map[string]string{
 	"/":                     "index.html",
 	"/sw.js":                "sw.js",
 	"/manifest.webmanifest": "manifest.webmanifest",
+	"/admin/":               "admin/index.html", // the admin console
+	"/welcome":              "welcome.html",     // invitation and first-run set-up
 }
 
 type asset struct {
@@ -137,8 +139,11 @@ func (s *Handler) Prefix() string { return s.prefix }
 func (s *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /assets/", s.serveAsset)
 	for url := range s.roots {
-		if url == "/" {
-			mux.HandleFunc("GET /{$}", s.serveRoot)
+		if strings.HasSuffix(url, "/") {
+			mux.HandleFunc("GET "+url+"{$}", s.serveRoot)
+			if url != "/" {
+				mux.Handle("GET "+strings.TrimSuffix(url, "/"), http.RedirectHandler(url, http.StatusMovedPermanently))
+			}
 		} else {
 			mux.HandleFunc("GET "+url, s.serveRoot)
 		}

@@ -142,6 +142,134 @@ CREATE TABLE blobs (
 ) WITHOUT ROWID;
 CREATE INDEX blobs_expiry ON blobs (expires_at);
 `,
+	// 3: the admin console: admin levels, subgroups, device inventory and
+	// remote wipe, invitations, the audit log, MFA, activity roll-ups.
+	`
+-- admin_level is what a user may do in the console, apart from the role
+-- (what kind of person they are when messaging). '' is no console access.
+ALTER TABLE users ADD COLUMN admin_level TEXT NOT NULL DEFAULT '' CHECK (admin_level IN ('', 'helpdesk', 'admin', 'owner'));
+UPDATE users SET admin_level = 'admin' WHERE role = 'admin';
+ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN offboarded_at INTEGER NOT NULL DEFAULT 0; -- ms; 0 while never offboarded
+
+-- A subgroup's members are members of every group above it.
+ALTER TABLE groups ADD COLUMN parent_id INTEGER REFERENCES groups (id) ON DELETE SET NULL;
+ALTER TABLE groups ADD COLUMN description TEXT NOT NULL DEFAULT '';
+
+-- agent: the browser or program that registered the device (User-Agent).
+-- wipe: the signed wipe command a wiped device is given on next contact.
+ALTER TABLE devices ADD COLUMN agent TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN wipe BLOB;
+
+-- mfa: how the session's sign-in was confirmed ('' password only, 'totp',
+-- 'recovery', 'passkey'); ip and agent of the sign-in, for the console.
+ALTER TABLE sessions ADD COLUMN mfa TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN ip TEXT NOT NULL DEFAULT '';
+
+-- Invitations: single-use, expiring links. user_id set: the link sets the
+-- password of that existing account (imported, or reset); otherwise
+-- accepting it creates the account described here.
+CREATE TABLE invitations (
+	id          INTEGER PRIMARY KEY,
+	token_hash  BLOB    NOT NULL UNIQUE,
+	user_id     INTEGER REFERENCES users (id) ON DELETE CASCADE,
+	username    TEXT    NOT NULL DEFAULT '',
+	display     TEXT    NOT NULL DEFAULT '',
+	email       TEXT    NOT NULL DEFAULT '',
+	role        TEXT    NOT NULL DEFAULT 'staff',
+	admin_level TEXT    NOT NULL DEFAULT '',
+	groups      TEXT    NOT NULL DEFAULT '', -- group ids, comma-separated
+	created_by  INTEGER NOT NULL DEFAULT 0,   -- 0: the server itself (first-run setup)
+	created_at  INTEGER NOT NULL,
+	expires_at  INTEGER NOT NULL,
+	used_at     INTEGER NOT NULL DEFAULT 0,
+	revoked_at  INTEGER NOT NULL DEFAULT 0
+);
+
+-- The audit log: append-only (the triggers refuse edits) and hash-chained:
+-- hash = SHA-256(prev hash || the entry's canonical bytes), so an edited or
+-- deleted row breaks the chain at that row. audit_head repeats the newest
+-- seq and hash, so a truncated tail shows too.
+CREATE TABLE audit (
+	seq        INTEGER PRIMARY KEY,
+	at         INTEGER NOT NULL,
+	actor      INTEGER NOT NULL DEFAULT 0,
+	actor_name TEXT    NOT NULL DEFAULT '',
+	action     TEXT    NOT NULL,
+	target     TEXT    NOT NULL DEFAULT '',
+	ip         TEXT    NOT NULL DEFAULT '',
+	outcome    TEXT    NOT NULL DEFAULT 'ok',
+	emergency  INTEGER NOT NULL DEFAULT 0,
+	detail     TEXT    NOT NULL DEFAULT '',
+	prev       BLOB    NOT NULL,
+	hash       BLOB    NOT NULL
+);
+CREATE INDEX audit_at ON audit (at);
+CREATE INDEX audit_action ON audit (action, at);
+CREATE TABLE audit_head (
+	id   INTEGER PRIMARY KEY CHECK (id = 1),
+	seq  INTEGER NOT NULL,
+	hash BLOB    NOT NULL,
+	-- The chain's start after old entries were pruned at the retention age.
+	base_seq  INTEGER NOT NULL DEFAULT 0,
+	base_hash BLOB    NOT NULL DEFAULT x''
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN
+	SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+-- Only entries below the chain's base (moved up first by pruning at the
+-- retention age) may be deleted.
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+	WHEN old.seq > COALESCE((SELECT base_seq FROM audit_head WHERE id = 1), 0) BEGIN
+	SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+
+-- MFA: one TOTP secret per user (confirmed once a code from it was
+-- entered), single-use recovery codes (hashed), passkeys.
+CREATE TABLE mfa_totp (
+	user_id    INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+	secret     TEXT    NOT NULL,
+	confirmed  INTEGER NOT NULL DEFAULT 0,
+	last_step  INTEGER NOT NULL DEFAULT 0, -- a code is accepted once
+	created_at INTEGER NOT NULL
+);
+CREATE TABLE mfa_recovery (
+	user_id   INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	code_hash BLOB    NOT NULL,
+	used_at   INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (user_id, code_hash)
+) WITHOUT ROWID;
+CREATE TABLE passkeys (
+	id         BLOB    PRIMARY KEY, -- the credential id
+	user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	name       TEXT    NOT NULL,
+	credential TEXT    NOT NULL, -- JSON of the WebAuthn credential (public key, sign count, flags)
+	created_at INTEGER NOT NULL,
+	last_used  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX passkeys_user ON passkeys (user_id);
+
+-- Small server-held values: the signing key of remote-wipe commands (not a
+-- message key), the activity roll-up's position.
+CREATE TABLE server_state (
+	name  TEXT PRIMARY KEY,
+	value BLOB NOT NULL
+) WITHOUT ROWID;
+
+-- Activity roll-ups for reports, from metadata only, made from the
+-- messages table before the retention sweep deletes its rows.
+CREATE TABLE activity_daily (
+	day     TEXT    NOT NULL, -- YYYY-MM-DD, UTC
+	user_id INTEGER NOT NULL,
+	sent    INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (day, user_id)
+) WITHOUT ROWID;
+CREATE TABLE device_days (
+	day       TEXT    NOT NULL,
+	device_id INTEGER NOT NULL,
+	PRIMARY KEY (day, device_id)
+) WITHOUT ROWID;
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

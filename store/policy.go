@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,12 @@ type Policy struct {
 	AttachmentTypes    []string      // MIME patterns clients may attach ("image/*")
 	OfflineGrace       time.Duration // how long a device may open its local store without the server
 	QuickMessages      []string      // the organisation's canned replies
+
+	PasswordClasses int           // of lower case, upper case, digits and symbols, how many a new password needs (1-4)
+	MFARequired     []string      // roles and admin levels that must sign in with a second factor
+	AdminNetworks   []string      // CIDR ranges the console may be used from; empty: any
+	AuditRetention  time.Duration // audit entries are kept this long
+	InvitationTTL   time.Duration // an invitation link works this long
 }
 
 // DefaultPolicy is the policy of a new installation.
@@ -47,6 +54,12 @@ var DefaultPolicy = Policy{
 	OfflineGrace: 72 * time.Hour,
 	QuickMessages: []string{"On my way", "Call me when you can", "Seen, thanks", "Patient is ready",
 		"Running 10 minutes late"},
+
+	PasswordClasses: 1,
+	MFARequired:     []string{LevelOwner, LevelAdmin, LevelHelpdesk},
+	AdminNetworks:   []string{},
+	AuditRetention:  6 * 365 * 24 * time.Hour, // HIPAA documentation: 6 years
+	InvitationTTL:   7 * 24 * time.Hour,
 }
 
 // policyKeys maps each stored key to its field, with a parser and printer.
@@ -131,6 +144,94 @@ func listField(f func(*Policy) *[]string, maxItems, maxLen int) policyField {
 	}
 }
 
+// cidrListField is a list of CIDR ranges (a bare address is one host).
+func cidrListField(f func(*Policy) *[]string) policyField {
+	lf := listField(f, 100, 50)
+	return policyField{
+		get: lf.get,
+		set: func(p *Policy, v string) error {
+			var q Policy
+			if err := lf.set(&q, v); err != nil {
+				return err
+			}
+			out := (*f(&q))[:0:0]
+			for _, c := range *f(&q) {
+				pfx, err := parsePrefix(c)
+				if err != nil {
+					return fmt.Errorf("%q is not an address range such as 192.168.1.0/24", c)
+				}
+				out = append(out, pfx.String())
+			}
+			*f(p) = out
+			return nil
+		},
+	}
+}
+
+// parsePrefix parses a CIDR range or a single address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// AdminAllowed reports whether the console may be used from ip under the
+// policy's AdminNetworks (any address when the list is empty).
+func (p *Policy) AdminAllowed(ip string) bool {
+	if len(p.AdminNetworks) == 0 {
+		return true
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, c := range p.AdminNetworks {
+		if pfx, err := netip.ParsePrefix(c); err == nil && pfx.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// MFARequiredFor reports whether the policy asks u to sign in with a
+// second factor, by role or admin level.
+func (p *Policy) MFARequiredFor(u *User) bool {
+	for _, r := range p.MFARequired {
+		if r == u.Role || (u.AdminLevel != LevelNone && r == u.AdminLevel) {
+			return true
+		}
+	}
+	return false
+}
+
+// roleListField is a list of roles and admin levels.
+func roleListField(f func(*Policy) *[]string) policyField {
+	lf := listField(f, 10, 20)
+	return policyField{
+		get: lf.get,
+		set: func(p *Policy, v string) error {
+			var q Policy
+			if err := lf.set(&q, v); err != nil {
+				return err
+			}
+			for _, r := range *f(&q) {
+				if !ValidRole(r) && LevelRank(r) <= 0 {
+					return fmt.Errorf("%q is not a role (admin, staff, external, patient) or admin level (owner, admin, helpdesk)", r)
+				}
+			}
+			*f(p) = *f(&q)
+			return nil
+		},
+	}
+}
+
 var policyFields = map[string]policyField{
 	"password_min_length":  intField(func(p *Policy) *int { return &p.PasswordMinLength }, 8, 128),
 	"lockout_threshold":    intField(func(p *Policy) *int { return &p.LockoutThreshold }, 1, 100),
@@ -144,6 +245,11 @@ var policyFields = map[string]policyField{
 	"attachment_types":     listField(func(p *Policy) *[]string { return &p.AttachmentTypes }, 100, 100),
 	"offline_grace":        durField(func(p *Policy) *time.Duration { return &p.OfflineGrace }, 0, 30*24*time.Hour),
 	"quick_messages":       listField(func(p *Policy) *[]string { return &p.QuickMessages }, 50, 200),
+	"password_classes":     intField(func(p *Policy) *int { return &p.PasswordClasses }, 1, 4),
+	"mfa_required":         roleListField(func(p *Policy) *[]string { return &p.MFARequired }),
+	"admin_networks":       cidrListField(func(p *Policy) *[]string { return &p.AdminNetworks }),
+	"audit_retention":      durField(func(p *Policy) *time.Duration { return &p.AuditRetention }, 365*24*time.Hour, 20*365*24*time.Hour),
+	"invitation_ttl":       durField(func(p *Policy) *time.Duration { return &p.InvitationTTL }, time.Hour, 90*24*time.Hour),
 }
 
 // PolicyKeys lists the policy's keys in order.

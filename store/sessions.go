@@ -15,14 +15,22 @@ type Session struct {
 	CreatedAt int64
 	LastUsed  int64
 	ExpiresAt int64
+	MFA       string // how sign-in was confirmed: "" (password only), "totp", "recovery", "passkey"
+	IP        string // the address that signed in
 }
 
 // CreateSession stores a new session.
 func (s *Store) CreateSession(ctx context.Context, tokenHash []byte, user int64, expiresAt int64) error {
+	return s.CreateSessionFrom(ctx, tokenHash, user, expiresAt, "", "")
+}
+
+// CreateSessionFrom stores a new session, recording how its sign-in was
+// confirmed (mfa) and from which address.
+func (s *Store) CreateSessionFrom(ctx context.Context, tokenHash []byte, user int64, expiresAt int64, mfa, ip string) error {
 	now := nowMS()
 	return s.submit(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO sessions (token_hash, user_id, created_at, last_used, expires_at) VALUES (?, ?, ?, ?, ?)`,
-			tokenHash, user, now, now, expiresAt)
+		_, err := tx.Exec(`INSERT INTO sessions (token_hash, user_id, created_at, last_used, expires_at, mfa, ip) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			tokenHash, user, now, now, expiresAt, mfa, ip)
 		return err
 	})
 }
@@ -30,11 +38,10 @@ func (s *Store) CreateSession(ctx context.Context, tokenHash []byte, user int64,
 // SessionByHash returns the session with the given token hash and its user.
 func (s *Store) SessionByHash(ctx context.Context, tokenHash []byte) (*Session, error) {
 	var ss Session
-	row := s.read.QueryRowContext(ctx, `SELECT s.device_id, s.created_at, s.last_used, s.expires_at, `+prefixed("u.", userColumns)+`
+	row := s.read.QueryRowContext(ctx, `SELECT s.device_id, s.created_at, s.last_used, s.expires_at, s.mfa, s.ip, `+prefixed("u.", userColumns)+`
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, tokenHash)
 	var u User
-	err := row.Scan(&ss.Device, &ss.CreatedAt, &ss.LastUsed, &ss.ExpiresAt,
-		&u.ID, &u.Username, &u.Display, &u.Role, &u.State, &u.PasswordHash, &u.FailedLogins, &u.LockedUntil, &u.CreatedAt)
+	err := row.Scan(append([]any{&ss.Device, &ss.CreatedAt, &ss.LastUsed, &ss.ExpiresAt, &ss.MFA, &ss.IP}, u.dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -24,6 +24,33 @@ const (
 	StateDisabled = "disabled"
 )
 
+// Admin levels: what a user may do in the admin console. Each level can do
+// all that the ones below it can. Helpdesk resets passwords, clears
+// lockouts and locks devices; admin manages the directory, policy, devices
+// and the audit log; owner also manages admins and other owners.
+const (
+	LevelNone     = ""
+	LevelHelpdesk = "helpdesk"
+	LevelAdmin    = "admin"
+	LevelOwner    = "owner"
+)
+
+// LevelRank orders admin levels: 0 none, 1 helpdesk, 2 admin, 3 owner, -1
+// unknown.
+func LevelRank(level string) int {
+	switch level {
+	case LevelNone:
+		return 0
+	case LevelHelpdesk:
+		return 1
+	case LevelAdmin:
+		return 2
+	case LevelOwner:
+		return 3
+	}
+	return -1
+}
+
 // ValidRole reports whether r is a known role.
 func ValidRole(r string) bool {
 	switch r {
@@ -49,6 +76,9 @@ type User struct {
 	Display      string `json:"display"`
 	Role         string `json:"role"`
 	State        string `json:"state"`
+	AdminLevel   string `json:"admin_level,omitempty"`
+	Email        string `json:"email,omitempty"`
+	OffboardedAt int64  `json:"offboarded_at,omitempty"`
 	PasswordHash string `json:"-"`
 	FailedLogins int    `json:"-"`
 	LockedUntil  int64  `json:"-"`
@@ -58,11 +88,17 @@ type User struct {
 // ErrExists is returned when a unique name is already taken.
 var ErrExists = errors.New("store: already exists")
 
-const userColumns = `id, username, display, role, state, password_hash, failed_logins, locked_until, created_at`
+const userColumns = `id, username, display, role, state, admin_level, email, offboarded_at, password_hash, failed_logins, locked_until, created_at`
+
+// dest lists where scanUser puts userColumns, so that a query joining
+// users can scan them after its own columns.
+func (u *User) dest() []any {
+	return []any{&u.ID, &u.Username, &u.Display, &u.Role, &u.State, &u.AdminLevel, &u.Email, &u.OffboardedAt, &u.PasswordHash, &u.FailedLogins, &u.LockedUntil, &u.CreatedAt}
+}
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Username, &u.Display, &u.Role, &u.State, &u.PasswordHash, &u.FailedLogins, &u.LockedUntil, &u.CreatedAt)
+	err := row.Scan(u.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -73,8 +109,11 @@ func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 func (s *Store) CreateUser(ctx context.Context, u *User) error {
 	now := nowMS()
 	return s.submit(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`INSERT INTO users (username, display, role, state, password_hash, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, u.Username, u.Display, u.Role, u.State, u.PasswordHash, now, now)
+		if u.AdminLevel == LevelNone && u.Role == RoleAdmin {
+			u.AdminLevel = LevelAdmin // the role admin has always meant console access
+		}
+		res, err := tx.Exec(`INSERT INTO users (username, display, role, state, admin_level, email, password_hash, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, u.Username, u.Display, u.Role, u.State, u.AdminLevel, u.Email, u.PasswordHash, now, now)
 		if err != nil {
 			if isUnique(err) {
 				return fmt.Errorf("user %q: %w", u.Username, ErrExists)
