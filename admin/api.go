@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/protocol"
@@ -32,8 +31,13 @@ type API struct {
 	DevicesChanged func(user int64)
 	// Version is the server's version, reported to clients.
 	Version string
+	// PublicURL, when set, is the address people open Curbside at
+	// ("https://chat.example-practice.org"): passkeys are bound to its host
+	// name. When empty, the request's Host header and scheme are used.
+	PublicURL string
 
-	challenges challenges
+	challenges  challenges
+	passkeyRegs passkeyRegs
 }
 
 // Register adds the API's routes to mux.
@@ -41,7 +45,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	h := func(f web.HandlerFunc) http.Handler { return web.Handle(a.Log, f) }
 	mux.Handle("POST /api/v1/login", h(a.login))
 	mux.Handle("POST /api/v1/logout", h(a.logout))
-	mux.Handle("GET /api/v1/me", h(a.authed(a.me)))
+	mux.Handle("GET /api/v1/me", h(a.authedAny(a.me)))
 	mux.Handle("GET /api/v1/users/{username}", h(a.authed(a.user)))
 	mux.Handle("GET /api/v1/directory", h(a.authed(a.directory)))
 	mux.Handle("GET /api/v1/keys/{id}", h(a.authed(a.keys)))
@@ -52,6 +56,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/devices/{id}/resume", h(a.authed(a.resume)))
 	mux.Handle("GET /api/v1/devices/me/share", h(a.authed(a.share)))
 	mux.Handle("GET /api/v1/config", h(a.authed(a.config)))
+	a.registerMFA(mux)
 	a.registerConsole(mux)
 }
 
@@ -63,7 +68,21 @@ func SessionOf(ctx context.Context) *Session {
 	return s
 }
 
+// authed runs next for an authenticated session. A session that must first
+// set up a second factor (policy mfa_required) is refused: it may use only
+// the routes wrapped in authedAny.
 func (a *API) authed(next web.HandlerFunc) web.HandlerFunc {
+	return a.authedAny(func(w http.ResponseWriter, r *http.Request) error {
+		if SessionOf(r.Context()).EnrollmentRequired {
+			return errEnrollFirst
+		}
+		return next(w, r)
+	})
+}
+
+// authedAny runs next for any authenticated session, including one that
+// must set up a second factor before anything else.
+func (a *API) authedAny(next web.HandlerFunc) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		s, err := a.Auth.Authenticate(r)
 		if err != nil {
@@ -82,20 +101,15 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: res.Token, Path: "/",
-		Expires:  time.UnixMilli(res.ExpiresAt),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
-	})
-	if req.Web {
-		// A browser keeps the token in the HttpOnly cookie only, out of
-		// reach of script.
-		res = &LoginResponse{User: res.User, ExpiresAt: res.ExpiresAt}
-	}
-	return web.WriteJSON(w, http.StatusOK, res)
+	return writeLogin(w, r, res, req.Web)
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
+	if t := TokenFrom(r); t != "" && len(t) <= 128 {
+		if ss, err := a.Store.SessionByHash(r.Context(), HashToken(t)); err == nil {
+			a.Auth.record(r.Context(), web.ClientIP(r), "logout", ss.User, store.OutcomeOK, nil)
+		}
+	}
 	if err := a.Auth.Logout(r); err != nil {
 		return web.Internal(err)
 	}
@@ -107,7 +121,8 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) me(w http.ResponseWriter, r *http.Request) error {
 	s := SessionOf(r.Context())
-	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": s.User, "device": s.Device})
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": s.User, "device": s.Device,
+		"mfa": s.MFA, "mfa_enrollment_required": s.EnrollmentRequired})
 }
 
 var errNoUser = web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such user")
