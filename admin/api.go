@@ -31,9 +31,9 @@ type API struct {
 	DevicesChanged func(user int64)
 	// Version is the server's version, reported to clients.
 	Version string
-	// PublicURL, when set, is the address people open Curbside at
-	// ("https://chat.example-practice.org"): passkeys are bound to its host
-	// name. When empty, the request's Host header and scheme are used.
+	// PublicURL is the origin people reach the server at, for links
+	// (invitations, first-run set-up) and passkeys; empty: the origin
+	// each request came to.
 	PublicURL string
 
 	challenges  challenges
