@@ -224,7 +224,7 @@ func (a *Auth) checkTOTP(ctx context.Context, user int64, code string) (bool, er
 	if !t.Confirmed {
 		return false, nil
 	}
-	step, ok := matchTOTP(t.Secret, code, time.Now())
+	step, ok := matchTOTP(t.Secret, code, a.now())
 	if !ok {
 		return false, nil
 	}

@@ -428,7 +428,7 @@ func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return web.Internal(err)
 	}
-	step, ok := matchTOTP(t.Secret, code, time.Now())
+	step, ok := matchTOTP(t.Secret, code, a.Auth.now())
 	if !ok {
 		return errWrongCode
 	}
