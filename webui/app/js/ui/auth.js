@@ -2,6 +2,7 @@
 // short form with large fields, a visible label per field, and errors read
 // out by screen readers (role="alert").
 import { fill, h, icon } from "./dom.js";
+import { mfaEnroll, mfaStep } from "./mfa.js";
 
 const MIN_PIN = 6;
 
@@ -125,4 +126,25 @@ export function unlockScreen(root, { who, message, onSubmit, onForgot }) {
     }
   });
   screen(root, "Curbside is locked", `Signed in as ${who}. Enter your PIN to see your messages.`, form);
+}
+
+/**
+ * mfaScreen is the second sign-in step after a right password: a code from
+ * the authenticator app, a recovery code, or a passkey.
+ */
+export function mfaScreen(root, { mfa, onDone, onCancel }) {
+  const box = h("div.auth-form");
+  screen(root, "Confirm it is you", null, box);
+  mfaStep(box, { mfa, onDone, onCancel });
+}
+
+/**
+ * enrollScreen sets up a second sign-in step that the practice requires
+ * before this browser becomes a device. onSignOut abandons the sign-in.
+ */
+export function enrollScreen(root, { onDone, onSignOut }) {
+  const box = h("div");
+  const form = h("div.auth-form", box, h("button.link", { type: "button", onclick: onSignOut }, "Cancel and sign out"));
+  screen(root, "Set up a second sign-in step", null, form);
+  mfaEnroll(box, { required: true, onDone });
 }

@@ -71,7 +71,7 @@ export function mfaStep(container, { mfa, onDone, onCancel, web = true }) {
   toggle.addEventListener("click", () => { recovery = !recovery; err.textContent = ""; render(); input.focus(); });
   const hasCode = methods.includes("totp") || methods.includes("recovery");
   const passBtn = methods.includes("passkey") && passkeysSupported()
-    ? h("button." + (hasCode ? "secondary" : "primary") + ".big", { type: "button" }, icon("shield"), " Use a passkey") : null;
+    ? h("button." + (methods.includes("totp") ? "secondary" : "primary") + ".big", { type: "button" }, icon("shield"), " Use a passkey") : null;
   const form = h("form.auth-form.mfa-step", { novalidate: true },
     hint, hasCode ? wrap : null, err, hasCode ? submit : null, hasCode ? toggle : null, passBtn,
     h("button.link", { type: "button", onclick: () => onCancel?.() }, "Cancel and start again"));
@@ -91,7 +91,7 @@ export function mfaStep(container, { mfa, onDone, onCancel, web = true }) {
     if (res) onDone(res);
   });
   fill(container, form);
-  (hasCode ? input : passBtn)?.focus();
+  (methods.includes("totp") || !passBtn ? input : passBtn)?.focus();
   return form;
 }
 
@@ -241,6 +241,11 @@ export function mfaSettings(container) {
       h("div.row",
         st.totp ? null : h("button.secondary", { type: "button", onclick: () => totpSetup(panel, { onDone: back, onCancel: back }) }, "Set up an authenticator app"),
         st.totp ? h("button.secondary", { type: "button", onclick: () => needCode("New recovery codes", "Make new codes", newRecoveryCodes) }, "New recovery codes") : null,
+        // A passkey-only account: a sign-in confirmed with the passkey stands in for the code.
+        !st.totp && st.passkeys.length && st.session === "passkey" ? h("button.secondary", { type: "button", onclick: async (e) => {
+          const res = await busy(e.currentTarget, err, "Making codes…", () => newRecoveryCodes(""));
+          if (res) fill(panel, recoveryCodesView(res.recovery_codes, back, { confirmLabel: "Done" }));
+        } }, "New recovery codes") : null,
         st.totp ? h("button.secondary", { type: "button", onclick: () => needCode("Turn off the authenticator app", "Turn off", (c) => removeTotp(c).then(() => null)) }, "Turn off the authenticator app") : null),
       h("h3", "Passkeys"), pkList,
       passkeysSupported() ? h("div.row", h("button.secondary", { type: "button", onclick: () => passkeySetup(panel, { onDone: back, onCancel: back }) }, icon("plus"), " Add a passkey")) : null,
