@@ -25,6 +25,8 @@ type Route struct {
 func (a *API) ConsoleRoutes() []Route {
 	var rs []Route
 	// One line per feature file; each returns its routes.
+	rs = append(rs, a.auditRoutes()...)
+	rs = append(rs, a.reportRoutes()...)
 	return rs
 }
 
