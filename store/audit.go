@@ -126,12 +126,6 @@ type AuditQuery struct {
 	Limit   int    // 1..MaxAuditPage; 0 means MaxAuditPage
 }
 
-// likeEscape escapes s for a LIKE pattern with ESCAPE '\'.
-func likeEscape(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
-}
-
 // where returns the SQL condition and arguments for q.
 func (q *AuditQuery) where() (string, []any) {
 	conds := []string{"1"}
