@@ -77,6 +77,10 @@ func ParseDay(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
 	}
+	if t.Year() < 1970 {
+		// Times are ms since 1970; nothing is older.
+		return time.Time{}, fmt.Errorf("%q is before 1970", s)
+	}
 	return t, nil
 }
 
