@@ -49,10 +49,10 @@ var (
 	errConsoleMFA = web.Errorf(http.StatusForbidden, CodeMFARequired, "the console needs a sign-in confirmed with a second factor: set one up under My account, then sign in again")
 )
 
-// Console error codes beyond protocol's.
+// Console error codes, for the tests.
 const (
-	CodeNetwork     protocol.Code = "forbidden_network"
-	CodeMFARequired protocol.Code = "mfa_required"
+	CodeNetwork     = protocol.CodeNetwork
+	CodeMFARequired = protocol.CodeMFARequired
 )
 
 // console checks, for an authenticated request, that the user's admin
