@@ -375,8 +375,29 @@ func (a *API) meMFA(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// confirmedToAdd refuses to add a factor to an account that has one from a
+// session whose sign-in did not use it: a password alone (a session from
+// before the first factor was set up elsewhere) must not be enough to plant
+// a factor of one's own.
+func (a *API) confirmedToAdd(r *http.Request, s *Session) error {
+	if s.MFA != "" {
+		return nil
+	}
+	m, err := a.Store.MFAStatusOf(r.Context(), s.User.ID)
+	if err != nil {
+		return web.Internal(err)
+	}
+	if m.Has() {
+		return web.Errorf(http.StatusForbidden, CodeMFARequired, "this session was signed in with the password alone: sign in again with your second step to add another")
+	}
+	return nil
+}
+
 func (a *API) totpBegin(w http.ResponseWriter, r *http.Request) error {
 	s := SessionOf(r.Context())
+	if err := a.confirmedToAdd(r, s); err != nil {
+		return err
+	}
 	issuer := "Curbside"
 	if u, err := url.Parse(a.PublicURL); err == nil && u.Hostname() != "" {
 		issuer = "Curbside (" + u.Hostname() + ")"
@@ -417,6 +438,9 @@ var errWrongCode = web.Errorf(http.StatusBadRequest, CodeWrongCode, "that code i
 func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request) error {
 	s := SessionOf(r.Context())
 	ctx := r.Context()
+	if err := a.confirmedToAdd(r, s); err != nil {
+		return err
+	}
 	code, err := readCode(w, r)
 	if err != nil {
 		return err
@@ -554,6 +578,9 @@ func (a *API) recoveryRenew(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) passkeyAddBegin(w http.ResponseWriter, r *http.Request) error {
 	s := SessionOf(r.Context())
+	if err := a.confirmedToAdd(r, s); err != nil {
+		return err
+	}
 	wa, err := a.relyingParty(r)
 	if err != nil {
 		return err
@@ -598,6 +625,9 @@ func (a *API) passkeyAddFinish(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(req.Credential) == 0 {
 		return web.Errorf(http.StatusBadRequest, cproto.CodeBadRequest, "credential is missing")
+	}
+	if err := a.confirmedToAdd(r, s); err != nil {
+		return err
 	}
 	sd := a.passkeyRegs.take(s.TokenHash)
 	if sd == nil {

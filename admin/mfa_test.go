@@ -657,6 +657,21 @@ func TestPasskeys(t *testing.T) {
 		t.Fatalf("list: %v", out)
 	}
 
+	// A session signed in with the password alone (from before the first
+	// factor) cannot add another factor.
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	bare := b64u.EncodeToString(raw)
+	if err := f.st.CreateSessionFrom(ctx, HashToken(bare), alice.ID, time.Now().Add(time.Hour).UnixMilli(), "", "127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := f.doHost(host, "POST", "/api/v1/me/passkeys/begin", bare, nil); code != 403 || errCode(out) != "mfa_required" {
+		t.Fatalf("password-only session adds a passkey: %d %v", code, out)
+	}
+	if code, out := f.do("POST", "/api/v1/me/mfa/totp", bare, nil); code != 403 || errCode(out) != "mfa_required" {
+		t.Fatalf("password-only session adds totp: %d %v", code, out)
+	}
+
 	// Sign-in: the password asks for the passkey.
 	ch := f.passwordStep("alice")
 	if got := ch["methods"].([]any); !slices.Equal(got, []any{"recovery", "passkey"}) {
