@@ -452,6 +452,9 @@ func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return web.Internal(err)
 	}
+	if !a.Auth.allowLogin(web.ClientIP(r)) {
+		return errRateLimited
+	}
 	step, ok := matchTOTP(t.Secret, code, a.Auth.now())
 	if !ok {
 		return errWrongCode
@@ -502,7 +505,13 @@ func (a *API) lastFactorGuard(r *http.Request, s *Session, remaining func(store.
 
 // checkOwnCode checks a current TOTP code of the signed-in user, using it
 // up.
+//
+// It shares the sign-in rate limit of the client's address: a stolen
+// session must not be a way to guess codes faster than a sign-in could.
 func (a *API) checkOwnCode(r *http.Request, s *Session, code string) error {
+	if !a.Auth.allowLogin(web.ClientIP(r)) {
+		return errRateLimited
+	}
 	ok, err := a.Auth.checkTOTP(r.Context(), s.User.ID, code)
 	if err != nil {
 		return web.Internal(err)

@@ -754,3 +754,27 @@ func (f *fixture) login2(t *testing.T, name string) string {
 	}
 	return out["token"].(string)
 }
+
+// TestOwnCodeGuessingIsRateLimited: a signed-in session guessing codes (to
+// turn TOTP off, or for new recovery codes) meets the sign-in rate limit.
+func TestOwnCodeGuessingIsRateLimited(t *testing.T) {
+	f := newFixture(t, "alice")
+	f.auth.loginEvery = time.Hour // no refill during the test
+	tok := f.login("alice")
+	secret, _ := f.enrollTOTP(tok)
+	bad := f.wrongTOTP(secret)
+	limited := false
+	for range 12 {
+		code, out := f.do("POST", "/api/v1/me/mfa/recovery", tok, map[string]string{"code": bad})
+		if code == http.StatusTooManyRequests && errCode(out) == "rate_limited" {
+			limited = true
+			break
+		}
+		if code != 400 || errCode(out) != "wrong_code" {
+			t.Fatalf("wrong code: %d %v", code, out)
+		}
+	}
+	if !limited {
+		t.Fatal("12 wrong codes from one address were all checked")
+	}
+}
