@@ -9,8 +9,8 @@ import path from "node:path";
 import { openProfile } from "./lib/browser.mjs";
 import { assert, sh, signUp, unlock, unlocked, waitFor } from "./lib/harness.mjs";
 
-const PW = { dana: "dana long passphrase 4", erin: "erin long passphrase 5", frank: "frank long passphrase 6" };
-const PIN = { dana: "615243", erin: "352614", frank: "918273" };
+const PW = { dana: "dana long passphrase 4", erin: "erin long passphrase 5", frank: "frank long passphrase 6", gail: "gail long passphrase 7" };
+const PIN = { dana: "615243", erin: "352614", frank: "918273", gail: "264813" };
 
 /** base32 decodes RFC 4648 base32 (what authenticator apps take). */
 function base32(s) {
@@ -234,8 +234,27 @@ export function mfaTests() {
       await p.getByText("No passkeys.").waitFor();
     }],
 
+    ["mfa: when the policy starts requiring a second step, a set-up browser asks for it at the next unlock", async (ctx) => {
+      await addUser(ctx, "gail", "Gail Green", "patient");
+      ctx.gail = await openProfile("gail");
+      const p = ctx.gail.page;
+      await signUp(p, ctx.srv.url, "gail", PW.gail, PIN.gail);
+      await sh(ctx.bin, ["policy", "set", "--data", ctx.srv.dataDir, "mfa_required=owner|admin|helpdesk|external|patient"]);
+      await p.getByRole("button", { name: "Lock Curbside" }).click();
+      await p.waitForFunction(() => window.curbside.state === "locked");
+      await p.getByLabel("PIN").fill(PIN.gail);
+      await p.getByRole("button", { name: "Unlock" }).click();
+      await p.waitForFunction(() => window.curbside.state === "mfa-enroll");
+      await p.getByRole("button", { name: "Use an authenticator app" }).click();
+      await p.locator(".totp-secret").waitFor();
+      await totpSetup(ctx, p);
+      await p.getByText("Your second sign-in step is set up").waitFor();
+      await unlock(p, PIN.gail);
+      assert.equal((await me(p)).mfa, "totp");
+    }],
+
     ["mfa: no CSP violation, foreign request or script error on the second-step screens", async (ctx) => {
-      for (const who of ["dana", "erin", "frank"]) {
+      for (const who of ["dana", "erin", "frank", "gail"]) {
         assert.ok(ctx[who], `${who} ran`);
         assert.deepEqual(ctx[who].csp, [], `${who}: CSP violations`);
         assert.deepEqual(ctx[who].foreign, [], `${who}: requests to other origins`);
@@ -248,5 +267,5 @@ export function mfaTests() {
 
 /** closeMfaProfiles closes the browsers the MFA scenarios opened. */
 export async function closeMfaProfiles(ctx) {
-  for (const who of ["dana", "erin", "frank"]) if (ctx[who]) await ctx[who].close();
+  for (const who of ["dana", "erin", "frank", "gail"]) if (ctx[who]) await ctx[who].close();
 }

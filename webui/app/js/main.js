@@ -165,6 +165,7 @@ function onClientNotify(e) {
   const k = e.detail.kind;
   if (k === "session_ended") { teardown(); session.getMeta().then((m) => showResume(m, "Your session has ended. Sign in with your password to continue.")); }
   else if (k === "revoked") { teardown(); session.eraseDevice().then(() => showSignIn("This device was removed from your account, so its messages on this browser were erased.")); }
+  else if (k === "mfa_enrollment") { teardown(); showEnrollThenUnlock(); }
   else if (k === "replaced") { teardown(); showUnlock("Curbside was opened in another tab or window. Unlock here to use it in this one."); }
 }
 
