@@ -189,10 +189,9 @@ func (a *API) loginPasskeyBegin(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, maxCodeBody, &req); err != nil {
 		return err
 	}
+	// No rate limit here: nothing is checked but the pending token, and
+	// the answer to these options is limited in finish.
 	ctx, ip := r.Context(), web.ClientIP(r)
-	if !a.Auth.allowLogin(ip) {
-		return errRateLimited
-	}
 	p, ok := a.Auth.pending.get(req.Token)
 	if !ok {
 		return errMFAExpired
@@ -234,7 +233,8 @@ func (a *API) loginPasskeyFinish(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, ip := r.Context(), web.ClientIP(r)
-	if !a.Auth.allowLogin(ip) {
+	refund, ok := a.Auth.reserveLogin(ip)
+	if !ok {
 		return errRateLimited
 	}
 	p, ok := a.Auth.pending.get(req.Token)
@@ -293,6 +293,7 @@ func (a *API) loginPasskeyFinish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	refund()
 	return writeLogin(w, r, res, req.Web)
 }
 
@@ -452,13 +453,15 @@ func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return web.Internal(err)
 	}
-	if !a.Auth.allowLogin(web.ClientIP(r)) {
+	refund, ok := a.Auth.reserveLogin(sessionLimitKey(s))
+	if !ok {
 		return errRateLimited
 	}
 	step, ok := matchTOTP(t.Secret, code, a.Auth.now())
 	if !ok {
 		return errWrongCode
 	}
+	refund()
 	codes, hashes := newRecoveryCodes()
 	err = a.Store.ConfirmTOTP(ctx, s.User.ID, step, hashes)
 	if errors.Is(err, store.ErrNotFound) {
@@ -506,20 +509,28 @@ func (a *API) lastFactorGuard(r *http.Request, s *Session, remaining func(store.
 // checkOwnCode checks a current TOTP code of the signed-in user, using it
 // up.
 //
-// It shares the sign-in rate limit of the client's address: a stolen
-// session must not be a way to guess codes faster than a sign-in could.
+// Wrong codes are rate limited per session as sign-in attempts are per
+// address: a stolen session must not be a way to guess codes faster than a
+// sign-in could.
 func (a *API) checkOwnCode(r *http.Request, s *Session, code string) error {
-	if !a.Auth.allowLogin(web.ClientIP(r)) {
+	refund, ok := a.Auth.reserveLogin(sessionLimitKey(s))
+	if !ok {
 		return errRateLimited
 	}
-	ok, err := a.Auth.checkTOTP(r.Context(), s.User.ID, code)
+	good, err := a.Auth.checkTOTP(r.Context(), s.User.ID, code)
 	if err != nil {
 		return web.Internal(err)
 	}
-	if !ok {
+	if !good {
 		return errWrongCode
 	}
+	refund()
 	return nil
+}
+
+// sessionLimitKey names a session's own limiter (apart from addresses').
+func sessionLimitKey(s *Session) string {
+	return "session:" + base64.RawURLEncoding.EncodeToString(s.TokenHash)
 }
 
 func (a *API) totpRemove(w http.ResponseWriter, r *http.Request) error {

@@ -778,3 +778,31 @@ func TestOwnCodeGuessingIsRateLimited(t *testing.T) {
 		t.Fatal("12 wrong codes from one address were all checked")
 	}
 }
+
+// TestSuccessfulSignInsKeepTheAllowance: a practice signing in together
+// from one address is not slowed down by its own successes, while failures
+// still use the allowance up.
+func TestSuccessfulSignInsKeepTheAllowance(t *testing.T) {
+	f := newFixture(t, "alice", "bob")
+	f.auth.loginEvery = time.Hour // no attempt is earned back during the test
+	secret, _ := f.enrollTOTP(f.login("bob"))
+	for i := range loginBurst + 5 {
+		f.login("alice")
+		ch := f.passwordStep("bob")
+		f.tick()
+		if code, out := f.do("POST", "/api/v1/login/mfa", "", map[string]string{"token": ch["token"].(string), "code": f.code(secret)}); code != 200 {
+			t.Fatalf("sign-in %d with a code: %d %v", i, code, out)
+		}
+	}
+	var last int
+	var out map[string]any
+	for range loginBurst + 1 {
+		last, out = f.do("POST", "/api/v1/login", "", map[string]string{"username": "alice", "password": "not the password"})
+		if last == http.StatusLocked { // the account's own lockout came first: clear it and go on
+			f.st.LoginSucceeded(context.Background(), f.users["alice"].ID)
+		}
+	}
+	if last != http.StatusTooManyRequests || errCode(out) != "rate_limited" {
+		t.Fatalf("after %d failures: %d %v", loginBurst+1, last, out)
+	}
+}
