@@ -152,10 +152,10 @@ func (w *waUser) WebAuthnID() []byte {
 	return b
 }
 func (w *waUser) WebAuthnName() string                       { return w.u.Username }
-func (w *waUser) WebAuthnDisplayName() string                { return cmp(w.u.Display, w.u.Username) }
+func (w *waUser) WebAuthnDisplayName() string                { return firstSet(w.u.Display, w.u.Username) }
 func (w *waUser) WebAuthnCredentials() []webauthn.Credential { return w.creds }
 
-func cmp(a, b string) string {
+func firstSet(a, b string) string {
 	if a != "" {
 		return a
 	}

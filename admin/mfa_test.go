@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"database/sql"
 	"encoding/base64"
 	"encoding/binary"
@@ -804,5 +805,40 @@ func TestSuccessfulSignInsKeepTheAllowance(t *testing.T) {
 	}
 	if last != http.StatusTooManyRequests || errCode(out) != "rate_limited" {
 		t.Fatalf("after %d failures: %d %v", loginBurst+1, last, out)
+	}
+}
+
+func TestPasskeyRelyingParty(t *testing.T) {
+	for _, c := range []struct {
+		public, host   string
+		tls            bool
+		rpID, origin   string
+		wantErrContain string
+	}{
+		{host: "localhost:8080", rpID: "localhost", origin: "http://localhost:8080"},
+		{host: "chat.example.org", tls: true, rpID: "chat.example.org", origin: "https://chat.example.org"},
+		{host: "127.0.0.1:8080", wantErrContain: "IP address"},
+		{host: "[::1]:8080", wantErrContain: "IP address"},
+		// Behind a proxy the Host header may be anything: the public URL wins.
+		{public: "https://chat.example.org", host: "10.0.0.5:8080", rpID: "chat.example.org", origin: "https://chat.example.org"},
+		{public: "https://chat.example.org:8443", host: "localhost", rpID: "chat.example.org", origin: "https://chat.example.org:8443"},
+		{public: "https://192.0.2.7", host: "localhost", wantErrContain: "IP address"},
+	} {
+		a := &API{PublicURL: c.public}
+		r := httptest.NewRequest("GET", "/api/v1/me/passkeys/begin", nil)
+		r.Host = c.host
+		if c.tls {
+			r.TLS = &tls.ConnectionState{}
+		}
+		wa, err := a.relyingParty(r)
+		if c.wantErrContain != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErrContain) {
+				t.Errorf("%+v: err %v", c, err)
+			}
+			continue
+		}
+		if err != nil || wa.Config.RPID != c.rpID || !slices.Equal(wa.Config.RPOrigins, []string{c.origin}) {
+			t.Errorf("%+v: %v %+v", c, err, wa)
+		}
 	}
 }
