@@ -25,6 +25,7 @@ type Route struct {
 func (a *API) ConsoleRoutes() []Route {
 	var rs []Route
 	// One line per feature file; each returns its routes.
+	rs = append(rs, a.deviceRoutes()...)
 	return rs
 }
 

@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	api := &admin.API{Auth: auth, Store: st, Log: log, DevicesChanged: rl.DevicesChanged, Version: cfg.Version}
+	api := &admin.API{Auth: auth, Store: st, Log: log, DevicesChanged: rl.DevicesChanged, EndDevice: rl.EndDevice, Version: cfg.Version}
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
