@@ -353,6 +353,7 @@ export class Client extends EventTarget {
 
   async onRelayClosed({ code, opened }) {
     if (code === 4001) { this.notify("revoked", {}); return; }
+    if (code === 4002) { this.relay.stop(); this.notify("locked_by_admin", {}); return; }
     if (code === 4000) { this.notify("replaced", {}); return; }
     if (!opened) {
       // The upgrade failed: either the network or the session. Ask /me.
