@@ -71,6 +71,20 @@ export function wipeTests() {
       const cfg = await w.evaluate(async () => (await fetch("/api/v1/config")).json());
       assert.ok(pinned && pinned === cfg.command_key, "the meta record pins the server's command key");
       ctx.wandaKey = pinned;
+      // The key fingerprint in the app's settings is the console's.
+      const [uid, device] = await w.evaluate(() => [window.curbside.user, window.curbside.device]);
+      const { devices } = await admin(ctx, "GET", `/api/v1/admin/users/${uid}/devices`);
+      assert.equal(devices.length, 1);
+      assert.match(devices[0].agent, /Chrom/, "the agent is the browser's User-Agent");
+      const back = w.getByRole("button", { name: "Back to conversations" });
+      if (await back.isVisible()) await back.click(); // a phone shows one pane at a time
+      await w.getByRole("button", { name: "Settings" }).click();
+      const fpShown = w.locator(`.devices li[data-device="${device}"] .fingerprint`);
+      await fpShown.waitFor();
+      assert.equal(await fpShown.textContent(), devices[0].fingerprint);
+      assert.match(devices[0].fingerprint, /^[0-9a-f]{4}( [0-9a-f]{4}){7}$/);
+      await shot(ctx, w, "29-settings-fingerprint");
+      await w.getByRole("button", { name: "Back to conversations" }).click();
     }],
 
     ["remote lock: the PWA is signed out at once and asks for the password; signing in again keeps the history", async (ctx) => {
