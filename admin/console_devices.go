@@ -77,8 +77,10 @@ func deviceView(d *store.DeviceInfo, withUser bool) DeviceView {
 func deviceTarget(id int64) string { return "device:" + strconv.FormatInt(id, 10) }
 
 var (
-	errNoDevice     = web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such device")
-	errDeviceGone   = web.Errorf(http.StatusConflict, protocol.CodeConflict, "this device is revoked: it has no session to lock")
+	errNoDevice   = web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such device")
+	errDeviceGone = web.Errorf(http.StatusConflict, protocol.CodeConflict, "this device is revoked: it has no session to lock")
+	errOutranked  = web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "this device belongs to someone with a higher administrator level than yours")
+	// ErrAlreadyWiped is WipeDevice's answer for a device wiped before.
 	ErrAlreadyWiped = web.Errorf(http.StatusConflict, protocol.CodeConflict, "this device was already wiped")
 )
 
@@ -171,7 +173,9 @@ func actionReason(w http.ResponseWriter, r *http.Request) (string, error) {
 	return reason, nil
 }
 
-// pathDevice returns the device named by the path's {id}.
+// pathDevice returns the device named by the path's {id}, if the caller
+// may act on it: nobody locks or wipes the devices of someone whose admin
+// level is above their own (helpdesk cannot lock the owner out).
 func (a *API) pathDevice(r *http.Request) (*store.Device, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -183,6 +187,14 @@ func (a *API) pathDevice(r *http.Request) (*store.Device, error) {
 	}
 	if err != nil {
 		return nil, web.Internal(err)
+	}
+	owner, err := a.Store.UserByID(r.Context(), d.User)
+	if err != nil {
+		return nil, web.Internal(err)
+	}
+	if store.LevelRank(owner.AdminLevel) > store.LevelRank(SessionOf(r.Context()).User.AdminLevel) {
+		a.audit(r, "console.refused", deviceTarget(d.ID), store.OutcomeFail, map[string]any{"reason": "outranked", "route": r.Pattern})
+		return nil, errOutranked
 	}
 	return d, nil
 }

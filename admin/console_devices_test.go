@@ -246,6 +246,18 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 		t.Fatalf("inventory of revoked devices: %d", code)
 	}
 
+	// Nobody acts on the devices of someone above their level.
+	bd := newTestDevice()
+	if code, out := f.do("POST", "/api/v1/devices", boss, map[string]any{"name": "boss phone", "list": signedList(f.users["boss"].ID, 1, bd, bd.listed())}); code != 201 {
+		t.Fatalf("register boss's device: %d %v", code, out)
+	}
+	if code, out := f.do("POST", fmt.Sprintf("/api/v1/admin/devices/%d/lock", bd.id), help, nil); code != 403 || errCode(out) != "forbidden" {
+		t.Fatalf("helpdesk locks an admin's device: %d %v", code, out)
+	}
+	if d, _ := f.st.DeviceByID(ctx, bd.id); d.State != store.DeviceActive {
+		t.Fatal("the refused lock changed the device")
+	}
+
 	// Every step is in the audit log, with who did it.
 	rows := auditRows(t, f.st)
 	dt := func(d *testDevice) string { return "device:" + itoa(d.id) }
