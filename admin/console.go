@@ -25,11 +25,17 @@ type Route struct {
 func (a *API) ConsoleRoutes() []Route {
 	var rs []Route
 	// One line per feature file; each returns its routes.
+	rs = append(rs, a.userRoutes()...)
+	rs = append(rs, a.groupRoutes()...)
+	rs = append(rs, a.invitationRoutes()...)
+	rs = append(rs, a.policyRoutes()...)
+	rs = append(rs, a.importRoutes()...)
 	rs = append(rs, a.deviceRoutes()...)
 	return rs
 }
 
 func (a *API) registerConsole(mux *http.ServeMux) {
+	a.registerInvitations(mux)
 	for _, rt := range a.ConsoleRoutes() {
 		mux.Handle(rt.Pattern, web.Handle(a.Log, a.authed(a.console(rt.Level, rt.handler))))
 	}
@@ -42,10 +48,10 @@ var (
 	errConsoleMFA = web.Errorf(http.StatusForbidden, CodeMFARequired, "the console needs a sign-in confirmed with a second factor: set one up under My account, then sign in again")
 )
 
-// Console error codes beyond protocol's.
+// Console error codes, for the tests.
 const (
-	CodeNetwork     protocol.Code = "forbidden_network"
-	CodeMFARequired protocol.Code = "mfa_required"
+	CodeNetwork     = protocol.CodeNetwork
+	CodeMFARequired = protocol.CodeMFARequired
 )
 
 // console checks, for an authenticated request, that the user's admin
