@@ -79,7 +79,6 @@ func deviceTarget(id int64) string { return "device:" + strconv.FormatInt(id, 10
 var (
 	errNoDevice   = web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such device")
 	errDeviceGone = web.Errorf(http.StatusConflict, protocol.CodeConflict, "this device is revoked: it has no session to lock")
-	errOutranked  = web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "this device belongs to someone with a higher administrator level than yours")
 	// ErrAlreadyWiped is WipeDevice's answer for a device wiped before.
 	ErrAlreadyWiped = web.Errorf(http.StatusConflict, protocol.CodeConflict, "this device was already wiped")
 )
@@ -174,8 +173,8 @@ func actionReason(w http.ResponseWriter, r *http.Request) (string, error) {
 }
 
 // pathDevice returns the device named by the path's {id}, if the caller
-// may act on it: nobody locks or wipes the devices of someone whose admin
-// level is above their own (helpdesk cannot lock the owner out).
+// may manage its user (mayManage): helpdesk cannot lock an administrator
+// out, nor an admin wipe another admin's or an owner's device.
 func (a *API) pathDevice(r *http.Request) (*store.Device, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -192,9 +191,9 @@ func (a *API) pathDevice(r *http.Request) (*store.Device, error) {
 	if err != nil {
 		return nil, web.Internal(err)
 	}
-	if store.LevelRank(owner.AdminLevel) > store.LevelRank(SessionOf(r.Context()).User.AdminLevel) {
-		a.audit(r, "console.refused", deviceTarget(d.ID), store.OutcomeFail, map[string]any{"reason": "outranked", "route": r.Pattern})
-		return nil, errOutranked
+	if err := mayManage(SessionOf(r.Context()).User, owner); err != nil {
+		a.audit(r, "console.refused", deviceTarget(d.ID), store.OutcomeFail, map[string]any{"reason": "level", "route": r.Pattern, "user": owner.ID})
+		return nil, err
 	}
 	return d, nil
 }
