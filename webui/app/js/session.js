@@ -47,6 +47,8 @@ export async function verifyWipe(cmd, meta) {
   }
 }
 
+let wipeCheck = null; // the check in flight, or the settled true of a wipe carried out
+
 /**
  * checkWipe asks the server whether a wipe command waits for this device
  * and, if one verifies with the pinned command key and names this device,
@@ -57,8 +59,6 @@ export async function verifyWipe(cmd, meta) {
  * verify is ignored: neither a stranger nor a server without the key can
  * make a device erase itself this way.
  */
-let wipeCheck = null; // the check in flight, or the settled true of a wipe carried out
-
 export function checkWipe() {
   // One check at a time: the unlock screen and the PIN form may both ask,
   // and a second erase must not reopen the database the first deleted.
