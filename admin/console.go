@@ -30,6 +30,8 @@ func (a *API) ConsoleRoutes() []Route {
 	rs = append(rs, a.invitationRoutes()...)
 	rs = append(rs, a.policyRoutes()...)
 	rs = append(rs, a.importRoutes()...)
+	rs = append(rs, a.auditRoutes()...)
+	rs = append(rs, a.reportRoutes()...)
 	rs = append(rs, a.deviceRoutes()...)
 	return rs
 }
