@@ -158,8 +158,8 @@ type deviceActionRequest struct {
 
 // actionReason reads the optional body of a lock or wipe: {reason}.
 func actionReason(w http.ResponseWriter, r *http.Request) (string, error) {
-	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
-		return "", nil
+	if r.ContentLength == 0 {
+		return "", nil // no body (with or without a Content-Type): no reason
 	}
 	var req deviceActionRequest
 	if err := web.DecodeJSON(w, r, 1024, &req); err != nil {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,6 +223,18 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 	_, other, _ := ed25519.GenerateKey(nil)
 	if cmd.Verify(other.Public().(ed25519.PublicKey), d1.id) == nil {
 		t.Fatal("the command verified with another key")
+	}
+
+	// A reason that is too long, or a body that is not JSON, is refused.
+	lock2 := fmt.Sprintf("/api/v1/admin/devices/%d/lock", d2.id)
+	if code, out := f.do("POST", lock2, boss, map[string]any{"reason": strings.Repeat("x", maxReasonBytes+1)}); code != 400 || errCode(out) != "bad_request" {
+		t.Fatalf("lock with a long reason: %d %v", code, out)
+	}
+	if code, _ := f.raw("POST", lock2, boss, "text/plain", "lost"); code != http.StatusUnsupportedMediaType {
+		t.Fatalf("lock with a text body: %d", code)
+	}
+	if code, _ := f.raw("POST", lock2, boss, "application/json", ""); code != 200 {
+		t.Fatalf("lock with an empty JSON body: %d", code)
 	}
 
 	// Again, and a lock of the wiped device, are conflicts; unknown ids 404.
