@@ -140,8 +140,8 @@ func (f *fixture) passwordStep(name string) map[string]any {
 	return out["mfa"].(map[string]any)
 }
 
-// auditActions reads the audit log's rows straight from the database.
-func auditRows(t *testing.T, st *store.Store) []store.AuditEntry {
+// mfaAuditRows reads the audit log's rows straight from the database.
+func mfaAuditRows(t *testing.T, st *store.Store) []store.AuditEntry {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+st.Path()+"?mode=ro")
 	if err != nil {
@@ -336,7 +336,7 @@ func TestMFATOTPLogin(t *testing.T) {
 	}
 	f.login("alice")
 
-	rows := auditRows(t, f.st)
+	rows := mfaAuditRows(t, f.st)
 	for _, want := range []struct{ action, detail string }{
 		{"mfa.totp_enrolled", ""}, {"login.fail", `"wrong code"`}, {"login.ok", `"mfa":"totp"`},
 		{"login.ok", `"mfa":"recovery"`}, {"mfa.recovery_used", `"left":9`}, {"mfa.recovery_regenerated", ""},
@@ -408,7 +408,7 @@ func TestMFAWrongCodesLockOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.do("POST", "/api/v1/login", "", map[string]string{"username": "alice", "password": testPassword})
-	rows := auditRows(t, f.st)
+	rows := mfaAuditRows(t, f.st)
 	for _, want := range []struct{ action, detail string }{
 		{"login.locked_out", "until"}, {"login.fail", `"lockout"`}, {"login.fail", `"unknown user"`},
 		{"login.fail", `"wrong password"`}, {"login.fail", `"account state"`},
@@ -526,7 +526,7 @@ func TestMFAResetByAdmin(t *testing.T) {
 	if m, _ := out["mfa"].(map[string]any); m["totp"] != true {
 		t.Fatalf("user detail mfa: %v", out)
 	}
-	rows := auditRows(t, f.st)
+	rows := mfaAuditRows(t, f.st)
 	e := findAudit(rows, "mfa.reset", `"totp":true`)
 	if e == nil || e.Target != userTarget(alice.ID) || e.Actor != f.users["root"].ID || e.Outcome != store.OutcomeOK {
 		t.Fatalf("mfa.reset entry %+v", e)
@@ -536,7 +536,7 @@ func TestMFAResetByAdmin(t *testing.T) {
 	}
 	// Logging out is audited.
 	f.do("POST", "/api/v1/logout", rootTok, nil)
-	if e := findAudit(auditRows(t, f.st), "logout", ""); e == nil || e.Actor != f.users["root"].ID {
+	if e := findAudit(mfaAuditRows(t, f.st), "logout", ""); e == nil || e.Actor != f.users["root"].ID {
 		t.Fatalf("logout entry %+v", e)
 	}
 }
@@ -728,7 +728,7 @@ func TestPasskeys(t *testing.T) {
 	if m, _ := f.st.MFAStatusOf(ctx, alice.ID); m.Has() || m.RecoveryLeft != 0 {
 		t.Fatalf("after removing the only passkey: %+v", m)
 	}
-	rows := auditRows(t, f.st)
+	rows := mfaAuditRows(t, f.st)
 	for _, a := range []string{"mfa.passkey_added", "mfa.passkey_used", "mfa.passkey_removed"} {
 		if e := findAudit(rows, a, "Laptop"); e == nil || e.Target != userTarget(alice.ID) {
 			t.Errorf("no audit entry %s: %+v", a, e)
