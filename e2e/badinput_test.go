@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -148,6 +149,12 @@ func TestBadInput(t *testing.T) {
 	buf := make([]byte, 512)
 	conn.Read(buf)
 	conn.Write([]byte{0x81, 0xFE, 0x10, 0x00, 1, 2, 3, 4, 'x'}) // header says 4096 bytes; send one
+	// Half-close and wait for the server to hang up: by then it has
+	// registered and dropped this session, so it cannot replace the
+	// connection made for the same device below.
+	conn.(*net.TCPConn).CloseWrite()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	io.Copy(io.Discard, conn)
 	conn.Close()
 
 	// Unauthenticated and device-less sessions are refused before upgrade.
