@@ -32,6 +32,10 @@ type API struct {
 	DevicesChanged func(user int64)
 	// Version is the server's version, reported to clients.
 	Version string
+	// PublicURL is the origin people reach the server at, for links
+	// (invitations, first-run set-up) and passkeys; empty: the origin
+	// each request came to.
+	PublicURL string
 
 	challenges challenges
 }

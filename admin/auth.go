@@ -130,6 +130,13 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 		a.log.Info("login refused", "reason", "lockout", "user", u.ID, "ip", ip)
 		return nil, lockedOut(u.LockedUntil)
 	}
+	if u.PasswordHash == "" {
+		// Imported or invited, with no password set yet: the invitation
+		// link is the way in. It looks like any failed sign-in.
+		CheckPassword(dummyHash(), password)
+		a.log.Info("login failed", "reason", "no password set", "user", u.ID, "ip", ip)
+		return nil, errBadLogin
+	}
 	ok, err := CheckPassword(u.PasswordHash, password)
 	if err != nil {
 		return nil, web.Internal(err)

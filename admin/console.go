@@ -25,10 +25,16 @@ type Route struct {
 func (a *API) ConsoleRoutes() []Route {
 	var rs []Route
 	// One line per feature file; each returns its routes.
+	rs = append(rs, a.userRoutes()...)
+	rs = append(rs, a.groupRoutes()...)
+	rs = append(rs, a.invitationRoutes()...)
+	rs = append(rs, a.policyRoutes()...)
+	rs = append(rs, a.importRoutes()...)
 	return rs
 }
 
 func (a *API) registerConsole(mux *http.ServeMux) {
+	a.registerInvitations(mux)
 	for _, rt := range a.ConsoleRoutes() {
 		mux.Handle(rt.Pattern, web.Handle(a.Log, a.authed(a.console(rt.Level, rt.handler))))
 	}

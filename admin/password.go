@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/curbside-health/curbside/store"
 )
 
 // Argon2id parameters: OWASP's first recommended set (46 MiB, one pass, one
@@ -76,7 +79,39 @@ var dummyHash = sync.OnceValue(func() string {
 	return h
 })
 
-// CheckPasswordPolicy reports why a new password is unacceptable, or nil.
+// CheckNewPassword reports why a new password breaks the policy (length and
+// character classes), or nil.
+func CheckNewPassword(password string, pol *store.Policy) error {
+	if err := CheckPasswordPolicy(password, pol.PasswordMinLength); err != nil {
+		return err
+	}
+	if n := PasswordClasses(password); n < pol.PasswordClasses {
+		return fmt.Errorf("the password mixes %d of lower-case letters, upper-case letters, digits and symbols; the policy asks for %d", n, pol.PasswordClasses)
+	}
+	return nil
+}
+
+// PasswordClasses counts which of lower-case letters, upper-case letters,
+// digits and other characters (symbols, spaces) a password uses.
+func PasswordClasses(password string) int {
+	var lower, upper, digit, other int
+	for _, c := range password {
+		switch {
+		case unicode.IsLower(c):
+			lower = 1
+		case unicode.IsUpper(c):
+			upper = 1
+		case unicode.IsDigit(c):
+			digit = 1
+		default:
+			other = 1
+		}
+	}
+	return lower + upper + digit + other
+}
+
+// CheckPasswordPolicy reports why a new password is shorter than minLength
+// or otherwise unusable, or nil.
 func CheckPasswordPolicy(password string, minLength int) error {
 	n := utf8.RuneCountInString(password)
 	switch {

@@ -27,6 +27,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	cfg := server.Config{Version: env.Version}
 	fs.StringVar(&cfg.DataDir, "data", envOr("data", server.DefaultDataDir), "data directory (env CURBSIDE_DATA)")
 	fs.StringVar(&cfg.Listen, "listen", envOr("listen", server.DefaultListen), "address for plain HTTP; loopback only without TLS (env CURBSIDE_LISTEN)")
+	fs.StringVar(&cfg.PublicURL, "public-url", envOr("public-url", ""), "the origin people reach the server at, for links and passkeys, e.g. https://chat.example.org (env CURBSIDE_PUBLIC_URL)")
 	level := fs.String("log-level", envOr("log-level", "info"), "log level: debug, info, warn or error (env CURBSIDE_LOG_LEVEL)")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -55,18 +55,21 @@ func userAdd(ctx context.Context, env *Env, args []string) error {
 	data := dataFlag(fs)
 	username := fs.String("username", "", "sign-in name (required)")
 	display := fs.String("display", "", "full name shown to others (required)")
-	role := fs.String("role", store.RoleStaff, "admin, staff, external or patient")
+	role := fs.String("role", store.RoleStaff, "admin, staff, external or patient (admin also gives the console's admin level)")
+	level := fs.String("admin", "", "console access: owner, admin or helpdesk (default: admin for --role admin, else none)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	switch {
-	case !validUsername(*username):
+	case !admin.ValidUsername(*username):
 		return usagef("--username: 1-64 characters of letters, digits, '.', '_', '-' or '@'")
 	case strings.TrimSpace(*display) == "" || len(*display) > 100:
 		return usagef("--display: the person's full name, 1-100 characters")
 	case !store.ValidRole(*role):
 		return usagef("--role %q: want admin, staff, external or patient", *role)
+	case store.LevelRank(*level) < 0:
+		return usagef("--admin %q: want owner, admin or helpdesk", *level)
 	case !*pwStdin:
 		return usagef("--password-stdin is required: passwords are never taken as arguments, which other users can see")
 	}
@@ -79,14 +82,18 @@ func userAdd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	u := &store.User{Username: *username, Display: strings.TrimSpace(*display), Role: *role, State: store.StateActive, PasswordHash: hash}
+	u := &store.User{Username: *username, Display: strings.TrimSpace(*display), Role: *role, State: store.StateActive, AdminLevel: *level, PasswordHash: hash}
 	if err := st.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return fmt.Errorf("a user named %q already exists", *username)
 		}
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "created user %s (id %d, role %s)\n", u.Username, u.ID, u.Role)
+	if u.AdminLevel != "" {
+		fmt.Fprintf(env.Stdout, "created user %s (id %d, role %s, console level %s)\n", u.Username, u.ID, u.Role, u.AdminLevel)
+	} else {
+		fmt.Fprintf(env.Stdout, "created user %s (id %d, role %s)\n", u.Username, u.ID, u.Role)
+	}
 	return nil
 }
 
@@ -111,22 +118,10 @@ func newPasswordHash(ctx context.Context, st *store.Store, pw string) (string, e
 	if err != nil {
 		return "", err
 	}
-	if err := admin.CheckPasswordPolicy(pw, pol.PasswordMinLength); err != nil {
+	if err := admin.CheckNewPassword(pw, &pol); err != nil {
 		return "", err
 	}
 	return admin.HashPassword(pw)
-}
-
-func validUsername(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-@", c)) {
-			return false
-		}
-	}
-	return true
 }
 
 func userList(ctx context.Context, env *Env, args []string) error {
@@ -153,9 +148,13 @@ func userList(ctx context.Context, env *Env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tUSERNAME\tDISPLAY\tROLE\tSTATE")
+	fmt.Fprintln(tw, "ID\tUSERNAME\tDISPLAY\tROLE\tSTATE\tCONSOLE")
 	for _, u := range users {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", u.ID, u.Username, u.Display, u.Role, u.State)
+		lv := u.AdminLevel
+		if lv == "" {
+			lv = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Username, u.Display, u.Role, u.State, lv)
 	}
 	return tw.Flush()
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,10 @@ type Config struct {
 	Listen  string // host:port for plain HTTP
 	Logger  *slog.Logger
 	Version string // reported to clients
+	// PublicURL is the origin people reach the server at (links in
+	// invitations, passkeys); empty: the listening address, or each
+	// request's own origin.
+	PublicURL string
 
 	// Listener, if set, is used instead of listening on Listen (tests).
 	Listener net.Listener
@@ -50,6 +55,12 @@ type Config struct {
 func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("--data needs a directory")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("--public-url %q: want an origin such as https://chat.example-practice.org", c.PublicURL)
+		}
 	}
 	if c.Listener == nil {
 		host, _, err := net.SplitHostPort(c.Listen)
@@ -88,7 +99,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	api := &admin.API{Auth: auth, Store: st, Log: log, DevicesChanged: rl.DevicesChanged, Version: cfg.Version}
+	api := &admin.API{Auth: auth, Store: st, Log: log, DevicesChanged: rl.DevicesChanged, Version: cfg.Version, PublicURL: cfg.PublicURL}
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
@@ -133,6 +144,16 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { errc <- srv.Serve(ln) }()
 	ready.Store(true)
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "tls", "off (loopback only)", "startup", time.Since(start).Round(time.Millisecond))
+	origin := cfg.PublicURL
+	if origin == "" {
+		origin = "http://" + ln.Addr().String()
+	}
+	if link, exp, err := api.SetupLink(ctx, origin); err != nil {
+		log.Error("first-run set-up link not made", "err", err)
+	} else if link != "" {
+		log.Warn("first run: no administrator yet; open this single-use link to create the owner account (or use curbside user add --role admin)",
+			"url", link, "expires", exp.UTC().Format(time.RFC3339))
+	}
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr())
 	}

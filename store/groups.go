@@ -7,24 +7,99 @@ import (
 	"fmt"
 )
 
-// Group is a named set of users that share a group conversation.
+// Group is a named set of users that share a group conversation. A group
+// may have a parent: a subgroup's members are members of every group above
+// it too ("Night shift" under "Nursing" reaches the Nursing conversation).
 type Group struct {
-	ID      int64   `json:"id"`
-	Name    string  `json:"name"`
-	Members []*User `json:"members"`
+	ID          int64   `json:"id"`
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	Parent      int64   `json:"parent,omitempty"` // 0: a top-level group
+	Members     []*User `json:"members"`          // direct and through subgroups
+	Direct      []int64 `json:"direct"`           // the ids of the direct members
 }
 
-// CreateGroup adds an empty group.
+// subtree is a CTE of the ids of group ?1 and every group below it.
+const subtree = `WITH RECURSIVE sub(id) AS (SELECT ?1 UNION SELECT g.id FROM groups g JOIN sub ON g.parent_id = sub.id) `
+
+// CreateGroup adds an empty top-level group.
 func (s *Store) CreateGroup(ctx context.Context, name string) (int64, error) {
+	return s.CreateGroupIn(ctx, name, "", 0)
+}
+
+// CreateGroupIn adds an empty group under parent (0: top level).
+func (s *Store) CreateGroupIn(ctx context.Context, name, description string, parent int64) (int64, error) {
 	var id int64
 	err := s.submit(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRow(`INSERT INTO groups (name, created_at) VALUES (?, ?) RETURNING id`, name, nowMS()).Scan(&id)
+		if err := groupExists(tx, parent); err != nil {
+			return err
+		}
+		err := tx.QueryRow(`INSERT INTO groups (name, description, parent_id, created_at) VALUES (?, ?, NULLIF(?, 0), ?) RETURNING id`,
+			name, description, parent, nowMS()).Scan(&id)
 		if isUnique(err) {
 			return fmt.Errorf("group %q: %w", name, ErrExists)
 		}
 		return err
 	})
 	return id, err
+}
+
+func groupExists(tx *sql.Tx, id int64) error {
+	if id == 0 {
+		return nil
+	}
+	var one int
+	err := tx.QueryRow(`SELECT 1 FROM groups WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("group %d: %w", id, ErrNotFound)
+	}
+	return err
+}
+
+// UpdateGroup renames, redescribes or moves a group (parent 0: top level).
+// A move under the group itself or one of its subgroups is ErrConflict.
+func (s *Store) UpdateGroup(ctx context.Context, id int64, name, description string, parent int64) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		if err := groupExists(tx, id); err != nil {
+			return err
+		}
+		if err := groupExists(tx, parent); err != nil {
+			return err
+		}
+		if parent != 0 {
+			var loop int
+			if err := tx.QueryRow(subtree+`SELECT count(*) FROM sub WHERE id = ?2`, id, parent).Scan(&loop); err != nil {
+				return err
+			}
+			if loop > 0 {
+				return fmt.Errorf("%w: a group cannot be moved under itself or one of its subgroups", ErrConflict)
+			}
+		}
+		_, err := tx.Exec(`UPDATE groups SET name = ?, description = ?, parent_id = NULLIF(?, 0) WHERE id = ?`, name, description, parent, id)
+		if isUnique(err) {
+			return fmt.Errorf("group %q: %w", name, ErrExists)
+		}
+		return err
+	})
+}
+
+// DeleteGroup deletes a group; its subgroups move up to its parent.
+func (s *Store) DeleteGroup(ctx context.Context, id int64) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		var parent sql.NullInt64
+		err := tx.QueryRow(`SELECT parent_id FROM groups WHERE id = ?`, id).Scan(&parent)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE groups SET parent_id = ? WHERE parent_id = ?`, parent, id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(`DELETE FROM groups WHERE id = ?`, id)
+		return err
+	})
 }
 
 // SetGroupMembers adds (add=true) or removes users from a group.
@@ -53,7 +128,7 @@ func (s *Store) SetGroupMembers(ctx context.Context, group int64, users []int64,
 // GroupByName looks a group up by name, with its members.
 func (s *Store) GroupByName(ctx context.Context, name string) (*Group, error) {
 	var g Group
-	err := s.read.QueryRowContext(ctx, `SELECT id, name FROM groups WHERE name = ?`, name).Scan(&g.ID, &g.Name)
+	err := s.read.QueryRowContext(ctx, `SELECT id, name, description, COALESCE(parent_id, 0) FROM groups WHERE name = ?`, name).Scan(&g.ID, &g.Name, &g.Description, &g.Parent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -66,7 +141,7 @@ func (s *Store) GroupByName(ctx context.Context, name string) (*Group, error) {
 // GroupByID looks a group up by id, with its members.
 func (s *Store) GroupByID(ctx context.Context, id int64) (*Group, error) {
 	var g Group
-	err := s.read.QueryRowContext(ctx, `SELECT id, name FROM groups WHERE id = ?`, id).Scan(&g.ID, &g.Name)
+	err := s.read.QueryRowContext(ctx, `SELECT id, name, description, COALESCE(parent_id, 0) FROM groups WHERE id = ?`, id).Scan(&g.ID, &g.Name, &g.Description, &g.Parent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -77,34 +152,50 @@ func (s *Store) GroupByID(ctx context.Context, id int64) (*Group, error) {
 }
 
 func (s *Store) withMembers(ctx context.Context, g *Group) (*Group, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+prefixed("u.", userColumns)+` FROM group_members m JOIN users u ON u.id = m.user_id
-		WHERE m.group_id = ? ORDER BY u.display COLLATE NOCASE, u.id`, g.ID)
+	rows, err := s.read.QueryContext(ctx, subtree+`SELECT `+userColumns+`, EXISTS (SELECT 1 FROM group_members d WHERE d.group_id = ?1 AND d.user_id = u.id)
+		FROM users u WHERE u.id IN (SELECT user_id FROM group_members WHERE group_id IN sub) ORDER BY u.display COLLATE NOCASE, u.id`, g.ID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	g.Members = []*User{}
+	g.Direct = []int64{}
 	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
+		var u User
+		var direct bool
+		if err := rows.Scan(append(u.dest(), &direct)...); err != nil {
 			return nil, err
 		}
-		g.Members = append(g.Members, u)
+		g.Members = append(g.Members, &u)
+		if direct {
+			g.Direct = append(g.Direct, u.ID)
+		}
 	}
 	return g, rows.Err()
 }
 
-// GroupsOf lists the groups a user belongs to, with their members.
+// GroupsOf lists the groups a user belongs to, directly or through a
+// subgroup, with their members.
 func (s *Store) GroupsOf(ctx context.Context, user int64) ([]*Group, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT g.id, g.name FROM group_members m JOIN groups g ON g.id = m.group_id
-		WHERE m.user_id = ? ORDER BY g.name COLLATE NOCASE`, user)
+	return s.groups(ctx, `WITH RECURSIVE up(id) AS (SELECT group_id FROM group_members WHERE user_id = ?1
+		UNION SELECT g.parent_id FROM groups g JOIN up ON g.id = up.id WHERE g.parent_id IS NOT NULL)
+		SELECT id, name, description, COALESCE(parent_id, 0) FROM groups WHERE id IN up ORDER BY name COLLATE NOCASE`, user)
+}
+
+// AllGroups lists every group with its members, by name.
+func (s *Store) AllGroups(ctx context.Context) ([]*Group, error) {
+	return s.groups(ctx, `SELECT id, name, description, COALESCE(parent_id, 0) FROM groups ORDER BY name COLLATE NOCASE`)
+}
+
+func (s *Store) groups(ctx context.Context, query string, args ...any) ([]*Group, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	var gs []*Group
 	for rows.Next() {
 		var g Group
-		if err := rows.Scan(&g.ID, &g.Name); err != nil {
+		if err := rows.Scan(&g.ID, &g.Name, &g.Description, &g.Parent); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -122,10 +213,11 @@ func (s *Store) GroupsOf(ctx context.Context, user int64) ([]*Group, error) {
 	return gs, nil
 }
 
-// GroupMemberIDs returns the ids of a group's members; ErrNotFound if the
-// group does not exist.
+// GroupMemberIDs returns the ids of a group's members, direct and through
+// subgroups; ErrNotFound if the group does not exist.
 func (s *Store) GroupMemberIDs(ctx context.Context, group int64) ([]int64, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT g.id, m.user_id FROM groups g LEFT JOIN group_members m ON m.group_id = g.id WHERE g.id = ?`, group)
+	rows, err := s.read.QueryContext(ctx, subtree+`SELECT g.id, m.user_id FROM groups g
+		LEFT JOIN (SELECT DISTINCT user_id FROM group_members WHERE group_id IN sub) m WHERE g.id = ?1`, group)
 	if err != nil {
 		return nil, err
 	}

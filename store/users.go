@@ -139,7 +139,7 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
 // SearchUsers lists users whose username or display name contains q
 // (all users when q is empty), by display name, at most limit.
 func (s *Store) SearchUsers(ctx context.Context, q string, limit int) ([]*User, error) {
-	pat := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
+	pat := "%" + likeEscape(q) + "%"
 	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users
 		WHERE username LIKE ?1 ESCAPE '\' OR display LIKE ?1 ESCAPE '\'
 		ORDER BY display COLLATE NOCASE, id LIMIT ?2`, pat, limit)
@@ -166,20 +166,22 @@ func (s *Store) SetPassword(ctx context.Context, id int64, hash string) error {
 // SetUserState changes a user's state. Leaving the active state also ends
 // every session of the user, in the same transaction.
 func (s *Store) SetUserState(ctx context.Context, id int64, state string) error {
-	return s.submit(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE users SET state = ?, failed_logins = CASE WHEN ?1 = 'active' THEN 0 ELSE failed_logins END,
+	return s.submit(ctx, func(tx *sql.Tx) error { return setUserState(tx, id, state) })
+}
+
+func setUserState(tx *sql.Tx, id int64, state string) error {
+	res, err := tx.Exec(`UPDATE users SET state = ?, failed_logins = CASE WHEN ?1 = 'active' THEN 0 ELSE failed_logins END,
 			locked_until = CASE WHEN ?1 = 'active' THEN 0 ELSE locked_until END, updated_at = ? WHERE id = ?`, state, nowMS(), id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		if state != StateActive {
-			_, err = tx.Exec(`DELETE FROM sessions WHERE user_id = ?`, id)
-		}
+	if err != nil {
 		return err
-	})
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	if state != StateActive {
+		_, err = tx.Exec(`DELETE FROM sessions WHERE user_id = ?`, id)
+	}
+	return err
 }
 
 // LoginFailed records a failed password attempt. When the failures reach
@@ -223,4 +225,203 @@ func (s *Store) exec1(ctx context.Context, query string, args ...any) error {
 
 func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// UserFilter selects users for the console's list.
+type UserFilter struct {
+	Query  string // in username, display name or email
+	Role   string
+	State  string
+	Level  string // an admin level, or "any" for every user with one
+	Limit  int
+	Offset int
+}
+
+// ListUsers returns one page of the users matching f, by display name, and
+// how many match in all.
+func (s *Store) ListUsers(ctx context.Context, f UserFilter) ([]*User, int, error) {
+	where := []string{`(username LIKE ?1 ESCAPE '\' OR display LIKE ?1 ESCAPE '\' OR email LIKE ?1 ESCAPE '\')`}
+	args := []any{"%" + likeEscape(f.Query) + "%"}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Role != "" {
+		add("role = ?%d", f.Role)
+	}
+	if f.State != "" {
+		add("state = ?%d", f.State)
+	}
+	switch f.Level {
+	case "":
+	case "any":
+		where = append(where, "admin_level != ''")
+	default:
+		add("admin_level = ?%d", f.Level)
+	}
+	cond := strings.Join(where, " AND ")
+	var total int
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE `+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	args = append(args, f.Limit, f.Offset)
+	rows, err := s.read.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM users WHERE %s ORDER BY display COLLATE NOCASE, id LIMIT ?%d OFFSET ?%d`,
+		userColumns, cond, len(args)-1, len(args)), args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := []*User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, u)
+	}
+	return out, total, rows.Err()
+}
+
+func likeEscape(q string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q)
+}
+
+// UserUpdate holds the profile fields an administrator may change; nil
+// leaves a field as it is.
+type UserUpdate struct {
+	Display    *string
+	Role       *string
+	Email      *string
+	AdminLevel *string
+}
+
+// UpdateUser changes a user's profile and returns the user as stored.
+// Taking away the last owner's level is refused with ErrConflict: the
+// organisation must always have someone who can manage administrators.
+func (s *Store) UpdateUser(ctx context.Context, id int64, up UserUpdate) (*User, error) {
+	var u *User
+	err := s.submit(ctx, func(tx *sql.Tx) error {
+		cur, err := scanUser(tx.QueryRow(`SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		if up.Display != nil {
+			cur.Display = *up.Display
+		}
+		if up.Role != nil {
+			cur.Role = *up.Role
+		}
+		if up.Email != nil {
+			cur.Email = *up.Email
+		}
+		if up.AdminLevel != nil && *up.AdminLevel != cur.AdminLevel {
+			if cur.AdminLevel == LevelOwner {
+				if err := notLastOwner(tx, id); err != nil {
+					return err
+				}
+			}
+			cur.AdminLevel = *up.AdminLevel
+		}
+		if _, err := tx.Exec(`UPDATE users SET display = ?, role = ?, email = ?, admin_level = ?, updated_at = ? WHERE id = ?`,
+			cur.Display, cur.Role, cur.Email, cur.AdminLevel, nowMS(), id); err != nil {
+			return err
+		}
+		u = cur
+		return nil
+	})
+	return u, err
+}
+
+func notLastOwner(tx *sql.Tx, id int64) error {
+	var others int
+	if err := tx.QueryRow(`SELECT count(*) FROM users WHERE admin_level = 'owner' AND state = 'active' AND id != ?`, id).Scan(&others); err != nil {
+		return err
+	}
+	if others == 0 {
+		return fmt.Errorf("%w: this is the only active owner; make another user owner first", ErrConflict)
+	}
+	return nil
+}
+
+// SetUserStateChecked is SetUserState that refuses to take the last active
+// owner out of the active state.
+func (s *Store) SetUserStateChecked(ctx context.Context, id int64, state string) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		if state != StateActive {
+			var level string
+			if err := tx.QueryRow(`SELECT admin_level FROM users WHERE id = ?`, id).Scan(&level); errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			} else if err != nil {
+				return err
+			}
+			if level == LevelOwner {
+				if err := notLastOwner(tx, id); err != nil {
+					return err
+				}
+			}
+		}
+		return setUserState(tx, id, state)
+	})
+}
+
+// Offboard disables a user at once: state disabled, the offboarding time
+// recorded, every session ended. It returns how many sessions ended. The
+// caller wipes the user's devices.
+func (s *Store) Offboard(ctx context.Context, id int64) (sessions int64, err error) {
+	err = s.submit(ctx, func(tx *sql.Tx) error {
+		var level string
+		if err := tx.QueryRow(`SELECT admin_level FROM users WHERE id = ?`, id).Scan(&level); errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if level == LevelOwner {
+			if err := notLastOwner(tx, id); err != nil {
+				return err
+			}
+		}
+		res, err := tx.Exec(`DELETE FROM sessions WHERE user_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		sessions, _ = res.RowsAffected()
+		if _, err := tx.Exec(`UPDATE invitations SET revoked_at = ? WHERE user_id = ? AND used_at = 0 AND revoked_at = 0`, nowMS(), id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(`UPDATE users SET state = 'disabled', offboarded_at = ?, updated_at = ?1 WHERE id = ?`, nowMS(), id)
+		return err
+	})
+	return sessions, err
+}
+
+// ClearLockout ends a user's lockout cooldown and failed-login count.
+func (s *Store) ClearLockout(ctx context.Context, id int64) error {
+	return s.exec1(ctx, `UPDATE users SET failed_logins = 0, locked_until = 0, updated_at = ? WHERE id = ?`, nowMS(), id)
+}
+
+// EndSessions ends every session of a user and returns how many ended.
+func (s *Store) EndSessions(ctx context.Context, user int64) (int64, error) {
+	var n int64
+	err := s.submit(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`DELETE FROM sessions WHERE user_id = ?`, user)
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		return err
+	})
+	return n, err
+}
+
+// SessionCount returns how many live sessions a user has.
+func (s *Store) SessionCount(ctx context.Context, user int64) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE user_id = ? AND expires_at > ?`, user, nowMS()).Scan(&n)
+	return n, err
+}
+
+// AdminCount returns how many active users have an admin level.
+func (s *Store) AdminCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE admin_level != '' AND state = 'active' AND password_hash != ''`).Scan(&n)
+	return n, err
 }

@@ -1,0 +1,102 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/protocol"
+	"github.com/curbside-health/curbside/store"
+)
+
+func (a *API) policyRoutes() []Route {
+	return []Route{
+		{"GET /api/v1/admin/policy", store.LevelAdmin, a.getPolicy},
+		{"PUT /api/v1/admin/policy", store.LevelAdmin, a.putPolicy},
+	}
+}
+
+// policyHelp describes each policy key for the console: the kind of input
+// and a sentence on what it does and where it is enforced.
+var policyHelp = map[string][2]string{
+	"password_min_length":  {"int", "Fewest characters in a new password (checked by the server whenever a password is set)."},
+	"password_classes":     {"int", "How many of lower case, upper case, digits and symbols a new password must mix (1-4)."},
+	"lockout_threshold":    {"int", "Failed sign-ins in a row before the account is locked for the cooldown."},
+	"lockout_cooldown":     {"duration", "How long a lockout lasts, e.g. 15m."},
+	"session_idle":         {"duration", "A server session unused this long ends (automatic logoff), e.g. 12h."},
+	"session_max":          {"duration", "A server session ends this long after sign-in, used or not."},
+	"inactivity_lock":      {"duration", "Apps lock and drop decrypted messages from memory after this long without use, e.g. 5m."},
+	"pin_required":         {"bool", "Apps must be protected with a PIN."},
+	"retention":            {"duration", "Undelivered messages, attachments and message metadata are deleted after this long (default 168h, 7 days)."},
+	"attachment_max_bytes": {"int", "Largest attachment in bytes; the server refuses larger uploads."},
+	"attachment_types":     {"list", "File types people may attach, as MIME patterns such as image/*."},
+	"offline_grace":        {"duration", "How long a device may open its history without reaching the server (0 turns offline access off)."},
+	"quick_messages":       {"list", "The organisation's quick replies, offered in every app."},
+	"mfa_required":         {"roles", "Roles (admin, staff, external, patient) and administrator levels (owner, admin, helpdesk) that must sign in with a second factor."},
+	"admin_networks":       {"cidrs", "Address ranges the admin console may be used from, such as 192.168.1.0/24; empty allows any."},
+	"audit_retention":      {"duration", "Audit entries are kept this long (default 6 years)."},
+	"invitation_ttl":       {"duration", "An invitation or password reset link works this long."},
+}
+
+type policyFieldOut struct {
+	Key     string `json:"key"`
+	Value   string `json:"value"`
+	Default string `json:"default"`
+	Kind    string `json:"kind"`
+	Help    string `json:"help"`
+}
+
+func (a *API) writePolicy(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.Store.LoadPolicy(r.Context())
+	if err != nil {
+		return web.Internal(err)
+	}
+	values := map[string]string{}
+	fields := []policyFieldOut{}
+	for _, k := range store.PolicyKeys() {
+		v, _ := p.Get(k)
+		def, _ := store.DefaultPolicy.Get(k)
+		values[k] = v
+		fields = append(fields, policyFieldOut{Key: k, Value: v, Default: def, Kind: policyHelp[k][0], Help: policyHelp[k][1]})
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"values": values, "fields": fields})
+}
+
+func (a *API) getPolicy(w http.ResponseWriter, r *http.Request) error { return a.writePolicy(w, r) }
+
+func (a *API) putPolicy(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Values map[string]string `json:"values"`
+	}
+	if err := web.DecodeJSON(w, r, 64<<10, &req); err != nil {
+		return err
+	}
+	if len(req.Values) == 0 {
+		return badRequest("values: give at least one policy key and its new value")
+	}
+	old, err := a.Store.LoadPolicy(r.Context())
+	if err != nil {
+		return web.Internal(err)
+	}
+	next := old
+	for k, v := range req.Values {
+		if err := next.Set(k, v); err != nil {
+			return web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "%v", err)
+		}
+	}
+	if ip := web.ClientIP(r); !next.AdminAllowed(ip) {
+		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "admin_networks would not include your own address %s, which would lock you out of the console; add it first", ip)
+	}
+	if err := a.Store.SetPolicy(r.Context(), req.Values); err != nil {
+		return web.Internal(err)
+	}
+	changes := map[string]any{}
+	for k := range req.Values {
+		from, _ := old.Get(k)
+		to, _ := next.Get(k)
+		if from != to {
+			changes[k] = map[string]string{"from": from, "to": to}
+		}
+	}
+	a.audit(r, "policy.update", "policy", store.OutcomeOK, changes)
+	return a.writePolicy(w, r)
+}

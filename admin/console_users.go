@@ -1,0 +1,494 @@
+package admin
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/protocol"
+	"github.com/curbside-health/curbside/store"
+)
+
+// Console request limits.
+const (
+	maxConsoleBody = 16 << 10
+	maxPageSize    = 200
+)
+
+func (a *API) userRoutes() []Route {
+	return []Route{
+		{"GET /api/v1/admin/users", store.LevelHelpdesk, a.listUsers},
+		{"GET /api/v1/admin/users/{id}", store.LevelHelpdesk, a.getUser},
+		{"POST /api/v1/admin/users", store.LevelAdmin, a.createUser},
+		{"PATCH /api/v1/admin/users/{id}", store.LevelAdmin, a.updateUser},
+		{"POST /api/v1/admin/users/{id}/state", store.LevelAdmin, a.setUserState},
+		{"POST /api/v1/admin/users/{id}/offboard", store.LevelAdmin, a.offboardUser},
+		{"POST /api/v1/admin/users/{id}/password", store.LevelHelpdesk, a.resetPassword},
+		{"POST /api/v1/admin/users/{id}/unlock", store.LevelHelpdesk, a.unlockUser},
+	}
+}
+
+// ValidUsername reports whether s can be a username: 1-64 letters, digits,
+// '.', '_', '-' or '@'.
+func ValidUsername(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-@", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func badRequest(format string, args ...any) error {
+	return web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, format, args...)
+}
+
+var errNoGroup = web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such group")
+
+func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, badRequest("%s must be a whole number from %d to %d", name, lo, hi)
+	}
+	return n, nil
+}
+
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := store.UserFilter{Query: q.Get("q"), Role: q.Get("role"), State: q.Get("state"), Level: q.Get("level")}
+	switch {
+	case len(f.Query) > 100:
+		return badRequest("q is longer than 100 characters")
+	case f.Role != "" && !store.ValidRole(f.Role):
+		return badRequest("role %q: want admin, staff, external or patient", f.Role)
+	case f.State != "" && !store.ValidState(f.State):
+		return badRequest("state %q: want active, locked or disabled", f.State)
+	case f.Level != "" && f.Level != "any" && store.LevelRank(f.Level) < 1:
+		return badRequest("level %q: want owner, admin, helpdesk or any", f.Level)
+	}
+	var err error
+	if f.Limit, err = queryInt(r, "limit", 50, 1, maxPageSize); err != nil {
+		return err
+	}
+	if f.Offset, err = queryInt(r, "offset", 0, 0, 1<<30); err != nil {
+		return err
+	}
+	users, total, err := a.Store.ListUsers(r.Context(), f)
+	if err != nil {
+		return web.Internal(err)
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"users": users, "total": total})
+}
+
+// pathUser loads the user named by the {id} path value.
+func (a *API) pathUser(r *http.Request) (*store.User, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.Store.UserByID(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoUser
+	}
+	if err != nil {
+		return nil, web.Internal(err)
+	}
+	return u, nil
+}
+
+// mayManage reports whether the signed-in administrator may act on target:
+// an owner on anyone; an admin on users below admin level (and on their own
+// profile); a helpdesk member on users with no admin level.
+func mayManage(actor, target *store.User) error {
+	ar, tr := store.LevelRank(actor.AdminLevel), store.LevelRank(target.AdminLevel)
+	if ar == store.LevelRank(store.LevelOwner) || tr < ar || (actor.ID == target.ID && ar >= store.LevelRank(store.LevelAdmin)) {
+		return nil
+	}
+	return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "%s is %s; your administrator level cannot change that account", target.Username, levelName(target.AdminLevel))
+}
+
+// mayGrant reports whether actor may give someone the admin level: only an
+// owner makes admins and owners.
+func mayGrant(actor *store.User, level string) error {
+	if store.LevelRank(level) < 0 {
+		return badRequest("admin_level %q: want owner, admin, helpdesk or empty", level)
+	}
+	if store.LevelRank(level) >= store.LevelRank(store.LevelAdmin) && actor.AdminLevel != store.LevelOwner {
+		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "only an owner can make someone %s", level)
+	}
+	return nil
+}
+
+func levelName(l string) string {
+	if l == "" {
+		return "not an administrator"
+	}
+	return "an " + l
+}
+
+func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := a.pathUser(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	groups, err := a.Store.GroupsOf(ctx, u.ID)
+	if err != nil {
+		return web.Internal(err)
+	}
+	type groupRef struct {
+		ID     int64  `json:"id"`
+		Name   string `json:"name"`
+		Direct bool   `json:"direct"`
+	}
+	refs := []groupRef{}
+	for _, g := range groups {
+		direct := false
+		for _, d := range g.Direct {
+			direct = direct || d == u.ID
+		}
+		refs = append(refs, groupRef{g.ID, g.Name, direct})
+	}
+	sessions, err := a.Store.SessionCount(ctx, u.ID)
+	if err != nil {
+		return web.Internal(err)
+	}
+	lockedOut := int64(0) // the end of a lockout cooldown still running
+	if u.LockedUntil > time.Now().UnixMilli() {
+		lockedOut = u.LockedUntil
+	}
+	out := map[string]any{"user": u, "groups": refs, "sessions": sessions, "locked_out_until": lockedOut, "has_password": u.PasswordHash != ""}
+	return web.WriteJSON(w, http.StatusOK, out)
+}
+
+type userProfile struct {
+	Username   string  `json:"username"`
+	Display    string  `json:"display"`
+	Role       string  `json:"role"`
+	Email      string  `json:"email"`
+	AdminLevel string  `json:"admin_level"`
+	Groups     []int64 `json:"groups"`
+}
+
+// check validates a profile for a new account and normalises it.
+func (p *userProfile) check() error {
+	p.Username = strings.TrimSpace(p.Username)
+	var ok bool
+	switch {
+	case !ValidUsername(p.Username):
+		return badRequest("username: 1-64 characters of letters, digits, '.', '_', '-' or '@'")
+	case func() bool { p.Display, ok = trimmed(p.Display, 100); return !ok }():
+		return badRequest("display: the person's full name, 1-100 characters")
+	case !store.ValidRole(p.Role):
+		return badRequest("role %q: want admin, staff, external or patient", p.Role)
+	}
+	return checkEmail(&p.Email)
+}
+
+func checkEmail(e *string) error {
+	*e = strings.TrimSpace(*e)
+	if *e == "" {
+		return nil
+	}
+	addr, err := mail.ParseAddress(*e)
+	if err != nil || addr.Address != *e || len(*e) > 254 {
+		return badRequest("email %q is not an email address such as name@example.org", *e)
+	}
+	return nil
+}
+
+// newToken returns a random 256-bit token and its stored hash.
+func newToken() (string, []byte) {
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	t := base64.RawURLEncoding.EncodeToString(raw)
+	return t, HashToken(t)
+}
+
+// origin is the server's public origin for links: API.PublicURL, or the
+// origin the request came to.
+func (a *API) origin(r *http.Request) string {
+	if a.PublicURL != "" {
+		return strings.TrimSuffix(a.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// InvitationURL is the link a person opens to accept an invitation. The
+// token travels in the fragment, which browsers never send to a server,
+// so it stays out of access logs and Referer headers.
+func InvitationURL(origin, token string) string { return origin + "/welcome#invite=" + token }
+
+// invitationOut is an invitation as the console shows it after making one.
+type invitationOut struct {
+	ID        int64  `json:"id"`
+	URL       string `json:"url"`
+	ExpiresAt int64  `json:"expires_at"`
+}
+
+// invite stores inv with a fresh token and returns its link.
+func (a *API) invite(r *http.Request, inv *store.Invitation) (*invitationOut, error) {
+	pol, err := a.Store.LoadPolicy(r.Context())
+	if err != nil {
+		return nil, web.Internal(err)
+	}
+	token, hash := newToken()
+	inv.ExpiresAt = time.Now().Add(pol.InvitationTTL).UnixMilli()
+	if s := SessionOf(r.Context()); s != nil {
+		inv.CreatedBy = s.User.ID
+	}
+	if err := a.Store.CreateInvitation(r.Context(), inv, hash); err != nil {
+		return nil, err
+	}
+	return &invitationOut{ID: inv.ID, URL: InvitationURL(a.origin(r), token), ExpiresAt: inv.ExpiresAt}, nil
+}
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
+	var p userProfile
+	if err := web.DecodeJSON(w, r, maxConsoleBody, &p); err != nil {
+		return err
+	}
+	if err := p.check(); err != nil {
+		return err
+	}
+	actor := SessionOf(r.Context()).User
+	if err := mayGrant(actor, p.AdminLevel); err != nil {
+		return err
+	}
+	u, inv, err := a.createAccount(r, p)
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusCreated, map[string]any{"user": u, "invitation": inv})
+}
+
+// createAccount adds a user with no password yet, in p's groups, and an
+// invitation link through which they set one. Both are audited.
+func (a *API) createAccount(r *http.Request, p userProfile) (*store.User, *invitationOut, error) {
+	ctx := r.Context()
+	u := &store.User{Username: p.Username, Display: p.Display, Role: p.Role, State: store.StateActive, AdminLevel: p.AdminLevel, Email: p.Email}
+	for _, g := range p.Groups {
+		if _, err := a.Store.GroupByID(ctx, g); errors.Is(err, store.ErrNotFound) {
+			return nil, nil, web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no group with id %d", g)
+		} else if err != nil {
+			return nil, nil, web.Internal(err)
+		}
+	}
+	if err := a.Store.CreateUser(ctx, u); errors.Is(err, store.ErrExists) {
+		return nil, nil, web.Errorf(http.StatusConflict, protocol.CodeConflict, "a user named %q already exists", p.Username)
+	} else if err != nil {
+		return nil, nil, web.Internal(err)
+	}
+	for _, g := range p.Groups {
+		if err := a.Store.SetGroupMembers(ctx, g, []int64{u.ID}, true); err != nil {
+			return nil, nil, web.Internal(err)
+		}
+	}
+	a.audit(r, "user.create", userTarget(u.ID), store.OutcomeOK, map[string]any{"username": u.Username, "role": u.Role, "admin_level": u.AdminLevel, "groups": p.Groups})
+	inv, err := a.invite(r, &store.Invitation{User: u.ID})
+	if err != nil {
+		return u, nil, web.Internal(err)
+	}
+	a.audit(r, "invitation.create", userTarget(u.ID), store.OutcomeOK, map[string]any{"invitation": inv.ID, "kind": store.InviteReset, "expires_at": inv.ExpiresAt})
+	return u, inv, nil
+}
+
+type userPatch struct {
+	Display    *string `json:"display"`
+	Role       *string `json:"role"`
+	Email      *string `json:"email"`
+	AdminLevel *string `json:"admin_level"`
+}
+
+func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := a.pathUser(r)
+	if err != nil {
+		return err
+	}
+	var p userPatch
+	if err := web.DecodeJSON(w, r, maxConsoleBody, &p); err != nil {
+		return err
+	}
+	actor := SessionOf(r.Context()).User
+	if err := mayManage(actor, u); err != nil {
+		return err
+	}
+	changed := map[string]any{}
+	if p.Display != nil {
+		d, ok := trimmed(*p.Display, 100)
+		if !ok {
+			return badRequest("display: the person's full name, 1-100 characters")
+		}
+		p.Display = &d
+		changed["display"] = d
+	}
+	if p.Role != nil {
+		if !store.ValidRole(*p.Role) {
+			return badRequest("role %q: want admin, staff, external or patient", *p.Role)
+		}
+		changed["role"] = *p.Role
+	}
+	if p.Email != nil {
+		if err := checkEmail(p.Email); err != nil {
+			return err
+		}
+		changed["email"] = "changed" // the address itself is not audit metadata
+	}
+	if p.AdminLevel != nil && *p.AdminLevel != u.AdminLevel {
+		if err := mayGrant(actor, *p.AdminLevel); err != nil {
+			return err
+		}
+		if actor.ID == u.ID {
+			return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "you cannot change your own administrator level; ask another owner")
+		}
+		changed["admin_level"] = map[string]string{"from": u.AdminLevel, "to": *p.AdminLevel}
+	}
+	nu, err := a.Store.UpdateUser(r.Context(), u.ID, store.UserUpdate{Display: p.Display, Role: p.Role, Email: p.Email, AdminLevel: p.AdminLevel})
+	if errors.Is(err, store.ErrConflict) {
+		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%s", unwrapMsg(err))
+	}
+	if err != nil {
+		return web.Internal(err)
+	}
+	a.audit(r, "user.update", userTarget(u.ID), store.OutcomeOK, changed)
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": nu})
+}
+
+func (a *API) setUserState(w http.ResponseWriter, r *http.Request) error {
+	u, err := a.pathUser(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		State string `json:"state"`
+	}
+	if err := web.DecodeJSON(w, r, maxConsoleBody, &req); err != nil {
+		return err
+	}
+	if !store.ValidState(req.State) {
+		return badRequest("state %q: want active, locked or disabled", req.State)
+	}
+	s := SessionOf(r.Context())
+	if err := mayManage(s.User, u); err != nil {
+		return err
+	}
+	if u.ID == s.User.ID && req.State != store.StateActive {
+		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "you cannot lock or disable your own account")
+	}
+	err = a.Store.SetUserStateChecked(r.Context(), u.ID, req.State)
+	if errors.Is(err, store.ErrConflict) {
+		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%s", unwrapMsg(err))
+	}
+	if err != nil {
+		return web.Internal(err)
+	}
+	if a.DevicesChanged != nil && req.State != store.StateActive {
+		a.DevicesChanged(u.ID)
+	}
+	a.audit(r, "user.state", userTarget(u.ID), store.OutcomeOK, map[string]any{"from": u.State, "to": req.State})
+	nu, err := a.Store.UserByID(r.Context(), u.ID)
+	if err != nil {
+		return web.Internal(err)
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": nu})
+}
+
+func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) error {
+	u, err := a.pathUser(r)
+	if err != nil {
+		return err
+	}
+	if err := mayManage(SessionOf(r.Context()).User, u); err != nil {
+		return err
+	}
+	inv, err := a.invite(r, &store.Invitation{User: u.ID})
+	if err != nil {
+		return web.Internal(err)
+	}
+	a.audit(r, "user.password_reset", userTarget(u.ID), store.OutcomeOK, map[string]any{"invitation": inv.ID, "expires_at": inv.ExpiresAt})
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"invitation": inv})
+}
+
+func (a *API) unlockUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := a.pathUser(r)
+	if err != nil {
+		return err
+	}
+	if err := mayManage(SessionOf(r.Context()).User, u); err != nil {
+		return err
+	}
+	if err := a.Store.ClearLockout(r.Context(), u.ID); err != nil {
+		return web.Internal(err)
+	}
+	a.audit(r, "user.unlock", userTarget(u.ID), store.OutcomeOK, nil)
+	nu, err := a.Store.UserByID(r.Context(), u.ID)
+	if err != nil {
+		return web.Internal(err)
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": nu})
+}
+
+func (a *API) offboardUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := a.pathUser(r)
+	if err != nil {
+		return err
+	}
+	s := SessionOf(r.Context())
+	if err := mayManage(s.User, u); err != nil {
+		return err
+	}
+	if u.ID == s.User.ID {
+		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "you cannot offboard yourself")
+	}
+	ctx := r.Context()
+	started := time.Now()
+	sessions, err := a.Store.Offboard(ctx, u.ID)
+	if errors.Is(err, store.ErrConflict) {
+		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%s", unwrapMsg(err))
+	}
+	if err != nil {
+		return web.Internal(err)
+	}
+	devs, err := a.Store.DevicesOf(ctx, u.ID)
+	if err != nil {
+		return web.Internal(err)
+	}
+	revoked := 0
+	for _, d := range devs {
+		if d.State != store.DeviceActive {
+			continue
+		}
+		if err := a.Store.RevokeDevice(ctx, d.ID); err != nil {
+			return web.Internal(err)
+		}
+		revoked++
+	}
+	if a.DevicesChanged != nil {
+		a.DevicesChanged(u.ID)
+	}
+	a.audit(r, "user.offboard", userTarget(u.ID), store.OutcomeOK, map[string]any{"username": u.Username,
+		"sessions_ended": sessions, "devices_revoked": revoked, "push_subscriptions_revoked": 0,
+		"started_at": started.UnixMilli(), "completed_at": time.Now().UnixMilli()})
+	nu, err := a.Store.UserByID(ctx, u.ID)
+	if err != nil {
+		return web.Internal(err)
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": nu, "revoked_sessions": sessions, "revoked_devices": revoked})
+}
