@@ -13,7 +13,8 @@ export class ApiError extends Error {
   get offline() { return this.status === 0; }
 }
 
-async function call(method, path, body) {
+/** call sends one JSON request to the server and returns the decoded answer, or throws ApiError. */
+export async function call(method, path, body) {
   let res;
   try {
     res = await fetch(path, {
