@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/curbside-health/curbside/internal/web"
@@ -30,6 +31,9 @@ type API struct {
 	// DevicesChanged is called after a user's device set changes, so the
 	// relay can drop what it cached.
 	DevicesChanged func(user int64)
+	// EndDevice, if set, disconnects one device's relay session at once
+	// with a close code (protocol.CloseSessionEnded, CloseRevoked).
+	EndDevice func(device int64, code int, reason string)
 	// Version is the server's version, reported to clients.
 	Version string
 	// PublicURL is the origin people reach the server at, for links
@@ -38,6 +42,9 @@ type API struct {
 	PublicURL string
 
 	challenges challenges
+
+	cmdMu  sync.Mutex
+	cmdKey ed25519.PrivateKey // the command key, once read (commandKey)
 }
 
 // Register adds the API's routes to mux.
@@ -56,6 +63,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/devices/{id}/resume", h(a.authed(a.resume)))
 	mux.Handle("GET /api/v1/devices/me/share", h(a.authed(a.share)))
 	mux.Handle("GET /api/v1/config", h(a.authed(a.config)))
+	mux.Handle("GET /api/v1/devices/{id}/wipe", h(a.wipeCommand))
 	a.registerConsole(mux)
 }
 
@@ -211,7 +219,8 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 	if !ed25519.Verify(signer.Sign, list.SignedBytes(), list.Sig) {
 		return web.Errorf(http.StatusBadRequest, protocol.CodeBadDeviceList, "the list's signature does not verify with the signer's key")
 	}
-	err := a.Store.RegisterDevice(r.Context(), s.User.ID, req.Name, signer, &list, req.List, s.TokenHash)
+	agent := store.TrimAgent(r.UserAgent())
+	err := a.Store.RegisterDevice(r.Context(), s.User.ID, req.Name, agent, signer, &list, req.List, s.TokenHash)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%s; fetch /api/v1/keys/%d and sign a new list", unwrapMsg(err), s.User.ID)
@@ -221,6 +230,7 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 		return web.Internal(err)
 	}
 	a.Log.Info("device registered", "user", s.User.ID, "device", signer.ID, "list_version", list.Version)
+	a.audit(r, "device.register", deviceTarget(signer.ID), store.OutcomeOK, map[string]any{"name": req.Name, "agent": agent, "list_version": list.Version})
 	if a.DevicesChanged != nil {
 		a.DevicesChanged(s.User.ID)
 	}

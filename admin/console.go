@@ -30,6 +30,7 @@ func (a *API) ConsoleRoutes() []Route {
 	rs = append(rs, a.invitationRoutes()...)
 	rs = append(rs, a.policyRoutes()...)
 	rs = append(rs, a.importRoutes()...)
+	rs = append(rs, a.deviceRoutes()...)
 	return rs
 }
 

@@ -120,6 +120,7 @@ func (a *API) resume(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(req.Sig) != ed25519.SignatureSize || !ed25519.Verify(d.Sign, ResumeBytes(s.User.ID, d.ID, ch.nonce), req.Sig) {
 		a.Log.Info("device resume refused", "user", s.User.ID, "device", d.ID, "reason", "bad signature")
+		a.audit(r, "device.resume", deviceTarget(d.ID), store.OutcomeFail, map[string]any{"reason": "bad signature"})
 		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "the signature does not verify with that device's key")
 	}
 	err = a.Store.BindSession(r.Context(), s.TokenHash, s.User.ID, d.ID)
@@ -130,6 +131,7 @@ func (a *API) resume(w http.ResponseWriter, r *http.Request) error {
 		return web.Internal(err)
 	}
 	a.Log.Info("device resumed", "user", s.User.ID, "device", d.ID)
+	a.audit(r, "device.resume", deviceTarget(d.ID), store.OutcomeOK, nil)
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"device": d.ID})
 }
 
@@ -163,7 +165,13 @@ func (a *API) config(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return web.Internal(err)
 	}
+	key, err := a.commandKey(r.Context())
+	if err != nil {
+		return web.Internal(err)
+	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{
+		// Devices pin this key at set-up and obey only commands it signed.
+		"command_key": key.Public().(ed25519.PublicKey),
 		"policy": ClientPolicy{
 			RetentionMS: p.Retention.Milliseconds(), InactivityLockMS: p.InactivityLock.Milliseconds(),
 			PINRequired: p.PINRequired, AttachmentMaxBytes: p.AttachmentMaxBytes, AttachmentTypes: p.AttachmentTypes,

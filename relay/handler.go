@@ -13,10 +13,10 @@ import (
 	"github.com/curbside-health/curbside/protocol"
 )
 
-// Close codes of the relay (4000-4999 are the application's).
+// Close codes of the relay (protocol.Close*).
 const (
-	closeReplaced = 4000 // the same device connected again
-	closeRevoked  = 4001 // the device was revoked or its user disabled
+	closeReplaced = protocol.CloseReplaced // the same device connected again
+	closeRevoked  = protocol.CloseRevoked  // the device was revoked or its user disabled
 )
 
 // ServeHTTP upgrades an authenticated device's request to the relay

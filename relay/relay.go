@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/curbside-health/curbside/store"
 )
 
@@ -122,7 +124,20 @@ func (r *Relay) DevicesChanged(user int64) {
 	}
 	r.mu.RUnlock()
 	for _, s := range drop {
-		s.kill(4001, "this device was revoked")
+		s.kill(closeRevoked, "this device was revoked")
+	}
+}
+
+// EndDevice disconnects one device's session at once with the given close
+// code and reason (protocol.CloseSessionEnded when an administrator locks
+// the device, CloseRevoked when it is wiped). Nothing happens if the
+// device is not connected.
+func (r *Relay) EndDevice(device int64, code int, reason string) {
+	r.mu.RLock()
+	s := r.sessions[device]
+	r.mu.RUnlock()
+	if s != nil {
+		s.kill(websocket.StatusCode(code), reason)
 	}
 }
 

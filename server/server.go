@@ -99,7 +99,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	api := &admin.API{Auth: auth, Store: st, Log: log, DevicesChanged: rl.DevicesChanged, Version: cfg.Version, PublicURL: cfg.PublicURL}
+	api := &admin.API{Auth: auth, Store: st, Log: log, DevicesChanged: rl.DevicesChanged, EndDevice: rl.EndDevice, Version: cfg.Version, PublicURL: cfg.PublicURL}
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()

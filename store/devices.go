@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/curbside-health/curbside/protocol"
 )
@@ -28,13 +31,41 @@ type Device struct {
 	State     string `json:"state"`
 	CreatedAt int64  `json:"created_at"`
 	LastSeen  int64  `json:"last_seen"`
+	Agent     string `json:"agent"` // the User-Agent that registered it, at most MaxAgentLen bytes
+	Wiped     bool   `json:"wiped"` // a wipe command was issued for it
+}
+
+// MaxAgentLen bounds the stored User-Agent of a device: enough to tell a
+// browser and platform apart, not a place to store arbitrary client text.
+const MaxAgentLen = 200
+
+// TrimAgent cuts a User-Agent to MaxAgentLen bytes without splitting a
+// UTF-8 sequence.
+func TrimAgent(ua string) string {
+	ua = strings.TrimSpace(ua)
+	if len(ua) <= MaxAgentLen {
+		return ua
+	}
+	ua = ua[:MaxAgentLen]
+	for len(ua) > 0 && !utf8.ValidString(ua) {
+		ua = ua[:len(ua)-1]
+	}
+	return ua
+}
+
+// deviceColumns are the columns scanDevice reads, in its order.
+const deviceColumns = `id, user_id, name, enc_key, sign_key, state, created_at, last_seen, agent, wipe IS NOT NULL`
+
+func (d *Device) dest() []any {
+	return []any{&d.ID, &d.User, &d.Name, &d.Enc, &d.Sign, &d.State, &d.CreatedAt, &d.LastSeen, &d.Agent, &d.Wiped}
 }
 
 // ErrConflict is returned when a write was based on state that has changed
 // meanwhile (a device list version that is no longer current).
 var ErrConflict = errors.New("store: conflict")
 
-// RegisterDevice adds the device newDev, named name, to user's directory
+// RegisterDevice adds the device newDev, named name and registered by the
+// program agent (a User-Agent, trimmed with TrimAgent), to user's directory
 // entry, stores list as the user's new signed device list, and binds the
 // session tokenHash to the device, all in one transaction.
 //
@@ -43,7 +74,7 @@ var ErrConflict = errors.New("store: conflict")
 // devices must be exactly the user's active devices plus the new one, with
 // unchanged keys. Anything else is ErrConflict (raced with another
 // registration or a revocation: refetch and re-sign).
-func (s *Store) RegisterDevice(ctx context.Context, user int64, name string, newDev protocol.ListedDevice, list *protocol.DeviceList, rawList []byte, tokenHash []byte) error {
+func (s *Store) RegisterDevice(ctx context.Context, user int64, name, agent string, newDev protocol.ListedDevice, list *protocol.DeviceList, rawList []byte, tokenHash []byte) error {
 	now := nowMS()
 	return s.submit(ctx, func(tx *sql.Tx) error {
 		var cur int64
@@ -78,8 +109,8 @@ func (s *Store) RegisterDevice(ctx context.Context, user int64, name string, new
 				return fmt.Errorf("%w: device %d in the list is not an active device of this user with those keys", ErrConflict, d.ID)
 			}
 		}
-		if _, err := tx.Exec(`INSERT INTO devices (id, user_id, name, enc_key, sign_key, created_at, last_seen, share) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			newDev.ID, user, name, newDev.Enc, newDev.Sign, now, now, newShare()); err != nil {
+		if _, err := tx.Exec(`INSERT INTO devices (id, user_id, name, enc_key, sign_key, created_at, last_seen, share, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			newDev.ID, user, name, newDev.Enc, newDev.Sign, now, now, newShare(), TrimAgent(agent)); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(`INSERT INTO device_lists (user_id, version, list) VALUES (?, ?, ?)
@@ -135,7 +166,7 @@ func (s *Store) ActiveDevices(ctx context.Context, user int64) ([]int64, error) 
 
 // DevicesOf lists all of a user's devices, active and revoked.
 func (s *Store) DevicesOf(ctx context.Context, user int64) ([]*Device, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, user_id, name, enc_key, sign_key, state, created_at, last_seen FROM devices WHERE user_id = ? ORDER BY created_at, id`, user)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE user_id = ? ORDER BY created_at, id`, user)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +174,7 @@ func (s *Store) DevicesOf(ctx context.Context, user int64) ([]*Device, error) {
 	var out []*Device
 	for rows.Next() {
 		var d Device
-		if err := rows.Scan(&d.ID, &d.User, &d.Name, &d.Enc, &d.Sign, &d.State, &d.CreatedAt, &d.LastSeen); err != nil {
+		if err := rows.Scan(d.dest()...); err != nil {
 			return nil, err
 		}
 		out = append(out, &d)
@@ -160,8 +191,7 @@ func newShare() []byte {
 // DeviceByID returns one device.
 func (s *Store) DeviceByID(ctx context.Context, id int64) (*Device, error) {
 	var d Device
-	err := s.read.QueryRowContext(ctx, `SELECT id, user_id, name, enc_key, sign_key, state, created_at, last_seen FROM devices WHERE id = ?`, id).
-		Scan(&d.ID, &d.User, &d.Name, &d.Enc, &d.Sign, &d.State, &d.CreatedAt, &d.LastSeen)
+	err := s.read.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE id = ?`, id).Scan(d.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -229,10 +259,15 @@ func (s *Store) RevokeDevice(ctx context.Context, id int64) error {
 	})
 }
 
-// TouchDevice records that a device was seen at the given time.
+// TouchDevice records that a device was seen at the given time, and marks
+// it active on that (UTC) day for the active-devices report.
 func (s *Store) TouchDevice(ctx context.Context, id, at int64) error {
+	day := time.UnixMilli(at).UTC().Format(time.DateOnly)
 	return s.submit(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`UPDATE devices SET last_seen = max(last_seen, ?) WHERE id = ?`, at, id)
+		if _, err := tx.Exec(`UPDATE devices SET last_seen = max(last_seen, ?) WHERE id = ?`, at, id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT OR IGNORE INTO device_days (day, device_id) VALUES (?, ?)`, day, id)
 		return err
 	})
 }

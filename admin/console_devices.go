@@ -1,0 +1,337 @@
+package admin
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/curbside-health/curbside/e2ee"
+	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/protocol"
+	"github.com/curbside-health/curbside/store"
+)
+
+// The device inventory, remote lock and remote wipe.
+//
+// Lock ends the sessions bound to a device and disconnects it with close
+// code protocol.CloseSessionEnded: whoever holds it must sign in with the
+// password again (and pass MFA, if required) to resume it; its local
+// history stays. Wipe revokes the device for good: its key share is
+// deleted (so its local store cannot be opened again, apart from the
+// offline grace copy the policy may allow), its queue is deleted, it is
+// disconnected with protocol.CloseRevoked, and a signed wipe command waits
+// for it at GET /api/v1/devices/{id}/wipe.
+
+// Limits of the inventory listing.
+const (
+	maxDevicePage  = 500
+	maxReasonBytes = 200
+)
+
+func (a *API) deviceRoutes() []Route {
+	return []Route{
+		{Pattern: "GET /api/v1/admin/users/{id}/devices", Level: store.LevelHelpdesk, handler: a.userDevices},
+		{Pattern: "GET /api/v1/admin/devices", Level: store.LevelAdmin, handler: a.deviceInventory},
+		{Pattern: "POST /api/v1/admin/devices/{id}/lock", Level: store.LevelHelpdesk, handler: a.lockDevice},
+		{Pattern: "POST /api/v1/admin/devices/{id}/wipe", Level: store.LevelAdmin, handler: a.wipeDevice},
+	}
+}
+
+// DeviceView is a device as the console shows it.
+type DeviceView struct {
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	Agent       string    `json:"agent"`
+	State       string    `json:"state"`
+	CreatedAt   int64     `json:"created_at"`
+	LastSeen    int64     `json:"last_seen"`
+	Fingerprint string    `json:"fingerprint"` // e2ee.KeyFingerprint of the signing key
+	Wiped       bool      `json:"wiped"`
+	Sessions    int       `json:"sessions"` // sessions signed in on it now
+	User        *UserLink `json:"user,omitempty"`
+}
+
+// UserLink names the user a device belongs to.
+type UserLink struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+	Display  string `json:"display"`
+}
+
+func deviceView(d *store.DeviceInfo, withUser bool) DeviceView {
+	v := DeviceView{
+		ID: d.ID, Name: d.Name, Agent: d.Agent, State: d.State, CreatedAt: d.CreatedAt, LastSeen: d.LastSeen,
+		Fingerprint: e2ee.KeyFingerprint(d.Sign), Wiped: d.Wiped, Sessions: d.Sessions,
+	}
+	if withUser {
+		v.User = &UserLink{ID: d.User, Username: d.Username, Display: d.Display}
+	}
+	return v
+}
+
+func deviceTarget(id int64) string { return "device:" + strconv.FormatInt(id, 10) }
+
+var (
+	errNoDevice     = web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such device")
+	errDeviceGone   = web.Errorf(http.StatusConflict, protocol.CodeConflict, "this device is revoked: it has no session to lock")
+	ErrAlreadyWiped = web.Errorf(http.StatusConflict, protocol.CodeConflict, "this device was already wiped")
+)
+
+func (a *API) userDevices(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if _, err := a.Store.UserByID(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+		return errNoUser
+	} else if err != nil {
+		return web.Internal(err)
+	}
+	ds, _, err := a.Store.Devices(r.Context(), store.DeviceFilter{User: id})
+	if err != nil {
+		return web.Internal(err)
+	}
+	out := make([]DeviceView, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, deviceView(d, false))
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"devices": out})
+}
+
+func (a *API) deviceInventory(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := store.DeviceFilter{Q: strings.TrimSpace(q.Get("q")), State: q.Get("state"), Limit: maxDevicePage}
+	if len(f.Q) > 64 {
+		return web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "q is longer than 64 characters")
+	}
+	if f.State != "" && f.State != store.DeviceActive && f.State != store.DeviceRevoked {
+		return web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "state must be active or revoked")
+	}
+	num := func(name string, min, max int) (int, error) {
+		s := q.Get(name)
+		if s == "" {
+			return -1, nil
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < min || n > max {
+			return 0, web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "%s must be a whole number from %d to %d", name, min, max)
+		}
+		return n, nil
+	}
+	if n, err := num("limit", 1, maxDevicePage); err != nil {
+		return err
+	} else if n > 0 {
+		f.Limit = n
+	}
+	if n, err := num("offset", 0, 1<<30); err != nil {
+		return err
+	} else if n > 0 {
+		f.Offset = n
+	}
+	if s := q.Get("user"); s != "" {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id <= 0 {
+			return web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "user must be a positive whole number")
+		}
+		f.User = id
+	}
+	ds, total, err := a.Store.Devices(r.Context(), f)
+	if err != nil {
+		return web.Internal(err)
+	}
+	out := make([]DeviceView, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, deviceView(d, true))
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"devices": out, "total": total})
+}
+
+type deviceActionRequest struct {
+	Reason string `json:"reason"` // why, for the audit log (optional)
+}
+
+// actionReason reads the optional body of a lock or wipe: {reason}.
+func actionReason(w http.ResponseWriter, r *http.Request) (string, error) {
+	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+		return "", nil
+	}
+	var req deviceActionRequest
+	if err := web.DecodeJSON(w, r, 1024, &req); err != nil {
+		return "", err
+	}
+	reason := strings.TrimSpace(req.Reason)
+	if len(reason) > maxReasonBytes {
+		return "", web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "reason is longer than %d bytes", maxReasonBytes)
+	}
+	return reason, nil
+}
+
+// pathDevice returns the device named by the path's {id}.
+func (a *API) pathDevice(r *http.Request) (*store.Device, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	d, err := a.Store.DeviceByID(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoDevice
+	}
+	if err != nil {
+		return nil, web.Internal(err)
+	}
+	return d, nil
+}
+
+// deviceInfo re-reads a device for the answer of an action.
+func (a *API) deviceInfo(ctx context.Context, d *store.Device) (DeviceView, error) {
+	ds, _, err := a.Store.Devices(ctx, store.DeviceFilter{User: d.User})
+	if err != nil {
+		return DeviceView{}, err
+	}
+	for _, x := range ds {
+		if x.ID == d.ID {
+			return deviceView(x, true), nil
+		}
+	}
+	return DeviceView{}, store.ErrNotFound
+}
+
+func (a *API) lockDevice(w http.ResponseWriter, r *http.Request) error {
+	reason, err := actionReason(w, r)
+	if err != nil {
+		return err
+	}
+	d, err := a.pathDevice(r)
+	if err != nil {
+		return err
+	}
+	ended, err := a.Store.LockDevice(r.Context(), d.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errNoDevice
+	case errors.Is(err, store.ErrConflict):
+		return errDeviceGone
+	case err != nil:
+		return web.Internal(err)
+	}
+	if a.EndDevice != nil {
+		a.EndDevice(d.ID, protocol.CloseSessionEnded, "session ended: sign in again")
+	}
+	a.audit(r, "device.lock", deviceTarget(d.ID), store.OutcomeOK, withReason(map[string]any{"user": d.User, "ended_sessions": ended}, reason))
+	a.Log.Info("device locked", "device", d.ID, "user", d.User, "by", SessionOf(r.Context()).User.ID, "ended_sessions", ended)
+	v, err := a.deviceInfo(r.Context(), d)
+	if err != nil {
+		return web.Internal(err)
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"device": v, "ended_sessions": ended})
+}
+
+func (a *API) wipeDevice(w http.ResponseWriter, r *http.Request) error {
+	reason, err := actionReason(w, r)
+	if err != nil {
+		return err
+	}
+	d, err := a.pathDevice(r)
+	if err != nil {
+		return err
+	}
+	if d.Wiped {
+		return ErrAlreadyWiped
+	}
+	ended, err := a.wipe(r, d, reason)
+	if err != nil {
+		return err
+	}
+	v, err := a.deviceInfo(r.Context(), d)
+	if err != nil {
+		return web.Internal(err)
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"device": v, "ended_sessions": ended})
+}
+
+// WipeDevice wipes d on behalf of the request's user: the device is
+// revoked, its key share, queue and sessions deleted, it is disconnected
+// at once, a signed wipe command is stored for its next contact, and the
+// action is audited (device.wipe). A device wiped before is left alone and
+// ErrAlreadyWiped returned, so a caller going through every device of a
+// user (offboarding) may skip it.
+func (a *API) WipeDevice(r *http.Request, d *store.Device) error {
+	_, err := a.wipe(r, d, "")
+	return err
+}
+
+func (a *API) wipe(r *http.Request, d *store.Device, reason string) (int, error) {
+	key, err := a.commandKey(r.Context())
+	if err != nil {
+		return 0, web.Internal(err)
+	}
+	cmd := protocol.DeviceCommand{V: 1, Kind: protocol.CommandWipe, User: d.User, Device: d.ID, IssuedAt: time.Now().UnixMilli()}
+	cmd.Sign(key)
+	raw, _ := json.Marshal(cmd)
+	ended, err := a.Store.WipeDevice(r.Context(), d.ID, raw)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return 0, errNoDevice
+	case errors.Is(err, store.ErrConflict):
+		return 0, ErrAlreadyWiped
+	case err != nil:
+		return 0, web.Internal(err)
+	}
+	if a.EndDevice != nil {
+		a.EndDevice(d.ID, protocol.CloseRevoked, "this device was wiped by an administrator")
+	}
+	if a.DevicesChanged != nil {
+		a.DevicesChanged(d.User)
+	}
+	a.audit(r, "device.wipe", deviceTarget(d.ID), store.OutcomeOK, withReason(map[string]any{"user": d.User, "ended_sessions": ended, "was": d.State}, reason))
+	a.Log.Info("device wiped", "device", d.ID, "user", d.User, "ended_sessions", ended)
+	return ended, nil
+}
+
+func withReason(detail map[string]any, reason string) map[string]any {
+	if reason != "" {
+		detail["reason"] = reason
+	}
+	return detail
+}
+
+// commandKey returns the server's command-signing key, read from the store
+// once.
+func (a *API) commandKey(ctx context.Context) (ed25519.PrivateKey, error) {
+	a.cmdMu.Lock()
+	defer a.cmdMu.Unlock()
+	if a.cmdKey != nil {
+		return a.cmdKey, nil
+	}
+	k, err := a.Store.CommandKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.cmdKey = k
+	return k, nil
+}
+
+// wipeCommand serves a device's wipe command, without a session: a wiped
+// device has none left. The command says only that this device is to be
+// erased; the device acts on it only if it verifies with the command key
+// it pinned at set-up.
+func (a *API) wipeCommand(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	cmd, err := a.Store.DeviceWipeCommand(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no wipe command for this device")
+	}
+	if err != nil {
+		return web.Internal(err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return web.WriteJSON(w, http.StatusOK, json.RawMessage(cmd))
+}
