@@ -31,6 +31,8 @@ func (a *API) ConsoleRoutes() []Route {
 	rs = append(rs, a.policyRoutes()...)
 	rs = append(rs, a.importRoutes()...)
 	rs = append(rs, a.deviceRoutes()...)
+	rs = append(rs, a.auditRoutes()...)
+	rs = append(rs, a.reportRoutes()...)
 	return rs
 }
 

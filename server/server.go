@@ -100,6 +100,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	api := &admin.API{Auth: auth, Store: st, Log: log, DevicesChanged: rl.DevicesChanged, EndDevice: rl.EndDevice, Version: cfg.Version, PublicURL: cfg.PublicURL}
+	auditCtx, stopAudit := context.WithCancel(ctx)
+	auditDone := make(chan struct{})
+	go func() { defer close(auditDone); runAuditMaintenance(auditCtx, st, log) }()
+	// Stopped before the store closes (deferred earlier, so run later).
+	defer func() { stopAudit(); <-auditDone }()
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()

@@ -485,6 +485,10 @@ func (s *Store) Details(ctx context.Context, user int64, msgID string) (*protoco
 // of each, and reports how many it deleted.
 func (s *Store) Sweep(ctx context.Context, now int64, batch int) (items, msgs int64, err error) {
 	err = s.submit(ctx, func(tx *sql.Tx) error {
+		// Count messages for the activity reports before any are deleted.
+		if err := rollupActivity(tx); err != nil {
+			return err
+		}
 		res, err := tx.Exec(`DELETE FROM queue WHERE (device_id, seq) IN
 			(SELECT device_id, seq FROM queue WHERE expires_at <= ? LIMIT ?)`, now, batch)
 		if err != nil {
@@ -496,7 +500,7 @@ func (s *Store) Sweep(ctx context.Context, now int64, batch int) (items, msgs in
 			return err
 		}
 		msgs, _ = res.RowsAffected()
-		return nil
+		return clampActivityCursor(tx)
 	})
 	return items, msgs, err
 }

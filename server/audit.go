@@ -1,0 +1,90 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/curbside-health/curbside/store"
+)
+
+// auditEvery is how often the audit log is checked and pruned.
+const auditEvery = 24 * time.Hour
+
+// auditPruneBatch bounds the entries one prune transaction deletes, so the
+// first prune after years of entries does not hold the writer for long.
+const auditPruneBatch = 5000
+
+// runAuditMaintenance checks and prunes the audit log at start and then
+// once a day until ctx ends.
+//
+// It lives here rather than in the relay's minute sweeper: the audit log
+// belongs to the whole server, not to the ciphertext relay (whose narrow
+// Store interface knows nothing of it); the work is daily, not per minute;
+// and verifying the chain is a long read that must not delay expiring
+// ciphertext.
+func runAuditMaintenance(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(auditEvery)
+	defer t.Stop()
+	for {
+		maintainAudit(ctx, st, log, time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// maintainAudit verifies the audit chain and logs its head, then deletes
+// entries older than the policy's audit_retention. A chain that does not
+// verify is not pruned: the broken entries are the evidence, and an
+// operator should see them before anything is deleted. The head logged
+// each day is what an operator copies elsewhere (see docs/SECURITY.md):
+// with it, even a rewrite of the whole chain shows.
+func maintainAudit(ctx context.Context, st *store.Store, log *slog.Logger, now time.Time) {
+	v, err := st.VerifyAudit(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("audit log check failed", "err", err)
+		}
+		return
+	}
+	if !v.OK {
+		log.Error("audit log does not verify; pruning skipped to keep the evidence: run curbside audit verify",
+			"first_bad", v.FirstBad, "problem", v.Problem)
+		return
+	}
+	log.Info("audit log verified", "entries", v.Entries, "head_seq", v.HeadSeq, "head_hash", v.HeadHash)
+
+	pol, err := st.LoadPolicy(ctx)
+	if err != nil {
+		log.Error("audit prune: load policy", "err", err)
+		return
+	}
+	before := now.Add(-pol.AuditRetention).UnixMilli()
+	var total int64
+	for {
+		n, err := st.PruneAudit(ctx, before, auditPruneBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("audit prune failed", "err", err)
+			}
+			break
+		}
+		total += n
+		if n < auditPruneBatch {
+			break
+		}
+	}
+	if total == 0 {
+		return
+	}
+	log.Info("audit entries past the retention age deleted", "entries", total, "retention", pol.AuditRetention)
+	// The pruning itself is on the record.
+	detail, _ := json.Marshal(map[string]any{"deleted": total, "older_than": before, "retention": pol.AuditRetention.String()})
+	if err := st.Audit(ctx, &store.AuditEntry{ActorName: "server", Action: "audit.prune", Target: "audit", Detail: string(detail)}); err != nil {
+		log.Error("audit entry not recorded", "action", "audit.prune", "err", err)
+	}
+}
