@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/protocol"
@@ -37,11 +36,12 @@ type API struct {
 	// Version is the server's version, reported to clients.
 	Version string
 	// PublicURL is the origin people reach the server at, for links
-	// (invitations, first-run set-up) and passkeys; empty: the origin
-	// each request came to.
+	// (invitations, first-run set-up) and passkeys, which are bound to its
+	// host name; empty: the origin each request came to.
 	PublicURL string
 
-	challenges challenges
+	challenges  challenges
+	passkeyRegs passkeyRegs
 
 	cmdMu  sync.Mutex
 	cmdKey ed25519.PrivateKey // the command key, once read (commandKey)
@@ -52,7 +52,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	h := func(f web.HandlerFunc) http.Handler { return web.Handle(a.Log, f) }
 	mux.Handle("POST /api/v1/login", h(a.login))
 	mux.Handle("POST /api/v1/logout", h(a.logout))
-	mux.Handle("GET /api/v1/me", h(a.authed(a.me)))
+	mux.Handle("GET /api/v1/me", h(a.authedAny(a.me)))
 	mux.Handle("GET /api/v1/users/{username}", h(a.authed(a.user)))
 	mux.Handle("GET /api/v1/directory", h(a.authed(a.directory)))
 	mux.Handle("GET /api/v1/keys/{id}", h(a.authed(a.keys)))
@@ -64,6 +64,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/devices/me/share", h(a.authed(a.share)))
 	mux.Handle("GET /api/v1/config", h(a.authed(a.config)))
 	mux.Handle("GET /api/v1/devices/{id}/wipe", h(a.wipeCommand))
+	a.registerMFA(mux)
 	a.registerConsole(mux)
 }
 
@@ -75,7 +76,21 @@ func SessionOf(ctx context.Context) *Session {
 	return s
 }
 
+// authed runs next for an authenticated session. A session that must first
+// set up a second factor (policy mfa_required) is refused: it may use only
+// the routes wrapped in authedAny.
 func (a *API) authed(next web.HandlerFunc) web.HandlerFunc {
+	return a.authedAny(func(w http.ResponseWriter, r *http.Request) error {
+		if SessionOf(r.Context()).EnrollmentRequired {
+			return errEnrollFirst
+		}
+		return next(w, r)
+	})
+}
+
+// authedAny runs next for any authenticated session, including one that
+// must set up a second factor before anything else.
+func (a *API) authedAny(next web.HandlerFunc) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		s, err := a.Auth.Authenticate(r)
 		if err != nil {
@@ -94,20 +109,15 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: res.Token, Path: "/",
-		Expires:  time.UnixMilli(res.ExpiresAt),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
-	})
-	if req.Web {
-		// A browser keeps the token in the HttpOnly cookie only, out of
-		// reach of script.
-		res = &LoginResponse{User: res.User, ExpiresAt: res.ExpiresAt}
-	}
-	return web.WriteJSON(w, http.StatusOK, res)
+	return writeLogin(w, r, res, req.Web)
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
+	if t := TokenFrom(r); t != "" && len(t) <= 128 {
+		if ss, err := a.Store.SessionByHash(r.Context(), HashToken(t)); err == nil {
+			a.Auth.record(r.Context(), web.ClientIP(r), "logout", ss.User, store.OutcomeOK, nil)
+		}
+	}
 	if err := a.Auth.Logout(r); err != nil {
 		return web.Internal(err)
 	}
@@ -119,7 +129,8 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) me(w http.ResponseWriter, r *http.Request) error {
 	s := SessionOf(r.Context())
-	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": s.User, "device": s.Device})
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": s.User, "device": s.Device,
+		"mfa": s.MFA, "mfa_enrollment_required": s.EnrollmentRequired})
 }
 
 var errNoUser = web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such user")

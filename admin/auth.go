@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -45,6 +46,9 @@ type Auth struct {
 	// the refill so that slow machines cannot earn attempts back.
 	loginEvery time.Duration
 	loginBurst int
+
+	// pending holds the sign-ins waiting for their second step.
+	pending pendingLogins
 }
 
 type limiterEntry struct {
@@ -81,6 +85,10 @@ func (a *Auth) allowLogin(ip string) bool {
 type Session struct {
 	*store.Session
 	Token string
+	// EnrollmentRequired is set when the policy requires the user to use a
+	// second factor and the user has none: the session may then only see
+	// its own account and set one up.
+	EnrollmentRequired bool
 }
 
 // HashToken returns the stored form of a session token.
@@ -98,16 +106,27 @@ type loginRequest struct {
 // LoginResponse is the body of a successful login.
 type LoginResponse struct {
 	Token     string      `json:"token,omitempty"`
-	User      *store.User `json:"user"`
-	ExpiresAt int64       `json:"expires_at"`
+	User      *store.User `json:"user,omitempty"`
+	ExpiresAt int64       `json:"expires_at,omitempty"`
+	// Confirmed says how the sign-in was confirmed beyond the password:
+	// "totp", "recovery" or "passkey"; empty for a password alone.
+	Confirmed string `json:"mfa_confirmed,omitempty"`
+	// MFA, when set, is the only field: the password was right and the
+	// sign-in needs its second step (POST /api/v1/login/mfa or a passkey).
+	MFA *MFAChallenge `json:"mfa,omitempty"`
+	// RecoveryLeft is how many recovery codes remain, after a sign-in with one.
+	RecoveryLeft *int `json:"recovery_left,omitempty"`
 }
 
 var errBadLogin = web.Errorf(http.StatusUnauthorized, protocol.CodeBadLogin, "wrong username or password")
 
-// Login checks a username and password and starts a session.
+// Login checks a username and password. For a user without a second
+// factor it starts a session; for one with a confirmed TOTP or a passkey it
+// starts nothing and answers an MFA challenge, which CompleteMFA or a
+// passkey sign-in then turns into a session.
 func (a *Auth) Login(ctx context.Context, ip, username, password string) (*LoginResponse, error) {
 	if !a.allowLogin(ip) {
-		return nil, web.Errorf(http.StatusTooManyRequests, protocol.CodeRateLimited, "too many sign-in attempts from this address; wait a minute and try again")
+		return nil, errRateLimited
 	}
 	if len(username) == 0 || len(username) > 64 || len(password) == 0 || len(password) > MaxPasswordBytes {
 		return nil, errBadLogin
@@ -120,6 +139,7 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 	if errors.Is(err, store.ErrNotFound) {
 		CheckPassword(dummyHash(), password)
 		a.log.Info("login failed", "reason", "unknown user", "ip", ip)
+		a.record(ctx, ip, "login.fail", nil, store.OutcomeFail, map[string]any{"reason": "unknown user"})
 		return nil, errBadLogin
 	}
 	if err != nil {
@@ -128,6 +148,7 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 	now := time.Now()
 	if u.LockedUntil > now.UnixMilli() {
 		a.log.Info("login refused", "reason", "lockout", "user", u.ID, "ip", ip)
+		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "lockout"})
 		return nil, lockedOut(u.LockedUntil)
 	}
 	if u.PasswordHash == "" {
@@ -142,21 +163,49 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 		return nil, web.Internal(err)
 	}
 	if !ok {
-		until, err := a.store.LoginFailed(ctx, u.ID, pol.LockoutThreshold, pol.LockoutCooldown.Milliseconds())
-		if err != nil {
-			return nil, web.Internal(err)
-		}
 		a.log.Info("login failed", "reason", "wrong password", "user", u.ID, "ip", ip)
-		if until > 0 {
-			return nil, lockedOut(until)
-		}
-		return nil, errBadLogin
+		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "wrong password"})
+		return nil, a.countFailure(ctx, ip, u, pol, errBadLogin)
 	}
 	if u.State != store.StateActive {
 		a.log.Info("login refused", "reason", "account "+u.State, "user", u.ID, "ip", ip)
+		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "account state", "state": u.State})
 		return nil, web.Errorf(http.StatusLocked, protocol.CodeLocked, "this account is %s; ask your administrator", u.State)
 	}
-	if u.FailedLogins > 0 {
+	m, err := a.store.MFAStatusOf(ctx, u.ID)
+	if err != nil {
+		return nil, web.Internal(err)
+	}
+	if m.Has() {
+		// The failure count is cleared only after the second step: a right
+		// password alone must not buy more guesses at the code.
+		ch := a.pending.start(u.ID, methodsOf(m))
+		a.log.Info("login password ok, second step pending", "user", u.ID, "ip", ip)
+		return &LoginResponse{MFA: ch}, nil
+	}
+	return a.startSession(ctx, ip, u, pol, "")
+}
+
+// countFailure counts a failed sign-in step toward the account's lockout
+// and returns the error to answer: a lockout when this failure started one,
+// otherwise fallback.
+func (a *Auth) countFailure(ctx context.Context, ip string, u *store.User, pol store.Policy, fallback error) error {
+	until, err := a.store.LoginFailed(ctx, u.ID, pol.LockoutThreshold, pol.LockoutCooldown.Milliseconds())
+	if err != nil {
+		return web.Internal(err)
+	}
+	if until > 0 {
+		a.log.Info("account locked out", "user", u.ID, "ip", ip)
+		a.record(ctx, ip, "login.locked_out", u, store.OutcomeFail, map[string]any{"until": until})
+		return lockedOut(until)
+	}
+	return fallback
+}
+
+// startSession makes a new session for u, confirmed by mfa ("" for a
+// password alone), and records the sign-in.
+func (a *Auth) startSession(ctx context.Context, ip string, u *store.User, pol store.Policy, mfa string) (*LoginResponse, error) {
+	if u.FailedLogins > 0 || u.LockedUntil > 0 {
 		if err := a.store.LoginSucceeded(ctx, u.ID); err != nil {
 			return nil, web.Internal(err)
 		}
@@ -164,13 +213,40 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	token := base64.RawURLEncoding.EncodeToString(raw)
-	expires := now.Add(pol.SessionMax).UnixMilli()
-	if err := a.store.CreateSession(ctx, HashToken(token), u.ID, expires); err != nil {
+	expires := time.Now().Add(pol.SessionMax).UnixMilli()
+	if err := a.store.CreateSessionFrom(ctx, HashToken(token), u.ID, expires, mfa, ip); err != nil {
 		return nil, web.Internal(err)
 	}
-	a.log.Info("login", "user", u.ID, "ip", ip)
-	return &LoginResponse{Token: token, User: u, ExpiresAt: expires}, nil
+	a.log.Info("login", "user", u.ID, "ip", ip, "mfa", mfa)
+	detail := map[string]any{"mfa": mfa}
+	if mfa == "" {
+		detail["mfa"] = "none"
+	}
+	a.record(ctx, ip, "login.ok", u, store.OutcomeOK, detail)
+	return &LoginResponse{Token: token, User: u, ExpiresAt: expires, Confirmed: mfa}, nil
 }
+
+// record appends a sign-in event to the audit log. The user, when known, is
+// the target; a successful sign-in or sign-out is also the user's own act.
+// Detail carries reasons and counts only, never a password, code or token.
+func (a *Auth) record(ctx context.Context, ip, action string, u *store.User, outcome string, detail map[string]any) {
+	e := &store.AuditEntry{Action: action, IP: ip, Outcome: outcome}
+	if u != nil {
+		e.Target = userTarget(u.ID)
+		if outcome == store.OutcomeOK {
+			e.Actor, e.ActorName = u.ID, u.Username
+		}
+	}
+	if len(detail) > 0 {
+		b, _ := json.Marshal(detail)
+		e.Detail = string(b)
+	}
+	if err := a.store.Audit(ctx, e); err != nil {
+		a.log.Error("audit entry not recorded", "action", action, "err", err)
+	}
+}
+
+var errRateLimited = web.Errorf(http.StatusTooManyRequests, protocol.CodeRateLimited, "too many sign-in attempts from this address; wait a minute and try again")
 
 func lockedOut(until int64) error {
 	mins := (time.Until(time.UnixMilli(until)) + time.Minute - 1) / time.Minute
@@ -222,7 +298,15 @@ func (a *Auth) Authenticate(r *http.Request) (*Session, error) {
 			return nil, web.Internal(err)
 		}
 	}
-	return &Session{Session: ss, Token: token}, nil
+	sess := &Session{Session: ss, Token: token}
+	if ss.MFA == "" && pol.MFARequiredFor(ss.User) {
+		m, err := a.store.MFAStatusOf(ctx, ss.User.ID)
+		if err != nil {
+			return nil, web.Internal(err)
+		}
+		sess.EnrollmentRequired = !m.Has()
+	}
+	return sess, nil
 }
 
 // Logout ends the request's session.
@@ -240,6 +324,9 @@ func (a *Auth) Device(r *http.Request) (user, device int64, err error) {
 	s, err := a.Authenticate(r)
 	if err != nil {
 		return 0, 0, err
+	}
+	if s.EnrollmentRequired {
+		return 0, 0, errEnrollFirst
 	}
 	if s.Device == 0 {
 		return 0, 0, web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "register a device (POST /api/v1/devices) before connecting to the relay")

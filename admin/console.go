@@ -33,6 +33,7 @@ func (a *API) ConsoleRoutes() []Route {
 	rs = append(rs, a.deviceRoutes()...)
 	rs = append(rs, a.auditRoutes()...)
 	rs = append(rs, a.reportRoutes()...)
+	rs = append(rs, a.mfaRoutes()...)
 	return rs
 }
 
