@@ -167,14 +167,15 @@ func (a *API) parseImport(r *http.Request, body []byte, groups map[string]int64)
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			line := 0
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				line = pe.StartLine
 			}
 			return nil, nil, badRequest("line %d: %v; nothing was imported", line, csvErr(err))
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rows) == maxImportRows {
 			return nil, nil, badRequest("the file has more than %d rows; split it", maxImportRows)
 		}

@@ -354,3 +354,7 @@ func (s *Store) setSeq(v int64) {
 
 // nowMS is the store's clock in milliseconds since the Unix epoch.
 func nowMS() int64 { return time.Now().UnixMilli() }
+
+// ReadDB returns the read-only pool (query_only connections), for checks
+// and reports that read tables directly.
+func (s *Store) ReadDB() *sql.DB { return s.read }
