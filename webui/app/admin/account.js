@@ -1,6 +1,6 @@
 // My account: who is signed in, and the second factor (authenticator app,
-// recovery codes, passkeys) through the app's shared enrollment screens.
-import { card, fill, h, labelOf, LEVELS, pageHead, ROLES, toast } from "./ui.js";
+// recovery codes, passkeys) through the app's shared settings screens.
+import { card, fill, h, labelOf, LEVELS, pageHead, ROLES } from "./ui.js";
 import { loadMFA } from "./mfa.js";
 
 export async function accountPage(view, ctx) {
@@ -19,5 +19,5 @@ export async function accountPage(view, ctx) {
       card("Second factor and passkeys", box)));
   const m = await loadMFA(box);
   if (!m) return;
-  m.mfaEnroll(box, { required: false, onDone: () => { toast("Your second factor is saved."); ctx.refreshMe?.(); } });
+  m.mfaSettings(box);
 }

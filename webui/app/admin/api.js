@@ -66,7 +66,7 @@ export const admin = {
   deleteGroup: (id) => req("DELETE", `${A}/groups/${id}`),
   groupMembers: (id, add, remove) => req("POST", `${A}/groups/${id}/members`, { json: { add, remove } }),
 
-  importCSV: (mode, csv) => req("POST", `${A}/import?mode=${encodeURIComponent(mode)}`, { body: csv, type: "text/csv" }),
+  importCSV: (mode, csv, dry = false) => req("POST", `${A}/import${qs({ mode, dry_run: dry ? 1 : "" })}`, { body: csv, type: "text/csv" }),
 
   invitations: () => req("GET", `${A}/invitations`),
   createInvitation: (inv) => req("POST", `${A}/invitations`, { json: inv }),

@@ -7,9 +7,6 @@ const ACTIONS = ["login.ok", "login.fail", "logout", "mfa.", "user.create", "use
   "group.", "invitation.", "policy.update", "device.register", "device.resume", "device.lock", "device.wipe", "device.revoke", "audit.export", "audit.view", "report.view", "setup.owner", "console.refused"];
 const PAGE = 100;
 
-/** dayStart and dayEnd turn a date input's YYYY-MM-DD into ms at local midnight. */
-const dayStart = (v) => (v ? new Date(v + "T00:00:00").getTime() : "");
-const dayEnd = (v) => (v ? new Date(v + "T00:00:00").getTime() + 86400000 - 1 : "");
 
 export async function auditPage(view) {
   const q = h("input", { type: "search", placeholder: "User, target, address…", autocomplete: "off" });
@@ -26,7 +23,7 @@ export async function auditPage(view) {
   let entries = [];
   let next = null;
 
-  const filters = () => ({ q: q.value.trim(), action: action.value, outcome: outcome.value, from: dayStart(from.value), to: dayEnd(to.value) });
+  const filters = () => ({ q: q.value.trim(), action: action.value, outcome: outcome.value, from: from.value, to: to.value }); // dates (UTC days), both inclusive
 
   fill(view,
     pageHead("Audit log", "Who did what, when and from where. Entries are chained by hash: none can be changed or removed without the check below noticing.", exportBtn),
@@ -68,10 +65,10 @@ export async function auditPage(view) {
     status.textContent = entries.length ? `${entries.length} entr${entries.length === 1 ? "y" : "ies"} shown${next ? "; more are older" : ""}.` : "";
     fill(box, table([
       { label: "#", cell: (e) => String(e.seq ?? e.id ?? "") },
-      { label: "When", cell: (e) => fmtDate(e.at ?? e.ts ?? e.time) },
-      { label: "Who", cell: (e) => e.actor_name || (e.actor ? `user ${e.actor}` : "—") },
+      { label: "When", cell: (e) => fmtDate(e.at) },
+      { label: "Who", cell: (e) => (e.actor ? h("a", { href: `#/users/${e.actor}` }, e.actor_name || `user ${e.actor}`) : e.actor_name || "—") },
       { label: "Action", cell: (e) => h("code", e.action) },
-      { label: "Target", cell: (e) => e.target_name || e.target || "—", cls: "wrap" },
+      { label: "Target", cell: (e) => target(e.target), cls: "wrap" },
       { label: "Outcome", cell: (e) => (e.outcome === "ok" ? badge("OK", "ok") : badge(e.outcome || "—", "bad")) },
       { label: "Address", cell: (e) => e.ip || "—" },
       { label: "Detail", cell: (e) => detail(e.detail), cls: "wrap" },
@@ -83,10 +80,16 @@ export async function auditPage(view) {
   await load(true);
 }
 
+/** target links "user:12" to the user's page; other targets are shown as they are. */
+function target(t) {
+  const m = /^user:(\d+)$/.exec(t || "");
+  return m ? h("a", { href: `#/users/${m[1]}` }, t) : t || "—";
+}
+
 function detail(d) {
   if (!d) return "";
   let o = d;
   if (typeof d === "string") { try { o = JSON.parse(d); } catch { return d; } }
-  if (typeof o !== "object") return String(o);
+  if (o === null || typeof o !== "object") return String(o ?? "");
   return Object.entries(o).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("; ");
 }

@@ -18,6 +18,8 @@ export function csvCell(v) {
   return /[",\r\n]/.test(s) || /^[=+\-@]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+const notImported = (r) => /^not imported/i.test(r.error || "");
+
 export async function importPage(view) {
   const file = h("input", { type: "file", accept: ".csv,text/csv", id: "csv-file" });
   const text = h("textarea.mono", { id: "csv-text", rows: 8, spellcheck: "false", placeholder: HEADER });
@@ -25,6 +27,7 @@ export async function importPage(view) {
   const modeValid = h("input", { type: "radio", name: "mode", value: "valid", id: "mode-valid" });
   const err = errorLine();
   const run = h("button.primary", { type: "submit" }, "Import");
+  const check = h("button.secondary", { type: "button" }, "Check only");
   const result = h("div.import-result", { "aria-live": "polite" });
 
   file.addEventListener("change", async () => {
@@ -41,42 +44,50 @@ export async function importPage(view) {
     h("fieldset.radio-group", h("legend", "If some rows are bad"),
       h("label.radio", { for: "mode-all" }, modeAll, h("span", "Import nothing if any row is bad"), h("span.hint", " — fix the file and run it again")),
       h("label.radio", { for: "mode-valid" }, modeValid, h("span", "Import the good rows"), h("span.hint", " — and list the bad ones to fix"))),
-    err, h("div.row", run));
+    err, h("div.row", run, check));
 
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
+  const submit = async (dry, btn) => {
     err.textContent = "";
     const csv = text.value;
     if (!csv.trim()) { err.textContent = "Choose a CSV file or paste the rows first."; return; }
     if (new Blob([csv]).size > MAX_BYTES) { err.textContent = "The CSV is over 1 MB. Split it into smaller files."; return; }
     const mode = modeValid.checked ? "valid" : "all";
-    await busy(run, "Importing…", async () => {
-      const res = await admin.importCSV(mode, csv);
+    await busy(btn, dry ? "Checking…" : "Importing…", async () => {
+      const res = await admin.importCSV(mode, csv, dry);
       showResult(res);
     }, err);
-  });
+  };
+  form.addEventListener("submit", (e) => { e.preventDefault(); submit(false, run); });
+  check.addEventListener("click", () => submit(true, check));
 
   function showResult(res) {
     const rows = res.rows || [];
-    const bad = rows.filter((r) => !r.ok);
+    // In all-or-nothing mode the server marks the good rows "not imported"
+    // too; the count of bad rows is its failed.
+    const failed = res.failed ?? rows.filter((r) => !r.ok).length;
+    const s = (n, one, many) => `${n} ${n === 1 ? one : many}`;
     let summary;
-    if (res.imported === 0 && bad.length && res.mode === "all") summary = `Nothing was imported: ${bad.length} of ${rows.length} rows ${bad.length === 1 ? "has a problem" : "have problems"}. Fix ${bad.length === 1 ? "it" : "them"} and import again, or choose "Import the good rows".`;
-    else if (bad.length) summary = `Only the good rows were imported: ${res.imported} user${res.imported === 1 ? "" : "s"} added; ${bad.length} row${bad.length === 1 ? "" : "s"} skipped (see below).`;
+    if (!rows.length) summary = "The file has no data rows: nothing was imported.";
+    else if (res.dry_run) summary = failed ? `Checked only, nothing imported: ${s(failed, "row has a problem", "rows have problems")} (of ${rows.length}).` : `Checked only, nothing imported: all ${rows.length} rows are good.`;
+    else if (res.imported === 0 && failed && res.mode === "all") summary = `Nothing was imported: ${failed} of ${s(rows.length, "row", "rows")} ${failed === 1 ? "has a problem" : "have problems"}. Fix ${failed === 1 ? "it" : "them"} and import again, or choose "Import the good rows".`;
+    else if (res.imported === 0) summary = `Nothing was imported: every row has a problem.`;
+    else if (failed) summary = `Only the good rows were imported: ${s(res.imported, "user", "users")} added; ${s(failed, "row", "rows")} skipped (see below).`;
     else summary = `All ${res.imported} user${res.imported === 1 ? " was" : "s were"} imported.`;
+    const bad = failed;
     const links = rows.filter((r) => r.ok && r.invitation_url);
     const linksCSV = "username,invitation_url\n" + links.map((r) => `${csvCell(r.username)},${csvCell(r.invitation_url)}`).join("\n") + "\n";
     fill(result, card("Result",
-      h("p.summary", { class: bad.length && res.imported === 0 ? "notice bad" : bad.length ? "notice warn" : "notice ok", role: "status" }, summary),
+      h("p.summary", { class: bad && res.imported === 0 ? "notice bad" : bad ? "notice warn" : "notice ok", role: "status", tabindex: "-1" }, summary),
       links.length ? h("div.row",
         h("button.secondary.small", { type: "button", onclick: () => copyText(links.map((r) => `${r.username}\t${r.invitation_url}`).join("\n"), "Links") }, "Copy all links"),
         h("button.secondary.small", { type: "button", onclick: () => download("curbside-invitations.csv", linksCSV) }, "Download links (CSV)")) : null,
       table([
         { label: "Line", cell: (r) => String(r.line) },
         { label: "Username", cell: (r) => r.username || "—" },
-        { label: "Result", cell: (r) => (r.ok ? (r.invitation_url ? badge("Imported", "ok") : badge("OK, not imported", "")) : badge("Error", "bad")) },
-        { label: "Problem or invitation link", cls: "wrap", cell: (r) => (r.ok ? (r.invitation_url ? h("code", r.invitation_url) : (res.mode === "all" ? "Valid; not imported because another row is bad." : "")) : h("span.row-error", r.error || "invalid")) },
+        { label: "Result", cell: (r) => (r.ok ? (r.invitation_url ? badge("Imported", "ok") : badge(res.dry_run ? "Good" : "OK", "ok")) : notImported(r) ? badge("Not imported", "") : badge("Error", "bad")) },
+        { label: "Problem or invitation link", cls: "wrap", cell: (r) => (r.ok ? (r.invitation_url ? h("code", r.invitation_url) : "") : notImported(r) ? h("span.muted", "Good row, not imported because other rows have errors.") : h("span.row-error", r.error || "invalid")) },
       ], rows, { caption: "Rows", empty: "The file had no data rows." })));
-    result.querySelector(".summary").focus?.();
+    result.querySelector(".summary").focus();
   }
 
   fill(view,

@@ -6,7 +6,7 @@ import { groupPicker } from "./users.js";
 
 /** invState is an invitation's state from its times (or the server's word). */
 export function invState(i) {
-  if (i.state) return i.state;
+  if (i.status) return i.status;
   if (i.revoked_at) return "revoked";
   if (i.used_at) return "used";
   if (i.expires_at && i.expires_at < Date.now()) return "expired";

@@ -237,6 +237,11 @@ function route() {
     go: (hash) => { location.hash = hash; },
     refreshMe: async () => { session.me = await admin.me(); },
     onSessionEnded: () => showSignIn("Your session has ended. Sign in again."),
+    // A saved inactivity policy applies to this session at once.
+    policyChanged: async () => {
+      try { session.idleMs = (await admin.config()).policy?.inactivity_lock_ms || session.idleMs; } catch { return; }
+      startIdle(session.idleMs);
+    },
   };
   document.title = `${page.label} · Curbside admin`;
   const arg = parts.slice(1);

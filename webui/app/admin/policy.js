@@ -46,6 +46,8 @@ export function parseGoDuration(s) {
 
 /** kindOf guesses a field's input kind from its default value. */
 function kindOf(f) {
+  if (f.kind === "roles" || f.kind === "cidrs") return "list";
+  if (f.kind) return f.kind;
   const d = String(f.default ?? f.value);
   if (d === "true" || d === "false") return "bool";
   if (d.startsWith("[")) return "list";
@@ -73,14 +75,14 @@ function durationInput(id, value, label) {
   return el;
 }
 
-export async function policyPage(view) {
+export async function policyPage(view, ctx) {
   fill(view, pageHead("Policy", "Rules for everyone at the practice. Changes apply at once, to new sign-ins and devices as they reconnect."), loading());
   let res;
-  try { res = await admin.policy(); } catch (e) { fill(view, pageHead("Policy"), failure(e, () => policyPage(view))); return; }
-  render(view, res);
+  try { res = await admin.policy(); } catch (e) { fill(view, pageHead("Policy"), failure(e, () => policyPage(view, ctx))); return; }
+  render(view, res, null, ctx);
 }
 
-function render(view, res, notice) {
+function render(view, res, notice, ctx) {
   const fields = res.fields || Object.entries(res.values || {}).map(([key, value]) => ({ key, value, default: value, help: "" }));
   const inputs = new Map();
   const rows = new Map();
@@ -147,7 +149,8 @@ function render(view, res, notice) {
     await busy(save, "Saving…", async () => {
       try {
         const r = await admin.savePolicy(values);
-        render(view, r, `Saved: ${Object.keys(values).map((k) => LABELS[k] || k).join(", ")}.`);
+        render(view, r, `Saved: ${Object.keys(values).map((k) => LABELS[k] || k).join(", ")}.`, ctx);
+        if ("inactivity_lock" in values) ctx?.policyChanged?.();
         view.querySelector(".notice")?.scrollIntoView({ block: "nearest" });
       } catch (ex) {
         const key = ex.field || Object.keys(values).find((k) => ex.message.includes(k)) || (Object.keys(values).length === 1 ? Object.keys(values)[0] : null);

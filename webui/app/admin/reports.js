@@ -14,7 +14,8 @@ function s(tag, attrs = {}, ...kids) {
   return el;
 }
 
-const isoDay = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+// Report days are UTC days, as the server counts them.
+const isoDay = (d) => d.toISOString().slice(0, 10);
 
 /** niceMax rounds a maximum up to 1, 2 or 5 × 10^n so the axis reads well. */
 export function niceMax(v) {
@@ -60,7 +61,7 @@ export function barChart(title, days, values, { unit = "", kind = "" } = {}) {
 
 export async function reportsPage(view) {
   const today = new Date();
-  const start = new Date(today); start.setDate(today.getDate() - 29);
+  const start = new Date(today.getTime() - 29 * 86400000);
   const from = h("input", { type: "date", value: isoDay(start), max: isoDay(today) });
   const to = h("input", { type: "date", value: isoDay(today), max: isoDay(today) });
   const err = errorLine();
@@ -70,7 +71,7 @@ export async function reportsPage(view) {
   const form = h("form.filters", { onsubmit: (e) => { e.preventDefault(); busy(go, "Loading…", load, err); } },
     field("From", from), field("To", to), h("div.field.filter-go", go),
     h("div.field.filter-go", h("button.secondary", { type: "button", onclick: () => last && download(`curbside-activity-${from.value}-${to.value}.csv`, toCSV(last)) }, "Download CSV")));
-  fill(view, pageHead("Reports", "Activity at the practice. Curbside counts messages; it cannot read them."), form, err, box);
+  fill(view, pageHead("Reports", "Activity at the practice, by UTC day. Curbside counts messages; it cannot read them."), form, err, box);
 
   async function load() {
     if (from.value && to.value && from.value > to.value) { err.textContent = "The start date is after the end date."; return; }

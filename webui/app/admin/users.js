@@ -21,7 +21,7 @@ export async function usersPage(view, ctx) {
   const q = h("input", { type: "search", name: "q", placeholder: "Name, username or e-mail", value: params.get("q") || "", autocomplete: "off" });
   const role = select("role", [["", "Any role"], ...ROLES], "");
   const state = select("state", [["", "Any state"], ...STATES], "");
-  const level = select("level", [["", "Any level"], ["none", "No admin level"], ...LEVELS.slice(1)], "");
+  const level = select("level", [["", "Anyone"], ["any", "Any admin level"], ...LEVELS.slice(1)], "");
   const status = h("p.result-count", { role: "status", "aria-live": "polite" });
   const list = h("div.list-box");
   const pager = h("div.pager");
@@ -268,23 +268,25 @@ function accessCard(u, res, ctx, reload, self) {
       reload(`Offboarded: ${n(r.revoked_sessions, "session", "sessions")} ended, ${n(r.revoked_devices, "device", "devices")} revoked and told to wipe.`);
     });
   }
-  const lockedOut = u.locked_until && u.locked_until > Date.now();
+  const lockedOut = res.locked_out_until && res.locked_out_until > Date.now() ? res.locked_out_until : 0;
   return card("Access",
     h("dl.facts",
       h("dt", "State"), h("dd", stateBadge(u.state)),
       h("dt", "Signed in"), h("dd", `${res.sessions ?? 0} session${res.sessions === 1 ? "" : "s"}`),
-      lockedOut ? [h("dt", "Lockout"), h("dd", `Too many failed sign-ins; locked until ${fmtDate(u.locked_until)}`)] : null,
+      lockedOut ? [h("dt", "Lockout"), h("dd", badge("Locked out", "warn"), ` after too many failed sign-ins, until ${fmtDate(lockedOut)}`)] : null,
+      res.has_password === false ? [h("dt", "Password"), h("dd", "Not set yet (the invitation is not used)")] : null,
       h("dt", "Created"), h("dd", fmtDate(u.created_at))),
     self ? h("p.hint", "You cannot lock, disable or offboard your own account.") : null,
     h("div.actions", actions), err, out);
 }
 
 function mfaCard(u, res, ctx, reload) {
+  const known = !!res.mfa; // older servers do not report it
   const m = res.mfa || {};
   const err = errorLine();
   const any = m.totp || m.passkeys > 0;
   let btn = null;
-  if (ctx.can("admin") && (any || m.recovery_left > 0)) {
+  if (ctx.can("admin") && (!known || any || m.recovery_left > 0)) {
     btn = h("button.secondary", { type: "button" }, "Reset second factor");
     btn.addEventListener("click", () => busy(btn, "Resetting…", async () => {
       if (!(await confirm("Reset the second factor?", h("p", `This removes ${u.display || u.username}'s authenticator app, recovery codes and passkeys. If the policy requires a second factor, they must set a new one up at their next sign-in. Do this only after confirming who is asking (for a lost phone, say).`), { yes: "Remove second factors", danger: true }))) return;
@@ -294,18 +296,18 @@ function mfaCard(u, res, ctx, reload) {
     }, err));
   }
   return card("Second factor",
-    h("dl.facts",
+    known ? h("dl.facts",
       h("dt", "Authenticator app"), h("dd", m.totp ? badge("Set up", "ok") : badge("Not set up")),
       h("dt", "Passkeys"), h("dd", String(m.passkeys || 0)),
-      h("dt", "Recovery codes left"), h("dd", String(m.recovery_left || 0))),
-    any ? null : h("p.hint", "No second factor is set up."),
+      h("dt", "Recovery codes left"), h("dd", String(m.recovery_left || 0))) : h("p.hint", "Whether this person has a second factor is shown to them under My account; you can remove theirs if they lost it."),
+    known && !any ? h("p.hint", "No second factor is set up.") : null,
     btn, err);
 }
 
 function groupsCard(u, groups, ctx, reload) {
   const err = errorLine();
-  const items = groups.map((g) => h("li", h("a", { href: `#/groups?open=${g.id}` }, g.name),
-    ctx.can("admin") ? h("button.link.small", {
+  const items = groups.map((g) => h("li", h("span", h("a", { href: `#/groups?open=${g.id}` }, g.name), g.direct === false ? h("span.muted", " (through a subgroup)") : null),
+    ctx.can("admin") && g.direct !== false ? h("button.link.small", {
       type: "button", "aria-label": `Remove from ${g.name}`,
       onclick: (e) => busy(e.currentTarget, "Removing…", async () => { await admin.groupMembers(g.id, [], [u.id]); toast(`Removed from ${g.name}.`); reload(); }, err),
     }, "Remove") : null));
@@ -314,7 +316,7 @@ function groupsCard(u, groups, ctx, reload) {
     const sel = h("select", { "aria-label": "Add to group" }, h("option", { value: "" }, "Add to a group…"));
     const add = h("button.secondary.small", { type: "button" }, "Add");
     admin.groups().then((r) => {
-      const mine = new Set(groups.map((g) => g.id));
+      const mine = new Set(groups.filter((g) => g.direct !== false).map((g) => g.id));
       for (const g of (r.groups || []).filter((g) => !mine.has(g.id)).sort((a, b) => a.name.localeCompare(b.name))) sel.append(h("option", { value: String(g.id) }, g.name));
     }).catch(() => {});
     add.addEventListener("click", () => {
@@ -328,18 +330,17 @@ function groupsCard(u, groups, ctx, reload) {
 
 /** deviceState says what state a device is in, in words. */
 export function deviceState(d) {
-  if (d.wipe || d.state === "wipe" || d.state === "wiping") return badge(d.wiped_at ? "Wiped" : "Wipe pending", "bad");
-  if (d.revoked_at || d.state === "revoked") return badge("Revoked", "bad");
-  if (d.locked || d.state === "locked") return badge("Locked", "warn");
-  return badge(d.state ? d.state[0].toUpperCase() + d.state.slice(1) : "Active", "ok");
+  if (d.wiped) return badge("Wipe sent", "bad");
+  if (d.state === "revoked") return badge("Revoked", "bad");
+  if (!d.sessions) return h("span", badge("Active", "ok"), badge("Signed out", "warn"));
+  return h("span", badge("Active", "ok"), badge("Signed in", "brand"));
 }
 
 /** deviceActions are the Lock (helpdesk) and Wipe (admin) buttons of one device. */
 export function deviceActions(d, ctx, owner, reload, err) {
   const out = [];
-  const gone = d.revoked_at || d.state === "revoked" || d.wipe;
-  if (gone) return out;
-  if (!(d.locked || d.state === "locked")) {
+  if (d.wiped) return out;
+  if (d.state !== "revoked") {
     const b = h("button.secondary.small", { type: "button", "aria-label": `Lock ${d.name}` }, "Lock");
     b.addEventListener("click", () => busy(b, "Locking…", async () => {
       if (!(await confirm(`Lock ${d.name}?`, h("p", `The device's session ends and ${owner} must sign in with their password again on it. Nothing is erased.`), { yes: "Lock device" }))) return;
@@ -375,7 +376,7 @@ function devicesCard(u, ctx) {
       { label: "Device", cell: (d) => d.name || `Device ${d.id}` },
       { label: "Browser / app", cell: (d) => d.agent || "—", cls: "wrap" },
       { label: "Added", cell: (d) => fmtDate(d.created_at) },
-      { label: "Last seen", cell: (d) => ago(d.last_seen || d.last_seen_at) },
+      { label: "Last seen", cell: (d) => ago(d.last_seen) },
       { label: "Fingerprint", cell: (d) => h("code", d.fingerprint || "—") },
       { label: "State", cell: deviceState },
       { label: "Actions", cell: (d) => h("div.cell-actions", deviceActions(d, ctx, owner, load, err)) },

@@ -11,6 +11,8 @@ const root = document.getElementById("welcome");
 // Read the token once, then drop it from the address bar and history.
 const token = new URLSearchParams(location.hash.slice(1)).get("invite") || "";
 if (location.hash) history.replaceState(null, "", location.pathname);
+// Another link opened in this tab changes only the fragment: start over with it.
+window.addEventListener("hashchange", () => { if (location.hash.includes("invite=")) location.reload(); });
 
 window.curbsideWelcome = { state: "loading" };
 function setState(s) { window.curbsideWelcome.state = s; document.documentElement.dataset.state = s; }
@@ -51,8 +53,8 @@ function why(e) {
   if (e.status === 0) return ["Cannot reach Curbside", e.message];
   if (/expired/.test(c) || /expired/i.test(e.message)) return ["This link has expired", "Invitation links work for a limited time. Ask your practice's Curbside administrator for a new one."];
   if (/used/.test(c) || /used|already/i.test(e.message)) return ["This link was already used", "Each link works once. If you set your password with it, sign in. If not, ask your administrator for a new link."];
-  if (/revoked/.test(c) || /revoked/i.test(e.message)) return ["This link was withdrawn", "Your administrator revoked it. Ask them for a new one."];
-  if (e.status === 404 || /not_found|invalid/.test(c)) return ["This link is not valid", "Check that you opened the whole link you were given (it is long), or ask your administrator for a new one."];
+  if (/revoked/.test(c) || /revoked|withdrawn/i.test(e.message)) return ["This link was withdrawn", "Your administrator revoked it. Ask them for a new one."];
+  if (e.status === 404 || /not_found|invalid/.test(c) || /not valid/i.test(e.message)) return ["This link is not valid", "Check that you opened the whole link you were given (it is long), or ask your administrator for a new one."];
   if (e.status === 429) return ["Too many attempts", e.message];
   return ["This link cannot be used", e.message];
 }
@@ -101,15 +103,18 @@ const LEVEL_WORDS = { owner: "owner", admin: "administrator", helpdesk: "helpdes
 
 function showForm(inv, pol) {
   setState("form");
-  const needName = !inv.username;
+  const needName = !inv.username && inv.kind !== "reset";
+  const needDisplay = !inv.display && inv.kind !== "reset";
   const err = h("p.form-error", { role: "alert" });
   const uname = h("input", { id: "w-user", name: "username", autocomplete: "username", autocapitalize: "none", spellcheck: "false", value: inv.username || "", readonly: !needName, required: true });
+  const disp = h("input", { id: "w-display", name: "display", autocomplete: "name", required: true });
   const pw = h("input", { id: "w-pass", name: "password", type: "password", autocomplete: "new-password", required: true });
   const pw2 = h("input", { id: "w-pass2", name: "password2", type: "password", autocomplete: "new-password", required: true });
   const rules = rulesList(pol);
   pw.setAttribute("aria-describedby", "w-rules");
   rules.id = "w-rules";
-  const btn = h("button.primary.big", { type: "submit" }, inv.kind === "reset" ? "Set new password" : "Create my account");
+  const label = inv.kind === "reset" ? "Set my password" : "Create my account";
+  const btn = h("button.primary.big", { type: "submit" }, label);
   const check = () => { const r = passwordProblems(pw.value, pw2.value, pol); rules.update(r); return r; };
   pw.addEventListener("input", check);
   pw2.addEventListener("input", check);
@@ -122,7 +127,8 @@ function showForm(inv, pol) {
       inv.admin_level ? [h("dt", "Console"), h("dd", LEVEL_WORDS[inv.admin_level] || inv.admin_level)] : null,
       inv.expires_at ? [h("dt", "Link expires"), h("dd", new Date(inv.expires_at).toLocaleString())] : null)),
     h("div.field", h("label", { for: "w-user" }, "Username"), uname, needName ? h("p.hint", "You will sign in with it. Lower-case letters, digits, dots and dashes.") : null),
-    h("div.field", h("label", { for: "w-pass" }, inv.kind === "reset" ? "New password" : "Password"), pw),
+    needDisplay ? h("div.field", h("label", { for: "w-display" }, "Your full name"), disp, h("p.hint", "As colleagues will see it, e.g. Dr. Ana Ruiz.")) : null,
+    h("div.field", h("label", { for: "w-pass" }, "Password"), pw),
     h("div.field", h("label", { for: "w-pass2" }, "Repeat the password"), pw2),
     rules, err, btn);
 
@@ -131,6 +137,7 @@ function showForm(inv, pol) {
     err.textContent = "";
     const r = check();
     if (needName && !uname.value.trim()) { err.textContent = "Choose a username."; uname.focus(); return; }
+    if (needDisplay && !disp.value.trim()) { err.textContent = "Enter your full name."; disp.focus(); return; }
     if (!r.length) { err.textContent = `The password must have at least ${pol.min_length} characters.`; pw.focus(); return; }
     if (!r.classes) { err.textContent = `The password needs at least ${pol.classes} kinds of characters; it has ${r.have}.`; pw.focus(); return; }
     if (!r.blank) { err.textContent = "The password cannot be only spaces."; pw.focus(); return; }
@@ -140,22 +147,25 @@ function showForm(inv, pol) {
     try {
       const body = { token, password: pw.value };
       if (needName) body.username = uname.value.trim();
+      if (needDisplay) body.display = disp.value.trim();
       const res = await call("POST", "/api/v1/invitations/accept", body);
       showDone(inv, res.user || {});
     } catch (ex) {
       btn.disabled = false;
-      btn.textContent = inv.kind === "reset" ? "Set new password" : "Create my account";
-      if (["expired", "used", "revoked", "not_found"].some((w) => String(ex.code).includes(w))) { const [t, m] = why(ex); showProblem(t, m); return; }
+      btn.textContent = label;
+      if (ex.code === "invitation_invalid") { const [t, m] = why(ex); showProblem(t, m); return; }
       err.textContent = ex.message;
-      (ex.field === "username" ? uname : pw).focus();
+      (/^username|taken/.test(ex.message) ? uname : /^display/.test(ex.message) ? disp : pw).focus();
     }
   });
 
-  const title = inv.kind === "setup" ? "Set up Curbside" : inv.kind === "reset" ? "Choose a new password" : `Welcome${inv.display ? ", " + inv.display : ""}`;
+  // A "reset" link sets the password of an account that exists: a new
+  // colleague's first one, or a replacement after a reset.
+  const title = inv.kind === "setup" ? "Set up Curbside" : inv.kind === "reset" ? `Choose your password${inv.display ? ", " + inv.display : ""}` : `Welcome${inv.display ? ", " + inv.display : ""}`;
   const intro = inv.kind === "setup"
     ? "Create the first owner account of this Curbside server. The owner manages users, policy and the audit log in the admin console."
     : inv.kind === "reset"
-      ? "Your administrator reset your password. Choose a new one; it replaces the old one everywhere."
+      ? "Your practice's administrator sent you this link to set the password of your Curbside account. If you had a password, this one replaces it."
       : "Your practice invited you to Curbside, its secure messenger. Choose your password to finish.";
   screen(title, intro, form);
 }
