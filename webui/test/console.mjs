@@ -384,6 +384,25 @@ export function consoleTests() {
       assert.equal(cmd.status, 200, "the signed wipe command is published");
     }],
 
+    ["console: offline, the app's service worker serves neither the app's shell nor a stale page for /admin/ and /welcome", async () => {
+      // Dana's browser has the messaging app's service worker (she set the app up).
+      const p = await c.d.context.newPage();
+      await p.goto(c.srv.url + "/");
+      await p.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: 60000 });
+      await c.d.context.setOffline(true);
+      try {
+        for (const u of ["/admin/", "/welcome"]) {
+          await p.goto(c.srv.url + u).catch(() => {});
+          const body = await p.locator("body").textContent();
+          assert.match(body, /Curbside is offline/, `${u} offline`);
+          assert.equal(await p.locator("#app").count(), 0, `${u}: not the messaging app's shell`);
+        }
+      } finally {
+        await c.d.context.setOffline(false);
+        await p.close();
+      }
+    }],
+
     ["console: a helpdesk member sees and can do only the helpdesk's part", async (ctx) => {
       const p = c.o.page;
       const link = await addUser(p, { username: "hanna", display: "Hanna Hart", level: "helpdesk" });

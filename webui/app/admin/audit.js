@@ -91,5 +91,7 @@ function detail(d) {
   let o = d;
   if (typeof d === "string") { try { o = JSON.parse(d); } catch { return d; } }
   if (o === null || typeof o !== "object") return String(o ?? "");
-  return Object.entries(o).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("; ");
+  // Times in the detail (…_at, ms since the epoch) are shown as dates.
+  const show = (k, v) => (/_at$/.test(k) && typeof v === "number" && v > 1e11 ? fmtDate(v) : typeof v === "object" ? JSON.stringify(v) : v);
+  return Object.entries(o).map(([k, v]) => `${k}: ${show(k, v)}`).join("; ");
 }

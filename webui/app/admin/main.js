@@ -95,10 +95,11 @@ async function showMFAStep(mfa) {
   });
 }
 
-async function showEnrollment(me, reason) {
+async function showEnrollment() {
   setState("enroll");
   const box = h("div.mfa-box");
-  authScreen("Set up a second factor", reason, box,
+  // The enrollment screen says itself why it is needed.
+  authScreen("Set up a second factor", null, box,
     h("button.link", { type: "button", onclick: signOut }, "Sign out"));
   const m = await loadMFA(box);
   if (!m) return;
@@ -140,13 +141,13 @@ async function enter(message) {
   const level = me.user.admin_level || me.admin_level || "";
   if (!rank(level)) { showNoAccess(me); return; }
   if (me.mfa_enrollment_required) {
-    showEnrollment(me, "The practice's policy asks administrators to confirm each sign-in with a second factor. Set one up now to use the console.");
+    showEnrollment();
     return;
   }
   try {
     await admin.users({ limit: 1 });
   } catch (e) {
-    if (e.code === "mfa_enrollment_required") { showEnrollment(me, e.message); return; }
+    if (e.code === "mfa_enrollment_required") { showEnrollment(); return; }
     if (e.code === "mfa_required") { showMFAResignIn(me); return; }
     if (e.code === "forbidden_network") { showRefused(e.message); return; }
     if (e.status === 401) { showSignIn(); return; }

@@ -97,9 +97,8 @@ export async function reportsPage(view) {
         stat("Most devices active in a day", Math.max(0, ...active)),
         stat("People who sent messages", users.size)),
       card("Messages per day", barChart("Messages per day", days, sent)),
-      h("div.grid2",
-        card("Failed sign-ins per day", barChart("Failed sign-ins per day", days, failed, { kind: "warn" })),
-        card("Active devices per day", barChart("Active devices per day", days, active, { kind: "alt" }))),
+      card("Failed sign-ins per day", barChart("Failed sign-ins per day", days, failed, { kind: "warn" })),
+      card("Active devices per day", barChart("Active devices per day", days, active, { kind: "alt" })),
       card("Messages by person", table([
         { label: "Person", cell: (u) => h("a", { href: `#/users/${u.user}` }, u.display || u.username) },
         { label: "Username", cell: (u) => u.username },
