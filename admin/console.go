@@ -30,9 +30,9 @@ func (a *API) ConsoleRoutes() []Route {
 	rs = append(rs, a.invitationRoutes()...)
 	rs = append(rs, a.policyRoutes()...)
 	rs = append(rs, a.importRoutes()...)
-	rs = append(rs, a.deviceRoutes()...)
 	rs = append(rs, a.auditRoutes()...)
 	rs = append(rs, a.reportRoutes()...)
+	rs = append(rs, a.deviceRoutes()...)
 	rs = append(rs, a.mfaRoutes()...)
 	return rs
 }
@@ -51,10 +51,10 @@ var (
 	errConsoleMFA = web.Errorf(http.StatusForbidden, CodeMFARequired, "the console needs a sign-in confirmed with a second factor: set one up under My account, then sign in again")
 )
 
-// Console error codes beyond protocol's.
+// Console error codes, for the tests.
 const (
-	CodeNetwork     protocol.Code = "forbidden_network"
-	CodeMFARequired protocol.Code = "mfa_required"
+	CodeNetwork     = protocol.CodeNetwork
+	CodeMFARequired = protocol.CodeMFARequired
 )
 
 // console checks, for an authenticated request, that the user's admin

@@ -77,6 +77,10 @@ func ParseDay(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
 	}
+	if t.Year() < 1970 {
+		// Times are ms since 1970; nothing is older.
+		return time.Time{}, fmt.Errorf("%q is before 1970", s)
+	}
 	return t, nil
 }
 
@@ -98,7 +102,8 @@ func parseTime(s string, end bool) (int64, error) {
 }
 
 // ParseAuditQuery reads the audit log's filters from URL parameters: q,
-// action (a prefix), actor (a user id), outcome (ok or fail), from and to
+// action (a prefix), actor (a user id), outcome (ok or fail), emergency
+// (true: only break-glass entries), from and to
 // (ms since the epoch or YYYY-MM-DD, to exclusive as ms and inclusive as
 // a date), before (a seq, the cursor of the next page) and limit (1-500).
 func ParseAuditQuery(p url.Values) (store.AuditQuery, error) {
@@ -123,6 +128,13 @@ func ParseAuditQuery(p url.Values) (store.AuditQuery, error) {
 	case "", store.OutcomeOK, store.OutcomeFail:
 	default:
 		return q, badParam("outcome", "ok or fail")
+	}
+	switch p.Get("emergency") {
+	case "", "false", "0":
+	case "true", "1":
+		q.Emergency = true
+	default:
+		return q, badParam("emergency", "true or false")
 	}
 	if s := p.Get("from"); s != "" {
 		if q.From, err = parseTime(s, false); err != nil {
@@ -153,8 +165,8 @@ func ParseAuditQuery(p url.Values) (store.AuditQuery, error) {
 // filterDetail is the audit detail of a query: the filters that were set.
 func filterDetail(q store.AuditQuery) map[string]any {
 	d := map[string]any{}
-	for k, v := range map[string]any{"q": q.Text, "action": q.Action, "actor": q.Actor, "outcome": q.Outcome, "from": q.From, "to": q.To} {
-		if v != "" && v != int64(0) {
+	for k, v := range map[string]any{"q": q.Text, "action": q.Action, "actor": q.Actor, "outcome": q.Outcome, "from": q.From, "to": q.To, "emergency": q.Emergency} {
+		if v != "" && v != int64(0) && v != false {
 			d[k] = v
 		}
 	}

@@ -69,7 +69,7 @@ func TestConsoleAudit(t *testing.T) {
 	entries := []store.AuditEntry{
 		{At: day.UnixMilli(), Actor: f.users["root"].ID, ActorName: "root", Action: "user.create", Target: "user:5", Detail: `{"username":"bob"}`},
 		{At: day.Add(time.Hour).UnixMilli(), ActorName: "=HYPERLINK(\"http://x\")", Action: "login.fail", Outcome: store.OutcomeFail, Target: "+1", IP: "-2", Detail: `{"reason":"password"}`},
-		{At: day.Add(24 * time.Hour).UnixMilli(), ActorName: "@SUM(A1)", Action: "login.ok", Target: "user:7"},
+		{At: day.Add(24 * time.Hour).UnixMilli(), ActorName: "@SUM(A1)", Action: "login.ok", Target: "user:7", Emergency: true},
 		{At: day.Add(48 * time.Hour).UnixMilli(), Actor: f.users["root"].ID, ActorName: "root", Action: "policy.update", Target: "policy", Detail: `{"keys":["retention"]}`},
 	}
 	for i := range entries {
@@ -120,6 +120,7 @@ func TestConsoleAudit(t *testing.T) {
 		{"outcome=fail&action=login.", "[2]"},
 		{fmt.Sprintf("actor=%d&action=p", f.users["root"].ID), "[4]"},
 		{"q=BOB", "[1]"},
+		{"emergency=true", "[3]"},
 		{"from=2026-02-11&to=2026-02-11", "[3]"},
 		{fmt.Sprintf("from=%d&to=%d", day.UnixMilli(), day.Add(time.Hour).UnixMilli()), "[1]"},
 		{"from=2026-02-10&to=2026-02-12&action=l", "[3 2]"},
@@ -130,7 +131,7 @@ func TestConsoleAudit(t *testing.T) {
 		}
 	}
 	for _, q := range []string{"limit=0", "limit=501", "limit=x", "outcome=maybe", "action=DROP%20TABLE", "before=-1",
-		"from=yesterday", "to=2026-13-01", "actor=0", "from=2026-02-12&to=2026-02-10", "q=" + strings.Repeat("a", 201)} {
+		"from=yesterday", "to=2026-13-01", "emergency=maybe", "actor=0", "from=2026-02-12&to=2026-02-10", "q=" + strings.Repeat("a", 201)} {
 		if code, out := f.do("GET", "/api/v1/admin/audit?"+q, root, nil); code != 400 || errCode(out) != string(protocol.CodeBadRequest) {
 			t.Errorf("%s: %d %v", q, code, out)
 		}

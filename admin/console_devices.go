@@ -77,8 +77,9 @@ func deviceView(d *store.DeviceInfo, withUser bool) DeviceView {
 func deviceTarget(id int64) string { return "device:" + strconv.FormatInt(id, 10) }
 
 var (
-	errNoDevice     = web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such device")
-	errDeviceGone   = web.Errorf(http.StatusConflict, protocol.CodeConflict, "this device is revoked: it has no session to lock")
+	errNoDevice   = web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such device")
+	errDeviceGone = web.Errorf(http.StatusConflict, protocol.CodeConflict, "this device is revoked: it has no session to lock")
+	// ErrAlreadyWiped is WipeDevice's answer for a device wiped before.
 	ErrAlreadyWiped = web.Errorf(http.StatusConflict, protocol.CodeConflict, "this device was already wiped")
 )
 
@@ -157,8 +158,8 @@ type deviceActionRequest struct {
 
 // actionReason reads the optional body of a lock or wipe: {reason}.
 func actionReason(w http.ResponseWriter, r *http.Request) (string, error) {
-	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
-		return "", nil
+	if r.ContentLength == 0 {
+		return "", nil // no body (with or without a Content-Type): no reason
 	}
 	var req deviceActionRequest
 	if err := web.DecodeJSON(w, r, 1024, &req); err != nil {
@@ -171,7 +172,9 @@ func actionReason(w http.ResponseWriter, r *http.Request) (string, error) {
 	return reason, nil
 }
 
-// pathDevice returns the device named by the path's {id}.
+// pathDevice returns the device named by the path's {id}, if the caller
+// may manage its user (mayManage): helpdesk cannot lock an administrator
+// out, nor an admin wipe another admin's or an owner's device.
 func (a *API) pathDevice(r *http.Request) (*store.Device, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -183,6 +186,14 @@ func (a *API) pathDevice(r *http.Request) (*store.Device, error) {
 	}
 	if err != nil {
 		return nil, web.Internal(err)
+	}
+	owner, err := a.Store.UserByID(r.Context(), d.User)
+	if err != nil {
+		return nil, web.Internal(err)
+	}
+	if err := mayManage(SessionOf(r.Context()).User, owner); err != nil {
+		a.audit(r, "console.refused", deviceTarget(d.ID), store.OutcomeFail, map[string]any{"reason": "level", "route": r.Pattern, "user": owner.ID})
+		return nil, err
 	}
 	return d, nil
 }

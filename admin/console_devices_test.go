@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -224,6 +225,18 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 		t.Fatal("the command verified with another key")
 	}
 
+	// A reason that is too long, or a body that is not JSON, is refused.
+	lock2 := fmt.Sprintf("/api/v1/admin/devices/%d/lock", d2.id)
+	if code, out := f.do("POST", lock2, boss, map[string]any{"reason": strings.Repeat("x", maxReasonBytes+1)}); code != 400 || errCode(out) != "bad_request" {
+		t.Fatalf("lock with a long reason: %d %v", code, out)
+	}
+	if code, _ := f.raw("POST", lock2, boss, "text/plain", "lost"); code != http.StatusUnsupportedMediaType {
+		t.Fatalf("lock with a text body: %d", code)
+	}
+	if code, _ := f.raw("POST", lock2, boss, "application/json", ""); code != 200 {
+		t.Fatalf("lock with an empty JSON body: %d", code)
+	}
+
 	// Again, and a lock of the wiped device, are conflicts; unknown ids 404.
 	if code, _ := f.do("POST", wipe, boss, nil); code != 409 {
 		t.Fatalf("second wipe: %d", code)
@@ -244,6 +257,18 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 	}
 	if code, _ := f.do("GET", "/api/v1/admin/devices?state=revoked", boss, nil); code != 200 {
 		t.Fatalf("inventory of revoked devices: %d", code)
+	}
+
+	// Nobody acts on the devices of someone above their level.
+	bd := newTestDevice()
+	if code, out := f.do("POST", "/api/v1/devices", boss, map[string]any{"name": "boss phone", "list": signedList(f.users["boss"].ID, 1, bd, bd.listed())}); code != 201 {
+		t.Fatalf("register boss's device: %d %v", code, out)
+	}
+	if code, out := f.do("POST", fmt.Sprintf("/api/v1/admin/devices/%d/lock", bd.id), help, nil); code != 403 || errCode(out) != "forbidden" {
+		t.Fatalf("helpdesk locks an admin's device: %d %v", code, out)
+	}
+	if d, _ := f.st.DeviceByID(ctx, bd.id); d.State != store.DeviceActive {
+		t.Fatal("the refused lock changed the device")
 	}
 
 	// Every step is in the audit log, with who did it.
@@ -275,5 +300,59 @@ func TestCommandKeyIsStable(t *testing.T) {
 	}
 	if got := base64.StdEncoding.EncodeToString(k.Public().(ed25519.PublicKey)); got != a["command_key"] {
 		t.Fatalf("command key changed: %s vs %v", got, a["command_key"])
+	}
+}
+
+// Offboarding wipes every device of the user: each gets a wipe command
+// and a device.wipe audit entry, and an admin may not wipe an owner's
+// device (nor helpdesk lock an admin's).
+func TestOffboardWipesDevices(t *testing.T) {
+	f, tokens := consoleFixture(t)
+	ctx := context.Background()
+	sam := f.users["sam"]
+	d1, d2 := newTestDevice(), newTestDevice()
+	f.do("POST", "/api/v1/devices", tokens["sam"], map[string]any{"name": "phone", "list": signedList(sam.ID, 1, d1, d1.listed())})
+	if code, out := f.do("POST", "/api/v1/devices", f.login("sam"), map[string]any{"name": "laptop", "list": signedList(sam.ID, 2, d2, d1.listed(), d2.listed())}); code != 201 {
+		t.Fatalf("second device: %d %v", code, out)
+	}
+	// d2 was wiped before offboarding; it is left as it was.
+	if code, _ := f.do("POST", fmt.Sprintf("/api/v1/admin/devices/%d/wipe", d2.id), tokens[store.LevelAdmin], nil); code != 200 {
+		t.Fatalf("wipe d2: %d", code)
+	}
+	before, _ := f.st.DeviceWipeCommand(ctx, d2.id)
+	if code, out := f.do("POST", "/api/v1/admin/users/"+itoa(sam.ID)+"/offboard", tokens[store.LevelAdmin], nil); code != 200 || out["revoked_devices"].(float64) != 1 {
+		t.Fatalf("offboard: %d %v", code, out)
+	}
+	for _, d := range []*testDevice{d1, d2} {
+		if code, _ := f.do("GET", "/api/v1/devices/"+itoa(d.id)+"/wipe", "", nil); code != 200 {
+			t.Fatalf("wipe command of device %d after offboarding: %d", d.id, code)
+		}
+	}
+	if after, _ := f.st.DeviceWipeCommand(ctx, d2.id); string(after) != string(before) {
+		t.Fatal("offboarding replaced the earlier wipe command")
+	}
+	rows := auditRows(t, f.st)
+	if !hasAudit(rows, [4]string{"device.wipe", "device:" + itoa(d1.id), store.LevelAdmin, "ok"}) {
+		t.Fatalf("no device.wipe entry for the offboarded user's device: %v", rows)
+	}
+
+	// Levels: an admin cannot wipe the owner's device; helpdesk cannot lock
+	// an admin's; the owner can wipe an admin's.
+	od, ad := newTestDevice(), newTestDevice()
+	f.do("POST", "/api/v1/devices", f.login(store.LevelOwner), map[string]any{"name": "o", "list": signedList(f.users[store.LevelOwner].ID, 1, od, od.listed())})
+	f.do("POST", "/api/v1/devices", f.login(store.LevelAdmin), map[string]any{"name": "a", "list": signedList(f.users[store.LevelAdmin].ID, 1, ad, ad.listed())})
+	for _, tc := range []struct {
+		who, action string
+		dev         *testDevice
+		want        int
+	}{
+		{store.LevelAdmin, "wipe", od, 403},
+		{store.LevelHelpdesk, "lock", ad, 403},
+		{store.LevelOwner, "lock", ad, 200},
+		{store.LevelOwner, "wipe", ad, 200},
+	} {
+		if code, out := f.do("POST", fmt.Sprintf("/api/v1/admin/devices/%d/%s", tc.dev.id, tc.action), tokens[tc.who], nil); code != tc.want {
+			t.Errorf("%s %s: %d %v, want %d", tc.who, tc.action, code, out, tc.want)
+		}
 	}
 }

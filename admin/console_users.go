@@ -472,13 +472,18 @@ func (a *API) offboardUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	revoked := 0
 	for _, d := range devs {
-		if d.State != store.DeviceActive {
+		if d.Wiped {
 			continue
 		}
-		if err := a.Store.RevokeDevice(ctx, d.ID); err != nil {
-			return web.Internal(err)
+		// Every device not wiped before is wiped now (revoked, its share,
+		// queue and sessions deleted, disconnected, a signed wipe command
+		// stored), each audited as device.wipe.
+		if err := a.WipeDevice(r, d); err != nil && !errors.Is(err, ErrAlreadyWiped) {
+			return err
 		}
-		revoked++
+		if d.State == store.DeviceActive {
+			revoked++
+		}
 	}
 	if a.DevicesChanged != nil {
 		a.DevicesChanged(u.ID)

@@ -92,9 +92,11 @@ func (a *API) revokeInvitation(w http.ResponseWriter, r *http.Request) error {
 
 var errBadInvitation = web.Errorf(http.StatusNotFound, CodeInvitation, "this link is not valid: ask your administrator for a new one")
 
-// CodeInvitation is the error code of an unknown, used, revoked or expired
-// invitation link.
-const CodeInvitation protocol.Code = "invitation_invalid"
+// Invitation error codes.
+const (
+	CodeInvitation   = protocol.CodeInvitation
+	CodeWeakPassword = protocol.CodeWeakPassword
+)
 
 // pendingInvitation looks up a token and refuses any invitation that can no
 // longer be used, saying why.
@@ -193,9 +195,6 @@ func (a *API) acceptInvitation(w http.ResponseWriter, r *http.Request) error {
 	a.Log.Info("invitation accepted", "user", u.ID, "kind", inv.Kind)
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": u})
 }
-
-// CodeWeakPassword is the error code of a new password the policy refuses.
-const CodeWeakPassword protocol.Code = "weak_password"
 
 // setupTTL is how long the first-run set-up link works.
 const setupTTL = 24 * time.Hour

@@ -32,6 +32,7 @@ func commands() []command {
 		{"user", "manage users: add, list, passwd, state", runUser},
 		{"group", "manage groups: add, members", runGroup},
 		{"policy", "show or set the security policy", runPolicy},
+		{"audit", "the audit log: verify, export, list", runAudit},
 		{"client", "the command-line client: login, send, recv", runClient},
 		{"version", "print the version", func(_ context.Context, env *Env, _ []string) error {
 			fmt.Fprintln(env.Stdout, "curbside", env.Version)

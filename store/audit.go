@@ -120,16 +120,13 @@ type AuditQuery struct {
 	Action  string // action prefix: "user." matches user.create and user.offboard, "login.fail" matches itself
 	Actor   int64  // the acting user's id
 	Outcome string // OutcomeOK or OutcomeFail
-	From    int64  // at >= From, ms
-	To      int64  // at < To, ms
-	Before  int64  // seq < Before: the keyset cursor of the next page
-	Limit   int    // 1..MaxAuditPage; 0 means MaxAuditPage
-}
-
-// likeEscape escapes s for a LIKE pattern with ESCAPE '\'.
-func likeEscape(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
+	// Emergency keeps only entries marked as emergency (break-glass)
+	// access, for their review.
+	Emergency bool
+	From      int64 // at >= From, ms
+	To        int64 // at < To, ms
+	Before    int64 // seq < Before: the keyset cursor of the next page
+	Limit     int   // 1..MaxAuditPage; 0 means MaxAuditPage
 }
 
 // where returns the SQL condition and arguments for q.
@@ -154,6 +151,9 @@ func (q *AuditQuery) where() (string, []any) {
 	if q.Outcome != "" {
 		conds = append(conds, `outcome = ?`)
 		args = append(args, q.Outcome)
+	}
+	if q.Emergency {
+		conds = append(conds, `emergency != 0`)
 	}
 	if q.From != 0 {
 		conds = append(conds, `at >= ?`)

@@ -148,6 +148,7 @@ func TestAuditVerify(t *testing.T) {
 		{"last row deleted, head left", []string{`DELETE FROM audit WHERE seq = 20`}, 20, AuditTruncated},
 		{"last rows deleted, head moved back", []string{`DELETE FROM audit WHERE seq > 15`, `UPDATE audit_head SET seq = 15`}, 15, AuditHeadBad},
 		{"head rolled back", []string{`UPDATE audit_head SET seq = 18`}, 19, AuditHeadBad},
+		{"head deleted", []string{`DELETE FROM audit_head`}, 1, AuditHeadBad},
 		// An entry rewritten with a recomputed hash still breaks the next
 		// entry's link.
 		{"row swapped for another row's", []string{`UPDATE audit SET hash = (SELECT hash FROM audit WHERE seq = 3), prev = (SELECT prev FROM audit WHERE seq = 3),

@@ -282,6 +282,10 @@ func (s *Store) ListUsers(ctx context.Context, f UserFilter) ([]*User, int, erro
 	return out, total, rows.Err()
 }
 
+func likeEscape(q string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q)
+}
+
 // UserUpdate holds the profile fields an administrator may change; nil
 // leaves a field as it is.
 type UserUpdate struct {

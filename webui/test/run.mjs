@@ -21,6 +21,7 @@ import { openProfile } from "./lib/browser.mjs";
 import { assert, startServer } from "./lib/harness.mjs";
 import { serveStatic } from "./lib/static.mjs";
 import { PIN, RUN, scenarioTests } from "./scenarios.mjs";
+import { wipeTests } from "./wipe.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../..");
@@ -55,7 +56,7 @@ async function run(name, fn, ctx) {
   } catch (e) {
     failed++;
     console.log(`FAIL ${name}\n     ${String(e.stack || e).split("\n").slice(0, 6).join("\n     ")}`);
-    for (const p of ["alice", "bob", "bob2"]) {
+    for (const p of ["alice", "bob", "bob2", "wanda", "walt"]) {
       if (ctx[p] && opt.screenshots) await ctx[p].page.screenshot({ path: path.join(opt.screenshots, `FAIL-${p}-${name.slice(0, 30).replace(/\W+/g, "-")}.png`) }).catch(() => {});
     }
     if (ctx.failShots && opt.screenshots) await ctx.failShots(name).catch(() => {});
@@ -83,6 +84,8 @@ if (!srv.dataDir) { console.error("--server needs --data DIR (the server's data 
 const ctx = { srv, bin: opt.bin, shots: opt.screenshots };
 try {
   for (const [name, fn] of scenarioTests()) await run(name, fn, ctx);
+  // Remote lock and wipe, with users of their own.
+  for (const [name, fn] of wipeTests()) await run(name, fn, ctx);
 
   // The profile at rest: a copy of the browser profile must reveal no
   // message text and no usable private key. First, with the PIN and the
@@ -109,7 +112,7 @@ try {
         return { k, wrongRefused, metaKeys: Object.keys(meta).sort() };
       }, [prefix, pin]);
       assert.ok(keys.wrongRefused, "a wrong PIN must not unwrap the data key");
-      assert.deepEqual(keys.metaKeys, ["created", "device", "encPub", "failed", "grace", "pin", "resume", "signPub", "user", "v"]);
+      assert.deepEqual(keys.metaKeys, ["commandKey", "created", "device", "encPub", "failed", "grace", "pin", "resume", "signPub", "user", "v"]);
       ctx.secrets.push({ who, what: "X25519 private key", b64: keys.k.encPriv }, { who, what: "Ed25519 seed", b64: keys.k.seed });
     }
   }, ctx);
@@ -129,7 +132,7 @@ try {
     assert.doesNotMatch(await res.text(), /<script(?![^>]*\bsrc=)[^>]*>/, "index.html has no inline script");
   }, ctx);
 } finally {
-  for (const p of ["alice", "bob", "bob2"]) if (ctx[p]) await ctx[p].close();
+  for (const p of ["alice", "bob", "bob2", "wanda", "walt"]) if (ctx[p]) await ctx[p].close();
 }
 
 // With every browser closed (its files flushed), search the profiles and the

@@ -49,6 +49,8 @@ export const api = {
   challenge: (device) => call("POST", `/api/v1/devices/${device}/challenge`),
   resume: (device, sig) => call("POST", `/api/v1/devices/${device}/resume`, { sig }),
   share: () => call("GET", "/api/v1/devices/me/share"),
+  /** wipeCommand returns the signed wipe command for a device, or null if there is none. */
+  wipeCommand: (device) => call("GET", `/api/v1/devices/${device}/wipe`).catch((e) => { if (e.status === 404) return null; throw e; }),
   groups: () => call("GET", "/api/v1/groups"),
   group: (id) => call("GET", `/api/v1/groups/${id}`),
 

@@ -17,7 +17,7 @@
 // The UI listens for "change" events and reads the public maps.
 import { api, ApiError } from "./api.js";
 import { b64, b64url, fromUtf8, randomBytes, unb64, utf8 } from "./bytes.js";
-import { CryptoError, decryptBlob, encryptBlob, newMessageId, openEnvelope, safetyNumber, sealEnvelope, verifyDeviceList } from "./crypto.js";
+import { CryptoError, decryptBlob, encryptBlob, keyFingerprint, newMessageId, openEnvelope, safetyNumber, sealEnvelope, verifyDeviceList } from "./crypto.js";
 import { Relay } from "./relay.js";
 
 export const FLAG_ACK = 1;
@@ -353,6 +353,7 @@ export class Client extends EventTarget {
 
   async onRelayClosed({ code, opened }) {
     if (code === 4001) { this.notify("revoked", {}); return; }
+    if (code === 4002) { this.relay.stop(); this.notify("locked_by_admin", {}); return; }
     if (code === 4000) { this.notify("replaced", {}); return; }
     if (!opened) {
       // The upgrade failed: either the network or the session. Ask /me.
@@ -745,7 +746,7 @@ export class Client extends EventTarget {
   async myDevices() {
     const p = await this.lookup(this.me.id, true);
     const active = new Set(p.recips.map((r) => r.device));
-    return (p.list?.devices || []).map((d) => ({ id: d.id, active: active.has(d.id), me: d.id === this.keys.id }));
+    return Promise.all((p.list?.devices || []).map(async (d) => ({ id: d.id, active: active.has(d.id), me: d.id === this.keys.id, fingerprint: await keyFingerprint(unb64(d.sign)) })));
   }
 }
 

@@ -46,6 +46,15 @@ export async function deviceId(signPub) {
   return n;
 }
 
+/**
+ * keyFingerprint is e2ee.KeyFingerprint: the first 16 bytes of SHA-256(sign
+ * key) in hex, in groups of four, as the admin console's device list shows it.
+ */
+export async function keyFingerprint(signPub) {
+  const h = [...(await sha256(signPub)).subarray(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return h.match(/.{4}/g).join(" ");
+}
+
 /** newMessageId is 16 random bytes in unpadded base64url, like e2ee.NewID. */
 export function newMessageId() {
   return b64(randomBytes(16)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");

@@ -3,7 +3,7 @@
 import { Client } from "./client.js";
 import * as session from "./session.js";
 import { mountApp } from "./ui/app.js";
-import { pinSetupScreen, signInScreen, unlockScreen } from "./ui/auth.js";
+import { pinSetupScreen, signInScreen, unlockScreen, wipedScreen } from "./ui/auth.js";
 import { dialog, h } from "./ui/dom.js";
 
 const root = document.getElementById("app");
@@ -16,8 +16,10 @@ let lockTimer = null;
 window.curbside = { state: "booting" };
 function setState(s) { window.curbside.state = s; document.documentElement.dataset.state = s; }
 
+let swRegistered = Promise.resolve();
+
 async function boot() {
-  registerServiceWorker();
+  swRegistered = registerServiceWorker();
   if (navigator.storage?.persist) navigator.storage.persist().catch(() => {}); // eviction must not lose keys (HIPAA.md notes)
   const meta = await session.getMeta();
   if (!meta) showSignIn();
@@ -45,6 +47,7 @@ function showResume(meta, message) {
         await session.resume(password, progress);
       } catch (e) {
         if (e.kind === "wiped") { showSignIn(e.message); return; }
+        if (e.kind === "wiped_by_admin") { showWiped(); return; }
         if (e.kind === "cannot_resume") { offerFreshStart(e.message); return; }
         throw e;
       }
@@ -87,12 +90,42 @@ async function showUnlock(message) {
       } catch (e) {
         if (e.kind === "need_password") { showResume(meta, e.message); return; }
         if (e.kind === "wiped") { showSignIn(e.message); return; }
+        if (e.kind === "wiped_by_admin") { showWiped(); return; }
         throw e;
       }
       await startApp(res);
     },
     onForgot: () => offerFreshStart("Your PIN protects this browser's copy of your messages; without it they cannot be opened. You can set this browser up again: its message history will be erased, and new messages will arrive as usual."),
   });
+  // On every contact the device asks whether it was wiped while away; the
+  // PIN is not needed to obey a signed wipe.
+  wipeIfOrdered();
+}
+
+/**
+ * wipeIfOrdered carries out a wipe command waiting on the server, if one
+ * verifies (session.checkWipe), and then shows the wiped screen. It
+ * returns whether it did.
+ */
+async function wipeIfOrdered() {
+  await swRegistered; // a registration still under way would outlive the wipe
+  let wiped = false;
+  try {
+    wiped = await session.checkWipe();
+  } catch (e) {
+    console.error("remote wipe:", e);
+    root.textContent = `${session.WIPED}, but erasing this browser's data did not finish (${e.message}). Close every Curbside tab and clear this site's data in the browser settings.`;
+    setState("wipe-failed");
+    return true;
+  }
+  if (wiped) showWiped();
+  return wiped;
+}
+
+function showWiped() {
+  teardown();
+  setState("wiped");
+  wipedScreen(root, { title: session.WIPED, onRestart: () => location.replace("/") });
 }
 
 async function startApp(res) {
@@ -113,8 +146,14 @@ async function startApp(res) {
 
 function onClientNotify(e) {
   const k = e.detail.kind;
-  if (k === "session_ended") { teardown(); session.getMeta().then((m) => showResume(m, "Your session has ended. Sign in with your password to continue.")); }
-  else if (k === "revoked") { teardown(); session.eraseDevice().then(() => showSignIn("This device was removed from your account, so its messages on this browser were erased.")); }
+  if (k === "locked_by_admin") { teardown(); session.getMeta().then((m) => showResume(m, "An administrator ended this device's session. Sign in with your password to continue; your history stays on this device.")); }
+  else if (k === "session_ended") { teardown(); session.getMeta().then((m) => showResume(m, "Your session has ended. Sign in with your password to continue.")); }
+  else if (k === "revoked") {
+    teardown();
+    wipeIfOrdered().then((wiped) => {
+      if (!wiped) session.eraseDevice().then(() => showSignIn("This device was removed from your account, so its messages on this browser were erased."));
+    });
+  }
   else if (k === "replaced") { teardown(); showUnlock("Curbside was opened in another tab or window. Unlock here to use it in this one."); }
 }
 
@@ -159,8 +198,8 @@ document.addEventListener("visibilitychange", () => { if (document.visibilitySta
 // --------------------------------------------------------- service worker
 
 function registerServiceWorker() {
-  if (!("serviceWorker" in navigator)) return;
-  navigator.serviceWorker.register("/sw.js", { scope: "/" }).then((reg) => {
+  if (!("serviceWorker" in navigator)) return Promise.resolve();
+  return navigator.serviceWorker.register("/sw.js", { scope: "/" }).then((reg) => {
     window.curbside.sw = true;
     window.dispatchEvent(new CustomEvent("curbside:sw", { detail: reg }));
   }).catch((e) => console.warn("service worker not registered:", e.message));

@@ -75,10 +75,12 @@ export class Relay extends EventTarget {
       this.ws = null;
       this.failPending(new Error("the connection dropped"));
       this.setState("offline", { code: ev.code, opened });
-      // 4001: this device was revoked or its user disabled; 4000: the same
-      // device connected elsewhere (another tab). Neither is retried blindly.
+      // 4001: this device was revoked or wiped, or its user disabled; 4000:
+      // the same device connected elsewhere (another tab); 4002: an
+      // administrator ended this device's session (sign in again). None is
+      // retried blindly.
       this.dispatchEvent(new CustomEvent("closed", { detail: { code: ev.code, opened } }));
-      if (ev.code === 4001 || ev.code === 4000) return;
+      if (ev.code === 4001 || ev.code === 4000 || ev.code === 4002) return;
       this.retry();
     };
   }

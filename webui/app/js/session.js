@@ -7,9 +7,9 @@
 // *resumes* (challenge, resume) so peers see no key change; then the PIN.
 import { api, ApiError } from "./api.js";
 import { b64, Canon, randomBytes, unb64 } from "./bytes.js";
-import { generateDeviceKeys, importDeviceKeys, importSigningSeed, signDeviceList, signEd25519, verifyDeviceList } from "./crypto.js";
+import { generateDeviceKeys, importDeviceKeys, importSigningSeed, signDeviceList, signEd25519, verifyDeviceList, verifyEd25519 } from "./crypto.js";
 import {
-  BadPin, derivePin, getMeta, graceShare, putMeta, unwrapDataKey, unwrapSeedForResume, Vault, wipe,
+  BadPin, derivePin, eraseAll, getMeta, graceShare, putMeta, unwrapDataKey, unwrapSeedForResume, Vault, wipe,
   wrapDataKey, wrapGraceShare, wrapSeedForResume,
 } from "./store.js";
 
@@ -22,7 +22,63 @@ export class SessionError extends Error {
 }
 // kinds: need_password (sign in with the password, then resume), wiped (the
 // device was revoked or wiped: local data is gone), offline (no server and no
-// grace share), bad_pin, cannot_resume (the password changed since set-up).
+// grace share), bad_pin, cannot_resume (the password changed since set-up),
+// wiped_by_admin (a signed wipe command was carried out: nothing is left).
+
+/** WIPED is what a device says once it has carried out a remote wipe. */
+export const WIPED = "This device was wiped by your administrator";
+
+/**
+ * wipeBytes is what the server's command key signs (PROTOCOL.md, "Remote
+ * lock and wipe"): "curbside/command/v1" || u32 v || str(kind) ||
+ * u64 user || u64 device || u64 issued_at.
+ */
+export function wipeBytes(cmd) {
+  return new Canon().label("curbside/command/v1").u32(cmd.v).str(cmd.kind).u64(cmd.user).u64(cmd.device).u64(cmd.issued_at).done();
+}
+
+/** verifyWipe checks that cmd is a wipe of this very device, signed by the command key pinned at set-up. */
+export async function verifyWipe(cmd, meta) {
+  if (!cmd || !meta?.commandKey || cmd.v !== 1 || cmd.kind !== "wipe" || cmd.device !== meta.device || cmd.user !== meta.user?.id || typeof cmd.sig !== "string") return false;
+  try {
+    return await verifyEd25519(unb64(meta.commandKey), unb64(cmd.sig), wipeBytes(cmd));
+  } catch {
+    return false;
+  }
+}
+
+let wipeCheck = null; // the check in flight, or the settled true of a wipe carried out
+
+/**
+ * checkWipe asks the server whether a wipe command waits for this device
+ * and, if one verifies with the pinned command key and names this device,
+ * carries it out: every database, cache and storage of this origin is
+ * deleted and the service worker unregistered. It returns true once the
+ * device is wiped; false when there is no valid command or the server
+ * cannot be reached (the next contact asks again). A command that does not
+ * verify is ignored: neither a stranger nor a server without the key can
+ * make a device erase itself this way.
+ */
+export function checkWipe() {
+  // One check at a time: the unlock screen and the PIN form may both ask,
+  // and a second erase must not reopen the database the first deleted.
+  if (!wipeCheck) {
+    wipeCheck = runWipeCheck().then((wiped) => { if (!wiped) wipeCheck = null; return wiped; }, (e) => { wipeCheck = null; throw e; });
+  }
+  return wipeCheck;
+}
+
+async function runWipeCheck() {
+  let meta;
+  try { meta = await getMeta(); } catch { return false; }
+  if (!meta?.commandKey) return false;
+  let cmd;
+  try { cmd = await api.wipeCommand(meta.device); } catch { return false; }
+  if (!(await verifyWipe(cmd, meta))) return false;
+  await wipe().catch(() => {}); // the records first, in case a later step fails
+  await eraseAll();
+  return true;
+}
 
 export { getMeta };
 
@@ -84,6 +140,8 @@ export async function setUp(user, password, pin, progress = () => {}) {
   const share = unb64((await api.share()).share);
   await wipe(); // nothing of an earlier account may survive on this browser
   const meta = { v: 1, user, device: keys.id, encPub: b64(raw.encPub), signPub: b64(raw.signPub), created: Date.now(), failed: 0 };
+  // Pin the server's command key: only commands it signed can wipe this device.
+  if (cfg?.command_key) meta.commandKey = cfg.command_key;
   const DK = randomBytes(32);
   const P = await wrapDataKey(meta, pin, share, DK);
   await wrapGraceShare(meta, P, share, cfg?.policy?.offline_grace_ms);
@@ -115,6 +173,7 @@ export async function unlock(pin, progress = () => {}) {
     share = unb64(shareRes.r.share);
   } else {
     const e = shareRes.e;
+    if ((e.status === 401 || e.status === 403 || e.status === 404) && await checkWipe()) throw new SessionError("wiped_by_admin", WIPED);
     if (e.status === 401 || e.status === 403) throw new SessionError("need_password", "Your session has ended. Sign in with your password to continue.");
     if (e.status === 404) {
       await wipe();
@@ -146,6 +205,10 @@ export async function unlock(pin, progress = () => {}) {
   const config = await vault.get("settings", "config");
   meta.failed = 0;
   if (!offline) await wrapGraceShare(meta, P, share, config?.policy?.offline_grace_ms);
+  if (!offline && !meta.commandKey) {
+    // A device set up before the server published its command key pins it now.
+    try { const c = await api.config(); if (c?.command_key) meta.commandKey = c.command_key; } catch { /* next time */ }
+  }
   await putMeta(meta);
   const rec = await vault.get("keys", "device");
   const raw = { encPriv: unb64(rec.encPriv), seed: unb64(rec.seed), encPub: unb64(rec.encPub), signPub: unb64(rec.signPub) };
@@ -182,6 +245,7 @@ export async function resume(password, progress = () => {}) {
       ch = await api.challenge(meta.device);
     } catch (e) {
       if (e.status === 404) {
+        if (await checkWipe()) throw new SessionError("wiped_by_admin", WIPED);
         await wipe();
         throw new SessionError("wiped", "This device was removed from your account, so its local data has been erased. Sign in to set it up again.");
       }

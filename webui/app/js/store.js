@@ -53,7 +53,12 @@ export function openDB() {
         if (!db.objectStoreNames.contains("meta")) db.createObjectStore("meta");
         if (!db.objectStoreNames.contains("rec")) db.createObjectStore("rec");
       };
-      r.onsuccess = () => resolve(r.result);
+      r.onsuccess = () => {
+        const db = r.result;
+        // Another tab erasing this device (a remote wipe) must not wait for us.
+        db.onversionchange = () => { db.close(); dbp = null; };
+        resolve(db);
+      };
       r.onerror = () => reject(r.error);
     });
   }
@@ -70,6 +75,37 @@ export async function putMeta(meta) {
   const tx = db.transaction("meta", "readwrite", { durability: "strict" });
   tx.objectStore("meta").put(meta, "device");
   return done(tx);
+}
+
+/**
+ * eraseAll carries out a remote wipe: it deletes every IndexedDB database
+ * of this origin (not just cleared: deleted), every Cache Storage cache,
+ * localStorage and sessionStorage, and unregisters the service worker.
+ * Each step is attempted even if an earlier one fails; the first failure
+ * is thrown at the end.
+ */
+export async function eraseAll() {
+  let first = null;
+  const step = async (f) => { try { await f(); } catch (e) { first = first || e; } };
+  await step(async () => {
+    if (dbp) { const db = await dbp; db.close(); }
+    dbp = null;
+    const names = indexedDB.databases ? (await indexedDB.databases()).map((d) => d.name) : [DB_NAME];
+    if (!names.includes(DB_NAME)) names.push(DB_NAME);
+    await Promise.all(names.map((n) => new Promise((resolve, reject) => {
+      const r = indexedDB.deleteDatabase(n);
+      r.onsuccess = () => resolve();
+      r.onerror = () => reject(r.error);
+      // Another tab holding the database open delays the deletion until it
+      // closes; it gets the wipe command itself on its next contact.
+    })));
+  });
+  await step(async () => { if (self.caches) for (const k of await caches.keys()) await caches.delete(k); });
+  await step(() => { localStorage.clear(); sessionStorage.clear(); });
+  await step(async () => {
+    if (navigator.serviceWorker) for (const reg of await navigator.serviceWorker.getRegistrations()) await reg.unregister();
+  });
+  if (first) throw first;
 }
 
 /** wipe deletes everything this browser holds for Curbside. */

@@ -95,7 +95,12 @@ export async function startConversation(page, search, names) {
   await dlg.getByLabel("Find people").fill(search);
   for (const n of names) await dlg.locator(".pick-item", { hasText: n }).click();
   await dlg.locator("footer button.primary").click();
-  await page.waitForSelector(".conversation");
+  // Wait for the new conversation itself: the one open before it is also a
+  // ".conversation", and typing into its composer while the new one
+  // renders loses the text.
+  let title = page.locator(".conversation .conv-id h1");
+  for (const n of names) title = title.filter({ hasText: n });
+  await title.waitFor();
 }
 
 export async function sendText(page, text, { ack = false, urgent = false } = {}) {

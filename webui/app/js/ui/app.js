@@ -621,7 +621,10 @@ class AppUI {
       Object.entries(SOUNDS).filter(([k]) => k !== "urgent").map(([k, v]) => h("option", { value: k, selected: s.sound === k }, v.label)));
     const newQuick = h("input", { id: "new-quick", maxlength: 200, autocomplete: "off", placeholder: "e.g. Please call me on extension 2214" });
     const devices = h("ul.devices", h("li.muted", "Loading…"));
-    c.myDevices().then((ds) => fill(devices, ds.map((d) => h("li", icon(d.me ? "check" : "shield"), ` Device ${d.id}`, d.me ? h("strong", " (this browser)") : null, d.active ? "" : h("span.muted", " (inactive)")))),
+    // The key fingerprint is what the admin console shows for each device,
+    // so an administrator and the owner can tell which device is which.
+    c.myDevices().then((ds) => fill(devices, ds.map((d) => h("li", { "data-device": d.id }, icon(d.me ? "check" : "shield"), ` Device ${d.id}`, d.me ? h("strong", " (this browser)") : null, d.active ? "" : h("span.muted", " (inactive)"),
+      h("span.fingerprint", { title: "Key fingerprint" }, d.fingerprint)))),
       () => fill(devices, h("li.muted", "Connect to see your devices.")));
     fill(this.pane, h("section.settings", { "aria-label": "Settings" },
       h("header.bar", h("button.icon-btn.back", { type: "button", "aria-label": "Back to conversations", onclick: () => this.go("/") }, icon("back")),

@@ -126,3 +126,14 @@ export function unlockScreen(root, { who, message, onSubmit, onForgot }) {
   });
   screen(root, "Curbside is locked", `Signed in as ${who}. Enter your PIN to see your messages.`, form);
 }
+
+/**
+ * wipedScreen says that a remote wipe was carried out. Nothing of the
+ * account is left on this browser; starting again sets it up from scratch.
+ */
+export function wipedScreen(root, { title, onRestart }) {
+  const form = h("div.auth-form",
+    h("p.form-info", { role: "status" }, "Its messages, keys and settings have been erased from this browser. If you did not expect this, contact your practice's administrator."),
+    h("button.primary.big", { type: "button", onclick: onRestart }, "Set up this browser again"));
+  screen(root, title, null, form);
+}
