@@ -170,7 +170,11 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 	if u.LockedUntil > time.Now().UnixMilli() {
 		lockedOut = u.LockedUntil
 	}
-	out := map[string]any{"user": u, "groups": refs, "sessions": sessions, "locked_out_until": lockedOut, "has_password": u.PasswordHash != ""}
+	mfa, err := a.Store.MFAStatusOf(ctx, u.ID)
+	if err != nil {
+		return web.Internal(err)
+	}
+	out := map[string]any{"user": u, "groups": refs, "sessions": sessions, "locked_out_until": lockedOut, "has_password": u.PasswordHash != "", "mfa": mfa}
 	return web.WriteJSON(w, http.StatusOK, out)
 }
 
