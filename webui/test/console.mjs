@@ -359,6 +359,26 @@ export function consoleTests() {
       assert.equal((await api(p, "GET", "/api/v1/admin/policy")).body.values.inactivity_lock, "15m0s");
     }],
 
+    ["console: offline, the app's service worker serves neither the app's shell nor a stale page for /admin/ and /welcome", async () => {
+      // Dana's browser has the messaging app's service worker (she set the app up;
+      // it goes once her device is wiped, so this runs before the wipe test).
+      const p = await c.d.context.newPage();
+      await p.goto(c.srv.url + "/");
+      await p.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: 60000 });
+      await c.d.context.setOffline(true);
+      try {
+        for (const u of ["/admin/", "/welcome"]) {
+          const err = await p.goto(c.srv.url + u).then(() => "", (e) => e.message);
+          const body = await p.locator("body").textContent();
+          assert.match(body, /Curbside is offline/, `${u} offline: ${err} ${body.slice(0, 200)}`);
+          assert.equal(await p.locator("#app").count(), 0, `${u}: not the messaging app's shell`);
+        }
+      } finally {
+        await c.d.context.setOffline(false);
+        await p.close();
+      }
+    }],
+
     ["console: lock and then wipe a user's device from their page", async (ctx) => {
       const p = c.o.page;
       await go(p, `#/users/${c.danaId}`);
@@ -382,25 +402,6 @@ export function consoleTests() {
       assert.equal(await devices.getByRole("button", { name: /^(Lock|Wipe) / }).count(), 0, "no actions left on a wiped device");
       const cmd = await api(p, "GET", `/api/v1/devices/${d.id}/wipe`);
       assert.equal(cmd.status, 200, "the signed wipe command is published");
-    }],
-
-    ["console: offline, the app's service worker serves neither the app's shell nor a stale page for /admin/ and /welcome", async () => {
-      // Dana's browser has the messaging app's service worker (she set the app up).
-      const p = await c.d.context.newPage();
-      await p.goto(c.srv.url + "/");
-      await p.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: 60000 });
-      await c.d.context.setOffline(true);
-      try {
-        for (const u of ["/admin/", "/welcome"]) {
-          await p.goto(c.srv.url + u).catch(() => {});
-          const body = await p.locator("body").textContent();
-          assert.match(body, /Curbside is offline/, `${u} offline`);
-          assert.equal(await p.locator("#app").count(), 0, `${u}: not the messaging app's shell`);
-        }
-      } finally {
-        await c.d.context.setOffline(false);
-        await p.close();
-      }
     }],
 
     ["console: a helpdesk member sees and can do only the helpdesk's part", async (ctx) => {
@@ -442,6 +443,20 @@ export function consoleTests() {
       await hp.setViewportSize({ width: 390, height: 800 });
       await go(hp, "#/users");
       await shot(ctx, hp, "helpdesk-users-390");
+    }],
+
+    ["console: an admin sees a user's second factor and resets it", async () => {
+      const p = c.o.page;
+      const hanna = await userId(p, "hanna");
+      await go(p, `#/users/${hanna}`);
+      const mfa = p.locator(".card", { hasText: "Second factor" });
+      await mfa.locator(".pill", { hasText: "Set up" }).waitFor();
+      await mfa.getByRole("button", { name: "Reset second factor" }).click();
+      await p.locator("dialog[open]").getByRole("button", { name: "Remove second factors" }).click();
+      await mfa.locator(".pill", { hasText: "Not set up" }).waitFor();
+      const st = (await api(p, "GET", `/api/v1/admin/users/${hanna}`)).body.mfa;
+      assert.equal(st.totp, false);
+      assert.equal(st.recovery_left, 0);
     }],
 
     ["console: groups: a subgroup under its parent, with members", async (ctx) => {
