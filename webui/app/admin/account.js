@@ -15,7 +15,7 @@ export async function accountPage(view, ctx) {
           h("dt", "Username"), h("dd", u.username),
           h("dt", "Role"), h("dd", labelOf(ROLES, u.role)),
           h("dt", "Admin level"), h("dd", labelOf(LEVELS, ctx.level))),
-        h("p.hint", "To change your password, ask another admin for a reset link, or use the messaging app's settings.")),
+        h("p.hint", "To change your password, ask another admin for a reset link (Users → your name → Reset password). An owner alone can set one on the server with curbside user passwd.")),
       card("Second factor and passkeys", box)));
   const m = await loadMFA(box);
   if (!m) return;

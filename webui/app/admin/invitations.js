@@ -13,7 +13,9 @@ export function invState(i) {
   return "pending";
 }
 
-const KINDS = { new: "New user", reset: "Password reset", setup: "First-run set-up" };
+// A "reset" link sets the password of an account that exists: one added
+// under Users or by import, or one whose password was reset.
+const KINDS = { new: "New user", reset: "Set password", setup: "First-run set-up" };
 
 export async function invitationsPage(view, ctx) {
   const box = h("div", loading());

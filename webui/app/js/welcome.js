@@ -99,7 +99,8 @@ function rulesList(pol) {
   return el;
 }
 
-const LEVEL_WORDS = { owner: "owner", admin: "administrator", helpdesk: "helpdesk" };
+const LEVEL_WORDS = { owner: "Owner", admin: "Administrator", helpdesk: "Helpdesk" };
+const ROLE_WORDS = { staff: "Staff", admin: "Practice admin", external: "External", patient: "Patient" };
 
 function showForm(inv, pol) {
   setState("form");
@@ -123,7 +124,7 @@ function showForm(inv, pol) {
   const form = h("form.auth-form", { novalidate: true },
     h("div.who-for", h("dl.facts",
       inv.display ? [h("dt", "For"), h("dd", inv.display)] : null,
-      inv.role ? [h("dt", "Role"), h("dd", inv.role)] : null,
+      inv.role ? [h("dt", "Role"), h("dd", ROLE_WORDS[inv.role] || inv.role)] : null,
       inv.admin_level ? [h("dt", "Console"), h("dd", LEVEL_WORDS[inv.admin_level] || inv.admin_level)] : null,
       inv.expires_at ? [h("dt", "Link expires"), h("dd", new Date(inv.expires_at).toLocaleString())] : null)),
     h("div.field", h("label", { for: "w-user" }, "Username"), uname, needName ? h("p.hint", "You will sign in with it. Lower-case letters, digits, dots and dashes.") : null),
