@@ -340,6 +340,13 @@ export function consoleTests() {
       const direct = await api(w, "POST", "/api/v1/invitations/accept", { token, password: short });
       assert.equal(direct.status, 400, "the server refuses it too");
       assert.equal(direct.body.error.code, "weak_password");
+      // Revoked in the console, the link stops working.
+      await p.locator("tbody tr", { hasText: "Ivy Ito" }).getByRole("button", { name: /^Revoke/ }).click();
+      await p.locator("dialog[open]").getByRole("button", { name: "Revoke" }).click();
+      await p.locator("tbody tr", { hasText: "Ivy Ito" }).waitFor({ state: "detached" });
+      await w.goto("about:blank");
+      await w.goto(link);
+      await w.getByRole("heading", { name: "This link was withdrawn" }).waitFor();
       await w.close();
       // Inactivity: at 10 s the console signs out by itself.
       await setPolicy(p, [["Lock / sign out after inactivity", async (f) => { await f.locator("input").fill("10"); await f.locator("select").selectOption("s"); }]]);
@@ -486,6 +493,21 @@ export function consoleTests() {
       assert.equal(card.parent, clin.id);
       assert.ok(clin.members.some((m) => m.username === "erin"), "a subgroup's member counts in its parent");
       await shot(ctx, p, "groups-1280");
+      // Rename and move to the top level, then delete a third group.
+      await p.getByRole("button", { name: "Rename or move" }).click();
+      let d = p.locator("dialog[open]");
+      await d.getByLabel("Name").fill("Cardiology clinic");
+      await d.getByLabel("Inside group").selectOption("0");
+      await d.getByRole("button", { name: "Save" }).click();
+      await p.locator("ul.tree.root > li > .tree-item", { hasText: "Cardiology clinic" }).waitFor();
+      const moved = (await api(p, "GET", "/api/v1/admin/groups")).body.groups.find((x) => x.name === "Cardiology clinic");
+      assert.ok(!moved.parent, "moved to the top level");
+      await p.locator(".tree-item", { hasText: "Clinicians" }).click();
+      await p.getByRole("button", { name: "Delete" }).click();
+      d = p.locator("dialog[open]");
+      await d.getByRole("button", { name: "Delete group" }).click();
+      await p.locator(".tree-item", { hasText: "Clinicians" }).waitFor({ state: "detached" });
+      assert.ok(!(await api(p, "GET", "/api/v1/admin/groups")).body.groups.some((x) => x.name === "Clinicians"));
     }],
 
     ["console: offboarding says what it will do and shows what it revoked", async (ctx) => {

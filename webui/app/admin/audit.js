@@ -3,8 +3,10 @@
 import { admin } from "./api.js";
 import { badge, busy, card, download, errorLine, failure, field, fill, fmtDate, h, loading, pageHead, select, table } from "./ui.js";
 
-const ACTIONS = ["login.ok", "login.fail", "logout", "mfa.", "user.create", "user.update", "user.state", "user.offboard", "user.password_reset", "user.unlock",
-  "group.", "invitation.", "policy.update", "device.register", "device.resume", "device.lock", "device.wipe", "device.revoke", "audit.export", "audit.view", "report.view", "setup.owner", "console.refused"];
+// Filters by action or by a family of actions (a prefix ending in ".").
+const ACTIONS = ["login.", "login.ok", "login.fail", "login.locked_out", "logout", "mfa.", "user.", "user.create", "user.update", "user.state", "user.offboard",
+  "user.password_reset", "user.unlock", "user.import", "group.", "invitation.", "policy.update", "device.", "device.register", "device.lock", "device.wipe",
+  "device.revoke", "audit.", "report.view", "setup.owner", "console.refused"];
 const PAGE = 100;
 
 
