@@ -55,15 +55,17 @@ assert.equal(hotp(Buffer.from("12345678901234567890"), Math.floor(59 / 30)), "28
 const step = () => Math.floor(Date.now() / 30000);
 
 /**
- * code returns a TOTP code for a time step not used before by this secret:
- * the server refuses a replayed code, so a second sign-in within the same
- * 30 s waits for the next step (an event, not a timing threshold).
+ * code returns a TOTP code for a time step not used before by this secret.
+ * The server refuses a step used already (or an earlier one), and accepts
+ * one step of clock skew (RFC 6238 section 5.2): so the next unused step
+ * is used at once if it is at most one ahead, else this waits for the
+ * clock (an event, not a timing threshold).
  */
 async function code(who) {
-  const last = who.lastStep ?? -1;
-  if (step() <= last) await waitFor(() => step() > last, "the next TOTP time step", 40000);
-  who.lastStep = step();
-  return hotp(base32(who.secret), who.lastStep);
+  const target = Math.max(step(), (who.lastStep ?? -1) + 1);
+  if (target > step() + 1) await waitFor(() => target <= step() + 1, "the next TOTP time step", 40000);
+  who.lastStep = target;
+  return hotp(base32(who.secret), target);
 }
 
 // ------------------------------------------------------------ helpers
