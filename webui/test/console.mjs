@@ -495,6 +495,10 @@ export function consoleTests() {
       assert.equal(card.parent, clin.id);
       assert.ok(clin.members.some((m) => m.username === "erin"), "a subgroup's member counts in its parent");
       await shot(ctx, p, "groups-1280");
+      // The user's page lists the group, and its link opens it.
+      await go(p, `#/users/${await userId(p, "erin")}`);
+      await p.locator(".card", { hasText: "Groups" }).getByRole("link", { name: "Cardiology" }).click();
+      await p.locator(".group-detail h2", { hasText: "Cardiology" }).waitFor();
       // Rename and move to the top level, then delete a third group.
       await p.getByRole("button", { name: "Rename or move" }).click();
       let d = p.locator("dialog[open]");

@@ -219,7 +219,8 @@ function mountShell() {
 
 function route() {
   if (!session) return;
-  const parts = (location.hash.replace(/^#\/?/, "") || "users").split("/").filter(Boolean);
+  // "#/groups?open=3": the path, then the page's own query (read by the page).
+  const parts = (location.hash.replace(/^#\/?/, "").split("?")[0] || "users").split("/").filter(Boolean);
   const page = PAGES.find((p) => p.path === parts[0]);
   for (const a of navEl.querySelectorAll("a")) {
     if (a.dataset.path === parts[0]) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");

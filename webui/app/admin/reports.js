@@ -19,7 +19,7 @@ const isoDay = (d) => d.toISOString().slice(0, 10);
 
 /** niceMax rounds a maximum up to 1, 2 or 5 × 10^n so the axis reads well. */
 export function niceMax(v) {
-  if (v <= 0) return 1;
+  if (v <= 4) return 4; // counts: whole-number ticks 0..4
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
   return 10 * p;
@@ -29,8 +29,9 @@ export function niceMax(v) {
  * barChart draws one bar per day. Each bar has a <title> (a tooltip and
  * its accessible name) and the chart has a text summary.
  */
-export function barChart(title, days, values, { unit = "", kind = "" } = {}) {
-  const W = 720, H = 240, L = 44, R = 8, T = 12, B = 40;
+export function barChart(title, days, values, { unit = "", kind = "", width = 720 } = {}) {
+  // Drawn at the width it is shown at, so its text stays readable on a phone.
+  const W = Math.max(300, Math.min(960, Math.round(width))), H = W < 500 ? 200 : 240, L = 44, R = 8, T = 12, B = 40;
   const max = niceMax(Math.max(0, ...values));
   const n = Math.max(1, days.length);
   const bw = (W - L - R) / n;
@@ -44,8 +45,9 @@ export function barChart(title, days, values, { unit = "", kind = "" } = {}) {
     const v = (max * i) / 4;
     svg.append(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }),
       s("text", { x: L - 6, y: y(v) + 4, class: "axis", "text-anchor": "end" }, Number.isInteger(v) ? v : v.toFixed(1)));
+    if (!Number.isInteger(v)) svg.lastChild.remove(); // only whole counts on the axis
   }
-  const every = Math.max(1, Math.ceil(n / 10)); // at most ~10 date labels
+  const every = Math.max(1, Math.ceil(n / Math.max(3, Math.floor((W - L) / 64)))); // date labels ~64 px apart
   days.forEach((d, i) => {
     const v = values[i] || 0;
     const x = L + i * bw + bw * 0.15;
@@ -81,6 +83,8 @@ export async function reportsPage(view) {
     last = r;
     const days = r.days || [];
     const per = (list, key = "count") => { const m = new Map((list || []).map((x) => [x.day, 0])); for (const x of list || []) m.set(x.day, (m.get(x.day) || 0) + (x[key] || 0)); return days.map((d) => m.get(d) || 0); };
+    // Cards are as wide as the page's content less their padding.
+    const width = (box.clientWidth || 720) - 40;
     const sent = per(r.messages, "sent");
     const failed = per(r.failed_logins);
     const active = per(r.active_devices);
@@ -96,9 +100,9 @@ export async function reportsPage(view) {
         stat("Failed sign-ins", failed.reduce((a, b) => a + b, 0)),
         stat("Most devices active in a day", Math.max(0, ...active)),
         stat("People who sent messages", users.size)),
-      card("Messages per day", barChart("Messages per day", days, sent)),
-      card("Failed sign-ins per day", barChart("Failed sign-ins per day", days, failed, { kind: "warn" })),
-      card("Active devices per day", barChart("Active devices per day", days, active, { kind: "alt" })),
+      card("Messages per day", barChart("Messages per day", days, sent, { width })),
+      card("Failed sign-ins per day", barChart("Failed sign-ins per day", days, failed, { kind: "warn", width })),
+      card("Active devices per day", barChart("Active devices per day", days, active, { kind: "alt", width })),
       card("Messages by person", table([
         { label: "Person", cell: (u) => h("a", { href: `#/users/${u.user}` }, u.display || u.username) },
         { label: "Username", cell: (u) => u.username },
