@@ -456,7 +456,7 @@ export function consoleTests() {
 
     ["console: an admin sees a user's second factor and resets it", async () => {
       const p = c.o.page;
-      const hanna = await userId(p, "hanna");
+      const hanna = c.hannaId = await userId(p, "hanna");
       await go(p, `#/users/${hanna}`);
       const mfa = p.locator(".card", { hasText: "Second factor" });
       await mfa.locator(".pill", { hasText: "Set up" }).waitFor();
@@ -544,6 +544,14 @@ export function consoleTests() {
       await shot(ctx, p, "audit-1280");
       await p.getByLabel("Action").selectOption("");
       await waitFor(async () => (await p.locator("tbody td[data-label=Action]").allTextContents()).includes("policy.update"), "the filter to clear");
+      // One person's actions, from their page.
+      await go(p, `#/users/${c.hannaId}`);
+      await p.getByRole("link", { name: "Audit entries by this person" }).click();
+      await p.getByText("Showing only the actions of Hanna Hart (hanna).").waitFor();
+      await waitFor(async () => { const who = await p.locator("tbody td[data-label=Who]").allTextContents(); return who.length > 0 && who.every((x) => x === "hanna"); }, "only hanna's entries");
+      assert.ok((await p.locator("tbody td[data-label=Action]").allTextContents()).includes("console.refused"), "the helpdesk's refused calls are on the record");
+      await go(p, "#/audit");
+      await p.locator("tbody tr").first().waitFor();
       const dl = p.waitForEvent("download");
       await p.getByRole("button", { name: "Export CSV" }).click();
       const csv = fs.readFileSync(await (await dl).path(), "utf8");

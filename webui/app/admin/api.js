@@ -22,6 +22,11 @@ export async function req(method, path, { json, body, type, as = "json" } = {}) 
   if (res.ok && as === "text") return res.text();
   let data = null;
   try { data = await res.json(); } catch { /* an empty or non-JSON body */ }
+  if (res.status === 401 && path.startsWith("/api/v1/admin/")) {
+    // The server session ended (idle, sign-out elsewhere, a reset): the
+    // console goes back to its sign-in rather than showing errors.
+    window.dispatchEvent(new CustomEvent("curbside:signed-out"));
+  }
   if (!res.ok) {
     const err = data && data.error;
     const e = new ApiError(res.status, (err && err.code) || "http_" + res.status, (err && err.message) || res.statusText || "The request failed.");

@@ -25,11 +25,14 @@ export async function auditPage(view) {
   let entries = [];
   let next = null;
 
-  const filters = () => ({ q: q.value.trim(), action: action.value, outcome: outcome.value, from: from.value, to: to.value }); // dates (UTC days), both inclusive
+  // "#/audit?actor=12" (from a user's page) shows that person's actions.
+  const actor = new URLSearchParams(location.hash.split("?")[1] || "").get("actor") || "";
+  const filters = () => ({ actor, q: q.value.trim(), action: action.value, outcome: outcome.value, from: from.value, to: to.value }); // dates (UTC days), both inclusive
 
   fill(view,
     pageHead("Audit log", "Who did what, when and from where. Entries are chained by hash: none can be changed or removed without the check below noticing.", exportBtn),
     chain,
+    actor ? h("p.notice.warn", h("span.actor-name", `Showing only the actions of user ${actor}.`), h("a", { href: "#/audit" }, "Show everyone's")) : null,
     h("form.filters", { role: "search", onsubmit: (e) => { e.preventDefault(); load(true); } },
       field("Search", q), field("Action", action), field("Outcome", outcome), field("From", from), field("To", to),
       h("div.field.filter-go", h("button.primary", { type: "submit" }, "Apply"))),
@@ -78,6 +81,12 @@ export async function auditPage(view) {
     fill(more, next ? h("button.secondary", { type: "button", onclick: (e) => busy(e.currentTarget, "Loading…", () => load(false)) }, "Load more") : null);
   }
 
+  if (actor) {
+    admin.user(actor).then((r) => {
+      const el = view.querySelector(".actor-name");
+      if (el) el.textContent = `Showing only the actions of ${r.user.display || r.user.username} (${r.user.username}).`;
+    }, () => {});
+  }
   verify();
   await load(true);
 }

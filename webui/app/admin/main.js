@@ -259,4 +259,5 @@ function route() {
 }
 
 window.addEventListener("hashchange", route);
+window.addEventListener("curbside:signed-out", () => { if (session) showSignIn("Your session has ended. Sign in again."); });
 enter().catch((e) => showRefused(e.message || String(e)));

@@ -165,7 +165,7 @@ export async function userPage(view, ctx, id, notice) {
   const self = u.id === ctx.me.id;
   fill(view,
     h("p.crumbs", h("a", { href: "#/users" }, "← All users")),
-    pageHead(u.display || u.username, null),
+    pageHead(u.display || u.username, null, ctx.can("admin") ? h("a.secondary.small", { href: `#/audit?actor=${u.id}` }, "Audit entries by this person") : null),
     notice ? h("p.notice.ok", { role: "status" }, notice) : null,
     h("div.user-sub", h("span.muted", u.username), stateBadge(u.state), u.admin_level ? badge(labelOf(LEVELS, u.admin_level), "brand") : null,
       u.offboarded_at ? badge(`Offboarded ${fmtDate(u.offboarded_at)}`, "bad") : null),
@@ -184,7 +184,7 @@ function profileCard(u, ctx, reload) {
   const role = select("role", ROLES, u.role, { disabled: !isAdmin });
   // An admin cannot change an owner's or another admin's level; the list
   // offers only levels the signed-in person may grant.
-  const canLevel = isAdmin && (ctx.level === "owner" || rank(u.admin_level) < 2);
+  const canLevel = isAdmin && u.id !== ctx.me.id && (ctx.level === "owner" || rank(u.admin_level) < 2);
   const choices = levelChoices(ctx);
   if (!choices.some(([v]) => v === (u.admin_level || ""))) choices.push([u.admin_level, labelOf(LEVELS, u.admin_level)]);
   const level = select("admin_level", choices, u.admin_level || "", { disabled: !canLevel });
