@@ -36,8 +36,8 @@ type API struct {
 	// Version is the server's version, reported to clients.
 	Version string
 	// PublicURL is the origin people reach the server at, for links
-	// (invitations, first-run set-up) and passkeys, which are bound to its
-	// host name; empty: the origin each request came to.
+	// (invitations, first-run set-up) and passkeys; empty: the origin
+	// each request came to.
 	PublicURL string
 
 	challenges  challenges

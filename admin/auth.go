@@ -11,9 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/protocol"
@@ -24,8 +23,9 @@ import (
 const SessionCookie = "curbside_session"
 
 // Login rate limits: per client address, a burst of loginBurst attempts,
-// then one per loginEvery. The per-account lockout of the policy is the
-// second line, against slow distributed guessing.
+// then one per loginEvery; a sign-in that succeeds gives its attempt back,
+// so it is failures that run the allowance down. The per-account lockout of
+// the policy is the second line, against slow distributed guessing.
 const (
 	loginBurst = 10
 	loginEvery = 6 * time.Second
@@ -49,11 +49,23 @@ type Auth struct {
 
 	// pending holds the sign-ins waiting for their second step.
 	pending pendingLogins
+	// skew shifts the clock TOTP codes are checked against, in
+	// nanoseconds: tests step it forward instead of waiting 30 seconds for
+	// a fresh code.
+	skew atomic.Int64
 }
 
+// now is the time TOTP codes are checked at.
+func (a *Auth) now() time.Time { return time.Now().Add(time.Duration(a.skew.Load())) }
+
+// limiterEntry is a token bucket: up to loginBurst attempts, one more
+// every loginEvery. It is a hand-made bucket rather than a rate.Limiter
+// because a successful attempt hands its token back, which rate.Limiter
+// cannot do once the token was spent.
 type limiterEntry struct {
-	lim  *rate.Limiter
-	seen time.Time
+	tokens float64
+	last   time.Time
+	seen   time.Time
 }
 
 // NewAuth returns an Auth over st.
@@ -62,6 +74,16 @@ func NewAuth(st *store.Store, log *slog.Logger) *Auth {
 }
 
 func (a *Auth) allowLogin(ip string) bool {
+	_, ok := a.reserveLogin(ip)
+	return ok
+}
+
+// reserveLogin takes one attempt from key's limiter (an address, or a
+// session for signed-in code checks). The returned refund gives it back: a
+// successful attempt calls it, so only failures use up the allowance and a
+// practice signing in together from one address is not slowed down, while
+// every attempt still waits its turn while the allowance is spent.
+func (a *Auth) reserveLogin(key string) (refund func(), ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now()
@@ -72,13 +94,27 @@ func (a *Auth) allowLogin(ip string) bool {
 			}
 		}
 	}
-	e := a.limiters[ip]
+	e := a.limiters[key]
 	if e == nil {
-		e = &limiterEntry{lim: rate.NewLimiter(rate.Every(a.loginEvery), a.loginBurst)}
-		a.limiters[ip] = e
+		e = &limiterEntry{tokens: float64(a.loginBurst), last: now}
+		a.limiters[key] = e
 	}
 	e.seen = now
-	return e.lim.Allow()
+	burst := float64(a.loginBurst)
+	e.tokens = min(burst, e.tokens+float64(now.Sub(e.last))/float64(a.loginEvery))
+	e.last = now
+	if e.tokens < 1 {
+		return nil, false
+	}
+	e.tokens--
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			e.tokens = min(burst, e.tokens+1)
+		})
+	}, true
 }
 
 // Session is an authenticated request's session.
@@ -125,7 +161,8 @@ var errBadLogin = web.Errorf(http.StatusUnauthorized, protocol.CodeBadLogin, "wr
 // starts nothing and answers an MFA challenge, which CompleteMFA or a
 // passkey sign-in then turns into a session.
 func (a *Auth) Login(ctx context.Context, ip, username, password string) (*LoginResponse, error) {
-	if !a.allowLogin(ip) {
+	refund, ok := a.reserveLogin(ip)
+	if !ok {
 		return nil, errRateLimited
 	}
 	if len(username) == 0 || len(username) > 64 || len(password) == 0 || len(password) > MaxPasswordBytes {
@@ -156,9 +193,10 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 		// link is the way in. It looks like any failed sign-in.
 		CheckPassword(dummyHash(), password)
 		a.log.Info("login failed", "reason", "no password set", "user", u.ID, "ip", ip)
+		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "no password set"})
 		return nil, errBadLogin
 	}
-	ok, err := CheckPassword(u.PasswordHash, password)
+	ok, err = CheckPassword(u.PasswordHash, password)
 	if err != nil {
 		return nil, web.Internal(err)
 	}
@@ -181,9 +219,14 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 		// password alone must not buy more guesses at the code.
 		ch := a.pending.start(u.ID, methodsOf(m))
 		a.log.Info("login password ok, second step pending", "user", u.ID, "ip", ip)
+		refund()
 		return &LoginResponse{MFA: ch}, nil
 	}
-	return a.startSession(ctx, ip, u, pol, "")
+	res, err := a.startSession(ctx, ip, u, pol, "")
+	if err == nil {
+		refund()
+	}
+	return res, err
 }
 
 // countFailure counts a failed sign-in step toward the account's lockout

@@ -117,7 +117,16 @@ func TestConsoleNeedsMFA(t *testing.T) {
 	if err := f.st.SetPolicy(context.Background(), map[string]string{"mfa_required": "owner|admin|helpdesk"}); err != nil {
 		t.Fatal(err)
 	}
-	code, out := f.do("GET", "/api/v1/admin/users", tokens[store.LevelOwner], nil)
+	// With no factor at all, the session may only set one up.
+	own := tokens[store.LevelOwner]
+	code, out := f.do("GET", "/api/v1/admin/users", own, nil)
+	if code != http.StatusForbidden || errCode(out) != string(CodeEnrollmentRequired) {
+		t.Fatalf("owner without a factor: %d %v; want 403 mfa_enrollment_required", code, out)
+	}
+	// Once a factor is set up in another session, this password-only
+	// session is still not good enough for the console.
+	f.enrollTOTP(f.login(store.LevelOwner))
+	code, out = f.do("GET", "/api/v1/admin/users", own, nil)
 	if code != http.StatusForbidden || errCode(out) != string(CodeMFARequired) {
 		t.Fatalf("password-only owner session: %d %v; want 403 mfa_required", code, out)
 	}

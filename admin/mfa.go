@@ -224,7 +224,7 @@ func (a *Auth) checkTOTP(ctx context.Context, user int64, code string) (bool, er
 	if !t.Confirmed {
 		return false, nil
 	}
-	step, ok := matchTOTP(t.Secret, code, time.Now())
+	step, ok := matchTOTP(t.Secret, code, a.now())
 	if !ok {
 		return false, nil
 	}
@@ -271,7 +271,8 @@ type mfaLoginRequest struct {
 // code. Wrong codes count toward the account's lockout and the pending
 // sign-in's own limit.
 func (a *Auth) CompleteMFA(ctx context.Context, ip, token, code string) (*LoginResponse, error) {
-	if !a.allowLogin(ip) {
+	refund, ok := a.reserveLogin(ip)
+	if !ok {
 		return nil, errRateLimited
 	}
 	if token == "" || len(token) > 128 {
@@ -315,10 +316,14 @@ func (a *Auth) CompleteMFA(ctx context.Context, ip, token, code string) (*LoginR
 		a.record(ctx, ip, "mfa.recovery_used", u, store.OutcomeOK, map[string]any{"left": left})
 	}
 	res, err := a.startSession(ctx, ip, u, pol, how)
-	if err == nil && how == "recovery" {
+	if err != nil {
+		return nil, err
+	}
+	refund()
+	if how == "recovery" {
 		res.RecoveryLeft = &left
 	}
-	return res, err
+	return res, nil
 }
 
 // pendingUser loads the user of a pending sign-in and checks that the

@@ -152,10 +152,10 @@ func (w *waUser) WebAuthnID() []byte {
 	return b
 }
 func (w *waUser) WebAuthnName() string                       { return w.u.Username }
-func (w *waUser) WebAuthnDisplayName() string                { return cmp(w.u.Display, w.u.Username) }
+func (w *waUser) WebAuthnDisplayName() string                { return firstSet(w.u.Display, w.u.Username) }
 func (w *waUser) WebAuthnCredentials() []webauthn.Credential { return w.creds }
 
-func cmp(a, b string) string {
+func firstSet(a, b string) string {
 	if a != "" {
 		return a
 	}
@@ -189,10 +189,9 @@ func (a *API) loginPasskeyBegin(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, maxCodeBody, &req); err != nil {
 		return err
 	}
+	// No rate limit here: nothing is checked but the pending token, and
+	// the answer to these options is limited in finish.
 	ctx, ip := r.Context(), web.ClientIP(r)
-	if !a.Auth.allowLogin(ip) {
-		return errRateLimited
-	}
 	p, ok := a.Auth.pending.get(req.Token)
 	if !ok {
 		return errMFAExpired
@@ -234,7 +233,8 @@ func (a *API) loginPasskeyFinish(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, ip := r.Context(), web.ClientIP(r)
-	if !a.Auth.allowLogin(ip) {
+	refund, ok := a.Auth.reserveLogin(ip)
+	if !ok {
 		return errRateLimited
 	}
 	p, ok := a.Auth.pending.get(req.Token)
@@ -293,6 +293,7 @@ func (a *API) loginPasskeyFinish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	refund()
 	return writeLogin(w, r, res, req.Web)
 }
 
@@ -375,8 +376,29 @@ func (a *API) meMFA(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// confirmedToAdd refuses to add a factor to an account that has one from a
+// session whose sign-in did not use it: a password alone (a session from
+// before the first factor was set up elsewhere) must not be enough to plant
+// a factor of one's own.
+func (a *API) confirmedToAdd(r *http.Request, s *Session) error {
+	if s.MFA != "" {
+		return nil
+	}
+	m, err := a.Store.MFAStatusOf(r.Context(), s.User.ID)
+	if err != nil {
+		return web.Internal(err)
+	}
+	if m.Has() {
+		return web.Errorf(http.StatusForbidden, CodeMFARequired, "this session was signed in with the password alone: sign in again with your second step to add another")
+	}
+	return nil
+}
+
 func (a *API) totpBegin(w http.ResponseWriter, r *http.Request) error {
 	s := SessionOf(r.Context())
+	if err := a.confirmedToAdd(r, s); err != nil {
+		return err
+	}
 	issuer := "Curbside"
 	if u, err := url.Parse(a.PublicURL); err == nil && u.Hostname() != "" {
 		issuer = "Curbside (" + u.Hostname() + ")"
@@ -417,6 +439,9 @@ var errWrongCode = web.Errorf(http.StatusBadRequest, CodeWrongCode, "that code i
 func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request) error {
 	s := SessionOf(r.Context())
 	ctx := r.Context()
+	if err := a.confirmedToAdd(r, s); err != nil {
+		return err
+	}
 	code, err := readCode(w, r)
 	if err != nil {
 		return err
@@ -428,10 +453,15 @@ func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return web.Internal(err)
 	}
-	step, ok := matchTOTP(t.Secret, code, time.Now())
+	refund, ok := a.Auth.reserveLogin(sessionLimitKey(s))
+	if !ok {
+		return errRateLimited
+	}
+	step, ok := matchTOTP(t.Secret, code, a.Auth.now())
 	if !ok {
 		return errWrongCode
 	}
+	refund()
 	codes, hashes := newRecoveryCodes()
 	err = a.Store.ConfirmTOTP(ctx, s.User.ID, step, hashes)
 	if errors.Is(err, store.ErrNotFound) {
@@ -478,15 +508,29 @@ func (a *API) lastFactorGuard(r *http.Request, s *Session, remaining func(store.
 
 // checkOwnCode checks a current TOTP code of the signed-in user, using it
 // up.
+//
+// Wrong codes are rate limited per session as sign-in attempts are per
+// address: a stolen session must not be a way to guess codes faster than a
+// sign-in could.
 func (a *API) checkOwnCode(r *http.Request, s *Session, code string) error {
-	ok, err := a.Auth.checkTOTP(r.Context(), s.User.ID, code)
+	refund, ok := a.Auth.reserveLogin(sessionLimitKey(s))
+	if !ok {
+		return errRateLimited
+	}
+	good, err := a.Auth.checkTOTP(r.Context(), s.User.ID, code)
 	if err != nil {
 		return web.Internal(err)
 	}
-	if !ok {
+	if !good {
 		return errWrongCode
 	}
+	refund()
 	return nil
+}
+
+// sessionLimitKey names a session's own limiter (apart from addresses').
+func sessionLimitKey(s *Session) string {
+	return "session:" + base64.RawURLEncoding.EncodeToString(s.TokenHash)
 }
 
 func (a *API) totpRemove(w http.ResponseWriter, r *http.Request) error {
@@ -554,6 +598,9 @@ func (a *API) recoveryRenew(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) passkeyAddBegin(w http.ResponseWriter, r *http.Request) error {
 	s := SessionOf(r.Context())
+	if err := a.confirmedToAdd(r, s); err != nil {
+		return err
+	}
 	wa, err := a.relyingParty(r)
 	if err != nil {
 		return err
@@ -598,6 +645,9 @@ func (a *API) passkeyAddFinish(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(req.Credential) == 0 {
 		return web.Errorf(http.StatusBadRequest, cproto.CodeBadRequest, "credential is missing")
+	}
+	if err := a.confirmedToAdd(r, s); err != nil {
+		return err
 	}
 	sd := a.passkeyRegs.take(s.TokenHash)
 	if sd == nil {

@@ -35,7 +35,7 @@ func readPassword(r io.Reader) (string, error) {
 
 func runUser(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return usagef("usage: curbside user add|list|passwd|state [flags]")
+		return usagef("usage: curbside user add|list|passwd|state|mfa-reset [flags]")
 	}
 	switch args[0] {
 	case "add":
@@ -46,8 +46,10 @@ func runUser(ctx context.Context, env *Env, args []string) error {
 		return userPasswd(ctx, env, args[1:])
 	case "state":
 		return userState(ctx, env, args[1:])
+	case "mfa-reset":
+		return userMFAReset(ctx, env, args[1:])
 	}
-	return usagef("unknown user command %q (want add, list, passwd or state)", args[0])
+	return usagef("unknown user command %q (want add, list, passwd, state or mfa-reset)", args[0])
 }
 
 func userAdd(ctx context.Context, env *Env, args []string) error {

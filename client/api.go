@@ -187,6 +187,10 @@ type loginResponse struct {
 	Token     string `json:"token"`
 	User      User   `json:"user"`
 	ExpiresAt int64  `json:"expires_at"`
+	// MFA is set when the account has a second sign-in step.
+	MFA *struct {
+		Methods []string `json:"methods"`
+	} `json:"mfa,omitempty"`
 }
 
 type meResponse struct {
@@ -214,6 +218,9 @@ func (a *api) login(ctx context.Context, username, password string) (*loginRespo
 	var out loginResponse
 	if err := a.do(ctx, http.MethodPost, "/api/v1/login", loginRequest{username, password}, &out); err != nil {
 		return nil, err
+	}
+	if out.MFA != nil {
+		return nil, errors.New("login: this account signs in with a second step (an authenticator app or a passkey), which this client does not support yet; use the web app")
 	}
 	if out.Token == "" || out.User.ID <= 0 {
 		return nil, errors.New("login: the server's answer has no token or user")

@@ -17,6 +17,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { closeConsole, consoleTests } from "./console.mjs";
 import { interopTests } from "./interop.mjs";
+import { closeMfaProfiles, mfaTests } from "./mfa.mjs";
 import { openProfile } from "./lib/browser.mjs";
 import { assert, startServer } from "./lib/harness.mjs";
 import { serveStatic } from "./lib/static.mjs";
@@ -56,7 +57,7 @@ async function run(name, fn, ctx) {
   } catch (e) {
     failed++;
     console.log(`FAIL ${name}\n     ${String(e.stack || e).split("\n").slice(0, 6).join("\n     ")}`);
-    for (const p of ["alice", "bob", "bob2", "wanda", "walt"]) {
+    for (const p of ["alice", "bob", "bob2", "wanda", "walt", "dana", "erin", "frank", "gail"]) {
       if (ctx[p] && opt.screenshots) await ctx[p].page.screenshot({ path: path.join(opt.screenshots, `FAIL-${p}-${name.slice(0, 30).replace(/\W+/g, "-")}.png`) }).catch(() => {});
     }
     if (ctx.failShots && opt.screenshots) await ctx.failShots(name).catch(() => {});
@@ -131,8 +132,12 @@ try {
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
     assert.doesNotMatch(await res.text(), /<script(?![^>]*\bsrc=)[^>]*>/, "index.html has no inline script");
   }, ctx);
+
+  // The second sign-in step, with its own users and browsers.
+  for (const [name, fn] of mfaTests()) await run(name, fn, ctx);
 } finally {
   for (const p of ["alice", "bob", "bob2", "wanda", "walt"]) if (ctx[p]) await ctx[p].close();
+  await closeMfaProfiles(ctx);
 }
 
 // With every browser closed (its files flushed), search the profiles and the

@@ -357,7 +357,10 @@ export class Client extends EventTarget {
     if (code === 4000) { this.notify("replaced", {}); return; }
     if (!opened) {
       // The upgrade failed: either the network or the session. Ask /me.
-      try { await api.me(); } catch (e) { if (e.status === 401 || e.status === 403) { this.relay.stop(); this.notify("session_ended", {}); } }
+      let me;
+      try { me = await api.me(); } catch (e) { if (e.status === 401 || e.status === 403) { this.relay.stop(); this.notify("session_ended", {}); } }
+      // The policy began to require a second factor this account lacks.
+      if (me?.mfa_enrollment_required) { this.relay.stop(); this.notify("mfa_enrollment", {}); }
     }
   }
 

@@ -3,7 +3,7 @@
 import { Client } from "./client.js";
 import * as session from "./session.js";
 import { mountApp } from "./ui/app.js";
-import { pinSetupScreen, signInScreen, unlockScreen, wipedScreen } from "./ui/auth.js";
+import { enrollScreen, mfaScreen, pinSetupScreen, signInScreen, unlockScreen, wipedScreen } from "./ui/auth.js";
 import { dialog, h } from "./ui/dom.js";
 
 const root = document.getElementById("app");
@@ -26,12 +26,49 @@ async function boot() {
   else showUnlock();
 }
 
+/**
+ * signInHooks show the second sign-in step and a required enrollment in
+ * place of the password form. Once either has shown, an error cannot be
+ * reported on the password form (it is gone): back(message) starts over.
+ */
+function signInHooks(back) {
+  const hooks = {
+    left: false,
+    onMfa: (mfa) => new Promise((resolve, reject) => {
+      hooks.left = true;
+      setState("mfa");
+      mfaScreen(root, { mfa, onDone: resolve, onCancel: () => reject(new session.SessionError("cancelled", "")) });
+    }),
+    onEnroll: () => new Promise((resolve, reject) => {
+      hooks.left = true;
+      setState("mfa-enroll");
+      enrollScreen(root, {
+        onDone: resolve,
+        onSignOut: async () => { await session.signOut(); reject(new session.SessionError("cancelled", "")); },
+      });
+    }),
+  };
+  hooks.fail = (e) => {
+    if (e.kind === "cancelled") { back(); return true; }
+    if (hooks.left) { back(e.message || String(e)); return true; }
+    return false;
+  };
+  return hooks;
+}
+
 function showSignIn(message) {
   setState("signin");
   signInScreen(root, {
     message,
     onSubmit: async (username, password) => {
-      const user = await session.signIn(username, password);
+      const hooks = signInHooks(showSignIn);
+      let user;
+      try {
+        user = await session.signIn(username, password, hooks);
+      } catch (e) {
+        if (hooks.fail(e)) return;
+        throw e;
+      }
       showPinSetup(user, password);
     },
   });
@@ -43,12 +80,14 @@ function showResume(meta, message) {
     known: meta.user,
     message,
     onSubmit: async (_u, password, progress) => {
+      const hooks = signInHooks((m) => showResume(meta, m));
       try {
-        await session.resume(password, progress);
+        await session.resume(password, progress, hooks);
       } catch (e) {
         if (e.kind === "wiped") { showSignIn(e.message); return; }
         if (e.kind === "wiped_by_admin") { showWiped(); return; }
         if (e.kind === "cannot_resume") { offerFreshStart(e.message); return; }
+        if (hooks.fail(e)) return;
         throw e;
       }
       showUnlock("Signed in. Now enter your PIN.");
@@ -91,6 +130,7 @@ async function showUnlock(message) {
         if (e.kind === "need_password") { showResume(meta, e.message); return; }
         if (e.kind === "wiped") { showSignIn(e.message); return; }
         if (e.kind === "wiped_by_admin") { showWiped(); return; }
+        if (e.kind === "need_enroll") { showEnrollThenUnlock(); return; }
         throw e;
       }
       await startApp(res);
@@ -128,6 +168,16 @@ function showWiped() {
   wipedScreen(root, { title: session.WIPED, onRestart: () => location.replace("/") });
 }
 
+// showEnrollThenUnlock: the policy began to require a second factor while
+// this session was open; set one up, then unlock as usual.
+function showEnrollThenUnlock() {
+  setState("mfa-enroll");
+  enrollScreen(root, {
+    onDone: () => showUnlock("Your second sign-in step is set up. Enter your PIN to continue."),
+    onSignOut: async () => { await session.signOut(); const m = await session.getMeta(); showResume(m, "You have signed out. Your history stays encrypted on this device."); },
+  });
+}
+
 async function startApp(res) {
   client = new Client(res);
   await client.load();
@@ -154,6 +204,7 @@ function onClientNotify(e) {
       if (!wiped) session.eraseDevice().then(() => showSignIn("This device was removed from your account, so its messages on this browser were erased."));
     });
   }
+  else if (k === "mfa_enrollment") { teardown(); showEnrollThenUnlock(); }
   else if (k === "replaced") { teardown(); showUnlock("Curbside was opened in another tab or window. Unlock here to use it in this one."); }
 }
 

@@ -61,9 +61,15 @@ export function credentialJSON(cred) {
   };
 }
 
-/** passkeysSupported reports whether this browser can use passkeys at all. */
+/**
+ * passkeysSupported reports whether passkeys can work here: the browser has
+ * WebAuthn, and the page was opened by a name (a passkey is bound to a
+ * domain; an IP address cannot hold one).
+ */
 export function passkeysSupported() {
-  return typeof window !== "undefined" && !!window.PublicKeyCredential && !!navigator.credentials;
+  if (typeof window === "undefined" || !window.PublicKeyCredential || !navigator.credentials) return false;
+  const host = location.hostname;
+  return !(/^[0-9.]+$/.test(host) || host.includes(":") || host.startsWith("["));
 }
 
 // A cancelled or timed-out browser prompt is a NotAllowedError: say so in

@@ -23,6 +23,8 @@ export class SessionError extends Error {
 // kinds: need_password (sign in with the password, then resume), wiped (the
 // device was revoked or wiped: local data is gone), offline (no server and no
 // grace share), bad_pin, cannot_resume (the password changed since set-up),
+// need_enroll (the policy requires a second factor the account lacks),
+// cancelled (the person left the second step),
 // wiped_by_admin (a signed wipe command was carried out: nothing is left).
 
 /** WIPED is what a device says once it has carried out a remote wipe. */
@@ -109,9 +111,29 @@ async function nextDeviceList(user, current, active, keys) {
   return signDeviceList(next, keys);
 }
 
-/** signIn checks the password and starts a server session (cookie only). */
-export async function signIn(username, password) {
-  return (await api.login(username, password)).user;
+/**
+ * passwordLogin signs in with the password and whatever else the server
+ * asks for. hooks.onMfa(mfa) shows the second step and resolves the login
+ * result; hooks.onEnroll() resolves once a factor the policy requires is set
+ * up. Either may reject with SessionError("cancelled").
+ */
+async function passwordLogin(username, password, hooks = {}) {
+  let res = await api.login(username, password);
+  if (res.mfa) {
+    if (!hooks.onMfa) throw new SessionError("need_mfa", "This account has a second sign-in step.");
+    res = await hooks.onMfa(res.mfa);
+  }
+  const me = await api.me();
+  if (me.mfa_enrollment_required) {
+    if (!hooks.onEnroll) throw new SessionError("need_enroll", "Your practice requires a second sign-in step.");
+    await hooks.onEnroll();
+  }
+  return res.user || me.user;
+}
+
+/** signIn checks the password (and second step) and starts a server session (cookie only). */
+export async function signIn(username, password, hooks) {
+  return passwordLogin(username, password, hooks);
 }
 
 /**
@@ -173,6 +195,7 @@ export async function unlock(pin, progress = () => {}) {
     share = unb64(shareRes.r.share);
   } else {
     const e = shareRes.e;
+    if (e.code === "mfa_enrollment_required") throw new SessionError("need_enroll", "Your practice now requires a second sign-in step. Set one up to continue.");
     if ((e.status === 401 || e.status === 403 || e.status === 404) && await checkWipe()) throw new SessionError("wiped_by_admin", WIPED);
     if (e.status === 401 || e.status === 403) throw new SessionError("need_password", "Your session has ended. Sign in with your password to continue.");
     if (e.status === 404) {
@@ -228,10 +251,10 @@ async function countFailure(meta) {
  * binds the new session to this existing device by signing the server's
  * challenge with the device's key (PROTOCOL.md section 9).
  */
-export async function resume(password, progress = () => {}) {
+export async function resume(password, progress = () => {}, hooks = {}) {
   const meta = await getMeta();
   progress("Signing in…");
-  await api.login(meta.user.username, password);
+  await passwordLogin(meta.user.username, password, hooks);
   const me = await api.me();
   if (me.device !== meta.device) {
     if (me.device !== 0) throw new Error("This session is bound to another device.");

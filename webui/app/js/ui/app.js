@@ -6,6 +6,7 @@
 // nurse is typing survives a message arriving.
 import { FLAG_ACK, FLAG_URGENT, fmtBytes, parseConv } from "../client.js";
 import { qrcode } from "../../vendor/qrcode-generator@2.0.4/dist/qrcode.mjs";
+import { mfaSettings } from "./mfa.js";
 import { avatarClass, clearToasts, dialog, fill, fmtFull, fmtTime, h, icon, initials, toast } from "./dom.js";
 import { checkNewPin } from "./auth.js";
 import { play, SOUNDS } from "./sounds.js";
@@ -621,6 +622,10 @@ class AppUI {
       Object.entries(SOUNDS).filter(([k]) => k !== "urgent").map(([k, v]) => h("option", { value: k, selected: s.sound === k }, v.label)));
     const newQuick = h("input", { id: "new-quick", maxlength: 200, autocomplete: "off", placeholder: "e.g. Please call me on extension 2214" });
     const devices = h("ul.devices", h("li.muted", "Loading…"));
+    // One element for the app's life: settings re-render on every change,
+    // and an enrollment under way (a QR code on screen) must survive that.
+    if (!this.signInSecurity) { this.signInSecurity = h("div.sign-in-security"); mfaSettings(this.signInSecurity); }
+    const signInSecurity = this.signInSecurity;
     // The key fingerprint is what the admin console shows for each device,
     // so an administrator and the owner can tell which device is which.
     c.myDevices().then((ds) => fill(devices, ds.map((d) => h("li", { "data-device": d.id }, icon(d.me ? "check" : "shield"), ` Device ${d.id}`, d.me ? h("strong", " (this browser)") : null, d.active ? "" : h("span.muted", " (inactive)"),
@@ -651,6 +656,9 @@ class AppUI {
             h("button.secondary", { type: "button", onclick: () => this.changePinDialog() }, "Change PIN")),
           h("h3", "Your devices"), devices,
           h("p.hint", "Each browser or app you sign in on is a device with its own keys. The people you talk to are warned when a device is added.")),
+        sec("Sign-in security",
+          h("p.hint", "A second step when you sign in with your password: a code from an authenticator app, or a passkey."),
+          signInSecurity),
         sec("Account",
           h("p", `Signed in as ${c.me.display || c.me.username} (@${c.me.username}).`),
           h("div.row",

@@ -2,6 +2,7 @@
 // short form with large fields, a visible label per field, and errors read
 // out by screen readers (role="alert").
 import { fill, h, icon } from "./dom.js";
+import { mfaEnroll, mfaStep } from "./mfa.js";
 
 const MIN_PIN = 6;
 
@@ -136,4 +137,25 @@ export function wipedScreen(root, { title, onRestart }) {
     h("p.form-info", { role: "status" }, "Its messages, keys and settings have been erased from this browser. If you did not expect this, contact your practice's administrator."),
     h("button.primary.big", { type: "button", onclick: onRestart }, "Set up this browser again"));
   screen(root, title, null, form);
+}
+
+/**
+ * mfaScreen is the second sign-in step after a right password: a code from
+ * the authenticator app, a recovery code, or a passkey.
+ */
+export function mfaScreen(root, { mfa, onDone, onCancel }) {
+  const box = h("div.auth-form");
+  screen(root, "Confirm it is you", null, box);
+  mfaStep(box, { mfa, onDone, onCancel });
+}
+
+/**
+ * enrollScreen sets up a second sign-in step that the practice requires
+ * before this browser becomes a device. onSignOut abandons the sign-in.
+ */
+export function enrollScreen(root, { onDone, onSignOut }) {
+  const box = h("div");
+  const form = h("div.auth-form", box, h("button.link", { type: "button", onclick: onSignOut }, "Cancel and sign out"));
+  screen(root, "Set up a second sign-in step", null, form);
+  mfaEnroll(box, { required: true, onDone });
 }

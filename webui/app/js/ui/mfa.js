@@ -50,48 +50,61 @@ async function busy(btn, err, label, fn) {
 /**
  * mfaStep asks for the second factor after a right password. mfa is the
  * login answer's {token, methods}; onDone receives the login result
- * ({user, expires_at, mfa}); onCancel goes back to the password.
+ * ({user, expires_at, mfa_confirmed}); onCancel goes back to the password.
  */
 export function mfaStep(container, { mfa, onDone, onCancel, web = true }) {
   const methods = mfa.methods || [];
-  let recovery = !methods.includes("totp") && methods.includes("recovery");
+  const hasTotp = methods.includes("totp"), hasRec = methods.includes("recovery");
+  const hasPass = methods.includes("passkey") && passkeysSupported();
+  // What is offered first: the app's code, else the passkey, else a recovery code.
+  let mode = hasTotp ? "totp" : hasPass ? "passkey" : "recovery";
   const err = errorBox();
-  const hint = h("p.hint");
-  let input = codeInput(recovery);
-  const label = () => (recovery ? "Recovery code" : "6-digit code from your authenticator app");
-  const wrap = h("div");
-  const submit = h("button.primary.big", { type: "submit" }, "Confirm");
-  const toggle = h("button.link", { type: "button" });
-  const render = () => {
-    input = codeInput(recovery);
-    fill(wrap, field(label(), input, recovery ? "One of the codes you saved when you set up your second step. Each works once." : "Open your authenticator app and enter the code it shows for Curbside."));
-    toggle.textContent = recovery ? "Use a code from the authenticator app" : "Use a recovery code";
-    toggle.hidden = !(methods.includes("totp") && methods.includes("recovery"));
+  const form = h("form.auth-form.mfa-step", { novalidate: true });
+  let input = null;
+
+  const passkeyButton = (primary) => {
+    const btn = h(`button.${primary ? "primary" : "secondary"}.big`, { type: "button" }, icon("shield"), " Use a passkey");
+    btn.addEventListener("click", async () => {
+      const res = await busy(btn, err, "Waiting for your passkey…", () => passkeyLogin(mfa.token, web));
+      if (res) onDone(res);
+    });
+    return btn;
   };
-  toggle.addEventListener("click", () => { recovery = !recovery; err.textContent = ""; render(); input.focus(); });
-  const hasCode = methods.includes("totp") || methods.includes("recovery");
-  const passBtn = methods.includes("passkey") && passkeysSupported()
-    ? h("button." + (hasCode ? "secondary" : "primary") + ".big", { type: "button" }, icon("shield"), " Use a passkey") : null;
-  const form = h("form.auth-form.mfa-step", { novalidate: true },
-    hint, hasCode ? wrap : null, err, hasCode ? submit : null, hasCode ? toggle : null, passBtn,
-    h("button.link", { type: "button", onclick: () => onCancel?.() }, "Cancel and start again"));
-  if (hasCode) render();
-  hint.textContent = hasCode ? "Your account has a second sign-in step." : "Your account signs in with a passkey as a second step.";
+  const switchTo = (m, label) => h("button.link", { type: "button", onclick: () => { mode = m; err.textContent = ""; render(); } }, label);
+
+  const render = () => {
+    const kids = [];
+    if (mode === "passkey") {
+      kids.push(h("p.hint", "Your account confirms sign-in with a passkey: your fingerprint, face or device PIN."), err, passkeyButton(true));
+      if (hasRec) kids.push(switchTo("recovery", "Use a recovery code"));
+    } else {
+      const rec = mode === "recovery";
+      input = codeInput(rec);
+      kids.push(h("p.hint", "Your account has a second sign-in step."),
+        field(rec ? "Recovery code" : "6-digit code from your authenticator app", input,
+          rec ? "One of the codes you saved when you set up your second step. Each works once." : "Open your authenticator app and enter the code it shows for Curbside."),
+        err, h("button.primary.big", { type: "submit" }, "Confirm"));
+      if (rec && hasTotp) kids.push(switchTo("totp", "Use a code from the authenticator app"));
+      if (!rec && hasRec) kids.push(switchTo("recovery", "Use a recovery code"));
+      if (hasPass) kids.push(passkeyButton(false));
+    }
+    kids.push(h("button.link", { type: "button", onclick: () => onCancel?.() }, "Cancel and start again"));
+    fill(form, kids);
+    (input && mode !== "passkey" ? input : form.querySelector("button"))?.focus();
+  };
+
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    if (mode === "passkey" || !input) return;
     const code = input.value.replace(/\s+/g, "");
-    if (!recovery && !/^[0-9]{6}$/.test(code)) { err.textContent = "Enter the 6 digits your authenticator app shows."; input.focus(); return; }
-    if (recovery && code.length < 8) { err.textContent = "Enter one of your recovery codes."; input.focus(); return; }
-    const res = await busy(submit, err, "Checking…", () => loginMfa(mfa.token, code, web));
+    if (mode === "totp" && !/^[0-9]{6}$/.test(code)) { err.textContent = "Enter the 6 digits your authenticator app shows."; input.focus(); return; }
+    if (mode === "recovery" && code.length < 8) { err.textContent = "Enter one of your recovery codes."; input.focus(); return; }
+    const res = await busy(form.querySelector("button[type=submit]"), err, "Checking…", () => loginMfa(mfa.token, code, web));
     if (res) onDone(res);
-    else { input.select(); }
-  });
-  passBtn?.addEventListener("click", async () => {
-    const res = await busy(passBtn, err, "Waiting for your passkey…", () => passkeyLogin(mfa.token, web));
-    if (res) onDone(res);
+    else input.select();
   });
   fill(container, form);
-  (hasCode ? input : passBtn)?.focus();
+  render();
   return form;
 }
 
@@ -241,6 +254,11 @@ export function mfaSettings(container) {
       h("div.row",
         st.totp ? null : h("button.secondary", { type: "button", onclick: () => totpSetup(panel, { onDone: back, onCancel: back }) }, "Set up an authenticator app"),
         st.totp ? h("button.secondary", { type: "button", onclick: () => needCode("New recovery codes", "Make new codes", newRecoveryCodes) }, "New recovery codes") : null,
+        // A passkey-only account: a sign-in confirmed with the passkey stands in for the code.
+        !st.totp && st.passkeys.length && st.session === "passkey" ? h("button.secondary", { type: "button", onclick: async (e) => {
+          const res = await busy(e.currentTarget, err, "Making codes…", () => newRecoveryCodes(""));
+          if (res) fill(panel, recoveryCodesView(res.recovery_codes, back, { confirmLabel: "Done" }));
+        } }, "New recovery codes") : null,
         st.totp ? h("button.secondary", { type: "button", onclick: () => needCode("Turn off the authenticator app", "Turn off", (c) => removeTotp(c).then(() => null)) }, "Turn off the authenticator app") : null),
       h("h3", "Passkeys"), pkList,
       passkeysSupported() ? h("div.row", h("button.secondary", { type: "button", onclick: () => passkeySetup(panel, { onDone: back, onCancel: back }) }, icon("plus"), " Add a passkey")) : null,
