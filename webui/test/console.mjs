@@ -575,6 +575,27 @@ export function consoleTests() {
       await shot(ctx, p, "reports-1280");
     }],
 
+    ["console: its parsers and formatters: Go durations, CSV cells, chart axes", async () => {
+      const p = c.o.page;
+      const r = await p.evaluate(async () => {
+        const prefix = document.querySelector("script[type=module]").src.replace(/\/admin\/main\.js$/, "");
+        const { parseGoDuration } = await import(`${prefix}/admin/policy.js`);
+        const { csvCell } = await import(`${prefix}/admin/import.js`);
+        const { niceMax } = await import(`${prefix}/admin/reports.js`);
+        return {
+          d: ["168h0m0s", "1h30m", "10s", "5m0s", "0s", "1.5h", "500ms", "", "5 minutes", "10x"].map(parseGoDuration),
+          csv: ["plain", "a,b", 'say "hi"', "=HYPERLINK(1)", "+1", "-1", "@x", "line\nbreak"].map(csvCell),
+          nice: [0, 3, 4, 5, 11, 99, 101].map(niceMax),
+        };
+      });
+      assert.deepEqual(r.d.slice(0, 7), [604800000, 5400000, 10000, 300000, 0, 5400000, 500]);
+      assert.ok(r.d.slice(7).every((x) => x === null || Number.isNaN(x)), `not durations: ${r.d.slice(7)}`);
+      // Cells a spreadsheet would run as a formula are made text with a
+      // leading apostrophe (OWASP's advice against CSV injection).
+      assert.deepEqual(r.csv, ["plain", '"a,b"', '"say ""hi"""', `"'=HYPERLINK(1)"`, `"'+1"`, `"'-1"`, `"'@x"`, '"line\nbreak"']);
+      assert.deepEqual(r.nice, [4, 4, 4, 5, 20, 100, 200]);
+    }],
+
     ["console: every page renders at desktop and phone width with no CSP violation or script error", async (ctx) => {
       const p = c.o.page;
       for (const [w, hgt] of [[1280, 860], [390, 800]]) {

@@ -12,10 +12,16 @@ cmoreau,Claire Moreau,admin,claire@example.org,,admin
 `;
 const MAX_BYTES = 1 << 20; // the server's limit too
 
-/** csvCell quotes a value for a CSV file when it needs quoting. */
+/**
+ * csvCell quotes a value for a CSV file when it needs quoting. A value a
+ * spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a
+ * leading apostrophe, so it opens as text (CSV injection).
+ */
 export function csvCell(v) {
-  const s = String(v ?? "");
-  return /[",\r\n]/.test(s) || /^[=+\-@]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  let s = String(v ?? "");
+  const formula = /^[=+\-@\t\r]/.test(s);
+  if (formula) s = "'" + s;
+  return formula || /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 const notImported = (r) => /^not imported/i.test(r.error || "");
