@@ -23,7 +23,7 @@ export async function invitationsPage(view, ctx) {
   const status = h("p.result-count", { role: "status" });
   const err = errorLine();
   fill(view,
-    pageHead("Invitations", "Links that let someone set a password. Each works once, until it expires.",
+    pageHead("Invitations", "Links that let someone set a password. Each works once, until it expires. The server keeps only a hash of each link, so a link is shown once, when it is made: if one is lost, revoke it and make a new one.",
       h("button.primary", { type: "button", onclick: () => createDialog() }, "New invitation")),
     h("div.filters", field("Show", filter)), status, err, box);
   filter.addEventListener("change", load);

@@ -60,7 +60,8 @@ function showSignIn(message) {
   const user = h("input", { name: "username", autocomplete: "username", autocapitalize: "none", spellcheck: "false", required: true });
   const pass = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
   const btn = h("button.primary.big", { type: "submit" }, "Sign in");
-  const form = h("form.auth-form", { novalidate: true }, info, field("Username", user), field("Password", pass), err, btn);
+  const form = h("form.auth-form", { novalidate: true }, info, field("Username", user), field("Password", pass), err, btn,
+    h("p.hint.center", "Forgot your password? Another administrator can send you a reset link."));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     err.textContent = "";
@@ -223,10 +224,14 @@ function route() {
   const parts = (location.hash.replace(/^#\/?/, "").split("?")[0] || "users").split("/").filter(Boolean);
   const page = PAGES.find((p) => p.path === parts[0]);
   for (const a of navEl.querySelectorAll("a")) {
-    if (a.dataset.path === parts[0]) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+    if (a.dataset.path === parts[0]) {
+      a.setAttribute("aria-current", "page");
+      a.scrollIntoView({ block: "nearest", inline: "nearest" }); // the phone's scrolling strip
+    } else a.removeAttribute("aria-current");
   }
   const view = h("div.view");
   fill(mainEl, view);
+  window.scrollTo(0, 0); // a new page starts at its top
   if (!page) { fill(view, h("h1", { tabindex: "-1" }, "Page not found"), h("p", h("a", { href: "#/users" }, "Back to users"))); return; }
   if (!allowed(page)) {
     fill(view, h("h1", { tabindex: "-1" }, page.label), h("p.notice.warn", `Your level (${labelOf(LEVELS, session.level)}) cannot use ${page.label}.`));
