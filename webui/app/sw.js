@@ -51,6 +51,17 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(caches.match(event.request).then((hit) => hit || fetch(event.request)));
     return;
   }
+  if (url.pathname.startsWith("/admin") || url.pathname === "/welcome") {
+    // The console and the welcome page are not part of the offline shell:
+    // the network only. Offline, the page's own cached copy if a browser
+    // kept one, else a plain notice, never the messaging app in their place.
+    if (event.request.mode === "navigate") {
+      event.respondWith(fetch(event.request).catch(async () => (await caches.match(event.request, { ignoreSearch: true })) ||
+        new Response("Curbside is offline. The admin console and invitation links need a connection to the server. Reconnect and reload this page.",
+          { status: 503, headers: { "Content-Type": "text/plain; charset=utf-8" } })));
+    }
+    return;
+  }
   if (event.request.mode === "navigate" || url.pathname === "/" || url.pathname === "/manifest.webmanifest") {
     // The network first, so a new release is picked up; the cached shell offline.
     event.respondWith(fetch(event.request).catch(async () => (await caches.match(event.request, { ignoreSearch: true })) || caches.match("/")));

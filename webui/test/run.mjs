@@ -15,6 +15,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { closeConsole, consoleTests } from "./console.mjs";
 import { interopTests } from "./interop.mjs";
 import { closeMfaProfiles, mfaTests } from "./mfa.mjs";
 import { openProfile } from "./lib/browser.mjs";
@@ -59,6 +60,7 @@ async function run(name, fn, ctx) {
     for (const p of ["alice", "bob", "bob2", "wanda", "walt", "dana", "erin", "frank", "gail"]) {
       if (ctx[p] && opt.screenshots) await ctx[p].page.screenshot({ path: path.join(opt.screenshots, `FAIL-${p}-${name.slice(0, 30).replace(/\W+/g, "-")}.png`) }).catch(() => {});
     }
+    if (ctx.failShots && opt.screenshots) await ctx.failShots(name).catch(() => {});
   }
 }
 
@@ -195,5 +197,27 @@ await run("at rest: the server's data directory and log hold no message text", a
 }, ctx);
 
 if (own) await srv.stop();
+
+// ------------------------------------------------------- the admin console
+// On a server of its own: it starts from the first-run set-up link, which a
+// server prints only while it has no administrator.
+{
+  const tests = consoleTests();
+  const c = tests[0][2];
+  const cctx = {
+    bin: opt.bin, shots: opt.screenshots,
+    failShots: async (name) => {
+      for (const x of [c.o, c.d, c.h].filter(Boolean)) {
+        for (const [i, pg] of x.context.pages().entries()) await pg.screenshot({ path: path.join(opt.screenshots, `FAIL-${x.name}-${i}-${name.slice(0, 40).replace(/\W+/g, "-")}.png`) }).catch(() => {});
+      }
+    },
+  };
+  try {
+    for (const [name, fn] of tests) await run(name, fn, cctx);
+  } finally {
+    await closeConsole(c);
+  }
+}
+
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -17,12 +17,13 @@ const ARGS = [
 /**
  * openProfile launches Chromium on a fresh profile directory and returns
  * {context, page, dir, close}. viewport defaults to a phone (375 wide).
+ * downloads lets a test receive files the page saves (the console's exports).
  */
-export async function openProfile(name, { viewport = { width: 390, height: 780 }, dir } = {}) {
+export async function openProfile(name, { viewport = { width: 390, height: 780 }, dir, downloads = false } = {}) {
   dir = dir || fs.mkdtempSync(path.join(os.tmpdir(), `curbside-profile-${name}-`));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM, headless: true, args: ARGS, viewport,
-    serviceWorkers: "allow", acceptDownloads: false,
+    serviceWorkers: "allow", acceptDownloads: downloads,
   });
   // Generous: under `go test ./...` the browser shares two cores with other
   // packages' tests. A wait that times out is a failure, never a measure.

@@ -1,0 +1,108 @@
+// The audit log: filters, newest first with "Load more", the chain's
+// integrity check, and a CSV export of what the filters select.
+import { admin } from "./api.js";
+import { badge, busy, card, download, errorLine, failure, field, fill, fmtDate, h, loading, pageHead, select, table } from "./ui.js";
+
+// Filters by action or by a family of actions (a prefix ending in ".").
+const ACTIONS = ["login.", "login.ok", "login.fail", "login.locked_out", "logout", "mfa.", "user.", "user.create", "user.update", "user.state", "user.offboard",
+  "user.password_reset", "user.unlock", "user.import", "group.", "invitation.", "policy.update", "device.", "device.register", "device.lock", "device.wipe",
+  "device.revoke", "audit.", "report.view", "setup.owner", "console.refused"];
+const PAGE = 100;
+
+
+export async function auditPage(view) {
+  const q = h("input", { type: "search", placeholder: "User, target, address…", autocomplete: "off" });
+  const action = select("action", [["", "Any action"], ...ACTIONS.map((a) => [a, a.endsWith(".") ? a + "*" : a])], "");
+  const outcome = select("outcome", [["", "Any outcome"], ["ok", "Succeeded"], ["fail", "Failed or refused"]], "");
+  const from = h("input", { type: "date" });
+  const to = h("input", { type: "date" });
+  const chain = h("div.chain", { "aria-live": "polite" }, loading("Checking the log's integrity…"));
+  const box = h("div");
+  const more = h("div.pager");
+  const status = h("p.result-count", { role: "status" });
+  const err = errorLine();
+  const exportBtn = h("button.secondary", { type: "button" }, "Export CSV");
+  let entries = [];
+  let next = null;
+
+  // "#/audit?actor=12" (from a user's page) shows that person's actions.
+  const actor = new URLSearchParams(location.hash.split("?")[1] || "").get("actor") || "";
+  const filters = () => ({ actor, q: q.value.trim(), action: action.value, outcome: outcome.value, from: from.value, to: to.value }); // dates (UTC days), both inclusive
+
+  fill(view,
+    pageHead("Audit log", "Who did what, when and from where. Entries are chained by hash: none can be changed or removed without the check below noticing.", exportBtn),
+    chain,
+    actor ? h("p.notice.warn", h("span.actor-name", `Showing only the actions of user ${actor}.`), h("a", { href: "#/audit" }, "Show everyone's")) : null,
+    h("form.filters", { role: "search", onsubmit: (e) => { e.preventDefault(); load(true); } },
+      field("Search", q), field("Action", action), field("Outcome", outcome), field("From", from), field("To", to),
+      h("div.field.filter-go", h("button.primary", { type: "submit" }, "Apply"))),
+    status, err, box, more);
+
+  for (const el of [action, outcome, from, to]) el.addEventListener("change", () => load(true));
+  exportBtn.addEventListener("click", () => busy(exportBtn, "Exporting…", async () => {
+    const csv = await admin.auditExport(filters());
+    const stamp = new Date().toISOString().slice(0, 10);
+    download(`curbside-audit-${stamp}.csv`, csv);
+  }, err));
+
+  async function verify() {
+    try {
+      const v = await admin.auditVerify();
+      fill(chain, v.ok
+        ? h("p.notice.ok", `Integrity check passed: ${v.entries} entr${v.entries === 1 ? "y" : "ies"}, none changed or missing. Head #${v.head_seq}: `, h("code", String(v.head_hash || "").slice(0, 16) + "…"))
+        : h("p.notice.bad", { role: "alert" }, `Integrity check FAILED at entry #${v.first_bad ?? "?"}: ${v.problem || "the chain does not match"}. Keep a copy of the database and contact your Curbside support.`));
+    } catch (e) {
+      fill(chain, failure(e, verify));
+    }
+  }
+
+  async function load(reset) {
+    if (reset) { entries = []; next = null; fill(box, loading()); }
+    let r;
+    try {
+      r = await admin.audit({ ...filters(), before: reset ? "" : next, limit: PAGE });
+    } catch (e) {
+      fill(box, failure(e, () => load(reset)));
+      return;
+    }
+    entries = entries.concat(r.entries || []);
+    next = r.next_before || null;
+    status.textContent = entries.length ? `${entries.length} entr${entries.length === 1 ? "y" : "ies"} shown${next ? "; more are older" : ""}.` : "";
+    fill(box, table([
+      { label: "#", cell: (e) => String(e.seq ?? e.id ?? "") },
+      { label: "When", cell: (e) => fmtDate(e.at) },
+      { label: "Who", cell: (e) => (e.actor ? h("a", { href: `#/users/${e.actor}` }, e.actor_name || `user ${e.actor}`) : e.actor_name || "—") },
+      { label: "Action", cell: (e) => h("code", e.action) },
+      { label: "Target", cell: (e) => target(e.target), cls: "wrap" },
+      { label: "Outcome", cell: (e) => (e.outcome === "ok" ? badge("OK", "ok") : badge(e.outcome || "—", "bad")) },
+      { label: "Address", cell: (e) => e.ip || "—" },
+      { label: "Detail", cell: (e) => detail(e.detail), cls: "wrap" },
+    ], entries, { caption: "Audit entries", empty: "No entries match." }));
+    fill(more, next ? h("button.secondary", { type: "button", onclick: (e) => busy(e.currentTarget, "Loading…", () => load(false)) }, "Load more") : null);
+  }
+
+  if (actor) {
+    admin.user(actor).then((r) => {
+      const el = view.querySelector(".actor-name");
+      if (el) el.textContent = `Showing only the actions of ${r.user.display || r.user.username} (${r.user.username}).`;
+    }, () => {});
+  }
+  verify();
+  await load(true);
+}
+
+/** target links "user:12" to the user's page; other targets are shown as they are. */
+function target(t) {
+  const m = /^user:(\d+)$/.exec(t || "");
+  return m ? h("a", { href: `#/users/${m[1]}` }, t) : t || "—";
+}
+
+function detail(d) {
+  if (!d) return "";
+  let o = d;
+  if (typeof d === "string") { try { o = JSON.parse(d); } catch { return d; } }
+  if (o === null || typeof o !== "object") return String(o ?? "");
+  // Times in the detail (…_at, ms since the epoch) are shown as dates.
+  const show = (k, v) => (/_at$/.test(k) && typeof v === "number" && v > 1e11 ? fmtDate(v) : typeof v === "object" ? JSON.stringify(v) : v);
+  return Object.entries(o).map(([k, v]) => `${k}: ${show(k, v)}`).join("; ");
+}
