@@ -55,17 +55,38 @@ func newFixture(t *testing.T, names ...string) *fixture {
 	return f
 }
 
-// do sends a request and decodes the JSON answer.
+// do sends a request with a JSON body (nil: none) and decodes the JSON
+// answer.
 func (f *fixture) do(method, path, token string, body any) (int, map[string]any) {
 	f.t.Helper()
+	return f.doHost("", method, path, token, body)
+}
+
+// doHost is do with a Host header (empty: the server's address); passkeys
+// need a name, not 127.0.0.1.
+func (f *fixture) doHost(host, method, path, token string, body any) (int, map[string]any) {
+	f.t.Helper()
 	var rd io.Reader
+	ctype := ""
 	if body != nil {
 		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		rd, ctype = bytes.NewReader(b), "application/json"
 	}
-	req, _ := http.NewRequest(method, f.srv.URL+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	code, b := f.send(host, method, path, token, ctype, rd)
+	var out map[string]any
+	json.Unmarshal(b, &out)
+	return code, out
+}
+
+// send sends one request and returns the status and body.
+func (f *fixture) send(host, method, path, token, ctype string, body io.Reader) (int, []byte) {
+	f.t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, body)
+	if host != "" {
+		req.Host = host
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -75,9 +96,8 @@ func (f *fixture) do(method, path, token string, body any) (int, map[string]any)
 		f.t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var out map[string]any
-	json.NewDecoder(res.Body).Decode(&out)
-	return res.StatusCode, out
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
 }
 
 func (f *fixture) login(name string) string {

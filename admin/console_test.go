@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -41,20 +40,8 @@ func consoleFixture(t *testing.T) (*fixture, map[string]string) {
 // raw sends a request with any body and returns the status and body.
 func (f *fixture) raw(method, path, token, ctype, body string) (int, string) {
 	f.t.Helper()
-	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := f.srv.Client().Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	code, b := f.send("", method, path, token, ctype, strings.NewReader(body))
+	return code, string(b)
 }
 
 // TestConsoleRoutesByRole walks every console route with no session, with a

@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -39,32 +38,6 @@ func mfaFixture(t *testing.T, names ...string) *fixture {
 	next := time.Unix((now.Unix()/totpPeriod+1)*totpPeriod+1, 0)
 	f.auth.skew.Store(int64(next.Sub(now)))
 	return f
-}
-
-// doHost is do with a Host header: passkeys need a name, not 127.0.0.1.
-func (f *fixture) doHost(host, method, path, token string, body any) (int, map[string]any) {
-	f.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, f.srv.URL+path, rd)
-	req.Host = host
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := f.srv.Client().Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	json.NewDecoder(res.Body).Decode(&out)
-	return res.StatusCode, out
 }
 
 // tick moves the server's TOTP clock to the next step, so that a fresh

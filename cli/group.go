@@ -38,6 +38,9 @@ func runGroup(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if err := operatorAudit(ctx, st, "group.create", fmt.Sprintf("group:%d", id), map[string]any{"name": *name}); err != nil {
+			return err
+		}
 		fmt.Fprintf(env.Stdout, "created group %s (id %d)\n", *name, id)
 		if *add == "" {
 			return nil
@@ -64,6 +67,13 @@ func runGroup(ctx context.Context, env *Env, args []string) error {
 				ids = append(ids, u.ID)
 			}
 			if err := st.SetGroupMembers(ctx, g.ID, ids, change.add); err != nil {
+				return err
+			}
+			key := "removed"
+			if change.add {
+				key = "added"
+			}
+			if err := operatorAudit(ctx, st, "group.members", fmt.Sprintf("group:%d", g.ID), map[string]any{key: ids}); err != nil {
 				return err
 			}
 		}

@@ -2,10 +2,7 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-
-	"github.com/curbside-health/curbside/store"
 )
 
 // userMFAReset removes a user's second factors from the operator's shell:
@@ -21,25 +18,18 @@ func userMFAReset(ctx context.Context, env *Env, args []string) error {
 	if *username == "" {
 		return usagef("usage: curbside user mfa-reset --username NAME")
 	}
-	st, err := openStore(ctx, *data)
+	st, u, err := storeAndUser(ctx, *data, *username)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := st.UserByName(ctx, *username)
-	if err != nil {
-		return fmt.Errorf("user %q: %w", *username, err)
-	}
 	before, ended, err := st.ResetMFA(ctx, u.ID)
 	if err != nil {
 		return err
 	}
-	detail, _ := json.Marshal(map[string]any{"totp": before.TOTP, "passkeys": before.Passkeys, "recovery_left": before.RecoveryLeft,
-		"sessions_ended": ended, "via": "cli"})
-	// Actor 0 is the server's own operator: the shell has no signed-in user.
-	if err := st.Audit(ctx, &store.AuditEntry{ActorName: "operator (command line)", Action: "mfa.reset",
-		Target: fmt.Sprintf("user:%d", u.ID), Outcome: store.OutcomeOK, Detail: string(detail)}); err != nil {
-		return fmt.Errorf("the factors were removed but the audit entry was not recorded: %w", err)
+	if err := operatorAudit(ctx, st, "mfa.reset", userTarget(u), map[string]any{"totp": before.TOTP, "passkeys": before.Passkeys,
+		"recovery_left": before.RecoveryLeft, "sessions_ended": ended}); err != nil {
+		return err
 	}
 	fmt.Fprintf(env.Stdout, "removed the second factors of %s (authenticator app: %v, passkeys: %d, unused recovery codes: %d); %d session(s) ended\n",
 		u.Username, before.TOTP, before.Passkeys, before.RecoveryLeft, ended)

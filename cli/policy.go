@@ -34,7 +34,26 @@ func runPolicy(ctx context.Context, env *Env, args []string) error {
 			}
 			kv[k] = v
 		}
+		old, err := st.LoadPolicy(ctx)
+		if err != nil {
+			return err
+		}
 		if err := st.SetPolicy(ctx, kv); err != nil {
+			return err
+		}
+		next, err := st.LoadPolicy(ctx)
+		if err != nil {
+			return err
+		}
+		changes := map[string]any{}
+		for k := range kv {
+			from, _ := old.Get(k)
+			to, _ := next.Get(k)
+			if from != to {
+				changes[k] = map[string]string{"from": from, "to": to}
+			}
+		}
+		if err := operatorAudit(ctx, st, "policy.update", "policy", changes); err != nil {
 			return err
 		}
 	}

@@ -91,6 +91,9 @@ func userAdd(ctx context.Context, env *Env, args []string) error {
 		}
 		return err
 	}
+	if err := operatorAudit(ctx, st, "user.create", userTarget(u), map[string]any{"username": u.Username, "role": u.Role, "admin_level": u.AdminLevel}); err != nil {
+		return err
+	}
 	if u.AdminLevel != "" {
 		fmt.Fprintf(env.Stdout, "created user %s (id %d, role %s, console level %s)\n", u.Username, u.ID, u.Role, u.AdminLevel)
 	} else {
@@ -172,20 +175,23 @@ func userPasswd(ctx context.Context, env *Env, args []string) error {
 	if *username == "" || !*pwStdin {
 		return usagef("usage: curbside user passwd --username NAME --password-stdin")
 	}
-	pw, st, err := passwordAndStore(ctx, env, *data)
+	pw, err := readPassword(env.Stdin)
+	if err != nil {
+		return err
+	}
+	st, u, err := storeAndUser(ctx, *data, *username)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := st.UserByName(ctx, *username)
-	if err != nil {
-		return fmt.Errorf("user %q: %w", *username, err)
-	}
 	hash, err := newPasswordHash(ctx, st, pw)
 	if err != nil {
 		return err
 	}
 	if err := st.SetPassword(ctx, u.ID, hash); err != nil {
+		return err
+	}
+	if err := operatorAudit(ctx, st, "user.password_set", userTarget(u), nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "password of %s changed\n", u.Username)
@@ -203,16 +209,15 @@ func userState(ctx context.Context, env *Env, args []string) error {
 	if *username == "" || !store.ValidState(*state) {
 		return usagef("usage: curbside user state --username NAME --set active|locked|disabled")
 	}
-	st, err := openStore(ctx, *data)
+	st, u, err := storeAndUser(ctx, *data, *username)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := st.UserByName(ctx, *username)
-	if err != nil {
-		return fmt.Errorf("user %q: %w", *username, err)
-	}
 	if err := st.SetUserState(ctx, u.ID, *state); err != nil {
+		return err
+	}
+	if err := operatorAudit(ctx, st, "user.state", userTarget(u), map[string]any{"from": u.State, "to": *state}); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "user %s is now %s\n", u.Username, *state)

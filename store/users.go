@@ -343,21 +343,29 @@ func notLastOwner(tx *sql.Tx, id int64) error {
 	return nil
 }
 
+// keepAnOwner refuses (ErrConflict) to let user id stop being an active
+// owner when no other active owner exists; ErrNotFound if there is no such
+// user.
+func keepAnOwner(tx *sql.Tx, id int64) error {
+	var level string
+	if err := tx.QueryRow(`SELECT admin_level FROM users WHERE id = ?`, id).Scan(&level); errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	if level != LevelOwner {
+		return nil
+	}
+	return notLastOwner(tx, id)
+}
+
 // SetUserStateChecked is SetUserState that refuses to take the last active
 // owner out of the active state.
 func (s *Store) SetUserStateChecked(ctx context.Context, id int64, state string) error {
 	return s.submit(ctx, func(tx *sql.Tx) error {
 		if state != StateActive {
-			var level string
-			if err := tx.QueryRow(`SELECT admin_level FROM users WHERE id = ?`, id).Scan(&level); errors.Is(err, sql.ErrNoRows) {
-				return ErrNotFound
-			} else if err != nil {
+			if err := keepAnOwner(tx, id); err != nil {
 				return err
-			}
-			if level == LevelOwner {
-				if err := notLastOwner(tx, id); err != nil {
-					return err
-				}
 			}
 		}
 		return setUserState(tx, id, state)
@@ -369,16 +377,8 @@ func (s *Store) SetUserStateChecked(ctx context.Context, id int64, state string)
 // caller wipes the user's devices.
 func (s *Store) Offboard(ctx context.Context, id int64) (sessions int64, err error) {
 	err = s.submit(ctx, func(tx *sql.Tx) error {
-		var level string
-		if err := tx.QueryRow(`SELECT admin_level FROM users WHERE id = ?`, id).Scan(&level); errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		} else if err != nil {
+		if err := keepAnOwner(tx, id); err != nil {
 			return err
-		}
-		if level == LevelOwner {
-			if err := notLastOwner(tx, id); err != nil {
-				return err
-			}
 		}
 		res, err := tx.Exec(`DELETE FROM sessions WHERE user_id = ?`, id)
 		if err != nil {
