@@ -188,11 +188,15 @@ type userProfile struct {
 }
 
 // check validates a profile for a new account and normalises it.
-func (p *userProfile) check() error {
+func (p *userProfile) check() error { return p.checkWith(false) }
+
+// checkWith is check; with usernameLater, an empty username is allowed (an
+// invitation that lets the person choose one).
+func (p *userProfile) checkWith(usernameLater bool) error {
 	p.Username = strings.TrimSpace(p.Username)
 	var ok bool
 	switch {
-	case !ValidUsername(p.Username):
+	case !(usernameLater && p.Username == "") && !ValidUsername(p.Username):
 		return badRequest("username: 1-64 characters of letters, digits, '.', '_', '-' or '@'")
 	case func() bool { p.Display, ok = trimmed(p.Display, 100); return !ok }():
 		return badRequest("display: the person's full name, 1-100 characters")

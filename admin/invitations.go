@@ -45,15 +45,8 @@ func (a *API) createInvitation(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The username may be left to the person; the rest is checked as for
 	// a new account.
-	pick := strings.TrimSpace(p.Username) == ""
-	if pick {
-		p.Username = "placeholder"
-	}
-	if err := p.check(); err != nil {
+	if err := p.checkWith(true); err != nil {
 		return err
-	}
-	if pick {
-		p.Username = ""
 	}
 	if err := mayGrant(SessionOf(r.Context()).User, p.AdminLevel); err != nil {
 		return err

@@ -144,9 +144,10 @@ func listField(f func(*Policy) *[]string, maxItems, maxLen int) policyField {
 	}
 }
 
-// cidrListField is a list of CIDR ranges (a bare address is one host).
-func cidrListField(f func(*Policy) *[]string) policyField {
-	lf := listField(f, 100, 50)
+// checkedListField is a listField whose every item each must accept; each
+// may also rewrite the item into its normal form.
+func checkedListField(f func(*Policy) *[]string, maxItems, maxLen int, each func(string) (string, error)) policyField {
+	lf := listField(f, maxItems, maxLen)
 	return policyField{
 		get: lf.get,
 		set: func(p *Policy, v string) error {
@@ -154,18 +155,29 @@ func cidrListField(f func(*Policy) *[]string) policyField {
 			if err := lf.set(&q, v); err != nil {
 				return err
 			}
-			out := (*f(&q))[:0:0]
-			for _, c := range *f(&q) {
-				pfx, err := parsePrefix(c)
+			items := *f(&q)
+			for i, it := range items {
+				norm, err := each(it)
 				if err != nil {
-					return fmt.Errorf("%q is not an address range such as 192.168.1.0/24", c)
+					return err
 				}
-				out = append(out, pfx.String())
+				items[i] = norm
 			}
-			*f(p) = out
+			*f(p) = items
 			return nil
 		},
 	}
+}
+
+// cidrListField is a list of CIDR ranges (a bare address is one host).
+func cidrListField(f func(*Policy) *[]string) policyField {
+	return checkedListField(f, 100, 50, func(c string) (string, error) {
+		pfx, err := parsePrefix(c)
+		if err != nil {
+			return "", fmt.Errorf("%q is not an address range such as 192.168.1.0/24", c)
+		}
+		return pfx.String(), nil
+	})
 }
 
 // parsePrefix parses a CIDR range or a single address.
@@ -213,23 +225,12 @@ func (p *Policy) MFARequiredFor(u *User) bool {
 
 // roleListField is a list of roles and admin levels.
 func roleListField(f func(*Policy) *[]string) policyField {
-	lf := listField(f, 10, 20)
-	return policyField{
-		get: lf.get,
-		set: func(p *Policy, v string) error {
-			var q Policy
-			if err := lf.set(&q, v); err != nil {
-				return err
-			}
-			for _, r := range *f(&q) {
-				if !ValidRole(r) && LevelRank(r) <= 0 {
-					return fmt.Errorf("%q is not a role (admin, staff, external, patient) or admin level (owner, admin, helpdesk)", r)
-				}
-			}
-			*f(p) = *f(&q)
-			return nil
-		},
-	}
+	return checkedListField(f, 10, 20, func(r string) (string, error) {
+		if !ValidRole(r) && LevelRank(r) <= 0 {
+			return "", fmt.Errorf("%q is not a role (admin, staff, external, patient) or admin level (owner, admin, helpdesk)", r)
+		}
+		return r, nil
+	})
 }
 
 var policyFields = map[string]policyField{
