@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -26,7 +27,7 @@ type fixture struct {
 	auth  *Auth
 	st    *store.Store
 	srv   *httptest.Server
-	users map[string]*store.User
+	users map[string]*model.User
 }
 
 func newFixture(t *testing.T, names ...string) *fixture {
@@ -43,10 +44,10 @@ func newFixture(t *testing.T, names ...string) *fixture {
 	api.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	f := &fixture{t: t, auth: auth, st: st, srv: srv, users: map[string]*store.User{}}
+	f := &fixture{t: t, auth: auth, st: st, srv: srv, users: map[string]*model.User{}}
 	hash, _ := HashPassword(testPassword)
 	for _, n := range names {
-		u := &store.User{Username: n, Display: strings.ToUpper(n), Role: store.RoleStaff, State: store.StateActive, PasswordHash: hash}
+		u := &model.User{Username: n, Display: strings.ToUpper(n), Role: model.RoleStaff, State: model.StateActive, PasswordHash: hash}
 		if err := st.CreateUser(context.Background(), u); err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -137,7 +138,7 @@ var errNoUser = web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such 
 
 func (a *API) user(w http.ResponseWriter, r *http.Request) error {
 	u, err := a.Store.UserByName(r.Context(), r.PathValue("username"))
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return errNoUser
 	}
 	if err != nil {
@@ -156,7 +157,7 @@ func (a *API) directory(w http.ResponseWriter, r *http.Request) error {
 		return web.Internal(err)
 	}
 	if users == nil {
-		users = []*store.User{}
+		users = []*model.User{}
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"users": users})
 }
@@ -172,7 +173,7 @@ func pathID(r *http.Request, name string) (int64, error) {
 // KeysResponse is a user's signed device list and the devices the server
 // holds active. Clients encrypt to devices that are in both.
 type KeysResponse struct {
-	User   *store.User     `json:"user"`
+	User   *model.User     `json:"user"`
 	List   json.RawMessage `json:"list"`
 	Active []int64         `json:"active"`
 }
@@ -183,7 +184,7 @@ func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u, err := a.Store.UserByID(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return errNoUser
 	}
 	if err != nil {
@@ -233,9 +234,9 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 	agent := store.TrimAgent(r.UserAgent())
 	err := a.Store.RegisterDevice(r.Context(), s.User.ID, req.Name, agent, signer, &list, req.List, s.TokenHash)
 	switch {
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, model.ErrConflict):
 		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%s; fetch /api/v1/keys/%d and sign a new list", unwrapMsg(err), s.User.ID)
-	case errors.Is(err, store.ErrExists):
+	case errors.Is(err, model.ErrExists):
 		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "that device key is already registered; make new keys")
 	case err != nil:
 		return web.Internal(err)
@@ -274,7 +275,7 @@ func (a *API) group(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	g, err := a.Store.GroupByID(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such group")
 	}
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -142,7 +143,7 @@ type loginRequest struct {
 // LoginResponse is the body of a successful login.
 type LoginResponse struct {
 	Token     string      `json:"token,omitempty"`
-	User      *store.User `json:"user,omitempty"`
+	User      *model.User `json:"user,omitempty"`
 	ExpiresAt int64       `json:"expires_at,omitempty"`
 	// Confirmed says how the sign-in was confirmed beyond the password:
 	// "totp", "recovery" or "passkey"; empty for a password alone.
@@ -173,7 +174,7 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 		return nil, web.Internal(err)
 	}
 	u, err := a.store.UserByName(ctx, username)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		CheckPassword(dummyHash(), password)
 		a.log.Info("login failed", "reason", "unknown user", "ip", ip)
 		a.record(ctx, ip, "login.fail", nil, store.OutcomeFail, map[string]any{"reason": "unknown user"})
@@ -205,7 +206,7 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "wrong password"})
 		return nil, a.countFailure(ctx, ip, u, pol, errBadLogin)
 	}
-	if u.State != store.StateActive {
+	if u.State != model.StateActive {
 		a.log.Info("login refused", "reason", "account "+u.State, "user", u.ID, "ip", ip)
 		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "account state", "state": u.State})
 		return nil, web.Errorf(http.StatusLocked, protocol.CodeLocked, "this account is %s; ask your administrator", u.State)
@@ -232,7 +233,7 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 // countFailure counts a failed sign-in step toward the account's lockout
 // and returns the error to answer: a lockout when this failure started one,
 // otherwise fallback.
-func (a *Auth) countFailure(ctx context.Context, ip string, u *store.User, pol store.Policy, fallback error) error {
+func (a *Auth) countFailure(ctx context.Context, ip string, u *model.User, pol model.Policy, fallback error) error {
 	until, err := a.store.LoginFailed(ctx, u.ID, pol.LockoutThreshold, pol.LockoutCooldown.Milliseconds())
 	if err != nil {
 		return web.Internal(err)
@@ -247,7 +248,7 @@ func (a *Auth) countFailure(ctx context.Context, ip string, u *store.User, pol s
 
 // startSession makes a new session for u, confirmed by mfa ("" for a
 // password alone), and records the sign-in.
-func (a *Auth) startSession(ctx context.Context, ip string, u *store.User, pol store.Policy, mfa string) (*LoginResponse, error) {
+func (a *Auth) startSession(ctx context.Context, ip string, u *model.User, pol model.Policy, mfa string) (*LoginResponse, error) {
 	if u.FailedLogins > 0 || u.LockedUntil > 0 {
 		if err := a.store.LoginSucceeded(ctx, u.ID); err != nil {
 			return nil, web.Internal(err)
@@ -272,7 +273,7 @@ func (a *Auth) startSession(ctx context.Context, ip string, u *store.User, pol s
 // record appends a sign-in event to the audit log. The user, when known, is
 // the target; a successful sign-in or sign-out is also the user's own act.
 // Detail carries reasons and counts only, never a password, code or token.
-func (a *Auth) record(ctx context.Context, ip, action string, u *store.User, outcome string, detail map[string]any) {
+func (a *Auth) record(ctx context.Context, ip, action string, u *model.User, outcome string, detail map[string]any) {
 	e := &store.AuditEntry{Action: action, IP: ip, Outcome: outcome}
 	if u != nil {
 		e.Target = userTarget(u.ID)
@@ -321,7 +322,7 @@ func (a *Auth) Authenticate(r *http.Request) (*Session, error) {
 	}
 	ctx := r.Context()
 	ss, err := a.store.SessionByHash(ctx, HashToken(token))
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return nil, errNoSession
 	}
 	if err != nil {
@@ -332,7 +333,7 @@ func (a *Auth) Authenticate(r *http.Request) (*Session, error) {
 		return nil, web.Internal(err)
 	}
 	now := time.Now().UnixMilli()
-	if ss.ExpiresAt <= now || ss.LastUsed+pol.SessionIdle.Milliseconds() <= now || ss.User.State != store.StateActive {
+	if ss.ExpiresAt <= now || ss.LastUsed+pol.SessionIdle.Milliseconds() <= now || ss.User.State != model.StateActive {
 		a.store.DeleteSession(ctx, ss.TokenHash)
 		return nil, errNoSession
 	}

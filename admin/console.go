@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -17,7 +18,7 @@ import (
 // role test walks, so a route cannot be added without its check.
 type Route struct {
 	Pattern string // an http.ServeMux pattern, "METHOD /path"
-	Level   string // store.LevelHelpdesk, LevelAdmin or LevelOwner
+	Level   string // model.LevelHelpdesk, LevelAdmin or LevelOwner
 	handler web.HandlerFunc
 }
 
@@ -62,13 +63,13 @@ const (
 // and that the sign-in was confirmed with a second factor when the policy
 // asks for one.
 func (a *API) console(level string, next web.HandlerFunc) web.HandlerFunc {
-	need := store.LevelRank(level)
+	need := model.LevelRank(level)
 	if need < 1 {
 		panic("admin: console route without an admin level")
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		s := SessionOf(r.Context())
-		have := store.LevelRank(s.User.AdminLevel)
+		have := model.LevelRank(s.User.AdminLevel)
 		if have < 1 {
 			return errNotAdmin
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -27,9 +28,9 @@ const (
 
 func (a *API) auditRoutes() []Route {
 	return []Route{
-		{Pattern: "GET /api/v1/admin/audit", Level: store.LevelAdmin, handler: a.auditList},
-		{Pattern: "GET /api/v1/admin/audit/export", Level: store.LevelAdmin, handler: a.auditExport},
-		{Pattern: "GET /api/v1/admin/audit/verify", Level: store.LevelAdmin, handler: a.auditVerify},
+		{Pattern: "GET /api/v1/admin/audit", Level: model.LevelAdmin, handler: a.auditList},
+		{Pattern: "GET /api/v1/admin/audit/export", Level: model.LevelAdmin, handler: a.auditExport},
+		{Pattern: "GET /api/v1/admin/audit/verify", Level: model.LevelAdmin, handler: a.auditVerify},
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -22,7 +23,7 @@ import (
 // confirmed with a second factor, as the console requires by default.
 func (f *fixture) consoleToken(name, level string) string {
 	f.t.Helper()
-	u := &store.User{Username: name, Display: strings.ToUpper(name), Role: store.RoleStaff, State: store.StateActive,
+	u := &model.User{Username: name, Display: strings.ToUpper(name), Role: model.RoleStaff, State: model.StateActive,
 		AdminLevel: level, PasswordHash: "x"}
 	if err := f.st.CreateUser(context.Background(), u); err != nil {
 		f.t.Fatal(err)
@@ -62,11 +63,11 @@ func seqsOf(out map[string]any) []int64 {
 func TestConsoleAudit(t *testing.T) {
 	f := newFixture(t, "alice")
 	ctx := context.Background()
-	root := f.consoleToken("root", store.LevelAdmin)
-	help := f.consoleToken("help", store.LevelHelpdesk)
+	root := f.consoleToken("root", model.LevelAdmin)
+	help := f.consoleToken("help", model.LevelHelpdesk)
 	// A session made directly: a password sign-in would itself add a
 	// login.ok entry ahead of the ones below.
-	staff := f.consoleToken("staffer", store.LevelNone)
+	staff := f.consoleToken("staffer", model.LevelNone)
 	day := time.Date(2026, 2, 10, 12, 0, 0, 0, time.UTC)
 	entries := []store.AuditEntry{
 		{At: day.UnixMilli(), Actor: f.users["root"].ID, ActorName: "root", Action: "user.create", Target: "user:5", Detail: `{"username":"bob"}`},
@@ -206,15 +207,15 @@ func TestConsoleAudit(t *testing.T) {
 func TestConsoleReports(t *testing.T) {
 	f := newFixture(t, "alice", "bob")
 	ctx := context.Background()
-	root := f.consoleToken("root", store.LevelAdmin)
-	help := f.consoleToken("help", store.LevelHelpdesk)
+	root := f.consoleToken("root", model.LevelAdmin)
+	help := f.consoleToken("help", model.LevelHelpdesk)
 	alice, bob := f.users["alice"].ID, f.users["bob"].ID
 	for i := range 3 {
 		id := fmt.Sprintf("R%019d", i)
 		raw := []byte(fmt.Sprintf(`{"id":%q}`, id))
 		sum := sha256.Sum256(raw)
 		env := &protocol.Envelope{V: 1, Suite: 1, ID: id, Conv: protocol.DirectConv(alice, bob), From: protocol.Party{User: alice, Device: 11}, Created: 1}
-		if _, err := f.st.Accept(ctx, &store.NewMessage{Env: env, Raw: raw, Digest: sum[:], Recipients: []int64{bob},
+		if _, err := f.st.Accept(ctx, &model.NewMessage{Env: env, Raw: raw, Digest: sum[:], Recipients: []int64{bob},
 			Deliver: []int64{21}, ExpiresAt: time.Now().Add(-time.Millisecond).UnixMilli()}); err != nil {
 			t.Fatal(err)
 		}

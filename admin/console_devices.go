@@ -12,6 +12,7 @@ import (
 
 	"github.com/curbside-health/curbside/e2ee"
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -35,10 +36,10 @@ const (
 
 func (a *API) deviceRoutes() []Route {
 	return []Route{
-		{Pattern: "GET /api/v1/admin/users/{id}/devices", Level: store.LevelHelpdesk, handler: a.userDevices},
-		{Pattern: "GET /api/v1/admin/devices", Level: store.LevelAdmin, handler: a.deviceInventory},
-		{Pattern: "POST /api/v1/admin/devices/{id}/lock", Level: store.LevelHelpdesk, handler: a.lockDevice},
-		{Pattern: "POST /api/v1/admin/devices/{id}/wipe", Level: store.LevelAdmin, handler: a.wipeDevice},
+		{Pattern: "GET /api/v1/admin/users/{id}/devices", Level: model.LevelHelpdesk, handler: a.userDevices},
+		{Pattern: "GET /api/v1/admin/devices", Level: model.LevelAdmin, handler: a.deviceInventory},
+		{Pattern: "POST /api/v1/admin/devices/{id}/lock", Level: model.LevelHelpdesk, handler: a.lockDevice},
+		{Pattern: "POST /api/v1/admin/devices/{id}/wipe", Level: model.LevelAdmin, handler: a.wipeDevice},
 	}
 }
 
@@ -88,7 +89,7 @@ func (a *API) userDevices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.Store.UserByID(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+	if _, err := a.Store.UserByID(r.Context(), id); errors.Is(err, model.ErrNotFound) {
 		return errNoUser
 	} else if err != nil {
 		return web.Internal(err)
@@ -181,7 +182,7 @@ func (a *API) pathDevice(r *http.Request) (*store.Device, error) {
 		return nil, err
 	}
 	d, err := a.Store.DeviceByID(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return nil, errNoDevice
 	}
 	if err != nil {
@@ -209,7 +210,7 @@ func (a *API) deviceInfo(ctx context.Context, d *store.Device) (DeviceView, erro
 			return deviceView(x, true), nil
 		}
 	}
-	return DeviceView{}, store.ErrNotFound
+	return DeviceView{}, model.ErrNotFound
 }
 
 func (a *API) lockDevice(w http.ResponseWriter, r *http.Request) error {
@@ -223,9 +224,9 @@ func (a *API) lockDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	ended, err := a.Store.LockDevice(r.Context(), d.ID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		return errNoDevice
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, model.ErrConflict):
 		return errDeviceGone
 	case err != nil:
 		return web.Internal(err)
@@ -286,9 +287,9 @@ func (a *API) wipe(r *http.Request, d *store.Device, reason string) (int, error)
 	raw, _ := json.Marshal(cmd)
 	ended, err := a.Store.WipeDevice(r.Context(), d.ID, raw)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		return 0, errNoDevice
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, model.ErrConflict):
 		return 0, ErrAlreadyWiped
 	case err != nil:
 		return 0, web.Internal(err)
@@ -337,7 +338,7 @@ func (a *API) wipeCommand(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	cmd, err := a.Store.DeviceWipeCommand(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no wipe command for this device")
 	}
 	if err != nil {

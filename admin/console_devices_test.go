@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -23,7 +24,7 @@ import (
 func (f *fixture) consoleUser(name, level string) {
 	f.t.Helper()
 	hash, _ := HashPassword(testPassword)
-	u := &store.User{Username: name, Display: name, Role: store.RoleStaff, State: store.StateActive, AdminLevel: level, PasswordHash: hash}
+	u := &model.User{Username: name, Display: name, Role: model.RoleStaff, State: model.StateActive, AdminLevel: level, PasswordHash: hash}
 	if err := f.st.CreateUser(context.Background(), u); err != nil {
 		f.t.Fatal(err)
 	}
@@ -70,8 +71,8 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 	if err := f.st.SetPolicy(ctx, map[string]string{"mfa_required": ""}); err != nil {
 		t.Fatal(err)
 	}
-	f.consoleUser("help", store.LevelHelpdesk)
-	f.consoleUser("boss", store.LevelAdmin)
+	f.consoleUser("help", model.LevelHelpdesk)
+	f.consoleUser("boss", model.LevelAdmin)
 	help, boss := f.login("help"), f.login("boss")
 	nina := f.users["nina"].ID
 
@@ -97,7 +98,7 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 	raw := []byte(`{"id":"MMMMMMMMMMMMMMMMMMMM"}`)
 	sum := sha256.Sum256(raw)
 	env := &protocol.Envelope{V: 1, Suite: 1, ID: "MMMMMMMMMMMMMMMMMMMM", Conv: protocol.DirectConv(omar, nina), From: protocol.Party{User: omar, Device: od.id}, Created: 1}
-	if _, err := f.st.Accept(ctx, &store.NewMessage{Env: env, Raw: raw, Digest: sum[:], Recipients: []int64{nina}, Deliver: []int64{d1.id, d2.id}, ExpiresAt: time.Now().Add(time.Hour).UnixMilli()}); err != nil {
+	if _, err := f.st.Accept(ctx, &model.NewMessage{Env: env, Raw: raw, Digest: sum[:], Recipients: []int64{nina}, Deliver: []int64{d1.id, d2.id}, ExpiresAt: time.Now().Add(time.Hour).UnixMilli()}); err != nil {
 		t.Fatal(err)
 	}
 	if items, _ := f.st.Pending(ctx, d1.id, 0, 10); len(items) != 1 {
@@ -184,7 +185,7 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 	if items, _ := f.st.Pending(ctx, d2.id, 0, 10); len(items) != 1 {
 		t.Fatal("the wipe of d1 touched d2's queue")
 	}
-	if _, err := f.st.DeviceShare(ctx, d1.id); err != store.ErrNotFound {
+	if _, err := f.st.DeviceShare(ctx, d1.id); err != model.ErrNotFound {
 		t.Fatalf("share of the wiped device: %v", err)
 	}
 	// The other device of nina goes on.
@@ -316,11 +317,11 @@ func TestOffboardWipesDevices(t *testing.T) {
 		t.Fatalf("second device: %d %v", code, out)
 	}
 	// d2 was wiped before offboarding; it is left as it was.
-	if code, _ := f.do("POST", fmt.Sprintf("/api/v1/admin/devices/%d/wipe", d2.id), tokens[store.LevelAdmin], nil); code != 200 {
+	if code, _ := f.do("POST", fmt.Sprintf("/api/v1/admin/devices/%d/wipe", d2.id), tokens[model.LevelAdmin], nil); code != 200 {
 		t.Fatalf("wipe d2: %d", code)
 	}
 	before, _ := f.st.DeviceWipeCommand(ctx, d2.id)
-	if code, out := f.do("POST", "/api/v1/admin/users/"+itoa(sam.ID)+"/offboard", tokens[store.LevelAdmin], nil); code != 200 || out["revoked_devices"].(float64) != 1 {
+	if code, out := f.do("POST", "/api/v1/admin/users/"+itoa(sam.ID)+"/offboard", tokens[model.LevelAdmin], nil); code != 200 || out["revoked_devices"].(float64) != 1 {
 		t.Fatalf("offboard: %d %v", code, out)
 	}
 	for _, d := range []*testDevice{d1, d2} {
@@ -332,24 +333,24 @@ func TestOffboardWipesDevices(t *testing.T) {
 		t.Fatal("offboarding replaced the earlier wipe command")
 	}
 	rows := auditRows(t, f.st)
-	if !hasAudit(rows, [4]string{"device.wipe", "device:" + itoa(d1.id), store.LevelAdmin, "ok"}) {
+	if !hasAudit(rows, [4]string{"device.wipe", "device:" + itoa(d1.id), model.LevelAdmin, "ok"}) {
 		t.Fatalf("no device.wipe entry for the offboarded user's device: %v", rows)
 	}
 
 	// Levels: an admin cannot wipe the owner's device; helpdesk cannot lock
 	// an admin's; the owner can wipe an admin's.
 	od, ad := newTestDevice(), newTestDevice()
-	f.do("POST", "/api/v1/devices", f.login(store.LevelOwner), map[string]any{"name": "o", "list": signedList(f.users[store.LevelOwner].ID, 1, od, od.listed())})
-	f.do("POST", "/api/v1/devices", f.login(store.LevelAdmin), map[string]any{"name": "a", "list": signedList(f.users[store.LevelAdmin].ID, 1, ad, ad.listed())})
+	f.do("POST", "/api/v1/devices", f.login(model.LevelOwner), map[string]any{"name": "o", "list": signedList(f.users[model.LevelOwner].ID, 1, od, od.listed())})
+	f.do("POST", "/api/v1/devices", f.login(model.LevelAdmin), map[string]any{"name": "a", "list": signedList(f.users[model.LevelAdmin].ID, 1, ad, ad.listed())})
 	for _, tc := range []struct {
 		who, action string
 		dev         *testDevice
 		want        int
 	}{
-		{store.LevelAdmin, "wipe", od, 403},
-		{store.LevelHelpdesk, "lock", ad, 403},
-		{store.LevelOwner, "lock", ad, 200},
-		{store.LevelOwner, "wipe", ad, 200},
+		{model.LevelAdmin, "wipe", od, 403},
+		{model.LevelHelpdesk, "lock", ad, 403},
+		{model.LevelOwner, "lock", ad, 200},
+		{model.LevelOwner, "wipe", ad, 200},
 	} {
 		if code, out := f.do("POST", fmt.Sprintf("/api/v1/admin/devices/%d/%s", tc.dev.id, tc.action), tokens[tc.who], nil); code != tc.want {
 			t.Errorf("%s %s: %d %v, want %d", tc.who, tc.action, code, out, tc.want)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -15,12 +16,12 @@ const maxGroupChange = 1000
 
 func (a *API) groupRoutes() []Route {
 	return []Route{
-		{"GET /api/v1/admin/groups", store.LevelHelpdesk, a.listGroups},
-		{"GET /api/v1/admin/groups/{id}", store.LevelHelpdesk, a.getGroup},
-		{"POST /api/v1/admin/groups", store.LevelAdmin, a.createGroup},
-		{"PATCH /api/v1/admin/groups/{id}", store.LevelAdmin, a.updateGroup},
-		{"DELETE /api/v1/admin/groups/{id}", store.LevelAdmin, a.deleteGroup},
-		{"POST /api/v1/admin/groups/{id}/members", store.LevelAdmin, a.groupMembers},
+		{"GET /api/v1/admin/groups", model.LevelHelpdesk, a.listGroups},
+		{"GET /api/v1/admin/groups/{id}", model.LevelHelpdesk, a.getGroup},
+		{"POST /api/v1/admin/groups", model.LevelAdmin, a.createGroup},
+		{"PATCH /api/v1/admin/groups/{id}", model.LevelAdmin, a.updateGroup},
+		{"DELETE /api/v1/admin/groups/{id}", model.LevelAdmin, a.deleteGroup},
+		{"POST /api/v1/admin/groups/{id}/members", model.LevelAdmin, a.groupMembers},
 	}
 }
 
@@ -43,7 +44,7 @@ func (a *API) pathGroup(r *http.Request) (*store.Group, error) {
 		return nil, err
 	}
 	g, err := a.Store.GroupByID(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return nil, errNoGroup
 	}
 	if err != nil {
@@ -92,11 +93,11 @@ func (q *groupRequest) apply(g *store.Group) error {
 
 func groupError(err error, name string) error {
 	switch {
-	case errors.Is(err, store.ErrExists):
+	case errors.Is(err, model.ErrExists):
 		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "a group named %q already exists", name)
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, model.ErrConflict):
 		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%s", unwrapMsg(err))
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such parent group")
 	}
 	return web.Internal(err)
@@ -180,7 +181,7 @@ func (a *API) groupMembers(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("at most %d members change in one request", maxGroupChange)
 	}
 	for _, id := range q.Add {
-		if _, err := a.Store.UserByID(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+		if _, err := a.Store.UserByID(r.Context(), id); errors.Is(err, model.ErrNotFound) {
 			return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no user with id %d", id)
 		} else if err != nil {
 			return web.Internal(err)

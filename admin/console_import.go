@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -28,7 +29,7 @@ const (
 )
 
 func (a *API) importRoutes() []Route {
-	return []Route{{"POST /api/v1/admin/import", store.LevelAdmin, a.importUsers}}
+	return []Route{{"POST /api/v1/admin/import", model.LevelAdmin, a.importUsers}}
 }
 
 // importColumns are the columns an import file may have; the first four
@@ -222,7 +223,7 @@ func (a *API) parseImport(r *http.Request, body []byte, groups map[string]int64)
 		if _, err := a.Store.UserByName(r.Context(), acc.prof.Username); err == nil {
 			fail(fmt.Errorf("a user named %q already exists", acc.prof.Username))
 			continue
-		} else if !errors.Is(err, store.ErrNotFound) {
+		} else if !errors.Is(err, model.ErrNotFound) {
 			return nil, nil, web.Internal(err)
 		}
 		bad := ""
@@ -270,14 +271,14 @@ func (a *API) createImported(r *http.Request, good []*importAccount) error {
 		tokens[i] = token
 		p := g.prof
 		accounts[i] = &store.NewAccount{
-			User:       &store.User{Username: p.Username, Display: p.Display, Role: p.Role, Email: p.Email, AdminLevel: p.AdminLevel},
+			User:       &model.User{Username: p.Username, Display: p.Display, Role: p.Role, Email: p.Email, AdminLevel: p.AdminLevel},
 			Groups:     g.groups,
 			Invitation: &store.Invitation{CreatedBy: actor.ID, ExpiresAt: expires},
 			TokenHash:  hash,
 		}
 	}
 	err = a.Store.CreateAccounts(r.Context(), accounts)
-	if errors.Is(err, store.ErrExists) {
+	if errors.Is(err, model.ErrExists) {
 		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%v meanwhile; nothing was imported, try again", err)
 	}
 	if err != nil {

@@ -4,14 +4,15 @@ import (
 	"net/http"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
 
 func (a *API) policyRoutes() []Route {
 	return []Route{
-		{"GET /api/v1/admin/policy", store.LevelAdmin, a.getPolicy},
-		{"PUT /api/v1/admin/policy", store.LevelAdmin, a.putPolicy},
+		{"GET /api/v1/admin/policy", model.LevelAdmin, a.getPolicy},
+		{"PUT /api/v1/admin/policy", model.LevelAdmin, a.putPolicy},
 	}
 }
 
@@ -52,9 +53,9 @@ func (a *API) writePolicy(w http.ResponseWriter, r *http.Request) error {
 	}
 	values := map[string]string{}
 	fields := []policyFieldOut{}
-	for _, k := range store.PolicyKeys() {
+	for _, k := range model.PolicyKeys() {
 		v, _ := p.Get(k)
-		def, _ := store.DefaultPolicy.Get(k)
+		def, _ := model.DefaultPolicy.Get(k)
 		values[k] = v
 		fields = append(fields, policyFieldOut{Key: k, Value: v, Default: def, Kind: policyHelp[k][0], Help: policyHelp[k][1]})
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/store"
 )
 
@@ -16,8 +17,8 @@ const (
 
 func (a *API) reportRoutes() []Route {
 	return []Route{
-		{Pattern: "GET /api/v1/admin/reports/activity", Level: store.LevelAdmin, handler: a.activityReport},
-		{Pattern: "GET /api/v1/admin/reports/inventory", Level: store.LevelAdmin, handler: a.inventoryReport},
+		{Pattern: "GET /api/v1/admin/reports/activity", Level: model.LevelAdmin, handler: a.activityReport},
+		{Pattern: "GET /api/v1/admin/reports/inventory", Level: model.LevelAdmin, handler: a.inventoryReport},
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/curbside-health/curbside/store"
+	"github.com/curbside-health/curbside/model"
 )
 
 // consoleFixture is a server with one user of each console level (owner,
@@ -20,8 +20,8 @@ func consoleFixture(t *testing.T) (*fixture, map[string]string) {
 	f.auth.loginBurst = 1000 // these tests sign in and accept links far more than a person would
 	ctx := context.Background()
 	hash, _ := HashPassword(testPassword)
-	for _, lv := range []string{store.LevelOwner, store.LevelAdmin, store.LevelHelpdesk} {
-		u := &store.User{Username: lv, Display: lv, Role: store.RoleStaff, State: store.StateActive, AdminLevel: lv, PasswordHash: hash}
+	for _, lv := range []string{model.LevelOwner, model.LevelAdmin, model.LevelHelpdesk} {
+		u := &model.User{Username: lv, Display: lv, Role: model.RoleStaff, State: model.StateActive, AdminLevel: lv, PasswordHash: hash}
 		if err := f.st.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
@@ -31,7 +31,7 @@ func consoleFixture(t *testing.T) (*fixture, map[string]string) {
 		t.Fatal(err)
 	}
 	tokens := map[string]string{"": ""}
-	for _, n := range []string{"sam", store.LevelOwner, store.LevelAdmin, store.LevelHelpdesk} {
+	for _, n := range []string{"sam", model.LevelOwner, model.LevelAdmin, model.LevelHelpdesk} {
 		tokens[n] = f.login(n)
 	}
 	return f, tokens
@@ -60,7 +60,7 @@ func TestConsoleRoutesByRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := itoa(f.users["tess"].ID)
-	who := []string{"", "sam", store.LevelHelpdesk, store.LevelAdmin, store.LevelOwner}
+	who := []string{"", "sam", model.LevelHelpdesk, model.LevelAdmin, model.LevelOwner}
 	for _, rt := range routes {
 		method, path, _ := strings.Cut(rt.Pattern, " ")
 		if !strings.HasPrefix(path, "/api/v1/admin/") {
@@ -71,7 +71,7 @@ func TestConsoleRoutesByRole(t *testing.T) {
 			path = strings.ReplaceAll(rt.Pattern[len(method)+1:], "{id}", itoa(gid))
 		}
 		for _, w := range who {
-			if method == "DELETE" && w == store.LevelOwner {
+			if method == "DELETE" && w == model.LevelOwner {
 				continue // keep the group and others for the rest of the walk; owners pass the check as admins do
 			}
 			code, body := f.raw(method, path, tokens[w], "application/json", "{}")
@@ -82,7 +82,7 @@ func TestConsoleRoutesByRole(t *testing.T) {
 				if code != http.StatusUnauthorized {
 					t.Errorf("%s with no session: %d %s; want 401", rt.Pattern, code, body)
 				}
-			case store.LevelRank(f.userLevel(w)) < store.LevelRank(rt.Level):
+			case model.LevelRank(f.userLevel(w)) < model.LevelRank(rt.Level):
 				if code != http.StatusForbidden || errCode(out) != "forbidden" {
 					t.Errorf("%s as %s: %d %s; want 403 forbidden (needs %s)", rt.Pattern, w, code, body, rt.Level)
 				}
@@ -105,14 +105,14 @@ func TestConsoleNeedsMFA(t *testing.T) {
 		t.Fatal(err)
 	}
 	// With no factor at all, the session may only set one up.
-	own := tokens[store.LevelOwner]
+	own := tokens[model.LevelOwner]
 	code, out := f.do("GET", "/api/v1/admin/users", own, nil)
 	if code != http.StatusForbidden || errCode(out) != string(CodeEnrollmentRequired) {
 		t.Fatalf("owner without a factor: %d %v; want 403 mfa_enrollment_required", code, out)
 	}
 	// Once a factor is set up in another session, this password-only
 	// session is still not good enough for the console.
-	f.enrollTOTP(f.login(store.LevelOwner))
+	f.enrollTOTP(f.login(model.LevelOwner))
 	code, out = f.do("GET", "/api/v1/admin/users", own, nil)
 	if code != http.StatusForbidden || errCode(out) != string(CodeMFARequired) {
 		t.Fatalf("password-only owner session: %d %v; want 403 mfa_required", code, out)
@@ -123,7 +123,7 @@ func TestConsoleNeedsMFA(t *testing.T) {
 // administrator cannot set one that shuts themselves out.
 func TestConsoleNetworks(t *testing.T) {
 	f, tokens := consoleFixture(t)
-	own := tokens[store.LevelOwner]
+	own := tokens[model.LevelOwner]
 	code, out := f.do("PUT", "/api/v1/admin/policy", own, map[string]any{"values": map[string]string{"admin_networks": "10.0.0.0/8"}})
 	if code != http.StatusConflict {
 		t.Fatalf("a range without the caller's address: %d %v; want 409", code, out)

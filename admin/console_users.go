@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -23,14 +24,14 @@ const (
 
 func (a *API) userRoutes() []Route {
 	return []Route{
-		{"GET /api/v1/admin/users", store.LevelHelpdesk, a.listUsers},
-		{"GET /api/v1/admin/users/{id}", store.LevelHelpdesk, a.getUser},
-		{"POST /api/v1/admin/users", store.LevelAdmin, a.createUser},
-		{"PATCH /api/v1/admin/users/{id}", store.LevelAdmin, a.updateUser},
-		{"POST /api/v1/admin/users/{id}/state", store.LevelAdmin, a.setUserState},
-		{"POST /api/v1/admin/users/{id}/offboard", store.LevelAdmin, a.offboardUser},
-		{"POST /api/v1/admin/users/{id}/password", store.LevelHelpdesk, a.resetPassword},
-		{"POST /api/v1/admin/users/{id}/unlock", store.LevelHelpdesk, a.unlockUser},
+		{"GET /api/v1/admin/users", model.LevelHelpdesk, a.listUsers},
+		{"GET /api/v1/admin/users/{id}", model.LevelHelpdesk, a.getUser},
+		{"POST /api/v1/admin/users", model.LevelAdmin, a.createUser},
+		{"PATCH /api/v1/admin/users/{id}", model.LevelAdmin, a.updateUser},
+		{"POST /api/v1/admin/users/{id}/state", model.LevelAdmin, a.setUserState},
+		{"POST /api/v1/admin/users/{id}/offboard", model.LevelAdmin, a.offboardUser},
+		{"POST /api/v1/admin/users/{id}/password", model.LevelHelpdesk, a.resetPassword},
+		{"POST /api/v1/admin/users/{id}/unlock", model.LevelHelpdesk, a.unlockUser},
 	}
 }
 
@@ -72,11 +73,11 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case len(f.Query) > 100:
 		return badRequest("q is longer than 100 characters")
-	case f.Role != "" && !store.ValidRole(f.Role):
+	case f.Role != "" && !model.ValidRole(f.Role):
 		return badRequest("role %q: want admin, staff, external or patient", f.Role)
-	case f.State != "" && !store.ValidState(f.State):
+	case f.State != "" && !model.ValidState(f.State):
 		return badRequest("state %q: want active, locked or disabled", f.State)
-	case f.Level != "" && f.Level != "any" && store.LevelRank(f.Level) < 1:
+	case f.Level != "" && f.Level != "any" && model.LevelRank(f.Level) < 1:
 		return badRequest("level %q: want owner, admin, helpdesk or any", f.Level)
 	}
 	var err error
@@ -94,13 +95,13 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
 }
 
 // pathUser loads the user named by the {id} path value.
-func (a *API) pathUser(r *http.Request) (*store.User, error) {
+func (a *API) pathUser(r *http.Request) (*model.User, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return nil, err
 	}
 	u, err := a.Store.UserByID(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return nil, errNoUser
 	}
 	if err != nil {
@@ -112,9 +113,9 @@ func (a *API) pathUser(r *http.Request) (*store.User, error) {
 // mayManage reports whether the signed-in administrator may act on target:
 // an owner on anyone; an admin on users below admin level (and on their own
 // profile); a helpdesk member on users with no admin level.
-func mayManage(actor, target *store.User) error {
-	ar, tr := store.LevelRank(actor.AdminLevel), store.LevelRank(target.AdminLevel)
-	if ar == store.LevelRank(store.LevelOwner) || tr < ar || (actor.ID == target.ID && ar >= store.LevelRank(store.LevelAdmin)) {
+func mayManage(actor, target *model.User) error {
+	ar, tr := model.LevelRank(actor.AdminLevel), model.LevelRank(target.AdminLevel)
+	if ar == model.LevelRank(model.LevelOwner) || tr < ar || (actor.ID == target.ID && ar >= model.LevelRank(model.LevelAdmin)) {
 		return nil
 	}
 	return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "%s is %s; your administrator level cannot change that account", target.Username, levelName(target.AdminLevel))
@@ -122,11 +123,11 @@ func mayManage(actor, target *store.User) error {
 
 // mayGrant reports whether actor may give someone the admin level: only an
 // owner makes admins and owners.
-func mayGrant(actor *store.User, level string) error {
-	if store.LevelRank(level) < 0 {
+func mayGrant(actor *model.User, level string) error {
+	if model.LevelRank(level) < 0 {
 		return badRequest("admin_level %q: want owner, admin, helpdesk or empty", level)
 	}
-	if store.LevelRank(level) >= store.LevelRank(store.LevelAdmin) && actor.AdminLevel != store.LevelOwner {
+	if model.LevelRank(level) >= model.LevelRank(model.LevelAdmin) && actor.AdminLevel != model.LevelOwner {
 		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "only an owner can make someone %s", level)
 	}
 	return nil
@@ -200,7 +201,7 @@ func (p *userProfile) checkWith(usernameLater bool) error {
 		return badRequest("username: 1-64 characters of letters, digits, '.', '_', '-' or '@'")
 	case func() bool { p.Display, ok = trimmed(p.Display, 100); return !ok }():
 		return badRequest("display: the person's full name, 1-100 characters")
-	case !store.ValidRole(p.Role):
+	case !model.ValidRole(p.Role):
 		return badRequest("role %q: want admin, staff, external or patient", p.Role)
 	}
 	return checkEmail(&p.Email)
@@ -289,17 +290,17 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 
 // createAccount adds a user with no password yet, in p's groups, and an
 // invitation link through which they set one. Both are audited.
-func (a *API) createAccount(r *http.Request, p userProfile) (*store.User, *invitationOut, error) {
+func (a *API) createAccount(r *http.Request, p userProfile) (*model.User, *invitationOut, error) {
 	ctx := r.Context()
-	u := &store.User{Username: p.Username, Display: p.Display, Role: p.Role, State: store.StateActive, AdminLevel: p.AdminLevel, Email: p.Email}
+	u := &model.User{Username: p.Username, Display: p.Display, Role: p.Role, State: model.StateActive, AdminLevel: p.AdminLevel, Email: p.Email}
 	for _, g := range p.Groups {
-		if _, err := a.Store.GroupByID(ctx, g); errors.Is(err, store.ErrNotFound) {
+		if _, err := a.Store.GroupByID(ctx, g); errors.Is(err, model.ErrNotFound) {
 			return nil, nil, web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no group with id %d", g)
 		} else if err != nil {
 			return nil, nil, web.Internal(err)
 		}
 	}
-	if err := a.Store.CreateUser(ctx, u); errors.Is(err, store.ErrExists) {
+	if err := a.Store.CreateUser(ctx, u); errors.Is(err, model.ErrExists) {
 		return nil, nil, web.Errorf(http.StatusConflict, protocol.CodeConflict, "a user named %q already exists", p.Username)
 	} else if err != nil {
 		return nil, nil, web.Internal(err)
@@ -348,7 +349,7 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 		changed["display"] = d
 	}
 	if p.Role != nil {
-		if !store.ValidRole(*p.Role) {
+		if !model.ValidRole(*p.Role) {
 			return badRequest("role %q: want admin, staff, external or patient", *p.Role)
 		}
 		changed["role"] = *p.Role
@@ -369,7 +370,7 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 		changed["admin_level"] = map[string]string{"from": u.AdminLevel, "to": *p.AdminLevel}
 	}
 	nu, err := a.Store.UpdateUser(r.Context(), u.ID, store.UserUpdate{Display: p.Display, Role: p.Role, Email: p.Email, AdminLevel: p.AdminLevel})
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, model.ErrConflict) {
 		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%s", unwrapMsg(err))
 	}
 	if err != nil {
@@ -390,24 +391,24 @@ func (a *API) setUserState(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, maxConsoleBody, &req); err != nil {
 		return err
 	}
-	if !store.ValidState(req.State) {
+	if !model.ValidState(req.State) {
 		return badRequest("state %q: want active, locked or disabled", req.State)
 	}
 	s := SessionOf(r.Context())
 	if err := mayManage(s.User, u); err != nil {
 		return err
 	}
-	if u.ID == s.User.ID && req.State != store.StateActive {
+	if u.ID == s.User.ID && req.State != model.StateActive {
 		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "you cannot lock or disable your own account")
 	}
 	err = a.Store.SetUserStateChecked(r.Context(), u.ID, req.State)
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, model.ErrConflict) {
 		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%s", unwrapMsg(err))
 	}
 	if err != nil {
 		return web.Internal(err)
 	}
-	if a.DevicesChanged != nil && req.State != store.StateActive {
+	if a.DevicesChanged != nil && req.State != model.StateActive {
 		a.DevicesChanged(u.ID)
 	}
 	a.audit(r, "user.state", userTarget(u.ID), store.OutcomeOK, map[string]any{"from": u.State, "to": req.State})
@@ -468,7 +469,7 @@ func (a *API) offboardUser(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	started := time.Now()
 	sessions, err := a.Store.Offboard(ctx, u.ID)
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, model.ErrConflict) {
 		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%s", unwrapMsg(err))
 	}
 	if err != nil {

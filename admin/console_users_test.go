@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/store"
 )
 
@@ -24,7 +25,7 @@ func tokenOf(t *testing.T, url string) string {
 // the policy does not allow, sets one once, and cannot be used again.
 func TestCreateUserAndAcceptInvitation(t *testing.T) {
 	f, tokens := consoleFixture(t)
-	adm := tokens[store.LevelAdmin]
+	adm := tokens[model.LevelAdmin]
 	gid, _ := f.st.CreateGroup(context.Background(), "Nurses")
 	code, out := f.do("POST", "/api/v1/admin/users", adm, map[string]any{"username": "nina", "display": "Nina Nurse", "role": "staff",
 		"email": "nina@example.org", "groups": []int64{gid}})
@@ -72,7 +73,7 @@ func TestCreateUserAndAcceptInvitation(t *testing.T) {
 	if code != http.StatusForbidden {
 		t.Fatalf("admin making an admin: %d", code)
 	}
-	code, _ = f.do("POST", "/api/v1/admin/users", tokens[store.LevelOwner], map[string]any{"username": "ada", "display": "Ada", "role": "staff", "admin_level": "admin"})
+	code, _ = f.do("POST", "/api/v1/admin/users", tokens[model.LevelOwner], map[string]any{"username": "ada", "display": "Ada", "role": "staff", "admin_level": "admin"})
 	if code != http.StatusCreated {
 		t.Fatalf("owner making an admin: %d", code)
 	}
@@ -94,7 +95,7 @@ func TestCreateUserAndAcceptInvitation(t *testing.T) {
 // person creates the account on acceptance, in the invited groups.
 func TestNewAccountInvitation(t *testing.T) {
 	f, tokens := consoleFixture(t)
-	code, out := f.do("POST", "/api/v1/admin/invitations", tokens[store.LevelAdmin], map[string]any{"display": "Pat Patient", "role": "patient"})
+	code, out := f.do("POST", "/api/v1/admin/invitations", tokens[model.LevelAdmin], map[string]any{"display": "Pat Patient", "role": "patient"})
 	if code != http.StatusCreated {
 		t.Fatalf("invite: %d %v", code, out)
 	}
@@ -113,12 +114,12 @@ func TestNewAccountInvitation(t *testing.T) {
 		t.Fatalf("pat: %+v %v", u, err)
 	}
 	// Listing shows it used; revoking a used one is a conflict.
-	_, out = f.do("GET", "/api/v1/admin/invitations", tokens[store.LevelAdmin], nil)
+	_, out = f.do("GET", "/api/v1/admin/invitations", tokens[model.LevelAdmin], nil)
 	inv := out["invitations"].([]any)[0].(map[string]any)
 	if inv["status"] != "used" {
 		t.Fatalf("status %v", inv["status"])
 	}
-	if code, _ := f.do("DELETE", "/api/v1/admin/invitations/"+itoa(int64(inv["id"].(float64))), tokens[store.LevelAdmin], nil); code != 409 {
+	if code, _ := f.do("DELETE", "/api/v1/admin/invitations/"+itoa(int64(inv["id"].(float64))), tokens[model.LevelAdmin], nil); code != 409 {
 		t.Fatalf("revoking a used invitation: %d", code)
 	}
 	if code, out := f.do("GET", "/api/v1/invitations/not-a-real-token", "", nil); code != 404 || errCode(out) != string(CodeInvitation) {
@@ -131,7 +132,7 @@ func TestNewAccountInvitation(t *testing.T) {
 // line, counting a quoted field that spans two lines.
 func TestImportCSV(t *testing.T) {
 	f, tokens := consoleFixture(t)
-	adm := tokens[store.LevelAdmin]
+	adm := tokens[model.LevelAdmin]
 	f.st.CreateGroup(context.Background(), "Nurses")
 	csv := "username,display,role,email,groups\n" +
 		"ann,Ann One,staff,ann@example.org,Nurses\n" +
@@ -200,7 +201,7 @@ func TestOffboard(t *testing.T) {
 	sam := f.users["sam"]
 	dev := newTestDevice()
 	f.do("POST", "/api/v1/devices", tokens["sam"], map[string]any{"name": "phone", "list": signedList(sam.ID, 1, dev, dev.listed())})
-	code, out := f.do("POST", "/api/v1/admin/users/"+itoa(sam.ID)+"/offboard", tokens[store.LevelAdmin], nil)
+	code, out := f.do("POST", "/api/v1/admin/users/"+itoa(sam.ID)+"/offboard", tokens[model.LevelAdmin], nil)
 	if code != 200 || out["revoked_devices"].(float64) != 1 || out["revoked_sessions"].(float64) != 1 {
 		t.Fatalf("offboard: %d %v", code, out)
 	}
@@ -220,15 +221,15 @@ func TestOffboard(t *testing.T) {
 		t.Fatalf("%d offboarding audit entries", n)
 	}
 	// The last owner cannot be offboarded, disabled or demoted.
-	own := f.users[store.LevelOwner]
+	own := f.users[model.LevelOwner]
 	for _, req := range []struct{ method, path string }{
 		{"POST", "/api/v1/admin/users/" + itoa(own.ID) + "/offboard"},
 	} {
-		if code, _ := f.do(req.method, req.path, tokens[store.LevelOwner], nil); code != http.StatusForbidden {
+		if code, _ := f.do(req.method, req.path, tokens[model.LevelOwner], nil); code != http.StatusForbidden {
 			t.Fatalf("owner offboarding themselves: %d", code)
 		}
 	}
-	if code, _ := f.do("POST", "/api/v1/admin/users/"+itoa(own.ID)+"/state", tokens[store.LevelAdmin], map[string]string{"state": "disabled"}); code != http.StatusForbidden {
+	if code, _ := f.do("POST", "/api/v1/admin/users/"+itoa(own.ID)+"/state", tokens[model.LevelAdmin], map[string]string{"state": "disabled"}); code != http.StatusForbidden {
 		t.Fatalf("an admin disabling the owner: %d", code)
 	}
 }
@@ -237,7 +238,7 @@ func TestOffboard(t *testing.T) {
 // ordinary users but cannot edit them or touch administrators.
 func TestHelpdeskLimits(t *testing.T) {
 	f, tokens := consoleFixture(t)
-	hd := tokens[store.LevelHelpdesk]
+	hd := tokens[model.LevelHelpdesk]
 	sam := itoa(f.users["sam"].ID)
 	if code, out := f.do("POST", "/api/v1/admin/users/"+sam+"/password", hd, nil); code != 200 || out["invitation"] == nil {
 		t.Fatalf("helpdesk reset: %d %v", code, out)
@@ -245,7 +246,7 @@ func TestHelpdeskLimits(t *testing.T) {
 	if code, _ := f.do("POST", "/api/v1/admin/users/"+sam+"/unlock", hd, nil); code != 200 {
 		t.Fatalf("helpdesk unlock: %d", code)
 	}
-	if code, _ := f.do("POST", "/api/v1/admin/users/"+itoa(f.users[store.LevelAdmin].ID)+"/password", hd, nil); code != http.StatusForbidden {
+	if code, _ := f.do("POST", "/api/v1/admin/users/"+itoa(f.users[model.LevelAdmin].ID)+"/password", hd, nil); code != http.StatusForbidden {
 		t.Fatalf("helpdesk resetting an admin: %d", code)
 	}
 	if code, _ := f.do("PATCH", "/api/v1/admin/users/"+sam, hd, map[string]string{"display": "X"}); code != http.StatusForbidden {
@@ -275,7 +276,7 @@ func TestSetupLink(t *testing.T) {
 		t.Fatalf("accept: %d %v", code, out)
 	}
 	u, _ := f.st.UserByName(ctx, "olga")
-	if u.AdminLevel != store.LevelOwner {
+	if u.AdminLevel != model.LevelOwner {
 		t.Fatalf("olga's level %q", u.AdminLevel)
 	}
 	if link, _, _ := api.SetupLink(ctx, f.srv.URL); link != "" {
@@ -291,7 +292,7 @@ func TestSetupLink(t *testing.T) {
 // TestGroupsAPI: subgroups through the console, and a loop refused.
 func TestGroupsAPI(t *testing.T) {
 	f, tokens := consoleFixture(t)
-	adm := tokens[store.LevelAdmin]
+	adm := tokens[model.LevelAdmin]
 	code, out := f.do("POST", "/api/v1/admin/groups", adm, map[string]any{"name": "Nursing", "description": "All nurses"})
 	if code != 201 {
 		t.Fatalf("create: %d %v", code, out)

@@ -9,15 +9,16 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
 
 func (a *API) invitationRoutes() []Route {
 	return []Route{
-		{"GET /api/v1/admin/invitations", store.LevelAdmin, a.listInvitations},
-		{"POST /api/v1/admin/invitations", store.LevelAdmin, a.createInvitation},
-		{"DELETE /api/v1/admin/invitations/{id}", store.LevelAdmin, a.revokeInvitation},
+		{"GET /api/v1/admin/invitations", model.LevelAdmin, a.listInvitations},
+		{"POST /api/v1/admin/invitations", model.LevelAdmin, a.createInvitation},
+		{"DELETE /api/v1/admin/invitations/{id}", model.LevelAdmin, a.revokeInvitation},
 	}
 }
 
@@ -53,9 +54,9 @@ func (a *API) createInvitation(w http.ResponseWriter, r *http.Request) error {
 	}
 	inv, err := a.invite(r, &store.Invitation{Username: p.Username, Display: p.Display, Email: p.Email, Role: p.Role, AdminLevel: p.AdminLevel, Groups: p.Groups})
 	switch {
-	case errors.Is(err, store.ErrExists):
+	case errors.Is(err, model.ErrExists):
 		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "the username %q is taken or already invited", p.Username)
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "one of the groups does not exist")
 	case err != nil:
 		return err
@@ -71,9 +72,9 @@ func (a *API) revokeInvitation(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	switch err := a.Store.RevokeInvitation(r.Context(), id); {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such invitation")
-	case errors.Is(err, store.ErrGone):
+	case errors.Is(err, model.ErrGone):
 		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "the invitation was already used or revoked")
 	case err != nil:
 		return web.Internal(err)
@@ -98,7 +99,7 @@ func (a *API) pendingInvitation(r *http.Request, token string) (*store.Invitatio
 		return nil, errBadInvitation
 	}
 	inv, err := a.Store.InvitationByHash(r.Context(), HashToken(token))
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return nil, errBadInvitation
 	}
 	if err != nil {
@@ -172,9 +173,9 @@ func (a *API) acceptInvitation(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, inv, err := a.Store.AcceptInvitation(r.Context(), HashToken(req.Token), username, display, hash)
 	switch {
-	case errors.Is(err, store.ErrExists):
+	case errors.Is(err, model.ErrExists):
 		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "the username %q is taken; choose another", username)
-	case errors.Is(err, store.ErrGone):
+	case errors.Is(err, model.ErrGone):
 		return web.Errorf(http.StatusGone, CodeInvitation, "this link can no longer be used; ask your administrator for a new one")
 	case err != nil:
 		return web.Internal(err)
@@ -206,7 +207,7 @@ func (a *API) SetupLink(ctx context.Context, origin string) (string, time.Time, 
 	}
 	token, hash := newToken()
 	exp := time.Now().Add(setupTTL)
-	inv := &store.Invitation{Role: store.RoleStaff, AdminLevel: store.LevelOwner, ExpiresAt: exp.UnixMilli()}
+	inv := &store.Invitation{Role: model.RoleStaff, AdminLevel: model.LevelOwner, ExpiresAt: exp.UnixMilli()}
 	if err := a.Store.CreateInvitation(ctx, inv, hash); err != nil {
 		return "", time.Time{}, err
 	}

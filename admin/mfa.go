@@ -18,6 +18,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -215,7 +216,7 @@ func normCode(s string) string {
 // uses its step up, so the same code is refused the next time.
 func (a *Auth) checkTOTP(ctx context.Context, user int64, code string) (bool, error) {
 	t, err := a.store.TOTPOf(ctx, user)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
@@ -229,7 +230,7 @@ func (a *Auth) checkTOTP(ctx context.Context, user int64, code string) (bool, er
 		return false, nil
 	}
 	err = a.store.UseTOTPStep(ctx, user, step)
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, model.ErrConflict) {
 		return false, nil // replayed
 	}
 	return err == nil, err
@@ -299,7 +300,7 @@ func (a *Auth) CompleteMFA(ctx context.Context, ip, token, code string) (*LoginR
 		how = "recovery"
 		left, err = a.store.UseRecoveryCode(ctx, u.ID, recoveryHash(code))
 		good = err == nil
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			err = nil
 		}
 	}
@@ -329,13 +330,13 @@ func (a *Auth) CompleteMFA(ctx context.Context, ip, token, code string) (*LoginR
 // pendingUser loads the user of a pending sign-in and checks that the
 // account may still sign in: it may have been locked or disabled since the
 // password was checked.
-func (a *Auth) pendingUser(ctx context.Context, ip, token string, id int64) (*store.User, store.Policy, error) {
+func (a *Auth) pendingUser(ctx context.Context, ip, token string, id int64) (*model.User, model.Policy, error) {
 	pol, err := a.store.LoadPolicy(ctx)
 	if err != nil {
 		return nil, pol, web.Internal(err)
 	}
 	u, err := a.store.UserByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		a.pending.drop(token)
 		return nil, pol, errMFAExpired
 	}
@@ -347,7 +348,7 @@ func (a *Auth) pendingUser(ctx context.Context, ip, token string, id int64) (*st
 		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "lockout"})
 		return nil, pol, lockedOut(u.LockedUntil)
 	}
-	if u.State != store.StateActive {
+	if u.State != model.StateActive {
 		a.pending.drop(token)
 		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "account state", "state": u.State})
 		return nil, pol, web.Errorf(http.StatusLocked, protocol.CodeLocked, "this account is %s; ask your administrator", u.State)
@@ -356,7 +357,7 @@ func (a *Auth) pendingUser(ctx context.Context, ip, token string, id int64) (*st
 }
 
 // wrongSecondStep records a wrong code or failed passkey and answers it.
-func (a *Auth) wrongSecondStep(ctx context.Context, ip, token string, u *store.User, pol store.Policy, how string) error {
+func (a *Auth) wrongSecondStep(ctx context.Context, ip, token string, u *model.User, pol model.Policy, how string) error {
 	left := a.pending.fail(token)
 	a.log.Info("login failed", "reason", "wrong code", "method", how, "user", u.ID, "ip", ip)
 	a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "wrong code", "method": how})

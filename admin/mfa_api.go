@@ -16,6 +16,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	cproto "github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -50,7 +51,7 @@ func (a *API) registerMFA(mux *http.ServeMux) {
 // mfaRoutes are the console's second-factor routes.
 func (a *API) mfaRoutes() []Route {
 	return []Route{
-		{Pattern: "POST /api/v1/admin/users/{id}/mfa/reset", Level: store.LevelAdmin, handler: a.mfaReset},
+		{Pattern: "POST /api/v1/admin/users/{id}/mfa/reset", Level: model.LevelAdmin, handler: a.mfaReset},
 	}
 }
 
@@ -140,7 +141,7 @@ const CodePasskeyFailed cproto.Code = "passkey_failed"
 // user's id: stable, not personal, and what a discoverable credential
 // carries back.
 type waUser struct {
-	u     *store.User
+	u     *model.User
 	creds []webauthn.Credential
 }
 
@@ -163,7 +164,7 @@ func firstSet(a, b string) string {
 }
 
 // waUserOf loads u's passkeys as library credentials.
-func (a *API) waUserOf(r *http.Request, u *store.User) (*waUser, []*store.Passkey, error) {
+func (a *API) waUserOf(r *http.Request, u *model.User) (*waUser, []*store.Passkey, error) {
 	pks, err := a.Store.PasskeysOf(r.Context(), u.ID)
 	if err != nil {
 		return nil, nil, web.Internal(err)
@@ -280,7 +281,7 @@ func (a *API) loginPasskeyFinish(w http.ResponseWriter, r *http.Request) error {
 	if b, err := json.Marshal(cred); err == nil {
 		// The new signature counter: a cloned authenticator shows up as a
 		// counter that goes backwards (the library flags it).
-		if err := a.Store.PasskeyUsed(ctx, u.ID, cred.ID, b); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := a.Store.PasskeyUsed(ctx, u.ID, cred.ID, b); err != nil && !errors.Is(err, model.ErrNotFound) {
 			a.Log.Error("passkey use not recorded", "user", u.ID, "err", err)
 		}
 	}
@@ -408,7 +409,7 @@ func (a *API) totpBegin(w http.ResponseWriter, r *http.Request) error {
 		return web.Internal(err)
 	}
 	err = a.Store.StartTOTP(r.Context(), s.User.ID, key.Secret())
-	if errors.Is(err, store.ErrExists) {
+	if errors.Is(err, model.ErrExists) {
 		return web.Errorf(http.StatusConflict, cproto.CodeConflict, "an authenticator app is already set up: turn it off first to set up another")
 	}
 	if err != nil {
@@ -447,7 +448,7 @@ func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, err := a.Store.TOTPOf(ctx, s.User.ID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && t.Confirmed) {
+	if errors.Is(err, model.ErrNotFound) || (err == nil && t.Confirmed) {
 		return web.Errorf(http.StatusConflict, cproto.CodeConflict, "there is no authenticator app set-up to confirm: start one first (POST /api/v1/me/mfa/totp)")
 	}
 	if err != nil {
@@ -464,7 +465,7 @@ func (a *API) totpConfirm(w http.ResponseWriter, r *http.Request) error {
 	refund()
 	codes, hashes := newRecoveryCodes()
 	err = a.Store.ConfirmTOTP(ctx, s.User.ID, step, hashes)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return web.Errorf(http.StatusConflict, cproto.CodeConflict, "the authenticator app was set up meanwhile")
 	}
 	if err != nil {
@@ -552,7 +553,7 @@ func (a *API) totpRemove(w http.ResponseWriter, r *http.Request) error {
 	if err := a.checkOwnCode(r, s, code); err != nil {
 		return err
 	}
-	if err := a.Store.DeleteTOTP(r.Context(), s.User.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := a.Store.DeleteTOTP(r.Context(), s.User.ID); err != nil && !errors.Is(err, model.ErrNotFound) {
 		return web.Internal(err)
 	}
 	a.audit(r, "mfa.totp_removed", userTarget(s.User.ID), store.OutcomeOK, nil)
@@ -676,7 +677,7 @@ func (a *API) passkeyAddFinish(w http.ResponseWriter, r *http.Request) error {
 	codes, hashes := newRecoveryCodes()
 	pk := &store.Passkey{ID: cred.ID, User: s.User.ID, Name: name, Credential: b}
 	stored, err := a.Store.AddPasskey(ctx, pk, hashes)
-	if errors.Is(err, store.ErrExists) {
+	if errors.Is(err, model.ErrExists) {
 		return web.Errorf(http.StatusConflict, cproto.CodeConflict, "that passkey is already registered")
 	}
 	if err != nil {
@@ -716,7 +717,7 @@ func (a *API) passkeyRemove(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p, err := a.Store.DeletePasskey(r.Context(), s.User.ID, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return web.Errorf(http.StatusNotFound, cproto.CodeNotFound, "you have no passkey with that id")
 	}
 	if err != nil {
@@ -737,13 +738,13 @@ func (a *API) mfaReset(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u, err := a.Store.UserByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return errNoUser
 	}
 	if err != nil {
 		return web.Internal(err)
 	}
-	if store.LevelRank(u.AdminLevel) > store.LevelRank(s.User.AdminLevel) {
+	if model.LevelRank(u.AdminLevel) > model.LevelRank(s.User.AdminLevel) {
 		a.audit(r, "mfa.reset", userTarget(u.ID), store.OutcomeFail, map[string]any{"reason": "level"})
 		return errLowLevel
 	}

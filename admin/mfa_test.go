@@ -23,6 +23,7 @@ import (
 	"github.com/pquerna/otp/totp"
 	_ "modernc.org/sqlite"
 
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/store"
 )
 
@@ -377,7 +378,7 @@ func TestMFAWrongCodesLockOut(t *testing.T) {
 	// Other sign-in failures are audited with their reason.
 	f.do("POST", "/api/v1/login", "", map[string]string{"username": "nobody", "password": "x"})
 	f.do("POST", "/api/v1/login", "", map[string]string{"username": "alice", "password": "wrong"})
-	if err := f.st.SetUserState(ctx, f.users["alice"].ID, store.StateLocked); err != nil {
+	if err := f.st.SetUserState(ctx, f.users["alice"].ID, model.StateLocked); err != nil {
 		t.Fatal(err)
 	}
 	f.do("POST", "/api/v1/login", "", map[string]string{"username": "alice", "password": testPassword})
@@ -452,9 +453,9 @@ func TestMFAResetByAdmin(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	set("root", store.LevelAdmin)
-	set("help", store.LevelHelpdesk)
-	set("boss", store.LevelOwner)
+	set("root", model.LevelAdmin)
+	set("help", model.LevelHelpdesk)
+	set("boss", model.LevelOwner)
 	alice := f.users["alice"]
 	aliceTok := f.login("alice")
 	f.enrollTOTP(aliceTok)

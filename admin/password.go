@@ -11,9 +11,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/curbside-health/curbside/model"
 	"golang.org/x/crypto/argon2"
-
-	"github.com/curbside-health/curbside/store"
 )
 
 // Argon2id parameters: OWASP's first recommended set (46 MiB, one pass, one
@@ -81,7 +80,7 @@ var dummyHash = sync.OnceValue(func() string {
 
 // CheckNewPassword reports why a new password breaks the policy (length and
 // character classes), or nil.
-func CheckNewPassword(password string, pol *store.Policy) error {
+func CheckNewPassword(password string, pol *model.Policy) error {
 	if err := CheckPasswordPolicy(password, pol.PasswordMinLength); err != nil {
 		return err
 	}

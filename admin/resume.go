@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -80,7 +81,7 @@ func (a *API) deviceOfMine(r *http.Request) (*Session, *store.Device, error) {
 		return nil, nil, err
 	}
 	d, err := a.Store.DeviceByID(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (d.User != s.User.ID || d.State != store.DeviceActive)) {
+	if errors.Is(err, model.ErrNotFound) || (err == nil && (d.User != s.User.ID || d.State != store.DeviceActive)) {
 		return nil, nil, web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no active device %d of yours; register a new device", id)
 	}
 	if err != nil {
@@ -124,7 +125,7 @@ func (a *API) resume(w http.ResponseWriter, r *http.Request) error {
 		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "the signature does not verify with that device's key")
 	}
 	err = a.Store.BindSession(r.Context(), s.TokenHash, s.User.ID, d.ID)
-	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrConflict) || errors.Is(err, model.ErrNotFound) {
 		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "the device or session changed meanwhile; sign in again")
 	}
 	if err != nil {
@@ -141,7 +142,7 @@ func (a *API) share(w http.ResponseWriter, r *http.Request) error {
 		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "only a session bound to a device gets its key share")
 	}
 	share, err := a.Store.DeviceShare(r.Context(), s.Device)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "this device has no key share (revoked or wiped)")
 	}
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/curbside-health/curbside/client"
 	"github.com/curbside-health/curbside/e2ee"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/server"
 	"github.com/curbside-health/curbside/store"
@@ -33,7 +34,7 @@ type storeFixture struct {
 	st   *store.Store
 	from Identity
 	to   Identity
-	msgs []*store.NewMessage
+	msgs []*model.NewMessage
 }
 
 func newStoreFixture(b *testing.B) *storeFixture {
@@ -63,14 +64,14 @@ func newStoreFixture(b *testing.B) *storeFixture {
 	}
 	// The store neither verifies nor opens envelopes: every message is the
 	// template under a fresh id (its signature would fail; nothing checks it).
-	f.msgs = make([]*store.NewMessage, b.N)
+	f.msgs = make([]*model.NewMessage, b.N)
 	expires := time.Now().Add(7 * 24 * time.Hour).UnixMilli()
 	for i := range f.msgs {
 		env := *tmpl
 		env.ID = e2ee.NewID()
 		raw, _ := json.Marshal(&env)
 		sum := sha256.Sum256(raw)
-		f.msgs[i] = &store.NewMessage{Env: &env, Raw: raw, Digest: sum[:], Recipients: []int64{f.to.User},
+		f.msgs[i] = &model.NewMessage{Env: &env, Raw: raw, Digest: sum[:], Recipients: []int64{f.to.User},
 			Deliver: []int64{f.to.Device}, ExpiresAt: expires}
 	}
 	return f
@@ -86,7 +87,7 @@ func (f *storeFixture) acceptAll(b *testing.B, window int) {
 	for _, m := range f.msgs {
 		slots <- struct{}{}
 		wg.Add(1)
-		if err := f.st.AcceptAsync(ctx, m, func(_ store.AcceptResult, err error) {
+		if err := f.st.AcceptAsync(ctx, m, func(_ model.AcceptResult, err error) {
 			if err != nil {
 				failed.Add(1)
 			}
@@ -140,7 +141,7 @@ func BenchmarkStoreAcceptAck(b *testing.B) {
 	acks := make(chan ack, 1<<16)
 	var receipts sync.WaitGroup
 	receipts.Add(b.N)
-	f.st.SetNotifier(func(items []store.Item) {
+	f.st.SetNotifier(func(items []model.Item) {
 		for _, it := range items {
 			switch it.Device {
 			case f.to.Device:

@@ -14,6 +14,7 @@ import (
 	"github.com/curbside-health/curbside/admin"
 	"github.com/curbside-health/curbside/client"
 	"github.com/curbside-health/curbside/e2ee"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/store"
 )
 
@@ -127,7 +128,7 @@ func Seed(ctx context.Context, dir string, spec SeedSpec) (*Seeded, error) {
 // one-entry device list the device itself signs, exactly as
 // client.Login's registration would.
 func seedOne(ctx context.Context, st *store.Store, name, hash string, expires int64) (*Identity, error) {
-	u := &store.User{Username: name, Display: name, Role: store.RoleStaff, State: store.StateActive, PasswordHash: hash}
+	u := &model.User{Username: name, Display: name, Role: model.RoleStaff, State: model.StateActive, PasswordHash: hash}
 	if err := st.CreateUser(ctx, u); err != nil {
 		return nil, fmt.Errorf("seed user %s: %w", name, err)
 	}
@@ -176,7 +177,7 @@ func (id *Identity) Client(server, dir string) (*client.Client, error) {
 	}
 	b, err := json.Marshal(stateFile{
 		Format: 1, Server: server, Token: id.Token,
-		User:   client.User{ID: id.User, Username: id.Username, Display: id.Username, Role: store.RoleStaff, State: store.StateActive},
+		User:   client.User{ID: id.User, Username: id.Username, Display: id.Username, Role: model.RoleStaff, State: model.StateActive},
 		Device: id.Device, Keys: keys,
 	})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/admin"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/store"
 )
 
@@ -40,7 +41,7 @@ func auditedDataDir(t *testing.T) (string, int, *store.Store) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	token := func(name, level string) string {
-		u := &store.User{Username: name, Display: name, Role: store.RoleStaff, State: store.StateActive, AdminLevel: level, PasswordHash: "x"}
+		u := &model.User{Username: name, Display: name, Role: model.RoleStaff, State: model.StateActive, AdminLevel: level, PasswordHash: "x"}
 		if err := st.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +53,7 @@ func auditedDataDir(t *testing.T) (string, int, *store.Store) {
 		}
 		return tok
 	}
-	root, help := token("root", store.LevelAdmin), token("help", store.LevelHelpdesk)
+	root, help := token("root", model.LevelAdmin), token("help", model.LevelHelpdesk)
 	calls := []struct{ tok, path string }{
 		{root, "/api/v1/admin/audit"}, {help, "/api/v1/admin/audit"}, {root, "/api/v1/admin/reports/activity"},
 		{help, "/api/v1/admin/reports/activity"}, {root, "/api/v1/admin/audit?action=console."}, {root, "/api/v1/admin/reports/inventory"},

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/curbside-health/curbside/store"
+	"github.com/curbside-health/curbside/model"
 )
 
 func runGroup(ctx context.Context, env *Env, args []string) error {
@@ -32,7 +32,7 @@ func runGroup(ctx context.Context, env *Env, args []string) error {
 	switch args[0] {
 	case "add":
 		id, err := st.CreateGroup(ctx, strings.TrimSpace(*name))
-		if errors.Is(err, store.ErrExists) {
+		if errors.Is(err, model.ErrExists) {
 			return fmt.Errorf("a group named %q already exists", *name)
 		}
 		if err != nil {

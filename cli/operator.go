@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/store"
 )
 
@@ -32,7 +33,7 @@ func operatorAudit(ctx context.Context, st *store.Store, action, target string, 
 
 // storeAndUser opens the data directory's store and looks up a user by
 // name, for the commands that change one user.
-func storeAndUser(ctx context.Context, data, username string) (*store.Store, *store.User, error) {
+func storeAndUser(ctx context.Context, data, username string) (*store.Store, *model.User, error) {
 	st, err := openStore(ctx, data)
 	if err != nil {
 		return nil, nil, err
@@ -45,4 +46,4 @@ func storeAndUser(ctx context.Context, data, username string) (*store.Store, *st
 	return st, u, nil
 }
 
-func userTarget(u *store.User) string { return fmt.Sprintf("user:%d", u.ID) }
+func userTarget(u *model.User) string { return fmt.Sprintf("user:%d", u.ID) }

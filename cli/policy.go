@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/curbside-health/curbside/store"
+	"github.com/curbside-health/curbside/model"
 )
 
 func runPolicy(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 || (args[0] != "show" && args[0] != "set") {
-		return usagef("usage: curbside policy show | policy set KEY=VALUE... (keys: %s)", strings.Join(store.PolicyKeys(), ", "))
+		return usagef("usage: curbside policy show | policy set KEY=VALUE... (keys: %s)", strings.Join(model.PolicyKeys(), ", "))
 	}
 	fs := newFlagSet(env, "policy "+args[0])
 	data := dataFlag(fs)
@@ -61,7 +61,7 @@ func runPolicy(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range store.PolicyKeys() {
+	for _, k := range model.PolicyKeys() {
 		v, _ := p.Get(k)
 		fmt.Fprintf(env.Stdout, "%s=%s\n", k, v)
 	}

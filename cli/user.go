@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/curbside-health/curbside/admin"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/store"
 )
 
@@ -57,7 +58,7 @@ func userAdd(ctx context.Context, env *Env, args []string) error {
 	data := dataFlag(fs)
 	username := fs.String("username", "", "sign-in name (required)")
 	display := fs.String("display", "", "full name shown to others (required)")
-	role := fs.String("role", store.RoleStaff, "admin, staff, external or patient (admin also gives the console's admin level)")
+	role := fs.String("role", model.RoleStaff, "admin, staff, external or patient (admin also gives the console's admin level)")
 	level := fs.String("admin", "", "console access: owner, admin or helpdesk (default: admin for --role admin, else none)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
 	if err := parseFlags(fs, args); err != nil {
@@ -68,9 +69,9 @@ func userAdd(ctx context.Context, env *Env, args []string) error {
 		return usagef("--username: 1-64 characters of letters, digits, '.', '_', '-' or '@'")
 	case strings.TrimSpace(*display) == "" || len(*display) > 100:
 		return usagef("--display: the person's full name, 1-100 characters")
-	case !store.ValidRole(*role):
+	case !model.ValidRole(*role):
 		return usagef("--role %q: want admin, staff, external or patient", *role)
-	case store.LevelRank(*level) < 0:
+	case model.LevelRank(*level) < 0:
 		return usagef("--admin %q: want owner, admin or helpdesk", *level)
 	case !*pwStdin:
 		return usagef("--password-stdin is required: passwords are never taken as arguments, which other users can see")
@@ -84,9 +85,9 @@ func userAdd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	u := &store.User{Username: *username, Display: strings.TrimSpace(*display), Role: *role, State: store.StateActive, AdminLevel: *level, PasswordHash: hash}
+	u := &model.User{Username: *username, Display: strings.TrimSpace(*display), Role: *role, State: model.StateActive, AdminLevel: *level, PasswordHash: hash}
 	if err := st.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, store.ErrExists) {
+		if errors.Is(err, model.ErrExists) {
 			return fmt.Errorf("a user named %q already exists", *username)
 		}
 		return err
@@ -206,7 +207,7 @@ func userState(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *username == "" || !store.ValidState(*state) {
+	if *username == "" || !model.ValidState(*state) {
 		return usagef("usage: curbside user state --username NAME --set active|locked|disabled")
 	}
 	st, u, err := storeAndUser(ctx, *data, *username)

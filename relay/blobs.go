@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
-	"github.com/curbside-health/curbside/store"
 )
 
 // uploadTimeout bounds how long one attachment upload may take.
@@ -56,7 +56,7 @@ func (r *Relay) putBlob(w http.ResponseWriter, req *http.Request) error {
 	b, err := r.store.PutBlob(req.Context(), user, req.Body, limit, time.Now().Add(pol.Retention).UnixMilli())
 	var mbe *http.MaxBytesError
 	switch {
-	case errors.Is(err, store.ErrTooLarge), errors.As(err, &mbe):
+	case errors.Is(err, model.ErrTooLarge), errors.As(err, &mbe):
 		return tooBig
 	case err != nil:
 		return web.Internal(err)
@@ -70,7 +70,7 @@ func (r *Relay) getBlob(w http.ResponseWriter, req *http.Request) error {
 		return err
 	}
 	b, f, err := r.store.OpenBlob(req.Context(), req.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such attachment (it may have expired)")
 	}
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/curbside-health/curbside/store"
+	"github.com/curbside-health/curbside/model"
 )
 
 // Cache lifetimes. Device sets are also dropped explicitly when the server
@@ -27,7 +27,7 @@ type directory struct {
 	mu      sync.Mutex
 	devices map[int64]cached[[]int64] // user → active device ids, ascending
 	groups  map[int64]cached[[]int64] // group → member ids (nil: no such group)
-	policy  cached[store.Policy]
+	policy  cached[model.Policy]
 }
 
 type cached[T any] struct {
@@ -69,19 +69,19 @@ func (d *directory) activeDevices(ctx context.Context, user int64) ([]int64, err
 	return ids, nil
 }
 
-// groupMembers returns a group's member ids, or store.ErrNotFound.
+// groupMembers returns a group's member ids, or model.ErrNotFound.
 func (d *directory) groupMembers(ctx context.Context, group int64) ([]int64, error) {
 	d.mu.Lock()
 	c, ok := d.groups[group]
 	d.mu.Unlock()
 	if ok && c.fresh(groupTTL) {
 		if c.v == nil {
-			return nil, store.ErrNotFound
+			return nil, model.ErrNotFound
 		}
 		return c.v, nil
 	}
 	ids, err := d.store.GroupMemberIDs(ctx, group)
-	if err != nil && err != store.ErrNotFound {
+	if err != nil && err != model.ErrNotFound {
 		return nil, err
 	}
 	if ids == nil && err == nil {
@@ -97,7 +97,7 @@ func (d *directory) groupMembers(ctx context.Context, group int64) ([]int64, err
 	return ids, err
 }
 
-func (d *directory) loadPolicy(ctx context.Context) (store.Policy, error) {
+func (d *directory) loadPolicy(ctx context.Context) (model.Policy, error) {
 	d.mu.Lock()
 	c := d.policy
 	d.mu.Unlock()
@@ -109,7 +109,7 @@ func (d *directory) loadPolicy(ctx context.Context) (store.Policy, error) {
 		return p, err
 	}
 	d.mu.Lock()
-	d.policy = cached[store.Policy]{p, time.Now()}
+	d.policy = cached[model.Policy]{p, time.Now()}
 	d.mu.Unlock()
 	return p, nil
 }

@@ -196,9 +196,7 @@ func (r *Relay) handle(ctx context.Context, s *session, data []byte) {
 				s.reply(errorFrame(f.Ref, err))
 				return
 			}
-			d.Ref = f.Ref
-			b, _ := json.Marshal(d)
-			s.reply(b)
+			s.reply(detailsFrame(f.Ref, d))
 		}()
 	}
 }

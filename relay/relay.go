@@ -21,8 +21,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
-	"github.com/curbside-health/curbside/store"
+	"github.com/curbside-health/curbside/model"
 )
 
 // Defaults for Config.
@@ -169,7 +168,7 @@ func (r *Relay) Online() int {
 // order, and pushes each to its device if connected. It runs on the store's
 // writer goroutine and never blocks: a device whose buffer is full is
 // switched to catching up from the store.
-func (r *Relay) deliver(items []store.Item) {
+func (r *Relay) deliver(items []model.Item) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for i := range items {

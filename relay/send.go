@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
-	"github.com/curbside-health/curbside/store"
 )
 
 // devicesChanged is the error for an envelope whose recipients' devices are
@@ -44,7 +44,7 @@ func (r *Relay) send(ctx context.Context, s *session, env *protocol.Envelope, ra
 		s.reply(errorFrame(ref, err))
 		return
 	}
-	err = r.store.AcceptAsync(ctx, m, func(res store.AcceptResult, err error) {
+	err = r.store.AcceptAsync(ctx, m, func(res model.AcceptResult, err error) {
 		if err != nil {
 			s.reply(errorFrame(ref, err))
 			return
@@ -62,7 +62,7 @@ func (r *Relay) send(ctx context.Context, s *session, env *protocol.Envelope, ra
 // session's own device, its conversation admits the sender and every
 // recipient, and it is sealed to exactly the active devices of each
 // recipient and of the sender's other devices.
-func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelope, raw []byte) (*store.NewMessage, [][2]int64, error) {
+func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelope, raw []byte) (*model.NewMessage, [][2]int64, error) {
 	forbid := func(format string, a ...any) error { return protocol.Errorf(protocol.CodeForbidden, format, a...) }
 	if env.From.User != s.user || env.From.Device != s.device {
 		return nil, nil, forbid("from must be this session's user %d and device %d", s.user, s.device)
@@ -80,7 +80,7 @@ func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelop
 		}
 	case protocol.Group:
 		members, err := r.dir.groupMembers(ctx, conv.Group)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			return nil, nil, protocol.Errorf(protocol.CodeNotFound, "no group %d", conv.Group)
 		}
 		if err != nil {
@@ -121,7 +121,7 @@ func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelop
 		return nil, nil, err
 	}
 	sum := sha256.Sum256(raw)
-	m := &store.NewMessage{
+	m := &model.NewMessage{
 		Env: env, Raw: raw, Digest: sum[:], Recipients: recipients, Deliver: deliver,
 		ExpiresAt: time.Now().Add(pol.Retention).UnixMilli(),
 	}
@@ -157,7 +157,7 @@ func (r *Relay) checkDevices(ctx context.Context, env *protocol.Envelope) ([]int
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
 			if len(active) == 0 && u != env.From.User {
-				if _, err := r.store.UserByID(ctx, u); errors.Is(err, store.ErrNotFound) {
+				if _, err := r.store.UserByID(ctx, u); errors.Is(err, model.ErrNotFound) {
 					return nil, protocol.Errorf(protocol.CodeNotFound, "no user %d", u)
 				}
 			}

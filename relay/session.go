@@ -9,8 +9,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
-	"github.com/curbside-health/curbside/store"
 )
 
 // session is one connected device. Three things feed its writer: queue
@@ -60,7 +60,7 @@ func (s *session) poke() {
 // pushItem offers a live queue item. It never blocks: when the buffer is
 // full the session switches to catch-up and the item is read from the store
 // later.
-func (s *session) pushItem(it *store.Item) {
+func (s *session) pushItem(it *model.Item) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if it.Seq <= s.cursor {
@@ -71,7 +71,7 @@ func (s *session) pushItem(it *store.Item) {
 		return
 	}
 	select {
-	case s.out <- it.Frame(nil):
+	case s.out <- itemFrame(nil, it):
 		s.cursor = it.Seq
 	default:
 		s.catchUp, s.missed = true, true
@@ -201,7 +201,7 @@ func (s *session) catchUpPass(ctx context.Context) error {
 	}
 	var buf []byte
 	for i := range items {
-		buf = items[i].Frame(buf[:0])
+		buf = itemFrame(buf[:0], &items[i])
 		if err := s.write(ctx, buf); err != nil {
 			return err
 		}
@@ -239,25 +239,17 @@ func errorFrame(ref string, err error) []byte {
 		ef.Code, ef.Message, ef.Devices = protocol.CodeDevicesChanged, dc.Error(), dc.devices
 	case errors.As(err, &pe):
 		ef.Code, ef.Message = pe.Code, pe.Message
-	case errors.Is(err, store.ErrIDReused):
+	case errors.Is(err, model.ErrIDReused):
 		ef.Code, ef.Message = protocol.CodeIDReused, "this message id was already used for a different message; choose a new id"
-	case errors.Is(err, store.ErrForbidden):
-		ef.Code, ef.Message = protocol.CodeForbidden, trimStorePrefix(err.Error())
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrForbidden):
+		ef.Code, ef.Message = protocol.CodeForbidden, model.ReasonOf(err, "this is not allowed")
+	case errors.Is(err, model.ErrNotFound):
 		ef.Code, ef.Message = protocol.CodeNotFound, "no such message (it may have expired)"
-	case errors.Is(err, store.ErrClosed), errors.Is(err, context.Canceled):
+	case errors.Is(err, model.ErrClosed), errors.Is(err, context.Canceled):
 		ef.Code, ef.Message = protocol.CodeUnavailable, "the server is shutting down; resend after reconnecting"
 	default:
 		ef.Code, ef.Message = protocol.CodeInternal, "the server could not store this; resend it later"
 	}
 	b, _ := json.Marshal(ef)
 	return b
-}
-
-func trimStorePrefix(s string) string {
-	const p = "store: not allowed: "
-	if len(s) > len(p) && s[:len(p)] == p {
-		return s[len(p):]
-	}
-	return s
 }

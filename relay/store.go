@@ -4,14 +4,14 @@ import (
 	"context"
 	"io"
 
-	"github.com/curbside-health/curbside/protocol"
-	"github.com/curbside-health/curbside/store"
+	"github.com/curbside-health/curbside/model"
 )
 
 // Store is everything the relay needs from storage. It is deliberately
-// narrow, and speaks in the store package's plain data types, so that a
-// second implementation (PostgreSQL for a larger practice) can be added
-// without touching the relay. *store.Store implements it.
+// narrow, and speaks in package model's plain data types, so that a second
+// implementation (PostgreSQL for a larger practice) can be added without
+// touching the relay. *store.Store implements it; fakeStore, in this
+// package's tests, is the in-memory one the relay's unit tests run against.
 //
 // The asynchronous methods queue an operation and return at once; done is
 // called once it has committed (or failed), in submission order, after the
@@ -19,28 +19,26 @@ import (
 // order: it is what makes a device's queue arrive in commit order and a
 // sender's replies arrive in the order it sent.
 type Store interface {
-	SetNotifier(store.Notifier)
+	SetNotifier(model.Notifier)
 	Barrier(ctx context.Context) error
 
-	AcceptAsync(ctx context.Context, m *store.NewMessage, done func(store.AcceptResult, error)) error
+	AcceptAsync(ctx context.Context, m *model.NewMessage, done func(model.AcceptResult, error)) error
 	Accepted(ctx context.Context, msgID string, sender int64, digest []byte) (ts int64, ok bool, err error)
 	AckAsync(ctx context.Context, user, device int64, seqs []int64, done func(error)) error
 	ReceiptAsync(ctx context.Context, user, device int64, msgID, kind string, done func(error)) error
 	RecallAsync(ctx context.Context, user int64, msgID string, done func(error)) error
-	Details(ctx context.Context, user int64, msgID string) (*protocol.Details, error)
-	Pending(ctx context.Context, device, after int64, limit int) ([]store.Item, error)
+	Details(ctx context.Context, user int64, msgID string) (*model.MessageStatus, error)
+	Pending(ctx context.Context, device, after int64, limit int) ([]model.Item, error)
 	Sweep(ctx context.Context, now int64, batch int) (items, msgs int64, err error)
 
-	PutBlob(ctx context.Context, user int64, r io.Reader, limit, expiresAt int64) (*store.Blob, error)
-	OpenBlob(ctx context.Context, id string) (*store.Blob, io.ReadCloser, error)
+	PutBlob(ctx context.Context, user int64, r io.Reader, limit, expiresAt int64) (*model.Blob, error)
+	OpenBlob(ctx context.Context, id string) (*model.Blob, io.ReadCloser, error)
 	SweepBlobs(ctx context.Context, now int64, batch int) (int, error)
 
 	ActiveDevices(ctx context.Context, user int64) ([]int64, error)
 	GroupMemberIDs(ctx context.Context, group int64) ([]int64, error)
-	UserByID(ctx context.Context, id int64) (*store.User, error)
-	LoadPolicy(ctx context.Context) (store.Policy, error)
+	UserByID(ctx context.Context, id int64) (*model.User, error)
+	LoadPolicy(ctx context.Context) (model.Policy, error)
 	AllContacts(ctx context.Context) ([][2]int64, error)
 	TouchDevice(ctx context.Context, id, at int64) error
 }
-
-var _ Store = (*store.Store)(nil)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 )
 
@@ -27,7 +28,7 @@ func BenchmarkAcceptAckCycle(b *testing.B) {
 	ctx := context.Background()
 	var mu sync.Mutex
 	pending := map[int64][]int64{}
-	s.SetNotifier(func(items []Item) {
+	s.SetNotifier(func(items []model.Item) {
 		mu.Lock()
 		for _, it := range items {
 			pending[it.Device] = append(pending[it.Device], it.Seq)
@@ -36,8 +37,8 @@ func BenchmarkAcceptAckCycle(b *testing.B) {
 	})
 	pairs := benchPairs
 	for i := range pairs {
-		a := &User{Username: fmt.Sprintf("a%d", i), Display: "a", Role: RoleStaff, State: StateActive, PasswordHash: "x"}
-		r := &User{Username: fmt.Sprintf("b%d", i), Display: "b", Role: RoleStaff, State: StateActive, PasswordHash: "x"}
+		a := &model.User{Username: fmt.Sprintf("a%d", i), Display: "a", Role: model.RoleStaff, State: model.StateActive, PasswordHash: "x"}
+		r := &model.User{Username: fmt.Sprintf("b%d", i), Display: "b", Role: model.RoleStaff, State: model.StateActive, PasswordHash: "x"}
 		s.CreateUser(ctx, a)
 		s.CreateUser(ctx, r)
 		s.submit(ctx, func(tx *sql.Tx) error {
@@ -59,7 +60,7 @@ func BenchmarkAcceptAckCycle(b *testing.B) {
 				id := fmt.Sprintf("bench-%04d-%08d-xxxx", i, j)
 				env := &protocol.Envelope{ID: id, Conv: "d:1:2", From: protocol.Party{User: int64(2*i + 1), Device: int64(1000 + i)}, Created: 1}
 				sum := sha256.Sum256([]byte(id))
-				m := &NewMessage{Env: env, Raw: raw, Digest: sum[:], Recipients: []int64{int64(2*i + 2)}, Deliver: []int64{int64(2000 + i)}, ExpiresAt: time.Now().Add(time.Hour).UnixMilli()}
+				m := &model.NewMessage{Env: env, Raw: raw, Digest: sum[:], Recipients: []int64{int64(2*i + 2)}, Deliver: []int64{int64(2000 + i)}, ExpiresAt: time.Now().Add(time.Hour).UnixMilli()}
 				if _, err := s.Accept(ctx, m); err != nil {
 					b.Error(err)
 					return

@@ -6,42 +6,16 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/curbside-health/curbside/model"
 )
 
 // blobDir is the folder under the data directory that holds attachment
 // ciphertext, one file per blob.
 const blobDir = "blobs"
-
-// ErrTooLarge is returned when a blob is larger than allowed.
-var ErrTooLarge = errors.New("store: too large")
-
-// Blob is an uploaded ciphertext blob's metadata.
-type Blob struct {
-	ID        string
-	User      int64
-	Size      int64
-	CreatedAt int64
-	ExpiresAt int64
-}
-
-// ValidBlobID reports whether id has the form of a blob id (32 lowercase hex
-// digits), so it can be used as a file name.
-func ValidBlobID(id string) bool {
-	if len(id) != 32 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
 
 func (s *Store) blobPath(id string) string {
 	return filepath.Join(filepath.Dir(s.path), blobDir, id)
@@ -50,10 +24,10 @@ func (s *Store) blobPath(id string) string {
 // PutBlob streams at most limit bytes from r into a new blob owned by user.
 // The file is written under a temporary name, synced and renamed, and only
 // then recorded, so a crash leaves no half blob that the database names.
-func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, expiresAt int64) (*Blob, error) {
+func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, expiresAt int64) (*model.Blob, error) {
 	raw := make([]byte, 16)
 	rand.Read(raw)
-	b := &Blob{ID: hex.EncodeToString(raw), User: user, CreatedAt: nowMS(), ExpiresAt: expiresAt}
+	b := &model.Blob{ID: hex.EncodeToString(raw), User: user, CreatedAt: nowMS(), ExpiresAt: expiresAt}
 	dir := filepath.Join(filepath.Dir(s.path), blobDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -65,7 +39,7 @@ func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, exp
 	defer os.Remove(tmp.Name()) // harmless after the rename
 	n, err := io.Copy(tmp, io.LimitReader(r, limit+1))
 	if err == nil && n > limit {
-		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+		err = model.Refuse(model.ErrTooLarge, "more than %d bytes", limit)
 	}
 	if err == nil {
 		err = tmp.Sync()
@@ -92,22 +66,22 @@ func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, exp
 }
 
 // OpenBlob opens an unexpired blob for reading.
-func (s *Store) OpenBlob(ctx context.Context, id string) (*Blob, io.ReadCloser, error) {
-	if !ValidBlobID(id) {
-		return nil, nil, ErrNotFound
+func (s *Store) OpenBlob(ctx context.Context, id string) (*model.Blob, io.ReadCloser, error) {
+	if !model.ValidBlobID(id) {
+		return nil, nil, model.ErrNotFound
 	}
-	var b Blob
+	var b model.Blob
 	err := s.read.QueryRowContext(ctx, `SELECT id, user_id, size, created_at, expires_at FROM blobs WHERE id = ? AND expires_at > ?`, id, nowMS()).
 		Scan(&b.ID, &b.User, &b.Size, &b.CreatedAt, &b.ExpiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, ErrNotFound
+		return nil, nil, model.ErrNotFound
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	f, err := os.Open(s.blobPath(id))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, ErrNotFound
+		return nil, nil, model.ErrNotFound
 	}
 	if err != nil {
 		return nil, nil, err

@@ -7,11 +7,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 )
 
@@ -60,10 +60,6 @@ func (d *Device) dest() []any {
 	return []any{&d.ID, &d.User, &d.Name, &d.Enc, &d.Sign, &d.State, &d.CreatedAt, &d.LastSeen, &d.Agent, &d.Wiped}
 }
 
-// ErrConflict is returned when a write was based on state that has changed
-// meanwhile (a device list version that is no longer current).
-var ErrConflict = errors.New("store: conflict")
-
 // RegisterDevice adds the device newDev, named name and registered by the
 // program agent (a User-Agent, trimmed with TrimAgent), to user's directory
 // entry, stores list as the user's new signed device list, and binds the
@@ -83,12 +79,12 @@ func (s *Store) RegisterDevice(ctx context.Context, user int64, name, agent stri
 			return err
 		}
 		if list.Version != cur+1 {
-			return fmt.Errorf("%w: device list version %d does not follow the current version %d", ErrConflict, list.Version, cur)
+			return model.Refuse(model.ErrConflict, "device list version %d does not follow the current version %d", list.Version, cur)
 		}
 		var owner int64
 		switch err := tx.QueryRow(`SELECT user_id FROM devices WHERE id = ?`, newDev.ID).Scan(&owner); {
 		case err == nil:
-			return fmt.Errorf("%w: device %d is already registered", ErrExists, newDev.ID)
+			return model.Refuse(model.ErrExists, "device %d is already registered", newDev.ID)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
@@ -98,7 +94,7 @@ func (s *Store) RegisterDevice(ctx context.Context, user int64, name, agent stri
 		}
 		want := len(active) + 1
 		if len(list.Devices) != want {
-			return fmt.Errorf("%w: the list names %d devices; the directory has %d active plus the new one", ErrConflict, len(list.Devices), len(active))
+			return model.Refuse(model.ErrConflict, "the list names %d devices; the directory has %d active plus the new one", len(list.Devices), len(active))
 		}
 		for _, d := range list.Devices {
 			if d.ID == newDev.ID {
@@ -106,7 +102,7 @@ func (s *Store) RegisterDevice(ctx context.Context, user int64, name, agent stri
 			}
 			a, ok := active[d.ID]
 			if !ok || !bytes.Equal(a.Enc, d.Enc) || !bytes.Equal(a.Sign, d.Sign) {
-				return fmt.Errorf("%w: device %d in the list is not an active device of this user with those keys", ErrConflict, d.ID)
+				return model.Refuse(model.ErrConflict, "device %d in the list is not an active device of this user with those keys", d.ID)
 			}
 		}
 		if _, err := tx.Exec(`INSERT INTO devices (id, user_id, name, enc_key, sign_key, created_at, last_seen, share, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -122,7 +118,7 @@ func (s *Store) RegisterDevice(ctx context.Context, user int64, name, agent stri
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return fmt.Errorf("%w: the session ended during registration", ErrNotFound)
+			return model.Refuse(model.ErrNotFound, "the session ended during registration")
 		}
 		return nil
 	})
@@ -193,7 +189,7 @@ func (s *Store) DeviceByID(ctx context.Context, id int64) (*Device, error) {
 	var d Device
 	err := s.read.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE id = ?`, id).Scan(d.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	return &d, err
 }
@@ -206,7 +202,7 @@ func (s *Store) BindSession(ctx context.Context, tokenHash []byte, user, device 
 		var one int
 		err := tx.QueryRow(`SELECT 1 FROM devices WHERE id = ? AND user_id = ? AND state = 'active'`, device, user).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
+			return model.ErrNotFound
 		}
 		if err != nil {
 			return err
@@ -216,7 +212,7 @@ func (s *Store) BindSession(ctx context.Context, tokenHash []byte, user, device 
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return fmt.Errorf("%w: the session is gone or already has a device", ErrConflict)
+			return model.Refuse(model.ErrConflict, "the session is gone or already has a device")
 		}
 		return nil
 	})
@@ -229,7 +225,7 @@ func (s *Store) DeviceShare(ctx context.Context, device int64) ([]byte, error) {
 	err := s.submit(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRow(`SELECT share FROM devices WHERE id = ? AND state = 'active'`, device).Scan(&share)
 		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
+			return model.ErrNotFound
 		}
 		if err != nil || share != nil {
 			return err
@@ -250,7 +246,7 @@ func (s *Store) RevokeDevice(ctx context.Context, id int64) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+			return model.ErrNotFound
 		}
 		if _, err := tx.Exec(`DELETE FROM sessions WHERE device_id = ?`, id); err != nil {
 			return err

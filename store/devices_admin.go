@@ -6,8 +6,9 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
+
+	"github.com/curbside-health/curbside/model"
 )
 
 // DeviceInfo is a device as the admin console lists it: the device, whose
@@ -91,13 +92,13 @@ func (s *Store) LockDevice(ctx context.Context, id int64) (ended int, err error)
 		var state string
 		err := tx.QueryRow(`SELECT state FROM devices WHERE id = ?`, id).Scan(&state)
 		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
+			return model.ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
 		if state != DeviceActive {
-			return fmt.Errorf("%w: device %d is %s", ErrConflict, id, state)
+			return model.Refuse(model.ErrConflict, "device %d is %s", id, state)
 		}
 		res, err := tx.Exec(`DELETE FROM sessions WHERE device_id = ?`, id)
 		if err != nil {
@@ -123,13 +124,13 @@ func (s *Store) WipeDevice(ctx context.Context, id int64, cmd []byte) (ended int
 		var wiped bool
 		err := tx.QueryRow(`SELECT wipe IS NOT NULL FROM devices WHERE id = ?`, id).Scan(&wiped)
 		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
+			return model.ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
 		if wiped {
-			return fmt.Errorf("%w: device %d was already wiped", ErrConflict, id)
+			return model.Refuse(model.ErrConflict, "device %d was already wiped", id)
 		}
 		if _, err := tx.Exec(`UPDATE devices SET state = 'revoked', share = NULL, wipe = ? WHERE id = ?`, cmd, id); err != nil {
 			return err
@@ -151,7 +152,7 @@ func (s *Store) DeviceWipeCommand(ctx context.Context, id int64) ([]byte, error)
 	var cmd []byte
 	err := s.read.QueryRowContext(ctx, `SELECT wipe FROM devices WHERE id = ? AND wipe IS NOT NULL`, id).Scan(&cmd)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	return cmd, err
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/curbside-health/curbside/model"
 )
 
 func TestTrimAgent(t *testing.T) {
@@ -68,13 +70,13 @@ func TestDeviceInventoryFilter(t *testing.T) {
 	if _, err := s.WipeDevice(ctx, 52, []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.WipeDevice(ctx, 52, []byte(`{}`)); !errors.Is(err, ErrConflict) {
+	if _, err := s.WipeDevice(ctx, 52, []byte(`{}`)); !errors.Is(err, model.ErrConflict) {
 		t.Fatalf("second wipe: %v", err)
 	}
-	if _, err := s.LockDevice(ctx, 52); !errors.Is(err, ErrConflict) {
+	if _, err := s.LockDevice(ctx, 52); !errors.Is(err, model.ErrConflict) {
 		t.Fatalf("lock of a wiped device: %v", err)
 	}
-	if _, err := s.LockDevice(ctx, 99); !errors.Is(err, ErrNotFound) {
+	if _, err := s.LockDevice(ctx, 99); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("lock of an unknown device: %v", err)
 	}
 	ds, total, _ = s.Devices(ctx, DeviceFilter{State: DeviceRevoked})

@@ -5,18 +5,20 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/curbside-health/curbside/model"
 )
 
 // Group is a named set of users that share a group conversation. A group
 // may have a parent: a subgroup's members are members of every group above
 // it too ("Night shift" under "Nursing" reaches the Nursing conversation).
 type Group struct {
-	ID          int64   `json:"id"`
-	Name        string  `json:"name"`
-	Description string  `json:"description"`
-	Parent      int64   `json:"parent,omitempty"` // 0: a top-level group
-	Members     []*User `json:"members"`          // direct and through subgroups
-	Direct      []int64 `json:"direct"`           // the ids of the direct members
+	ID          int64         `json:"id"`
+	Name        string        `json:"name"`
+	Description string        `json:"description"`
+	Parent      int64         `json:"parent,omitempty"` // 0: a top-level group
+	Members     []*model.User `json:"members"`          // direct and through subgroups
+	Direct      []int64       `json:"direct"`           // the ids of the direct members
 }
 
 // subtree is a CTE of the ids of group ?1 and every group below it.
@@ -37,7 +39,7 @@ func (s *Store) CreateGroupIn(ctx context.Context, name, description string, par
 		err := tx.QueryRow(`INSERT INTO groups (name, description, parent_id, created_at) VALUES (?, ?, NULLIF(?, 0), ?) RETURNING id`,
 			name, description, parent, nowMS()).Scan(&id)
 		if isUnique(err) {
-			return fmt.Errorf("group %q: %w", name, ErrExists)
+			return fmt.Errorf("group %q: %w", name, model.ErrExists)
 		}
 		return err
 	})
@@ -51,7 +53,7 @@ func groupExists(tx *sql.Tx, id int64) error {
 	var one int
 	err := tx.QueryRow(`SELECT 1 FROM groups WHERE id = ?`, id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("group %d: %w", id, ErrNotFound)
+		return fmt.Errorf("group %d: %w", id, model.ErrNotFound)
 	}
 	return err
 }
@@ -72,12 +74,12 @@ func (s *Store) UpdateGroup(ctx context.Context, id int64, name, description str
 				return err
 			}
 			if loop > 0 {
-				return fmt.Errorf("%w: a group cannot be moved under itself or one of its subgroups", ErrConflict)
+				return model.Refuse(model.ErrConflict, "a group cannot be moved under itself or one of its subgroups")
 			}
 		}
 		_, err := tx.Exec(`UPDATE groups SET name = ?, description = ?, parent_id = NULLIF(?, 0) WHERE id = ?`, name, description, parent, id)
 		if isUnique(err) {
-			return fmt.Errorf("group %q: %w", name, ErrExists)
+			return fmt.Errorf("group %q: %w", name, model.ErrExists)
 		}
 		return err
 	})
@@ -89,7 +91,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id int64) error {
 		var parent sql.NullInt64
 		err := tx.QueryRow(`SELECT parent_id FROM groups WHERE id = ?`, id).Scan(&parent)
 		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
+			return model.ErrNotFound
 		}
 		if err != nil {
 			return err
@@ -108,7 +110,7 @@ func (s *Store) SetGroupMembers(ctx context.Context, group int64, users []int64,
 		var one int
 		if err := tx.QueryRow(`SELECT 1 FROM groups WHERE id = ?`, group).Scan(&one); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
-				return ErrNotFound
+				return model.ErrNotFound
 			}
 			return err
 		}
@@ -130,7 +132,7 @@ func (s *Store) GroupByName(ctx context.Context, name string) (*Group, error) {
 	var g Group
 	err := s.read.QueryRowContext(ctx, `SELECT id, name, description, COALESCE(parent_id, 0) FROM groups WHERE name = ?`, name).Scan(&g.ID, &g.Name, &g.Description, &g.Parent)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
@@ -143,7 +145,7 @@ func (s *Store) GroupByID(ctx context.Context, id int64) (*Group, error) {
 	var g Group
 	err := s.read.QueryRowContext(ctx, `SELECT id, name, description, COALESCE(parent_id, 0) FROM groups WHERE id = ?`, id).Scan(&g.ID, &g.Name, &g.Description, &g.Parent)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
@@ -158,12 +160,12 @@ func (s *Store) withMembers(ctx context.Context, g *Group) (*Group, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	g.Members = []*User{}
+	g.Members = []*model.User{}
 	g.Direct = []int64{}
 	for rows.Next() {
-		var u User
+		var u model.User
 		var direct bool
-		if err := rows.Scan(append(u.dest(), &direct)...); err != nil {
+		if err := rows.Scan(append(userDest(&u), &direct)...); err != nil {
 			return nil, err
 		}
 		g.Members = append(g.Members, &u)
@@ -239,7 +241,7 @@ func (s *Store) GroupMemberIDs(ctx context.Context, group int64) ([]int64, error
 		return nil, err
 	}
 	if !found {
-		return nil, ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	return out, nil
 }

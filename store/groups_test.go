@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/curbside-health/curbside/model"
 )
 
 // TestSubgroups checks that a subgroup's members belong to every group
@@ -19,7 +21,7 @@ func TestSubgroups(t *testing.T) {
 	defer st.Close()
 	var ids []int64
 	for _, n := range []string{"ann", "ben", "cat"} {
-		u := &User{Username: n, Display: n, Role: RoleStaff, State: StateActive, PasswordHash: "x"}
+		u := &model.User{Username: n, Display: n, Role: model.RoleStaff, State: model.StateActive, PasswordHash: "x"}
 		if err := st.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +46,7 @@ func TestSubgroups(t *testing.T) {
 	if got, err := st.GroupMemberIDs(ctx, empty); err != nil || len(got) != 0 {
 		t.Fatalf("empty group: %v, %v", got, err)
 	}
-	if _, err := st.GroupMemberIDs(ctx, 9999); !errors.Is(err, ErrNotFound) {
+	if _, err := st.GroupMemberIDs(ctx, 9999); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("missing group: %v", err)
 	}
 	g, _ := st.GroupByID(ctx, nursing)
@@ -55,7 +57,7 @@ func TestSubgroups(t *testing.T) {
 	if len(of) != 2 {
 		t.Fatalf("ben is in %d groups; want Night shift and Nursing", len(of))
 	}
-	if err := st.UpdateGroup(ctx, nursing, "Nursing", "", night); !errors.Is(err, ErrConflict) {
+	if err := st.UpdateGroup(ctx, nursing, "Nursing", "", night); !errors.Is(err, model.ErrConflict) {
 		t.Fatalf("moving a group under its own subgroup: %v", err)
 	}
 	if err := st.DeleteGroup(ctx, nursing); err != nil {

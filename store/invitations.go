@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/curbside-health/curbside/model"
 )
 
 // Invitation kinds.
@@ -44,10 +46,6 @@ type Invitation struct {
 	RevokedAt  int64   `json:"revoked_at,omitempty"`
 }
 
-// ErrGone is returned for an invitation that was used, revoked or has
-// expired.
-var ErrGone = errors.New("store: invitation no longer valid")
-
 const invitationColumns = `i.id, COALESCE(i.user_id, 0), CASE WHEN i.user_id IS NULL THEN i.username ELSE u.username END,
 	CASE WHEN i.user_id IS NULL THEN i.display ELSE u.display END, i.email, CASE WHEN i.user_id IS NULL THEN i.role ELSE u.role END,
 	CASE WHEN i.user_id IS NULL THEN i.admin_level ELSE u.admin_level END, i.groups, i.created_by, i.created_at, i.expires_at, i.used_at, i.revoked_at`
@@ -60,7 +58,7 @@ func scanInvitation(row interface{ Scan(...any) error }, now int64) (*Invitation
 	err := row.Scan(&inv.ID, &inv.User, &inv.Username, &inv.Display, &inv.Email, &inv.Role, &inv.AdminLevel, &groups,
 		&inv.CreatedBy, &inv.CreatedAt, &inv.ExpiresAt, &inv.UsedAt, &inv.RevokedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
@@ -69,7 +67,7 @@ func scanInvitation(row interface{ Scan(...any) error }, now int64) (*Invitation
 	switch {
 	case inv.User != 0:
 		inv.Kind = InviteReset
-	case inv.CreatedBy == 0 && inv.AdminLevel == LevelOwner:
+	case inv.CreatedBy == 0 && inv.AdminLevel == model.LevelOwner:
 		inv.Kind = InviteSetup
 	default:
 		inv.Kind = InviteNew
@@ -103,7 +101,7 @@ func createInvitation(tx *sql.Tx, inv *Invitation, tokenHash []byte, now int64) 
 			return err
 		}
 		if n > 0 {
-			return fmt.Errorf("username %q: %w", inv.Username, ErrExists)
+			return fmt.Errorf("username %q: %w", inv.Username, model.ErrExists)
 		}
 	}
 	for _, g := range inv.Groups {
@@ -155,9 +153,9 @@ func (s *Store) RevokeInvitation(ctx context.Context, id int64) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			var one int
 			if err := tx.QueryRow(`SELECT 1 FROM invitations WHERE id = ?`, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-				return ErrNotFound
+				return model.ErrNotFound
 			}
-			return ErrGone
+			return model.ErrGone
 		}
 		return nil
 	})
@@ -177,8 +175,8 @@ func (s *Store) RevokeSetupInvitations(ctx context.Context) error {
 // set-up invitation creates the account, with username if the invitation
 // (and display name) left to the person, and adds it to the invitation's groups. It returns
 // the account.
-func (s *Store) AcceptInvitation(ctx context.Context, tokenHash []byte, username, display, passwordHash string) (*User, *Invitation, error) {
-	var u *User
+func (s *Store) AcceptInvitation(ctx context.Context, tokenHash []byte, username, display, passwordHash string) (*model.User, *Invitation, error) {
+	var u *model.User
 	var inv *Invitation
 	err := s.submit(ctx, func(tx *sql.Tx) error {
 		now := nowMS()
@@ -188,7 +186,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash []byte, username
 			return err
 		}
 		if inv.Status != InvitePending {
-			return fmt.Errorf("%w: %s", ErrGone, inv.Status)
+			return model.Refuse(model.ErrGone, "%s", inv.Status)
 		}
 		if inv.Kind == InviteSetup {
 			// A set-up link is void once anyone holds an admin level.
@@ -197,7 +195,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash []byte, username
 				return err
 			}
 			if admins > 0 {
-				return fmt.Errorf("%w: an administrator already exists", ErrGone)
+				return model.Refuse(model.ErrGone, "an administrator already exists")
 			}
 		}
 		if _, err := tx.Exec(`UPDATE invitations SET used_at = ? WHERE id = ?`, now, inv.ID); err != nil {
@@ -222,7 +220,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash []byte, username
 		res, err := tx.Exec(`INSERT INTO users (username, display, role, state, admin_level, email, password_hash, created_at, updated_at)
 			VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?)`, username, display, inv.Role, inv.AdminLevel, inv.Email, passwordHash, now, now)
 		if isUnique(err) {
-			return fmt.Errorf("username %q: %w", username, ErrExists)
+			return fmt.Errorf("username %q: %w", username, model.ErrExists)
 		}
 		if err != nil {
 			return err
@@ -242,7 +240,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash []byte, username
 // NewAccount is one account for CreateAccounts: the user (no password), the
 // groups to add them to, and the hash of their invitation's token.
 type NewAccount struct {
-	User       *User
+	User       *model.User
 	Groups     []int64
 	Invitation *Invitation
 	TokenHash  []byte
@@ -259,13 +257,13 @@ func (s *Store) CreateAccounts(ctx context.Context, accounts []*NewAccount) erro
 			res, err := tx.Exec(`INSERT INTO users (username, display, role, state, admin_level, email, password_hash, created_at, updated_at)
 				VALUES (?, ?, ?, 'active', ?, ?, '', ?, ?)`, u.Username, u.Display, u.Role, u.AdminLevel, u.Email, now, now)
 			if isUnique(err) {
-				return fmt.Errorf("user %q: %w", u.Username, ErrExists)
+				return fmt.Errorf("user %q: %w", u.Username, model.ErrExists)
 			}
 			if err != nil {
 				return err
 			}
 			u.ID, _ = res.LastInsertId()
-			u.State, u.CreatedAt = StateActive, now
+			u.State, u.CreatedAt = model.StateActive, now
 			for _, g := range a.Groups {
 				if err := groupExists(tx, g); err != nil {
 					return err

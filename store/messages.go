@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 )
 
@@ -25,55 +26,9 @@ var receiptKinds = map[string]int{
 	protocol.ReceiptAcknowledged: 3,
 }
 
-// Errors of the message operations.
-var (
-	ErrIDReused  = errors.New("store: message id reused with different content")
-	ErrForbidden = errors.New("store: not allowed")
-)
-
-// Item is one entry of a device's queue: a message or an event.
-type Item struct {
-	Device int64
-	Seq    int64
-	TS     int64           // message: server acceptance time
-	Env    []byte          // message: the envelope as the sender sent it
-	Event  *protocol.Event // event: a receipt or a recall, with Seq set
-}
-
-// Frame returns the item as a server frame, appended to dst.
-func (it *Item) Frame(dst []byte) []byte {
-	if it.Event != nil {
-		b, _ := json.Marshal(it.Event)
-		return append(dst, b...)
-	}
-	return protocol.AppendMsgFrame(dst, it.Seq, it.TS, it.Env)
-}
-
-// NewMessage is a message the relay has validated and authorised.
-type NewMessage struct {
-	Env        *protocol.Envelope
-	Raw        []byte     // the envelope's JSON, stored and forwarded as is
-	Digest     []byte     // SHA-256 of Raw
-	Recipients []int64    // recipient users, without the sender
-	Deliver    []int64    // devices to queue it for: recipients' and the sender's other devices
-	ExpiresAt  int64      // ms
-	Contacts   [][2]int64 // user pairs not yet known as contacts
-}
-
-// AcceptResult is what Accept reports.
-type AcceptResult struct {
-	TS  int64 // the server's acceptance time, ms
-	Dup bool  // the message was already accepted (a resend)
-}
-
-// Notifier receives queue items right after the transaction that created
-// them commits, in commit order, on the store's writer goroutine. It must
-// not block.
-type Notifier func(items []Item)
-
 // SetNotifier installs the function that receives new queue items. Call it
 // before submitting messages.
-func (s *Store) SetNotifier(n Notifier) { s.notify = n }
+func (s *Store) SetNotifier(n model.Notifier) { s.notify = n }
 
 // submitItemsAsync runs fn like submitAsync; if it commits, the items fn
 // queued go to the notifier before done is called.
@@ -103,7 +58,7 @@ func wait(start func(done func(error)) error) error {
 // for the notifier.
 type queuer struct {
 	s     *Store
-	items []Item
+	items []model.Item
 }
 
 func (q *queuer) message(tx *sql.Tx, device, msgRow, ts, expires int64, env []byte) error {
@@ -111,7 +66,7 @@ func (q *queuer) message(tx *sql.Tx, device, msgRow, ts, expires int64, env []by
 	if _, err := q.s.stmt(tx, stmtQueueInsert).Exec(device, seq, kindMsg, msgRow, nil, expires); err != nil {
 		return err
 	}
-	q.items = append(q.items, Item{Device: device, Seq: seq, TS: ts, Env: env})
+	q.items = append(q.items, model.Item{Device: device, Seq: seq, TS: ts, Env: env})
 	return nil
 }
 
@@ -126,17 +81,17 @@ func (q *queuer) event(tx *sql.Tx, device int64, ev protocol.Event, expires int6
 		return err
 	}
 	ev.Seq = seq
-	q.items = append(q.items, Item{Device: device, Seq: seq, Event: &ev})
+	q.items = append(q.items, model.Item{Device: device, Seq: seq, Event: &ev})
 	return nil
 }
 
 // Accept stores a message durably and queues it for its devices. A resend
 // (same id, same sender, same bytes) reports Dup with the original time; the
 // same id with other content is ErrIDReused.
-func (s *Store) Accept(ctx context.Context, m *NewMessage) (AcceptResult, error) {
-	var res AcceptResult
+func (s *Store) Accept(ctx context.Context, m *model.NewMessage) (model.AcceptResult, error) {
+	var res model.AcceptResult
 	err := wait(func(done func(error)) error {
-		return s.AcceptAsync(ctx, m, func(r AcceptResult, err error) { res = r; done(err) })
+		return s.AcceptAsync(ctx, m, func(r model.AcceptResult, err error) { res = r; done(err) })
 	})
 	return res, err
 }
@@ -144,10 +99,10 @@ func (s *Store) Accept(ctx context.Context, m *NewMessage) (AcceptResult, error)
 // AcceptAsync is Accept that returns once the message is queued for the
 // writer; done is called on the writer goroutine when it is durable (or
 // failed), after its queue items reached the notifier. It must not block.
-func (s *Store) AcceptAsync(ctx context.Context, m *NewMessage, done func(AcceptResult, error)) error {
-	var res AcceptResult
+func (s *Store) AcceptAsync(ctx context.Context, m *model.NewMessage, done func(model.AcceptResult, error)) error {
+	var res model.AcceptResult
 	return s.submitItemsAsync(ctx, func(tx *sql.Tx, q *queuer) error {
-		res = AcceptResult{}
+		res = model.AcceptResult{}
 		now := nowMS()
 		var row int64
 		err := s.stmt(tx, stmtMsgInsert).QueryRow(m.Env.ID, m.Env.From.User, m.Env.From.Device, m.Env.Conv,
@@ -161,9 +116,9 @@ func (s *Store) AcceptAsync(ctx context.Context, m *NewMessage, done func(Accept
 				return err
 			}
 			if sender != m.Env.From.User || string(digest) != string(m.Digest) {
-				return ErrIDReused
+				return model.ErrIDReused
 			}
-			res = AcceptResult{TS: at, Dup: true}
+			res = model.AcceptResult{TS: at, Dup: true}
 			return nil
 		}
 		if err != nil {
@@ -204,7 +159,7 @@ func (s *Store) Accepted(ctx context.Context, msgID string, sender int64, digest
 // Pending returns up to limit unexpired queue items of a device with
 // seq > after, in seq order. Expired items are left for the sweeper but
 // never delivered.
-func (s *Store) Pending(ctx context.Context, device, after int64, limit int) ([]Item, error) {
+func (s *Store) Pending(ctx context.Context, device, after int64, limit int) ([]model.Item, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT q.seq, q.kind, q.event, m.accepted_at, m.env
 		FROM queue q LEFT JOIN messages m ON m.id = q.message
 		WHERE q.device_id = ? AND q.seq > ? AND q.expires_at > ? ORDER BY q.seq LIMIT ?`, device, after, nowMS(), limit)
@@ -212,7 +167,7 @@ func (s *Store) Pending(ctx context.Context, device, after int64, limit int) ([]
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Item
+	var out []model.Item
 	for rows.Next() {
 		var seq, kind int64
 		var event, env []byte
@@ -220,7 +175,7 @@ func (s *Store) Pending(ctx context.Context, device, after int64, limit int) ([]
 		if err := rows.Scan(&seq, &kind, &event, &ts, &env); err != nil {
 			return nil, err
 		}
-		it := Item{Device: device, Seq: seq}
+		it := model.Item{Device: device, Seq: seq}
 		if kind == kindEvent {
 			var ev protocol.Event
 			if err := json.Unmarshal(event, &ev); err != nil {
@@ -358,7 +313,7 @@ func (s *Store) meta(q interface {
 	err := q.QueryRow(`SELECT id, sender_user, created, accepted_at, expires_at, flags, conv, recipients, devices, recalled
 		FROM messages WHERE msg_id = ?`, msgID).Scan(&m.row, &m.sender, &m.created, &m.accepted, &m.expires, &m.flags, &m.conv, &rcpt, &devs, &m.recalled)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
@@ -383,10 +338,10 @@ func (s *Store) ReceiptAsync(ctx context.Context, user, device int64, msgID, kin
 			return err
 		}
 		if !contains(m.recipients, user) {
-			return fmt.Errorf("%w: you are not a recipient of this message", ErrForbidden)
+			return model.Refuse(model.ErrForbidden, "you are not a recipient of this message")
 		}
 		if kind == protocol.ReceiptAcknowledged && m.flags&protocol.FlagAckRequested == 0 {
-			return fmt.Errorf("%w: this message did not request acknowledgement", ErrForbidden)
+			return model.Refuse(model.ErrForbidden, "this message did not request acknowledgement")
 		}
 		now := nowMS()
 		// Reading implies delivery; record it if the ack has not yet.
@@ -412,7 +367,7 @@ func (s *Store) RecallAsync(ctx context.Context, user int64, msgID string, done 
 			return err
 		}
 		if m.sender != user {
-			return fmt.Errorf("%w: only the sender can recall a message", ErrForbidden)
+			return model.Refuse(model.ErrForbidden, "only the sender can recall a message")
 		}
 		if m.recalled {
 			return nil
@@ -438,19 +393,19 @@ func (s *Store) RecallAsync(ctx context.Context, user int64, msgID string, done 
 
 // Details returns a message's metadata and per-recipient receipt times, for
 // its sender only.
-func (s *Store) Details(ctx context.Context, user int64, msgID string) (*protocol.Details, error) {
+func (s *Store) Details(ctx context.Context, user int64, msgID string) (*model.MessageStatus, error) {
 	m, err := s.meta(s.read, msgID)
 	if err != nil {
 		return nil, err
 	}
 	if m.sender != user {
-		return nil, fmt.Errorf("%w: only the sender can see a message's details", ErrForbidden)
+		return nil, model.Refuse(model.ErrForbidden, "only the sender can see a message's details")
 	}
-	d := &protocol.Details{Type: protocol.TDetails, Msg: msgID, Conv: m.conv, Created: m.created, Sent: m.accepted,
+	d := &model.MessageStatus{Msg: msgID, Conv: m.conv, Created: m.created, Accepted: m.accepted,
 		AckRequested: m.flags&protocol.FlagAckRequested != 0, Recalled: m.recalled}
-	byUser := map[int64]*protocol.RecipientStatus{}
+	byUser := map[int64]*model.RecipientStatus{}
 	for _, r := range m.recipients {
-		d.Recipients = append(d.Recipients, protocol.RecipientStatus{User: r})
+		d.Recipients = append(d.Recipients, model.RecipientStatus{User: r})
 	}
 	for i := range d.Recipients {
 		byUser[d.Recipients[i].User] = &d.Recipients[i]

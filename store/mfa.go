@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+
+	"github.com/curbside-health/curbside/model"
 )
 
 // TOTP is a user's time-based one-time password secret. It counts as a
@@ -62,7 +64,7 @@ func (s *Store) TOTPOf(ctx context.Context, user int64) (*TOTP, error) {
 	err := s.read.QueryRowContext(ctx, `SELECT secret, confirmed, last_step, created_at FROM mfa_totp WHERE user_id = ?`, user).
 		Scan(&t.Secret, &t.Confirmed, &t.LastStep, &t.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
@@ -83,7 +85,7 @@ func (s *Store) StartTOTP(ctx context.Context, user int64, secret string) error 
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrExists
+			return model.ErrExists
 		}
 		return nil
 	})
@@ -100,7 +102,7 @@ func (s *Store) ConfirmTOTP(ctx context.Context, user, step int64, codeHashes []
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+			return model.ErrNotFound
 		}
 		return replaceRecovery(tx, user, codeHashes)
 	})
@@ -117,7 +119,7 @@ func (s *Store) UseTOTPStep(ctx context.Context, user, step int64) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrConflict
+			return model.ErrConflict
 		}
 		return nil
 	})
@@ -132,7 +134,7 @@ func (s *Store) DeleteTOTP(ctx context.Context, user int64) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+			return model.ErrNotFound
 		}
 		return dropOrphanRecovery(tx, user)
 	})
@@ -174,7 +176,7 @@ func (s *Store) UseRecoveryCode(ctx context.Context, user int64, codeHash []byte
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+			return model.ErrNotFound
 		}
 		return tx.QueryRow(`SELECT COUNT(*) FROM mfa_recovery WHERE user_id = ? AND used_at = 0`, user).Scan(&left)
 	})
@@ -193,7 +195,7 @@ func (s *Store) AddPasskey(ctx context.Context, p *Passkey, codeHashes [][]byte)
 		_, err := tx.Exec(`INSERT INTO passkeys (id, user_id, name, credential, created_at) VALUES (?, ?, ?, ?, ?)`,
 			p.ID, p.User, p.Name, string(p.Credential), p.CreatedAt)
 		if isUnique(err) {
-			return ErrExists
+			return model.ErrExists
 		}
 		if err != nil {
 			return err
@@ -246,7 +248,7 @@ func (s *Store) DeletePasskey(ctx context.Context, user int64, id []byte) (*Pass
 		err := tx.QueryRow(`DELETE FROM passkeys WHERE id = ? AND user_id = ? RETURNING id, user_id, name, created_at, last_used`, id, user).
 			Scan(&p.ID, &p.User, &p.Name, &p.CreatedAt, &p.LastUsed)
 		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
+			return model.ErrNotFound
 		}
 		if err != nil {
 			return err

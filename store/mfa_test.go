@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/curbside-health/curbside/model"
 )
 
 func TestMFAFactors(t *testing.T) {
@@ -34,17 +36,17 @@ func TestMFAFactors(t *testing.T) {
 	if m := status(); m.Has() || !m.TOTPPending {
 		t.Fatalf("pending: %+v", m)
 	}
-	if err := s.UseTOTPStep(ctx, u, 5); !errors.Is(err, ErrConflict) {
+	if err := s.UseTOTPStep(ctx, u, 5); !errors.Is(err, model.ErrConflict) {
 		t.Fatalf("a step on an unconfirmed secret: %v", err)
 	}
 	codes := [][]byte{[]byte("h1"), []byte("h2"), []byte("h3")}
 	if err := s.ConfirmTOTP(ctx, u, 100, codes); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ConfirmTOTP(ctx, u, 101, codes); !errors.Is(err, ErrNotFound) {
+	if err := s.ConfirmTOTP(ctx, u, 101, codes); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("second confirm: %v", err)
 	}
-	if err := s.StartTOTP(ctx, u, "CCCC"); !errors.Is(err, ErrExists) {
+	if err := s.StartTOTP(ctx, u, "CCCC"); !errors.Is(err, model.ErrExists) {
 		t.Fatalf("replacing a confirmed secret: %v", err)
 	}
 	if tt, _ := s.TOTPOf(ctx, u); tt.Secret != "BBBB" || !tt.Confirmed || tt.LastStep != 100 {
@@ -59,25 +61,25 @@ func TestMFAFactors(t *testing.T) {
 		ok   bool
 	}{{100, false}, {99, false}, {101, true}, {101, false}, {103, true}, {102, false}} {
 		err := s.UseTOTPStep(ctx, u, c.step)
-		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, ErrConflict)) {
+		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, model.ErrConflict)) {
 			t.Fatalf("step %d: %v", c.step, err)
 		}
 	}
 
 	// Recovery codes: each once, and only the owner's.
-	if _, err := s.UseRecoveryCode(ctx, other, []byte("h1")); !errors.Is(err, ErrNotFound) {
+	if _, err := s.UseRecoveryCode(ctx, other, []byte("h1")); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("another user's code: %v", err)
 	}
 	if left, err := s.UseRecoveryCode(ctx, u, []byte("h1")); err != nil || left != 2 {
 		t.Fatalf("use: %d %v", left, err)
 	}
-	if _, err := s.UseRecoveryCode(ctx, u, []byte("h1")); !errors.Is(err, ErrNotFound) {
+	if _, err := s.UseRecoveryCode(ctx, u, []byte("h1")); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("reuse: %v", err)
 	}
 	if err := s.ReplaceRecoveryCodes(ctx, u, [][]byte{[]byte("n1")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UseRecoveryCode(ctx, u, []byte("h2")); !errors.Is(err, ErrNotFound) {
+	if _, err := s.UseRecoveryCode(ctx, u, []byte("h2")); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("an old code after replacement: %v", err)
 	}
 
@@ -87,10 +89,10 @@ func TestMFAFactors(t *testing.T) {
 	if err != nil || stored {
 		t.Fatalf("add with codes left: %v %v", stored, err)
 	}
-	if _, err := s.AddPasskey(ctx, &Passkey{ID: []byte{1, 2, 3}, User: other, Name: "X", Credential: []byte(`{}`)}, nil); !errors.Is(err, ErrExists) {
+	if _, err := s.AddPasskey(ctx, &Passkey{ID: []byte{1, 2, 3}, User: other, Name: "X", Credential: []byte(`{}`)}, nil); !errors.Is(err, model.ErrExists) {
 		t.Fatalf("duplicate id: %v", err)
 	}
-	if err := s.PasskeyUsed(ctx, other, []byte{1, 2, 3}, []byte(`{"a":2}`)); !errors.Is(err, ErrNotFound) {
+	if err := s.PasskeyUsed(ctx, other, []byte{1, 2, 3}, []byte(`{"a":2}`)); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("another user's passkey used: %v", err)
 	}
 	if err := s.PasskeyUsed(ctx, u, []byte{1, 2, 3}, []byte(`{"a":2}`)); err != nil {
@@ -108,7 +110,7 @@ func TestMFAFactors(t *testing.T) {
 	if m := status(); !m.Has() || m.TOTP || m.RecoveryLeft != 1 {
 		t.Fatalf("after removing totp: %+v", m)
 	}
-	if _, err := s.DeletePasskey(ctx, other, []byte{1, 2, 3}); !errors.Is(err, ErrNotFound) {
+	if _, err := s.DeletePasskey(ctx, other, []byte{1, 2, 3}); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("another user deletes: %v", err)
 	}
 	if p, err := s.DeletePasskey(ctx, u, []byte{1, 2, 3}); err != nil || p.Name != "Laptop" {
@@ -136,7 +138,7 @@ func TestMFAFactors(t *testing.T) {
 	if m := status(); m.Has() || m.TOTPPending || m.RecoveryLeft != 0 {
 		t.Fatalf("after reset: %+v", m)
 	}
-	if _, err := s.SessionByHash(ctx, []byte("tok")); !errors.Is(err, ErrNotFound) {
+	if _, err := s.SessionByHash(ctx, []byte("tok")); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("session after reset: %v", err)
 	}
 }
@@ -154,7 +156,7 @@ func TestSetSessionMFA(t *testing.T) {
 	if ss, _ := s.SessionByHash(ctx, []byte("tok")); ss.MFA != "totp" {
 		t.Fatalf("session mfa %q", ss.MFA)
 	}
-	if err := s.SetSessionMFA(ctx, []byte("nope"), "totp"); !errors.Is(err, ErrNotFound) {
+	if err := s.SetSessionMFA(ctx, []byte("nope"), "totp"); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("no such session: %v", err)
 	}
 }

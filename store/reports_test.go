@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/curbside-health/curbside/model"
 )
 
 func TestActivityReport(t *testing.T) {
@@ -120,7 +122,7 @@ func TestInventory(t *testing.T) {
 	if err := s.RevokeDevice(ctx, 12); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetUserState(ctx, alice, StateLocked); err != nil {
+	if err := s.SetUserState(ctx, alice, model.StateLocked); err != nil {
 		t.Fatal(err)
 	}
 	inv, err := s.Inventory(ctx)

@@ -4,13 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+
+	"github.com/curbside-health/curbside/model"
 )
 
 // Session is a signed-in client. Only the SHA-256 of its token is stored,
 // so a copy of the database does not yield usable tokens.
 type Session struct {
 	TokenHash []byte
-	User      *User
+	User      *model.User
 	Device    int64 // 0 until the session registers a device
 	CreatedAt int64
 	LastUsed  int64
@@ -40,10 +42,10 @@ func (s *Store) SessionByHash(ctx context.Context, tokenHash []byte) (*Session, 
 	var ss Session
 	row := s.read.QueryRowContext(ctx, `SELECT s.device_id, s.created_at, s.last_used, s.expires_at, s.mfa, s.ip, `+prefixed("u.", userColumns)+`
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, tokenHash)
-	var u User
-	err := row.Scan(append([]any{&ss.Device, &ss.CreatedAt, &ss.LastUsed, &ss.ExpiresAt, &ss.MFA, &ss.IP}, u.dest()...)...)
+	var u model.User
+	err := row.Scan(append([]any{&ss.Device, &ss.CreatedAt, &ss.LastUsed, &ss.ExpiresAt, &ss.MFA, &ss.IP}, userDest(&u)...)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	if err != nil {
 		return nil, err

@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/curbside-health/curbside/model"
 	_ "modernc.org/sqlite" // the only SQLite driver: Litestream requires it
 )
 
@@ -38,12 +39,6 @@ const DBFile = "curbside.db"
 // maxBatch bounds how many operations share one transaction, so one commit
 // cannot grow without bound under a flood of writes.
 const maxBatch = 512
-
-// ErrClosed is returned for operations submitted after Close.
-var ErrClosed = errors.New("store: closed")
-
-// ErrNotFound is returned when a looked-up row does not exist.
-var ErrNotFound = errors.New("store: not found")
 
 // Store is an open Curbside database.
 type Store struct {
@@ -61,7 +56,7 @@ type Store struct {
 	// The statements bound to the writer's current transaction.
 	boundTx *sql.Tx
 	bound   [numStmts]*sql.Stmt
-	notify  Notifier
+	notify  model.Notifier
 
 	commits, committedOps atomic.Int64
 
@@ -222,7 +217,7 @@ func (s *Store) submitAsync(ctx context.Context, fn func(tx *sql.Tx) error, done
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.isClosed || s.write == nil {
-		return ErrClosed
+		return model.ErrClosed
 	}
 	select {
 	case s.ops <- o:

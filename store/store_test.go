@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 )
 
@@ -27,7 +28,7 @@ func openTest(t *testing.T) (*Store, string) {
 
 func addUser(t *testing.T, s *Store, name string) int64 {
 	t.Helper()
-	u := &User{Username: name, Display: name, Role: RoleStaff, State: StateActive, PasswordHash: "x"}
+	u := &model.User{Username: name, Display: name, Role: model.RoleStaff, State: model.StateActive, PasswordHash: "x"}
 	if err := s.CreateUser(context.Background(), u); err != nil {
 		t.Fatal(err)
 	}
@@ -46,12 +47,12 @@ func addDevice(t *testing.T, s *Store, user, id int64) {
 	}
 }
 
-func newMsg(id string, from, fromDev int64, recipients []int64, deliver []int64) *NewMessage {
+func newMsg(id string, from, fromDev int64, recipients []int64, deliver []int64) *model.NewMessage {
 	env := &protocol.Envelope{V: 1, Suite: 1, ID: id, Conv: protocol.DirectConv(from, recipients[0]),
 		From: protocol.Party{User: from, Device: fromDev}, Created: 1, Flags: protocol.FlagAckRequested}
 	raw := []byte(fmt.Sprintf(`{"id":%q}`, id))
 	sum := sha256.Sum256(raw)
-	return &NewMessage{Env: env, Raw: raw, Digest: sum[:], Recipients: recipients, Deliver: deliver,
+	return &model.NewMessage{Env: env, Raw: raw, Digest: sum[:], Recipients: recipients, Deliver: deliver,
 		ExpiresAt: time.Now().Add(time.Hour).UnixMilli()}
 }
 
@@ -59,8 +60,8 @@ func TestMessageLifecycle(t *testing.T) {
 	s, _ := openTest(t)
 	ctx := context.Background()
 	var mu sync.Mutex
-	var notified []Item
-	s.SetNotifier(func(items []Item) { mu.Lock(); notified = append(notified, items...); mu.Unlock() })
+	var notified []model.Item
+	s.SetNotifier(func(items []model.Item) { mu.Lock(); notified = append(notified, items...); mu.Unlock() })
 	alice, bob := addUser(t, s, "alice"), addUser(t, s, "bob")
 	addDevice(t, s, alice, 11)
 	addDevice(t, s, alice, 12)
@@ -79,7 +80,7 @@ func TestMessageLifecycle(t *testing.T) {
 	// The same id with other bytes is refused.
 	other := newMsg("AAAAAAAAAAAAAAAAAAAA", alice, 11, []int64{bob}, []int64{21})
 	other.Digest = []byte("different")
-	if _, err := s.Accept(ctx, other); !errors.Is(err, ErrIDReused) {
+	if _, err := s.Accept(ctx, other); !errors.Is(err, model.ErrIDReused) {
 		t.Fatalf("reused id: %v", err)
 	}
 	mu.Lock()
@@ -133,17 +134,17 @@ func TestMessageLifecycle(t *testing.T) {
 	if err := s.Receipt(ctx, bob, 21, m.Env.ID, protocol.ReceiptAcknowledged); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Receipt(ctx, alice, 11, m.Env.ID, protocol.ReceiptRead); !errors.Is(err, ErrForbidden) {
+	if err := s.Receipt(ctx, alice, 11, m.Env.ID, protocol.ReceiptRead); !errors.Is(err, model.ErrForbidden) {
 		t.Fatalf("sender's own read receipt: %v", err)
 	}
 	d, err := s.Details(ctx, alice, m.Env.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Recipients) != 1 || d.Recipients[0].Delivered == 0 || d.Recipients[0].Read == 0 || d.Recipients[0].Acknowledged == 0 || d.Sent != res.TS {
+	if len(d.Recipients) != 1 || d.Recipients[0].Delivered == 0 || d.Recipients[0].Read == 0 || d.Recipients[0].Acknowledged == 0 || d.Accepted != res.TS {
 		t.Fatalf("details: %+v", d)
 	}
-	if _, err := s.Details(ctx, bob, m.Env.ID); !errors.Is(err, ErrForbidden) {
+	if _, err := s.Details(ctx, bob, m.Env.ID); !errors.Is(err, model.ErrForbidden) {
 		t.Fatalf("details for a recipient: %v", err)
 	}
 }
@@ -158,7 +159,7 @@ func TestRecallDeletesUndelivered(t *testing.T) {
 	if _, err := s.Accept(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Recall(ctx, bob, m.Env.ID); !errors.Is(err, ErrForbidden) {
+	if err := s.Recall(ctx, bob, m.Env.ID); !errors.Is(err, model.ErrForbidden) {
 		t.Fatalf("recall by a recipient: %v", err)
 	}
 	if err := s.Recall(ctx, alice, m.Env.ID); err != nil {
@@ -242,7 +243,7 @@ func TestPolicy(t *testing.T) {
 	s, _ := openTest(t)
 	ctx := context.Background()
 	p, err := s.LoadPolicy(ctx)
-	if err != nil || p.Retention != DefaultPolicy.Retention || len(p.QuickMessages) != len(DefaultPolicy.QuickMessages) {
+	if err != nil || p.Retention != model.DefaultPolicy.Retention || len(p.QuickMessages) != len(model.DefaultPolicy.QuickMessages) {
 		t.Fatalf("default policy: %+v %v", p, err)
 	}
 	if err := s.SetPolicy(ctx, map[string]string{"retention": "48h", "lockout_threshold": "3"}); err != nil {

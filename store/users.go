@@ -6,117 +6,39 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/curbside-health/curbside/model"
 )
-
-// Roles a user can have.
-const (
-	RoleAdmin    = "admin"
-	RoleStaff    = "staff"
-	RoleExternal = "external"
-	RolePatient  = "patient"
-)
-
-// User states. Locked users cannot sign in until an admin unlocks them;
-// disabled users are offboarded.
-const (
-	StateActive   = "active"
-	StateLocked   = "locked"
-	StateDisabled = "disabled"
-)
-
-// Admin levels: what a user may do in the admin console. Each level can do
-// all that the ones below it can. Helpdesk resets passwords, clears
-// lockouts and locks devices; admin manages the directory, policy, devices
-// and the audit log; owner also manages admins and other owners.
-const (
-	LevelNone     = ""
-	LevelHelpdesk = "helpdesk"
-	LevelAdmin    = "admin"
-	LevelOwner    = "owner"
-)
-
-// LevelRank orders admin levels: 0 none, 1 helpdesk, 2 admin, 3 owner, -1
-// unknown.
-func LevelRank(level string) int {
-	switch level {
-	case LevelNone:
-		return 0
-	case LevelHelpdesk:
-		return 1
-	case LevelAdmin:
-		return 2
-	case LevelOwner:
-		return 3
-	}
-	return -1
-}
-
-// ValidRole reports whether r is a known role.
-func ValidRole(r string) bool {
-	switch r {
-	case RoleAdmin, RoleStaff, RoleExternal, RolePatient:
-		return true
-	}
-	return false
-}
-
-// ValidState reports whether st is a known user state.
-func ValidState(st string) bool {
-	switch st {
-	case StateActive, StateLocked, StateDisabled:
-		return true
-	}
-	return false
-}
-
-// User is a directory entry.
-type User struct {
-	ID           int64  `json:"id"`
-	Username     string `json:"username"`
-	Display      string `json:"display"`
-	Role         string `json:"role"`
-	State        string `json:"state"`
-	AdminLevel   string `json:"admin_level,omitempty"`
-	Email        string `json:"email,omitempty"`
-	OffboardedAt int64  `json:"offboarded_at,omitempty"`
-	PasswordHash string `json:"-"`
-	FailedLogins int    `json:"-"`
-	LockedUntil  int64  `json:"-"`
-	CreatedAt    int64  `json:"created_at"`
-}
-
-// ErrExists is returned when a unique name is already taken.
-var ErrExists = errors.New("store: already exists")
 
 const userColumns = `id, username, display, role, state, admin_level, email, offboarded_at, password_hash, failed_logins, locked_until, created_at`
 
 // dest lists where scanUser puts userColumns, so that a query joining
 // users can scan them after its own columns.
-func (u *User) dest() []any {
+func userDest(u *model.User) []any {
 	return []any{&u.ID, &u.Username, &u.Display, &u.Role, &u.State, &u.AdminLevel, &u.Email, &u.OffboardedAt, &u.PasswordHash, &u.FailedLogins, &u.LockedUntil, &u.CreatedAt}
 }
 
-func scanUser(row interface{ Scan(...any) error }) (*User, error) {
-	var u User
-	err := row.Scan(u.dest()...)
+func scanUser(row interface{ Scan(...any) error }) (*model.User, error) {
+	var u model.User
+	err := row.Scan(userDest(&u)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	return &u, err
 }
 
 // CreateUser adds a user; passwordHash is already hashed by the caller.
-func (s *Store) CreateUser(ctx context.Context, u *User) error {
+func (s *Store) CreateUser(ctx context.Context, u *model.User) error {
 	now := nowMS()
 	return s.submit(ctx, func(tx *sql.Tx) error {
-		if u.AdminLevel == LevelNone && u.Role == RoleAdmin {
-			u.AdminLevel = LevelAdmin // the role admin has always meant console access
+		if u.AdminLevel == model.LevelNone && u.Role == model.RoleAdmin {
+			u.AdminLevel = model.LevelAdmin // the role admin has always meant console access
 		}
 		res, err := tx.Exec(`INSERT INTO users (username, display, role, state, admin_level, email, password_hash, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, u.Username, u.Display, u.Role, u.State, u.AdminLevel, u.Email, u.PasswordHash, now, now)
 		if err != nil {
 			if isUnique(err) {
-				return fmt.Errorf("user %q: %w", u.Username, ErrExists)
+				return fmt.Errorf("user %q: %w", u.Username, model.ErrExists)
 			}
 			return err
 		}
@@ -127,18 +49,18 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 }
 
 // UserByName looks a user up by username (case-insensitively).
-func (s *Store) UserByName(ctx context.Context, name string) (*User, error) {
+func (s *Store) UserByName(ctx context.Context, name string) (*model.User, error) {
 	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, name))
 }
 
 // UserByID looks a user up by id.
-func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
+func (s *Store) UserByID(ctx context.Context, id int64) (*model.User, error) {
 	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
 
 // SearchUsers lists users whose username or display name contains q
 // (all users when q is empty), by display name, at most limit.
-func (s *Store) SearchUsers(ctx context.Context, q string, limit int) ([]*User, error) {
+func (s *Store) SearchUsers(ctx context.Context, q string, limit int) ([]*model.User, error) {
 	pat := "%" + likeEscape(q) + "%"
 	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users
 		WHERE username LIKE ?1 ESCAPE '\' OR display LIKE ?1 ESCAPE '\'
@@ -147,7 +69,7 @@ func (s *Store) SearchUsers(ctx context.Context, q string, limit int) ([]*User, 
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*User
+	var out []*model.User
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
@@ -176,9 +98,9 @@ func setUserState(tx *sql.Tx, id int64, state string) error {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return model.ErrNotFound
 	}
-	if state != StateActive {
+	if state != model.StateActive {
 		_, err = tx.Exec(`DELETE FROM sessions WHERE user_id = ?`, id)
 	}
 	return err
@@ -217,7 +139,7 @@ func (s *Store) exec1(ctx context.Context, query string, args ...any) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+			return model.ErrNotFound
 		}
 		return nil
 	})
@@ -239,7 +161,7 @@ type UserFilter struct {
 
 // ListUsers returns one page of the users matching f, by display name, and
 // how many match in all.
-func (s *Store) ListUsers(ctx context.Context, f UserFilter) ([]*User, int, error) {
+func (s *Store) ListUsers(ctx context.Context, f UserFilter) ([]*model.User, int, error) {
 	where := []string{`(username LIKE ?1 ESCAPE '\' OR display LIKE ?1 ESCAPE '\' OR email LIKE ?1 ESCAPE '\')`}
 	args := []any{"%" + likeEscape(f.Query) + "%"}
 	add := func(cond string, v any) {
@@ -271,7 +193,7 @@ func (s *Store) ListUsers(ctx context.Context, f UserFilter) ([]*User, int, erro
 		return nil, 0, err
 	}
 	defer rows.Close()
-	out := []*User{}
+	out := []*model.User{}
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
@@ -298,8 +220,8 @@ type UserUpdate struct {
 // UpdateUser changes a user's profile and returns the user as stored.
 // Taking away the last owner's level is refused with ErrConflict: the
 // organisation must always have someone who can manage administrators.
-func (s *Store) UpdateUser(ctx context.Context, id int64, up UserUpdate) (*User, error) {
-	var u *User
+func (s *Store) UpdateUser(ctx context.Context, id int64, up UserUpdate) (*model.User, error) {
+	var u *model.User
 	err := s.submit(ctx, func(tx *sql.Tx) error {
 		cur, err := scanUser(tx.QueryRow(`SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 		if err != nil {
@@ -315,7 +237,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, up UserUpdate) (*User,
 			cur.Email = *up.Email
 		}
 		if up.AdminLevel != nil && *up.AdminLevel != cur.AdminLevel {
-			if cur.AdminLevel == LevelOwner {
+			if cur.AdminLevel == model.LevelOwner {
 				if err := notLastOwner(tx, id); err != nil {
 					return err
 				}
@@ -338,7 +260,7 @@ func notLastOwner(tx *sql.Tx, id int64) error {
 		return err
 	}
 	if others == 0 {
-		return fmt.Errorf("%w: this is the only active owner; make another user owner first", ErrConflict)
+		return model.Refuse(model.ErrConflict, "this is the only active owner; make another user owner first")
 	}
 	return nil
 }
@@ -349,11 +271,11 @@ func notLastOwner(tx *sql.Tx, id int64) error {
 func keepAnOwner(tx *sql.Tx, id int64) error {
 	var level string
 	if err := tx.QueryRow(`SELECT admin_level FROM users WHERE id = ?`, id).Scan(&level); errors.Is(err, sql.ErrNoRows) {
-		return ErrNotFound
+		return model.ErrNotFound
 	} else if err != nil {
 		return err
 	}
-	if level != LevelOwner {
+	if level != model.LevelOwner {
 		return nil
 	}
 	return notLastOwner(tx, id)
@@ -363,7 +285,7 @@ func keepAnOwner(tx *sql.Tx, id int64) error {
 // owner out of the active state.
 func (s *Store) SetUserStateChecked(ctx context.Context, id int64, state string) error {
 	return s.submit(ctx, func(tx *sql.Tx) error {
-		if state != StateActive {
+		if state != model.StateActive {
 			if err := keepAnOwner(tx, id); err != nil {
 				return err
 			}

@@ -1,6 +1,8 @@
-package store
+package model
 
-import "testing"
+import (
+	"testing"
+)
 
 // TestPolicyLists checks the list keys the console added: ranges are
 // normalised, and a bad range or an unknown role is refused by name.

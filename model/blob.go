@@ -1,0 +1,25 @@
+package model
+
+// Blob is an uploaded ciphertext blob's metadata.
+type Blob struct {
+	ID        string
+	User      int64
+	Size      int64
+	CreatedAt int64
+	ExpiresAt int64
+}
+
+// ValidBlobID reports whether id has the form of a blob id (32 lowercase hex
+// digits), so it can be used as a file name.
+func ValidBlobID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,290 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Policy is the organisation's security policy. Zero values never reach
+// callers: LoadPolicy fills defaults for keys that were never set.
+type Policy struct {
+	PasswordMinLength int           // characters
+	LockoutThreshold  int           // failed logins before a lockout
+	LockoutCooldown   time.Duration // how long a lockout lasts
+	Retention         time.Duration // undelivered ciphertext and message metadata live this long
+	SessionIdle       time.Duration // a session unused this long ends
+	SessionMax        time.Duration // a session ends this long after sign-in, used or not
+
+	InactivityLock     time.Duration // clients lock and drop decrypted state after this long idle
+	PINRequired        bool          // clients must set a PIN for quick unlock
+	AttachmentMaxBytes int           // largest attachment, before encryption
+	AttachmentTypes    []string      // MIME patterns clients may attach ("image/*")
+	OfflineGrace       time.Duration // how long a device may open its local store without the server
+	QuickMessages      []string      // the organisation's canned replies
+
+	PasswordClasses int           // of lower case, upper case, digits and symbols, how many a new password needs (1-4)
+	MFARequired     []string      // roles and admin levels that must sign in with a second factor
+	AdminNetworks   []string      // CIDR ranges the console may be used from; empty: any
+	AuditRetention  time.Duration // audit entries are kept this long
+	InvitationTTL   time.Duration // an invitation link works this long
+}
+
+// DefaultPolicy is the policy of a new installation.
+var DefaultPolicy = Policy{
+	PasswordMinLength: 12,
+	LockoutThreshold:  5,
+	LockoutCooldown:   15 * time.Minute,
+	Retention:         7 * 24 * time.Hour,
+	SessionIdle:       12 * time.Hour,
+	SessionMax:        30 * 24 * time.Hour,
+
+	InactivityLock:     5 * time.Minute,
+	PINRequired:        true,
+	AttachmentMaxBytes: 25 << 20,
+	AttachmentTypes: []string{"image/*", "application/pdf", "audio/*", "video/*", "text/plain",
+		"application/msword", "application/vnd.openxmlformats-officedocument.*", "application/vnd.ms-excel",
+		"application/vnd.oasis.opendocument.*", "application/rtf"},
+	OfflineGrace: 72 * time.Hour,
+	QuickMessages: []string{"On my way", "Call me when you can", "Seen, thanks", "Patient is ready",
+		"Running 10 minutes late"},
+
+	PasswordClasses: 1,
+	MFARequired:     []string{LevelOwner, LevelAdmin, LevelHelpdesk},
+	AdminNetworks:   []string{},
+	AuditRetention:  6 * 365 * 24 * time.Hour, // HIPAA documentation: 6 years
+	InvitationTTL:   7 * 24 * time.Hour,
+}
+
+// policyKeys maps each stored key to its field, with a parser and printer.
+type policyField struct {
+	get func(*Policy) string
+	set func(*Policy, string) error
+}
+
+func intField(f func(*Policy) *int, lo, hi int) policyField {
+	return policyField{
+		get: func(p *Policy) string { return strconv.Itoa(*f(p)) },
+		set: func(p *Policy, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < lo || n > hi {
+				return fmt.Errorf("want a whole number from %d to %d", lo, hi)
+			}
+			*f(p) = n
+			return nil
+		},
+	}
+}
+
+func durField(f func(*Policy) *time.Duration, lo, hi time.Duration) policyField {
+	return policyField{
+		get: func(p *Policy) string { return f(p).String() },
+		set: func(p *Policy, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < lo || d > hi {
+				return fmt.Errorf("want a duration from %s to %s (e.g. 168h)", lo, hi)
+			}
+			*f(p) = d
+			return nil
+		},
+	}
+}
+
+func boolField(f func(*Policy) *bool) policyField {
+	return policyField{
+		get: func(p *Policy) string { return strconv.FormatBool(*f(p)) },
+		set: func(p *Policy, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false")
+			}
+			*f(p) = b
+			return nil
+		},
+	}
+}
+
+// listField is a list of short strings, stored as a JSON array and set
+// either as one or as items separated by '|'.
+func listField(f func(*Policy) *[]string, maxItems, maxLen int) policyField {
+	return policyField{
+		get: func(p *Policy) string { b, _ := json.Marshal(*f(p)); return string(b) },
+		set: func(p *Policy, v string) error {
+			var items []string
+			if strings.HasPrefix(strings.TrimSpace(v), "[") {
+				if err := json.Unmarshal([]byte(v), &items); err != nil {
+					return fmt.Errorf("want a JSON array of strings")
+				}
+			} else if strings.TrimSpace(v) != "" {
+				items = strings.Split(v, "|")
+			}
+			out := []string{}
+			for _, it := range items {
+				it = strings.TrimSpace(it)
+				if it == "" {
+					continue
+				}
+				if len(it) > maxLen {
+					return fmt.Errorf("an item is longer than %d characters", maxLen)
+				}
+				out = append(out, it)
+			}
+			if len(out) > maxItems {
+				return fmt.Errorf("at most %d items", maxItems)
+			}
+			*f(p) = out
+			return nil
+		},
+	}
+}
+
+// checkedListField is a listField whose every item each must accept; each
+// may also rewrite the item into its normal form.
+func checkedListField(f func(*Policy) *[]string, maxItems, maxLen int, each func(string) (string, error)) policyField {
+	lf := listField(f, maxItems, maxLen)
+	return policyField{
+		get: lf.get,
+		set: func(p *Policy, v string) error {
+			var q Policy
+			if err := lf.set(&q, v); err != nil {
+				return err
+			}
+			items := *f(&q)
+			for i, it := range items {
+				norm, err := each(it)
+				if err != nil {
+					return err
+				}
+				items[i] = norm
+			}
+			*f(p) = items
+			return nil
+		},
+	}
+}
+
+// cidrListField is a list of CIDR ranges (a bare address is one host).
+func cidrListField(f func(*Policy) *[]string) policyField {
+	return checkedListField(f, 100, 50, func(c string) (string, error) {
+		pfx, err := parsePrefix(c)
+		if err != nil {
+			return "", fmt.Errorf("%q is not an address range such as 192.168.1.0/24", c)
+		}
+		return pfx.String(), nil
+	})
+}
+
+// parsePrefix parses a CIDR range or a single address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// AdminAllowed reports whether the console may be used from ip under the
+// policy's AdminNetworks (any address when the list is empty).
+func (p *Policy) AdminAllowed(ip string) bool {
+	if len(p.AdminNetworks) == 0 {
+		return true
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, c := range p.AdminNetworks {
+		if pfx, err := netip.ParsePrefix(c); err == nil && pfx.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// MFARequiredFor reports whether the policy asks u to sign in with a
+// second factor, by role or admin level.
+func (p *Policy) MFARequiredFor(u *User) bool {
+	for _, r := range p.MFARequired {
+		if r == u.Role || (u.AdminLevel != LevelNone && r == u.AdminLevel) {
+			return true
+		}
+	}
+	return false
+}
+
+// roleListField is a list of roles and admin levels.
+func roleListField(f func(*Policy) *[]string) policyField {
+	return checkedListField(f, 10, 20, func(r string) (string, error) {
+		if !ValidRole(r) && LevelRank(r) <= 0 {
+			return "", fmt.Errorf("%q is not a role (admin, staff, external, patient) or admin level (owner, admin, helpdesk)", r)
+		}
+		return r, nil
+	})
+}
+
+var policyFields = map[string]policyField{
+	"password_min_length":  intField(func(p *Policy) *int { return &p.PasswordMinLength }, 8, 128),
+	"lockout_threshold":    intField(func(p *Policy) *int { return &p.LockoutThreshold }, 1, 100),
+	"lockout_cooldown":     durField(func(p *Policy) *time.Duration { return &p.LockoutCooldown }, time.Second, 24*time.Hour),
+	"retention":            durField(func(p *Policy) *time.Duration { return &p.Retention }, time.Second, 6*365*24*time.Hour),
+	"session_idle":         durField(func(p *Policy) *time.Duration { return &p.SessionIdle }, time.Minute, 30*24*time.Hour),
+	"session_max":          durField(func(p *Policy) *time.Duration { return &p.SessionMax }, time.Minute, 365*24*time.Hour),
+	"inactivity_lock":      durField(func(p *Policy) *time.Duration { return &p.InactivityLock }, 10*time.Second, 24*time.Hour),
+	"pin_required":         boolField(func(p *Policy) *bool { return &p.PINRequired }),
+	"attachment_max_bytes": intField(func(p *Policy) *int { return &p.AttachmentMaxBytes }, 1024, 1<<30),
+	"attachment_types":     listField(func(p *Policy) *[]string { return &p.AttachmentTypes }, 100, 100),
+	"offline_grace":        durField(func(p *Policy) *time.Duration { return &p.OfflineGrace }, 0, 30*24*time.Hour),
+	"quick_messages":       listField(func(p *Policy) *[]string { return &p.QuickMessages }, 50, 200),
+	"password_classes":     intField(func(p *Policy) *int { return &p.PasswordClasses }, 1, 4),
+	"mfa_required":         roleListField(func(p *Policy) *[]string { return &p.MFARequired }),
+	"admin_networks":       cidrListField(func(p *Policy) *[]string { return &p.AdminNetworks }),
+	"audit_retention":      durField(func(p *Policy) *time.Duration { return &p.AuditRetention }, 365*24*time.Hour, 20*365*24*time.Hour),
+	"invitation_ttl":       durField(func(p *Policy) *time.Duration { return &p.InvitationTTL }, time.Hour, 90*24*time.Hour),
+}
+
+// PolicyKeys lists the policy's keys in order.
+func PolicyKeys() []string {
+	keys := make([]string, 0, len(policyFields))
+	for k := range policyFields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Get returns a policy value by key, as text.
+func (p *Policy) Get(key string) (string, bool) {
+	f, ok := policyFields[key]
+	if !ok {
+		return "", false
+	}
+	return f.get(p), true
+}
+
+// Set parses and sets a policy value by key.
+func (p *Policy) Set(key, value string) error {
+	f, ok := policyFields[key]
+	if !ok {
+		return fmt.Errorf("unknown policy key %q (known: %v)", key, PolicyKeys())
+	}
+	if err := f.set(p, value); err != nil {
+		return fmt.Errorf("policy %s=%q: %v", key, value, err)
+	}
+	return nil
+}
+
+
+// KnownPolicyKey reports whether key names a policy value.
+func KnownPolicyKey(key string) bool {
+	_, ok := policyFields[key]
+	return ok
+}
