@@ -282,7 +282,6 @@ func (p *Policy) Set(key, value string) error {
 	return nil
 }
 
-
 // KnownPolicyKey reports whether key names a policy value.
 func KnownPolicyKey(key string) bool {
 	_, ok := policyFields[key]

@@ -76,4 +76,3 @@ type User struct {
 	LockedUntil  int64  `json:"-"`
 	CreatedAt    int64  `json:"created_at"`
 }
-
