@@ -1,45 +1,149 @@
 package protocol
 
-import "fmt"
+import (
+	"fmt"
+	"net/http"
+	"sort"
+)
 
 // Code is a stable, machine-readable error code. Codes are part of the
 // protocol: clients branch on them, so they are never renamed.
 type Code string
 
-// The catalogue of error codes shared by the HTTP API and the relay.
+// The catalogue of error codes shared by the HTTP API and the relay. Each
+// code is answered with one HTTP status (Status) and, where the answer
+// gives no more specific words, one message (Message); both are in
+// catalogue below.
 const (
-	CodeBadFrame       Code = "bad_frame"          // the frame is not JSON or not a known type
-	CodeBadEnvelope    Code = "bad_envelope"       // the envelope breaks a shape rule
-	CodeBadDeviceList  Code = "bad_device_list"    // a device list breaks a shape or signature rule
-	CodeTooLarge       Code = "too_large"          // a size limit was exceeded
-	CodeBadRequest     Code = "bad_request"        // an HTTP body or parameter is malformed
-	CodeUnauthorized   Code = "unauthorized"       // no valid session
-	CodeForbidden      Code = "forbidden"          // the session may not do this
-	CodeNotFound       Code = "not_found"          // no such user, group, device or message
-	CodeConflict       Code = "conflict"           // the resource exists or changed meanwhile
-	CodeIDReused       Code = "id_reused"          // a message id was reused with different content
-	CodeDevicesChanged Code = "devices_changed"    // the recipients' device set is not what the server has
-	CodeBadLogin       Code = "bad_login"          // wrong username or password
-	CodeLocked         Code = "locked"             // the account is locked after failures, or by an admin
-	CodeRateLimited    Code = "rate_limited"       // too many requests; retry later
-	CodeWeakPassword   Code = "weak_password"      // the password breaks the password policy
-	CodeNetwork        Code = "forbidden_network"  // the admin console is not open to this address
-	CodeMFARequired    Code = "mfa_required"       // the console needs a sign-in confirmed with a second factor
-	CodeInvitation     Code = "invitation_invalid" // an invitation link is unknown, used, withdrawn or expired
-	CodeUnavailable    Code = "unavailable"        // the server is shutting down or its store failed
-	CodeInternal       Code = "internal"           // a server fault; details are in the server's log
+	CodeBadFrame           Code = "bad_frame"               // the frame is not JSON or not a known type
+	CodeBadEnvelope        Code = "bad_envelope"            // the envelope breaks a shape rule
+	CodeBadDeviceList      Code = "bad_device_list"         // a device list breaks a shape or signature rule
+	CodeTooLarge           Code = "too_large"               // a size limit was exceeded
+	CodeBadRequest         Code = "bad_request"             // an HTTP body or parameter is malformed
+	CodeUnsupportedType    Code = "unsupported_type"        // the body is not of the content type the endpoint takes
+	CodeUnauthorized       Code = "unauthorized"            // no valid session
+	CodeForbidden          Code = "forbidden"               // the session may not do this
+	CodeNotFound           Code = "not_found"               // no such user, group, device or message
+	CodeConflict           Code = "conflict"                // the resource exists or changed meanwhile
+	CodeIDReused           Code = "id_reused"               // a message id was reused with different content
+	CodeDevicesChanged     Code = "devices_changed"         // the recipients' device set is not what the server has
+	CodeBadLogin           Code = "bad_login"               // wrong username or password
+	CodeLocked             Code = "locked"                  // the account is locked after failures, or by an admin
+	CodeRateLimited        Code = "rate_limited"            // too many requests; retry later
+	CodeWeakPassword       Code = "weak_password"           // the password breaks the password policy
+	CodeNetwork            Code = "forbidden_network"       // the admin console is not open to this address
+	CodeMFARequired        Code = "mfa_required"            // the console needs a sign-in confirmed with a second factor
+	CodeEnrollRequired     Code = "mfa_enrollment_required" // the policy requires a second factor and none is set up yet
+	CodeWrongCode          Code = "wrong_code"              // a sign-in's second-step code is not right (or was used)
+	CodeCodeNotAccepted    Code = "code_not_accepted"       // a code given while signed in (to confirm a set-up) is not right
+	CodeMFAExpired         Code = "mfa_expired"             // the sign-in's second step timed out, was used, or had too many wrong codes
+	CodePasskeyUnavailable Code = "passkey_unavailable"     // passkeys cannot be used at this address (no secure origin)
+	CodePasskeyFailed      Code = "passkey_failed"          // the browser's passkey answer did not verify
+	CodeInvitation         Code = "invitation_invalid"      // an invitation link is unknown
+	CodeInvitationGone     Code = "invitation_gone"         // an invitation link was used, withdrawn or has expired
+	CodeUnavailable        Code = "unavailable"             // the server is shutting down or its store failed
+	CodeInternal           Code = "internal"                // a server fault; details are in the server's log
 )
 
-// Error is an error that carries a protocol code and a message that is safe
-// to show to the client.
+type codeInfo struct {
+	status  int
+	message string
+}
+
+// catalogue gives every code its HTTP status and the words shown when an
+// answer has none more specific. The words are for the person using the
+// app, not for a programmer.
+var catalogue = map[Code]codeInfo{
+	CodeBadFrame:           {http.StatusBadRequest, "The app sent something the server does not understand. Update or reload the app."},
+	CodeBadEnvelope:        {http.StatusBadRequest, "The app sent a message the server cannot accept. Update or reload the app."},
+	CodeBadDeviceList:      {http.StatusBadRequest, "This device's keys could not be checked. Set up the device again."},
+	CodeTooLarge:           {http.StatusRequestEntityTooLarge, "That is larger than the server accepts."},
+	CodeBadRequest:         {http.StatusBadRequest, "The request is not complete or not valid."},
+	CodeUnsupportedType:    {http.StatusUnsupportedMediaType, "The request was sent in a form the server does not take here."},
+	CodeUnauthorized:       {http.StatusUnauthorized, "Sign in first: the session is missing, expired or ended."},
+	CodeForbidden:          {http.StatusForbidden, "You are not allowed to do this."},
+	CodeNotFound:           {http.StatusNotFound, "That could not be found. It may have been removed or may have expired."},
+	CodeConflict:           {http.StatusConflict, "That changed meanwhile. Reload and try again."},
+	CodeIDReused:           {http.StatusConflict, "This message id was already used for a different message; choose a new id."},
+	CodeDevicesChanged:     {http.StatusConflict, "The recipients' devices changed. The app will try again."},
+	CodeBadLogin:           {http.StatusUnauthorized, "Wrong username or password."},
+	CodeLocked:             {http.StatusLocked, "This account is locked. Try again later or ask your administrator."},
+	CodeRateLimited:        {http.StatusTooManyRequests, "Too many attempts. Wait a minute and try again."},
+	CodeWeakPassword:       {http.StatusBadRequest, "That password does not meet your practice's password rules."},
+	CodeNetwork:            {http.StatusForbidden, "The admin console cannot be used from this network."},
+	CodeMFARequired:        {http.StatusForbidden, "Sign in again and confirm with your second sign-in step."},
+	CodeEnrollRequired:     {http.StatusForbidden, "Your practice requires a second sign-in step. Set one up to continue."},
+	CodeWrongCode:          {http.StatusUnauthorized, "That code is not right or was already used."},
+	CodeCodeNotAccepted:    {http.StatusBadRequest, "That code is not right or was already used: enter the code the app shows now."},
+	CodeMFAExpired:         {http.StatusUnauthorized, "This sign-in has expired. Sign in with your password again."},
+	CodePasskeyUnavailable: {http.StatusBadRequest, "Passkeys cannot be used at this address."},
+	CodePasskeyFailed:      {http.StatusBadRequest, "The passkey could not be checked. Try again, or use a code."},
+	CodeInvitation:         {http.StatusNotFound, "This link is not valid: ask your administrator for a new one."},
+	CodeInvitationGone:     {http.StatusGone, "This link can no longer be used; ask your administrator for a new one."},
+	CodeUnavailable:        {http.StatusServiceUnavailable, "The server is busy or restarting. Try again in a moment."},
+	CodeInternal:           {http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell your administrator."},
+}
+
+// Status returns the HTTP status an error with this code is answered with.
+// An unknown code is a server fault: 500.
+func (c Code) Status() int {
+	if e, ok := catalogue[c]; ok {
+		return e.status
+	}
+	return http.StatusInternalServerError
+}
+
+// Message returns the code's catalogue words, shown when an answer has
+// none more specific.
+func (c Code) Message() string {
+	if e, ok := catalogue[c]; ok {
+		return e.message
+	}
+	return catalogue[CodeInternal].message
+}
+
+// Codes lists every code in the catalogue, sorted.
+func Codes() []Code {
+	cs := make([]Code, 0, len(catalogue))
+	for c := range catalogue {
+		cs = append(cs, c)
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i] < cs[j] })
+	return cs
+}
+
+// Error is an error with a code from the catalogue and a message safe to
+// show to the client. Cause, when set, is the internal error behind it: it
+// goes to the server's log and never to the client.
 type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
+	Cause   error  `json:"-"`
 }
 
-func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Cause)
+	}
+	return string(e.Code) + ": " + e.Message
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Status returns the HTTP status the error is answered with.
+func (e *Error) Status() int { return e.Code.Status() }
 
 // Errorf returns an *Error with a formatted message.
 func Errorf(code Code, format string, a ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+// Err returns an *Error with the code's catalogue words.
+func (c Code) Err() *Error { return &Error{Code: c, Message: c.Message()} }
+
+// Internal wraps an unexpected error: the client sees the catalogue's
+// words for CodeInternal, the log sees the cause.
+func Internal(cause error) *Error {
+	return &Error{Code: CodeInternal, Message: CodeInternal.Message(), Cause: cause}
 }
