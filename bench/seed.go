@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/curbside-health/curbside/admin"
+	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/client"
 	"github.com/curbside-health/curbside/e2ee"
 	"github.com/curbside-health/curbside/model"
@@ -61,7 +61,7 @@ func Seed(ctx context.Context, dir string, spec SeedSpec) (*Seeded, error) {
 	defer st.Close()
 	var pw [16]byte
 	rand.Read(pw[:])
-	hash, err := admin.HashPassword(base64.RawURLEncoding.EncodeToString(pw[:]))
+	hash, err := auth.HashPassword(base64.RawURLEncoding.EncodeToString(pw[:]))
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func seedOne(ctx context.Context, st *store.Store, name, hash string, expires in
 	var tok [32]byte
 	rand.Read(tok[:])
 	token := base64.RawURLEncoding.EncodeToString(tok[:])
-	if err := st.CreateSession(ctx, admin.HashToken(token), u.ID, expires); err != nil {
+	if err := st.CreateSession(ctx, auth.HashToken(token), u.ID, expires); err != nil {
 		return nil, fmt.Errorf("seed session of %s: %w", name, err)
 	}
 	keys, err := e2ee.GenerateDeviceKeys()
@@ -150,7 +150,7 @@ func seedOne(ctx context.Context, st *store.Store, name, hash string, expires in
 	if err != nil {
 		return nil, err
 	}
-	if err := st.RegisterDevice(ctx, u.ID, "bench", "curbside-bench", keys.Listed(), list, raw, admin.HashToken(token)); err != nil {
+	if err := st.RegisterDevice(ctx, u.ID, "bench", "curbside-bench", keys.Listed(), list, raw, auth.HashToken(token)); err != nil {
 		return nil, fmt.Errorf("seed device of %s: %w", name, err)
 	}
 	return &Identity{User: u.ID, Username: name, Device: keys.ID(), Token: token, Keys: keys}, nil

@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/curbside-health/curbside/admin"
+	"github.com/curbside-health/curbside/console"
 	"github.com/curbside-health/curbside/store"
 )
 
@@ -51,14 +51,14 @@ type auditFilters struct {
 func (f *auditFilters) query() (store.AuditQuery, error) {
 	var q store.AuditQuery
 	if *f.from != "" {
-		d, err := admin.ParseDay(*f.from)
+		d, err := console.ParseDay(*f.from)
 		if err != nil {
 			return q, usagef("--from: %v", err)
 		}
 		q.From = d.UnixMilli()
 	}
 	if *f.to != "" {
-		d, err := admin.ParseDay(*f.to)
+		d, err := console.ParseDay(*f.to)
 		if err != nil {
 			return q, usagef("--to: %v", err)
 		}
@@ -124,7 +124,7 @@ func auditExport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	n, err := admin.WriteAuditCSV(ctx, st, env.Stdout, q)
+	n, err := console.WriteAuditCSV(ctx, st, env.Stdout, q)
 	if err != nil {
 		return fmt.Errorf("export stopped after %d entries: %w", n, err)
 	}

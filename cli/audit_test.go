@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/admin"
+	"github.com/curbside-health/curbside/console"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/store"
 )
@@ -35,7 +36,7 @@ func auditedDataDir(t *testing.T) (string, int, *store.Store) {
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.DiscardHandler)
-	api := &admin.API{Auth: admin.NewAuth(st, log), Store: st, Log: log}
+	api := &admin.API{Auth: auth.NewAuth(st, log), Store: st, Log: log}
 	mux := http.NewServeMux()
 	api.Register(mux)
 	srv := httptest.NewServer(mux)
@@ -48,7 +49,7 @@ func auditedDataDir(t *testing.T) (string, int, *store.Store) {
 		raw := make([]byte, 32)
 		rand.Read(raw)
 		tok := base64.RawURLEncoding.EncodeToString(raw)
-		if err := st.CreateSessionFrom(ctx, admin.HashToken(tok), u.ID, time.Now().Add(time.Hour).UnixMilli(), "totp", "127.0.0.1"); err != nil {
+		if err := st.CreateSessionFrom(ctx, auth.HashToken(tok), u.ID, time.Now().Add(time.Hour).UnixMilli(), "totp", "127.0.0.1"); err != nil {
 			t.Fatal(err)
 		}
 		return tok
@@ -168,7 +169,7 @@ func TestAuditExportAndList(t *testing.T) {
 		t.Fatal(err, stderr)
 	}
 	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
-	if err != nil || len(recs) != n+1 || strings.Join(recs[0], ",") != strings.Join(admin.AuditCSVHeader, ",") {
+	if err != nil || len(recs) != n+1 || strings.Join(recs[0], ",") != strings.Join(console.AuditCSVHeader, ",") {
 		t.Fatalf("export: %v %q", err, out)
 	}
 	if !strings.Contains(stderr, fmt.Sprintf("exported %d audit entries", n)) {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/curbside-health/curbside/admin"
+	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/store"
 )
@@ -23,7 +23,7 @@ func openStore(ctx context.Context, dir string) (*store.Store, error) {
 
 // readPassword reads one line from r: the password, without its newline.
 func readPassword(r io.Reader) (string, error) {
-	line, err := bufio.NewReader(io.LimitReader(r, admin.MaxPasswordBytes+2)).ReadString('\n')
+	line, err := bufio.NewReader(io.LimitReader(r, auth.MaxPasswordBytes+2)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("read password from stdin: %w", err)
 	}
@@ -65,7 +65,7 @@ func userAdd(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	switch {
-	case !admin.ValidUsername(*username):
+	case !model.ValidUsername(*username):
 		return usagef("--username: 1-64 characters of letters, digits, '.', '_', '-' or '@'")
 	case strings.TrimSpace(*display) == "" || len(*display) > 100:
 		return usagef("--display: the person's full name, 1-100 characters")
@@ -124,10 +124,10 @@ func newPasswordHash(ctx context.Context, st *store.Store, pw string) (string, e
 	if err != nil {
 		return "", err
 	}
-	if err := admin.CheckNewPassword(pw, &pol); err != nil {
+	if err := auth.CheckNewPassword(pw, &pol); err != nil {
 		return "", err
 	}
-	return admin.HashPassword(pw)
+	return auth.HashPassword(pw)
 }
 
 func userList(ctx context.Context, env *Env, args []string) error {

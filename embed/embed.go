@@ -22,6 +22,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/curbside-health/curbside/internal/web"
 )
 
 // Placeholder is replaced by the versioned asset prefix in root documents.
@@ -135,19 +137,27 @@ func compressible(ctype string) bool {
 // Prefix returns the versioned asset path, e.g. "/assets/0123abcd/".
 func (s *Handler) Prefix() string { return s.prefix }
 
-// Register adds the asset routes to mux.
-func (s *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /assets/", s.serveAsset)
+// Routes lists the asset routes: the versioned assets and the pages (the
+// app, the console, the welcome page) that load them. All are public.
+func (s *Handler) Routes() []web.Route {
+	rs := []web.Route{{Pattern: "GET /assets/", Access: web.Public, Handler: http.HandlerFunc(s.serveAsset)}}
+	roots := make([]string, 0, len(s.roots))
 	for url := range s.roots {
+		roots = append(roots, url)
+	}
+	sort.Strings(roots)
+	for _, url := range roots {
 		if strings.HasSuffix(url, "/") {
-			mux.HandleFunc("GET "+url+"{$}", s.serveRoot)
+			rs = append(rs, web.Route{Pattern: "GET " + url + "{$}", Access: web.Public, Handler: http.HandlerFunc(s.serveRoot)})
 			if url != "/" {
-				mux.Handle("GET "+strings.TrimSuffix(url, "/"), http.RedirectHandler(url, http.StatusMovedPermanently))
+				rs = append(rs, web.Route{Pattern: "GET " + strings.TrimSuffix(url, "/"), Access: web.Public,
+					Handler: http.RedirectHandler(url, http.StatusMovedPermanently)})
 			}
 		} else {
-			mux.HandleFunc("GET "+url, s.serveRoot)
+			rs = append(rs, web.Route{Pattern: "GET " + url, Access: web.Public, Handler: http.HandlerFunc(s.serveRoot)})
 		}
 	}
+	return rs
 }
 
 func (s *Handler) serveAsset(w http.ResponseWriter, r *http.Request) {

@@ -3,11 +3,14 @@ package embed
 import (
 	"compress/gzip"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/curbside-health/curbside/internal/web"
 )
 
 func testHandler(t *testing.T, index string) (*Handler, *httptest.Server) {
@@ -24,7 +27,7 @@ func testHandler(t *testing.T, index string) (*Handler, *httptest.Server) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	h.Register(mux)
+	web.Mount(mux, slog.New(slog.DiscardHandler), nil, h.Routes())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return h, srv

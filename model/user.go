@@ -1,5 +1,7 @@
 package model
 
+import "strings"
+
 // Roles a user can have.
 const (
 	RoleAdmin    = "admin"
@@ -75,4 +77,18 @@ type User struct {
 	FailedLogins int    `json:"-"`
 	LockedUntil  int64  `json:"-"`
 	CreatedAt    int64  `json:"created_at"`
+}
+
+// ValidUsername reports whether s can be a username: 1-64 letters, digits,
+// '.', '_', '-' or '@'.
+func ValidUsername(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-@", c)) {
+			return false
+		}
+	}
+	return true
 }

@@ -20,31 +20,19 @@ const uploadTimeout = 15 * time.Minute
 // may be: one 16-byte tag per 64 KiB chunk, and a chunk for an empty file.
 func blobOverhead(size int64) int64 { return (size/65536 + 2) * 16 }
 
-// BlobHandler serves attachment ciphertext: POST /api/v1/blobs uploads,
-// GET /api/v1/blobs/{id} downloads. The server stores the bytes it is given
-// and never holds a key that opens them.
-func (r *Relay) BlobHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("POST /api/v1/blobs", web.Handle(r.log, r.putBlob))
-	mux.Handle("GET /api/v1/blobs/{id}", web.Handle(r.log, r.getBlob))
-	return mux
-}
-
 func (r *Relay) putBlob(w http.ResponseWriter, req *http.Request) error {
-	user, _, err := r.cfg.Auth.Device(req)
-	if err != nil {
-		return err
-	}
+	c, _ := web.CallerOf(req.Context())
+	user := c.User
 	if ct := req.Header.Get("Content-Type"); ct != "application/octet-stream" {
-		return web.Errorf(http.StatusUnsupportedMediaType, protocol.CodeBadRequest, "upload the encrypted attachment as application/octet-stream")
+		return protocol.Errorf(protocol.CodeUnsupportedType, "upload the encrypted attachment as application/octet-stream")
 	}
 	pol, err := r.dir.loadPolicy(req.Context())
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	limit := int64(pol.AttachmentMaxBytes)
 	limit += blobOverhead(limit)
-	tooBig := web.Errorf(http.StatusRequestEntityTooLarge, protocol.CodeTooLarge,
+	tooBig := protocol.Errorf(protocol.CodeTooLarge,
 		"the attachment is larger than the %s the policy allows", humanBytes(int64(pol.AttachmentMaxBytes)))
 	if req.ContentLength > limit {
 		return tooBig // refused before a byte is read
@@ -59,22 +47,19 @@ func (r *Relay) putBlob(w http.ResponseWriter, req *http.Request) error {
 	case errors.Is(err, model.ErrTooLarge), errors.As(err, &mbe):
 		return tooBig
 	case err != nil:
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	r.log.Info("blob stored", "user", user, "blob", b.ID, "bytes", b.Size)
 	return web.WriteJSON(w, http.StatusCreated, map[string]any{"id": b.ID, "size": b.Size})
 }
 
 func (r *Relay) getBlob(w http.ResponseWriter, req *http.Request) error {
-	if _, _, err := r.cfg.Auth.Device(req); err != nil {
-		return err
-	}
 	b, f, err := r.store.OpenBlob(req.Context(), req.PathValue("id"))
 	if errors.Is(err, model.ErrNotFound) {
-		return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such attachment (it may have expired)")
+		return protocol.Errorf(protocol.CodeNotFound, "no such attachment (it may have expired)")
 	}
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	defer f.Close()
 	w.Header().Set("Content-Type", "application/octet-stream")

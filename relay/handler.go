@@ -22,11 +22,14 @@ const (
 // ServeHTTP upgrades an authenticated device's request to the relay
 // WebSocket and runs the session until either side ends it.
 func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	user, device, err := r.cfg.Auth.Device(req)
-	if err != nil {
-		web.WriteError(r.log, w, req, err)
+	c, ok := web.CallerOf(req.Context())
+	if !ok || c.Device == 0 {
+		// Routes puts the relay behind the guard; reaching here without a
+		// device session is a wiring fault.
+		web.WriteError(r.log, w, req, errors.New("relay: request admitted without a device session"))
 		return
 	}
+	user, device := c.User, c.Device
 	conn, err := websocket.Accept(w, req, &websocket.AcceptOptions{
 		Subprotocols:    []string{protocol.Subprotocol},
 		CompressionMode: websocket.CompressionDisabled, // ciphertext does not compress; a compressor per connection costs memory

@@ -16,11 +16,11 @@ package relay
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 )
 
@@ -34,15 +34,9 @@ const (
 	pageSize            = 256 // queue items read per catch-up query
 )
 
-// Authenticator resolves a request to the user and device it speaks for.
-type Authenticator interface {
-	Device(r *http.Request) (user, device int64, err error)
-}
-
 // Config configures a Relay.
 type Config struct {
 	Store  Store
-	Auth   Authenticator
 	Logger *slog.Logger
 
 	WriteTimeout time.Duration
@@ -100,6 +94,18 @@ func New(cfg Config) (*Relay, error) {
 	r.wg.Add(1)
 	go r.sweeper()
 	return r, nil
+}
+
+// Routes lists the relay's routes: the WebSocket, and attachment
+// ciphertext (POST /api/v1/blobs uploads, GET /api/v1/blobs/{id}
+// downloads; the server stores the bytes it is given and never holds a
+// key that opens them). All need a session bound to a device.
+func (r *Relay) Routes() []web.Route {
+	return []web.Route{
+		{Pattern: "GET /api/v1/relay", Access: web.Device, Handler: r},
+		{Pattern: "POST /api/v1/blobs", Access: web.Device, Func: r.putBlob},
+		{Pattern: "GET /api/v1/blobs/{id}", Access: web.Device, Func: r.getBlob},
+	}
 }
 
 // DevicesChanged drops the relay's cached view of a user's devices and

@@ -14,7 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/curbside-health/curbside/admin"
+	"github.com/curbside-health/curbside/api"
+	"github.com/curbside-health/curbside/auth"
+	"github.com/curbside-health/curbside/console"
+	"github.com/curbside-health/curbside/devicecmd"
 	curbsideembed "github.com/curbside-health/curbside/embed"
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/relay"
@@ -94,41 +97,29 @@ func Run(ctx context.Context, cfg Config) error {
 	defer st.Close()
 	log.Info("store open", "path", st.Path(), "schema", store.SchemaVersion)
 
-	auth := admin.NewAuth(st, log)
-	rl, err := relay.New(relay.Config{Store: st, Auth: auth, Logger: log})
+	a := auth.New(st, auth.Options{Logger: log, PublicURL: cfg.PublicURL})
+	rl, err := relay.New(relay.Config{Store: st, Logger: log})
 	if err != nil {
 		return err
 	}
-	api := &admin.API{Auth: auth, Store: st, Log: log, DevicesChanged: rl.DevicesChanged, EndDevice: rl.EndDevice, Version: cfg.Version, PublicURL: cfg.PublicURL}
+	cmds := devicecmd.New(st)
+	apps := &api.API{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged, Version: cfg.Version, PublicURL: cfg.PublicURL}
+	cons := &console.Console{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged, EndDevice: rl.EndDevice,
+		Version: cfg.Version, PublicURL: cfg.PublicURL}
 	auditCtx, stopAudit := context.WithCancel(ctx)
 	auditDone := make(chan struct{})
-	go func() { defer close(auditDone); runAuditMaintenance(auditCtx, st, log) }()
+	go func() { defer close(auditDone); runMaintenance(auditCtx, st, log) }()
 	// Stopped before the store closes (deferred earlier, so run later).
 	defer func() { stopAudit(); <-auditDone }()
 
 	var ready atomic.Bool
-	mux := http.NewServeMux()
-	api.Register(mux)
-	mux.Handle("GET /api/v1/relay", rl)
-	blobs := rl.BlobHandler()
-	mux.Handle("POST /api/v1/blobs", blobs)
-	mux.Handle("GET /api/v1/blobs/{id}", blobs)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if !ready.Load() {
-			web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
-			return
-		}
-		web.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok"})
-	})
 	assets, err := curbsideembed.New(webui.App())
 	if err != nil {
 		rl.Close()
 		return err
 	}
-	assets.Register(mux)
-	mux.Handle("/api/", web.Handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		return web.Errorf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path)
-	}))
+	mux := http.NewServeMux()
+	web.Mount(mux, log, a, Routes(a, apps, cons, rl, assets, &ready))
 
 	srv := &http.Server{
 		Handler:           secure(mux),
@@ -153,7 +144,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if origin == "" {
 		origin = "http://" + ln.Addr().String()
 	}
-	if link, exp, err := api.SetupLink(ctx, origin); err != nil {
+	if link, exp, err := apps.SetupLink(ctx, origin); err != nil {
 		log.Error("first-run set-up link not made", "err", err)
 	} else if link != "" {
 		log.Warn("first run: no administrator yet; open this single-use link to create the owner account (or use curbside user add --role admin)",

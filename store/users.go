@@ -321,19 +321,6 @@ func (s *Store) ClearLockout(ctx context.Context, id int64) error {
 	return s.exec1(ctx, `UPDATE users SET failed_logins = 0, locked_until = 0, updated_at = ? WHERE id = ?`, nowMS(), id)
 }
 
-// EndSessions ends every session of a user and returns how many ended.
-func (s *Store) EndSessions(ctx context.Context, user int64) (int64, error) {
-	var n int64
-	err := s.submit(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`DELETE FROM sessions WHERE user_id = ?`, user)
-		if err == nil {
-			n, _ = res.RowsAffected()
-		}
-		return err
-	})
-	return n, err
-}
-
 // SessionCount returns how many live sessions a user has.
 func (s *Store) SessionCount(ctx context.Context, user int64) (int, error) {
 	var n int

@@ -1,4 +1,5 @@
 // Package web holds the HTTP plumbing shared by Curbside's API packages:
+// the route table and the one middleware that admits callers to it,
 // handlers that return errors, the one error writer, bounded JSON decoding
 // and client addresses.
 package web
@@ -6,44 +7,16 @@ package web
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/curbside-health/curbside/protocol"
 )
-
-// Error is an API error: a stable code, an HTTP status and a message safe
-// for the client. Cause, if set, is logged and never sent.
-type Error struct {
-	Status  int
-	Code    protocol.Code
-	Message string
-	Cause   error
-}
-
-func (e *Error) Error() string {
-	if e.Cause != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Cause)
-	}
-	return string(e.Code) + ": " + e.Message
-}
-
-func (e *Error) Unwrap() error { return e.Cause }
-
-// Errorf returns an API error.
-func Errorf(status int, code protocol.Code, format string, a ...any) *Error {
-	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, a...)}
-}
-
-// Internal wraps an unexpected error: the client sees a generic message,
-// the log sees the cause.
-func Internal(cause error) *Error {
-	return &Error{Status: http.StatusInternalServerError, Code: protocol.CodeInternal, Message: "internal error; the server's log has details", Cause: cause}
-}
 
 // HandlerFunc is an HTTP handler that returns an error instead of writing
 // one.
@@ -59,28 +32,27 @@ func Handle(log *slog.Logger, h HandlerFunc) http.Handler {
 	})
 }
 
-// WriteError is the one place API errors are written. Unknown errors become
-// 500s whose cause goes to the log only.
+// WriteError is the one place API errors are written. An error that is
+// not a *protocol.Error is a server fault: the client gets the catalogue's
+// words for CodeInternal. Every server fault is logged here, once, at
+// ERROR, with the request it came from; the client never sees its cause.
 func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
-	var e *Error
+	var e *protocol.Error
 	if !errors.As(err, &e) {
-		var pe *protocol.Error
-		if errors.As(err, &pe) {
-			e = &Error{Status: http.StatusBadRequest, Code: pe.Code, Message: pe.Message}
-			if pe.Code == protocol.CodeTooLarge {
-				e.Status = http.StatusRequestEntityTooLarge
-			}
-		} else {
-			e = Internal(err)
+		e = protocol.Internal(err)
+	}
+	status := e.Status()
+	if status >= 500 {
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "code", e.Code, "err", err}
+		if c, ok := CallerOf(r.Context()); ok {
+			attrs = append(attrs, "user", c.User, "device", c.Device)
 		}
+		log.Error("request failed", attrs...)
 	}
-	if e.Status >= 500 {
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", e.Code, "err", err)
-	}
-	if e.Status == http.StatusTooManyRequests {
+	if status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "60")
 	}
-	WriteJSON(w, e.Status, map[string]any{"error": map[string]any{"code": e.Code, "message": e.Message}})
+	WriteJSON(w, status, map[string]any{"error": map[string]any{"code": e.Code, "message": e.Message}})
 }
 
 // WriteJSON writes v as a JSON response.
@@ -101,7 +73,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" {
-		return Errorf(http.StatusUnsupportedMediaType, protocol.CodeBadRequest, "send the request body as application/json")
+		return protocol.Errorf(protocol.CodeUnsupportedType, "send the request body as application/json")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(r.Body)
@@ -109,12 +81,12 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return Errorf(http.StatusRequestEntityTooLarge, protocol.CodeTooLarge, "request body is larger than %d bytes", limit)
+			return protocol.Errorf(protocol.CodeTooLarge, "request body is larger than %d bytes", limit)
 		}
-		return Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "request body is not valid JSON for this endpoint: %v", err)
+		return protocol.Errorf(protocol.CodeBadRequest, "request body is not valid JSON for this endpoint: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "request body has data after its JSON value")
+		return protocol.Errorf(protocol.CodeBadRequest, "request body has data after its JSON value")
 	}
 	return nil
 }
@@ -127,4 +99,20 @@ func ClientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// PathID returns the path value name as a positive whole number.
+func PathID(r *http.Request, name string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, protocol.Errorf(protocol.CodeBadRequest, "%s must be a positive whole number", name)
+	}
+	return id, nil
+}
+
+// Trimmed returns s without surrounding space, and whether it is then 1 to
+// max bytes long: the check of a name or label typed into a form.
+func Trimmed(s string, max int) (string, bool) {
+	s = strings.TrimSpace(s)
+	return s, s != "" && len(s) <= max
 }

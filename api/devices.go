@@ -1,14 +1,16 @@
-package admin
+package api
 
 import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
@@ -71,21 +73,21 @@ func ResumeBytes(user, device int64, nonce []byte) []byte {
 
 // deviceOfMine returns the path's device if it is an active device of the
 // session's user; a session that already has a device cannot take another.
-func (a *API) deviceOfMine(r *http.Request) (*Session, *store.Device, error) {
-	s := SessionOf(r.Context())
+func (a *API) deviceOfMine(r *http.Request) (*auth.Session, *store.Device, error) {
+	s := auth.SessionOf(r.Context())
 	if s.Device != 0 {
-		return nil, nil, web.Errorf(http.StatusConflict, protocol.CodeConflict, "this session already has device %d", s.Device)
+		return nil, nil, protocol.Errorf(protocol.CodeConflict, "this session already has device %d", s.Device)
 	}
-	id, err := pathID(r, "id")
+	id, err := web.PathID(r, "id")
 	if err != nil {
 		return nil, nil, err
 	}
 	d, err := a.Store.DeviceByID(r.Context(), id)
 	if errors.Is(err, model.ErrNotFound) || (err == nil && (d.User != s.User.ID || d.State != store.DeviceActive)) {
-		return nil, nil, web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no active device %d of yours; register a new device", id)
+		return nil, nil, protocol.Errorf(protocol.CodeNotFound, "no active device %d of yours; register a new device", id)
 	}
 	if err != nil {
-		return nil, nil, web.Internal(err)
+		return nil, nil, protocol.Internal(err)
 	}
 	return s, d, nil
 }
@@ -117,36 +119,36 @@ func (a *API) resume(w http.ResponseWriter, r *http.Request) error {
 	}
 	ch, ok := a.challenges.take(s.TokenHash)
 	if !ok || ch.device != d.ID {
-		return web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "no live challenge for this device; ask for one first")
+		return protocol.Errorf(protocol.CodeBadRequest, "no live challenge for this device; ask for one first")
 	}
 	if len(req.Sig) != ed25519.SignatureSize || !ed25519.Verify(d.Sign, ResumeBytes(s.User.ID, d.ID, ch.nonce), req.Sig) {
 		a.Log.Info("device resume refused", "user", s.User.ID, "device", d.ID, "reason", "bad signature")
-		a.audit(r, "device.resume", deviceTarget(d.ID), store.OutcomeFail, map[string]any{"reason": "bad signature"})
-		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "the signature does not verify with that device's key")
+		a.Auth.Audit(r, "device.resume", auth.DeviceTarget(d.ID), store.OutcomeFail, map[string]any{"reason": "bad signature"})
+		return protocol.Errorf(protocol.CodeForbidden, "the signature does not verify with that device's key")
 	}
 	err = a.Store.BindSession(r.Context(), s.TokenHash, s.User.ID, d.ID)
 	if errors.Is(err, model.ErrConflict) || errors.Is(err, model.ErrNotFound) {
-		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "the device or session changed meanwhile; sign in again")
+		return protocol.Errorf(protocol.CodeConflict, "the device or session changed meanwhile; sign in again")
 	}
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	a.Log.Info("device resumed", "user", s.User.ID, "device", d.ID)
-	a.audit(r, "device.resume", deviceTarget(d.ID), store.OutcomeOK, nil)
+	a.Auth.Audit(r, "device.resume", auth.DeviceTarget(d.ID), store.OutcomeOK, nil)
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"device": d.ID})
 }
 
 func (a *API) share(w http.ResponseWriter, r *http.Request) error {
-	s := SessionOf(r.Context())
+	s := auth.SessionOf(r.Context())
 	if s.Device == 0 {
-		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "only a session bound to a device gets its key share")
+		return protocol.Errorf(protocol.CodeForbidden, "only a session bound to a device gets its key share")
 	}
 	share, err := a.Store.DeviceShare(r.Context(), s.Device)
 	if errors.Is(err, model.ErrNotFound) {
-		return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "this device has no key share (revoked or wiped)")
+		return protocol.Errorf(protocol.CodeNotFound, "this device has no key share (revoked or wiped)")
 	}
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"share": share})
 }
@@ -164,15 +166,15 @@ type ClientPolicy struct {
 func (a *API) config(w http.ResponseWriter, r *http.Request) error {
 	p, err := a.Store.LoadPolicy(r.Context())
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
-	key, err := a.commandKey(r.Context())
+	key, err := a.Commands.PublicKey(r.Context())
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{
 		// Devices pin this key at set-up and obey only commands it signed.
-		"command_key": key.Public().(ed25519.PublicKey),
+		"command_key": key,
 		"policy": ClientPolicy{
 			RetentionMS: p.Retention.Milliseconds(), InactivityLockMS: p.InactivityLock.Milliseconds(),
 			PINRequired: p.PINRequired, AttachmentMaxBytes: p.AttachmentMaxBytes, AttachmentTypes: p.AttachmentTypes,
@@ -182,4 +184,24 @@ func (a *API) config(w http.ResponseWriter, r *http.Request) error {
 		"server_time":    time.Now().UnixMilli(),
 		"version":        a.Version,
 	})
+}
+
+// wipeCommand serves a device's wipe command, without a session: a wiped
+// device has none left. The command says only that this device is to be
+// erased; the device acts on it only if it verifies with the command key
+// it pinned at set-up.
+func (a *API) wipeCommand(w http.ResponseWriter, r *http.Request) error {
+	id, err := web.PathID(r, "id")
+	if err != nil {
+		return err
+	}
+	cmd, err := a.Store.DeviceWipeCommand(r.Context(), id)
+	if errors.Is(err, model.ErrNotFound) {
+		return protocol.Errorf(protocol.CodeNotFound, "no wipe command for this device")
+	}
+	if err != nil {
+		return protocol.Internal(err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return web.WriteJSON(w, http.StatusOK, json.RawMessage(cmd))
 }

@@ -1,8 +1,6 @@
-package admin
+package console
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/mail"
@@ -10,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
@@ -22,38 +21,24 @@ const (
 	maxPageSize    = 200
 )
 
-func (a *API) userRoutes() []Route {
-	return []Route{
-		{"GET /api/v1/admin/users", model.LevelHelpdesk, a.listUsers},
-		{"GET /api/v1/admin/users/{id}", model.LevelHelpdesk, a.getUser},
-		{"POST /api/v1/admin/users", model.LevelAdmin, a.createUser},
-		{"PATCH /api/v1/admin/users/{id}", model.LevelAdmin, a.updateUser},
-		{"POST /api/v1/admin/users/{id}/state", model.LevelAdmin, a.setUserState},
-		{"POST /api/v1/admin/users/{id}/offboard", model.LevelAdmin, a.offboardUser},
-		{"POST /api/v1/admin/users/{id}/password", model.LevelHelpdesk, a.resetPassword},
-		{"POST /api/v1/admin/users/{id}/unlock", model.LevelHelpdesk, a.unlockUser},
+func (a *Console) userRoutes() []web.Route {
+	return []web.Route{
+		{Pattern: "GET /api/v1/admin/users", Access: web.Helpdesk, Func: a.listUsers},
+		{Pattern: "GET /api/v1/admin/users/{id}", Access: web.Helpdesk, Func: a.getUser},
+		{Pattern: "POST /api/v1/admin/users", Access: web.Admin, Func: a.createUser},
+		{Pattern: "PATCH /api/v1/admin/users/{id}", Access: web.Admin, Func: a.updateUser},
+		{Pattern: "POST /api/v1/admin/users/{id}/state", Access: web.Admin, Func: a.setUserState},
+		{Pattern: "POST /api/v1/admin/users/{id}/offboard", Access: web.Admin, Func: a.offboardUser},
+		{Pattern: "POST /api/v1/admin/users/{id}/password", Access: web.Helpdesk, Func: a.resetPassword},
+		{Pattern: "POST /api/v1/admin/users/{id}/unlock", Access: web.Helpdesk, Func: a.unlockUser},
 	}
-}
-
-// ValidUsername reports whether s can be a username: 1-64 letters, digits,
-// '.', '_', '-' or '@'.
-func ValidUsername(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-@", c)) {
-			return false
-		}
-	}
-	return true
 }
 
 func badRequest(format string, args ...any) error {
-	return web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, format, args...)
+	return protocol.Errorf(protocol.CodeBadRequest, format, args...)
 }
 
-var errNoGroup = web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such group")
+var errNoGroup = protocol.Errorf(protocol.CodeNotFound, "no such group")
 
 func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
 	v := r.URL.Query().Get(name)
@@ -67,7 +52,7 @@ func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
-func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) listUsers(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := store.UserFilter{Query: q.Get("q"), Role: q.Get("role"), State: q.Get("state"), Level: q.Get("level")}
 	switch {
@@ -89,14 +74,14 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	users, total, err := a.Store.ListUsers(r.Context(), f)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"users": users, "total": total})
 }
 
 // pathUser loads the user named by the {id} path value.
-func (a *API) pathUser(r *http.Request) (*model.User, error) {
-	id, err := pathID(r, "id")
+func (a *Console) pathUser(r *http.Request) (*model.User, error) {
+	id, err := web.PathID(r, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +90,7 @@ func (a *API) pathUser(r *http.Request) (*model.User, error) {
 		return nil, errNoUser
 	}
 	if err != nil {
-		return nil, web.Internal(err)
+		return nil, protocol.Internal(err)
 	}
 	return u, nil
 }
@@ -118,7 +103,7 @@ func mayManage(actor, target *model.User) error {
 	if ar == model.LevelRank(model.LevelOwner) || tr < ar || (actor.ID == target.ID && ar >= model.LevelRank(model.LevelAdmin)) {
 		return nil
 	}
-	return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "%s is %s; your administrator level cannot change that account", target.Username, levelName(target.AdminLevel))
+	return protocol.Errorf(protocol.CodeForbidden, "%s is %s; your administrator level cannot change that account", target.Username, levelName(target.AdminLevel))
 }
 
 // mayGrant reports whether actor may give someone the admin level: only an
@@ -128,7 +113,7 @@ func mayGrant(actor *model.User, level string) error {
 		return badRequest("admin_level %q: want owner, admin, helpdesk or empty", level)
 	}
 	if model.LevelRank(level) >= model.LevelRank(model.LevelAdmin) && actor.AdminLevel != model.LevelOwner {
-		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "only an owner can make someone %s", level)
+		return protocol.Errorf(protocol.CodeForbidden, "only an owner can make someone %s", level)
 	}
 	return nil
 }
@@ -140,7 +125,7 @@ func levelName(l string) string {
 	return "an " + l
 }
 
-func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) getUser(w http.ResponseWriter, r *http.Request) error {
 	u, err := a.pathUser(r)
 	if err != nil {
 		return err
@@ -148,7 +133,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	groups, err := a.Store.GroupsOf(ctx, u.ID)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	type groupRef struct {
 		ID     int64  `json:"id"`
@@ -165,7 +150,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	sessions, err := a.Store.SessionCount(ctx, u.ID)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	lockedOut := int64(0) // the end of a lockout cooldown still running
 	if u.LockedUntil > time.Now().UnixMilli() {
@@ -173,7 +158,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	mfa, err := a.Store.MFAStatusOf(ctx, u.ID)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	out := map[string]any{"user": u, "groups": refs, "sessions": sessions, "locked_out_until": lockedOut, "has_password": u.PasswordHash != "", "mfa": mfa}
 	return web.WriteJSON(w, http.StatusOK, out)
@@ -197,9 +182,9 @@ func (p *userProfile) checkWith(usernameLater bool) error {
 	p.Username = strings.TrimSpace(p.Username)
 	var ok bool
 	switch {
-	case !(usernameLater && p.Username == "") && !ValidUsername(p.Username):
+	case !(usernameLater && p.Username == "") && !model.ValidUsername(p.Username):
 		return badRequest("username: 1-64 characters of letters, digits, '.', '_', '-' or '@'")
-	case func() bool { p.Display, ok = trimmed(p.Display, 100); return !ok }():
+	case func() bool { p.Display, ok = web.Trimmed(p.Display, 100); return !ok }():
 		return badRequest("display: the person's full name, 1-100 characters")
 	case !model.ValidRole(p.Role):
 		return badRequest("role %q: want admin, staff, external or patient", p.Role)
@@ -219,17 +204,9 @@ func checkEmail(e *string) error {
 	return nil
 }
 
-// newToken returns a random 256-bit token and its stored hash.
-func newToken() (string, []byte) {
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	t := base64.RawURLEncoding.EncodeToString(raw)
-	return t, HashToken(t)
-}
-
 // origin is the server's public origin for links: API.PublicURL, or the
 // origin the request came to.
-func (a *API) origin(r *http.Request) string {
+func (a *Console) origin(r *http.Request) string {
 	if a.PublicURL != "" {
 		return strings.TrimSuffix(a.PublicURL, "/")
 	}
@@ -240,11 +217,6 @@ func (a *API) origin(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// InvitationURL is the link a person opens to accept an invitation. The
-// token travels in the fragment, which browsers never send to a server,
-// so it stays out of access logs and Referer headers.
-func InvitationURL(origin, token string) string { return origin + "/welcome#invite=" + token }
-
 // invitationOut is an invitation as the console shows it after making one.
 type invitationOut struct {
 	ID        int64  `json:"id"`
@@ -253,23 +225,23 @@ type invitationOut struct {
 }
 
 // invite stores inv with a fresh token and returns its link.
-func (a *API) invite(r *http.Request, inv *store.Invitation) (*invitationOut, error) {
+func (a *Console) invite(r *http.Request, inv *store.Invitation) (*invitationOut, error) {
 	pol, err := a.Store.LoadPolicy(r.Context())
 	if err != nil {
-		return nil, web.Internal(err)
+		return nil, protocol.Internal(err)
 	}
-	token, hash := newToken()
+	token, hash := auth.NewToken()
 	inv.ExpiresAt = time.Now().Add(pol.InvitationTTL).UnixMilli()
-	if s := SessionOf(r.Context()); s != nil {
+	if s := auth.SessionOf(r.Context()); s != nil {
 		inv.CreatedBy = s.User.ID
 	}
 	if err := a.Store.CreateInvitation(r.Context(), inv, hash); err != nil {
 		return nil, err
 	}
-	return &invitationOut{ID: inv.ID, URL: InvitationURL(a.origin(r), token), ExpiresAt: inv.ExpiresAt}, nil
+	return &invitationOut{ID: inv.ID, URL: auth.InvitationURL(a.origin(r), token), ExpiresAt: inv.ExpiresAt}, nil
 }
 
-func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) createUser(w http.ResponseWriter, r *http.Request) error {
 	var p userProfile
 	if err := web.DecodeJSON(w, r, maxConsoleBody, &p); err != nil {
 		return err
@@ -277,7 +249,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := p.check(); err != nil {
 		return err
 	}
-	actor := SessionOf(r.Context()).User
+	actor := auth.SessionOf(r.Context()).User
 	if err := mayGrant(actor, p.AdminLevel); err != nil {
 		return err
 	}
@@ -290,32 +262,32 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 
 // createAccount adds a user with no password yet, in p's groups, and an
 // invitation link through which they set one. Both are audited.
-func (a *API) createAccount(r *http.Request, p userProfile) (*model.User, *invitationOut, error) {
+func (a *Console) createAccount(r *http.Request, p userProfile) (*model.User, *invitationOut, error) {
 	ctx := r.Context()
 	u := &model.User{Username: p.Username, Display: p.Display, Role: p.Role, State: model.StateActive, AdminLevel: p.AdminLevel, Email: p.Email}
 	for _, g := range p.Groups {
 		if _, err := a.Store.GroupByID(ctx, g); errors.Is(err, model.ErrNotFound) {
-			return nil, nil, web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no group with id %d", g)
+			return nil, nil, protocol.Errorf(protocol.CodeNotFound, "no group with id %d", g)
 		} else if err != nil {
-			return nil, nil, web.Internal(err)
+			return nil, nil, protocol.Internal(err)
 		}
 	}
 	if err := a.Store.CreateUser(ctx, u); errors.Is(err, model.ErrExists) {
-		return nil, nil, web.Errorf(http.StatusConflict, protocol.CodeConflict, "a user named %q already exists", p.Username)
+		return nil, nil, protocol.Errorf(protocol.CodeConflict, "a user named %q already exists", p.Username)
 	} else if err != nil {
-		return nil, nil, web.Internal(err)
+		return nil, nil, protocol.Internal(err)
 	}
 	for _, g := range p.Groups {
 		if err := a.Store.SetGroupMembers(ctx, g, []int64{u.ID}, true); err != nil {
-			return nil, nil, web.Internal(err)
+			return nil, nil, protocol.Internal(err)
 		}
 	}
-	a.audit(r, "user.create", userTarget(u.ID), store.OutcomeOK, map[string]any{"username": u.Username, "role": u.Role, "admin_level": u.AdminLevel, "groups": p.Groups})
+	a.Auth.Audit(r, "user.create", auth.UserTarget(u.ID), store.OutcomeOK, map[string]any{"username": u.Username, "role": u.Role, "admin_level": u.AdminLevel, "groups": p.Groups})
 	inv, err := a.invite(r, &store.Invitation{User: u.ID})
 	if err != nil {
-		return u, nil, web.Internal(err)
+		return u, nil, protocol.Internal(err)
 	}
-	a.audit(r, "invitation.create", userTarget(u.ID), store.OutcomeOK, map[string]any{"invitation": inv.ID, "kind": store.InviteReset, "expires_at": inv.ExpiresAt})
+	a.Auth.Audit(r, "invitation.create", auth.UserTarget(u.ID), store.OutcomeOK, map[string]any{"invitation": inv.ID, "kind": store.InviteReset, "expires_at": inv.ExpiresAt})
 	return u, inv, nil
 }
 
@@ -326,7 +298,7 @@ type userPatch struct {
 	AdminLevel *string `json:"admin_level"`
 }
 
-func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) updateUser(w http.ResponseWriter, r *http.Request) error {
 	u, err := a.pathUser(r)
 	if err != nil {
 		return err
@@ -335,13 +307,13 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, maxConsoleBody, &p); err != nil {
 		return err
 	}
-	actor := SessionOf(r.Context()).User
+	actor := auth.SessionOf(r.Context()).User
 	if err := mayManage(actor, u); err != nil {
 		return err
 	}
 	changed := map[string]any{}
 	if p.Display != nil {
-		d, ok := trimmed(*p.Display, 100)
+		d, ok := web.Trimmed(*p.Display, 100)
 		if !ok {
 			return badRequest("display: the person's full name, 1-100 characters")
 		}
@@ -365,22 +337,22 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if actor.ID == u.ID {
-			return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "you cannot change your own administrator level; ask another owner")
+			return protocol.Errorf(protocol.CodeForbidden, "you cannot change your own administrator level; ask another owner")
 		}
 		changed["admin_level"] = map[string]string{"from": u.AdminLevel, "to": *p.AdminLevel}
 	}
 	nu, err := a.Store.UpdateUser(r.Context(), u.ID, store.UserUpdate{Display: p.Display, Role: p.Role, Email: p.Email, AdminLevel: p.AdminLevel})
 	if errors.Is(err, model.ErrConflict) {
-		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%s", unwrapMsg(err))
+		return protocol.Errorf(protocol.CodeConflict, "%s", model.ReasonOf(err, "that changed meanwhile; reload and try again"))
 	}
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
-	a.audit(r, "user.update", userTarget(u.ID), store.OutcomeOK, changed)
+	a.Auth.Audit(r, "user.update", auth.UserTarget(u.ID), store.OutcomeOK, changed)
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": nu})
 }
 
-func (a *API) setUserState(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) setUserState(w http.ResponseWriter, r *http.Request) error {
 	u, err := a.pathUser(r)
 	if err != nil {
 		return err
@@ -394,90 +366,90 @@ func (a *API) setUserState(w http.ResponseWriter, r *http.Request) error {
 	if !model.ValidState(req.State) {
 		return badRequest("state %q: want active, locked or disabled", req.State)
 	}
-	s := SessionOf(r.Context())
+	s := auth.SessionOf(r.Context())
 	if err := mayManage(s.User, u); err != nil {
 		return err
 	}
 	if u.ID == s.User.ID && req.State != model.StateActive {
-		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "you cannot lock or disable your own account")
+		return protocol.Errorf(protocol.CodeForbidden, "you cannot lock or disable your own account")
 	}
 	err = a.Store.SetUserStateChecked(r.Context(), u.ID, req.State)
 	if errors.Is(err, model.ErrConflict) {
-		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%s", unwrapMsg(err))
+		return protocol.Errorf(protocol.CodeConflict, "%s", model.ReasonOf(err, "that changed meanwhile; reload and try again"))
 	}
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	if a.DevicesChanged != nil && req.State != model.StateActive {
 		a.DevicesChanged(u.ID)
 	}
-	a.audit(r, "user.state", userTarget(u.ID), store.OutcomeOK, map[string]any{"from": u.State, "to": req.State})
+	a.Auth.Audit(r, "user.state", auth.UserTarget(u.ID), store.OutcomeOK, map[string]any{"from": u.State, "to": req.State})
 	nu, err := a.Store.UserByID(r.Context(), u.ID)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": nu})
 }
 
-func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	u, err := a.pathUser(r)
 	if err != nil {
 		return err
 	}
-	if err := mayManage(SessionOf(r.Context()).User, u); err != nil {
+	if err := mayManage(auth.SessionOf(r.Context()).User, u); err != nil {
 		return err
 	}
 	inv, err := a.invite(r, &store.Invitation{User: u.ID})
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
-	a.audit(r, "user.password_reset", userTarget(u.ID), store.OutcomeOK, map[string]any{"invitation": inv.ID, "expires_at": inv.ExpiresAt})
+	a.Auth.Audit(r, "user.password_reset", auth.UserTarget(u.ID), store.OutcomeOK, map[string]any{"invitation": inv.ID, "expires_at": inv.ExpiresAt})
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"invitation": inv})
 }
 
-func (a *API) unlockUser(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) unlockUser(w http.ResponseWriter, r *http.Request) error {
 	u, err := a.pathUser(r)
 	if err != nil {
 		return err
 	}
-	if err := mayManage(SessionOf(r.Context()).User, u); err != nil {
+	if err := mayManage(auth.SessionOf(r.Context()).User, u); err != nil {
 		return err
 	}
 	if err := a.Store.ClearLockout(r.Context(), u.ID); err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
-	a.audit(r, "user.unlock", userTarget(u.ID), store.OutcomeOK, nil)
+	a.Auth.Audit(r, "user.unlock", auth.UserTarget(u.ID), store.OutcomeOK, nil)
 	nu, err := a.Store.UserByID(r.Context(), u.ID)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": nu})
 }
 
-func (a *API) offboardUser(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) offboardUser(w http.ResponseWriter, r *http.Request) error {
 	u, err := a.pathUser(r)
 	if err != nil {
 		return err
 	}
-	s := SessionOf(r.Context())
+	s := auth.SessionOf(r.Context())
 	if err := mayManage(s.User, u); err != nil {
 		return err
 	}
 	if u.ID == s.User.ID {
-		return web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "you cannot offboard yourself")
+		return protocol.Errorf(protocol.CodeForbidden, "you cannot offboard yourself")
 	}
 	ctx := r.Context()
 	started := time.Now()
 	sessions, err := a.Store.Offboard(ctx, u.ID)
 	if errors.Is(err, model.ErrConflict) {
-		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%s", unwrapMsg(err))
+		return protocol.Errorf(protocol.CodeConflict, "%s", model.ReasonOf(err, "that changed meanwhile; reload and try again"))
 	}
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	devs, err := a.Store.DevicesOf(ctx, u.ID)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	revoked := 0
 	for _, d := range devs {
@@ -497,12 +469,12 @@ func (a *API) offboardUser(w http.ResponseWriter, r *http.Request) error {
 	if a.DevicesChanged != nil {
 		a.DevicesChanged(u.ID)
 	}
-	a.audit(r, "user.offboard", userTarget(u.ID), store.OutcomeOK, map[string]any{"username": u.Username,
+	a.Auth.Audit(r, "user.offboard", auth.UserTarget(u.ID), store.OutcomeOK, map[string]any{"username": u.Username,
 		"sessions_ended": sessions, "devices_revoked": revoked, "push_subscriptions_revoked": 0,
 		"started_at": started.UnixMilli(), "completed_at": time.Now().UnixMilli()})
 	nu, err := a.Store.UserByID(ctx, u.ID)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": nu, "revoked_sessions": sessions, "revoked_devices": revoked})
 }

@@ -1,4 +1,4 @@
-package admin
+package auth
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
-	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
@@ -47,8 +45,8 @@ const (
 )
 
 var (
-	errMFAExpired  = web.Errorf(http.StatusUnauthorized, CodeMFAExpired, "this sign-in step has expired or was already used: enter your password again")
-	errEnrollFirst = web.Errorf(http.StatusForbidden, CodeEnrollmentRequired, "your practice requires a second sign-in step for your account: set one up first (an authenticator app or a passkey)")
+	errMFAExpired  = protocol.Errorf(protocol.CodeMFAExpired, "this sign-in step has expired or was already used: enter your password again")
+	errEnrollFirst = protocol.Errorf(protocol.CodeEnrollRequired, "your practice requires a second sign-in step for your account: set one up first (an authenticator app or a passkey)")
 )
 
 // MFAChallenge is the answer to a right password when the user has a second
@@ -280,7 +278,7 @@ func (a *Auth) CompleteMFA(ctx context.Context, ip, token, code string) (*LoginR
 		return nil, errMFAExpired
 	}
 	if len(code) > 64 {
-		return nil, web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "the code is too long")
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "the code is too long")
 	}
 	p, ok := a.pending.get(token)
 	if !ok {
@@ -305,7 +303,7 @@ func (a *Auth) CompleteMFA(ctx context.Context, ip, token, code string) (*LoginR
 		}
 	}
 	if err != nil {
-		return nil, web.Internal(err)
+		return nil, protocol.Internal(err)
 	}
 	if !good {
 		return nil, a.wrongSecondStep(ctx, ip, token, u, pol, how)
@@ -333,7 +331,7 @@ func (a *Auth) CompleteMFA(ctx context.Context, ip, token, code string) (*LoginR
 func (a *Auth) pendingUser(ctx context.Context, ip, token string, id int64) (*model.User, model.Policy, error) {
 	pol, err := a.store.LoadPolicy(ctx)
 	if err != nil {
-		return nil, pol, web.Internal(err)
+		return nil, pol, protocol.Internal(err)
 	}
 	u, err := a.store.UserByID(ctx, id)
 	if errors.Is(err, model.ErrNotFound) {
@@ -341,7 +339,7 @@ func (a *Auth) pendingUser(ctx context.Context, ip, token string, id int64) (*mo
 		return nil, pol, errMFAExpired
 	}
 	if err != nil {
-		return nil, pol, web.Internal(err)
+		return nil, pol, protocol.Internal(err)
 	}
 	if u.LockedUntil > time.Now().UnixMilli() {
 		a.pending.drop(token)
@@ -351,7 +349,7 @@ func (a *Auth) pendingUser(ctx context.Context, ip, token string, id int64) (*mo
 	if u.State != model.StateActive {
 		a.pending.drop(token)
 		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "account state", "state": u.State})
-		return nil, pol, web.Errorf(http.StatusLocked, protocol.CodeLocked, "this account is %s; ask your administrator", u.State)
+		return nil, pol, protocol.Errorf(protocol.CodeLocked, "this account is %s; ask your administrator", u.State)
 	}
 	return u, pol, nil
 }
@@ -373,9 +371,9 @@ func (a *Auth) wrongSecondStep(ctx context.Context, ip, token string, u *model.U
 			msg += "; " + map[bool]string{true: "1 try", false: "2 tries"}[left == 1] + " left"
 		}
 	}
-	fallback := web.Errorf(http.StatusUnauthorized, CodeWrongCode, "%s", msg)
+	fallback := protocol.Errorf(protocol.CodeWrongCode, "%s", msg)
 	if left == 0 {
-		fallback = web.Errorf(http.StatusUnauthorized, CodeMFAExpired, "%s", msg)
+		fallback = protocol.Errorf(protocol.CodeMFAExpired, "%s", msg)
 	}
 	err := a.countFailure(ctx, ip, u, pol, fallback)
 	if err != fallback {

@@ -1,4 +1,4 @@
-package admin
+package console
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/internal/web"
-	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -26,11 +25,11 @@ const (
 	maxAuditAction   = 64
 )
 
-func (a *API) auditRoutes() []Route {
-	return []Route{
-		{Pattern: "GET /api/v1/admin/audit", Level: model.LevelAdmin, handler: a.auditList},
-		{Pattern: "GET /api/v1/admin/audit/export", Level: model.LevelAdmin, handler: a.auditExport},
-		{Pattern: "GET /api/v1/admin/audit/verify", Level: model.LevelAdmin, handler: a.auditVerify},
+func (a *Console) auditRoutes() []web.Route {
+	return []web.Route{
+		{Pattern: "GET /api/v1/admin/audit", Access: web.Admin, Func: a.auditList},
+		{Pattern: "GET /api/v1/admin/audit/export", Access: web.Admin, Func: a.auditExport},
+		{Pattern: "GET /api/v1/admin/audit/verify", Access: web.Admin, Func: a.auditVerify},
 	}
 }
 
@@ -69,7 +68,7 @@ func viewAudit(e *store.AuditEntry) AuditView {
 }
 
 func badParam(name, format string, a ...any) error {
-	return web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "%s: %s", name, fmt.Sprintf(format, a...))
+	return protocol.Errorf(protocol.CodeBadRequest, "%s: %s", name, fmt.Sprintf(format, a...))
 }
 
 // ParseDay parses a YYYY-MM-DD date as the start of that UTC day.
@@ -174,14 +173,14 @@ func filterDetail(q store.AuditQuery) map[string]any {
 	return d
 }
 
-func (a *API) auditList(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) auditList(w http.ResponseWriter, r *http.Request) error {
 	q, err := ParseAuditQuery(r.URL.Query())
 	if err != nil {
 		return err
 	}
 	entries, next, err := a.Store.QueryAudit(r.Context(), q)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	views := make([]AuditView, 0, len(entries))
 	for _, e := range entries {
@@ -190,7 +189,7 @@ func (a *API) auditList(w http.ResponseWriter, r *http.Request) error {
 	// Looking at the audit log is itself recorded, once per search: the
 	// first page, not every further page of the same search.
 	if q.Before == 0 {
-		a.audit(r, "audit.view", "audit", store.OutcomeOK, filterDetail(q))
+		a.Auth.Audit(r, "audit.view", "audit", store.OutcomeOK, filterDetail(q))
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"entries": views, "next_before": next})
 }
@@ -239,7 +238,7 @@ func WriteAuditCSV(ctx context.Context, st *store.Store, w io.Writer, q store.Au
 	return n, err
 }
 
-func (a *API) auditExport(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) auditExport(w http.ResponseWriter, r *http.Request) error {
 	q, err := ParseAuditQuery(r.URL.Query())
 	if err != nil {
 		return err
@@ -256,30 +255,30 @@ func (a *API) auditExport(w http.ResponseWriter, r *http.Request) error {
 	detail := filterDetail(q)
 	detail["entries"] = n
 	if err != nil {
-		a.audit(r, "audit.export", "audit", store.OutcomeFail, detail)
+		a.Auth.Audit(r, "audit.export", "audit", store.OutcomeFail, detail)
 		if cw.n == 0 {
 			h.Del("Content-Disposition")
-			return web.Internal(err)
+			return protocol.Internal(err)
 		}
 		a.Log.Error("audit export failed", "err", err, "entries", n)
 		// The status line is gone: break the response off, so the
 		// download fails instead of looking complete.
 		panic(http.ErrAbortHandler)
 	}
-	a.audit(r, "audit.export", "audit", store.OutcomeOK, detail)
+	a.Auth.Audit(r, "audit.export", "audit", store.OutcomeOK, detail)
 	return nil
 }
 
-func (a *API) auditVerify(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) auditVerify(w http.ResponseWriter, r *http.Request) error {
 	v, err := a.Store.VerifyAudit(r.Context())
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	outcome := store.OutcomeOK
 	if !v.OK {
 		outcome = store.OutcomeFail
 	}
-	a.audit(r, "audit.verify", "audit", outcome, map[string]any{"entries": v.Entries, "head_seq": v.HeadSeq, "first_bad": v.FirstBad})
+	a.Auth.Audit(r, "audit.verify", "audit", outcome, map[string]any{"entries": v.Entries, "head_seq": v.HeadSeq, "first_bad": v.FirstBad})
 	return web.WriteJSON(w, http.StatusOK, v)
 }
 

@@ -1,4 +1,4 @@
-package admin
+package console
 
 import (
 	"encoding/csv"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
@@ -28,8 +29,8 @@ const (
 	importValid = "valid" // the good rows are imported, the bad ones reported
 )
 
-func (a *API) importRoutes() []Route {
-	return []Route{{"POST /api/v1/admin/import", model.LevelAdmin, a.importUsers}}
+func (a *Console) importRoutes() []web.Route {
+	return []web.Route{{Pattern: "POST /api/v1/admin/import", Access: web.Admin, Func: a.importUsers}}
 }
 
 // importColumns are the columns an import file may have; the first four
@@ -55,23 +56,23 @@ type ImportResult struct {
 	Rows     []*ImportRow `json:"rows"`
 }
 
-func (a *API) importUsers(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) importUsers(w http.ResponseWriter, r *http.Request) error {
 	mode := r.URL.Query().Get("mode")
 	if mode != importAll && mode != importValid {
 		return badRequest("mode must be %q (import nothing if any row is bad) or %q (import the good rows)", importAll, importValid)
 	}
 	dry := r.URL.Query().Get("dry_run") == "1"
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "text/csv" {
-		return web.Errorf(http.StatusUnsupportedMediaType, protocol.CodeBadRequest, "send the file as text/csv")
+		return protocol.Errorf(protocol.CodeUnsupportedType, "send the file as text/csv")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImportBytes))
 	if err != nil {
-		return web.Errorf(http.StatusRequestEntityTooLarge, protocol.CodeTooLarge, "the file is larger than %d bytes; split it", maxImportBytes)
+		return protocol.Errorf(protocol.CodeTooLarge, "the file is larger than %d bytes; split it", maxImportBytes)
 	}
 	ctx := r.Context()
 	groups, err := a.Store.AllGroups(ctx)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	byName := map[string]int64{}
 	for _, g := range groups {
@@ -115,7 +116,7 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if !dry {
-		a.audit(r, "user.import", "", store.OutcomeOK, map[string]any{"mode": mode, "rows": len(rows), "imported": res.Imported, "failed": res.Failed})
+		a.Auth.Audit(r, "user.import", "", store.OutcomeOK, map[string]any{"mode": mode, "rows": len(rows), "imported": res.Imported, "failed": res.Failed})
 	}
 	return web.WriteJSON(w, http.StatusOK, res)
 }
@@ -128,7 +129,7 @@ type importAccount struct {
 }
 
 // parseImport reads the file and checks every row, noting its line.
-func (a *API) parseImport(r *http.Request, body []byte, groups map[string]int64) ([]*ImportRow, []*importAccount, error) {
+func (a *Console) parseImport(r *http.Request, body []byte, groups map[string]int64) ([]*ImportRow, []*importAccount, error) {
 	cr := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(body), "\ufeff"))) // spreadsheets often write a BOM
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
@@ -159,7 +160,7 @@ func (a *API) parseImport(r *http.Request, body []byte, groups map[string]int64)
 			return nil, nil, badRequest("line 1: the header needs a %q column (columns: %s)", c, strings.Join(importColumns, ", "))
 		}
 	}
-	actor := SessionOf(r.Context()).User
+	actor := auth.SessionOf(r.Context()).User
 	seen := map[string]int{}
 	var rows []*ImportRow
 	var accs []*importAccount
@@ -195,7 +196,7 @@ func (a *API) parseImport(r *http.Request, body []byte, groups map[string]int64)
 		rows = append(rows, row)
 		accs = append(accs, acc)
 		fail := func(err error) {
-			var e *web.Error
+			var e *protocol.Error
 			if errors.As(err, &e) {
 				row.Error = e.Message
 			} else {
@@ -224,7 +225,7 @@ func (a *API) parseImport(r *http.Request, body []byte, groups map[string]int64)
 			fail(fmt.Errorf("a user named %q already exists", acc.prof.Username))
 			continue
 		} else if !errors.Is(err, model.ErrNotFound) {
-			return nil, nil, web.Internal(err)
+			return nil, nil, protocol.Internal(err)
 		}
 		bad := ""
 		for _, g := range strings.Split(get("groups"), ";") {
@@ -257,17 +258,17 @@ func csvErr(err error) string {
 
 // createImported creates the accounts of the good rows in one transaction,
 // each with a set-password link, and audits each.
-func (a *API) createImported(r *http.Request, good []*importAccount) error {
+func (a *Console) createImported(r *http.Request, good []*importAccount) error {
 	pol, err := a.Store.LoadPolicy(r.Context())
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
-	actor := SessionOf(r.Context()).User
+	actor := auth.SessionOf(r.Context()).User
 	expires := time.Now().Add(pol.InvitationTTL).UnixMilli()
 	accounts := make([]*store.NewAccount, len(good))
 	tokens := make([]string, len(good))
 	for i, g := range good {
-		token, hash := newToken()
+		token, hash := auth.NewToken()
 		tokens[i] = token
 		p := g.prof
 		accounts[i] = &store.NewAccount{
@@ -279,14 +280,14 @@ func (a *API) createImported(r *http.Request, good []*importAccount) error {
 	}
 	err = a.Store.CreateAccounts(r.Context(), accounts)
 	if errors.Is(err, model.ErrExists) {
-		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%v meanwhile; nothing was imported, try again", err)
+		return protocol.Errorf(protocol.CodeConflict, "%v meanwhile; nothing was imported, try again", err)
 	}
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	for i, acc := range accounts {
-		good[i].row.InvitationURL = InvitationURL(a.origin(r), tokens[i])
-		a.audit(r, "user.create", userTarget(acc.User.ID), store.OutcomeOK, map[string]any{"username": acc.User.Username,
+		good[i].row.InvitationURL = auth.InvitationURL(a.origin(r), tokens[i])
+		a.Auth.Audit(r, "user.create", auth.UserTarget(acc.User.ID), store.OutcomeOK, map[string]any{"username": acc.User.Username,
 			"role": acc.User.Role, "admin_level": acc.User.AdminLevel, "groups": acc.Groups, "via": "import", "invitation": acc.Invitation.ID})
 	}
 	return nil

@@ -16,24 +16,57 @@ const auditEvery = 24 * time.Hour
 // first prune after years of entries does not hold the writer for long.
 const auditPruneBatch = 5000
 
-// runAuditMaintenance checks and prunes the audit log at start and then
-// once a day until ctx ends.
+// sessionPruneEvery is how often ended sessions' rows are deleted.
+const sessionPruneEvery = 10 * time.Minute
+
+// runMaintenance checks and prunes the audit log at start and then once a
+// day, and deletes expired sessions' rows every sessionPruneEvery, until
+// ctx ends.
 //
 // It lives here rather than in the relay's minute sweeper: the audit log
-// belongs to the whole server, not to the ciphertext relay (whose narrow
-// Store interface knows nothing of it); the work is daily, not per minute;
-// and verifying the chain is a long read that must not delay expiring
-// ciphertext.
-func runAuditMaintenance(ctx context.Context, st *store.Store, log *slog.Logger) {
-	t := time.NewTicker(auditEvery)
-	defer t.Stop()
+// and the sessions belong to the whole server, not to the ciphertext relay
+// (whose narrow Store interface knows nothing of them); and verifying the
+// chain is a long read that must not delay expiring ciphertext.
+func runMaintenance(ctx context.Context, st *store.Store, log *slog.Logger) {
+	audit := time.NewTicker(auditEvery)
+	defer audit.Stop()
+	sessions := time.NewTicker(sessionPruneEvery)
+	defer sessions.Stop()
+	maintainAudit(ctx, st, log, time.Now())
+	pruneSessions(ctx, st, log, time.Now())
 	for {
-		maintainAudit(ctx, st, log, time.Now())
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-audit.C:
+			maintainAudit(ctx, st, log, time.Now())
+		case <-sessions.C:
+			pruneSessions(ctx, st, log, time.Now())
 		}
+	}
+}
+
+// pruneSessions deletes the rows of sessions that have ended, by age or by
+// idleness under the policy. Such a session is refused already (and its
+// row deleted when it is next presented); this removes the rows of those
+// never presented again, so that the table holds live sessions only.
+func pruneSessions(ctx context.Context, st *store.Store, log *slog.Logger, now time.Time) {
+	pol, err := st.LoadPolicy(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("session prune: load policy", "err", err)
+		}
+		return
+	}
+	n, err := st.DeleteExpiredSessions(ctx, now.UnixMilli(), pol.SessionIdle.Milliseconds())
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("session prune failed", "err", err)
+		}
+		return
+	}
+	if n > 0 {
+		log.Info("ended sessions deleted", "sessions", n)
 	}
 }
 

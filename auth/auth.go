@@ -1,6 +1,7 @@
-package admin
+package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
@@ -38,8 +38,13 @@ const touchEvery = time.Minute
 
 // Auth signs users in and authenticates requests.
 type Auth struct {
-	store *store.Store
-	log   *slog.Logger
+	store     *store.Store
+	log       *slog.Logger
+	publicURL string
+
+	// passkeyRegs holds passkey registrations waiting for the browser's
+	// answer.
+	passkeyRegs passkeyRegs
 
 	mu       sync.Mutex
 	limiters map[string]*limiterEntry
@@ -69,12 +74,38 @@ type limiterEntry struct {
 	seen   time.Time
 }
 
-// NewAuth returns an Auth over st.
-func NewAuth(st *store.Store, log *slog.Logger) *Auth {
-	return &Auth{store: st, log: log, limiters: map[string]*limiterEntry{}, loginEvery: loginEvery, loginBurst: loginBurst}
+// Options configures an Auth.
+type Options struct {
+	Logger *slog.Logger
+	// PublicURL is the origin people reach the server at, the passkeys'
+	// relying party; empty: each request's own origin.
+	PublicURL string
+	// LoginEvery and LoginBurst shape the per-address sign-in limiter
+	// (zero: the defaults); tests slow the refill so that slow machines
+	// cannot earn attempts back.
+	LoginEvery time.Duration
+	LoginBurst int
 }
 
-func (a *Auth) allowLogin(ip string) bool {
+// New returns an Auth over st.
+func New(st *store.Store, opts Options) *Auth {
+	a := &Auth{store: st, log: opts.Logger, publicURL: opts.PublicURL, limiters: map[string]*limiterEntry{},
+		loginEvery: cmp.Or(opts.LoginEvery, loginEvery), loginBurst: cmp.Or(opts.LoginBurst, loginBurst)}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	return a
+}
+
+// ShiftClock moves the clock that second-step codes are checked against
+// by d, so that a test can ask for the next code at once instead of
+// waiting for it.
+func (a *Auth) ShiftClock(d time.Duration) { a.skew.Add(int64(d)) }
+
+// AllowAttempt takes one attempt from the address's sign-in allowance, the
+// one that password sign-ins use, for other guessable secrets (invitation
+// links); false means the allowance is spent.
+func (a *Auth) AllowAttempt(ip string) bool {
 	_, ok := a.reserveLogin(ip)
 	return ok
 }
@@ -155,7 +186,7 @@ type LoginResponse struct {
 	RecoveryLeft *int `json:"recovery_left,omitempty"`
 }
 
-var errBadLogin = web.Errorf(http.StatusUnauthorized, protocol.CodeBadLogin, "wrong username or password")
+var errBadLogin = protocol.Errorf(protocol.CodeBadLogin, "wrong username or password")
 
 // Login checks a username and password. For a user without a second
 // factor it starts a session; for one with a confirmed TOTP or a passkey it
@@ -171,7 +202,7 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 	}
 	pol, err := a.store.LoadPolicy(ctx)
 	if err != nil {
-		return nil, web.Internal(err)
+		return nil, protocol.Internal(err)
 	}
 	u, err := a.store.UserByName(ctx, username)
 	if errors.Is(err, model.ErrNotFound) {
@@ -181,7 +212,7 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 		return nil, errBadLogin
 	}
 	if err != nil {
-		return nil, web.Internal(err)
+		return nil, protocol.Internal(err)
 	}
 	now := time.Now()
 	if u.LockedUntil > now.UnixMilli() {
@@ -199,7 +230,7 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 	}
 	ok, err = CheckPassword(u.PasswordHash, password)
 	if err != nil {
-		return nil, web.Internal(err)
+		return nil, protocol.Internal(err)
 	}
 	if !ok {
 		a.log.Info("login failed", "reason", "wrong password", "user", u.ID, "ip", ip)
@@ -209,11 +240,11 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 	if u.State != model.StateActive {
 		a.log.Info("login refused", "reason", "account "+u.State, "user", u.ID, "ip", ip)
 		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "account state", "state": u.State})
-		return nil, web.Errorf(http.StatusLocked, protocol.CodeLocked, "this account is %s; ask your administrator", u.State)
+		return nil, protocol.Errorf(protocol.CodeLocked, "this account is %s; ask your administrator", u.State)
 	}
 	m, err := a.store.MFAStatusOf(ctx, u.ID)
 	if err != nil {
-		return nil, web.Internal(err)
+		return nil, protocol.Internal(err)
 	}
 	if m.Has() {
 		// The failure count is cleared only after the second step: a right
@@ -236,7 +267,7 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 func (a *Auth) countFailure(ctx context.Context, ip string, u *model.User, pol model.Policy, fallback error) error {
 	until, err := a.store.LoginFailed(ctx, u.ID, pol.LockoutThreshold, pol.LockoutCooldown.Milliseconds())
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	if until > 0 {
 		a.log.Info("account locked out", "user", u.ID, "ip", ip)
@@ -251,7 +282,7 @@ func (a *Auth) countFailure(ctx context.Context, ip string, u *model.User, pol m
 func (a *Auth) startSession(ctx context.Context, ip string, u *model.User, pol model.Policy, mfa string) (*LoginResponse, error) {
 	if u.FailedLogins > 0 || u.LockedUntil > 0 {
 		if err := a.store.LoginSucceeded(ctx, u.ID); err != nil {
-			return nil, web.Internal(err)
+			return nil, protocol.Internal(err)
 		}
 	}
 	raw := make([]byte, 32)
@@ -259,7 +290,7 @@ func (a *Auth) startSession(ctx context.Context, ip string, u *model.User, pol m
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	expires := time.Now().Add(pol.SessionMax).UnixMilli()
 	if err := a.store.CreateSessionFrom(ctx, HashToken(token), u.ID, expires, mfa, ip); err != nil {
-		return nil, web.Internal(err)
+		return nil, protocol.Internal(err)
 	}
 	a.log.Info("login", "user", u.ID, "ip", ip, "mfa", mfa)
 	detail := map[string]any{"mfa": mfa}
@@ -276,7 +307,7 @@ func (a *Auth) startSession(ctx context.Context, ip string, u *model.User, pol m
 func (a *Auth) record(ctx context.Context, ip, action string, u *model.User, outcome string, detail map[string]any) {
 	e := &store.AuditEntry{Action: action, IP: ip, Outcome: outcome}
 	if u != nil {
-		e.Target = userTarget(u.ID)
+		e.Target = UserTarget(u.ID)
 		if outcome == store.OutcomeOK {
 			e.Actor, e.ActorName = u.ID, u.Username
 		}
@@ -290,11 +321,11 @@ func (a *Auth) record(ctx context.Context, ip, action string, u *model.User, out
 	}
 }
 
-var errRateLimited = web.Errorf(http.StatusTooManyRequests, protocol.CodeRateLimited, "too many sign-in attempts from this address; wait a minute and try again")
+var errRateLimited = protocol.Errorf(protocol.CodeRateLimited, "too many sign-in attempts from this address; wait a minute and try again")
 
 func lockedOut(until int64) error {
 	mins := (time.Until(time.UnixMilli(until)) + time.Minute - 1) / time.Minute
-	return web.Errorf(http.StatusLocked, protocol.CodeLocked, "too many failed sign-ins: this account is locked for %d more minute(s)", max(mins, 1))
+	return protocol.Errorf(protocol.CodeLocked, "too many failed sign-ins: this account is locked for %d more minute(s)", max(mins, 1))
 }
 
 // TokenFrom returns the session token a request carries: a Bearer
@@ -312,7 +343,7 @@ func TokenFrom(r *http.Request) string {
 	return ""
 }
 
-var errNoSession = web.Errorf(http.StatusUnauthorized, protocol.CodeUnauthorized, "sign in first: the session is missing, expired or ended")
+var errNoSession = protocol.Errorf(protocol.CodeUnauthorized, "sign in first: the session is missing, expired or ended")
 
 // Authenticate returns the request's session, or an unauthorized error.
 func (a *Auth) Authenticate(r *http.Request) (*Session, error) {
@@ -326,11 +357,11 @@ func (a *Auth) Authenticate(r *http.Request) (*Session, error) {
 		return nil, errNoSession
 	}
 	if err != nil {
-		return nil, web.Internal(err)
+		return nil, protocol.Internal(err)
 	}
 	pol, err := a.store.LoadPolicy(ctx)
 	if err != nil {
-		return nil, web.Internal(err)
+		return nil, protocol.Internal(err)
 	}
 	now := time.Now().UnixMilli()
 	if ss.ExpiresAt <= now || ss.LastUsed+pol.SessionIdle.Milliseconds() <= now || ss.User.State != model.StateActive {
@@ -339,14 +370,14 @@ func (a *Auth) Authenticate(r *http.Request) (*Session, error) {
 	}
 	if now-ss.LastUsed > touchEvery.Milliseconds() {
 		if err := a.store.TouchSession(ctx, ss.TokenHash, now); err != nil {
-			return nil, web.Internal(err)
+			return nil, protocol.Internal(err)
 		}
 	}
 	sess := &Session{Session: ss, Token: token}
 	if ss.MFA == "" && pol.MFARequiredFor(ss.User) {
 		m, err := a.store.MFAStatusOf(ctx, ss.User.ID)
 		if err != nil {
-			return nil, web.Internal(err)
+			return nil, protocol.Internal(err)
 		}
 		sess.EnrollmentRequired = !m.Has()
 	}
@@ -360,20 +391,4 @@ func (a *Auth) Logout(r *http.Request) error {
 		return nil
 	}
 	return a.store.DeleteSession(r.Context(), HashToken(token))
-}
-
-// Device authenticates a relay connection: the session must have registered
-// a device. It implements relay.Authenticator.
-func (a *Auth) Device(r *http.Request) (user, device int64, err error) {
-	s, err := a.Authenticate(r)
-	if err != nil {
-		return 0, 0, err
-	}
-	if s.EnrollmentRequired {
-		return 0, 0, errEnrollFirst
-	}
-	if s.Device == 0 {
-		return 0, 0, web.Errorf(http.StatusForbidden, protocol.CodeForbidden, "register a device (POST /api/v1/devices) before connecting to the relay")
-	}
-	return s.User.ID, s.Device, nil
 }

@@ -1,15 +1,13 @@
-package admin
+package console
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/e2ee"
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
@@ -34,12 +32,12 @@ const (
 	maxReasonBytes = 200
 )
 
-func (a *API) deviceRoutes() []Route {
-	return []Route{
-		{Pattern: "GET /api/v1/admin/users/{id}/devices", Level: model.LevelHelpdesk, handler: a.userDevices},
-		{Pattern: "GET /api/v1/admin/devices", Level: model.LevelAdmin, handler: a.deviceInventory},
-		{Pattern: "POST /api/v1/admin/devices/{id}/lock", Level: model.LevelHelpdesk, handler: a.lockDevice},
-		{Pattern: "POST /api/v1/admin/devices/{id}/wipe", Level: model.LevelAdmin, handler: a.wipeDevice},
+func (a *Console) deviceRoutes() []web.Route {
+	return []web.Route{
+		{Pattern: "GET /api/v1/admin/users/{id}/devices", Access: web.Helpdesk, Func: a.userDevices},
+		{Pattern: "GET /api/v1/admin/devices", Access: web.Admin, Func: a.deviceInventory},
+		{Pattern: "POST /api/v1/admin/devices/{id}/lock", Access: web.Helpdesk, Func: a.lockDevice},
+		{Pattern: "POST /api/v1/admin/devices/{id}/wipe", Access: web.Admin, Func: a.wipeDevice},
 	}
 }
 
@@ -75,28 +73,26 @@ func deviceView(d *store.DeviceInfo, withUser bool) DeviceView {
 	return v
 }
 
-func deviceTarget(id int64) string { return "device:" + strconv.FormatInt(id, 10) }
-
 var (
-	errNoDevice   = web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such device")
-	errDeviceGone = web.Errorf(http.StatusConflict, protocol.CodeConflict, "this device is revoked: it has no session to lock")
+	errNoDevice   = protocol.Errorf(protocol.CodeNotFound, "no such device")
+	errDeviceGone = protocol.Errorf(protocol.CodeConflict, "this device is revoked: it has no session to lock")
 	// ErrAlreadyWiped is WipeDevice's answer for a device wiped before.
-	ErrAlreadyWiped = web.Errorf(http.StatusConflict, protocol.CodeConflict, "this device was already wiped")
+	ErrAlreadyWiped = protocol.Errorf(protocol.CodeConflict, "this device was already wiped")
 )
 
-func (a *API) userDevices(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+func (a *Console) userDevices(w http.ResponseWriter, r *http.Request) error {
+	id, err := web.PathID(r, "id")
 	if err != nil {
 		return err
 	}
 	if _, err := a.Store.UserByID(r.Context(), id); errors.Is(err, model.ErrNotFound) {
 		return errNoUser
 	} else if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	ds, _, err := a.Store.Devices(r.Context(), store.DeviceFilter{User: id})
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	out := make([]DeviceView, 0, len(ds))
 	for _, d := range ds {
@@ -105,14 +101,14 @@ func (a *API) userDevices(w http.ResponseWriter, r *http.Request) error {
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"devices": out})
 }
 
-func (a *API) deviceInventory(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) deviceInventory(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := store.DeviceFilter{Q: strings.TrimSpace(q.Get("q")), State: q.Get("state"), Limit: maxDevicePage}
 	if len(f.Q) > 64 {
-		return web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "q is longer than 64 characters")
+		return protocol.Errorf(protocol.CodeBadRequest, "q is longer than 64 characters")
 	}
 	if f.State != "" && f.State != store.DeviceActive && f.State != store.DeviceRevoked {
-		return web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "state must be active or revoked")
+		return protocol.Errorf(protocol.CodeBadRequest, "state must be active or revoked")
 	}
 	num := func(name string, min, max int) (int, error) {
 		s := q.Get(name)
@@ -121,7 +117,7 @@ func (a *API) deviceInventory(w http.ResponseWriter, r *http.Request) error {
 		}
 		n, err := strconv.Atoi(s)
 		if err != nil || n < min || n > max {
-			return 0, web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "%s must be a whole number from %d to %d", name, min, max)
+			return 0, protocol.Errorf(protocol.CodeBadRequest, "%s must be a whole number from %d to %d", name, min, max)
 		}
 		return n, nil
 	}
@@ -138,13 +134,13 @@ func (a *API) deviceInventory(w http.ResponseWriter, r *http.Request) error {
 	if s := q.Get("user"); s != "" {
 		id, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || id <= 0 {
-			return web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "user must be a positive whole number")
+			return protocol.Errorf(protocol.CodeBadRequest, "user must be a positive whole number")
 		}
 		f.User = id
 	}
 	ds, total, err := a.Store.Devices(r.Context(), f)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	out := make([]DeviceView, 0, len(ds))
 	for _, d := range ds {
@@ -168,7 +164,7 @@ func actionReason(w http.ResponseWriter, r *http.Request) (string, error) {
 	}
 	reason := strings.TrimSpace(req.Reason)
 	if len(reason) > maxReasonBytes {
-		return "", web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "reason is longer than %d bytes", maxReasonBytes)
+		return "", protocol.Errorf(protocol.CodeBadRequest, "reason is longer than %d bytes", maxReasonBytes)
 	}
 	return reason, nil
 }
@@ -176,8 +172,8 @@ func actionReason(w http.ResponseWriter, r *http.Request) (string, error) {
 // pathDevice returns the device named by the path's {id}, if the caller
 // may manage its user (mayManage): helpdesk cannot lock an administrator
 // out, nor an admin wipe another admin's or an owner's device.
-func (a *API) pathDevice(r *http.Request) (*store.Device, error) {
-	id, err := pathID(r, "id")
+func (a *Console) pathDevice(r *http.Request) (*store.Device, error) {
+	id, err := web.PathID(r, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -186,21 +182,21 @@ func (a *API) pathDevice(r *http.Request) (*store.Device, error) {
 		return nil, errNoDevice
 	}
 	if err != nil {
-		return nil, web.Internal(err)
+		return nil, protocol.Internal(err)
 	}
 	owner, err := a.Store.UserByID(r.Context(), d.User)
 	if err != nil {
-		return nil, web.Internal(err)
+		return nil, protocol.Internal(err)
 	}
-	if err := mayManage(SessionOf(r.Context()).User, owner); err != nil {
-		a.audit(r, "console.refused", deviceTarget(d.ID), store.OutcomeFail, map[string]any{"reason": "level", "route": r.Pattern, "user": owner.ID})
+	if err := mayManage(auth.SessionOf(r.Context()).User, owner); err != nil {
+		a.Auth.Audit(r, "console.refused", auth.DeviceTarget(d.ID), store.OutcomeFail, map[string]any{"reason": "level", "route": r.Pattern, "user": owner.ID})
 		return nil, err
 	}
 	return d, nil
 }
 
 // deviceInfo re-reads a device for the answer of an action.
-func (a *API) deviceInfo(ctx context.Context, d *store.Device) (DeviceView, error) {
+func (a *Console) deviceInfo(ctx context.Context, d *store.Device) (DeviceView, error) {
 	ds, _, err := a.Store.Devices(ctx, store.DeviceFilter{User: d.User})
 	if err != nil {
 		return DeviceView{}, err
@@ -213,7 +209,7 @@ func (a *API) deviceInfo(ctx context.Context, d *store.Device) (DeviceView, erro
 	return DeviceView{}, model.ErrNotFound
 }
 
-func (a *API) lockDevice(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) lockDevice(w http.ResponseWriter, r *http.Request) error {
 	reason, err := actionReason(w, r)
 	if err != nil {
 		return err
@@ -229,21 +225,21 @@ func (a *API) lockDevice(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, model.ErrConflict):
 		return errDeviceGone
 	case err != nil:
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	if a.EndDevice != nil {
 		a.EndDevice(d.ID, protocol.CloseSessionEnded, "session ended: sign in again")
 	}
-	a.audit(r, "device.lock", deviceTarget(d.ID), store.OutcomeOK, withReason(map[string]any{"user": d.User, "ended_sessions": ended}, reason))
-	a.Log.Info("device locked", "device", d.ID, "user", d.User, "by", SessionOf(r.Context()).User.ID, "ended_sessions", ended)
+	a.Auth.Audit(r, "device.lock", auth.DeviceTarget(d.ID), store.OutcomeOK, withReason(map[string]any{"user": d.User, "ended_sessions": ended}, reason))
+	a.Log.Info("device locked", "device", d.ID, "user", d.User, "by", auth.SessionOf(r.Context()).User.ID, "ended_sessions", ended)
 	v, err := a.deviceInfo(r.Context(), d)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"device": v, "ended_sessions": ended})
 }
 
-func (a *API) wipeDevice(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) wipeDevice(w http.ResponseWriter, r *http.Request) error {
 	reason, err := actionReason(w, r)
 	if err != nil {
 		return err
@@ -261,7 +257,7 @@ func (a *API) wipeDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	v, err := a.deviceInfo(r.Context(), d)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"device": v, "ended_sessions": ended})
 }
@@ -272,19 +268,16 @@ func (a *API) wipeDevice(w http.ResponseWriter, r *http.Request) error {
 // action is audited (device.wipe). A device wiped before is left alone and
 // ErrAlreadyWiped returned, so a caller going through every device of a
 // user (offboarding) may skip it.
-func (a *API) WipeDevice(r *http.Request, d *store.Device) error {
+func (a *Console) WipeDevice(r *http.Request, d *store.Device) error {
 	_, err := a.wipe(r, d, "")
 	return err
 }
 
-func (a *API) wipe(r *http.Request, d *store.Device, reason string) (int, error) {
-	key, err := a.commandKey(r.Context())
+func (a *Console) wipe(r *http.Request, d *store.Device, reason string) (int, error) {
+	raw, err := a.Commands.Wipe(r.Context(), d.User, d.ID)
 	if err != nil {
-		return 0, web.Internal(err)
+		return 0, protocol.Internal(err)
 	}
-	cmd := protocol.DeviceCommand{V: 1, Kind: protocol.CommandWipe, User: d.User, Device: d.ID, IssuedAt: time.Now().UnixMilli()}
-	cmd.Sign(key)
-	raw, _ := json.Marshal(cmd)
 	ended, err := a.Store.WipeDevice(r.Context(), d.ID, raw)
 	switch {
 	case errors.Is(err, model.ErrNotFound):
@@ -292,7 +285,7 @@ func (a *API) wipe(r *http.Request, d *store.Device, reason string) (int, error)
 	case errors.Is(err, model.ErrConflict):
 		return 0, ErrAlreadyWiped
 	case err != nil:
-		return 0, web.Internal(err)
+		return 0, protocol.Internal(err)
 	}
 	if a.EndDevice != nil {
 		a.EndDevice(d.ID, protocol.CloseRevoked, "this device was wiped by an administrator")
@@ -300,7 +293,7 @@ func (a *API) wipe(r *http.Request, d *store.Device, reason string) (int, error)
 	if a.DevicesChanged != nil {
 		a.DevicesChanged(d.User)
 	}
-	a.audit(r, "device.wipe", deviceTarget(d.ID), store.OutcomeOK, withReason(map[string]any{"user": d.User, "ended_sessions": ended, "was": d.State}, reason))
+	a.Auth.Audit(r, "device.wipe", auth.DeviceTarget(d.ID), store.OutcomeOK, withReason(map[string]any{"user": d.User, "ended_sessions": ended, "was": d.State}, reason))
 	a.Log.Info("device wiped", "device", d.ID, "user", d.User, "ended_sessions", ended)
 	return ended, nil
 }
@@ -310,40 +303,4 @@ func withReason(detail map[string]any, reason string) map[string]any {
 		detail["reason"] = reason
 	}
 	return detail
-}
-
-// commandKey returns the server's command-signing key, read from the store
-// once.
-func (a *API) commandKey(ctx context.Context) (ed25519.PrivateKey, error) {
-	a.cmdMu.Lock()
-	defer a.cmdMu.Unlock()
-	if a.cmdKey != nil {
-		return a.cmdKey, nil
-	}
-	k, err := a.Store.CommandKey(ctx)
-	if err != nil {
-		return nil, err
-	}
-	a.cmdKey = k
-	return k, nil
-}
-
-// wipeCommand serves a device's wipe command, without a session: a wiped
-// device has none left. The command says only that this device is to be
-// erased; the device acts on it only if it verifies with the command key
-// it pinned at set-up.
-func (a *API) wipeCommand(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	cmd, err := a.Store.DeviceWipeCommand(r.Context(), id)
-	if errors.Is(err, model.ErrNotFound) {
-		return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no wipe command for this device")
-	}
-	if err != nil {
-		return web.Internal(err)
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	return web.WriteJSON(w, http.StatusOK, json.RawMessage(cmd))
 }

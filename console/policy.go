@@ -1,4 +1,4 @@
-package admin
+package console
 
 import (
 	"net/http"
@@ -9,10 +9,10 @@ import (
 	"github.com/curbside-health/curbside/store"
 )
 
-func (a *API) policyRoutes() []Route {
-	return []Route{
-		{"GET /api/v1/admin/policy", model.LevelAdmin, a.getPolicy},
-		{"PUT /api/v1/admin/policy", model.LevelAdmin, a.putPolicy},
+func (a *Console) policyRoutes() []web.Route {
+	return []web.Route{
+		{Pattern: "GET /api/v1/admin/policy", Access: web.Admin, Func: a.getPolicy},
+		{Pattern: "PUT /api/v1/admin/policy", Access: web.Admin, Func: a.putPolicy},
 	}
 }
 
@@ -46,10 +46,10 @@ type policyFieldOut struct {
 	Help    string `json:"help"`
 }
 
-func (a *API) writePolicy(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) writePolicy(w http.ResponseWriter, r *http.Request) error {
 	p, err := a.Store.LoadPolicy(r.Context())
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	values := map[string]string{}
 	fields := []policyFieldOut{}
@@ -62,9 +62,9 @@ func (a *API) writePolicy(w http.ResponseWriter, r *http.Request) error {
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"values": values, "fields": fields})
 }
 
-func (a *API) getPolicy(w http.ResponseWriter, r *http.Request) error { return a.writePolicy(w, r) }
+func (a *Console) getPolicy(w http.ResponseWriter, r *http.Request) error { return a.writePolicy(w, r) }
 
-func (a *API) putPolicy(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) putPolicy(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Values map[string]string `json:"values"`
 	}
@@ -76,19 +76,19 @@ func (a *API) putPolicy(w http.ResponseWriter, r *http.Request) error {
 	}
 	old, err := a.Store.LoadPolicy(r.Context())
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	next := old
 	for k, v := range req.Values {
 		if err := next.Set(k, v); err != nil {
-			return web.Errorf(http.StatusBadRequest, protocol.CodeBadRequest, "%v", err)
+			return protocol.Errorf(protocol.CodeBadRequest, "%v", err)
 		}
 	}
 	if ip := web.ClientIP(r); !next.AdminAllowed(ip) {
-		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "admin_networks would not include your own address %s, which would lock you out of the console; add it first", ip)
+		return protocol.Errorf(protocol.CodeConflict, "admin_networks would not include your own address %s, which would lock you out of the console; add it first", ip)
 	}
 	if err := a.Store.SetPolicy(r.Context(), req.Values); err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	changes := map[string]any{}
 	for k := range req.Values {
@@ -98,6 +98,6 @@ func (a *API) putPolicy(w http.ResponseWriter, r *http.Request) error {
 			changes[k] = map[string]string{"from": from, "to": to}
 		}
 	}
-	a.audit(r, "policy.update", "policy", store.OutcomeOK, changes)
+	a.Auth.Audit(r, "policy.update", "policy", store.OutcomeOK, changes)
 	return a.writePolicy(w, r)
 }

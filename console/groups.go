@@ -1,4 +1,4 @@
-package admin
+package console
 
 import (
 	"errors"
@@ -14,23 +14,23 @@ import (
 // maxGroupChange bounds how many members one request adds or removes.
 const maxGroupChange = 1000
 
-func (a *API) groupRoutes() []Route {
-	return []Route{
-		{"GET /api/v1/admin/groups", model.LevelHelpdesk, a.listGroups},
-		{"GET /api/v1/admin/groups/{id}", model.LevelHelpdesk, a.getGroup},
-		{"POST /api/v1/admin/groups", model.LevelAdmin, a.createGroup},
-		{"PATCH /api/v1/admin/groups/{id}", model.LevelAdmin, a.updateGroup},
-		{"DELETE /api/v1/admin/groups/{id}", model.LevelAdmin, a.deleteGroup},
-		{"POST /api/v1/admin/groups/{id}/members", model.LevelAdmin, a.groupMembers},
+func (a *Console) groupRoutes() []web.Route {
+	return []web.Route{
+		{Pattern: "GET /api/v1/admin/groups", Access: web.Helpdesk, Func: a.listGroups},
+		{Pattern: "GET /api/v1/admin/groups/{id}", Access: web.Helpdesk, Func: a.getGroup},
+		{Pattern: "POST /api/v1/admin/groups", Access: web.Admin, Func: a.createGroup},
+		{Pattern: "PATCH /api/v1/admin/groups/{id}", Access: web.Admin, Func: a.updateGroup},
+		{Pattern: "DELETE /api/v1/admin/groups/{id}", Access: web.Admin, Func: a.deleteGroup},
+		{Pattern: "POST /api/v1/admin/groups/{id}/members", Access: web.Admin, Func: a.groupMembers},
 	}
 }
 
 func groupTarget(id int64) string { return "group:" + strconv.FormatInt(id, 10) }
 
-func (a *API) listGroups(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) listGroups(w http.ResponseWriter, r *http.Request) error {
 	gs, err := a.Store.AllGroups(r.Context())
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	if gs == nil {
 		gs = []*store.Group{}
@@ -38,8 +38,8 @@ func (a *API) listGroups(w http.ResponseWriter, r *http.Request) error {
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"groups": gs})
 }
 
-func (a *API) pathGroup(r *http.Request) (*store.Group, error) {
-	id, err := pathID(r, "id")
+func (a *Console) pathGroup(r *http.Request) (*store.Group, error) {
+	id, err := web.PathID(r, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -48,12 +48,12 @@ func (a *API) pathGroup(r *http.Request) (*store.Group, error) {
 		return nil, errNoGroup
 	}
 	if err != nil {
-		return nil, web.Internal(err)
+		return nil, protocol.Internal(err)
 	}
 	return g, nil
 }
 
-func (a *API) getGroup(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) getGroup(w http.ResponseWriter, r *http.Request) error {
 	g, err := a.pathGroup(r)
 	if err != nil {
 		return err
@@ -70,7 +70,7 @@ type groupRequest struct {
 // apply fills g from the request and checks it.
 func (q *groupRequest) apply(g *store.Group) error {
 	if q.Name != nil {
-		n, ok := trimmed(*q.Name, 64)
+		n, ok := web.Trimmed(*q.Name, 64)
 		if !ok {
 			return badRequest("name: the group's name, 1-64 characters")
 		}
@@ -94,16 +94,16 @@ func (q *groupRequest) apply(g *store.Group) error {
 func groupError(err error, name string) error {
 	switch {
 	case errors.Is(err, model.ErrExists):
-		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "a group named %q already exists", name)
+		return protocol.Errorf(protocol.CodeConflict, "a group named %q already exists", name)
 	case errors.Is(err, model.ErrConflict):
-		return web.Errorf(http.StatusConflict, protocol.CodeConflict, "%s", unwrapMsg(err))
+		return protocol.Errorf(protocol.CodeConflict, "%s", model.ReasonOf(err, "that changed meanwhile; reload and try again"))
 	case errors.Is(err, model.ErrNotFound):
-		return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no such parent group")
+		return protocol.Errorf(protocol.CodeNotFound, "no such parent group")
 	}
-	return web.Internal(err)
+	return protocol.Internal(err)
 }
 
-func (a *API) createGroup(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) createGroup(w http.ResponseWriter, r *http.Request) error {
 	var q groupRequest
 	if err := web.DecodeJSON(w, r, maxConsoleBody, &q); err != nil {
 		return err
@@ -119,15 +119,15 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return groupError(err, g.Name)
 	}
-	a.audit(r, "group.create", groupTarget(id), store.OutcomeOK, map[string]any{"name": g.Name, "parent": g.Parent})
+	a.Auth.Audit(r, "group.create", groupTarget(id), store.OutcomeOK, map[string]any{"name": g.Name, "parent": g.Parent})
 	ng, err := a.Store.GroupByID(r.Context(), id)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	return web.WriteJSON(w, http.StatusCreated, map[string]any{"group": ng})
 }
 
-func (a *API) updateGroup(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	g, err := a.pathGroup(r)
 	if err != nil {
 		return err
@@ -143,29 +143,29 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := a.Store.UpdateGroup(r.Context(), g.ID, g.Name, g.Description, g.Parent); err != nil {
 		return groupError(err, g.Name)
 	}
-	a.audit(r, "group.update", groupTarget(g.ID), store.OutcomeOK, map[string]any{"name": map[string]string{"from": old.Name, "to": g.Name},
+	a.Auth.Audit(r, "group.update", groupTarget(g.ID), store.OutcomeOK, map[string]any{"name": map[string]string{"from": old.Name, "to": g.Name},
 		"parent": map[string]int64{"from": old.Parent, "to": g.Parent}})
 	ng, err := a.Store.GroupByID(r.Context(), g.ID)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"group": ng})
 }
 
-func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	g, err := a.pathGroup(r)
 	if err != nil {
 		return err
 	}
 	if err := a.Store.DeleteGroup(r.Context(), g.ID); err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
-	a.audit(r, "group.delete", groupTarget(g.ID), store.OutcomeOK, map[string]any{"name": g.Name, "members": len(g.Direct)})
+	a.Auth.Audit(r, "group.delete", groupTarget(g.ID), store.OutcomeOK, map[string]any{"name": g.Name, "members": len(g.Direct)})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-func (a *API) groupMembers(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) groupMembers(w http.ResponseWriter, r *http.Request) error {
 	g, err := a.pathGroup(r)
 	if err != nil {
 		return err
@@ -182,9 +182,9 @@ func (a *API) groupMembers(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, id := range q.Add {
 		if _, err := a.Store.UserByID(r.Context(), id); errors.Is(err, model.ErrNotFound) {
-			return web.Errorf(http.StatusNotFound, protocol.CodeNotFound, "no user with id %d", id)
+			return protocol.Errorf(protocol.CodeNotFound, "no user with id %d", id)
 		} else if err != nil {
-			return web.Internal(err)
+			return protocol.Internal(err)
 		}
 	}
 	for _, change := range []struct {
@@ -195,13 +195,13 @@ func (a *API) groupMembers(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		if err := a.Store.SetGroupMembers(r.Context(), g.ID, change.ids, change.add); err != nil {
-			return web.Internal(err)
+			return protocol.Internal(err)
 		}
 	}
-	a.audit(r, "group.members", groupTarget(g.ID), store.OutcomeOK, map[string]any{"added": q.Add, "removed": q.Remove})
+	a.Auth.Audit(r, "group.members", groupTarget(g.ID), store.OutcomeOK, map[string]any{"added": q.Add, "removed": q.Remove})
 	ng, err := a.Store.GroupByID(r.Context(), g.ID)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"group": ng})
 }

@@ -1,11 +1,11 @@
-package admin
+package console
 
 import (
 	"net/http"
 	"time"
 
 	"github.com/curbside-health/curbside/internal/web"
-	"github.com/curbside-health/curbside/model"
+	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
 
@@ -15,10 +15,10 @@ const (
 	maxReportDays     = 366
 )
 
-func (a *API) reportRoutes() []Route {
-	return []Route{
-		{Pattern: "GET /api/v1/admin/reports/activity", Level: model.LevelAdmin, handler: a.activityReport},
-		{Pattern: "GET /api/v1/admin/reports/inventory", Level: model.LevelAdmin, handler: a.inventoryReport},
+func (a *Console) reportRoutes() []web.Route {
+	return []web.Route{
+		{Pattern: "GET /api/v1/admin/reports/activity", Access: web.Admin, Func: a.activityReport},
+		{Pattern: "GET /api/v1/admin/reports/inventory", Access: web.Admin, Func: a.inventoryReport},
 	}
 }
 
@@ -47,16 +47,16 @@ func reportRange(r *http.Request, now time.Time) (from, to time.Time, err error)
 	return from, to, nil
 }
 
-func (a *API) activityReport(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) activityReport(w http.ResponseWriter, r *http.Request) error {
 	from, to, err := reportRange(r, time.Now())
 	if err != nil {
 		return err
 	}
 	rep, err := a.Store.ActivityReport(r.Context(), from, to)
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
-	a.audit(r, "report.view", "report:activity", store.OutcomeOK, map[string]any{"from": rep.From, "to": rep.To})
+	a.Auth.Audit(r, "report.view", "report:activity", store.OutcomeOK, map[string]any{"from": rep.From, "to": rep.To})
 	return web.WriteJSON(w, http.StatusOK, rep)
 }
 
@@ -105,12 +105,12 @@ var ephiFlows = []Flow{
 		Kept: "as the operator decides", Control: "the operator's storage; no built-in replication yet"},
 }
 
-func (a *API) inventoryReport(w http.ResponseWriter, r *http.Request) error {
+func (a *Console) inventoryReport(w http.ResponseWriter, r *http.Request) error {
 	inv, err := a.Store.Inventory(r.Context())
 	if err != nil {
-		return web.Internal(err)
+		return protocol.Internal(err)
 	}
-	a.audit(r, "report.view", "report:inventory", store.OutcomeOK, nil)
+	a.Auth.Audit(r, "report.view", "report:inventory", store.OutcomeOK, nil)
 	return web.WriteJSON(w, http.StatusOK, map[string]any{
 		"generated_at": time.Now().UnixMilli(),
 		"version":      a.Version,

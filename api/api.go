@@ -1,0 +1,210 @@
+package api
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/curbside-health/curbside/auth"
+	"github.com/curbside-health/curbside/devicecmd"
+	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
+	"github.com/curbside-health/curbside/protocol"
+	"github.com/curbside-health/curbside/store"
+)
+
+// Request body limits.
+const (
+	maxDeviceBody = 16 << 10
+	maxSearch     = 50
+)
+
+// API serves the endpoints the apps use: the signed-in user, the directory
+// and the keys to encrypt to, device registration and resume, the
+// client's share of the policy, and invitation links.
+type API struct {
+	Auth     *auth.Auth
+	Store    *store.Store
+	Log      *slog.Logger
+	Commands *devicecmd.Signer // the key devices pin, for config
+	// DevicesChanged is called after a user's device set changes, so the
+	// relay can drop what it cached.
+	DevicesChanged func(user int64)
+	// Version is the server's version, reported to clients.
+	Version string
+	// PublicURL is the origin people reach the server at, for the
+	// first-run set-up link; empty: the origin each request came to.
+	PublicURL string
+
+	challenges challenges
+}
+
+// Routes lists the app-facing routes. GET /me stays open to a session
+// that must first set up a second factor, so the app can say so; a wiped
+// device fetches its wipe command with no session left, and an invitation
+// link is opened by somebody who has none yet.
+func (a *API) Routes() []web.Route {
+	return []web.Route{
+		{Pattern: "GET /api/v1/me", Access: web.Enrolling, Func: a.me},
+		{Pattern: "GET /api/v1/users/{username}", Access: web.User, Func: a.user},
+		{Pattern: "GET /api/v1/directory", Access: web.User, Func: a.directory},
+		{Pattern: "GET /api/v1/keys/{id}", Access: web.User, Func: a.keys},
+		{Pattern: "POST /api/v1/devices", Access: web.User, Func: a.registerDevice},
+		{Pattern: "GET /api/v1/groups", Access: web.User, Func: a.groups},
+		{Pattern: "GET /api/v1/groups/{id}", Access: web.User, Func: a.group},
+		{Pattern: "POST /api/v1/devices/{id}/challenge", Access: web.User, Func: a.challenge},
+		{Pattern: "POST /api/v1/devices/{id}/resume", Access: web.User, Func: a.resume},
+		{Pattern: "GET /api/v1/devices/me/share", Access: web.User, Func: a.share},
+		{Pattern: "GET /api/v1/config", Access: web.User, Func: a.config},
+		{Pattern: "GET /api/v1/devices/{id}/wipe", Access: web.Public, Func: a.wipeCommand},
+		{Pattern: "GET /api/v1/invitations/{token}", Access: web.Public, Func: a.showInvitation},
+		{Pattern: "POST /api/v1/invitations/accept", Access: web.Public, Func: a.acceptInvitation},
+	}
+}
+
+func (a *API) me(w http.ResponseWriter, r *http.Request) error {
+	s := auth.SessionOf(r.Context())
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": s.User, "device": s.Device,
+		"mfa": s.MFA, "mfa_enrollment_required": s.EnrollmentRequired})
+}
+
+var errNoUser = protocol.Errorf(protocol.CodeNotFound, "no such user")
+
+func (a *API) user(w http.ResponseWriter, r *http.Request) error {
+	u, err := a.Store.UserByName(r.Context(), r.PathValue("username"))
+	if errors.Is(err, model.ErrNotFound) {
+		return errNoUser
+	}
+	if err != nil {
+		return protocol.Internal(err)
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": u})
+}
+
+func (a *API) directory(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query().Get("q")
+	if len(q) > 64 {
+		return protocol.Errorf(protocol.CodeBadRequest, "q is longer than 64 characters")
+	}
+	users, err := a.Store.SearchUsers(r.Context(), q, maxSearch)
+	if err != nil {
+		return protocol.Internal(err)
+	}
+	if users == nil {
+		users = []*model.User{}
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"users": users})
+}
+
+// KeysResponse is a user's signed device list and the devices the server
+// holds active. Clients encrypt to devices that are in both.
+type KeysResponse struct {
+	User   *model.User     `json:"user"`
+	List   json.RawMessage `json:"list"`
+	Active []int64         `json:"active"`
+}
+
+func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
+	id, err := web.PathID(r, "id")
+	if err != nil {
+		return err
+	}
+	u, err := a.Store.UserByID(r.Context(), id)
+	if errors.Is(err, model.ErrNotFound) {
+		return errNoUser
+	}
+	if err != nil {
+		return protocol.Internal(err)
+	}
+	list, active, err := a.Store.DeviceList(r.Context(), id)
+	if err != nil {
+		return protocol.Internal(err)
+	}
+	if list == nil {
+		list = json.RawMessage("null")
+	}
+	return web.WriteJSON(w, http.StatusOK, KeysResponse{User: u, List: list, Active: active})
+}
+
+type registerRequest struct {
+	Name string          `json:"name"`
+	List json.RawMessage `json:"list"`
+}
+
+func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
+	s := auth.SessionOf(r.Context())
+	if s.Device != 0 {
+		return protocol.Errorf(protocol.CodeConflict, "this session already has device %d; sign in again to register another", s.Device)
+	}
+	var req registerRequest
+	if err := web.DecodeJSON(w, r, maxDeviceBody, &req); err != nil {
+		return err
+	}
+	if req.Name == "" || len(req.Name) > 100 {
+		return protocol.Errorf(protocol.CodeBadRequest, "name must be 1-100 characters")
+	}
+	var list protocol.DeviceList
+	if err := json.Unmarshal(req.List, &list); err != nil {
+		return protocol.Errorf(protocol.CodeBadDeviceList, "list is not a device list: %v", err)
+	}
+	if err := list.Validate(); err != nil {
+		return err
+	}
+	if list.User != s.User.ID {
+		return protocol.Errorf(protocol.CodeForbidden, "the list is for user %d; you are %d", list.User, s.User.ID)
+	}
+	signer, _ := list.Find(list.Signer)
+	if !ed25519.Verify(signer.Sign, list.SignedBytes(), list.Sig) {
+		return protocol.Errorf(protocol.CodeBadDeviceList, "the list's signature does not verify with the signer's key")
+	}
+	agent := store.TrimAgent(r.UserAgent())
+	err := a.Store.RegisterDevice(r.Context(), s.User.ID, req.Name, agent, signer, &list, req.List, s.TokenHash)
+	switch {
+	case errors.Is(err, model.ErrConflict):
+		return protocol.Errorf(protocol.CodeConflict, "%s; fetch /api/v1/keys/%d and sign a new list", model.ReasonOf(err, "the device list changed"), s.User.ID)
+	case errors.Is(err, model.ErrExists):
+		return protocol.Errorf(protocol.CodeConflict, "that device key is already registered; make new keys")
+	case err != nil:
+		return protocol.Internal(err)
+	}
+	a.Log.Info("device registered", "user", s.User.ID, "device", signer.ID, "list_version", list.Version)
+	a.Auth.Audit(r, "device.register", auth.DeviceTarget(signer.ID), store.OutcomeOK, map[string]any{"name": req.Name, "agent": agent, "list_version": list.Version})
+	if a.DevicesChanged != nil {
+		a.DevicesChanged(s.User.ID)
+	}
+	return web.WriteJSON(w, http.StatusCreated, map[string]any{"device": signer.ID})
+}
+
+func (a *API) groups(w http.ResponseWriter, r *http.Request) error {
+	gs, err := a.Store.GroupsOf(r.Context(), auth.SessionOf(r.Context()).User.ID)
+	if err != nil {
+		return protocol.Internal(err)
+	}
+	if gs == nil {
+		gs = []*store.Group{}
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"groups": gs})
+}
+
+func (a *API) group(w http.ResponseWriter, r *http.Request) error {
+	id, err := web.PathID(r, "id")
+	if err != nil {
+		return err
+	}
+	g, err := a.Store.GroupByID(r.Context(), id)
+	if errors.Is(err, model.ErrNotFound) {
+		return protocol.Errorf(protocol.CodeNotFound, "no such group")
+	}
+	if err != nil {
+		return protocol.Internal(err)
+	}
+	me := auth.SessionOf(r.Context()).User.ID
+	for _, m := range g.Members {
+		if m.ID == me {
+			return web.WriteJSON(w, http.StatusOK, map[string]any{"group": g})
+		}
+	}
+	return protocol.Errorf(protocol.CodeForbidden, "you are not a member of this group")
+}

@@ -1,0 +1,153 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/curbside-health/curbside/auth"
+	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
+	"github.com/curbside-health/curbside/protocol"
+	"github.com/curbside-health/curbside/store"
+)
+
+// maxAcceptBody bounds an invitation's acceptance, which carries a
+// password.
+const maxAcceptBody = 4 << 10
+
+var errBadInvitation = protocol.Errorf(protocol.CodeInvitation, "this link is not valid: ask your administrator for a new one")
+
+// Invitation error codes.
+const (
+	CodeInvitation   = protocol.CodeInvitation
+	CodeWeakPassword = protocol.CodeWeakPassword
+)
+
+// pendingInvitation looks up a token and refuses any invitation that can no
+// longer be used, saying why.
+func (a *API) pendingInvitation(r *http.Request, token string) (*store.Invitation, error) {
+	if token == "" || len(token) > 128 {
+		return nil, errBadInvitation
+	}
+	inv, err := a.Store.InvitationByHash(r.Context(), auth.HashToken(token))
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, errBadInvitation
+	}
+	if err != nil {
+		return nil, protocol.Internal(err)
+	}
+	switch inv.Status {
+	case store.InviteUsed:
+		return nil, protocol.Errorf(protocol.CodeInvitationGone, "this link was already used; sign in, or ask your administrator for a new one")
+	case store.InviteExpired:
+		return nil, protocol.Errorf(protocol.CodeInvitationGone, "this link has expired; ask your administrator for a new one")
+	case store.InviteRevoked:
+		return nil, protocol.Errorf(protocol.CodeInvitationGone, "this link was withdrawn; ask your administrator for a new one")
+	}
+	return inv, nil
+}
+
+func (a *API) showInvitation(w http.ResponseWriter, r *http.Request) error {
+	inv, err := a.pendingInvitation(r, r.PathValue("token"))
+	if err != nil {
+		return err
+	}
+	pol, err := a.Store.LoadPolicy(r.Context())
+	if err != nil {
+		return protocol.Internal(err)
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{
+		"invitation": map[string]any{"kind": inv.Kind, "username": inv.Username, "display": inv.Display, "role": inv.Role,
+			"admin_level": inv.AdminLevel, "expires_at": inv.ExpiresAt},
+		"password_policy": map[string]any{"min_length": pol.PasswordMinLength, "classes": pol.PasswordClasses},
+	})
+}
+
+type acceptRequest struct {
+	Token    string `json:"token"`
+	Username string `json:"username"`
+	Display  string `json:"display"`
+	Password string `json:"password"`
+}
+
+func (a *API) acceptInvitation(w http.ResponseWriter, r *http.Request) error {
+	var req acceptRequest
+	if err := web.DecodeJSON(w, r, maxAcceptBody, &req); err != nil {
+		return err
+	}
+	ip := web.ClientIP(r)
+	if !a.Auth.AllowAttempt(ip) { // hashing a password costs; bound it like sign-in
+		return protocol.Errorf(protocol.CodeRateLimited, "too many attempts from this address; wait a minute and try again")
+	}
+	inv, err := a.pendingInvitation(r, req.Token)
+	if err != nil {
+		return err
+	}
+	username := strings.TrimSpace(req.Username)
+	if inv.Kind != store.InviteReset && inv.Username == "" && !model.ValidUsername(username) {
+		return protocol.Errorf(protocol.CodeBadRequest, "username: 1-64 characters of letters, digits, '.', '_', '-' or '@'")
+	}
+	display, ok := web.Trimmed(req.Display, 100)
+	if inv.Kind != store.InviteReset && inv.Display == "" && !ok {
+		return protocol.Errorf(protocol.CodeBadRequest, "display: your full name as others will see it, 1-100 characters")
+	}
+	pol, err := a.Store.LoadPolicy(r.Context())
+	if err != nil {
+		return protocol.Internal(err)
+	}
+	if err := auth.CheckNewPassword(req.Password, &pol); err != nil {
+		return protocol.Errorf(protocol.CodeWeakPassword, "%v", err)
+	}
+	hash, err := auth.HashPassword(req.Password)
+	if err != nil {
+		return protocol.Internal(err)
+	}
+	u, inv, err := a.Store.AcceptInvitation(r.Context(), auth.HashToken(req.Token), username, display, hash)
+	switch {
+	case errors.Is(err, model.ErrExists):
+		return protocol.Errorf(protocol.CodeConflict, "the username %q is taken; choose another", username)
+	case errors.Is(err, model.ErrGone):
+		return protocol.Errorf(protocol.CodeInvitationGone, "this link can no longer be used; ask your administrator for a new one")
+	case err != nil:
+		return protocol.Internal(err)
+	}
+	action := "invitation.accept"
+	if inv.Kind == store.InviteSetup {
+		action = "setup.owner"
+	}
+	a.Auth.AuditEntry(r, &store.AuditEntry{Actor: u.ID, ActorName: u.Username, Action: action, Target: auth.UserTarget(u.ID), IP: ip},
+		map[string]any{"invitation": inv.ID, "kind": inv.Kind, "role": u.Role, "admin_level": u.AdminLevel})
+	a.Log.Info("invitation accepted", "user", u.ID, "kind", inv.Kind)
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": u})
+}
+
+// setupTTL is how long the first-run set-up link works.
+const setupTTL = 24 * time.Hour
+
+// SetupLink makes the first-run link that creates the organisation's owner,
+// when no administrator exists yet, and returns it with its expiry ("" when
+// there is an administrator). Each call voids the links made before it, so
+// only the newest printed link works.
+func (a *API) SetupLink(ctx context.Context, origin string) (string, time.Time, error) {
+	n, err := a.Store.AdminCount(ctx)
+	if err != nil || n > 0 {
+		return "", time.Time{}, err
+	}
+	if err := a.Store.RevokeSetupInvitations(ctx); err != nil {
+		return "", time.Time{}, err
+	}
+	token, hash := auth.NewToken()
+	exp := time.Now().Add(setupTTL)
+	inv := &store.Invitation{Role: model.RoleStaff, AdminLevel: model.LevelOwner, ExpiresAt: exp.UnixMilli()}
+	if err := a.Store.CreateInvitation(ctx, inv, hash); err != nil {
+		return "", time.Time{}, err
+	}
+	if err := a.Store.Audit(ctx, &store.AuditEntry{Action: "setup.link", Target: auth.InvitationTarget(inv.ID), Detail: `{"expires_at":` + strconv.FormatInt(inv.ExpiresAt, 10) + `}`}); err != nil {
+		return "", time.Time{}, err
+	}
+	return auth.InvitationURL(strings.TrimSuffix(origin, "/"), token), exp, nil
+}

@@ -1,0 +1,58 @@
+// Package console is the API of the admin console, under /api/v1/admin/:
+// users, groups, invitations, CSV import, policy, devices with remote lock
+// and wipe, second-factor resets, the audit log and activity reports.
+//
+// Every route says the least admin level that may call it (web.Helpdesk,
+// Admin or Owner); the guard in package auth checks that level, the
+// policy's admin networks and the second factor before a handler runs.
+package console
+
+import (
+	"log/slog"
+
+	"github.com/curbside-health/curbside/auth"
+	"github.com/curbside-health/curbside/devicecmd"
+	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/protocol"
+	"github.com/curbside-health/curbside/store"
+)
+
+// Console serves the admin console's API.
+type Console struct {
+	Auth     *auth.Auth
+	Store    *store.Store
+	Log      *slog.Logger
+	Commands *devicecmd.Signer // signs remote wipes
+	// DevicesChanged is called after a user's device set changes, so the
+	// relay can drop what it cached.
+	DevicesChanged func(user int64)
+	// EndDevice, if set, disconnects one device's relay session at once
+	// with a close code (protocol.CloseSessionEnded, CloseRevoked).
+	EndDevice func(device int64, code int, reason string)
+	// Version is the server's version, for the inventory report.
+	Version string
+	// PublicURL is the origin people reach the server at, for the links
+	// in invitations; empty: the origin each request came to.
+	PublicURL string
+}
+
+// Routes lists the console's routes and the level each needs, one line
+// per feature file.
+func (a *Console) Routes() []web.Route {
+	var rs []web.Route
+	rs = append(rs, a.userRoutes()...)
+	rs = append(rs, a.groupRoutes()...)
+	rs = append(rs, a.invitationRoutes()...)
+	rs = append(rs, a.policyRoutes()...)
+	rs = append(rs, a.importRoutes()...)
+	rs = append(rs, a.auditRoutes()...)
+	rs = append(rs, a.reportRoutes()...)
+	rs = append(rs, a.deviceRoutes()...)
+	rs = append(rs, a.mfaRoutes()...)
+	return rs
+}
+
+var (
+	errNoUser   = protocol.Errorf(protocol.CodeNotFound, "no such user")
+	errLowLevel = protocol.Errorf(protocol.CodeForbidden, "your administrator level does not allow this")
+)
