@@ -79,7 +79,7 @@ func (a *Auth) totpBegin(w http.ResponseWriter, r *http.Request) error {
 	if u, err := url.Parse(a.publicURL); err == nil && u.Hostname() != "" {
 		issuer = "Curbside (" + u.Hostname() + ")"
 	}
-	key, err := totp.Generate(totp.GenerateOpts{Issuer: issuer, AccountName: s.User.Username, Period: totpPeriod, SecretSize: 20})
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: issuer, AccountName: s.User.Username, Period: TOTPPeriod, SecretSize: 20})
 	if err != nil {
 		return protocol.Internal(err)
 	}
@@ -133,7 +133,7 @@ func (a *Auth) totpConfirm(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return errRateLimited
 	}
-	step, ok := matchTOTP(t.Secret, code, a.now())
+	step, ok := matchTOTP(t.Secret, code, a.Now())
 	if !ok {
 		return errWrongCode
 	}

@@ -23,13 +23,13 @@ import (
 // SessionCookie is the name of the browser session cookie.
 const SessionCookie = "curbside_session"
 
-// Login rate limits: per client address, a burst of loginBurst attempts,
-// then one per loginEvery; a sign-in that succeeds gives its attempt back,
+// Login rate limits: per client address, a burst of DefaultLoginBurst attempts,
+// then one per DefaultLoginEvery; a sign-in that succeeds gives its attempt back,
 // so it is failures that run the allowance down. The per-account lockout of
 // the policy is the second line, against slow distributed guessing.
 const (
-	loginBurst = 10
-	loginEvery = 6 * time.Second
+	DefaultLoginBurst = 10
+	DefaultLoginEvery = 6 * time.Second
 )
 
 // touchEvery is how stale a session's last-used time may get before a
@@ -61,8 +61,20 @@ type Auth struct {
 	skew atomic.Int64
 }
 
-// now is the time TOTP codes are checked at.
-func (a *Auth) now() time.Time { return time.Now().Add(time.Duration(a.skew.Load())) }
+// Now is the time second-step codes are checked at: the clock, moved by
+// ShiftClock.
+func (a *Auth) Now() time.Time { return time.Now().Add(time.Duration(a.skew.Load())) }
+
+// SetLoginLimit reshapes the per-address sign-in limiter: one attempt
+// earned back every every, up to burst (zero leaves either as it is).
+// Tests that sign in many times from one address raise the burst; those
+// that count refusals stop the refill.
+func (a *Auth) SetLoginLimit(every time.Duration, burst int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.loginEvery = cmp.Or(every, a.loginEvery)
+	a.loginBurst = cmp.Or(burst, a.loginBurst)
+}
 
 // limiterEntry is a token bucket: up to loginBurst attempts, one more
 // every loginEvery. It is a hand-made bucket rather than a rate.Limiter
@@ -90,7 +102,7 @@ type Options struct {
 // New returns an Auth over st.
 func New(st *store.Store, opts Options) *Auth {
 	a := &Auth{store: st, log: opts.Logger, publicURL: opts.PublicURL, limiters: map[string]*limiterEntry{},
-		loginEvery: cmp.Or(opts.LoginEvery, loginEvery), loginBurst: cmp.Or(opts.LoginBurst, loginBurst)}
+		loginEvery: cmp.Or(opts.LoginEvery, DefaultLoginEvery), loginBurst: cmp.Or(opts.LoginBurst, DefaultLoginBurst)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

@@ -39,7 +39,7 @@ const (
 	mfaPendingTTL  = 5 * time.Minute // how long a right password waits for its second step
 	mfaPendingMax  = 5               // wrong codes before the pending sign-in is dropped
 	recoveryCount  = 10              // codes in a set
-	totpPeriod     = 30              // seconds per TOTP step (RFC 6238 default, what every app uses)
+	TOTPPeriod     = 30              // seconds per TOTP step (RFC 6238 default, what every app uses)
 	totpSkewSteps  = 1               // steps of clock drift accepted either way
 	maxPendingKeep = 10000           // pending sign-ins held at most (memory bound)
 )
@@ -172,7 +172,9 @@ func (p *pendingLogins) drop(token string) { p.consume(token) }
 
 // ------------------------------------------------------------------ TOTP
 
-var totpOpts = totp.ValidateOpts{Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+// TOTPOpts are the TOTP parameters every authenticator app uses: 30-second
+// steps, six digits, SHA-1.
+var TOTPOpts = totp.ValidateOpts{Period: TOTPPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
 
 // matchTOTP returns the time step whose code equals code, within the
 // accepted clock drift of now.
@@ -181,13 +183,13 @@ func matchTOTP(secret, code string, now time.Time) (step int64, ok bool) {
 		return 0, false
 	}
 	for d := -totpSkewSteps; d <= totpSkewSteps; d++ {
-		t := now.Add(time.Duration(d*totpPeriod) * time.Second)
-		want, err := totp.GenerateCodeCustom(secret, t, totpOpts)
+		t := now.Add(time.Duration(d*TOTPPeriod) * time.Second)
+		want, err := totp.GenerateCodeCustom(secret, t, TOTPOpts)
 		if err != nil {
 			return 0, false
 		}
 		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
-			return t.Unix() / totpPeriod, true
+			return t.Unix() / TOTPPeriod, true
 		}
 	}
 	return 0, false
@@ -223,7 +225,7 @@ func (a *Auth) checkTOTP(ctx context.Context, user int64, code string) (bool, er
 	if !t.Confirmed {
 		return false, nil
 	}
-	step, ok := matchTOTP(t.Secret, code, a.now())
+	step, ok := matchTOTP(t.Secret, code, a.Now())
 	if !ok {
 		return false, nil
 	}

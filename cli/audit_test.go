@@ -15,8 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/curbside-health/curbside/admin"
+	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/console"
+	"github.com/curbside-health/curbside/devicecmd"
+	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/store"
 )
@@ -36,9 +38,10 @@ func auditedDataDir(t *testing.T) (string, int, *store.Store) {
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.DiscardHandler)
-	api := &admin.API{Auth: auth.NewAuth(st, log), Store: st, Log: log}
+	a := auth.New(st, auth.Options{Logger: log})
+	cons := &console.Console{Auth: a, Store: st, Log: log, Commands: devicecmd.New(st)}
 	mux := http.NewServeMux()
-	api.Register(mux)
+	web.Mount(mux, log, a, cons.Routes())
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	token := func(name, level string) string {

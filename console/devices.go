@@ -29,7 +29,7 @@ import (
 // Limits of the inventory listing.
 const (
 	maxDevicePage  = 500
-	maxReasonBytes = 200
+	MaxReasonBytes = 200
 )
 
 func (a *Console) deviceRoutes() []web.Route {
@@ -163,8 +163,8 @@ func actionReason(w http.ResponseWriter, r *http.Request) (string, error) {
 		return "", err
 	}
 	reason := strings.TrimSpace(req.Reason)
-	if len(reason) > maxReasonBytes {
-		return "", protocol.Errorf(protocol.CodeBadRequest, "reason is longer than %d bytes", maxReasonBytes)
+	if len(reason) > MaxReasonBytes {
+		return "", protocol.Errorf(protocol.CodeBadRequest, "reason is longer than %d bytes", MaxReasonBytes)
 	}
 	return reason, nil
 }

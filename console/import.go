@@ -19,7 +19,7 @@ import (
 
 // Import limits: a practice's whole staff list fits many times over.
 const (
-	maxImportBytes = 1 << 20
+	MaxImportBytes = 1 << 20
 	maxImportRows  = 5000
 )
 
@@ -65,9 +65,9 @@ func (a *Console) importUsers(w http.ResponseWriter, r *http.Request) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "text/csv" {
 		return protocol.Errorf(protocol.CodeUnsupportedType, "send the file as text/csv")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImportBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxImportBytes))
 	if err != nil {
-		return protocol.Errorf(protocol.CodeTooLarge, "the file is larger than %d bytes; split it", maxImportBytes)
+		return protocol.Errorf(protocol.CodeTooLarge, "the file is larger than %d bytes; split it", MaxImportBytes)
 	}
 	ctx := r.Context()
 	groups, err := a.Store.AllGroups(ctx)

@@ -154,7 +154,7 @@ function showForm(inv, pol) {
     } catch (ex) {
       btn.disabled = false;
       btn.textContent = label;
-      if (ex.code === "invitation_invalid") { const [t, m] = why(ex); showProblem(t, m); return; }
+      if (ex.code === "invitation_invalid" || ex.code === "invitation_gone") { const [t, m] = why(ex); showProblem(t, m); return; }
       err.textContent = ex.message;
       (/^username|taken/.test(ex.message) ? uname : /^display/.test(ex.message) ? disp : pw).focus();
     }

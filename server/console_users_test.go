@@ -1,4 +1,4 @@
-package admin
+package server
 
 import (
 	"context"
@@ -6,6 +6,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/curbside-health/curbside/auth"
+	"github.com/curbside-health/curbside/console"
+	"github.com/curbside-health/curbside/protocol"
 
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/store"
@@ -49,7 +53,7 @@ func TestCreateUserAndAcceptInvitation(t *testing.T) {
 	f.do("PUT", "/api/v1/admin/policy", adm, map[string]any{"values": map[string]string{"password_min_length": "16", "password_classes": "3"}})
 	for _, pw := range []string{"short", "all lower case letters", "ALLUPPERandlowercase"} {
 		code, out = f.do("POST", "/api/v1/invitations/accept", "", map[string]string{"token": tok, "password": pw})
-		if code != 400 || errCode(out) != string(CodeWeakPassword) {
+		if code != 400 || errCode(out) != string(protocol.CodeWeakPassword) {
 			t.Fatalf("weak password %q: %d %v", pw, code, out)
 		}
 	}
@@ -61,7 +65,7 @@ func TestCreateUserAndAcceptInvitation(t *testing.T) {
 		t.Fatalf("sign-in after accepting: %d", code)
 	}
 	code, out = f.do("POST", "/api/v1/invitations/accept", "", map[string]string{"token": tok, "password": "Another pass 3rd!!"})
-	if code != http.StatusGone || errCode(out) != string(CodeInvitation) {
+	if code != http.StatusGone || errCode(out) != string(protocol.CodeInvitationGone) {
 		t.Fatalf("second use: %d %v", code, out)
 	}
 	g, _ := f.st.GroupByID(context.Background(), gid)
@@ -122,7 +126,7 @@ func TestNewAccountInvitation(t *testing.T) {
 	if code, _ := f.do("DELETE", "/api/v1/admin/invitations/"+itoa(int64(inv["id"].(float64))), tokens[model.LevelAdmin], nil); code != 409 {
 		t.Fatalf("revoking a used invitation: %d", code)
 	}
-	if code, out := f.do("GET", "/api/v1/invitations/not-a-real-token", "", nil); code != 404 || errCode(out) != string(CodeInvitation) {
+	if code, out := f.do("GET", "/api/v1/invitations/not-a-real-token", "", nil); code != 404 || errCode(out) != string(protocol.CodeInvitation) {
 		t.Fatalf("unknown token: %d %v", code, out)
 	}
 }
@@ -140,12 +144,12 @@ func TestImportCSV(t *testing.T) {
 		"sam,Sam Again,staff,,\n" + // line 5: exists already
 		"cy,Cy,doctor,,\n" + // line 6: bad role
 		"dee,Dee,patient,,Nope\n" // line 7: unknown group
-	imp := func(mode string) ImportResult {
+	imp := func(mode string) console.ImportResult {
 		code, body := f.raw("POST", "/api/v1/admin/import?mode="+mode, adm, "text/csv", csv)
 		if code != 200 {
 			t.Fatalf("import %s: %d %s", mode, code, body)
 		}
-		var res ImportResult
+		var res console.ImportResult
 		json.Unmarshal([]byte(body), &res)
 		return res
 	}
@@ -186,7 +190,7 @@ func TestImportCSV(t *testing.T) {
 			t.Errorf("%s: %d %s", name, code, b)
 		}
 	}
-	if code, _ := f.raw("POST", "/api/v1/admin/import?mode=all", adm, "text/csv", strings.Repeat("x", maxImportBytes+10)); code != http.StatusRequestEntityTooLarge {
+	if code, _ := f.raw("POST", "/api/v1/admin/import?mode=all", adm, "text/csv", strings.Repeat("x", console.MaxImportBytes+10)); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized file: %d", code)
 	}
 	if code, _ := f.raw("POST", "/api/v1/admin/import?mode=some", adm, "text/csv", csv); code != 400 {
@@ -216,7 +220,7 @@ func TestOffboard(t *testing.T) {
 		t.Fatalf("device state %s", d.State)
 	}
 	var n int
-	f.st.ReadDB().QueryRow(`SELECT count(*) FROM audit WHERE action = 'user.offboard' AND target = ? AND detail LIKE '%completed_at%'`, userTarget(sam.ID)).Scan(&n)
+	f.st.ReadDB().QueryRow(`SELECT count(*) FROM audit WHERE action = 'user.offboard' AND target = ? AND detail LIKE '%completed_at%'`, auth.UserTarget(sam.ID)).Scan(&n)
 	if n != 1 {
 		t.Fatalf("%d offboarding audit entries", n)
 	}
@@ -258,13 +262,12 @@ func TestHelpdeskLimits(t *testing.T) {
 // that creates the owner; once one exists there is no link.
 func TestSetupLink(t *testing.T) {
 	f := newFixture(t)
-	api := &API{Auth: f.auth, Store: f.st, Log: f.auth.log}
 	ctx := context.Background()
-	link, _, err := api.SetupLink(ctx, f.srv.URL)
+	link, _, err := f.api.SetupLink(ctx, f.srv.URL)
 	if err != nil || link == "" {
 		t.Fatalf("link %q, %v", link, err)
 	}
-	again, _, _ := api.SetupLink(ctx, f.srv.URL) // a restart prints a new link; the old one stops working
+	again, _, _ := f.api.SetupLink(ctx, f.srv.URL) // a restart prints a new link; the old one stops working
 	if code, _ := f.do("POST", "/api/v1/invitations/accept", "", map[string]string{"token": tokenOf(t, link), "username": "olga", "display": "Olga Owner", "password": testPassword}); code != http.StatusGone {
 		t.Fatalf("an older set-up link: %d", code)
 	}
@@ -279,7 +282,7 @@ func TestSetupLink(t *testing.T) {
 	if u.AdminLevel != model.LevelOwner {
 		t.Fatalf("olga's level %q", u.AdminLevel)
 	}
-	if link, _, _ := api.SetupLink(ctx, f.srv.URL); link != "" {
+	if link, _, _ := f.api.SetupLink(ctx, f.srv.URL); link != "" {
 		t.Fatalf("a set-up link while an owner exists: %q", link)
 	}
 	var n int

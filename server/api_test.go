@@ -1,4 +1,4 @@
-package admin
+package server
 
 import (
 	"bytes"
@@ -12,22 +12,38 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/curbside-health/curbside/auth"
+
+	"github.com/curbside-health/curbside/api"
+	"github.com/curbside-health/curbside/console"
+	"github.com/curbside-health/curbside/devicecmd"
+	curbsideembed "github.com/curbside-health/curbside/embed"
+	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
+	"github.com/curbside-health/curbside/relay"
 	"github.com/curbside-health/curbside/store"
+	"github.com/curbside-health/curbside/webui"
 )
 
 const testPassword = "correct horse battery"
 
+// fixture is the HTTP surface that Run mounts (auth, the apps' API, the
+// console, the relay and the assets, behind the one guard) over a fresh
+// store, with users made straight in the store.
 type fixture struct {
-	t     *testing.T
-	auth  *Auth
-	st    *store.Store
-	srv   *httptest.Server
-	users map[string]*model.User
+	t      *testing.T
+	auth   *auth.Auth
+	api    *api.API
+	st     *store.Store
+	log    *slog.Logger
+	srv    *httptest.Server
+	routes []web.Route
+	users  map[string]*model.User
 }
 
 func newFixture(t *testing.T, names ...string) *fixture {
@@ -38,14 +54,28 @@ func newFixture(t *testing.T, names ...string) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.DiscardHandler)
-	auth := NewAuth(st, log)
-	api := &API{Auth: auth, Store: st, Log: log}
+	a := auth.New(st, auth.Options{Logger: log})
+	rl, err := relay.New(relay.Config{Store: st, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rl.Close)
+	cmds := devicecmd.New(st)
+	apps := &api.API{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged}
+	cons := &console.Console{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged, EndDevice: rl.EndDevice}
+	assets, err := curbsideembed.New(webui.App())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready atomic.Bool
+	ready.Store(true)
 	mux := http.NewServeMux()
-	api.Register(mux)
+	routes := Routes(a, apps, cons, rl, assets, &ready)
+	web.Mount(mux, log, a, routes)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	f := &fixture{t: t, auth: auth, st: st, srv: srv, users: map[string]*model.User{}}
-	hash, _ := HashPassword(testPassword)
+	f := &fixture{t: t, auth: a, api: apps, st: st, log: log, srv: srv, routes: routes, users: map[string]*model.User{}}
+	hash, _ := auth.HashPassword(testPassword)
 	for _, n := range names {
 		u := &model.User{Username: n, Display: strings.ToUpper(n), Role: model.RoleStaff, State: model.StateActive, PasswordHash: hash}
 		if err := st.CreateUser(context.Background(), u); err != nil {
@@ -116,25 +146,6 @@ func errCode(out map[string]any) string {
 	return s
 }
 
-func TestPasswordHash(t *testing.T) {
-	h, err := HashPassword("s3cret-password")
-	if err != nil || !strings.HasPrefix(h, "$argon2id$v=19$m=47104,t=1,p=1$") {
-		t.Fatalf("hash %q %v", h, err)
-	}
-	if ok, _ := CheckPassword(h, "s3cret-password"); !ok {
-		t.Fatal("right password refused")
-	}
-	if ok, _ := CheckPassword(h, "s3cret-passwore"); ok {
-		t.Fatal("wrong password accepted")
-	}
-	if _, err := CheckPassword("$argon2id$v=19$m=x", "a"); err == nil {
-		t.Fatal("malformed hash accepted")
-	}
-	if CheckPasswordPolicy("short", 12) == nil || CheckPasswordPolicy("twelve chars", 12) != nil {
-		t.Fatal("password length policy")
-	}
-}
-
 func TestLoginAndSession(t *testing.T) {
 	f := newFixture(t, "alice")
 	b, _ := json.Marshal(map[string]string{"username": "alice", "password": testPassword})
@@ -145,7 +156,7 @@ func TestLoginAndSession(t *testing.T) {
 	res.Body.Close()
 	var cookie *http.Cookie
 	for _, c := range res.Cookies() {
-		if c.Name == SessionCookie {
+		if c.Name == auth.SessionCookie {
 			cookie = c
 		}
 	}
@@ -206,14 +217,14 @@ func TestLockoutAfterFailures(t *testing.T) {
 
 func TestLoginRateLimitPerAddress(t *testing.T) {
 	f := newFixture(t, "carol")
-	f.auth.loginEvery = time.Hour // no attempt is earned back however slow the machine
+	f.auth.SetLoginLimit(time.Hour, 0) // no attempt is earned back however slow the machine
 	var last int
 	var out map[string]any
-	for range loginBurst + 1 {
+	for range auth.DefaultLoginBurst + 1 {
 		last, out = f.do("POST", "/api/v1/login", "", map[string]string{"username": "nobody", "password": "whatever it is"})
 	}
 	if last != http.StatusTooManyRequests || errCode(out) != "rate_limited" {
-		t.Fatalf("after %d attempts: %d %v", loginBurst+1, last, out)
+		t.Fatalf("after %d attempts: %d %v", auth.DefaultLoginBurst+1, last, out)
 	}
 }
 
@@ -364,15 +375,15 @@ func TestResumeDevice(t *testing.T) {
 	nonce := decodeB64(t, ch["nonce"].(string))
 	// A signature by another key is refused, and uses up the challenge.
 	other := newTestDevice()
-	if code, _ := f.do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(other.sign, ResumeBytes(uid, d.id, nonce))}); code != 403 {
+	if code, _ := f.do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(other.sign, api.ResumeBytes(uid, d.id, nonce))}); code != 403 {
 		t.Fatalf("resume with another key: %d", code)
 	}
-	if code, _ := f.do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(d.sign, ResumeBytes(uid, d.id, nonce))}); code != 400 {
+	if code, _ := f.do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(d.sign, api.ResumeBytes(uid, d.id, nonce))}); code != 400 {
 		t.Fatalf("reusing a spent challenge: %d", code)
 	}
 	_, ch = f.do("POST", path+"/challenge", tok2, nil)
 	nonce = decodeB64(t, ch["nonce"].(string))
-	if code, out := f.do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(d.sign, ResumeBytes(uid, d.id, nonce))}); code != 200 {
+	if code, out := f.do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(d.sign, api.ResumeBytes(uid, d.id, nonce))}); code != 200 {
 		t.Fatalf("resume: %d %v", code, out)
 	}
 	if _, me := f.do("GET", "/api/v1/me", tok2, nil); int64(me["device"].(float64)) != d.id {

@@ -1,4 +1,4 @@
-package admin
+package server
 
 import (
 	"context"
@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curbside-health/curbside/console"
+
+	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
@@ -32,7 +35,7 @@ func (f *fixture) consoleToken(name, level string) string {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	tok := base64.RawURLEncoding.EncodeToString(raw)
-	if err := f.st.CreateSessionFrom(context.Background(), HashToken(tok), u.ID, time.Now().Add(time.Hour).UnixMilli(), "totp", "127.0.0.1"); err != nil {
+	if err := f.st.CreateSessionFrom(context.Background(), auth.HashToken(tok), u.ID, time.Now().Add(time.Hour).UnixMilli(), "totp", "127.0.0.1"); err != nil {
 		f.t.Fatal(err)
 	}
 	return tok
@@ -151,7 +154,7 @@ func TestConsoleAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(recs[0], ",") != strings.Join(AuditCSVHeader, ",") || len(recs) != 5 {
+	if strings.Join(recs[0], ",") != strings.Join(console.AuditCSVHeader, ",") || len(recs) != 5 {
 		t.Fatalf("export rows: %q", recs)
 	}
 	col := map[string]int{}
@@ -225,7 +228,7 @@ func TestConsoleReports(t *testing.T) {
 		t.Fatalf("sweep %d %v", msgs, err)
 	}
 	// A failed sign-in as the sign-in path records it.
-	if err := f.st.Audit(ctx, &store.AuditEntry{Action: "login.fail", Outcome: store.OutcomeFail, Actor: bob, ActorName: "bob", Target: userTarget(bob)}); err != nil {
+	if err := f.st.Audit(ctx, &store.AuditEntry{Action: "login.fail", Outcome: store.OutcomeFail, Actor: bob, ActorName: "bob", Target: auth.UserTarget(bob)}); err != nil {
 		t.Fatal(err)
 	}
 

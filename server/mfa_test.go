@@ -1,4 +1,4 @@
-package admin
+package server
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"database/sql"
 	"encoding/base64"
 	"encoding/binary"
@@ -19,10 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curbside-health/curbside/internal/web"
+
 	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
 	"github.com/pquerna/otp/totp"
 	_ "modernc.org/sqlite"
 
+	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/store"
 )
@@ -31,22 +33,22 @@ import (
 // the way of a test that signs in many times from one address.
 func mfaFixture(t *testing.T, names ...string) *fixture {
 	f := newFixture(t, names...)
-	f.auth.loginBurst = 10000
+	f.auth.SetLoginLimit(0, 10000)
 	// Start the server's TOTP clock one second into a step, so that a test
 	// (which steps the clock itself with tick) never sees the real clock
 	// cross into the next step between making a code and sending it.
 	now := time.Now()
-	next := time.Unix((now.Unix()/totpPeriod+1)*totpPeriod+1, 0)
-	f.auth.skew.Store(int64(next.Sub(now)))
+	next := time.Unix((now.Unix()/auth.TOTPPeriod+1)*auth.TOTPPeriod+1, 0)
+	f.auth.ShiftClock(next.Sub(now))
 	return f
 }
 
 // tick moves the server's TOTP clock to the next step, so that a fresh
 // code exists without waiting.
-func (f *fixture) tick() { f.auth.skew.Add(int64(totpPeriod * time.Second)) }
+func (f *fixture) tick() { f.auth.ShiftClock(auth.TOTPPeriod * time.Second) }
 
 // code is the TOTP code for secret at the server's clock.
-func (f *fixture) code(secret string) string { return totpAt(f.t, secret, f.auth.now()) }
+func (f *fixture) code(secret string) string { return totpAt(f.t, secret, f.auth.Now()) }
 
 // enrollTOTP sets up TOTP for the session's user and returns the secret
 // and the recovery codes.
@@ -74,7 +76,7 @@ func (f *fixture) enrollTOTP(token string) (string, []string) {
 
 func totpAt(t *testing.T, secret string, at time.Time) string {
 	t.Helper()
-	c, err := totp.GenerateCodeCustom(secret, at, totpOpts)
+	c, err := totp.GenerateCodeCustom(secret, at, auth.TOTPOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,10 +86,10 @@ func totpAt(t *testing.T, secret string, at time.Time) string {
 // wrongTOTP is a 6-digit code that no step near the server's clock has.
 func (f *fixture) wrongTOTP(secret string) string {
 	t := f.t
-	now := f.auth.now()
+	now := f.auth.Now()
 	near := map[string]bool{}
 	for d := -2; d <= 2; d++ {
-		near[totpAt(t, secret, now.Add(time.Duration(d*totpPeriod)*time.Second))] = true
+		near[totpAt(t, secret, now.Add(time.Duration(d*auth.TOTPPeriod)*time.Second))] = true
 	}
 	for _, c := range []string{"000000", "111111", "222222", "333333", "444444", "555555"} {
 		if !near[c] {
@@ -159,7 +161,7 @@ func TestMFATOTPLogin(t *testing.T) {
 		t.Fatal(code, out)
 	}
 	secret := out["secret"].(string)
-	if code, out = f.do("POST", "/api/v1/me/mfa/totp/confirm", tok, map[string]string{"code": f.wrongTOTP(secret)}); code != 400 || errCode(out) != "wrong_code" {
+	if code, out = f.do("POST", "/api/v1/me/mfa/totp/confirm", tok, map[string]string{"code": f.wrongTOTP(secret)}); code != 400 || errCode(out) != "code_not_accepted" {
 		t.Fatalf("wrong enrollment code: %d %v", code, out)
 	}
 	if code, out = f.do("POST", "/api/v1/me/mfa/totp/confirm", tok, map[string]string{"code": "12ab"}); code != 400 || errCode(out) != "bad_request" {
@@ -269,7 +271,7 @@ func TestMFATOTPLogin(t *testing.T) {
 		res.Body.Close()
 		var cookie *http.Cookie
 		for _, c := range res.Cookies() {
-			if c.Name == SessionCookie {
+			if c.Name == auth.SessionCookie {
 				cookie = c
 			}
 		}
@@ -321,7 +323,7 @@ func TestMFATOTPLogin(t *testing.T) {
 			t.Errorf("no audit entry %s %s", want.action, want.detail)
 			continue
 		}
-		if e.Target != userTarget(alice.ID) {
+		if e.Target != auth.UserTarget(alice.ID) {
 			t.Errorf("%s targets %q", want.action, e.Target)
 		}
 	}
@@ -418,7 +420,7 @@ func TestMFAEnrollmentOnlySession(t *testing.T) {
 	// The relay upgrade is refused too.
 	req := httptest.NewRequest("GET", "/api/v1/relay", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
-	if _, _, err := f.auth.Device(req); err == nil || !strings.Contains(err.Error(), "second sign-in step") {
+	if _, err := f.auth.Admit(req, web.Device); err == nil || !strings.Contains(err.Error(), "second sign-in step") {
 		t.Fatalf("relay: %v", err)
 	}
 	// Enrollment routes are open, and enrolling unlocks this session.
@@ -502,7 +504,7 @@ func TestMFAResetByAdmin(t *testing.T) {
 	}
 	rows := mfaAuditRows(t, f.st)
 	e := findAudit(rows, "mfa.reset", `"totp":true`)
-	if e == nil || e.Target != userTarget(alice.ID) || e.Actor != f.users["root"].ID || e.Outcome != store.OutcomeOK {
+	if e == nil || e.Target != auth.UserTarget(alice.ID) || e.Actor != f.users["root"].ID || e.Outcome != store.OutcomeOK {
 		t.Fatalf("mfa.reset entry %+v", e)
 	}
 	if findAudit(rows, "mfa.reset", `"level"`) == nil {
@@ -609,9 +611,9 @@ func TestPasskeys(t *testing.T) {
 		t.Fatalf("garbage credential: %d %v", code, out)
 	}
 	// A ceremony answered for another origin is refused.
-	auth := newSoftAuthenticator()
+	authr := newSoftAuthenticator()
 	_, out = f.doHost(host, "POST", "/api/v1/me/passkeys/begin", tok, nil)
-	if code, out := f.doHost(host, "POST", "/api/v1/me/passkeys/finish", tok, map[string]any{"name": "Laptop", "credential": auth.create(t, out["options"].(map[string]any), "http://evil.example")}); code != 400 || errCode(out) != "passkey_failed" {
+	if code, out := f.doHost(host, "POST", "/api/v1/me/passkeys/finish", tok, map[string]any{"name": "Laptop", "credential": authr.create(t, out["options"].(map[string]any), "http://evil.example")}); code != 400 || errCode(out) != "passkey_failed" {
 		t.Fatalf("wrong origin: %d %v", code, out)
 	}
 	// A real registration.
@@ -620,7 +622,7 @@ func TestPasskeys(t *testing.T) {
 	if rp := opts["publicKey"].(map[string]any)["rp"].(map[string]any); rp["id"] != "localhost" {
 		t.Fatalf("rp %v", rp)
 	}
-	code, out = f.doHost(host, "POST", "/api/v1/me/passkeys/finish", tok, map[string]any{"name": "Laptop", "credential": auth.create(t, opts, origin)})
+	code, out = f.doHost(host, "POST", "/api/v1/me/passkeys/finish", tok, map[string]any{"name": "Laptop", "credential": authr.create(t, opts, origin)})
 	if code != 201 || len(out["recovery_codes"].([]any)) != 10 {
 		t.Fatalf("register: %d %v", code, out)
 	}
@@ -637,7 +639,7 @@ func TestPasskeys(t *testing.T) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	bare := b64u.EncodeToString(raw)
-	if err := f.st.CreateSessionFrom(ctx, HashToken(bare), alice.ID, time.Now().Add(time.Hour).UnixMilli(), "", "127.0.0.1"); err != nil {
+	if err := f.st.CreateSessionFrom(ctx, auth.HashToken(bare), alice.ID, time.Now().Add(time.Hour).UnixMilli(), "", "127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
 	if code, out := f.doHost(host, "POST", "/api/v1/me/passkeys/begin", bare, nil); code != 403 || errCode(out) != "mfa_required" {
@@ -665,7 +667,7 @@ func TestPasskeys(t *testing.T) {
 	binary.BigEndian.PutUint64(uh, uint64(alice.ID))
 	// Another authenticator's signature is refused, and counted.
 	other := newSoftAuthenticator()
-	other.id = auth.id
+	other.id = authr.id
 	if code, out := f.doHost(host, "POST", "/api/v1/login/passkey/finish", "", map[string]any{"token": ptok, "credential": other.get(t, lopts, origin, uh)}); code != 401 || errCode(out) != "wrong_code" {
 		t.Fatalf("forged assertion: %d %v", code, out)
 	}
@@ -674,7 +676,7 @@ func TestPasskeys(t *testing.T) {
 	}
 	_, out = f.doHost(host, "POST", "/api/v1/login/passkey/begin", "", map[string]any{"token": ptok})
 	lopts = out["options"].(map[string]any)
-	code, out = f.doHost(host, "POST", "/api/v1/login/passkey/finish", "", map[string]any{"token": ptok, "credential": auth.get(t, lopts, origin, uh)})
+	code, out = f.doHost(host, "POST", "/api/v1/login/passkey/finish", "", map[string]any{"token": ptok, "credential": authr.get(t, lopts, origin, uh)})
 	if code != 200 || out["mfa_confirmed"] != "passkey" || out["token"] == nil {
 		t.Fatalf("passkey sign-in: %d %v", code, out)
 	}
@@ -704,7 +706,7 @@ func TestPasskeys(t *testing.T) {
 	}
 	rows := mfaAuditRows(t, f.st)
 	for _, a := range []string{"mfa.passkey_added", "mfa.passkey_used", "mfa.passkey_removed"} {
-		if e := findAudit(rows, a, "Laptop"); e == nil || e.Target != userTarget(alice.ID) {
+		if e := findAudit(rows, a, "Laptop"); e == nil || e.Target != auth.UserTarget(alice.ID) {
 			t.Errorf("no audit entry %s: %+v", a, e)
 		}
 	}
@@ -734,7 +736,7 @@ func (f *fixture) login2(t *testing.T, name string) string {
 // turn TOTP off, or for new recovery codes) meets the sign-in rate limit.
 func TestOwnCodeGuessingIsRateLimited(t *testing.T) {
 	f := newFixture(t, "alice")
-	f.auth.loginEvery = time.Hour // no refill during the test
+	f.auth.SetLoginLimit(time.Hour, 0) // no refill during the test
 	tok := f.login("alice")
 	secret, _ := f.enrollTOTP(tok)
 	bad := f.wrongTOTP(secret)
@@ -745,7 +747,7 @@ func TestOwnCodeGuessingIsRateLimited(t *testing.T) {
 			limited = true
 			break
 		}
-		if code != 400 || errCode(out) != "wrong_code" {
+		if code != 400 || errCode(out) != "code_not_accepted" {
 			t.Fatalf("wrong code: %d %v", code, out)
 		}
 	}
@@ -759,9 +761,9 @@ func TestOwnCodeGuessingIsRateLimited(t *testing.T) {
 // still use the allowance up.
 func TestSuccessfulSignInsKeepTheAllowance(t *testing.T) {
 	f := newFixture(t, "alice", "bob")
-	f.auth.loginEvery = time.Hour // no attempt is earned back during the test
+	f.auth.SetLoginLimit(time.Hour, 0) // no attempt is earned back during the test
 	secret, _ := f.enrollTOTP(f.login("bob"))
-	for i := range loginBurst + 5 {
+	for i := range auth.DefaultLoginBurst + 5 {
 		f.login("alice")
 		ch := f.passwordStep("bob")
 		f.tick()
@@ -771,48 +773,13 @@ func TestSuccessfulSignInsKeepTheAllowance(t *testing.T) {
 	}
 	var last int
 	var out map[string]any
-	for range loginBurst + 1 {
+	for range auth.DefaultLoginBurst + 1 {
 		last, out = f.do("POST", "/api/v1/login", "", map[string]string{"username": "alice", "password": "not the password"})
 		if last == http.StatusLocked { // the account's own lockout came first: clear it and go on
 			f.st.LoginSucceeded(context.Background(), f.users["alice"].ID)
 		}
 	}
 	if last != http.StatusTooManyRequests || errCode(out) != "rate_limited" {
-		t.Fatalf("after %d failures: %d %v", loginBurst+1, last, out)
-	}
-}
-
-func TestPasskeyRelyingParty(t *testing.T) {
-	for _, c := range []struct {
-		public, host   string
-		tls            bool
-		rpID, origin   string
-		wantErrContain string
-	}{
-		{host: "localhost:8080", rpID: "localhost", origin: "http://localhost:8080"},
-		{host: "chat.example.org", tls: true, rpID: "chat.example.org", origin: "https://chat.example.org"},
-		{host: "127.0.0.1:8080", wantErrContain: "IP address"},
-		{host: "[::1]:8080", wantErrContain: "IP address"},
-		// Behind a proxy the Host header may be anything: the public URL wins.
-		{public: "https://chat.example.org", host: "10.0.0.5:8080", rpID: "chat.example.org", origin: "https://chat.example.org"},
-		{public: "https://chat.example.org:8443", host: "localhost", rpID: "chat.example.org", origin: "https://chat.example.org:8443"},
-		{public: "https://192.0.2.7", host: "localhost", wantErrContain: "IP address"},
-	} {
-		a := &API{PublicURL: c.public}
-		r := httptest.NewRequest("GET", "/api/v1/me/passkeys/begin", nil)
-		r.Host = c.host
-		if c.tls {
-			r.TLS = &tls.ConnectionState{}
-		}
-		wa, err := a.relyingParty(r)
-		if c.wantErrContain != "" {
-			if err == nil || !strings.Contains(err.Error(), c.wantErrContain) {
-				t.Errorf("%+v: err %v", c, err)
-			}
-			continue
-		}
-		if err != nil || wa.Config.RPID != c.rpID || !slices.Equal(wa.Config.RPOrigins, []string{c.origin}) {
-			t.Errorf("%+v: %v %+v", c, err, wa)
-		}
+		t.Fatalf("after %d failures: %d %v", auth.DefaultLoginBurst+1, last, out)
 	}
 }

@@ -1,4 +1,4 @@
-package admin
+package server
 
 import (
 	"context"
@@ -15,6 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/curbside-health/curbside/api"
+	"github.com/curbside-health/curbside/console"
+	"github.com/curbside-health/curbside/devicecmd"
+
+	"github.com/curbside-health/curbside/auth"
+
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
@@ -23,7 +29,7 @@ import (
 // consoleUser adds a user with an admin level to the fixture.
 func (f *fixture) consoleUser(name, level string) {
 	f.t.Helper()
-	hash, _ := HashPassword(testPassword)
+	hash, _ := auth.HashPassword(testPassword)
 	u := &model.User{Username: name, Display: name, Role: model.RoleStaff, State: model.StateActive, AdminLevel: level, PasswordHash: hash}
 	if err := f.st.CreateUser(context.Background(), u); err != nil {
 		f.t.Fatal(err)
@@ -157,7 +163,7 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 	path := "/api/v1/devices/" + itoa(d1.id)
 	_, ch := f.do("POST", path+"/challenge", tok3, nil)
 	nonce := decodeB64(t, ch["nonce"].(string))
-	if code, out := f.do("POST", path+"/resume", tok3, map[string]any{"sig": ed25519.Sign(d1.sign, ResumeBytes(nina, d1.id, nonce))}); code != 200 {
+	if code, out := f.do("POST", path+"/resume", tok3, map[string]any{"sig": ed25519.Sign(d1.sign, api.ResumeBytes(nina, d1.id, nonce))}); code != 200 {
 		t.Fatalf("resume after lock: %d %v", code, out)
 	}
 	if _, sh := f.do("GET", "/api/v1/devices/me/share", tok3, nil); sh["share"] != share1 {
@@ -228,7 +234,7 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 
 	// A reason that is too long, or a body that is not JSON, is refused.
 	lock2 := fmt.Sprintf("/api/v1/admin/devices/%d/lock", d2.id)
-	if code, out := f.do("POST", lock2, boss, map[string]any{"reason": strings.Repeat("x", maxReasonBytes+1)}); code != 400 || errCode(out) != "bad_request" {
+	if code, out := f.do("POST", lock2, boss, map[string]any{"reason": strings.Repeat("x", console.MaxReasonBytes+1)}); code != 400 || errCode(out) != "bad_request" {
 		t.Fatalf("lock with a long reason: %d %v", code, out)
 	}
 	if code, _ := f.raw("POST", lock2, boss, "text/plain", "lost"); code != http.StatusUnsupportedMediaType {
@@ -294,12 +300,11 @@ func TestCommandKeyIsStable(t *testing.T) {
 	tok := f.login("kim")
 	_, a := f.do("GET", "/api/v1/config", tok, nil)
 	// A second API over the same store (a restart) publishes the same key.
-	api2 := &API{Auth: f.auth, Store: f.st, Log: f.auth.log}
-	k, err := api2.commandKey(context.Background())
+	k, err := devicecmd.New(f.st).PublicKey(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := base64.StdEncoding.EncodeToString(k.Public().(ed25519.PublicKey)); got != a["command_key"] {
+	if got := base64.StdEncoding.EncodeToString(k); got != a["command_key"] {
 		t.Fatalf("command key changed: %s vs %v", got, a["command_key"])
 	}
 }
