@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/curbside-health/curbside/internal/logging"
 	"github.com/curbside-health/curbside/server"
 )
 
@@ -39,7 +40,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
 		return usagef("--log-level %q: want debug, info, warn or error", *level)
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lv}))
+	cfg.Logger = slog.New(logging.Limit(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lv}), logging.DefaultWindow, logging.DefaultBurst))
 	cfg.Logger.Info("curbside starting", "version", env.Version, "data", cfg.DataDir)
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)

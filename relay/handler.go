@@ -130,7 +130,7 @@ func (r *Relay) readLoop(ctx context.Context, s *session) error {
 		}
 		if typ != websocket.MessageText {
 			s.inflight <- struct{}{}
-			s.reply(errorFrame("", protocol.Errorf(protocol.CodeBadFrame, "frames are JSON text messages")))
+			s.reply(s.errorFrame("", protocol.Errorf(protocol.CodeBadFrame, "frames are JSON text messages")))
 			continue
 		}
 		// Take a slot before handling: a device that sends faster than its
@@ -156,7 +156,7 @@ func (r *Relay) handle(ctx context.Context, s *session, data []byte) {
 		if f != nil {
 			ref = f.Ref
 		}
-		s.reply(errorFrame(ref, err))
+		s.reply(s.errorFrame(ref, err))
 		return
 	}
 	// Frames whose success is otherwise silent are confirmed with an ok
@@ -191,12 +191,12 @@ func (r *Relay) handle(ctx context.Context, s *session, data []byte) {
 		// so wait until those writes have committed.
 		go func() {
 			if err := r.store.Barrier(ctx); err != nil {
-				s.reply(errorFrame(f.Ref, err))
+				s.reply(s.errorFrame(f.Ref, err))
 				return
 			}
 			d, err := r.store.Details(ctx, s.user, f.Msg)
 			if err != nil {
-				s.reply(errorFrame(f.Ref, err))
+				s.reply(s.errorFrame(f.Ref, err))
 				return
 			}
 			s.reply(detailsFrame(f.Ref, d))
@@ -210,13 +210,13 @@ func (r *Relay) handle(ctx context.Context, s *session, data []byte) {
 func (r *Relay) replyOK(s *session, ref string, release func(), start func(done func(error)) error) {
 	err := start(func(err error) {
 		if err != nil {
-			s.reply(errorFrame(ref, err))
+			s.reply(s.errorFrame(ref, err))
 			return
 		}
 		release()
 	})
 	if err != nil {
-		s.reply(errorFrame(ref, err))
+		s.reply(s.errorFrame(ref, err))
 	}
 }
 

@@ -41,12 +41,12 @@ func (r *Relay) send(ctx context.Context, s *session, env *protocol.Envelope, ra
 		}
 	}
 	if err != nil {
-		s.reply(errorFrame(ref, err))
+		s.reply(s.errorFrame(ref, err))
 		return
 	}
 	err = r.store.AcceptAsync(ctx, m, func(res model.AcceptResult, err error) {
 		if err != nil {
-			s.reply(errorFrame(ref, err))
+			s.reply(s.errorFrame(ref, err))
 			return
 		}
 		r.pres.addPairs(pairs)
@@ -54,7 +54,7 @@ func (r *Relay) send(ctx context.Context, s *session, env *protocol.Envelope, ra
 		s.reply(b)
 	})
 	if err != nil {
-		s.reply(errorFrame(ref, err))
+		s.reply(s.errorFrame(ref, err))
 	}
 }
 

@@ -229,8 +229,10 @@ func (s *session) write(ctx context.Context, frame []byte) error {
 	return s.conn.Write(wctx, websocket.MessageText, frame)
 }
 
-// errorFrame encodes an error frame.
-func errorFrame(ref string, err error) []byte {
+// errorFrame encodes the error frame answering the frame ref. A server
+// fault is logged here, once, at ERROR, with the frame and device it came
+// from; the device is told only that the server could not store it.
+func (s *session) errorFrame(ref string, err error) []byte {
 	ef := protocol.ErrorFrame{Type: protocol.TError, Ref: ref}
 	var pe *protocol.Error
 	var dc *devicesChanged
@@ -249,6 +251,9 @@ func errorFrame(ref string, err error) []byte {
 		ef.Code, ef.Message = protocol.CodeUnavailable, "the server is shutting down; resend after reconnecting"
 	default:
 		ef.Code, ef.Message = protocol.CodeInternal, "the server could not store this; resend it later"
+	}
+	if ef.Code == protocol.CodeInternal {
+		s.r.log.Error("frame failed", "user", s.user, "device", s.device, "ref", ref, "err", err)
 	}
 	b, _ := json.Marshal(ef)
 	return b

@@ -301,6 +301,9 @@ func (s *Store) run(batch []*op) {
 		batch[0].done(err)
 		return
 	}
+	// Each operation's own failure reaches its caller, which reports it;
+	// this says why a batch was split.
+	s.log.Warn("write batch rolled back; retrying its operations one per transaction", "ops", len(batch), "err", err)
 	for _, o := range batch {
 		seq := s.currentSeq()
 		err := s.tx(o.fn)

@@ -1,6 +1,9 @@
 package store
 
 import (
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -145,8 +148,11 @@ func (s *Store) exec1(ctx context.Context, query string, args ...any) error {
 	})
 }
 
+// isUnique reports whether err is SQLite's refusal of a duplicate in a
+// UNIQUE column (or primary key), by the driver's extended result code.
 func isUnique(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
 // UserFilter selects users for the console's list.
