@@ -5,9 +5,9 @@
 // size, and the same 1:1 load against nats-server over WebSocket as a
 // non-durable reference.
 //
-// Run it from the repository root:
+// Run it from bench/, the benchmark module:
 //
-//	go run ./bench/cmd/curbside-bench -out bench/results/latest.md
+//	cd bench && go run ./cmd/curbside-bench -out results/latest.md
 //
 // It builds the server (CGO_ENABLED=0), installs nats-server with
 // `go install` into bench/.cache if it is not there, and runs every
@@ -52,7 +52,7 @@ func main() {
 	var cfg config
 	var rates string
 	flag.StringVar(&cfg.out, "out", "", "also write the markdown report to this file")
-	flag.StringVar(&cfg.cache, "cache", "bench/.cache", "directory for built binaries and nats-server (relative to the module root)")
+	flag.StringVar(&cfg.cache, "cache", "bench/.cache", "directory for built binaries and nats-server (relative to the curbside module's root)")
 	flag.StringVar(&cfg.natsVersion, "nats-version", "v2.15.2", "nats-server version to install")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the scratch directory (data directories and server logs) and print its path")
 	flag.StringVar(&cfg.only, "only", "", "comma-separated scenarios to run (size,cold,sat,group,rate,idle,nats); default all")
@@ -373,16 +373,18 @@ func retry[T any](cfg config, name string, run func() (T, float64, error)) (T, e
 // quietWait bounds how long quiesce waits for the machine to be idle.
 const quietWait = 30 * time.Second
 
+// moduleRoot returns the directory of the curbside module, the server the
+// harness builds: the bench module's go.mod replaces it with ../.
 func moduleRoot() (string, error) {
-	b, err := exec.Command("go", "env", "GOMOD").Output()
+	b, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/curbside-health/curbside").Output()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", fmt.Errorf("run curbside-bench from bench/ (cd bench && go run ./cmd/curbside-bench): go list -m: %w", err)
 	}
-	mod := strings.TrimSpace(string(b))
-	if mod == "" || mod == os.DevNull {
-		return "", fmt.Errorf("run curbside-bench from inside the curbside module")
+	dir := strings.TrimSpace(string(b))
+	if dir == "" {
+		return "", fmt.Errorf("go list -m found no directory for the curbside module")
 	}
-	return filepath.Dir(mod), nil
+	return dir, nil
 }
 
 func machine() string {
