@@ -281,7 +281,7 @@ func TestMFATOTPLogin(t *testing.T) {
 	}
 
 	// New recovery codes need a current code, and replace the old ones.
-	if code, out = f.do("POST", "/api/v1/me/mfa/recovery", tok2, map[string]string{"code": f.wrongTOTP(secret)}); code != 400 || errCode(out) != "wrong_code" {
+	if code, out = f.do("POST", "/api/v1/me/mfa/recovery", tok2, map[string]string{"code": f.wrongTOTP(secret)}); code != 400 || errCode(out) != "code_not_accepted" {
 		t.Fatalf("new codes, wrong code: %d %v", code, out)
 	}
 	f.tick()
