@@ -19,15 +19,10 @@ import (
 	"github.com/curbside-health/curbside/auth"
 
 	"github.com/curbside-health/curbside/api"
-	"github.com/curbside-health/curbside/console"
-	"github.com/curbside-health/curbside/devicecmd"
-	curbsideembed "github.com/curbside-health/curbside/embed"
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
-	"github.com/curbside-health/curbside/relay"
 	"github.com/curbside-health/curbside/store"
-	"github.com/curbside-health/curbside/webui"
 )
 
 const testPassword = "correct horse battery"
@@ -54,27 +49,19 @@ func newFixture(t *testing.T, names ...string) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.DiscardHandler)
-	a := auth.New(st, auth.Options{Logger: log})
-	rl, err := relay.New(relay.Config{Store: st, Logger: log})
+	p, err := wire(st, Config{}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(rl.Close)
-	cmds := devicecmd.New(st)
-	apps := &api.API{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged}
-	cons := &console.Console{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged, EndDevice: rl.EndDevice}
-	assets, err := curbsideembed.New(webui.App())
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(p.relay.Close)
 	var ready atomic.Bool
 	ready.Store(true)
 	mux := http.NewServeMux()
-	routes := Routes(a, apps, cons, rl, assets, &ready)
-	web.Mount(mux, log, a, routes)
+	routes := p.routes(&ready)
+	web.Mount(mux, log, p.auth, routes)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	f := &fixture{t: t, auth: a, api: apps, st: st, log: log, srv: srv, routes: routes, users: map[string]*model.User{}}
+	f := &fixture{t: t, auth: p.auth, api: p.apps, st: st, log: log, srv: srv, routes: routes, users: map[string]*model.User{}}
 	hash, _ := auth.HashPassword(testPassword)
 	for _, n := range names {
 		u := &model.User{Username: n, Display: strings.ToUpper(n), Role: model.RoleStaff, State: model.StateActive, PasswordHash: hash}

@@ -97,15 +97,10 @@ func Run(ctx context.Context, cfg Config) error {
 	defer st.Close()
 	log.Info("store open", "path", st.Path(), "schema", store.SchemaVersion)
 
-	a := auth.New(st, auth.Options{Logger: log, PublicURL: cfg.PublicURL})
-	rl, err := relay.New(relay.Config{Store: st, Logger: log})
+	p, err := wire(st, cfg, log)
 	if err != nil {
 		return err
 	}
-	cmds := devicecmd.New(st)
-	apps := &api.API{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged, Version: cfg.Version, PublicURL: cfg.PublicURL}
-	cons := &console.Console{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged, EndDevice: rl.EndDevice,
-		Version: cfg.Version, PublicURL: cfg.PublicURL}
 	auditCtx, stopAudit := context.WithCancel(ctx)
 	auditDone := make(chan struct{})
 	go func() { defer close(auditDone); runMaintenance(auditCtx, st, log) }()
@@ -113,13 +108,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer func() { stopAudit(); <-auditDone }()
 
 	var ready atomic.Bool
-	assets, err := curbsideembed.New(webui.App())
-	if err != nil {
-		rl.Close()
-		return err
-	}
 	mux := http.NewServeMux()
-	web.Mount(mux, log, a, Routes(a, apps, cons, rl, assets, &ready))
+	web.Mount(mux, log, p.auth, p.routes(&ready))
+	rl := p.relay
 
 	srv := &http.Server{
 		Handler:           secure(mux),
@@ -140,16 +131,7 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { errc <- srv.Serve(ln) }()
 	ready.Store(true)
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "tls", "off (loopback only)", "startup", time.Since(start).Round(time.Millisecond))
-	origin := cfg.PublicURL
-	if origin == "" {
-		origin = "http://" + ln.Addr().String()
-	}
-	if link, exp, err := apps.SetupLink(ctx, origin); err != nil {
-		log.Error("first-run set-up link not made", "err", err)
-	} else if link != "" {
-		log.Warn("first run: no administrator yet; open this single-use link to create the owner account (or use curbside user add --role admin)",
-			"url", link, "expires", exp.UTC().Format(time.RFC3339))
-	}
+	logSetupLink(ctx, p.apps, cfg.PublicURL, ln.Addr(), log)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr())
 	}
@@ -170,6 +152,59 @@ func Run(ctx context.Context, cfg Config) error {
 		err = nil
 	}
 	return err
+}
+
+// parts are the server's pieces, wired over one store.
+type parts struct {
+	auth    *auth.Auth
+	apps    *api.API
+	console *console.Console
+	relay   *relay.Relay
+	assets  *curbsideembed.Handler
+}
+
+// wire builds the server's pieces over st.
+func wire(st *store.Store, cfg Config, log *slog.Logger) (*parts, error) {
+	a := auth.New(st, auth.Options{Logger: log, PublicURL: cfg.PublicURL})
+	assets, err := curbsideembed.New(webui.App())
+	if err != nil {
+		return nil, err
+	}
+	rl, err := relay.New(relay.Config{Store: st, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	cmds := devicecmd.New(st)
+	return &parts{
+		auth:   a,
+		relay:  rl,
+		assets: assets,
+		apps: &api.API{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged,
+			Version: cfg.Version, PublicURL: cfg.PublicURL},
+		console: &console.Console{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged,
+			EndDevice: rl.EndDevice, Version: cfg.Version, PublicURL: cfg.PublicURL},
+	}, nil
+}
+
+// routes is the parts' HTTP surface (see Routes).
+func (p *parts) routes(ready *atomic.Bool) []web.Route {
+	return Routes(p.auth, p.apps, p.console, p.relay, p.assets, ready)
+}
+
+// logSetupLink logs, on a fresh data directory, the single-use link that
+// creates the owner account.
+func logSetupLink(ctx context.Context, apps *api.API, publicURL string, addr net.Addr, log *slog.Logger) {
+	origin := publicURL
+	if origin == "" {
+		origin = "http://" + addr.String()
+	}
+	link, exp, err := apps.SetupLink(ctx, origin)
+	if err != nil {
+		log.Error("first-run set-up link not made", "err", err)
+	} else if link != "" {
+		log.Warn("first run: no administrator yet; open this single-use link to create the owner account (or use curbside user add --role admin)",
+			"url", link, "expires", exp.UTC().Format(time.RFC3339))
+	}
 }
 
 // secure adds the headers every response carries. The policy is strict: no
