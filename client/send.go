@@ -63,29 +63,93 @@ func nowMS() int64 { return time.Now().UnixMilli() }
 // seals it. It fetches device keys the client does not have yet, so it may
 // fail with *UntrustedKeysError.
 func (c *Client) Prepare(ctx context.Context, out Outgoing) (*Prepared, error) {
-	id := out.ID
+	id, err := messageID(out.ID)
+	if err != nil {
+		return nil, err
+	}
+	conv, users, err := c.conversation(ctx, out, id)
+	if err != nil {
+		return nil, err
+	}
+	body, err := plaintext(out).Marshal()
+	if err != nil {
+		return nil, err
+	}
+	hdr := c.header(id, conv, out)
+	var intent []byte
+	if out.ID != "" {
+		// A caller-chosen id may be a resend: send the very bytes sealed
+		// the first time, which is the only thing the server takes as one.
+		intent = intentHash(c.keys.SignPublic(), conv, users, out.Flags, body)
+		kept, err := c.resend(id, intent, hdr, body)
+		if err != nil || kept != nil {
+			return kept, err
+		}
+	}
+	p := &Prepared{ID: id, Conv: conv, users: users, body: body, hdr: hdr, intent: intent}
+	if err := c.seal(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// messageID returns the caller's id if it is valid, or a new random one if
+// the caller chose none.
+func messageID(id string) (string, error) {
 	if id == "" {
 		id = e2ee.NewID()
 	}
 	if !protocol.ValidID(id) {
-		return nil, fmt.Errorf("message id %q must be %d-%d characters of A-Z a-z 0-9 _ -", id, protocol.MinIDLen, protocol.MaxIDLen)
+		return "", fmt.Errorf("message id %q must be %d-%d characters of A-Z a-z 0-9 _ -", id, protocol.MinIDLen, protocol.MaxIDLen)
 	}
+	return id, nil
+}
+
+// conversation returns the conversation out goes to and its recipient
+// users, sorted, each once, and without this user: sealing adds this
+// user's other devices on its own.
+func (c *Client) conversation(ctx context.Context, out Outgoing, id string) (string, []int64, error) {
 	me := c.user.ID
 	users := slices.Clone(out.To)
 	conv := out.Conv
 	if conv == "" {
-		switch {
-		case len(users) == 0:
-			return nil, errors.New("a message needs a conversation or at least one recipient")
-		case len(users) == 1:
-			if users[0] == me {
-				return nil, errors.New("a direct message needs another user; to reach only your own devices, use a broadcast")
-			}
-			conv = protocol.DirectConv(me, users[0])
-		default:
-			conv = protocol.BroadcastConv(me, id)
+		var err error
+		if conv, err = impliedConv(me, users, id); err != nil {
+			return "", nil, err
 		}
 	}
+	users, err := c.convUsers(ctx, conv, users)
+	if err != nil {
+		return "", nil, err
+	}
+	slices.Sort(users)
+	users = slices.Compact(users)
+	users = slices.DeleteFunc(users, func(u int64) bool { return u == me })
+	return conv, users, nil
+}
+
+// impliedConv is the conversation of a message that names none: direct
+// to one other user, or a new broadcast keyed by the message id, so that
+// a resend lands in the same conversation.
+func impliedConv(me int64, users []int64, id string) (string, error) {
+	switch {
+	case len(users) == 0:
+		return "", errors.New("a message needs a conversation or at least one recipient")
+	case len(users) == 1:
+		if users[0] == me {
+			return "", errors.New("a direct message needs another user; to reach only your own devices, use a broadcast")
+		}
+		return protocol.DirectConv(me, users[0]), nil
+	default:
+		return protocol.BroadcastConv(me, id), nil
+	}
+}
+
+// convUsers checks that this user may send to conv and returns who the
+// message goes to: the other party of a direct conversation, the given
+// users, or, for a group given none, the members the server lists.
+func (c *Client) convUsers(ctx context.Context, conv string, users []int64) ([]int64, error) {
+	me := c.user.ID
 	cv, err := protocol.ParseConv(conv)
 	if err != nil {
 		return nil, err
@@ -111,47 +175,44 @@ func (c *Client) Prepare(ctx context.Context, out Outgoing) (*Prepared, error) {
 			return nil, fmt.Errorf("broadcast %s needs its recipients in To", conv)
 		}
 	}
-	slices.Sort(users)
-	users = slices.Compact(users)
-	users = slices.DeleteFunc(users, func(u int64) bool { return u == me })
+	return users, nil
+}
 
-	pt := out.Plaintext
-	if pt == nil {
-		pt = &e2ee.Plaintext{Type: e2ee.TypeText, Text: out.Text, ReplyTo: out.ReplyTo}
+// plaintext is what out encrypts: its Plaintext, or else a text message
+// made of its Text and ReplyTo.
+func plaintext(out Outgoing) *e2ee.Plaintext {
+	if out.Plaintext != nil {
+		return out.Plaintext
 	}
-	body, err := pt.Marshal()
-	if err != nil {
-		return nil, err
-	}
+	return &e2ee.Plaintext{Type: e2ee.TypeText, Text: out.Text, ReplyTo: out.ReplyTo}
+}
+
+// header is the unsealed part of the envelope of message id in conv,
+// stamped with out's creation time or, if it has none, now.
+func (c *Client) header(id, conv string, out Outgoing) protocol.Envelope {
 	created := out.Created
 	if created.IsZero() {
 		created = time.Now()
 	}
-	hdr := protocol.Envelope{
+	return protocol.Envelope{
 		V: 1, Suite: protocol.SuiteX25519AES256, ID: id, Conv: conv,
-		From:    protocol.Party{User: me, Device: c.keys.ID()},
+		From:    protocol.Party{User: c.user.ID, Device: c.keys.ID()},
 		Created: created.UnixMilli(), Flags: out.Flags,
 	}
-	var intent []byte
-	if out.ID != "" {
-		// A caller-chosen id may be a resend: send the very bytes sealed
-		// the first time, which is the only thing the server takes as one.
-		intent = intentHash(c.keys.SignPublic(), conv, users, out.Flags, body)
-		kept, err := c.fromOutbox(id, intent)
-		if err != nil {
-			return nil, err
-		}
-		if kept != nil {
-			hdr.Created = kept.Env.Created
-			kept.hdr, kept.body = hdr, body
-			return kept, nil
-		}
-	}
-	p := &Prepared{ID: id, Conv: conv, users: users, body: body, hdr: hdr, intent: intent}
-	if err := c.seal(ctx, p); err != nil {
+}
+
+// resend returns the copy of message id that the outbox kept from an
+// earlier send with the same intent, or nil if there is none. The kept
+// copy gets hdr, with the first send's creation time, and body, so that
+// it can be resealed if the recipients' devices have changed since.
+func (c *Client) resend(id string, intent []byte, hdr protocol.Envelope, body []byte) (*Prepared, error) {
+	kept, err := c.fromOutbox(id, intent)
+	if err != nil || kept == nil {
 		return nil, err
 	}
-	return p, nil
+	hdr.Created = kept.Env.Created
+	kept.hdr, kept.body = hdr, body
+	return kept, nil
 }
 
 // seal (re)seals p to its users' current devices and builds its frame.

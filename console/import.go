@@ -1,12 +1,14 @@
 package console
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -128,11 +130,55 @@ type importAccount struct {
 	groups []int64
 }
 
-// parseImport reads the file and checks every row, noting its line.
+// parseImport reads the file and checks every row, noting its line. A
+// file that cannot be read as a whole (a bad header, broken CSV, too many
+// rows) is an error; a bad row is only marked as such in its ImportRow.
 func (a *Console) parseImport(r *http.Request, body []byte, groups map[string]int64) ([]*ImportRow, []*importAccount, error) {
 	cr := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(body), "\ufeff"))) // spreadsheets often write a BOM
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
+	head, col, err := readImportHeader(cr)
+	if err != nil {
+		return nil, nil, err
+	}
+	ck := &importChecker{a: a, actor: auth.SessionOf(r.Context()).User, groups: groups, head: head, col: col, seen: map[string]int{}}
+	var rows []*ImportRow
+	var accs []*importAccount
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, badRequest("line %d: %v; nothing was imported", csvLine(err), csvErr(err))
+		}
+		line, _ := cr.FieldPos(0)
+		if len(rows) == maxImportRows {
+			return nil, nil, badRequest("the file has more than %d rows; split it", maxImportRows)
+		}
+		if strings.Join(rec, "") == "" {
+			continue // a blank line
+		}
+		acc := ck.account(rec, line)
+		rows = append(rows, acc.row)
+		accs = append(accs, acc)
+		problem, err := ck.check(r.Context(), rec, acc)
+		if err != nil {
+			return nil, nil, err
+		}
+		if problem != nil {
+			acc.row.Error = rowError(problem)
+			continue
+		}
+		acc.row.OK = true
+	}
+	return rows, accs, nil
+}
+
+// readImportHeader reads the header row and returns it with the index of
+// each column by name. Unknown or repeated columns are refused rather than
+// ignored, since they are most likely a typo that would lose data.
+func readImportHeader(cr *csv.Reader) ([]string, map[string]int, error) {
 	head, err := cr.Read()
 	if err == io.EOF {
 		return nil, nil, badRequest("the file is empty: it needs a header row (%s)", strings.Join(importColumns, ","))
@@ -143,11 +189,7 @@ func (a *Console) parseImport(r *http.Request, body []byte, groups map[string]in
 	col := map[string]int{}
 	for i, h := range head {
 		h = strings.ToLower(strings.TrimSpace(h))
-		known := false
-		for _, c := range importColumns {
-			known = known || c == h
-		}
-		if !known {
+		if !slices.Contains(importColumns, h) {
 			return nil, nil, badRequest("line 1: unknown column %q; the columns are %s", h, strings.Join(importColumns, ", "))
 		}
 		if _, dup := col[h]; dup {
@@ -160,94 +202,104 @@ func (a *Console) parseImport(r *http.Request, body []byte, groups map[string]in
 			return nil, nil, badRequest("line 1: the header needs a %q column (columns: %s)", c, strings.Join(importColumns, ", "))
 		}
 	}
-	actor := auth.SessionOf(r.Context()).User
-	seen := map[string]int{}
-	var rows []*ImportRow
-	var accs []*importAccount
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			line := 0
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.StartLine
-			}
-			return nil, nil, badRequest("line %d: %v; nothing was imported", line, csvErr(err))
-		}
-		line, _ := cr.FieldPos(0)
-		if len(rows) == maxImportRows {
-			return nil, nil, badRequest("the file has more than %d rows; split it", maxImportRows)
-		}
-		get := func(c string) string {
-			if i, ok := col[c]; ok && i < len(rec) {
-				return strings.TrimSpace(rec[i])
-			}
-			return ""
-		}
-		if strings.Join(rec, "") == "" {
-			continue // a blank line
-		}
-		row := &ImportRow{Line: line, Username: get("username")}
-		acc := &importAccount{row: row, prof: userProfile{Username: get("username"), Display: get("display"), Role: strings.ToLower(get("role")),
-			Email: get("email"), AdminLevel: strings.ToLower(get("admin_level"))}}
-		rows = append(rows, row)
-		accs = append(accs, acc)
-		fail := func(err error) {
-			var e *protocol.Error
-			if errors.As(err, &e) {
-				row.Error = e.Message
-			} else {
-				row.Error = err.Error()
-			}
-		}
-		if len(rec) != len(head) {
-			fail(fmt.Errorf("the row has %d fields; the header has %d", len(rec), len(head)))
-			continue
-		}
-		if err := acc.prof.check(); err != nil {
-			fail(err)
-			continue
-		}
-		if err := mayGrant(actor, acc.prof.AdminLevel); err != nil {
-			fail(err)
-			continue
-		}
-		key := strings.ToLower(acc.prof.Username)
-		if first, dup := seen[key]; dup {
-			fail(fmt.Errorf("username %q is also on line %d", acc.prof.Username, first))
-			continue
-		}
-		seen[key] = line
-		if _, err := a.Store.UserByName(r.Context(), acc.prof.Username); err == nil {
-			fail(fmt.Errorf("a user named %q already exists", acc.prof.Username))
-			continue
-		} else if !errors.Is(err, model.ErrNotFound) {
-			return nil, nil, protocol.Internal(err)
-		}
-		bad := ""
-		for _, g := range strings.Split(get("groups"), ";") {
-			if g = strings.TrimSpace(g); g == "" {
-				continue
-			}
-			id, ok := groups[strings.ToLower(g)]
-			if !ok {
-				bad = g
-				break
-			}
-			acc.groups = append(acc.groups, id)
-		}
-		if bad != "" {
-			fail(fmt.Errorf("no group named %q; create it first", bad))
-			continue
-		}
-		row.OK = true
-	}
-	return rows, accs, nil
+	return head, col, nil
 }
 
+// importChecker checks the data rows of one import file. It remembers the
+// usernames of the rows checked so far, so that a name given twice in the
+// file is caught as well as one already in the store.
+type importChecker struct {
+	a      *Console
+	actor  *model.User
+	groups map[string]int64 // group ids by lower-case name
+	head   []string
+	col    map[string]int // column indexes by name
+	seen   map[string]int // the line of each lower-case username so far
+}
+
+// field returns the trimmed value of column c in rec, or "" if the file
+// has no such column or the row is short.
+func (ck *importChecker) field(rec []string, c string) string {
+	if i, ok := ck.col[c]; ok && i < len(rec) {
+		return strings.TrimSpace(rec[i])
+	}
+	return ""
+}
+
+// account reads the row rec on line into an account, not yet checked.
+func (ck *importChecker) account(rec []string, line int) *importAccount {
+	get := func(c string) string { return ck.field(rec, c) }
+	return &importAccount{
+		row: &ImportRow{Line: line, Username: get("username")},
+		prof: userProfile{Username: get("username"), Display: get("display"), Role: strings.ToLower(get("role")),
+			Email: get("email"), AdminLevel: strings.ToLower(get("admin_level"))},
+	}
+}
+
+// check checks acc, read from rec, and resolves its groups. It returns what
+// is wrong with the row as problem, or, as err, a failure of the store that
+// stops the whole import. The checks run in a fixed order and stop at the
+// first problem, so a row reports one thing to fix at a time.
+func (ck *importChecker) check(ctx context.Context, rec []string, acc *importAccount) (problem, err error) {
+	if len(rec) != len(ck.head) {
+		return fmt.Errorf("the row has %d fields; the header has %d", len(rec), len(ck.head)), nil
+	}
+	if err := acc.prof.check(); err != nil {
+		return err, nil
+	}
+	if err := mayGrant(ck.actor, acc.prof.AdminLevel); err != nil {
+		return err, nil
+	}
+	key := strings.ToLower(acc.prof.Username)
+	if first, dup := ck.seen[key]; dup {
+		return fmt.Errorf("username %q is also on line %d", acc.prof.Username, first), nil
+	}
+	ck.seen[key] = acc.row.Line
+	if _, err := ck.a.Store.UserByName(ctx, acc.prof.Username); err == nil {
+		return fmt.Errorf("a user named %q already exists", acc.prof.Username), nil
+	} else if !errors.Is(err, model.ErrNotFound) {
+		return nil, protocol.Internal(err)
+	}
+	return ck.resolveGroups(rec, acc), nil
+}
+
+// resolveGroups sets acc's groups from the row's semicolon-separated group
+// names, or returns a problem naming the first group that does not exist.
+func (ck *importChecker) resolveGroups(rec []string, acc *importAccount) error {
+	for _, g := range strings.Split(ck.field(rec, "groups"), ";") {
+		if g = strings.TrimSpace(g); g == "" {
+			continue
+		}
+		id, ok := ck.groups[strings.ToLower(g)]
+		if !ok {
+			return fmt.Errorf("no group named %q; create it first", g)
+		}
+		acc.groups = append(acc.groups, id)
+	}
+	return nil
+}
+
+// rowError is the text a row's problem is reported with: a protocol
+// error's message alone, without its code.
+func rowError(err error) string {
+	var e *protocol.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}
+
+// csvLine is the line a CSV error is on, or 0 if it does not say.
+func csvLine(err error) int {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return pe.StartLine
+	}
+	return 0
+}
+
+// csvErr is a CSV error's text without the line it is on, which the
+// caller reports in its own words.
 func csvErr(err error) string {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
