@@ -21,19 +21,6 @@ import (
 	"github.com/curbside-health/curbside/store"
 )
 
-// Second-factor error codes beyond protocol's.
-const (
-	// CodeWrongCode: the TOTP or recovery code is not right (or was used).
-	CodeWrongCode protocol.Code = "wrong_code"
-	// CodeMFAExpired: the sign-in's second step timed out, was used, or
-	// had too many wrong codes; sign in with the password again.
-	CodeMFAExpired protocol.Code = "mfa_expired"
-	// CodeEnrollmentRequired: the policy requires the user to use a second
-	// factor, none is set up yet, and the route is not one of those that
-	// set one up.
-	CodeEnrollmentRequired protocol.Code = "mfa_enrollment_required"
-)
-
 // Second-step limits.
 const (
 	mfaPendingTTL  = 5 * time.Minute // how long a right password waits for its second step

@@ -57,13 +57,6 @@ func (a *Auth) relyingParty(r *http.Request) (*webauthn.WebAuthn, error) {
 	return wa, nil
 }
 
-// CodePasskeyUnavailable: passkeys cannot work at the address the server
-// was reached by (an IP address, a bad public URL).
-const CodePasskeyUnavailable cproto.Code = "passkey_unavailable"
-
-// CodePasskeyFailed: the browser's WebAuthn answer did not verify.
-const CodePasskeyFailed cproto.Code = "passkey_failed"
-
 // waUser is a user as the WebAuthn library sees it. The user handle is the
 // user's id: stable, not personal, and what a discoverable credential
 // carries back.

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/curbside-health/curbside/auth"
+	"github.com/curbside-health/curbside/internal/apitest"
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 )
@@ -22,30 +23,30 @@ var accessLevel = map[web.Access]string{web.Helpdesk: model.LevelHelpdesk, web.A
 // and checks that the guard lets in exactly those the route's access
 // allows. A route added without the right access fails here.
 func TestRoutesByAccess(t *testing.T) {
-	f, tokens := consoleFixture(t)
+	f, tokens := apitest.NewConsole(t)
 	ctx := context.Background()
 	// pat must set up a second factor before anything else.
-	hash, _ := auth.HashPassword(testPassword)
+	hash, _ := auth.HashPassword(apitest.TestPassword)
 	pat := &model.User{Username: "pat", Display: "Pat", Role: model.RolePatient, State: model.StateActive, PasswordHash: hash}
-	if err := f.st.CreateUser(ctx, pat); err != nil {
+	if err := f.Store.CreateUser(ctx, pat); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.st.SetPolicy(ctx, map[string]string{"mfa_required": "patient"}); err != nil {
+	if err := f.Store.SetPolicy(ctx, map[string]string{"mfa_required": "patient"}); err != nil {
 		t.Fatal(err)
 	}
-	tokens["pat"] = f.login("pat")
-	f.users["pat"] = pat
-	gid, err := f.st.CreateGroup(ctx, "Front desk")
+	tokens["pat"] = f.Login("pat")
+	f.Users["pat"] = pat
+	gid, err := f.Store.CreateGroup(ctx, "Front desk")
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	if len(f.routes) < 60 {
-		t.Fatalf("only %d routes in the table", len(f.routes))
+	if len(f.Routes) < 60 {
+		t.Fatalf("only %d routes in the table", len(f.Routes))
 	}
 	seen := map[string]bool{}
 	who := []string{"", "pat", "sam", model.LevelHelpdesk, model.LevelAdmin, model.LevelOwner}
-	for _, rt := range f.routes {
+	for _, rt := range f.Routes {
 		if seen[rt.Pattern] {
 			t.Errorf("%s is in the table twice", rt.Pattern)
 		}
@@ -61,9 +62,9 @@ func TestRoutesByAccess(t *testing.T) {
 			t.Errorf("%s: under /api/v1/admin/ with access %s", rt.Pattern, rt.Access)
 		}
 		if strings.Contains(path, "/groups/{id}") {
-			path = strings.ReplaceAll(path, "{id}", itoa(gid))
+			path = strings.ReplaceAll(path, "{id}", apitest.Itoa(gid))
 		}
-		r := strings.NewReplacer("{id}", itoa(f.users["tess"].ID), "{username}", "tess", "{token}", "no-such-token", "{$}", "")
+		r := strings.NewReplacer("{id}", apitest.Itoa(f.Users["tess"].ID), "{username}", "tess", "{token}", "no-such-token", "{$}", "")
 		path = r.Replace(path)
 		for _, w := range who {
 			if method == "DELETE" && w == model.LevelOwner {
@@ -72,17 +73,17 @@ func TestRoutesByAccess(t *testing.T) {
 			if rt.Pattern == "POST /api/v1/logout" && w != "" {
 				continue // would end the session the rest of the walk uses
 			}
-			code, body := f.raw(method, path, tokens[w], "application/json", "{}")
+			code, body := f.Raw(method, path, tokens[w], "application/json", "{}")
 			var out map[string]any
 			json.Unmarshal([]byte(body), &out)
-			checkAdmission(t, f, rt, w, code, errCode(out), body)
+			checkAdmission(t, f, rt, w, code, apitest.ErrCode(out), body)
 		}
 	}
 }
 
 // checkAdmission checks one answer of the walk: whether the guard let the
 // caller w through to route rt.
-func checkAdmission(t *testing.T, f *fixture, rt web.Route, w string, code int, ecode, body string) {
+func checkAdmission(t *testing.T, f *apitest.Fixture, rt web.Route, w string, code int, ecode, body string) {
 	t.Helper()
 	refusedSession := code == http.StatusUnauthorized && ecode == "unauthorized"
 	refusedEnrol := ecode == "mfa_enrollment_required"
@@ -110,7 +111,7 @@ func checkAdmission(t *testing.T, f *fixture, rt web.Route, w string, code int, 
 			t.Errorf("%s for a session without a device: %d %s; want 403", rt.Pattern, code, body)
 		}
 	case rt.Access >= web.Helpdesk:
-		low := model.LevelRank(f.userLevel(w)) < model.LevelRank(accessLevel[rt.Access])
+		low := model.LevelRank(f.UserLevel(w)) < model.LevelRank(accessLevel[rt.Access])
 		if low != refusedLevel {
 			t.Errorf("%s (%s) as %s: %d %s; refused: %v, want %v", rt.Pattern, rt.Access, w, code, body, refusedLevel, low)
 		}

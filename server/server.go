@@ -97,7 +97,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer st.Close()
 	log.Info("store open", "path", st.Path(), "schema", store.SchemaVersion)
 
-	p, err := wire(st, cfg, log)
+	p, err := NewParts(st, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -109,8 +109,8 @@ func Run(ctx context.Context, cfg Config) error {
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
-	web.Mount(mux, log, p.auth, p.routes(&ready))
-	rl := p.relay
+	web.Mount(mux, log, p.Auth, p.Routes(&ready))
+	rl := p.Relay
 
 	srv := &http.Server{
 		Handler:           secure(mux),
@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { errc <- srv.Serve(ln) }()
 	ready.Store(true)
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "tls", "off (loopback only)", "startup", time.Since(start).Round(time.Millisecond))
-	logSetupLink(ctx, p.apps, cfg.PublicURL, ln.Addr(), log)
+	logSetupLink(ctx, p.Apps, cfg.PublicURL, ln.Addr(), log)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr())
 	}
@@ -154,17 +154,18 @@ func Run(ctx context.Context, cfg Config) error {
 	return err
 }
 
-// parts are the server's pieces, wired over one store.
-type parts struct {
-	auth    *auth.Auth
-	apps    *api.API
-	console *console.Console
-	relay   *relay.Relay
-	assets  *curbsideembed.Handler
+// Parts are the server's pieces, wired over one store.
+type Parts struct {
+	Auth    *auth.Auth
+	Apps    *api.API
+	Console *console.Console
+	Relay   *relay.Relay
+	Assets  *curbsideembed.Handler
 }
 
-// wire builds the server's pieces over st.
-func wire(st *store.Store, cfg Config, log *slog.Logger) (*parts, error) {
+// NewParts builds the server's pieces over st, as Run does (the API tests
+// mount the same).
+func NewParts(st *store.Store, cfg Config, log *slog.Logger) (*Parts, error) {
 	a := auth.New(st, auth.Options{Logger: log, PublicURL: cfg.PublicURL})
 	assets, err := curbsideembed.New(webui.App())
 	if err != nil {
@@ -175,20 +176,20 @@ func wire(st *store.Store, cfg Config, log *slog.Logger) (*parts, error) {
 		return nil, err
 	}
 	cmds := devicecmd.New(st)
-	return &parts{
-		auth:   a,
-		relay:  rl,
-		assets: assets,
-		apps: &api.API{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged,
+	return &Parts{
+		Auth:   a,
+		Relay:  rl,
+		Assets: assets,
+		Apps: &api.API{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged,
 			Version: cfg.Version, PublicURL: cfg.PublicURL},
-		console: &console.Console{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged,
+		Console: &console.Console{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged,
 			EndDevice: rl.EndDevice, Version: cfg.Version, PublicURL: cfg.PublicURL},
 	}, nil
 }
 
-// routes is the parts' HTTP surface (see Routes).
-func (p *parts) routes(ready *atomic.Bool) []web.Route {
-	return Routes(p.auth, p.apps, p.console, p.relay, p.assets, ready)
+// Routes is the parts' HTTP surface (see the function Routes).
+func (p *Parts) Routes(ready *atomic.Bool) []web.Route {
+	return Routes(p.Auth, p.Apps, p.Console, p.Relay, p.Assets, ready)
 }
 
 // logSetupLink logs, on a fresh data directory, the single-use link that

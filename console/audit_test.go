@@ -1,151 +1,106 @@
-package server
+package console_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"encoding/csv"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/curbside-health/curbside/console"
-
 	"github.com/curbside-health/curbside/auth"
+	"github.com/curbside-health/curbside/console"
+	"github.com/curbside-health/curbside/internal/apitest"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
 
-// consoleToken makes a user of the given admin level and a session for it
-// confirmed with a second factor, as the console requires by default.
-func (f *fixture) consoleToken(name, level string) string {
-	f.t.Helper()
-	u := &model.User{Username: name, Display: strings.ToUpper(name), Role: model.RoleStaff, State: model.StateActive,
-		AdminLevel: level, PasswordHash: "x"}
-	if err := f.st.CreateUser(context.Background(), u); err != nil {
-		f.t.Fatal(err)
-	}
-	f.users[name] = u
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	tok := base64.RawURLEncoding.EncodeToString(raw)
-	if err := f.st.CreateSessionFrom(context.Background(), auth.HashToken(tok), u.ID, time.Now().Add(time.Hour).UnixMilli(), "totp", "127.0.0.1"); err != nil {
-		f.t.Fatal(err)
-	}
-	return tok
-}
-
-// get sends a GET and returns the raw response.
-func (f *fixture) get(path, token string) (*http.Response, []byte) {
-	f.t.Helper()
-	req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := f.srv.Client().Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res, b
-}
-
-func seqsOf(out map[string]any) []int64 {
-	var s []int64
-	for _, e := range out["entries"].([]any) {
-		s = append(s, int64(e.(map[string]any)["seq"].(float64)))
-	}
-	return s
-}
-
 func TestConsoleAudit(t *testing.T) {
-	f := newFixture(t, "alice")
+	f := apitest.New(t, "alice")
 	ctx := context.Background()
-	root := f.consoleToken("root", model.LevelAdmin)
-	help := f.consoleToken("help", model.LevelHelpdesk)
+	root := f.ConsoleToken("root", model.LevelAdmin)
+	help := f.ConsoleToken("help", model.LevelHelpdesk)
 	// A session made directly: a password sign-in would itself add a
 	// login.ok entry ahead of the ones below.
-	staff := f.consoleToken("staffer", model.LevelNone)
+	staff := f.ConsoleToken("staffer", model.LevelNone)
 	day := time.Date(2026, 2, 10, 12, 0, 0, 0, time.UTC)
 	entries := []store.AuditEntry{
-		{At: day.UnixMilli(), Actor: f.users["root"].ID, ActorName: "root", Action: "user.create", Target: "user:5", Detail: `{"username":"bob"}`},
+		{At: day.UnixMilli(), Actor: f.Users["root"].ID, ActorName: "root", Action: "user.create", Target: "user:5", Detail: `{"username":"bob"}`},
 		{At: day.Add(time.Hour).UnixMilli(), ActorName: "=HYPERLINK(\"http://x\")", Action: "login.fail", Outcome: store.OutcomeFail, Target: "+1", IP: "-2", Detail: `{"reason":"password"}`},
 		{At: day.Add(24 * time.Hour).UnixMilli(), ActorName: "@SUM(A1)", Action: "login.ok", Target: "user:7", Emergency: true},
-		{At: day.Add(48 * time.Hour).UnixMilli(), Actor: f.users["root"].ID, ActorName: "root", Action: "policy.update", Target: "policy", Detail: `{"keys":["retention"]}`},
+		{At: day.Add(48 * time.Hour).UnixMilli(), Actor: f.Users["root"].ID, ActorName: "root", Action: "policy.update", Target: "policy", Detail: `{"keys":["retention"]}`},
 	}
 	for i := range entries {
-		if err := f.st.Audit(ctx, &entries[i]); err != nil {
+		if err := f.Store.Audit(ctx, &entries[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	// Levels: only admin and above.
 	for _, tok := range []string{help, staff} {
-		if code, out := f.do("GET", "/api/v1/admin/audit", tok, nil); code != 403 || errCode(out) != string(protocol.CodeForbidden) {
+		if code, out := f.Do("GET", "/api/v1/admin/audit", tok, nil); code != 403 || apitest.ErrCode(out) != string(protocol.CodeForbidden) {
 			t.Fatalf("non-admin listed the audit log: %d %v", code, out)
 		}
-		if res, _ := f.get("/api/v1/admin/audit/export", tok); res.StatusCode != 403 {
+		if res, _ := f.Get("/api/v1/admin/audit/export", tok); res.StatusCode != 403 {
 			t.Fatalf("non-admin exported: %d", res.StatusCode)
 		}
-		if code, _ := f.do("GET", "/api/v1/admin/audit/verify", tok, nil); code != 403 {
+		if code, _ := f.Do("GET", "/api/v1/admin/audit/verify", tok, nil); code != 403 {
 			t.Fatalf("non-admin verified: %d", code)
 		}
 	}
 
-	code, out := f.do("GET", "/api/v1/admin/audit", root, nil)
+	code, out := f.Do("GET", "/api/v1/admin/audit", root, nil)
 	if code != 200 {
 		t.Fatalf("list: %d %v", code, out)
 	}
 	// The helpdesk's refusals are on the record before it.
-	all := seqsOf(out)
+	all := apitest.SeqsOf(out)
 	first := out["entries"].([]any)[len(all)-1].(map[string]any)
 	if all[0] < 4 || all[len(all)-1] != 1 || first["action"] != "user.create" || first["detail"].(map[string]any)["username"] != "bob" || len(first["hash"].(string)) != 64 {
 		t.Fatalf("list: %v, oldest %v", all, first)
 	}
 
 	// Pagination by seq.
-	code, out = f.do("GET", "/api/v1/admin/audit?limit=2&action=login.", root, nil)
-	if code != 200 || fmt.Sprint(seqsOf(out)) != "[3 2]" || out["next_before"].(float64) != 0 {
+	code, out = f.Do("GET", "/api/v1/admin/audit?limit=2&action=login.", root, nil)
+	if code != 200 || fmt.Sprint(apitest.SeqsOf(out)) != "[3 2]" || out["next_before"].(float64) != 0 {
 		t.Fatalf("login page: %d %v", code, out)
 	}
-	code, out = f.do("GET", "/api/v1/admin/audit?limit=1&action=login.", root, nil)
-	if code != 200 || fmt.Sprint(seqsOf(out)) != "[3]" || out["next_before"].(float64) != 3 {
+	code, out = f.Do("GET", "/api/v1/admin/audit?limit=1&action=login.", root, nil)
+	if code != 200 || fmt.Sprint(apitest.SeqsOf(out)) != "[3]" || out["next_before"].(float64) != 3 {
 		t.Fatalf("login page 1: %d %v", code, out)
 	}
-	code, out = f.do("GET", "/api/v1/admin/audit?limit=1&action=login.&before=3", root, nil)
-	if code != 200 || fmt.Sprint(seqsOf(out)) != "[2]" {
+	code, out = f.Do("GET", "/api/v1/admin/audit?limit=1&action=login.&before=3", root, nil)
+	if code != 200 || fmt.Sprint(apitest.SeqsOf(out)) != "[2]" {
 		t.Fatalf("login page 2: %d %v", code, out)
 	}
 
 	for _, c := range []struct{ query, want string }{
 		{"outcome=fail&action=login.", "[2]"},
-		{fmt.Sprintf("actor=%d&action=p", f.users["root"].ID), "[4]"},
+		{fmt.Sprintf("actor=%d&action=p", f.Users["root"].ID), "[4]"},
 		{"q=BOB", "[1]"},
 		{"emergency=true", "[3]"},
 		{"from=2026-02-11&to=2026-02-11", "[3]"},
 		{fmt.Sprintf("from=%d&to=%d", day.UnixMilli(), day.Add(time.Hour).UnixMilli()), "[1]"},
 		{"from=2026-02-10&to=2026-02-12&action=l", "[3 2]"},
 	} {
-		code, out := f.do("GET", "/api/v1/admin/audit?"+c.query, root, nil)
-		if code != 200 || fmt.Sprint(seqsOf(out)) != c.want {
+		code, out := f.Do("GET", "/api/v1/admin/audit?"+c.query, root, nil)
+		if code != 200 || fmt.Sprint(apitest.SeqsOf(out)) != c.want {
 			t.Errorf("%s: %d %v, want %s", c.query, code, out["entries"], c.want)
 		}
 	}
 	for _, q := range []string{"limit=0", "limit=501", "limit=x", "outcome=maybe", "action=DROP%20TABLE", "before=-1",
 		"from=yesterday", "to=2026-13-01", "emergency=maybe", "actor=0", "from=2026-02-12&to=2026-02-10", "q=" + strings.Repeat("a", 201)} {
-		if code, out := f.do("GET", "/api/v1/admin/audit?"+q, root, nil); code != 400 || errCode(out) != string(protocol.CodeBadRequest) {
+		if code, out := f.Do("GET", "/api/v1/admin/audit?"+q, root, nil); code != 400 || apitest.ErrCode(out) != string(protocol.CodeBadRequest) {
 			t.Errorf("%s: %d %v", q, code, out)
 		}
 	}
 
 	// Export: CSV with a header row, every cell a spreadsheet could run
 	// defused.
-	res, body := f.get("/api/v1/admin/audit/export?to=2026-02-12", root)
+	res, body := f.Get("/api/v1/admin/audit/export?to=2026-02-12", root)
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") ||
 		!strings.HasPrefix(res.Header.Get("Content-Disposition"), `attachment; filename="curbside-audit-`) {
 		t.Fatalf("export: %d %v %s", res.StatusCode, res.Header, body)
@@ -170,10 +125,10 @@ func TestConsoleAudit(t *testing.T) {
 	if len(recs[1][col["hash"]]) != 64 || recs[2][col["prev"]] != recs[1][col["hash"]] {
 		t.Fatalf("hashes: %q", recs[1:3])
 	}
-	if res, _ := f.get("/api/v1/admin/audit/export?limit=5", root); res.StatusCode != 400 {
+	if res, _ := f.Get("/api/v1/admin/audit/export?limit=5", root); res.StatusCode != 400 {
 		t.Fatalf("export with a limit: %d", res.StatusCode)
 	}
-	code, out = f.do("GET", "/api/v1/admin/audit?action=audit.&limit=10", root, nil)
+	code, out = f.Do("GET", "/api/v1/admin/audit?action=audit.&limit=10", root, nil)
 	var actions []string
 	for _, e := range out["entries"].([]any) {
 		m := e.(map[string]any)
@@ -187,11 +142,11 @@ func TestConsoleAudit(t *testing.T) {
 	}
 
 	// Verify, then tamper as someone with the database file would.
-	code, out = f.do("GET", "/api/v1/admin/audit/verify", root, nil)
+	code, out = f.Do("GET", "/api/v1/admin/audit/verify", root, nil)
 	if code != 200 || out["ok"] != true || out["head_seq"].(float64) < 4 || len(out["head_hash"].(string)) != 64 {
 		t.Fatalf("verify: %d %v", code, out)
 	}
-	db, err := sql.Open("sqlite", "file:"+f.st.Path())
+	db, err := sql.Open("sqlite", "file:"+f.Store.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,44 +156,44 @@ func TestConsoleAudit(t *testing.T) {
 		}
 	}
 	db.Close()
-	code, out = f.do("GET", "/api/v1/admin/audit/verify", root, nil)
+	code, out = f.Do("GET", "/api/v1/admin/audit/verify", root, nil)
 	if code != 200 || out["ok"] != false || out["first_bad"].(float64) != 1 || !strings.Contains(out["problem"].(string), "edited") {
 		t.Fatalf("verify after tamper: %d %v", code, out)
 	}
 }
 
 func TestConsoleReports(t *testing.T) {
-	f := newFixture(t, "alice", "bob")
+	f := apitest.New(t, "alice", "bob")
 	ctx := context.Background()
-	root := f.consoleToken("root", model.LevelAdmin)
-	help := f.consoleToken("help", model.LevelHelpdesk)
-	alice, bob := f.users["alice"].ID, f.users["bob"].ID
+	root := f.ConsoleToken("root", model.LevelAdmin)
+	help := f.ConsoleToken("help", model.LevelHelpdesk)
+	alice, bob := f.Users["alice"].ID, f.Users["bob"].ID
 	for i := range 3 {
 		id := fmt.Sprintf("R%019d", i)
 		raw := []byte(fmt.Sprintf(`{"id":%q}`, id))
 		sum := sha256.Sum256(raw)
 		env := &protocol.Envelope{V: 1, Suite: 1, ID: id, Conv: protocol.DirectConv(alice, bob), From: protocol.Party{User: alice, Device: 11}, Created: 1}
-		if _, err := f.st.Accept(ctx, &model.NewMessage{Env: env, Raw: raw, Digest: sum[:], Recipients: []int64{bob},
+		if _, err := f.Store.Accept(ctx, &model.NewMessage{Env: env, Raw: raw, Digest: sum[:], Recipients: []int64{bob},
 			Deliver: []int64{21}, ExpiresAt: time.Now().Add(-time.Millisecond).UnixMilli()}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Expired and swept before any report: the counts survive the rows.
-	if _, msgs, err := f.st.Sweep(ctx, time.Now().UnixMilli(), 100); err != nil || msgs != 3 {
+	if _, msgs, err := f.Store.Sweep(ctx, time.Now().UnixMilli(), 100); err != nil || msgs != 3 {
 		t.Fatalf("sweep %d %v", msgs, err)
 	}
 	// A failed sign-in as the sign-in path records it.
-	if err := f.st.Audit(ctx, &store.AuditEntry{Action: "login.fail", Outcome: store.OutcomeFail, Actor: bob, ActorName: "bob", Target: auth.UserTarget(bob)}); err != nil {
+	if err := f.Store.Audit(ctx, &store.AuditEntry{Action: "login.fail", Outcome: store.OutcomeFail, Actor: bob, ActorName: "bob", Target: auth.UserTarget(bob)}); err != nil {
 		t.Fatal(err)
 	}
 
-	if code, _ := f.do("GET", "/api/v1/admin/reports/activity", help, nil); code != 403 {
+	if code, _ := f.Do("GET", "/api/v1/admin/reports/activity", help, nil); code != 403 {
 		t.Fatalf("helpdesk read a report: %d", code)
 	}
-	if code, _ := f.do("GET", "/api/v1/admin/reports/inventory", help, nil); code != 403 {
+	if code, _ := f.Do("GET", "/api/v1/admin/reports/inventory", help, nil); code != 403 {
 		t.Fatalf("helpdesk read the inventory: %d", code)
 	}
-	code, out := f.do("GET", "/api/v1/admin/reports/activity", root, nil)
+	code, out := f.Do("GET", "/api/v1/admin/reports/activity", root, nil)
 	if code != 200 {
 		t.Fatalf("activity: %d %v", code, out)
 	}
@@ -257,19 +212,19 @@ func TestConsoleReports(t *testing.T) {
 		t.Fatalf("failed logins: %v %v", fl[29], out["totals"])
 	}
 
-	if code, out := f.do("GET", "/api/v1/admin/reports/activity?from=2025-01-01&to=2025-01-01", root, nil); code != 200 || len(out["messages"].([]any)) != 0 || len(out["days"].([]any)) != 1 {
+	if code, out := f.Do("GET", "/api/v1/admin/reports/activity?from=2025-01-01&to=2025-01-01", root, nil); code != 200 || len(out["messages"].([]any)) != 0 || len(out["days"].([]any)) != 1 {
 		t.Fatalf("old day: %d %v", code, out)
 	}
 	for _, q := range []string{"from=2024-01-01&to=2025-01-02", "from=2025-02-01&to=2025-01-01", "from=01/02/2025", "to=x"} {
-		if code, out := f.do("GET", "/api/v1/admin/reports/activity?"+q, root, nil); code != 400 || errCode(out) != string(protocol.CodeBadRequest) {
+		if code, out := f.Do("GET", "/api/v1/admin/reports/activity?"+q, root, nil); code != 400 || apitest.ErrCode(out) != string(protocol.CodeBadRequest) {
 			t.Errorf("%s: %d %v", q, code, out)
 		}
 	}
-	if code, _ := f.do("GET", "/api/v1/admin/reports/activity?from=2024-01-01&to=2024-12-31", root, nil); code != 200 {
+	if code, _ := f.Do("GET", "/api/v1/admin/reports/activity?from=2024-01-01&to=2024-12-31", root, nil); code != 200 {
 		t.Fatalf("366 days refused: %d", code)
 	}
 
-	code, out = f.do("GET", "/api/v1/admin/reports/inventory", root, nil)
+	code, out = f.Do("GET", "/api/v1/admin/reports/inventory", root, nil)
 	if code != 200 {
 		t.Fatalf("inventory: %d %v", code, out)
 	}
@@ -280,7 +235,7 @@ func TestConsoleReports(t *testing.T) {
 	if len(users) != 1 || users[0].(map[string]any)["count"].(float64) != 4 {
 		t.Fatalf("inventory users: %v", users)
 	}
-	entries, _, _ := f.st.QueryAudit(ctx, store.AuditQuery{Action: "report.view"})
+	entries, _, _ := f.Store.QueryAudit(ctx, store.AuditQuery{Action: "report.view"})
 	if len(entries) < 2 || entries[0].Target != "report:inventory" || entries[0].ActorName != "root" {
 		t.Fatalf("reports not audited: %+v", entries)
 	}

@@ -1,0 +1,44 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/curbside-health/curbside/internal/apitest"
+	"github.com/curbside-health/curbside/model"
+)
+
+// TestSetupLink: with no administrator the server makes a single-use link
+// that creates the owner; once one exists there is no link.
+func TestSetupLink(t *testing.T) {
+	f := apitest.New(t)
+	ctx := context.Background()
+	link, _, err := f.API.SetupLink(ctx, f.Srv.URL)
+	if err != nil || link == "" {
+		t.Fatalf("link %q, %v", link, err)
+	}
+	again, _, _ := f.API.SetupLink(ctx, f.Srv.URL) // a restart prints a new link; the old one stops working
+	if code, _ := f.Do("POST", "/api/v1/invitations/accept", "", map[string]string{"token": apitest.TokenOf(t, link), "username": "olga", "display": "Olga Owner", "password": apitest.TestPassword}); code != http.StatusGone {
+		t.Fatalf("an older set-up link: %d", code)
+	}
+	code, out := f.Do("GET", "/api/v1/invitations/"+apitest.TokenOf(t, again), "", nil)
+	if code != 200 || out["invitation"].(map[string]any)["kind"] != "setup" {
+		t.Fatalf("show: %d %v", code, out)
+	}
+	if code, out = f.Do("POST", "/api/v1/invitations/accept", "", map[string]string{"token": apitest.TokenOf(t, again), "username": "olga", "display": "Olga Owner", "password": apitest.TestPassword}); code != 200 {
+		t.Fatalf("accept: %d %v", code, out)
+	}
+	u, _ := f.Store.UserByName(ctx, "olga")
+	if u.AdminLevel != model.LevelOwner {
+		t.Fatalf("olga's level %q", u.AdminLevel)
+	}
+	if link, _, _ := f.API.SetupLink(ctx, f.Srv.URL); link != "" {
+		t.Fatalf("a set-up link while an owner exists: %q", link)
+	}
+	var n int
+	f.Store.ReadDB().QueryRow(`SELECT count(*) FROM audit WHERE action = 'setup.owner'`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("%d setup.owner audit entries", n)
+	}
+}
