@@ -153,16 +153,6 @@ func (a *API) share(w http.ResponseWriter, r *http.Request) error {
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"share": share})
 }
 
-// ClientPolicy is the part of the policy clients enforce.
-type ClientPolicy struct {
-	RetentionMS        int64    `json:"retention_ms"`
-	InactivityLockMS   int64    `json:"inactivity_lock_ms"`
-	PINRequired        bool     `json:"pin_required"`
-	AttachmentMaxBytes int      `json:"attachment_max_bytes"`
-	AttachmentTypes    []string `json:"attachment_types"`
-	OfflineGraceMS     int64    `json:"offline_grace_ms"`
-}
-
 func (a *API) config(w http.ResponseWriter, r *http.Request) error {
 	p, err := a.Store.LoadPolicy(r.Context())
 	if err != nil {
@@ -174,12 +164,8 @@ func (a *API) config(w http.ResponseWriter, r *http.Request) error {
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{
 		// Devices pin this key at set-up and obey only commands it signed.
-		"command_key": key,
-		"policy": ClientPolicy{
-			RetentionMS: p.Retention.Milliseconds(), InactivityLockMS: p.InactivityLock.Milliseconds(),
-			PINRequired: p.PINRequired, AttachmentMaxBytes: p.AttachmentMaxBytes, AttachmentTypes: p.AttachmentTypes,
-			OfflineGraceMS: p.OfflineGrace.Milliseconds(),
-		},
+		"command_key":    key,
+		"policy":         p.Client(),
 		"quick_messages": p.QuickMessages,
 		"server_time":    time.Now().UnixMilli(),
 		"version":        a.Version,

@@ -287,3 +287,23 @@ func KnownPolicyKey(key string) bool {
 	_, ok := policyFields[key]
 	return ok
 }
+
+// ClientPolicy is the part of the policy clients enforce, as GET
+// /api/v1/config gives it: durations in milliseconds.
+type ClientPolicy struct {
+	RetentionMS        int64    `json:"retention_ms"`
+	InactivityLockMS   int64    `json:"inactivity_lock_ms"`
+	PINRequired        bool     `json:"pin_required"`
+	AttachmentMaxBytes int      `json:"attachment_max_bytes"`
+	AttachmentTypes    []string `json:"attachment_types"`
+	OfflineGraceMS     int64    `json:"offline_grace_ms"`
+}
+
+// Client returns the part of the policy clients enforce.
+func (p *Policy) Client() ClientPolicy {
+	return ClientPolicy{
+		RetentionMS: p.Retention.Milliseconds(), InactivityLockMS: p.InactivityLock.Milliseconds(),
+		PINRequired: p.PINRequired, AttachmentMaxBytes: p.AttachmentMaxBytes, AttachmentTypes: p.AttachmentTypes,
+		OfflineGraceMS: p.OfflineGrace.Milliseconds(),
+	}
+}

@@ -1,3 +1,4 @@
+// @ts-check
 // Curbside service worker: the offline shell and the seam for Web Push.
 //
 // The server serves this file at /sw.js with __ASSETS__ replaced by the
@@ -5,6 +6,8 @@
 // cache and the old one is dropped on activation. Only the app's code, style
 // and icons are cached; API responses, and so messages, never are: the local
 // history lives in the encrypted IndexedDB store, not in a cache.
+/** The worker's global scope, typed as what it is. */
+const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 const ASSETS = "__ASSETS__";
 const CACHE = "curbside-shell-" + ASSETS.split("/").pop();
 
@@ -21,30 +24,30 @@ async function shellFiles() {
     if (!res.ok) throw new Error(`precache: ${url}: ${res.status}`);
     const text = await res.text();
     for (const m of text.matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)) {
-      queue.push(new URL(m[1], new URL(url, self.location.origin)).pathname);
+      queue.push(new URL(m[1], new URL(url, sw.location.origin)).pathname);
     }
   }
   return ["/", "/manifest.webmanifest", ASSETS + "/css/app.css", ASSETS + "/icons/icon.svg", ASSETS + "/icons/icon-192.png", ASSETS + "/icons/icon-512.png", ...seen];
 }
 
-self.addEventListener("install", (event) => {
+sw.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
     await cache.addAll(await shellFiles());
-    await self.skipWaiting();
+    await sw.skipWaiting();
   })());
 });
 
-self.addEventListener("activate", (event) => {
+sw.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
     for (const k of await caches.keys()) if (k.startsWith("curbside-shell-") && k !== CACHE) await caches.delete(k);
-    await self.clients.claim();
+    await sw.clients.claim();
   })());
 });
 
-self.addEventListener("fetch", (event) => {
+sw.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
-  if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (event.request.method !== "GET" || url.origin !== sw.location.origin) return;
   if (url.pathname.startsWith("/api/") || url.pathname === "/healthz") return; // never cached
   if (url.pathname.startsWith("/assets/")) {
     // Versioned and immutable: the cache is always right.
@@ -71,19 +74,19 @@ self.addEventListener("fetch", (event) => {
 // ---- Web Push seam. The payload never carries PHI: at most a wake-up. The
 // notification says only that a message arrived; the app, once unlocked,
 // fetches and decrypts it over the relay.
-self.addEventListener("push", (event) => {
+sw.addEventListener("push", (event) => {
   event.waitUntil((async () => {
-    const wins = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    const wins = await sw.clients.matchAll({ type: "window", includeUncontrolled: true });
     if (wins.some((w) => w.visibilityState === "visible")) return; // the open app alerts by itself
-    await self.registration.showNotification("Curbside", { body: "New message", tag: "curbside", icon: ASSETS + "/icons/icon-192.png" });
+    await sw.registration.showNotification("Curbside", { body: "New message", tag: "curbside", icon: ASSETS + "/icons/icon-192.png" });
   })());
 });
 
-self.addEventListener("notificationclick", (event) => {
+sw.addEventListener("notificationclick", (event) => {
   event.notification.close();
   event.waitUntil((async () => {
-    const wins = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    const wins = await sw.clients.matchAll({ type: "window", includeUncontrolled: true });
     if (wins.length) return wins[0].focus();
-    return self.clients.openWindow("/");
+    return sw.clients.openWindow("/");
   })());
 });

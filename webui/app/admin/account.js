@@ -1,3 +1,4 @@
+// @ts-check
 // My account: who is signed in, and the second factor (authenticator app,
 // recovery codes, passkeys) through the app's shared settings screens.
 import { card, fill, h, labelOf, LEVELS, pageHead, ROLES } from "./ui.js";

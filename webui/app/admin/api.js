@@ -1,3 +1,4 @@
+// @ts-check
 // The console's HTTP calls (PROTOCOL.md, "Admin console API"). Like the
 // app, the console authenticates with the HttpOnly session cookie only.
 import { ApiError } from "../js/api.js";
@@ -7,8 +8,13 @@ export { ApiError };
 /**
  * req calls the API. json is sent as a JSON body; body/type send raw text
  * (the CSV import). as: "json" (default) or "text" for the reply.
+ * @param {string} method
+ * @param {string} path
+ * @param {{json?: any, body?: string, type?: string, as?: "json" | "text"}} [opts]
+ * @returns {Promise<any>}
  */
 export async function req(method, path, { json, body, type, as = "json" } = {}) {
+  /** @type {Record<string, string>} */
   const headers = {};
   if (json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(json); }
   else if (body !== undefined) headers["Content-Type"] = type || "text/plain";

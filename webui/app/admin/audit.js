@@ -1,7 +1,8 @@
+// @ts-check
 // The audit log: filters, newest first with "Load more", the chain's
 // integrity check, and a CSV export of what the filters select.
 import { admin } from "./api.js";
-import { badge, busy, card, download, errorLine, failure, field, fill, fmtDate, h, loading, pageHead, select, table } from "./ui.js";
+import { badge, busy, download, errorLine, failure, field, fill, fmtDate, h, loading, pageHead, select, table } from "./ui.js";
 
 // Filters by action or by a family of actions (a prefix ending in ".").
 const ACTIONS = ["login.", "login.ok", "login.fail", "login.locked_out", "logout", "mfa.", "user.", "user.create", "user.update", "user.state", "user.offboard",

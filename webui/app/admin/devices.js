@@ -1,3 +1,4 @@
+// @ts-check
 // Devices: every registered device at the practice, with its owner, and
 // the same Lock and Wipe actions as on a user's page.
 import { admin } from "./api.js";

@@ -1,11 +1,13 @@
+// @ts-check
 // Groups: a tree (subgroups under their parents), creating, renaming and
 // moving, deleting, and members. A subgroup's members count as members of
 // its parents for group conversations, so the tree is what people see.
 import { admin } from "./api.js";
 import { busy, card, confirm, dialog, errorLine, failure, field, fill, h, loading, pageHead, select, toast, userName } from "./ui.js";
+import { LEVEL_ADMIN, STATE_ACTIVE } from "../js/constants.js";
 
 export async function groupsPage(view, ctx) {
-  const canEdit = ctx.can("admin");
+  const canEdit = ctx.can(LEVEL_ADMIN);
   const treeBox = h("div.tree-box", loading());
   const detail = h("div.group-detail", { "aria-live": "polite" });
   let groups = [];
@@ -144,7 +146,7 @@ export async function groupsPage(view, ctx) {
     const search = async () => {
       const my = ++seq;
       let r;
-      try { r = await admin.users({ q: q.value.trim(), state: "active", limit: 20 }); } catch (e) { err.textContent = e.message; return; }
+      try { r = await admin.users({ q: q.value.trim(), state: STATE_ACTIVE, limit: 20 }); } catch (e) { err.textContent = e.message; return; }
       if (my !== seq) return;
       const list = (r.users || []).filter((u) => !have.has(u.id));
       fill(results, list.length ? list.map((u) => h("li", h("button.pick-item", {

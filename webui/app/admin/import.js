@@ -1,3 +1,4 @@
+// @ts-check
 // Import: many users from a CSV file in one step, either all or nothing
 // (mode=all) or only the good rows (mode=valid), with each row's result
 // by line number and the invitation links of the people imported.
@@ -14,7 +15,7 @@ const MAX_BYTES = 1 << 20; // the server's limit too
 
 /**
  * csvCell quotes a value for a CSV file when it needs quoting. A value a
- * spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a
+ * spreadsheet would run as a formula (=, +, -, an at sign, tab, CR first) gets a
  * leading apostrophe, so it opens as text (CSV injection).
  */
 export function csvCell(v) {

@@ -1,8 +1,10 @@
+// @ts-check
 // Invitations: the links with which people set their first password (or
 // a reset one). Pending links can be copied again or revoked.
 import { admin } from "./api.js";
 import { badge, busy, confirm, copyText, dialog, errorLine, failure, field, fill, fmtDate, h, labelOf, linkBox, loading, LEVELS, pageHead, rank, ROLES, select, table, toast } from "./ui.js";
 import { groupPicker } from "./users.js";
+import { LEVEL_HELPDESK, LEVEL_NONE, LEVEL_OWNER, ROLE_STAFF } from "../js/constants.js";
 
 /** invState is an invitation's state from its times (or the server's word). */
 export function invState(i) {
@@ -57,8 +59,8 @@ export async function invitationsPage(view, ctx) {
     const username = h("input", { name: "username", autocapitalize: "none", spellcheck: "false", autocomplete: "off" });
     const display = h("input", { name: "display", autocomplete: "off", required: true });
     const email = h("input", { name: "email", type: "email", autocomplete: "off" });
-    const role = select("role", ROLES, "staff");
-    const level = select("admin_level", LEVELS.filter(([v]) => rank(v) <= (ctx.level === "owner" ? 3 : 1)), "");
+    const role = select("role", ROLES, ROLE_STAFF);
+    const level = select("admin_level", LEVELS.filter(([v]) => rank(v) <= rank(ctx.level === LEVEL_OWNER ? LEVEL_OWNER : LEVEL_HELPDESK)), LEVEL_NONE);
     const picker = groupPicker(groups);
     const fields = {
       display: field("Full name", display),
@@ -81,7 +83,7 @@ export async function invitationsPage(view, ctx) {
           fill(d.querySelector(".dialog-body"), h("p.notice.ok", { role: "status" }, "Invitation created."),
             h("p", "It works once and expires on ", h("strong", fmtDate(inv.expires_at)), "."), linkBox(inv.url));
           fill(d.querySelector(".dialog-actions"), h("button.primary", { type: "button", onclick: () => d.close() }, "Done"));
-          d.querySelector(".dialog-body input").focus();
+          /** @type {HTMLElement} */ (d.querySelector(".dialog-body input")).focus();
           load();
         } catch (ex) {
           const f = fields[ex.field] || (/username/i.test(ex.message) ? fields.username : null);

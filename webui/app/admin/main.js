@@ -1,3 +1,4 @@
+// @ts-check
 // Curbside admin console: sign-in (with the second factor), the shell with
 // a navigation that shows only what the signed-in level may do, hash
 // routing, and sign-out after the policy's inactivity time.
@@ -13,21 +14,23 @@ import { auditPage } from "./audit.js";
 import { reportsPage } from "./reports.js";
 import { accountPage } from "./account.js";
 import { loadMFA } from "./mfa.js";
+import { CODE_FORBIDDEN_NETWORK, CODE_MFA_ENROLLMENT_REQUIRED, CODE_MFA_REQUIRED, LEVEL_ADMIN, LEVEL_HELPDESK, LEVEL_NONE } from "../js/constants.js";
 
 const root = document.getElementById("console");
 
 // Each page, the least level that may open it, and its nav label. What a
 // level may not use is not shown at all (the server refuses it anyway).
+/** @type {{path: string, label: string, icon: string, level: string, render: (view: HTMLElement, ctx: any, arg?: string[]) => any}[]} */
 const PAGES = [
-  { path: "users", label: "Users", icon: "user", level: "helpdesk", render: usersPage },
-  { path: "groups", label: "Groups", icon: "users", level: "helpdesk", render: groupsPage },
-  { path: "import", label: "Import", icon: "file", level: "admin", render: importPage },
-  { path: "invitations", label: "Invitations", icon: "megaphone", level: "admin", render: invitationsPage },
-  { path: "devices", label: "Devices", icon: "lock", level: "admin", render: devicesPage },
-  { path: "policy", label: "Policy", icon: "settings", level: "admin", render: policyPage },
-  { path: "audit", label: "Audit log", icon: "shield", level: "admin", render: auditPage },
-  { path: "reports", label: "Reports", icon: "clock", level: "admin", render: reportsPage },
-  { path: "account", label: "My account", icon: "user", level: "helpdesk", render: accountPage },
+  { path: "users", label: "Users", icon: "user", level: LEVEL_HELPDESK, render: usersPage },
+  { path: "groups", label: "Groups", icon: "users", level: LEVEL_HELPDESK, render: groupsPage },
+  { path: "import", label: "Import", icon: "file", level: LEVEL_ADMIN, render: importPage },
+  { path: "invitations", label: "Invitations", icon: "megaphone", level: LEVEL_ADMIN, render: invitationsPage },
+  { path: "devices", label: "Devices", icon: "lock", level: LEVEL_ADMIN, render: devicesPage },
+  { path: "policy", label: "Policy", icon: "settings", level: LEVEL_ADMIN, render: policyPage },
+  { path: "audit", label: "Audit log", icon: "shield", level: LEVEL_ADMIN, render: auditPage },
+  { path: "reports", label: "Reports", icon: "clock", level: LEVEL_ADMIN, render: reportsPage },
+  { path: "account", label: "My account", icon: "user", level: LEVEL_HELPDESK, render: accountPage },
 ];
 
 const DEFAULT_IDLE_MS = 5 * 60 * 1000;
@@ -47,7 +50,7 @@ function authScreen(title, intro, ...body) {
       h("h1", { id: "auth-title", tabindex: "-1" }, title),
       intro ? h("p.intro", intro) : null,
       body)));
-  const first = root.querySelector("input:not([readonly])") || root.querySelector("h1");
+  const first = /** @type {HTMLElement} */ (root.querySelector("input:not([readonly])") || root.querySelector("h1"));
   first?.focus();
 }
 
@@ -139,7 +142,7 @@ async function enter(message) {
     showRefused(e.message);
     return;
   }
-  const level = me.user.admin_level || me.admin_level || "";
+  const level = me.user.admin_level || me.admin_level || LEVEL_NONE;
   if (!rank(level)) { showNoAccess(me); return; }
   if (me.mfa_enrollment_required) {
     showEnrollment();
@@ -148,9 +151,9 @@ async function enter(message) {
   try {
     await admin.users({ limit: 1 });
   } catch (e) {
-    if (e.code === "mfa_enrollment_required") { showEnrollment(); return; }
-    if (e.code === "mfa_required") { showMFAResignIn(me); return; }
-    if (e.code === "forbidden_network") { showRefused(e.message); return; }
+    if (e.code === CODE_MFA_ENROLLMENT_REQUIRED) { showEnrollment(); return; }
+    if (e.code === CODE_MFA_REQUIRED) { showMFAResignIn(me); return; }
+    if (e.code === CODE_FORBIDDEN_NETWORK) { showRefused(e.message); return; }
     if (e.status === 401) { showSignIn(); return; }
     showRefused(e.message);
     return;

@@ -1,3 +1,4 @@
+// @ts-check
 // The second-factor screens are the app's own (js/ui/mfa.js, shared with
 // the messaging app), loaded when needed so a page that never asks for a
 // code does not load them.

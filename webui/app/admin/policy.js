@@ -1,3 +1,4 @@
+// @ts-check
 // Policy: every setting the server knows (GET /admin/policy lists them
 // with their defaults and help), each with an input that fits its kind:
 // a switch, a number, a duration with a unit, or a list one item a line.
@@ -24,6 +25,7 @@ const LABELS = {
   invitation_ttl: "Invitation links expire after",
 };
 
+/** @type {[string, string[]][]} */
 const GROUPS = [
   ["Sign-in and passwords", ["password_min_length", "password_classes", "lockout_threshold", "lockout_cooldown", "mfa_required", "session_idle", "session_max"]],
   ["Devices", ["inactivity_lock", "pin_required", "offline_grace"]],
@@ -32,6 +34,7 @@ const GROUPS = [
 ];
 
 const UNIT = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
+/** @type {[string, string, number][]} */
 const UNITS = [["s", "seconds", 1000], ["m", "minutes", 60000], ["h", "hours", 3600000], ["d", "days", 86400000]];
 
 /** parseGoDuration reads Go's time.Duration text ("168h0m0s", "1h30m") as milliseconds; NaN if it is not one. */
@@ -124,6 +127,7 @@ function render(view, res, notice, ctx) {
 
   const known = new Set(GROUPS.flatMap(([, keys]) => keys));
   const byKey = new Map(fields.map((f) => [f.key, f]));
+  /** @type {[string, any[]][]} */
   const sections = GROUPS.map(([title, keys]) => [title, keys.filter((k) => byKey.has(k)).map((k) => byKey.get(k))]);
   const other = fields.filter((f) => !known.has(f.key));
   if (other.length) sections.push(["Other", other]);

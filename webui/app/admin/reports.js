@@ -1,3 +1,4 @@
+// @ts-check
 // Reports: activity per day over a date range, drawn as SVG bar charts by
 // this module (no chart library), with the numbers also in tables so the
 // figures do not depend on seeing the chart.

@@ -1,18 +1,19 @@
+// @ts-check
 // Building blocks of the console's pages: headings, fields with their own
 // error line, tables, confirmations, copy and download. Text goes in only
 // through textContent (the dom.js helpers), never as markup.
 import { dialog, fill, h, icon, toast } from "../js/ui/dom.js";
+import { LEVEL_ADMIN, LEVEL_HELPDESK, LEVEL_NONE, LEVEL_OWNER, LEVEL_RANK, ROLE_ADMIN, ROLE_EXTERNAL, ROLE_PATIENT, ROLE_STAFF, STATE_ACTIVE, STATE_DISABLED, STATE_LOCKED } from "../js/constants.js";
 
 export { dialog, fill, h, icon, toast };
 
 /** LEVELS are the admin levels in rank order; "" is none. */
-export const LEVELS = [["", "None"], ["helpdesk", "Helpdesk"], ["admin", "Admin"], ["owner", "Owner"]];
-export const ROLES = [["staff", "Staff"], ["admin", "Practice admin"], ["external", "External"], ["patient", "Patient"]];
-export const STATES = [["active", "Active"], ["locked", "Locked"], ["disabled", "Disabled"]];
-const RANK = { "": 0, helpdesk: 1, admin: 2, owner: 3 };
+export const LEVELS = [[LEVEL_NONE, "None"], [LEVEL_HELPDESK, "Helpdesk"], [LEVEL_ADMIN, "Admin"], [LEVEL_OWNER, "Owner"]];
+export const ROLES = [[ROLE_STAFF, "Staff"], [ROLE_ADMIN, "Practice admin"], [ROLE_EXTERNAL, "External"], [ROLE_PATIENT, "Patient"]];
+export const STATES = [[STATE_ACTIVE, "Active"], [STATE_LOCKED, "Locked"], [STATE_DISABLED, "Disabled"]];
 
 /** rank orders admin levels: helpdesk < admin < owner. */
-export const rank = (level) => RANK[level || ""] ?? 0;
+export const rank = (level) => LEVEL_RANK[level || LEVEL_NONE] ?? 0;
 
 export function labelOf(list, v) { return (list.find(([k]) => k === v) || [v, v || "—"])[1]; }
 
@@ -58,6 +59,9 @@ export function card(title, ...body) {
 /**
  * table renders rows under columns [{label, cell(row) → node|text, cls}].
  * An empty list shows empty instead of a bare header.
+ * @param {{label: string, cell: (row: any) => any, cls?: string}[]} columns
+ * @param {any[]} rows
+ * @param {{caption?: string, empty?: string, rowAttrs?: (row: any) => object}} [opts]
  */
 export function table(columns, rows, { caption, empty = "Nothing to show.", rowAttrs } = {}) {
   if (!rows.length) return h("p.empty", empty);
@@ -71,7 +75,7 @@ export function table(columns, rows, { caption, empty = "Nothing to show.", rowA
 export function badge(text, kind = "") { return h("span.pill" + (kind ? "." + kind : ""), text); }
 
 export function stateBadge(state) {
-  return badge(labelOf(STATES, state), { active: "ok", locked: "warn", disabled: "bad" }[state] || "");
+  return badge(labelOf(STATES, state), { [STATE_ACTIVE]: "ok", [STATE_LOCKED]: "warn", [STATE_DISABLED]: "bad" }[state] || "");
 }
 
 /** confirm asks a yes/no question in a modal; resolves true on yes. */

@@ -1,3 +1,4 @@
+// @ts-check
 // Users: the searchable list, adding a user (who then sets a password
 // through an invitation link), and one user's page: profile, access,
 // second factor, groups and devices.
@@ -6,12 +7,13 @@ import {
   ago, badge, busy, card, confirm, dialog, errorLine, failure, field, fill, fmtDate, h, labelOf, linkBox, loading,
   LEVELS, pageHead, rank, ROLES, select, STATES, stateBadge, table, toast, userName,
 } from "./ui.js";
+import { LEVEL_ADMIN, LEVEL_HELPDESK, LEVEL_NONE, LEVEL_OWNER, ROLE_STAFF, STATE_ACTIVE, STATE_DISABLED, STATE_LOCKED } from "../js/constants.js";
 
 const PAGE = 50;
 
 /** levelChoices is what a level may grant: only an owner makes admins and owners. */
 function levelChoices(ctx) {
-  return LEVELS.filter(([v]) => rank(v) <= (ctx.level === "owner" ? 3 : 1));
+  return LEVELS.filter(([v]) => rank(v) <= rank(ctx.level === LEVEL_OWNER ? LEVEL_OWNER : LEVEL_HELPDESK));
 }
 
 // ------------------------------------------------------------ the list
@@ -28,7 +30,7 @@ export async function usersPage(view, ctx) {
   let offset = 0;
   let seq = 0;
 
-  const addBtn = ctx.can("admin") ? h("button.primary", { type: "button", onclick: () => addUserDialog(ctx, load) }, "Add user") : null;
+  const addBtn = ctx.can(LEVEL_ADMIN) ? h("button.primary", { type: "button", onclick: () => addUserDialog(ctx, load) }, "Add user") : null;
   fill(view,
     pageHead("Users", "Everyone who can sign in to Curbside at this practice.", addBtn),
     h("form.filters", { role: "search", onsubmit: (e) => { e.preventDefault(); offset = 0; load(); } },
@@ -100,15 +102,15 @@ async function addUserDialog(ctx, reload) {
   const username = h("input", { name: "username", autocapitalize: "none", spellcheck: "false", autocomplete: "off", required: true });
   const display = h("input", { name: "display", autocomplete: "off", required: true });
   const email = h("input", { name: "email", type: "email", autocomplete: "off" });
-  const role = select("role", ROLES, "staff");
-  const level = select("admin_level", levelChoices(ctx), "");
+  const role = select("role", ROLES, ROLE_STAFF);
+  const level = select("admin_level", levelChoices(ctx), LEVEL_NONE);
   const picker = groupPicker(groups);
   const fields = {
     username: field("Username", username, "Lower-case letters, digits, dots, dashes. Used to sign in."),
     display: field("Full name", display, "As colleagues will see it, e.g. Dr. Ana Ruiz."),
     email: field("E-mail (optional)", email, "For your records; Curbside sends no e-mail."),
     role: field("Role", role),
-    admin_level: field("Admin level", level, ctx.level === "owner" ? "Console access. Helpdesk can reset passwords and lock devices; admins manage everything; owners also make admins." : "Console access. Only an owner can make admins and owners."),
+    admin_level: field("Admin level", level, ctx.level === LEVEL_OWNER ? "Console access. Helpdesk can reset passwords and lock devices; admins manage everything; owners also make admins." : "Console access. Only an owner can make admins and owners."),
   };
   const err = errorLine();
   const submit = h("button.primary", { type: "submit", form: "add-user" }, "Create and get link");
@@ -161,11 +163,10 @@ export async function userPage(view, ctx, id, notice) {
   }
   const reload = (msg) => userPage(view, ctx, id, typeof msg === "string" ? msg : undefined);
   const u = res.user;
-  const isAdmin = ctx.can("admin");
   const self = u.id === ctx.me.id;
   fill(view,
     h("p.crumbs", h("a", { href: "#/users" }, "← All users")),
-    pageHead(u.display || u.username, null, ctx.can("admin") ? h("a.secondary.small", { href: `#/audit?actor=${u.id}` }, "Audit entries by this person") : null),
+    pageHead(u.display || u.username, null, ctx.can(LEVEL_ADMIN) ? h("a.secondary.small", { href: `#/audit?actor=${u.id}` }, "Audit entries by this person") : null),
     notice ? h("p.notice.ok", { role: "status" }, notice) : null,
     h("div.user-sub", h("span.muted", u.username), stateBadge(u.state), u.admin_level ? badge(labelOf(LEVELS, u.admin_level), "brand") : null,
       u.offboarded_at ? badge(`Offboarded ${fmtDate(u.offboarded_at)}`, "bad") : null),
@@ -174,17 +175,17 @@ export async function userPage(view, ctx, id, notice) {
       accessCard(u, res, ctx, reload, self),
       mfaCard(u, res, ctx, reload),
       groupsCard(u, res.groups || [], ctx, reload)),
-    devicesCard(u, ctx, isAdmin));
+    devicesCard(u, ctx));
 }
 
 function profileCard(u, ctx, reload) {
-  const isAdmin = ctx.can("admin");
+  const isAdmin = ctx.can(LEVEL_ADMIN);
   const display = h("input", { name: "display", value: u.display || "", readonly: !isAdmin });
   const email = h("input", { name: "email", type: "email", value: u.email || "", readonly: !isAdmin });
   const role = select("role", ROLES, u.role, { disabled: !isAdmin });
   // An admin cannot change an owner's or another admin's level; the list
   // offers only levels the signed-in person may grant.
-  const canLevel = isAdmin && u.id !== ctx.me.id && (ctx.level === "owner" || rank(u.admin_level) < 2);
+  const canLevel = isAdmin && u.id !== ctx.me.id && (ctx.level === LEVEL_OWNER || rank(u.admin_level) < rank(LEVEL_ADMIN));
   const choices = levelChoices(ctx);
   if (!choices.some(([v]) => v === (u.admin_level || ""))) choices.push([u.admin_level, labelOf(LEVELS, u.admin_level)]);
   const level = select("admin_level", choices, u.admin_level || "", { disabled: !canLevel });
@@ -217,7 +218,7 @@ function profileCard(u, ctx, reload) {
 }
 
 function accessCard(u, res, ctx, reload, self) {
-  const isAdmin = ctx.can("admin");
+  const isAdmin = ctx.can(LEVEL_ADMIN);
   const out = h("div.result", { "aria-live": "polite" });
   const err = errorLine();
   const actions = [];
@@ -227,17 +228,17 @@ function accessCard(u, res, ctx, reload, self) {
     actions.push(b);
   };
   if (isAdmin && !self) {
-    if (u.state !== "active") act("Enable", "primary", async () => { await admin.setState(u.id, "active"); toast(`${u.username} can sign in again.`); reload(); });
-    if (u.state !== "locked") {
+    if (u.state !== STATE_ACTIVE) act("Enable", "primary", async () => { await admin.setState(u.id, STATE_ACTIVE); toast(`${u.username} can sign in again.`); reload(); });
+    if (u.state !== STATE_LOCKED) {
       act("Lock", "secondary", async () => {
         if (!(await confirm(`Lock ${u.display || u.username}?`, h("p", "They are signed out everywhere and cannot sign in until an admin enables the account again. Their messages and devices are kept."), { yes: "Lock account", danger: true }))) return;
-        await admin.setState(u.id, "locked"); toast("Account locked."); reload();
+        await admin.setState(u.id, STATE_LOCKED); toast("Account locked."); reload();
       });
     }
-    if (u.state !== "disabled") {
+    if (u.state !== STATE_DISABLED) {
       act("Disable", "secondary", async () => {
         if (!(await confirm(`Disable ${u.display || u.username}?`, h("p", "They are signed out everywhere and cannot sign in. Use this for leave or a departure you may reverse; use Offboard when someone leaves for good."), { yes: "Disable account", danger: true }))) return;
-        await admin.setState(u.id, "disabled"); toast("Account disabled."); reload();
+        await admin.setState(u.id, STATE_DISABLED); toast("Account disabled."); reload();
       });
     }
   }
@@ -286,7 +287,7 @@ function mfaCard(u, res, ctx, reload) {
   const err = errorLine();
   const any = m.totp || m.passkeys > 0;
   let btn = null;
-  if (ctx.can("admin") && (!known || any || m.recovery_left > 0)) {
+  if (ctx.can(LEVEL_ADMIN) && (!known || any || m.recovery_left > 0)) {
     btn = h("button.secondary", { type: "button" }, "Reset second factor");
     btn.addEventListener("click", () => busy(btn, "Resetting…", async () => {
       if (!(await confirm("Reset the second factor?", h("p", `This removes ${u.display || u.username}'s authenticator app, recovery codes and passkeys. If the policy requires a second factor, they must set a new one up at their next sign-in. Do this only after confirming who is asking (for a lost phone, say).`), { yes: "Remove second factors", danger: true }))) return;
@@ -307,12 +308,12 @@ function mfaCard(u, res, ctx, reload) {
 function groupsCard(u, groups, ctx, reload) {
   const err = errorLine();
   const items = groups.map((g) => h("li", h("span", h("a", { href: `#/groups?open=${g.id}` }, g.name), g.direct === false ? h("span.muted", " (through a subgroup)") : null),
-    ctx.can("admin") && g.direct !== false ? h("button.link.small", {
+    ctx.can(LEVEL_ADMIN) && g.direct !== false ? h("button.link.small", {
       type: "button", "aria-label": `Remove from ${g.name}`,
       onclick: (e) => busy(e.currentTarget, "Removing…", async () => { await admin.groupMembers(g.id, [], [u.id]); toast(`Removed from ${g.name}.`); reload(); }, err),
     }, "Remove") : null));
   let adder = null;
-  if (ctx.can("admin")) {
+  if (ctx.can(LEVEL_ADMIN)) {
     const sel = h("select", { "aria-label": "Add to group" }, h("option", { value: "" }, "Add to a group…"));
     const add = h("button.secondary.small", { type: "button" }, "Add");
     admin.groups().then((r) => {
@@ -350,7 +351,7 @@ export function deviceActions(d, ctx, owner, reload, err) {
     }, err));
     out.push(b);
   }
-  if (ctx.can("admin")) {
+  if (ctx.can(LEVEL_ADMIN)) {
     const b = h("button.danger.small", { type: "button", "aria-label": `Wipe ${d.name}` }, "Wipe");
     b.addEventListener("click", () => busy(b, "Sending…", async () => {
       if (!(await confirm(`Wipe ${d.name}?`, h("div",

@@ -1,19 +1,41 @@
+// @ts-check
 // The HTTP half of the protocol (PROTOCOL.md sections 2, 3, 8 and 9). The
 // browser authenticates with the HttpOnly session cookie only: the token is
 // never visible to script, so an injected script could not carry it away.
 
+/** @typedef {import("./types.js").MeAnswer} MeAnswer */
+/** @typedef {import("./types.js").ConfigAnswer} ConfigAnswer */
+/** @typedef {import("./types.js").KeysAnswer} KeysAnswer */
+/** @typedef {import("./types.js").User} User */
+/** @typedef {import("./types.js").BlobAnswer} BlobAnswer */
+/** @typedef {import("./types.js").DeviceList} DeviceList */
+/** @typedef {import("./types.js").Group} Group */
+
 /** ApiError carries the server's stable error code (PROTOCOL.md section 6). */
 export class ApiError extends Error {
+  /**
+   * @param {number} status the HTTP status, 0 when the server was not reached
+   * @param {string} code a CODE_* of constants.js, or a client-side code (offline, http_NNN)
+   * @param {string} [message]
+   */
   constructor(status, code, message) {
     super(message || code);
     this.status = status;
     this.code = code;
+    /** @type {string | undefined} the request field the error is about, if the server named one */
+    this.field = undefined;
   }
   /** offline is true when the server could not be reached at all. */
   get offline() { return this.status === 0; }
 }
 
-/** call sends one JSON request to the server and returns the decoded answer, or throws ApiError. */
+/**
+ * call sends one JSON request to the server and returns the decoded answer, or throws ApiError.
+ * @param {string} method
+ * @param {string} path
+ * @param {any} [body]
+ * @returns {Promise<any>}
+ */
 export async function call(method, path, body) {
   let res;
   try {
@@ -37,6 +59,27 @@ export async function call(method, path, body) {
   return data;
 }
 
+/**
+ * The app's API calls, each typed with its answer.
+ * @type {{
+ *   login(username: string, password: string): Promise<any>,
+ *   logout(): Promise<any>,
+ *   me(): Promise<MeAnswer>,
+ *   config(): Promise<ConfigAnswer>,
+ *   user(username: string): Promise<{user: User}>,
+ *   directory(q: string): Promise<{users: User[]}>,
+ *   keys(uid: number): Promise<KeysAnswer>,
+ *   registerDevice(name: string, list: DeviceList): Promise<{device: number}>,
+ *   challenge(device: number): Promise<{nonce: string, expires_at: number}>,
+ *   resume(device: number, sig: string): Promise<{device: number}>,
+ *   share(): Promise<{share: string}>,
+ *   wipeCommand(device: number): Promise<any>,
+ *   groups(): Promise<{groups: Group[]}>,
+ *   group(id: number): Promise<{group: Group}>,
+ *   uploadBlob(bytes: Uint8Array, onProgress?: (fraction: number) => void): Promise<BlobAnswer>,
+ *   downloadBlob(id: string): Promise<Uint8Array>,
+ * }}
+ */
 export const api = {
   login: (username, password) => call("POST", "/api/v1/login", { username, password, web: true }),
   logout: () => call("POST", "/api/v1/logout"),
@@ -74,7 +117,7 @@ export const api = {
       };
       // A Blob body streams from the browser process; a typed array is
       // copied through the renderer first, which measured slower.
-      xhr.send(new Blob([bytes], { type: "application/octet-stream" }));
+      xhr.send(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], { type: "application/octet-stream" }));
     });
   },
 

@@ -1,3 +1,4 @@
+// @ts-check
 // Byte helpers: base64 as the protocol writes it, UTF-8, and the canonical
 // encodings (PROTOCOL.md section 5) that signatures and AEAD associated data
 // cover. They must match package protocol byte for byte, so they are kept
@@ -14,7 +15,7 @@ export const fromUtf8 = (b) => dec.decode(b);
 export function b64(bytes) {
   const u = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   let s = "";
-  for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000));
+  for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, /** @type {any} */ (u.subarray(i, i + 0x8000)));
   return btoa(s);
 }
 

@@ -1,3 +1,4 @@
+// @ts-check
 // The messaging engine of an unlocked device: the pinned key directory,
 // sending (with an offline outbox), receiving (verify, decrypt, store
 // durably, then ack), receipts, recall, expiry and presence. It follows the
@@ -14,51 +15,31 @@
 //   - on devices_changed the recipients' keys are fetched again and the
 //     message is resealed once.
 //
-// The UI listens for "change" events and reads the public maps.
+// The engine is built in layers: Directory (directory.js: people and their
+// keys) ← Conversations (conversations.js: conversations and messages) ←
+// Client (this file: the lifecycle, the relay, sending and receiving,
+// receipts, recall, expiry and presence). The UI listens for "change"
+// events and reads the public maps.
 import { api, ApiError } from "./api.js";
 import { b64, b64url, fromUtf8, randomBytes, unb64, utf8 } from "./bytes.js";
-import { CryptoError, decryptBlob, encryptBlob, keyFingerprint, newMessageId, openEnvelope, safetyNumber, sealEnvelope, verifyDeviceList } from "./crypto.js";
+import { CryptoError, decryptBlob, encryptBlob, keyFingerprint, newMessageId, openEnvelope, sealEnvelope } from "./crypto.js";
 import { Relay } from "./relay.js";
+import { CLIENT_POLICY_DEFAULTS, CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, CODE_DEVICES_CHANGED, FLAG_ACK_REQUESTED, MAX_ACK_SEQS, PRESENCE_AVAILABLE, PRESENCE_DND, RECEIPT_ACKNOWLEDGED, RECEIPT_READ } from "./constants.js";
+import { fmtBytes, mimeAllowed, parseConv } from "./conv.js";
+import { Conversations } from "./conversations.js";
+import { UntrustedKeys } from "./directory.js";
 
-export const FLAG_ACK = 1;
-export const FLAG_URGENT = 2;
+/** @typedef {import("./types.js").ServerFrame} ServerFrame */
+/** @typedef {import("./types.js").QueuedFrame} QueuedFrame */
+/** @typedef {import("./types.js").MsgFrame} MsgFrame */
+/** @typedef {import("./types.js").DetailsFrame} DetailsFrame */
+/** @typedef {import("./types.js").AcceptedFrame} AcceptedFrame */
+/** @typedef {import("./types.js").Message} Message */
 
-const DEFAULT_POLICY = {
-  retention_ms: 7 * 24 * 3600e3, inactivity_lock_ms: 5 * 60e3, pin_required: true,
-  attachment_max_bytes: 25 << 20, attachment_types: ["image/*", "application/pdf", "audio/*", "video/*", "text/plain"],
-  offline_grace_ms: 72 * 3600e3,
-};
-
-export function directConv(a, b) { return a < b ? `d:${a}:${b}` : `d:${b}:${a}`; }
-
-export function parseConv(id) {
-  const p = id.split(":");
-  if (p[0] === "d") return { kind: "direct", a: +p[1], b: +p[2] };
-  if (p[0] === "g") return { kind: "group", group: +p[1] };
-  if (p[0] === "b") return { kind: "broadcast", owner: +p[1], token: p[2] };
-  return { kind: "unknown" };
-}
-
-/** mimeAllowed matches a MIME type against the policy's patterns ("image/*"). */
-export function mimeAllowed(mime, patterns) {
-  return (patterns || []).some((p) => p === mime || (p.endsWith("*") && mime.startsWith(p.slice(0, -1))));
-}
-
-export class Client extends EventTarget {
-  constructor({ meta, vault, keys, config }) {
-    super();
-    this.meta = meta;
-    this.vault = vault;
-    this.keys = keys;
-    this.me = meta.user;
-    this.config = config || { policy: DEFAULT_POLICY, quick_messages: [] };
-    this.msgs = new Map(); // id → message
-    this.convs = new Map(); // id → conversation
-    this.users = new Map(); // uid → user
-    this.pins = new Map(); // uid → {user, list, since, verified, warning}
-    this.peers = new Map(); // uid → {user, list, recips} fetched this session
-    this.presence = new Map(); // uid → status
-    this.settings = { presence: "available", autoReply: "", sound: "chime", quick: [] };
+export class Client extends Conversations {
+  constructor(opts) {
+    super(opts);
+    this.settings = { presence: PRESENCE_AVAILABLE, autoReply: "", sound: "chime", quick: [] };
     this.serverOffset = 0;
     this.chain = Promise.resolve();
     this.ackQueue = [];
@@ -67,16 +48,13 @@ export class Client extends EventTarget {
     this.urls = new Map(); // attachment blob id → object URL
     this.openConvId = null;
     this.relay = new Relay((f) => this.onFrame(f));
-    this.relay.addEventListener("state", (e) => this.onRelayState(e.detail));
-    this.relay.addEventListener("closed", (e) => this.onRelayClosed(e.detail));
+    this.relay.addEventListener("state", (e) => this.onRelayState(/** @type {CustomEvent} */ (e).detail));
+    this.relay.addEventListener("closed", (e) => this.onRelayClosed(/** @type {CustomEvent} */ (e).detail));
   }
 
-  get policy() { return { ...DEFAULT_POLICY, ...(this.config.policy || {}) }; }
+  get policy() { return { ...CLIENT_POLICY_DEFAULTS, ...(this.config.policy || {}) }; }
   get online() { return this.relay.state === "online"; }
   now() { return Date.now() + this.serverOffset; }
-
-  changed(what, extra = {}) { this.dispatchEvent(new CustomEvent("change", { detail: { what, ...extra } })); }
-  notify(kind, detail) { this.dispatchEvent(new CustomEvent("notify", { detail: { kind, ...detail } })); }
 
   // ------------------------------------------------------------- lifecycle
 
@@ -139,211 +117,13 @@ export class Client extends EventTarget {
     this.changed("settings");
   }
 
-  // -------------------------------------------------------------- directory
-
-  rememberUser(u) {
-    if (!u || !u.id) return;
-    const old = this.users.get(u.id);
-    if (!old || old.display !== u.display || old.username !== u.username) {
-      this.users.set(u.id, { id: u.id, username: u.username, display: u.display, role: u.role });
-      this.vault?.put("user", u.id, this.users.get(u.id));
-    }
-  }
-
-  /** learnUser fetches a user's directory entry (for a name shown in a forward). */
-  async learnUser(uid) {
-    try {
-      const kr = await api.keys(uid);
-      this.rememberUser(kr.user);
-      this.changed("users");
-    } catch { /* unknown or offline: "User N" stays */ }
-  }
-
-  userName(uid) {
-    const u = this.users.get(uid);
-    return u ? (u.display || u.username) : `User ${uid}`;
-  }
-
-  /** lookup returns a user's verified devices: client.lookup and client.accept. */
-  async lookup(uid, fresh = false) {
-    if (!fresh && this.peers.has(uid)) return this.peers.get(uid);
-    const kr = await api.keys(uid);
-    if (kr.user && kr.user.id && kr.user.id !== uid) throw new UntrustedKeys(uid, `the server answered about user ${kr.user.id}`);
-    this.rememberUser(kr.user);
-    const peer = { user: kr.user, list: kr.list, recips: [] };
-    if (kr.list) {
-      try { await verifyDeviceList(kr.list); } catch (e) { throw new UntrustedKeys(uid, "the signed device list does not verify"); }
-      if (kr.list.user !== uid) throw new UntrustedKeys(uid, `the device list is user ${kr.list.user}'s`);
-      const pin = this.pins.get(uid);
-      const l = kr.list;
-      if (!pin) {
-        await this.savePin({ user: uid, list: l, since: Date.now(), verified: false });
-      } else if (l.version < pin.list.version) {
-        throw new UntrustedKeys(uid, `the list is version ${l.version} but version ${pin.list.version} was seen before (a rollback)`);
-      } else if (l.version === pin.list.version) {
-        if (!sameList(l, pin.list)) throw new UntrustedKeys(uid, `two different lists both claim version ${l.version}`);
-      } else {
-        const { added, removed } = diffDevices(pin.list, l);
-        const next = { ...pin, list: l, since: Date.now() };
-        const changedSet = added.length > 0 || removed.length > 0;
-        if (changedSet) {
-          next.warning = { added, removed, at: Date.now(), own: uid === this.me.id };
-          // A changed set invalidates an earlier safety-number check.
-          if (added.length) next.verified = false;
-        }
-        await this.savePin(next);
-        if (changedSet) this.notify("keychange", { user: uid, warning: next.warning });
-      }
-      const active = new Set(kr.active || []);
-      // Only devices both signed into the list and active: the server may
-      // withhold a device (revocation) but not add one.
-      peer.recips = l.devices.filter((d) => active.has(d.id)).map((d) => ({ user: uid, device: d.id, enc: unb64(d.enc) }));
-    }
-    this.peers.set(uid, peer);
-    return peer;
-  }
-
-  async savePin(pin) {
-    this.pins.set(pin.user, pin);
-    await this.vault.put("pin", pin.user, pin);
-    this.changed("pins", { user: pin.user });
-  }
-
-  async dismissKeyWarning(uid) {
-    const pin = this.pins.get(uid);
-    if (pin?.warning) { delete pin.warning; await this.savePin(pin); }
-  }
-
-  async markVerified(uid, verified = true) {
-    const pin = this.pins.get(uid);
-    if (pin) { pin.verified = verified; if (verified) delete pin.warning; await this.savePin(pin); }
-  }
-
-  async safety(uid) {
-    const me = await this.lookup(this.me.id, true);
-    const them = await this.lookup(uid, true);
-    if (!me.list || !them.list) throw new Error(`${this.userName(uid)} has not signed in on any device yet.`);
-    return safetyNumber(me.list, them.list);
-  }
-
-  async senderKey(uid, device) {
-    for (const fresh of [false, true]) {
-      const p = await this.lookup(uid, fresh);
-      const d = p.list && p.list.devices.find((x) => x.id === device);
-      if (d) return unb64(d.sign);
-    }
-    throw new CryptoError("unknown_device", `device ${device} is not in user ${uid}'s signed device list`);
-  }
-
-  async searchDirectory(q) {
-    const { users } = await api.directory(q);
-    for (const u of users) this.rememberUser(u);
-    return users.filter((u) => u.id !== this.me.id && u.state === "active");
-  }
-
-  // ---------------------------------------------------------- conversations
-
-  async saveConv(conv) {
-    this.convs.set(conv.id, conv);
-    await this.vault.put("conv", conv.id, conv);
-  }
-
-  /** ensureConv creates the local record of a conversation seen for the first time. */
-  async ensureConv(id, hint = {}) {
-    let c = this.convs.get(id);
-    if (c) return c;
-    const p = parseConv(id);
-    c = { id, kind: p.kind, lastTs: 0, members: [], ...hint };
-    if (p.kind === "direct") c.members = [p.a, p.b];
-    if (p.kind === "broadcast") c.owner = p.owner;
-    await this.saveConv(c);
-    return c;
-  }
-
-  /** recipientsOf returns the users (other than me) a message in conv goes to. */
-  async recipientsOf(conv) {
-    const p = parseConv(conv.id);
-    if (p.kind === "direct") return [p.a === this.me.id ? p.b : p.a];
-    if (p.kind === "group") {
-      try {
-        const { group } = await api.group(p.group);
-        for (const m of group.members) this.rememberUser(m);
-        conv.members = group.members.map((m) => m.id);
-        conv.name = group.name;
-        await this.saveConv(conv);
-      } catch (e) { if (!(e instanceof ApiError && e.offline)) throw e; }
-      return conv.members.filter((u) => u !== this.me.id);
-    }
-    if (p.kind === "broadcast") {
-      if (p.owner !== this.me.id) return [p.owner]; // others reply to the owner only
-      return conv.members.filter((u) => u !== this.me.id);
-    }
-    throw new Error("unknown conversation kind");
-  }
-
-  title(conv) {
-    const p = parseConv(conv.id);
-    if (p.kind === "direct") return this.userName(p.a === this.me.id ? p.b : p.a);
-    if (p.kind === "group") return conv.name || `Group ${p.group}`;
-    if (p.kind === "broadcast") {
-      if (p.owner !== this.me.id) return `Broadcast from ${this.userName(p.owner)}`;
-      const names = conv.members.filter((u) => u !== this.me.id).map((u) => this.userName(u));
-      return `Broadcast to ${names.slice(0, 3).join(", ")}${names.length > 3 ? ` and ${names.length - 3} more` : ""}`;
-    }
-    return conv.id;
-  }
-
-  /** peerOf returns the other user of a direct conversation, else null. */
-  peerOf(conv) {
-    const p = parseConv(conv.id);
-    return p.kind === "direct" ? (p.a === this.me.id ? p.b : p.a) : null;
-  }
-
-  messagesOf(convId) {
-    return [...this.msgs.values()].filter((m) => m.conv === convId).sort((a, b) => (a.sent || a.created) - (b.sent || b.created));
-  }
-
-  unread(convId) {
-    let n = 0;
-    for (const m of this.msgs.values()) if (m.conv === convId && !m.out && !m.read && !m.recalled) n++;
-    return n;
-  }
-
-  conversations() {
-    const last = new Map();
-    for (const m of this.msgs.values()) {
-      const t = m.sent || m.created;
-      if (!last.has(m.conv) || last.get(m.conv).t < t) last.set(m.conv, { t, m });
-    }
-    return [...this.convs.values()].map((c) => ({ conv: c, last: last.get(c.id)?.m || null, t: last.get(c.id)?.t || c.lastTs || 0, unread: this.unread(c.id) }))
-      .sort((a, b) => b.t - a.t);
-  }
-
-  /** search looks through the decrypted local messages: text and file names. */
-  search(q) {
-    q = q.trim().toLowerCase();
-    if (!q) return [];
-    return [...this.msgs.values()].filter((m) => !m.recalled && ((m.text || "").toLowerCase().includes(q) ||
-      (m.attachments || []).some((a) => (a.name || "").toLowerCase().includes(q))))
-      .sort((a, b) => (b.sent || b.created) - (a.sent || a.created)).slice(0, 50);
-  }
-
-  async startDirect(uid) {
-    return this.ensureConv(directConv(this.me.id, uid));
-  }
-
-  async startBroadcast(uids) {
-    const token = b64url(randomBytes(9));
-    return this.ensureConv(`b:${this.me.id}:${token}`, { members: [this.me.id, ...uids], lastTs: Date.now() });
-  }
-
   // ---------------------------------------------------------------- relay in
 
   onRelayState({ state, hello }) {
     if (state === "online") {
       if (hello.device !== this.keys?.id) { this.relay.stop(); this.notify("error", { text: "The server bound this session to another device. Sign in again." }); return; }
       this.serverOffset = hello.server_time - Date.now();
-      this.relay.request({ type: "presence", status: this.settings.presence || "available" }, "p" + b64url(randomBytes(6))).catch(() => {});
+      this.relay.request({ type: "presence", status: this.settings.presence || PRESENCE_AVAILABLE }, "p" + b64url(randomBytes(6))).catch(() => {});
       this.flushOutbox();
       this.flushReceipts();
       this.refreshConfig();
@@ -352,9 +132,9 @@ export class Client extends EventTarget {
   }
 
   async onRelayClosed({ code, opened }) {
-    if (code === 4001) { this.notify("revoked", {}); return; }
-    if (code === 4002) { this.relay.stop(); this.notify("locked_by_admin", {}); return; }
-    if (code === 4000) { this.notify("replaced", {}); return; }
+    if (code === CLOSE_REVOKED) { this.notify("revoked", {}); return; }
+    if (code === CLOSE_SESSION_ENDED) { this.relay.stop(); this.notify("locked_by_admin", {}); return; }
+    if (code === CLOSE_REPLACED) { this.notify("replaced", {}); return; }
     if (!opened) {
       // The upgrade failed: either the network or the session. Ask /me.
       let me;
@@ -364,6 +144,9 @@ export class Client extends EventTarget {
     }
   }
 
+/**
+ * @param {ServerFrame} f
+ */
   onFrame(f) {
     if (f.type === "presence") {
       this.presence.set(f.user, f.status);
@@ -386,12 +169,15 @@ export class Client extends EventTarget {
   flushAcks() {
     this.ackTimer = null;
     while (this.ackQueue.length) {
-      const seqs = this.ackQueue.splice(0, 1024);
+      const seqs = this.ackQueue.splice(0, MAX_ACK_SEQS);
       // Lost if the socket is down: the items come again and are deduped.
       this.relay.send({ type: "ack", seqs });
     }
   }
 
+/**
+ * @param {QueuedFrame} f
+ */
   async handleQueued(f) {
     if (!this.vault) return; // locked meanwhile: the item stays queued
     if (f.type === "msg") return this.receiveMsg(f);
@@ -400,13 +186,13 @@ export class Client extends EventTarget {
       if (m) {
         if (f.user === this.me.id && !m.out) {
           // Read or acknowledged on another of my devices.
-          if (f.kind === "read" && !m.read) { m.read = f.ts; m.readSent = true; }
-          if (f.kind === "acknowledged" && !m.acked) { m.acked = f.ts; m.ackSent = true; }
+          if (f.kind === RECEIPT_READ && !m.read) { m.read = f.ts; m.readSent = true; }
+          if (f.kind === RECEIPT_ACKNOWLEDGED && !m.acked) { m.acked = f.ts; m.ackSent = true; }
         } else {
           m.receipts = m.receipts || {};
           const r = (m.receipts[f.user] = m.receipts[f.user] || {});
           if (!r[f.kind]) r[f.kind] = f.ts;
-          if ((f.kind === "read" || f.kind === "acknowledged") && !r.delivered) r.delivered = f.ts;
+          if ((f.kind === RECEIPT_READ || f.kind === RECEIPT_ACKNOWLEDGED) && !r.delivered) r.delivered = f.ts;
         }
         await this.vault.put("msg", m.id, m);
         this.changed("msg", { id: m.id, conv: m.conv });
@@ -431,6 +217,9 @@ export class Client extends EventTarget {
     this.changed("msg", { id: m.id, conv: m.conv });
   }
 
+/**
+ * @param {MsgFrame} f
+ */
   async receiveMsg(f) {
     const env = f.env;
     if (this.msgs.has(env.id)) { this.ack(f.seq); return; } // a redelivery
@@ -491,7 +280,7 @@ export class Client extends EventTarget {
   }
 
   async maybeAutoReply(m, conv) {
-    if (this.settings.presence !== "dnd" || !this.settings.autoReply || m.autoReply || conv.kind !== "direct") return;
+    if (this.settings.presence !== PRESENCE_DND || !this.settings.autoReply || m.autoReply || conv.kind !== "direct") return;
     if (this.autoReplied.has(conv.id)) return;
     this.autoReplied.add(conv.id);
     await this.send(conv.id, { text: this.settings.autoReply, autoReply: true });
@@ -552,15 +341,16 @@ export class Client extends EventTarget {
     try {
       m.status = "sending";
       this.changed("msg", { id: m.id, conv: m.conv });
+      /** @type {AcceptedFrame} */
       let acc;
       for (let attempt = 0; ; attempt++) {
         // Keep the sealed bytes: a resend must be byte-identical.
         if (!m.envJson) await this.seal(m, attempt > 0);
         try {
-          acc = await this.relay.request(`{"type":"send","ref":"${m.id}","env":${m.envJson}}`, m.id);
+          acc = /** @type {AcceptedFrame} */ (await this.relay.request(`{"type":"send","ref":"${m.id}","env":${m.envJson}}`, m.id));
           break;
         } catch (e) {
-          if (e.code === "devices_changed" && attempt === 0) {
+          if (e.code === CODE_DEVICES_CHANGED && attempt === 0) {
             const users = Object.keys(e.devices || {}).map(Number);
             for (const u of users.length ? users : [...this.peers.keys()]) this.peers.delete(u);
             delete m.envJson;
@@ -673,9 +463,9 @@ export class Client extends EventTarget {
   async flushReceipts() {
     if (!this.online) return;
     for (const m of [...this.msgs.values()]) {
-      for (const [kind, flag] of [["read", "readSent"], ["acknowledged", "ackSent"]]) {
+      for (const [kind, flag] of [[RECEIPT_READ, "readSent"], [RECEIPT_ACKNOWLEDGED, "ackSent"]]) {
         if (m[flag] !== false || m.recalled) continue;
-        if (kind === "acknowledged" && !(m.flags & FLAG_ACK)) { m[flag] = true; continue; }
+        if (kind === RECEIPT_ACKNOWLEDGED && !(m.flags & FLAG_ACK_REQUESTED)) { m[flag] = true; continue; }
         try {
           await this.relay.request({ type: "receipt", msg: m.id, kind }, "r" + b64url(randomBytes(9)));
           m[flag] = true;
@@ -698,8 +488,12 @@ export class Client extends EventTarget {
     await this.tombstone(m, this.now());
   }
 
+/**
+ * @param {string} id
+ * @returns {Promise<DetailsFrame>}
+ */
   async details(id) {
-    return this.relay.request({ type: "details", msg: id }, "d" + b64url(randomBytes(9)));
+    return /** @type {Promise<DetailsFrame>} */ (this.relay.request({ type: "details", msg: id }, "d" + b64url(randomBytes(9))));
   }
 
   /**
@@ -713,13 +507,13 @@ export class Client extends EventTarget {
     (this.announced = this.announced || new Set()).add(uid);
     clearTimeout(this.announceTimer);
     this.announceTimer = setTimeout(() => {
-      if (this.online) this.relay.request({ type: "presence", status: this.settings.presence || "available" }, "p" + b64url(randomBytes(6))).catch(() => {});
+      if (this.online) this.relay.request({ type: "presence", status: this.settings.presence || PRESENCE_AVAILABLE }, "p" + b64url(randomBytes(6))).catch(() => {});
     }, 300);
   }
 
   async setPresence(status) {
     await this.saveSettings({ presence: status });
-    if (status !== "dnd") this.autoReplied.clear();
+    if (status !== PRESENCE_DND) this.autoReplied.clear();
     if (this.online) await this.relay.request({ type: "presence", status }, "p" + b64url(randomBytes(6))).catch(() => {});
   }
 
@@ -751,27 +545,4 @@ export class Client extends EventTarget {
     const active = new Set(p.recips.map((r) => r.device));
     return Promise.all((p.list?.devices || []).map(async (d) => ({ id: d.id, active: active.has(d.id), me: d.id === this.keys.id, fingerprint: await keyFingerprint(unb64(d.sign)) })));
   }
-}
-
-export class UntrustedKeys extends Error {
-  constructor(uid, reason) {
-    super(`Curbside refused the device keys the server gave for user ${uid}: ${reason}. The server or the network may be tampering with keys; tell your administrator.`);
-    this.user = uid;
-  }
-}
-
-function sameList(a, b) {
-  if (a.user !== b.user || a.version !== b.version || a.signer !== b.signer || a.devices.length !== b.devices.length) return false;
-  return a.devices.every((d, i) => d.id === b.devices[i].id && d.enc === b.devices[i].enc && d.sign === b.devices[i].sign);
-}
-
-function diffDevices(oldL, newL) {
-  const o = new Set(oldL.devices.map((d) => d.id)), n = new Set(newL.devices.map((d) => d.id));
-  return { added: [...n].filter((x) => !o.has(x)), removed: [...o].filter((x) => !n.has(x)) };
-}
-
-export function fmtBytes(n) {
-  if (n < 1024) return `${n} bytes`;
-  if (n < 1 << 20) return `${(n / 1024).toFixed(0)} KB`;
-  return `${(n / (1 << 20)).toFixed(n < 10 << 20 ? 1 : 0)} MB`;
 }

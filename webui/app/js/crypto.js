@@ -1,3 +1,4 @@
+// @ts-check
 // The browser's end-to-end crypto, byte for byte the same as package e2ee:
 // device keys, sealing and opening envelopes, device-list signatures, safety
 // numbers, attachment chunks, and the key derivations of the local store.
@@ -11,11 +12,12 @@
 // store) or unlocked (unwrapped, imported, then zeroed).
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "../vendor/hpke-core@1.9.0/esm/mod.js";
 import { b64, Canon, concat, equal, randomBytes, unb64, utf8 } from "./bytes.js";
+import { SEALED_KEY_BYTES, SUITE_X25519_AES256 } from "./constants.js";
 
 const subtle = crypto.subtle;
 
-export const SUITE = 1; // protocol.SuiteX25519AES256
-export const SEALED_KEY_BYTES = 80;
+export const SUITE = SUITE_X25519_AES256;
+export { SEALED_KEY_BYTES };
 export const BLOB_CHUNK = 65536;
 
 const suite = new CipherSuite({
@@ -68,8 +70,8 @@ export function newMessageId() {
  * the imported keys. raw must be zeroed by the caller once wrapped.
  */
 export async function generateDeviceKeys() {
-  const ek = await subtle.generateKey({ name: "X25519" }, true, ["deriveBits"]);
-  const sk = await subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+  const ek = /** @type {CryptoKeyPair} */ (await subtle.generateKey({ name: "X25519" }, true, ["deriveBits"]));
+  const sk = /** @type {CryptoKeyPair} */ (await subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]));
   const encPriv = new Uint8Array(await subtle.exportKey("pkcs8", ek.privateKey)).slice(16);
   const seed = new Uint8Array(await subtle.exportKey("pkcs8", sk.privateKey)).slice(16);
   const encPub = new Uint8Array(await subtle.exportKey("raw", ek.publicKey));
@@ -163,6 +165,10 @@ export function deviceListBytes(list) {
 
 // ---------------------------------------------------------------- envelopes
 
+/**
+ * @param {BufferSource} raw
+ * @param {KeyUsage[]} [usages]
+ */
 async function aesKey(raw, usages = ["encrypt", "decrypt"]) {
   return subtle.importKey("raw", raw, { name: "AES-GCM" }, false, usages);
 }

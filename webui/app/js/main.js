@@ -1,3 +1,4 @@
+// @ts-check
 // Curbside web app: start-up, the lock, and the hand-over between the
 // sign-in screens and the unlocked app.
 import { Client } from "./client.js";

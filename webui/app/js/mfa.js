@@ -1,8 +1,10 @@
+// @ts-check
 // The second sign-in step and its enrollment (PROTOCOL.md, "Second
 // factor"): TOTP codes, single-use recovery codes and passkeys. WebAuthn
 // takes ArrayBuffers where the server's JSON has base64url strings; the
 // conversion both ways is here, so the screens deal only in plain objects.
 import { ApiError, call } from "./api.js";
+import { CODE_PASSKEY_FAILED } from "./constants.js";
 
 /** b64url encodes bytes (ArrayBuffer or view) as unpadded base64url. */
 export function b64url(buf) {
@@ -83,7 +85,7 @@ async function ceremony(fn) {
     if (e && e.name === "NotAllowedError") throw new ApiError(400, "passkey_cancelled", "The passkey prompt was closed or timed out. Try again.");
     if (e && e.name === "InvalidStateError") throw new ApiError(409, "passkey_exists", "This authenticator already holds a passkey for your account.");
     if (e && e.name === "SecurityError") throw new ApiError(400, "passkey_origin", "Passkeys need this page to be opened by its name (not an IP address) over HTTPS or on localhost.");
-    throw new ApiError(400, "passkey_failed", (e && e.message) || "The passkey could not be used.");
+    throw new ApiError(400, CODE_PASSKEY_FAILED, (e && e.message) || "The passkey could not be used.");
   }
 }
 

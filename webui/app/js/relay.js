@@ -1,12 +1,19 @@
+// @ts-check
 // The relay WebSocket (PROTOCOL.md section 4): one connection per unlocked
 // device, reconnecting with backoff, with request/answer matching by ref.
 // The session cookie authenticates the upgrade; the subprotocol names the
 // protocol version.
-const SUBPROTOCOL = "curbside.v1";
+import { CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, SUBPROTOCOL } from "./constants.js";
+
 const REQUEST_TIMEOUT = 20000;
 const BACKOFF = [500, 1000, 2000, 5000, 10000, 20000, 30000];
 
+/** @typedef {import("./types.js").ServerFrame} ServerFrame */
+/** @typedef {import("./types.js").ClientFrame} ClientFrame */
+/** @typedef {import("./types.js").HelloFrame} HelloFrame */
+
 export class Relay extends EventTarget {
+  /** @param {(f: ServerFrame) => void} onFrame */
   constructor(onFrame) {
     super();
     this.onFrame = onFrame; // every queued or ephemeral server frame
@@ -60,6 +67,7 @@ export class Relay extends EventTarget {
     let opened = false;
     ws.onopen = () => { opened = true; };
     ws.onmessage = (ev) => {
+      /** @type {ServerFrame} */
       let f;
       try { f = JSON.parse(ev.data); } catch { return; }
       if (f.type === "hello") {
@@ -75,12 +83,12 @@ export class Relay extends EventTarget {
       this.ws = null;
       this.failPending(new Error("the connection dropped"));
       this.setState("offline", { code: ev.code, opened });
-      // 4001: this device was revoked or wiped, or its user disabled; 4000:
-      // the same device connected elsewhere (another tab); 4002: an
-      // administrator ended this device's session (sign in again). None is
-      // retried blindly.
+      // CLOSE_REVOKED: this device was revoked or wiped, or its user
+      // disabled; CLOSE_REPLACED: the same device connected elsewhere
+      // (another tab); CLOSE_SESSION_ENDED: an administrator ended this
+      // device's session (sign in again). None is retried blindly.
       this.dispatchEvent(new CustomEvent("closed", { detail: { code: ev.code, opened } }));
-      if (ev.code === 4001 || ev.code === 4000 || ev.code === 4002) return;
+      if (ev.code === CLOSE_REVOKED || ev.code === CLOSE_REPLACED || ev.code === CLOSE_SESSION_ENDED) return;
       this.retry();
     };
   }
@@ -91,6 +99,10 @@ export class Relay extends EventTarget {
     this.timer = setTimeout(() => this.connectNow(), d * (0.75 + Math.random() / 2));
   }
 
+/**
+ * @param {ClientFrame | string} frame a frame, or one already encoded
+ * @returns {boolean} whether it went out
+ */
   send(frame) {
     if (!this.ws || this.ws.readyState !== 1 || this.state !== "online") return false;
     this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
@@ -101,8 +113,11 @@ export class Relay extends EventTarget {
    * request sends a frame whose answer is matched by ref (accepted for a
    * send, ok for an ack, receipt, recall or presence, details) and resolves
    * with the answer; an error frame rejects with {code, message, devices}.
-   */
-  request(frame, ref = frame.ref) {
+ * @param {(ClientFrame & {ref?: string}) | string} frame
+ * @param {string} [ref]
+ * @returns {Promise<ServerFrame>}
+ */
+  request(frame, ref = typeof frame === "string" ? undefined : frame.ref) {
     return new Promise((resolve, reject) => {
       if (this.pending.has(ref)) { reject(new Error(`${ref} is already in flight`)); return; }
       if (!this.send(typeof frame === "string" ? frame : { ...frame, ref })) { reject(Object.assign(new Error("offline"), { code: "offline" })); return; }
@@ -111,8 +126,12 @@ export class Relay extends EventTarget {
     });
   }
 
+/**
+ * @param {ServerFrame} f
+ * @returns {boolean} whether f answered a request
+ */
   resolve(f) {
-    const ref = f.type === "accepted" ? f.id : f.ref;
+    const ref = f.type === "accepted" ? f.id : /** @type {{ref?: string}} */ (f).ref;
     const p = ref && this.pending.get(ref);
     if (!p) return false;
     this.pending.delete(ref);

@@ -1,3 +1,4 @@
+// @ts-check
 // Setting up, unlocking and resuming this browser's device.
 //
 // First sign-in: password → a new device (keys made here, a signed device
@@ -12,6 +13,7 @@ import {
   BadPin, derivePin, eraseAll, getMeta, graceShare, putMeta, unwrapDataKey, unwrapSeedForResume, Vault, wipe,
   wrapDataKey, wrapGraceShare, wrapSeedForResume,
 } from "./store.js";
+import { CODE_CONFLICT, CODE_MFA_ENROLLMENT_REQUIRED } from "./constants.js";
 
 /** MAX_PIN_TRIES wrong PINs in a row end the server session: the password is needed again. */
 export const MAX_PIN_TRIES = 5;
@@ -140,6 +142,7 @@ export async function signIn(username, password, hooks) {
  * setUp makes this browser a new device of the signed-in user, protected by
  * pin. The password is needed once more to wrap the resume key.
  * progress(text) reports the slow steps.
+ * @param {(text: string) => void} [progress] reports the slow steps
  */
 export async function setUp(user, password, pin, progress = () => {}) {
   let cfg = null;
@@ -155,7 +158,7 @@ export async function setUp(user, password, pin, progress = () => {}) {
       break;
     } catch (e) {
       // conflict: another device registered meanwhile; sign the fresh list once more.
-      if (!(e instanceof ApiError && e.code === "conflict") || attempt >= 1) throw e;
+      if (!(e instanceof ApiError && e.code === CODE_CONFLICT) || attempt >= 1) throw e;
     }
   }
   progress("Protecting this device with your PIN…");
@@ -184,18 +187,19 @@ export async function setUp(user, password, pin, progress = () => {}) {
 /**
  * unlock opens the local store with the PIN. It asks the server for the key
  * share; offline, it uses the grace copy if the policy allowed one.
+ * @param {(text: string) => void} [progress] reports the slow steps
  */
 export async function unlock(pin, progress = () => {}) {
   const meta = await getMeta();
   if (!meta) throw new SessionError("need_setup", "This browser is not set up.");
   progress("Checking your PIN…");
-  const [P, shareRes] = await Promise.all([derivePin(pin, meta), api.share().then((r) => ({ r }), (e) => ({ e }))]);
+  const [P, shareRes] = await Promise.all([derivePin(pin, meta), api.share().then((r) => ({ r, e: null }), (e) => ({ r: null, e }))]);
   let share, offline = false;
   if (shareRes.r) {
     share = unb64(shareRes.r.share);
   } else {
     const e = shareRes.e;
-    if (e.code === "mfa_enrollment_required") throw new SessionError("need_enroll", "Your practice now requires a second sign-in step. Set one up to continue.");
+    if (e.code === CODE_MFA_ENROLLMENT_REQUIRED) throw new SessionError("need_enroll", "Your practice now requires a second sign-in step. Set one up to continue.");
     if ((e.status === 401 || e.status === 403 || e.status === 404) && await checkWipe()) throw new SessionError("wiped_by_admin", WIPED);
     if (e.status === 401 || e.status === 403) throw new SessionError("need_password", "Your session has ended. Sign in with your password to continue.");
     if (e.status === 404) {
@@ -250,6 +254,7 @@ async function countFailure(meta) {
  * resume signs in with the password after the server session ended and
  * binds the new session to this existing device by signing the server's
  * challenge with the device's key (PROTOCOL.md section 9).
+ * @param {(text: string) => void} [progress] reports the slow steps
  */
 export async function resume(password, progress = () => {}, hooks = {}) {
   const meta = await getMeta();

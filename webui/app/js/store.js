@@ -1,3 +1,4 @@
+// @ts-check
 // The local store: IndexedDB, encrypted at rest.
 //
 // Two object stores:
@@ -199,6 +200,15 @@ export async function unwrapSeedForResume(meta, password) {
  * drops them; nothing decrypted survives in this object afterwards.
  */
 export class Vault {
+  constructor() {
+    /** @type {IDBDatabase} */
+    this.db = null;
+    /** @type {CryptoKey} */
+    this.recKey = null;
+    /** @type {CryptoKey} */
+    this.idxKey = null;
+  }
+
   static async open(DK) {
     const v = new Vault();
     v.recKey = await importAesKey(await hkdf(DK, LBL.records));

@@ -1,3 +1,4 @@
+// @ts-check
 // The welcome page: an invitation link (<origin>/welcome#invite=TOKEN)
 // lets a new person choose a password (and, when the admin left it open,
 // a username), lets someone set a new password after a reset, and sets up
@@ -5,6 +6,7 @@
 // it is never sent in a request line or a Referer, and it is taken out of
 // the address bar as soon as it is read.
 import { fill, h, icon } from "./ui/dom.js";
+import { CODE_INVITATION_GONE, CODE_INVITATION_INVALID } from "./constants.js";
 
 const root = document.getElementById("welcome");
 
@@ -44,7 +46,7 @@ function screen(title, intro, ...body) {
       h("h1", { id: "w-title", tabindex: "-1" }, title),
       intro ? h("p.intro", intro) : null,
       body)));
-  (root.querySelector("input:not([readonly])") || root.querySelector("h1")).focus();
+  /** @type {HTMLElement} */ (root.querySelector("input:not([readonly])") || root.querySelector("h1")).focus();
 }
 
 /** why turns an invitation error into words a person can act on. */
@@ -59,6 +61,7 @@ function why(e) {
   return ["This link cannot be used", e.message];
 }
 
+/** @type {[string, RegExp][]} */
 const CLASSES = [
   ["lower-case letters", /\p{Ll}/u],
   ["upper-case letters", /\p{Lu}/u],
@@ -154,7 +157,7 @@ function showForm(inv, pol) {
     } catch (ex) {
       btn.disabled = false;
       btn.textContent = label;
-      if (ex.code === "invitation_invalid" || ex.code === "invitation_gone") { const [t, m] = why(ex); showProblem(t, m); return; }
+      if (ex.code === CODE_INVITATION_INVALID || ex.code === CODE_INVITATION_GONE) { const [t, m] = why(ex); showProblem(t, m); return; }
       err.textContent = ex.message;
       (/^username|taken/.test(ex.message) ? uname : /^display/.test(ex.message) ? disp : pw).focus();
     }

@@ -1,3 +1,4 @@
+// @ts-check
 // The screens before the app: sign in, choose a PIN, unlock. Each is one
 // short form with large fields, a visible label per field, and errors read
 // out by screen readers (role="alert").
@@ -40,6 +41,8 @@ function field(label, input, hint) {
 /**
  * signInScreen asks for the username and password. With known (a returning
  * device), the username is fixed: the device resumes for that user.
+ * @param {HTMLElement} root
+ * @param {{known?: {username: string, display?: string}, message?: string, onSubmit: (username: string, password: string, progress?: (text: string) => void) => Promise<void>, onOtherAccount?: () => void}} opts
  */
 export function signInScreen(root, { known, message, onSubmit, onOtherAccount }) {
   const err = errorBox();

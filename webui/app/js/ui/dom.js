@@ -1,15 +1,24 @@
+// @ts-check
 // A few DOM helpers. No framework: the app is small, and every line of
 // third-party code in a medical messenger is one more thing to audit.
 // Text always goes in through textContent (never innerHTML), so message
 // text cannot inject markup.
 
-/** h builds an element: h("button.primary", {onclick, "aria-label": "…"}, "text", child…). */
+/**
+ * h builds an element: h("button.primary", {onclick, "aria-label": "…"}, "text", child…).
+ * The element is typed any: it is whichever element the selector names.
+ * @param {string} sel tag, then classes after dots
+ * @param {any} [attrs]
+ * @param {...any} children
+ * @returns {any}
+ */
 export function h(sel, attrs, ...children) {
   if (attrs == null || typeof attrs !== "object" || attrs instanceof Node || Array.isArray(attrs)) {
     if (attrs != null) children.unshift(attrs);
     attrs = {};
   }
   const [tag, ...classes] = sel.split(".");
+  /** @type {any} */
   const el = document.createElement(tag || "div");
   if (classes.length) el.className = classes.join(" ");
   for (const [k, v] of Object.entries(attrs)) {
@@ -112,7 +121,13 @@ export function fmtFull(ts) {
   return `${d.toLocaleDateString([], { year: "numeric", month: "short", day: "numeric" })} ${d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })}`;
 }
 
-/** dialog opens a modal <dialog> (focus is trapped and Escape closes it natively). */
+/**
+ * dialog opens a modal <dialog> (focus is trapped and Escape closes it natively).
+ * @param {string} title
+ * @param {any} body
+ * @param {{actions?: any[], onclose?: () => void, wide?: boolean}} [opts]
+ * @returns {HTMLDialogElement}
+ */
 export function dialog(title, body, { actions = [], onclose, wide = false } = {}) {
   const id = "dlg-" + Math.random().toString(36).slice(2);
   const d = h("dialog.dialog" + (wide ? ".wide" : ""), { "aria-labelledby": id },
@@ -128,7 +143,11 @@ export function dialog(title, body, { actions = [], onclose, wide = false } = {}
 
 let toastBox;
 const toastTimers = new Set();
-/** toast shows a short, polite status message; action is {label, run}. */
+/**
+ * toast shows a short, polite status message; action is {label, run}.
+ * @param {string} text
+ * @param {{action?: {label: string, run: () => void}, kind?: string, timeout?: number}} [opts]
+ */
 export function toast(text, { action, kind = "info", timeout = 6000 } = {}) {
   if (!toastBox) { toastBox = h("div.toasts", { role: "status", "aria-live": "polite" }); document.body.append(toastBox); }
   const t = h("div.toast." + kind, h("span", text),

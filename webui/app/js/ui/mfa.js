@@ -1,3 +1,4 @@
+// @ts-check
 // Screens of the second sign-in step: the step itself (a code, a recovery
 // code or a passkey), enrolling a factor, and the "Sign-in security"
 // settings. They render into a container the caller owns, so the PWA and
@@ -193,6 +194,8 @@ function defaultPasskeyName() {
  * recovery codes) or a passkey. With required, the intro says the practice
  * asks for it and there is no way to skip; onDone(method) runs once a
  * factor is on (the current session then counts as confirmed).
+ * @param {HTMLElement} container
+ * @param {{required?: boolean, onDone?: () => void, onSkip?: () => void}} [opts]
  */
 export function mfaEnroll(container, { required = false, onDone, onSkip } = {}) {
   const box = h("div.mfa-enroll-body");

@@ -1,3 +1,4 @@
+// @ts-check
 // Notification sounds, synthesised with WebAudio: nothing to download,
 // nothing to cache, and each tone distinct enough to tell apart on a ward.
 let ctx = null;

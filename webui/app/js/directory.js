@@ -1,0 +1,148 @@
+// @ts-check
+// The pinned key directory of the messaging engine, the base of Client:
+// the people this device knows, their signed device lists (the first one
+// seen is pinned; a later one with other devices is accepted but reported
+// as a key change; a rollback or a conflicting list is refused), safety
+// numbers, and the directory search.
+import { api } from "./api.js";
+import { unb64 } from "./bytes.js";
+import { CryptoError, safetyNumber, verifyDeviceList } from "./crypto.js";
+import { CLIENT_POLICY_DEFAULTS, STATE_ACTIVE } from "./constants.js";
+
+export class Directory extends EventTarget {
+  constructor({ meta, vault, keys, config }) {
+    super();
+    this.meta = meta;
+    this.vault = vault;
+    this.keys = keys;
+    this.me = meta.user;
+    this.config = config || { policy: CLIENT_POLICY_DEFAULTS, quick_messages: [] };
+    this.users = new Map(); // uid → user
+    this.pins = new Map(); // uid → {user, list, since, verified, warning}
+    this.peers = new Map(); // uid → {user, list, recips} fetched this session
+    this.presence = new Map(); // uid → status
+  }
+
+
+  changed(what, extra = {}) { this.dispatchEvent(new CustomEvent("change", { detail: { what, ...extra } })); }
+  notify(kind, detail) { this.dispatchEvent(new CustomEvent("notify", { detail: { kind, ...detail } })); }
+
+  // -------------------------------------------------------------- directory
+
+  rememberUser(u) {
+    if (!u || !u.id) return;
+    const old = this.users.get(u.id);
+    if (!old || old.display !== u.display || old.username !== u.username) {
+      this.users.set(u.id, { id: u.id, username: u.username, display: u.display, role: u.role });
+      this.vault?.put("user", u.id, this.users.get(u.id));
+    }
+  }
+
+  /** learnUser fetches a user's directory entry (for a name shown in a forward). */
+  async learnUser(uid) {
+    try {
+      const kr = await api.keys(uid);
+      this.rememberUser(kr.user);
+      this.changed("users");
+    } catch { /* unknown or offline: "User N" stays */ }
+  }
+
+  userName(uid) {
+    const u = this.users.get(uid);
+    return u ? (u.display || u.username) : `User ${uid}`;
+  }
+
+  /** lookup returns a user's verified devices: client.lookup and client.accept. */
+  async lookup(uid, fresh = false) {
+    if (!fresh && this.peers.has(uid)) return this.peers.get(uid);
+    const kr = await api.keys(uid);
+    if (kr.user && kr.user.id && kr.user.id !== uid) throw new UntrustedKeys(uid, `the server answered about user ${kr.user.id}`);
+    this.rememberUser(kr.user);
+    const peer = { user: kr.user, list: kr.list, recips: [] };
+    if (kr.list) {
+      try { await verifyDeviceList(kr.list); } catch (e) { throw new UntrustedKeys(uid, "the signed device list does not verify"); }
+      if (kr.list.user !== uid) throw new UntrustedKeys(uid, `the device list is user ${kr.list.user}'s`);
+      const pin = this.pins.get(uid);
+      const l = kr.list;
+      if (!pin) {
+        await this.savePin({ user: uid, list: l, since: Date.now(), verified: false });
+      } else if (l.version < pin.list.version) {
+        throw new UntrustedKeys(uid, `the list is version ${l.version} but version ${pin.list.version} was seen before (a rollback)`);
+      } else if (l.version === pin.list.version) {
+        if (!sameList(l, pin.list)) throw new UntrustedKeys(uid, `two different lists both claim version ${l.version}`);
+      } else {
+        const { added, removed } = diffDevices(pin.list, l);
+        const next = { ...pin, list: l, since: Date.now() };
+        const changedSet = added.length > 0 || removed.length > 0;
+        if (changedSet) {
+          next.warning = { added, removed, at: Date.now(), own: uid === this.me.id };
+          // A changed set invalidates an earlier safety-number check.
+          if (added.length) next.verified = false;
+        }
+        await this.savePin(next);
+        if (changedSet) this.notify("keychange", { user: uid, warning: next.warning });
+      }
+      const active = new Set(kr.active || []);
+      // Only devices both signed into the list and active: the server may
+      // withhold a device (revocation) but not add one.
+      peer.recips = l.devices.filter((d) => active.has(d.id)).map((d) => ({ user: uid, device: d.id, enc: unb64(d.enc) }));
+    }
+    this.peers.set(uid, peer);
+    return peer;
+  }
+
+  async savePin(pin) {
+    this.pins.set(pin.user, pin);
+    await this.vault.put("pin", pin.user, pin);
+    this.changed("pins", { user: pin.user });
+  }
+
+  async dismissKeyWarning(uid) {
+    const pin = this.pins.get(uid);
+    if (pin?.warning) { delete pin.warning; await this.savePin(pin); }
+  }
+
+  async markVerified(uid, verified = true) {
+    const pin = this.pins.get(uid);
+    if (pin) { pin.verified = verified; if (verified) delete pin.warning; await this.savePin(pin); }
+  }
+
+  async safety(uid) {
+    const me = await this.lookup(this.me.id, true);
+    const them = await this.lookup(uid, true);
+    if (!me.list || !them.list) throw new Error(`${this.userName(uid)} has not signed in on any device yet.`);
+    return safetyNumber(me.list, them.list);
+  }
+
+  async senderKey(uid, device) {
+    for (const fresh of [false, true]) {
+      const p = await this.lookup(uid, fresh);
+      const d = p.list && p.list.devices.find((x) => x.id === device);
+      if (d) return unb64(d.sign);
+    }
+    throw new CryptoError("unknown_device", `device ${device} is not in user ${uid}'s signed device list`);
+  }
+
+  async searchDirectory(q) {
+    const { users } = await api.directory(q);
+    for (const u of users) this.rememberUser(u);
+    return users.filter((u) => u.id !== this.me.id && u.state === STATE_ACTIVE);
+  }
+}
+
+export class UntrustedKeys extends Error {
+  constructor(uid, reason) {
+    super(`Curbside refused the device keys the server gave for user ${uid}: ${reason}. The server or the network may be tampering with keys; tell your administrator.`);
+    this.user = uid;
+  }
+}
+
+function sameList(a, b) {
+  if (a.user !== b.user || a.version !== b.version || a.signer !== b.signer || a.devices.length !== b.devices.length) return false;
+  return a.devices.every((d, i) => d.id === b.devices[i].id && d.enc === b.devices[i].enc && d.sign === b.devices[i].sign);
+}
+
+function diffDevices(oldL, newL) {
+  const o = new Set(oldL.devices.map((d) => d.id)), n = new Set(newL.devices.map((d) => d.id));
+  return { added: [...n].filter((x) => !o.has(x)), removed: [...o].filter((x) => !n.has(x)) };
+}

@@ -1,0 +1,321 @@
+// @ts-check
+// Types of the web app's data, as JSDoc typedefs for `tsc --noEmit`: the
+// relay's frames and envelopes (PROTOCOL.md section 4, package protocol),
+// the HTTP API's answers, and the app's own records. This module holds no
+// code; import its types with /** @typedef {import("./types.js").X} X */.
+export {};
+
+// ---------------------------------------------------------------- envelopes
+
+/**
+ * One device of one user (protocol.Party).
+ * @typedef {object} Party
+ * @property {number} user
+ * @property {number} device
+ */
+
+/**
+ * The content key sealed to one device (protocol.SealedKey); key is
+ * base64 of HPKE enc || ciphertext.
+ * @typedef {object} SealedKey
+ * @property {number} user
+ * @property {number} device
+ * @property {string} [key]
+ */
+
+/**
+ * An end-to-end-encrypted message as it travels (protocol.Envelope); byte
+ * fields are standard base64.
+ * @typedef {object} Envelope
+ * @property {number} v
+ * @property {number} suite
+ * @property {string} id
+ * @property {string} conv
+ * @property {Party} from
+ * @property {number} created sender's clock, ms
+ * @property {number} flags FLAG_* of constants.js
+ * @property {SealedKey[]} keys
+ * @property {string} [nonce]
+ * @property {string} [body]
+ * @property {string} [sig]
+ */
+
+/**
+ * The header sealEnvelope takes.
+ * @typedef {object} EnvelopeHeader
+ * @property {string} id
+ * @property {string} conv
+ * @property {Party} from
+ * @property {number} created
+ * @property {number} flags
+ */
+
+/**
+ * One device in a signed device list (protocol.ListedDevice); keys in base64.
+ * @typedef {object} ListedDevice
+ * @property {number} id
+ * @property {string} enc X25519 public key
+ * @property {string} sign Ed25519 public key
+ */
+
+/**
+ * A user's devices, signed by one of them (protocol.DeviceList).
+ * @typedef {object} DeviceList
+ * @property {number} user
+ * @property {number} version
+ * @property {ListedDevice[]} devices
+ * @property {number} signer
+ * @property {string} [sig]
+ */
+
+// ------------------------------------------------------------ relay frames
+
+/**
+ * The first frame of a connection (protocol.Hello).
+ * @typedef {object} HelloFrame
+ * @property {"hello"} type
+ * @property {number} protocol
+ * @property {number} user
+ * @property {number} device
+ * @property {number} server_time
+ */
+
+/**
+ * A message is durable (protocol.Accepted).
+ * @typedef {object} AcceptedFrame
+ * @property {"accepted"} type
+ * @property {string} id
+ * @property {string} [ref]
+ * @property {number} ts server time of acceptance, ms
+ * @property {boolean} [dup] a resend of an accepted message
+ */
+
+/**
+ * A queued message (protocol.MsgFrame).
+ * @typedef {object} MsgFrame
+ * @property {"msg"} type
+ * @property {number} seq
+ * @property {number} ts
+ * @property {Envelope} env
+ */
+
+/**
+ * A queued receipt (protocol.Event): the recipient user read,
+ * acknowledged or (server-made) received a message.
+ * @typedef {object} ReceiptFrame
+ * @property {"receipt"} type
+ * @property {number} seq
+ * @property {string} msg
+ * @property {number} user
+ * @property {number} [device]
+ * @property {string} kind RECEIPT_* of constants.js
+ * @property {number} ts
+ */
+
+/**
+ * A queued recall (protocol.Event).
+ * @typedef {object} RecallFrame
+ * @property {"recall"} type
+ * @property {number} seq
+ * @property {string} msg
+ * @property {number} ts
+ */
+
+/**
+ * An ephemeral presence update (protocol.Presence).
+ * @typedef {object} PresenceFrame
+ * @property {"presence"} type
+ * @property {number} user
+ * @property {string} status PRESENCE_* of constants.js
+ * @property {number} ts
+ */
+
+/**
+ * A problem with a frame, or why the connection closes (protocol.ErrorFrame).
+ * @typedef {object} ErrorFrame
+ * @property {"error"} type
+ * @property {string} code CODE_* of constants.js
+ * @property {string} message
+ * @property {string} [ref]
+ * @property {Object<string, number[]>} [devices] with devices_changed: each recipient's active devices
+ */
+
+/**
+ * Confirms a frame that carried a ref.
+ * @typedef {object} OkFrame
+ * @property {"ok"} type
+ * @property {string} [ref]
+ */
+
+/**
+ * One recipient's receipt times, 0 or absent for not yet (protocol.RecipientStatus).
+ * @typedef {object} RecipientStatus
+ * @property {number} user
+ * @property {number} [delivered]
+ * @property {number} [read]
+ * @property {number} [acknowledged]
+ */
+
+/**
+ * Answers a details frame (protocol.Details).
+ * @typedef {object} DetailsFrame
+ * @property {"details"} type
+ * @property {string} [ref]
+ * @property {string} msg
+ * @property {string} conv
+ * @property {number} created
+ * @property {number} sent
+ * @property {boolean} ack_requested
+ * @property {boolean} [recalled]
+ * @property {RecipientStatus[]} recipients
+ */
+
+/** @typedef {MsgFrame | ReceiptFrame | RecallFrame} QueuedFrame a frame the device acknowledges by its seq */
+/** @typedef {HelloFrame | AcceptedFrame | QueuedFrame | PresenceFrame | ErrorFrame | OkFrame | DetailsFrame} ServerFrame */
+
+/**
+ * A frame the client sends (protocol.ClientFrame).
+ * @typedef {{type: "send", env: Envelope, ref?: string}
+ *   | {type: "ack", seqs: number[], ref?: string}
+ *   | {type: "receipt", msg: string, kind: string, ref?: string}
+ *   | {type: "recall", msg: string, ref?: string}
+ *   | {type: "presence", status: string, ref?: string}
+ *   | {type: "details", msg: string, ref?: string}} ClientFrame
+ */
+
+// ------------------------------------------------------------- API answers
+
+/**
+ * The error body of every failed API answer.
+ * @typedef {object} ApiErrorBody
+ * @property {{code: string, message: string, field?: string}} error
+ */
+
+/**
+ * A directory entry (model.User as the API gives it).
+ * @typedef {object} User
+ * @property {number} id
+ * @property {string} username
+ * @property {string} display
+ * @property {string} role ROLE_* of constants.js
+ * @property {string} state STATE_* of constants.js
+ * @property {string} [admin_level] LEVEL_* of constants.js
+ * @property {string} [email]
+ * @property {number} [offboarded_at]
+ * @property {number} [created_at]
+ */
+
+/**
+ * GET /api/v1/me.
+ * @typedef {object} MeAnswer
+ * @property {User} user
+ * @property {number} device the device the session is bound to, 0 if none
+ * @property {string} [mfa]
+ * @property {boolean} [mfa_enrollment_required]
+ */
+
+/**
+ * The part of the policy clients enforce, as GET /api/v1/config gives it.
+ * @typedef {object} ClientPolicy
+ * @property {number} retention_ms messages disappear after this long
+ * @property {number} inactivity_lock_ms the app locks after this long idle
+ * @property {boolean} pin_required a PIN must be set for quick unlock
+ * @property {number} attachment_max_bytes the largest attachment, before encryption
+ * @property {string[]} attachment_types MIME patterns that may be attached ("image/*")
+ * @property {number} offline_grace_ms how long the store may open without the server
+ */
+
+/**
+ * GET /api/v1/config.
+ * @typedef {object} ConfigAnswer
+ * @property {ClientPolicy} policy
+ * @property {string[]} quick_messages
+ * @property {string} [command_key] base64 Ed25519 key that signs lock and wipe commands
+ * @property {number} [server_time]
+ * @property {string} [version]
+ */
+
+/**
+ * GET /api/v1/keys/{uid}: a user, their signed device list (as JSON) and
+ * the device ids the server holds active.
+ * @typedef {object} KeysAnswer
+ * @property {User} user
+ * @property {DeviceList} list
+ * @property {number[]} active
+ */
+
+/**
+ * A server group the user is a member of (GET /api/v1/groups, /groups/{id}).
+ * @typedef {object} Group
+ * @property {number} id
+ * @property {string} name
+ * @property {User[]} members
+ */
+
+/**
+ * POST /api/v1/blobs.
+ * @typedef {object} BlobAnswer
+ * @property {string} id
+ * @property {number} size
+ */
+
+// ------------------------------------------------------- the app's records
+
+/**
+ * An attachment as a message carries it: the blob's id and the key that
+ * opens it, with what the sender said of the file.
+ * @typedef {object} Attachment
+ * @property {string} blob
+ * @property {string} key base64
+ * @property {string} [sha256] base64 of the ciphertext's SHA-256
+ * @property {string} [name]
+ * @property {string} [mime]
+ * @property {number} [size]
+ */
+
+/**
+ * One message in the local store, sent or received.
+ * @typedef {object} Message
+ * @property {string} id
+ * @property {string} conv
+ * @property {string} [type] "text"
+ * @property {Party} [from]
+ * @property {number} created
+ * @property {number} [sent] server time of acceptance
+ * @property {number} [flags]
+ * @property {boolean} [out] sent by this user
+ * @property {string} [text]
+ * @property {Attachment[]} [attachments]
+ * @property {{from: number, id: string, sent: number}} [forwarded]
+ * @property {string} [replyTo]
+ * @property {boolean} [autoReply]
+ * @property {"pending" | "sending" | "sent" | "failed"} [status] of an outgoing message
+ * @property {string} [error] why it was not sent
+ * @property {Object<string, {delivered?: number, read?: number, acknowledged?: number}>} [receipts] per recipient user
+ * @property {number} [read] when this user read it
+ * @property {number} [acked] when this user acknowledged it
+ * @property {boolean} [readSent]
+ * @property {boolean} [ackSent]
+ * @property {number} [recalled]
+ * @property {boolean} [hidden] a tombstone only
+ * @property {string} [envJson] the sealed envelope, kept until it is accepted
+ */
+
+/**
+ * A conversation in the local store.
+ * @typedef {object} Conversation
+ * @property {string} id d:a:b, g:group or b:owner:token
+ * @property {"direct" | "group" | "broadcast"} kind
+ * @property {number[]} members
+ * @property {string} [name]
+ * @property {number} [lastTs] time of its newest message
+ */
+
+/**
+ * This user's preferences on this device.
+ * @typedef {object} Settings
+ * @property {string} presence PRESENCE_* of constants.js
+ * @property {string} autoReply
+ * @property {string} sound
+ * @property {string[]} quick
+ */

@@ -1,0 +1,117 @@
+// @ts-check
+// The composer of the open conversation: the text, attachments (encrypted
+// and uploaded as they are picked), acknowledgement and urgency options,
+// and the quick messages. It is built once per opened conversation and
+// never re-rendered, so a draft survives a message arriving.
+import { fmtBytes, parseConv } from "../conv.js";
+import { FLAG_ACK_REQUESTED, FLAG_URGENT } from "../constants.js";
+import { dialog, fill, h, icon } from "./dom.js";
+
+export function buildComposer(ui, conv) {
+  const c = ui.c;
+  const p = parseConv(conv.id);
+  // autocomplete=off also keeps Chromium from saving the field's text in
+  // its session-restore files when the page navigates (a hash change).
+  const ta = h("textarea", { rows: 1, placeholder: "Write a message", "aria-label": "Message", maxlength: 20000, autocomplete: "off", value: ui.drafts.get(conv.id) || "" });
+  const ackBox = h("input", { type: "checkbox", id: "opt-ack" });
+  const urgentBox = h("input", { type: "checkbox", id: "opt-urgent" });
+  const err = h("p.form-error", { role: "alert" });
+  const picker = attachmentPicker(ui, err);
+  const grow = () => { ta.style.height = "auto"; ta.style.height = Math.min(ta.scrollHeight, 180) + "px"; };
+  ta.addEventListener("input", () => { ui.drafts.set(conv.id, ta.value); grow(); });
+  ta.addEventListener("keydown", (e) => {
+    // Enter sends on a desktop keyboard; Shift+Enter is a new line.
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && window.matchMedia("(pointer: fine)").matches) { e.preventDefault(); form.requestSubmit(); }
+  });
+  const form = h("form.composer", { "aria-label": "Write a message" },
+    picker.files, err,
+    h("div.compose-row",
+      h("button.icon-btn", { type: "button", "aria-label": "Attach a file", title: "Attach a file", onclick: () => picker.fileInput.click() }, icon("attach")),
+      h("button.icon-btn.quick-btn", { type: "button", "aria-label": "Quick messages", title: "Quick messages", onclick: () => quickDialog(ui, ta) }, "Aa"),
+      ta,
+      h("button.icon-btn.send", { type: "submit", "aria-label": "Send" }, icon("send"))),
+    h("div.compose-opts",
+      h("label.opt", { for: "opt-ack" }, ackBox, " Ask to acknowledge"),
+      h("label.opt", { for: "opt-urgent" }, urgentBox, " Urgent"),
+      p.kind === "broadcast" && p.owner !== c.me.id ? h("span.hint", "Your reply goes only to the sender.") : null),
+    picker.fileInput);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    err.textContent = "";
+    const text = ta.value.trim();
+    if (!(await picker.ready())) return;
+    if (!text && !ui.pendingFiles.length) { ta.focus(); return; }
+    const flags = (ackBox.checked ? FLAG_ACK_REQUESTED : 0) | (urgentBox.checked ? FLAG_URGENT : 0);
+    const attachments = ui.pendingFiles.map((f) => f.att);
+    ta.value = ""; grow(); ui.drafts.delete(conv.id);
+    ackBox.checked = false; urgentBox.checked = false;
+    picker.clear();
+    try {
+      await c.send(conv.id, { text, attachments, flags });
+    } catch (ex) { err.textContent = ex.message; }
+    ta.focus();
+  });
+  return form;
+}
+
+/**
+ * attachmentPicker is the composer's hidden file input and its list of
+ * chips: each picked file is checked against the policy, then encrypted
+ * and uploaded at once, with its progress shown. The files are kept in
+ * ui.pendingFiles until the message is sent.
+ */
+function attachmentPicker(ui, err) {
+  const c = ui.c;
+  const fileInput = h("input.visually-hidden", { type: "file", multiple: true, tabindex: "-1", "aria-hidden": "true",
+    accept: (c.policy.attachment_types || []).join(",") });
+  const files = h("div.files", { "aria-live": "polite" });
+  ui.pendingFiles = [];
+  const renderFiles = () => fill(files, ui.pendingFiles.map((f) => h("div.file-chip" + (f.error ? ".error" : ""),
+    h("span", f.file.name, " · ", fmtBytes(f.file.size)),
+    f.error ? h("span.form-error", f.error) : f.att ? h("span.ok", icon("check"), " Ready")
+      : h("progress", { max: 100, value: Math.round((f.progress || 0) * 100), "aria-label": `Encrypting and uploading ${f.file.name}` }),
+    h("button.icon-btn.small", { type: "button", "aria-label": `Remove ${f.file.name}`, onclick: () => { ui.pendingFiles = ui.pendingFiles.filter((x) => x !== f); renderFiles(); } }, icon("close")))));
+  fileInput.addEventListener("change", () => {
+    err.textContent = "";
+    for (const file of fileInput.files) {
+      const f = { file, progress: 0 };
+      ui.pendingFiles.push(f);
+      f.error = c.checkFile(file);
+      if (!f.error && !c.online) f.error = "Attachments need a connection. Try again when you are online.";
+      if (!f.error) {
+        f.promise = c.uploadFile(file, (x) => { f.progress = x; const pr = files.querySelector(`progress[aria-label="Encrypting and uploading ${CSS.escape(file.name)}"]`); if (pr) pr.value = Math.round(x * 100); })
+          .then((att) => { f.att = att; renderFiles(); }, (e) => { f.error = e.message; renderFiles(); });
+      }
+    }
+    fileInput.value = "";
+    renderFiles();
+  });
+  /** ready waits for the uploads under way; false (with the reason shown) if a file cannot be sent. */
+  const ready = async () => {
+    const bad = ui.pendingFiles.find((f) => f.error);
+    if (bad) { err.textContent = `Remove "${bad.file.name}" first: ${bad.error}`; return false; }
+    if (ui.pendingFiles.some((f) => !f.att)) {
+      err.textContent = "Waiting for the attachment to finish uploading…";
+      await Promise.all(ui.pendingFiles.map((f) => f.promise));
+      err.textContent = "";
+      if (ui.pendingFiles.some((f) => f.error)) { renderFiles(); return false; }
+    }
+    return true;
+  };
+  const clear = () => { ui.pendingFiles = []; renderFiles(); };
+  return { fileInput, files, ready, clear };
+}
+
+export function quickDialog(ui, ta) {
+  const c = ui.c;
+  const org = c.config.quick_messages || [];
+  const mine = c.settings.quick || [];
+  const pick = (t) => { ta.value = ta.value ? `${ta.value} ${t}` : t; ta.dispatchEvent(new Event("input")); d.close(); ta.focus(); };
+  const list = (items) => h("ul.quick-list", items.map((t) => h("li", h("button.quick-item", { type: "button", onclick: () => pick(t) }, t))));
+  const d = dialog("Quick messages", [
+    mine.length ? [h("h3", "Yours"), list(mine)] : null,
+    org.length ? [h("h3", "Your practice's"), list(org)] : null,
+    !mine.length && !org.length ? h("p", "No quick messages yet.") : null,
+    h("p.hint", "Add your own in Settings."),
+  ]);
+}

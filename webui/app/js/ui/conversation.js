@@ -1,0 +1,202 @@
+// @ts-check
+// The open conversation: its header, the key-change and connection
+// banners, and the messages with their attachments, flags and status. The
+// composer below them is built once per opened conversation (composer.js)
+// and never re-rendered, so a draft survives a message arriving.
+import { fmtBytes, parseConv } from "../conv.js";
+import { FLAG_ACK_REQUESTED, FLAG_URGENT, PRESENCE_OFFLINE } from "../constants.js";
+import { fill, fmtFull, fmtTime, h, icon } from "./dom.js";
+import { audience, fmtDuration, PRESENCE, recipientCount } from "./common.js";
+import { buildComposer } from "./composer.js";
+import { messageMenu, safetyDialog } from "./dialogs.js";
+
+export function renderConversation(ui, fresh = false) {
+  if (ui.view !== "conv" || !ui.c.convs.get(ui.convId)) {
+    fill(ui.pane, h("div.empty-state.pane-empty", icon("shield"), h("h2", "Choose a conversation"),
+      h("p", "Your messages are end-to-end encrypted: only the people in a conversation can read them.")));
+    return;
+  }
+  const conv = ui.c.convs.get(ui.convId);
+  const c = ui.c;
+  ui.convHead = h("header.bar.conv-head");
+  ui.keyBanner = h("div.keybanner");
+  ui.msgBox = h("div.messages", { role: "log", "aria-label": `Messages with ${c.title(conv)}`, tabindex: "0" });
+  // Stay at the newest message while it is in view, also as images
+  // decrypt and grow the list; let the reader scroll back undisturbed.
+  ui.stick = true;
+  ui.msgList = h("div.msg-list");
+  ui.msgBox.append(ui.msgList);
+  ui.msgBox.addEventListener("scroll", () => { ui.stick = ui.msgBox.scrollHeight - ui.msgBox.scrollTop - ui.msgBox.clientHeight < 80; });
+  ui.resizeObs?.disconnect();
+  ui.resizeObs = new ResizeObserver(() => { if (ui.stick && ui.msgBox) ui.msgBox.scrollTop = ui.msgBox.scrollHeight; });
+  ui.resizeObs.observe(ui.msgList);
+  ui.resizeObs.observe(ui.msgBox); // a banner appearing above shrinks the view
+  ui.netBanner = h("div.netbanner");
+  ui.composer = buildComposer(ui, conv);
+  fill(ui.pane, h("section.conversation", { "aria-label": c.title(conv) },
+    ui.convHead, ui.netBanner, ui.keyBanner, h("div.print-head", h("h1", c.title(conv)),
+      h("p", `Printed ${fmtFull(Date.now())} by ${c.me.display || c.me.username} from Curbside. Messages are end-to-end encrypted; this copy is not.`)),
+    ui.msgBox, ui.composer));
+  renderConvBody(ui, true);
+  if (fresh) {
+    // Fetch members' keys afresh when a conversation is opened, so a
+    // changed device set is reported before the next message, not after.
+    c.recipientsOf(conv).then((users) => Promise.all([...users, c.me.id].map((u) => c.lookup(u, true).catch(() => {}))))
+      .then(() => renderConvBody(ui)).catch(() => {});
+    if (window.matchMedia("(min-width: 800px)").matches) ui.composer.querySelector("textarea").focus();
+    else ui.convHead.querySelector("h1").focus();
+  }
+}
+
+export function renderConvHead(ui) {
+  const c = ui.c;
+  const conv = c.convs.get(ui.convId);
+  const peer = c.peerOf(conv);
+  const sub = peer ? PRESENCE[c.presence.get(peer) || PRESENCE_OFFLINE] :
+    conv.kind === "group" ? `Group · ${conv.members.length} members` :
+      parseConv(conv.id).owner === c.me.id ? "Broadcast · each person replies only to you" : "Broadcast · your replies go only to the sender";
+  fill(ui.convHead,
+    h("button.icon-btn.back", { type: "button", "aria-label": "Back to conversations", onclick: () => ui.go("/") }, icon("back")),
+    h("div.conv-id", h("h1", { tabindex: "-1" }, c.title(conv)), h("p.sub", sub)),
+    peer ? h("button.icon-btn", { type: "button", "aria-label": "Safety number", title: "Verify safety number", onclick: () => safetyDialog(ui, peer) }, icon("shield")) : null,
+    h("button.icon-btn", { type: "button", "aria-label": "Print or save as PDF", title: "Print or save as PDF", onclick: () => window.print() }, icon("print")));
+}
+
+export function renderKeyBanner(ui, conv) {
+  const c = ui.c;
+  const users = audience(c, conv);
+  const warned = users.map((u) => c.pins.get(u)).filter((p) => p?.warning);
+  fill(ui.keyBanner, warned.map((p) => h("div.banner.warn", { role: "alert" }, icon("alert"),
+    h("span", ` ${c.userName(p.user)}'s security keys changed (${fmtTime(p.warning.at)})${p.warning.added.length ? ": a new device was added" : ": a device was removed"}. If you did not expect this, check the safety number with them before sending anything sensitive.`),
+    h("span.banner-actions",
+      h("button.link", { type: "button", onclick: () => safetyDialog(ui, p.user) }, "Check safety number"),
+      h("button.link", { type: "button", onclick: () => c.dismissKeyWarning(p.user) }, "Dismiss")))));
+}
+
+export function renderConvBody(ui, initial = false) {
+  const c = ui.c;
+  if (!c) return;
+  const conv = c.convs.get(ui.convId);
+  if (!conv || !ui.msgBox) return;
+  renderConvHead(ui);
+  renderKeyBanner(ui, conv);
+  const atBottom = initial || ui.stick;
+  fill(ui.netBanner, c.online ? null : h("div.banner.offline", { role: "status" }, icon("wifioff"),
+    h("span", c.relay.state === "connecting" ? " Connecting… What you write is kept and sent when the connection returns." : " Offline. What you write is kept and sent when the connection returns.")));
+  const msgs = c.messagesOf(conv.id).filter((m) => !m.hidden);
+  const nodes = [];
+  let day = "";
+  for (const m of msgs) {
+    const d = new Date(m.sent || m.created).toDateString();
+    if (d !== day) { day = d; nodes.push(h("div.day", { role: "separator" }, new Date(m.sent || m.created).toLocaleDateString([], { weekday: "long", month: "long", day: "numeric" }))); }
+    nodes.push(renderMessage(ui, conv, m));
+  }
+  if (!msgs.length) nodes.push(h("div.empty-state.small", h("p", "No messages yet. Say hello — or use a quick message below."),
+    h("p.hint", `Messages disappear from every device after ${fmtDuration(c.policy.retention_ms)}.`)));
+  fill(ui.msgList, nodes);
+  if (ui.highlight) {
+    const el = ui.msgBox.querySelector(`[data-id="${CSS.escape(ui.highlight)}"]`);
+    if (el) { el.classList.add("highlight"); el.scrollIntoView({ block: "center" }); }
+    ui.highlight = null;
+  } else if (atBottom) ui.msgBox.scrollTop = ui.msgBox.scrollHeight;
+  if (document.visibilityState === "visible") c.markRead(conv.id);
+}
+
+export function renderMessage(ui, conv, m) {
+  const c = ui.c;
+  const cls = ["msg", m.out ? "out" : "in"];
+  if (m.flags & FLAG_URGENT) cls.push("urgent");
+  if (m.recalled) cls.push("recalled");
+  const showSender = !m.out && conv.kind !== "direct";
+  if (m.recalled) {
+    return h("div." + cls.join("."), { dataset: { id: m.id } },
+      h("p.text.muted", m.out ? "You recalled this message." : "This message was recalled by the sender."),
+      h("p.meta", fmtTime(m.sent || m.created)));
+  }
+  const body = [];
+  if (showSender) body.push(h("p.sender", c.userName(m.from.user)));
+  if (m.flags & FLAG_URGENT) body.push(h("p.flag.urgent", icon("bell"), " Urgent"));
+  if (m.forwarded) body.push(h("p.forwarded", icon("forward"), ` Forwarded from ${c.userName(m.forwarded.from)}`));
+  if (m.autoReply) body.push(h("p.forwarded", "Automatic reply"));
+  if (m.text) body.push(h("p.text", m.text));
+  for (const a of m.attachments || []) body.push(renderAttachment(ui, a));
+  // Acknowledgement.
+  if (m.flags & FLAG_ACK_REQUESTED) {
+    if (!m.out) {
+      body.push(m.acked ? h("p.ack.done", icon("check"), ` You acknowledged this ${fmtTime(m.acked)}`)
+        : h("div.ack", h("span", "The sender asked you to acknowledge this message."),
+          h("button.primary.small", { type: "button", onclick: () => c.acknowledge(m.id) }, "Acknowledge")));
+    } else {
+      const rs = Object.values(m.receipts || {});
+      const n = rs.filter((r) => r.acknowledged).length;
+      const total = recipientCount(c, conv);
+      body.push(h("p.ack" + (n ? ".done" : ""), icon(n ? "check" : "clock"),
+        total === 1 ? (n ? ` Acknowledged ${fmtTime(rs.find((r) => r.acknowledged).acknowledged)}` : " Acknowledgement requested")
+          : ` Acknowledged by ${n} of ${total}`));
+    }
+  }
+  const status = m.out ? outStatus(c, conv, m) : null;
+  body.push(h("p.meta",
+    h("time", { datetime: new Date(m.sent || m.created).toISOString() }, fmtTime(m.sent || m.created)),
+    status ? h("span.status." + status.cls, { "aria-label": status.label }, icon(status.icon), " ", status.text) : null));
+  if (m.status === "failed") {
+    body.push(h("div.failed", { role: "alert" }, h("span", m.error || "Not sent."),
+      h("button.link", { type: "button", onclick: () => c.retry(m.id) }, "Try again"),
+      h("button.link", { type: "button", onclick: () => c.discard(m.id) }, "Delete")));
+  }
+  return h("div." + cls.join("."), { dataset: { id: m.id } },
+    h("div.bubble", body),
+    h("button.icon-btn.small.msg-more", { type: "button", "aria-label": "Message options", onclick: () => messageMenu(ui, m) }, icon("more")));
+}
+
+export function renderAttachment(ui, a) {
+  const c = ui.c;
+  const isImage = /^image\//.test(a.mime || "");
+  const box = h("div.attachment");
+  const show = async () => {
+    fill(box, h("span.file-name", icon("file"), ` ${a.name || "file"} · Decrypting…`));
+    try {
+      const url = await c.attachmentURL(a);
+      if (isImage) fill(box, h("img.preview", { src: url, alt: a.name || "Image" }), h("a.link", { href: url, download: a.name || "image" }, "Save"));
+      else if (/^audio\//.test(a.mime)) fill(box, h("audio", { controls: true, src: url, "aria-label": a.name }), h("a.link", { href: url, download: a.name || "audio" }, "Save"));
+      else if (/^video\//.test(a.mime)) fill(box, h("video.preview", { controls: true, src: url, "aria-label": a.name }), h("a.link", { href: url, download: a.name || "video" }, "Save"));
+      else fill(box, h("span.file-name", icon("file"), ` ${a.name || "file"} · ${fmtBytes(a.size || 0)}`),
+        h("span.file-actions", h("a.link", { href: url, target: "_blank", rel: "noopener" }, "Open"), h("a.link", { href: url, download: a.name || "file" }, "Save")));
+    } catch (e) {
+      fill(box, h("span.file-name", icon("file"), ` ${a.name || "file"}`), h("span.form-error", " " + (e.message || "Could not open the attachment.")),
+        h("button.link", { type: "button", onclick: show }, "Try again"));
+    }
+  };
+  const cached = c.urls.get(a.blob);
+  if (cached && isImage) {
+    // Already decrypted: render at full size at once, so a re-render
+    // does not shrink and regrow the list under the reader.
+    fill(box, h("img.preview", { src: cached, alt: a.name || "Image" }), h("a.link", { href: cached, download: a.name || "image" }, "Save"));
+  } else if (isImage && (a.size || 0) <= 15 << 20) {
+    // Images preview by themselves once decrypted (a cached URL is instant).
+    show();
+  } else {
+    fill(box, h("span.file-name", icon("file"), ` ${a.name || "file"} · ${fmtBytes(a.size || 0)}`),
+      h("button.secondary.small", { type: "button", onclick: show }, "Open"));
+  }
+  return box;
+}
+
+function outStatus(c, conv, m) {
+  if (m.status === "pending") return { cls: "pending", icon: "clock", text: c.online ? "Sending…" : "Waiting for connection", label: "Not sent yet, queued" };
+  if (m.status === "sending") return { cls: "pending", icon: "clock", text: "Sending…", label: "Sending" };
+  if (m.status === "failed") return { cls: "failed", icon: "alert", text: "Not sent", label: "Not sent" };
+  const rs = Object.values(m.receipts || {});
+  const total = recipientCount(c, conv);
+  const read = rs.filter((r) => r.read);
+  const delivered = rs.filter((r) => r.delivered);
+  const when = (xs, k) => fmtTime(Math.max(...xs.map((r) => r[k])));
+  if (total === 1) {
+    if (read.length) return { cls: "read", icon: "checks", text: `Read ${when(read, "read")}`, label: `Read ${when(read, "read")}` };
+    if (delivered.length) return { cls: "delivered", icon: "checks", text: `Delivered ${when(delivered, "delivered")}`, label: "Delivered" };
+    return { cls: "sent", icon: "check", text: "Sent", label: "Sent" };
+  }
+  if (read.length) return { cls: "read", icon: "checks", text: `Read by ${read.length} of ${total}`, label: `Read by ${read.length} of ${total}` };
+  if (delivered.length) return { cls: "delivered", icon: "checks", text: `Delivered to ${delivered.length} of ${total}`, label: `Delivered to ${delivered.length} of ${total}` };
+  return { cls: "sent", icon: "check", text: "Sent", label: "Sent" };
+}
