@@ -52,7 +52,7 @@ type fakeStore struct {
 	// Observations.
 	pendingCalls map[int64]int // device → Pending calls
 	accepts      int           // AcceptAsync calls that were queued
-	outstanding  int           // queued operations not yet done
+	outstanding  int           // queued operations not yet committed
 	maxOutstand  int           // the most outstanding at once
 
 	// The writer.
@@ -164,14 +164,12 @@ func (f *fakeStore) writer() {
 		f.mu.Lock()
 		items, err := op.fn()
 		notify := f.notify
+		f.outstanding-- // committed (or failed); done may start the next
 		f.mu.Unlock()
 		if err == nil && notify != nil && len(items) > 0 {
 			notify(items)
 		}
 		op.done(err)
-		f.mu.Lock()
-		f.outstanding--
-		f.mu.Unlock()
 	}
 }
 

@@ -77,15 +77,17 @@ type testRelay struct {
 	st      *fakeStore
 	r       *Relay
 	srv     *httptest.Server
-	sockBuf int // when set, socket buffers of both ends, in bytes
+	sockBuf int // when set, the relay's socket send buffer, in bytes
 }
 
 type relayOpt func(*testRelay, *Config)
 
 func withConfig(f func(*Config)) relayOpt { return func(_ *testRelay, c *Config) { f(c) } }
 
-// withSmallSockets shrinks the TCP buffers of both ends, so a device that
-// does not read stalls the relay's writes after a few frames.
+// withSmallSockets shrinks the relay's TCP send buffers, so a device that
+// does not read stalls the relay's writes after a few frames. (The
+// device's receive buffer keeps its size: a tiny receive window makes
+// loopback TCP crawl once the device reads again.)
 func withSmallSockets() relayOpt { return func(tr *testRelay, _ *Config) { tr.sockBuf = 4096 } }
 
 // startRelay serves a relay over st through the real route table behind
@@ -126,7 +128,6 @@ func (l smallBufListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetWriteBuffer(l.size)
-		tc.SetReadBuffer(l.size)
 	}
 	return c, err
 }
@@ -180,19 +181,6 @@ func (tr *testRelay) tryDial(user, device int64) (*testConn, error) {
 	h.Set("X-Test-User", strconv.FormatInt(user, 10))
 	h.Set("X-Test-Device", strconv.FormatInt(device, 10))
 	opts := &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}, HTTPHeader: h}
-	if tr.sockBuf > 0 {
-		size := tr.sockBuf
-		opts.HTTPClient = &http.Client{Transport: &http.Transport{
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-				if tc, ok := c.(*net.TCPConn); ok {
-					tc.SetReadBuffer(size)
-					tc.SetWriteBuffer(size)
-				}
-				return c, err
-			},
-		}}
-	}
 	ws, _, err := websocket.Dial(ctx, tr.srv.URL+"/api/v1/relay", opts)
 	if err != nil {
 		return nil, err
