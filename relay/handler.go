@@ -104,19 +104,27 @@ func (r *Relay) run(parent context.Context, s *session) {
 		s.kill(websocket.StatusNormalClosure, "")
 	}()
 	werr := s.writeLoop(ctx, hello, snapshot)
-	cancel()
+	// Close before cancelling ctx: cancelling the context of the reader's
+	// pending Read drops the connection at once, and the close frame whose
+	// code tells the device what to do next (replaced, revoked, session
+	// ended) would be lost. The close ends that Read.
 	s.mu.Lock()
 	code, msg := s.killCode, s.killMsg
 	s.mu.Unlock()
+	var qf *queueFault
 	switch {
 	case code != 0 && code != websocket.StatusNormalClosure:
 		s.conn.Close(code, msg)
+	case errors.As(werr, &qf) && !errors.Is(werr, context.Canceled):
+		r.log.Error("device queue not read; session ended", "user", s.user, "device", s.device, "err", werr)
+		s.conn.Close(websocket.StatusInternalError, "the server could not read this device's messages; reconnect")
 	case werr != nil && !errors.Is(werr, context.Canceled):
 		r.log.Debug("session write failed", "device", s.device, "err", werr)
 		s.conn.CloseNow()
 	default:
 		s.conn.Close(websocket.StatusNormalClosure, "")
 	}
+	cancel()
 	<-readErr
 }
 
@@ -128,19 +136,21 @@ func (r *Relay) readLoop(ctx context.Context, s *session) error {
 		if err != nil {
 			return err
 		}
-		if typ != websocket.MessageText {
-			s.inflight <- struct{}{}
-			s.reply(s.errorFrame("", protocol.Errorf(protocol.CodeBadFrame, "frames are JSON text messages")))
-			continue
-		}
 		// Take a slot before handling: a device that sends faster than its
-		// frames are stored waits here, and so does its TCP window.
+		// frames are stored waits here, and so does its TCP window. A frame
+		// that is only refused needs one too (its error frame is a reply),
+		// and waits for it the same way, so that a session ended meanwhile
+		// does not leave the reader blocked.
 		select {
 		case s.inflight <- struct{}{}:
 		case <-s.done:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		if typ != websocket.MessageText {
+			s.reply(s.errorFrame("", protocol.Errorf(protocol.CodeBadFrame, "frames are JSON text messages")))
+			continue
 		}
 		r.handle(ctx, s, data)
 	}

@@ -197,7 +197,7 @@ func (s *session) catchUpPass(ctx context.Context) error {
 	s.mu.Unlock()
 	items, err := s.r.store.Pending(ctx, s.device, after, pageSize)
 	if err != nil {
-		return err
+		return &queueFault{err}
 	}
 	var buf []byte
 	for i := range items {
@@ -258,3 +258,11 @@ func (s *session) errorFrame(ref string, err error) []byte {
 	b, _ := json.Marshal(ef)
 	return b
 }
+
+// queueFault is a failure to read a device's queue: a fault of the server,
+// not of the connection. The session ends with a close code that says so,
+// and the device reconnects and reads its queue again.
+type queueFault struct{ err error }
+
+func (e *queueFault) Error() string { return "relay: read the queue: " + e.err.Error() }
+func (e *queueFault) Unwrap() error { return e.err }
