@@ -130,14 +130,17 @@ export function scenarioTests() {
       await img.waitFor();
       await waitFor(() => img.evaluate((el) => el.complete && el.naturalWidth === 192), "the decrypted image renders");
       await shot(ctx, b, "08-attachment-phone");
-      // A PDF goes too, and opens after decryption.
+      // A PDF goes too; after decryption it is offered as a download only
+      // (a PDF viewer is a document that may run script): never opened in a tab.
       await a.locator("input[type=file]").setInputFiles({ name: "discharge-letter.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4\n" + marker("pdf") + "\n%%EOF\n") });
       await a.locator(".file-chip .ok").waitFor({ timeout: 30000 });
       await a.getByRole("button", { name: "Send" }).click();
       const pdf = msgLocator(b, "discharge-letter.pdf");
       await pdf.waitFor();
-      await pdf.getByRole("button", { name: "Open" }).click();
+      await pdf.getByRole("button", { name: "Download" }).click();
       await pdf.getByRole("link", { name: "Save" }).waitFor();
+      assert.equal(await pdf.getByRole("link", { name: "Save" }).getAttribute("download"), "discharge-letter.pdf");
+      assert.equal(await pdf.locator("a[target]").count(), 0, "nothing opens in a tab");
       // Past the policy's limit: a clear error, nothing uploaded.
       const big = Buffer.alloc(2 << 20, 1);
       await a.locator("input[type=file]").setInputFiles({ name: "scan.pdf", mimeType: "application/pdf", buffer: big });

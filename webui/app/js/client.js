@@ -9,7 +9,10 @@
 //     change; a rollback or a conflicting list is refused;
 //   - messages are sealed only to devices both in the signed list and active;
 //   - a queued item is acked only after it is durably stored, so a crash
-//     between the two gives a redelivery, which the id dedupes;
+//     between the two gives a redelivery, which the id dedupes; a message
+//     whose sender's keys cannot be fetched (offline, 401, 429, 5xx) is
+//     kept un-acked and tried again with backoff, never acked unstored,
+//     so its sender never sees "delivered" for a message that was dropped;
 //   - a message that may be resent keeps its sealed bytes, so the resend is
 //     byte-identical and the server answers dup instead of id_reused;
 //   - on devices_changed the recipients' keys are fetched again and the
@@ -28,6 +31,7 @@ import { CLIENT_POLICY_DEFAULTS, CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_EN
 import { fmtBytes, mimeAllowed, parseConv } from "./conv.js";
 import { Conversations } from "./conversations.js";
 import { UntrustedKeys } from "./directory.js";
+import { attachmentKind, DOWNLOAD_TYPE, refusedNote, viewBlob, wellFormed } from "./attachments.js";
 
 /** @typedef {import("./types.js").ServerFrame} ServerFrame */
 /** @typedef {import("./types.js").QueuedFrame} QueuedFrame */
@@ -35,6 +39,12 @@ import { UntrustedKeys } from "./directory.js";
 /** @typedef {import("./types.js").DetailsFrame} DetailsFrame */
 /** @typedef {import("./types.js").AcceptedFrame} AcceptedFrame */
 /** @typedef {import("./types.js").Message} Message */
+/** @typedef {import("./types.js").Attachment} Attachment */
+/** @typedef {import("./attachments.js").AttachmentKind} AttachmentKind */
+
+/** The first wait before a message kept for its sender's keys is tried again, and the longest. */
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 60e3;
 
 export class Client extends Conversations {
   constructor(opts) {
@@ -45,7 +55,11 @@ export class Client extends Conversations {
     this.ackQueue = [];
     this.ackTimer = null;
     this.autoReplied = new Set();
-    this.urls = new Map(); // attachment blob id → object URL
+    /** @type {Map<string, {frame: MsgFrame, tries: number, due: number}>} messages kept un-acked until they can be opened, by envelope id */
+    this.retrying = new Map();
+    this.retryTimer = null;
+    /** @type {Map<string, {kind: AttachmentKind, view: string | null, save: string}>} attachment blob id → its object URLs */
+    this.urls = new Map();
     this.openConvId = null;
     this.relay = new Relay((f) => this.onFrame(f));
     this.relay.addEventListener("state", (e) => this.onRelayState(/** @type {CustomEvent} */ (e).detail));
@@ -85,8 +99,9 @@ export class Client extends Conversations {
     clearInterval(this.sweepTimer);
     clearInterval(this.configTimer);
     clearTimeout(this.ackTimer);
-    for (const u of this.urls.values()) URL.revokeObjectURL(u);
-    this.urls.clear();
+    clearTimeout(this.retryTimer);
+    this.retrying.clear(); // still queued on the server: they come again on the next connection
+    for (const b of [...this.urls.keys()]) this.dropURLs(b);
     this.msgs.clear(); this.convs.clear(); this.pins.clear(); this.peers.clear(); this.users.clear();
     this.vault.lock();
     this.vault = null;
@@ -127,6 +142,9 @@ export class Client extends Conversations {
       this.flushOutbox();
       this.flushReceipts();
       this.refreshConfig();
+      // The connection is back: what waited for keys is tried again now.
+      for (const r of this.retrying.values()) r.due = Math.min(r.due, Date.now());
+      this.scheduleRetry();
     }
     this.changed("connection");
   }
@@ -222,7 +240,7 @@ export class Client extends Conversations {
  */
   async receiveMsg(f) {
     const env = f.env;
-    if (this.msgs.has(env.id)) { this.ack(f.seq); return; } // a redelivery
+    if (this.msgs.has(env.id)) { this.retrying.delete(env.id); this.ack(f.seq); return; } // a redelivery
     let pt, body;
     try {
       const cv = parseConv(env.conv);
@@ -234,7 +252,10 @@ export class Client extends Conversations {
       pt = JSON.parse(fromUtf8(body));
       if (!pt || typeof pt.type !== "string" || !pt.type) throw new CryptoError("decrypt", "the message body has no type");
     } catch (e) {
-      if (e instanceof ApiError && e.offline) return; // transient: stays queued, comes again
+      // The sender's keys could not be fetched (offline, signed out, rate
+      // limited, a server fault): the message is fine, the moment is not.
+      // It stays un-acked on the server and is tried again here.
+      if (e instanceof ApiError) { this.keepForRetry(f, e); return; }
       // A message that will never open is reported and acked, so a bad
       // envelope cannot come back forever.
       console.warn("dropping message", env.id, e.message);
@@ -248,7 +269,7 @@ export class Client extends Conversations {
     const m = {
       id: env.id, conv: env.conv, from: env.from, created: env.created, sent: f.ts, flags: env.flags,
       type: pt.type, text: typeof pt.text === "string" ? pt.text : "", replyTo: pt.reply_to || "",
-      attachments: Array.isArray(pt.attachments) ? pt.attachments : [], forwarded: pt.forwarded || null, autoReply: !!pt.auto_reply,
+      attachments: Array.isArray(pt.attachments) ? pt.attachments.filter(wellFormed) : [], forwarded: pt.forwarded || null, autoReply: !!pt.auto_reply,
       out: fromMe, status: fromMe ? "sent" : undefined, receipts: {},
     };
     const hint = {};
@@ -269,6 +290,7 @@ export class Client extends Conversations {
     conv.lastTs = Math.max(conv.lastTs || 0, f.ts);
     this.msgs.set(m.id, m);
     await this.vault.putMany([["msg", m.id, m], ["conv", conv.id, conv]]);
+    this.retrying.delete(env.id);
     this.ack(f.seq);
     this.changed("msg", { id: m.id, conv: m.conv, incoming: !fromMe });
     if (m.forwarded && !this.users.has(m.forwarded.from)) this.learnUser(m.forwarded.from);
@@ -277,6 +299,44 @@ export class Client extends Conversations {
       this.notify("message", { msg: m, conv });
       this.maybeAutoReply(m, conv);
     }
+  }
+
+  /**
+   * keepForRetry keeps a message that could not be opened for a transient
+   * reason, un-acked, and schedules another try: after 0.5 s, then twice as
+   * long each time, at most a minute apart.
+   * @param {MsgFrame} f
+   * @param {ApiError} e why it could not be opened now
+   */
+  keepForRetry(f, e) {
+    const r = this.retrying.get(f.env.id) || { frame: f, tries: 0, due: 0 };
+    r.frame = f;
+    r.tries++;
+    r.due = Date.now() + Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (r.tries - 1));
+    this.retrying.set(f.env.id, r);
+    console.warn("keeping message", f.env.id, "to try again:", e.status || e.code, e.message);
+    this.scheduleRetry();
+  }
+
+  /** scheduleRetry sets one timer for the kept message that is due first. */
+  scheduleRetry() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const dues = [...this.retrying.values()].map((r) => r.due).filter((d) => Number.isFinite(d));
+    if (!dues.length) return;
+    this.retryTimer = setTimeout(() => this.retryDue(), Math.max(0, Math.min(...dues) - Date.now()));
+  }
+
+  /** retryDue passes every kept message that is due through the queue's chain again. */
+  retryDue() {
+    this.retryTimer = null;
+    const now = Date.now();
+    for (const r of this.retrying.values()) {
+      if (r.due > now) continue;
+      r.due = Infinity; // in hand: keepForRetry sets the next time if it fails again
+      this.chain = this.chain.then(() => this.handleQueued(r.frame)).catch((e) => console.error("handling a frame:", e));
+    }
+    this.scheduleRetry();
   }
 
   async maybeAutoReply(m, conv) {
@@ -424,14 +484,44 @@ export class Client extends Conversations {
     return att;
   }
 
-  /** attachmentURL downloads, verifies and decrypts an attachment into an object URL. */
-  async attachmentURL(att) {
-    if (this.urls.has(att.blob)) return this.urls.get(att.blob);
+  /**
+   * openAttachment downloads, verifies and decrypts an attachment the
+   * policy allows, and returns how it is shown with its object URLs: view,
+   * of an inert type, for what the app renders itself (null for a file that
+   * is only downloaded), and save, of type application/octet-stream, which
+   * a browser can only save. It throws for a type the policy refuses,
+   * before anything is downloaded.
+   * @param {Attachment} att
+   * @returns {Promise<{kind: AttachmentKind, view: string | null, save: string}>}
+   */
+  async openAttachment(att) {
+    const kind = attachmentKind(att, this.policy.attachment_types);
+    if (kind === "refused") throw new Error(refusedNote(att));
+    const cached = this.urls.get(att.blob);
+    if (cached && cached.kind === kind) return cached;
     const blob = await api.downloadBlob(att.blob);
     const pt = await decryptBlob(blob, unb64(att.key), unb64(att.sha256));
-    const url = URL.createObjectURL(new Blob([pt], { type: att.mime || "application/octet-stream" }));
-    this.urls.set(att.blob, url);
-    return url;
+    const view = await viewBlob(pt, kind, att.mime);
+    const urls = {
+      kind,
+      view: view ? URL.createObjectURL(view) : null,
+      save: URL.createObjectURL(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (pt)], { type: DOWNLOAD_TYPE })),
+    };
+    this.dropURLs(att.blob);
+    this.urls.set(att.blob, urls);
+    return urls;
+  }
+
+  /**
+   * dropURLs revokes the object URLs of one attachment.
+   * @param {string} blob the attachment's blob id
+   */
+  dropURLs(blob) {
+    const u = this.urls.get(blob);
+    if (!u) return;
+    if (u.view) URL.revokeObjectURL(u.view);
+    URL.revokeObjectURL(u.save);
+    this.urls.delete(blob);
   }
 
   // -------------------------------------------------------------- receipts
@@ -532,7 +622,7 @@ export class Client extends Conversations {
     if (!gone.length) return;
     for (const m of gone) {
       this.msgs.delete(m.id);
-      for (const a of m.attachments || []) { const u = this.urls.get(a.blob); if (u) { URL.revokeObjectURL(u); this.urls.delete(a.blob); } }
+      for (const a of m.attachments || []) this.dropURLs(a.blob);
     }
     await this.vault.putMany(gone.map((m) => ["msg", m.id, null]));
     this.changed("expired", { ids: gone.map((m) => m.id) });

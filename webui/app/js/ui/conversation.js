@@ -9,6 +9,7 @@ import { fill, fmtFull, fmtTime, h, icon } from "./dom.js";
 import { audience, fmtDuration, PRESENCE, recipientCount } from "./common.js";
 import { buildComposer } from "./composer.js";
 import { messageMenu, safetyDialog } from "./dialogs.js";
+import { attachmentKind, fileName, refusedNote } from "../attachments.js";
 
 export function renderConversation(ui, fresh = false) {
   if (ui.view !== "conv" || !ui.c.convs.get(ui.convId)) {
@@ -149,35 +150,58 @@ export function renderMessage(ui, conv, m) {
     h("button.icon-btn.small.msg-more", { type: "button", "aria-label": "Message options", onclick: () => messageMenu(ui, m) }, icon("more")));
 }
 
+/**
+ * renderAttachment shows one attachment by its kind (attachments.js): an
+ * image (an SVG rasterised) or a player, each with a Save link; any other
+ * file the policy allows as a download only; a type the policy refuses as
+ * a note, neither decrypted nor offered. No attachment is ever opened as a
+ * document of this origin: every link's URL is an application/octet-stream
+ * Blob, which the browser saves and never renders.
+ * @param {any} ui
+ * @param {import("../types.js").Attachment} a
+ * @returns {HTMLElement}
+ */
 export function renderAttachment(ui, a) {
   const c = ui.c;
-  const isImage = /^image\//.test(a.mime || "");
-  const box = h("div.attachment");
+  const kind = attachmentKind(a, c.policy.attachment_types);
+  const name = fileName(a);
+  const box = h("div.attachment", { dataset: { kind } });
+  const label = h("span.file-name", icon("file"), ` ${name} · ${fmtBytes(a.size || 0)}`);
+  if (kind === "refused") {
+    fill(box, label, h("p.note.attachment-refused", { role: "note" }, icon("alert"), " ", refusedNote(a)));
+    return box;
+  }
+  const save = (url) => h("a.link", { href: url, download: name }, "Save");
+  const render = ({ view, save: saveURL }, fresh) => {
+    if (kind === "image" || kind === "svg") fill(box, h("img.preview", { src: view, alt: name }), save(saveURL));
+    else if (kind === "audio") fill(box, h("audio", { controls: true, src: view, "aria-label": name }), save(saveURL));
+    else if (kind === "video") fill(box, h("video.preview", { controls: true, src: view, "aria-label": name }), save(saveURL));
+    else {
+      const link = save(saveURL);
+      fill(box, label, h("span.file-actions", link), h("p.hint", "Files open outside Curbside, from your downloads."));
+      if (fresh) link.click(); // the reader asked for it: save it at once
+    }
+  };
   const show = async () => {
-    fill(box, h("span.file-name", icon("file"), ` ${a.name || "file"} · Decrypting…`));
+    fill(box, h("span.file-name", icon("file"), ` ${name} · Decrypting…`));
     try {
-      const url = await c.attachmentURL(a);
-      if (isImage) fill(box, h("img.preview", { src: url, alt: a.name || "Image" }), h("a.link", { href: url, download: a.name || "image" }, "Save"));
-      else if (/^audio\//.test(a.mime)) fill(box, h("audio", { controls: true, src: url, "aria-label": a.name }), h("a.link", { href: url, download: a.name || "audio" }, "Save"));
-      else if (/^video\//.test(a.mime)) fill(box, h("video.preview", { controls: true, src: url, "aria-label": a.name }), h("a.link", { href: url, download: a.name || "video" }, "Save"));
-      else fill(box, h("span.file-name", icon("file"), ` ${a.name || "file"} · ${fmtBytes(a.size || 0)}`),
-        h("span.file-actions", h("a.link", { href: url, target: "_blank", rel: "noopener" }, "Open"), h("a.link", { href: url, download: a.name || "file" }, "Save")));
+      render(await c.openAttachment(a), true);
     } catch (e) {
-      fill(box, h("span.file-name", icon("file"), ` ${a.name || "file"}`), h("span.form-error", " " + (e.message || "Could not open the attachment.")),
+      fill(box, h("span.file-name", icon("file"), ` ${name}`), h("span.form-error", " " + (e.message || "Could not open the attachment.")),
         h("button.link", { type: "button", onclick: show }, "Try again"));
     }
   };
   const cached = c.urls.get(a.blob);
-  if (cached && isImage) {
+  const isImage = kind === "image" || kind === "svg";
+  if (cached && cached.kind === kind && isImage) {
     // Already decrypted: render at full size at once, so a re-render
     // does not shrink and regrow the list under the reader.
-    fill(box, h("img.preview", { src: cached, alt: a.name || "Image" }), h("a.link", { href: cached, download: a.name || "image" }, "Save"));
+    render(cached, false);
   } else if (isImage && (a.size || 0) <= 15 << 20) {
     // Images preview by themselves once decrypted (a cached URL is instant).
     show();
   } else {
-    fill(box, h("span.file-name", icon("file"), ` ${a.name || "file"} · ${fmtBytes(a.size || 0)}`),
-      h("button.secondary.small", { type: "button", onclick: show }, "Open"));
+    fill(box, label, h("button.secondary.small", { type: "button", onclick: show }, kind === "file" ? "Download" : "Open"));
   }
   return box;
 }
