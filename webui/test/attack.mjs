@@ -1,0 +1,238 @@
+// Attacks on the PWA by a hostile sender, in real Chromium against the real
+// server: mallory (the attacker, whose own app is made to let through what
+// the policy refuses) and vera (the victim), users of their own, so the file
+// runs after the main scenarios without touching their state.
+//
+//   - an SVG attachment with script, which a blob: URL of the app's origin
+//     would run with the victim's session (it could read her key share);
+//   - an HTML attachment, which the policy does not allow and the sender's
+//     app was tricked into sending, and which, even where a policy allows
+//     it, must never become a document of the app's origin;
+//   - the victim's fetch of the sender's keys failing (500, 429, 401):
+//     the message must be kept and retried, and the sender must not see
+//     "delivered" until it is really stored.
+//
+// A script that runs reports itself by fetching a marker URL on the server;
+// every request of each browser is watched for it. A control opens the same
+// SVG the way the app once did, to prove that the payload and the watch
+// work: without it, "no marker" would prove nothing.
+import path from "node:path";
+import { openProfile } from "./lib/browser.mjs";
+import { assert, msgLocator, msgStatus, online, openConv, sendText, sh, signUp, startConversation, unlock, waitFor } from "./lib/harness.mjs";
+
+const PW = { mallory: "mallory long passphrase 7", vera: "vera long passphrase 88" };
+const PIN = { mallory: "274915", vera: "863027" };
+const MARK = "/attack-marker/";
+
+async function shot(ctx, page, name) {
+  if (ctx.shots) await page.screenshot({ path: path.join(ctx.shots, `${name}.png`) });
+}
+
+/** toList goes back to the conversation list where a phone shows one pane at a time. */
+async function toList(page) {
+  const back = page.getByRole("button", { name: "Back to conversations" });
+  if (await back.isVisible()) await back.click();
+}
+
+/** relock locks and unlocks the app, which then fetches the config again. */
+async function relock(page, pin) {
+  await toList(page);
+  await page.getByRole("button", { name: "Lock Curbside" }).click();
+  await page.waitForFunction(() => window.curbside.state === "locked");
+  await unlock(page, pin);
+  await online(page);
+}
+
+/**
+ * widenPolicy makes one browser believe the policy allows more attachment
+ * types than it does, by rewriting its copy of GET /api/v1/config: a hostile
+ * sender's app, or (for the victim) a policy an administrator widened.
+ */
+async function widenPolicy(page, types) {
+  await page.route("**/api/v1/config", async (route) => {
+    const res = await route.fetch();
+    const cfg = await res.json();
+    cfg.policy.attachment_types = [...cfg.policy.attachment_types, ...types];
+    await route.fulfill({ response: res, json: cfg });
+  });
+}
+
+/** markers lists the marker URLs a browser has requested: each one is script that ran. */
+function markers(who) {
+  return who.requests.filter((u) => u.includes(MARK));
+}
+
+/** openInTab opens a URL the page holds in a new tab, as "open in new tab" would: "document <type>" or "download". */
+async function openInTab(who, url) {
+  const tab = await who.context.newPage();
+  try {
+    const how = await tab.goto(url).then(() => "document", (e) => (/Download is starting|net::ERR_ABORTED/.test(e.message) ? "download" : `error: ${e.message}`));
+    if (how !== "document") return how;
+    return `document ${await tab.evaluate(() => document.contentType)}`;
+  } finally {
+    await tab.close();
+  }
+}
+
+/** attachURLs returns every URL an attachment's box hands the reader (sources and links). */
+function attachURLs(box) {
+  return box.evaluate((el) => [...el.querySelectorAll("[src], [href]")].map((x) => x.getAttribute("src") || x.getAttribute("href")));
+}
+
+function svgPayload(url) {
+  return `<?xml version="1.0"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60" onload="fetch('${url}${MARK}svg-onload')">
+  <script>fetch('${url}${MARK}svg-script'); fetch('/api/v1/devices/me/share').then((r) => r.text()).then((t) => fetch('${url}${MARK}svg-share?' + encodeURIComponent(t)));</script>
+  <rect width="120" height="60" fill="#1f6feb"/><text x="10" y="36" fill="#fff">chart</text>
+</svg>`;
+}
+
+export function attackTests() {
+  return [
+    ["attack setup: an attacker (mallory) and a victim (vera) in browsers of their own", async (ctx) => {
+      for (const [u, d] of [["mallory", "Mallory Marsh"], ["vera", "Vera Vance"]]) {
+        await sh(ctx.bin, ["user", "add", "--data", ctx.srv.dataDir, "--username", u, "--display", d, "--role", "staff", "--password-stdin"], { input: PW[u] + "\n" });
+      }
+      ctx.mallory = await openProfile("mallory", { viewport: { width: 1280, height: 820 } });
+      ctx.vera = await openProfile("vera", { viewport: { width: 1280, height: 820 } });
+      for (const who of [ctx.mallory, ctx.vera]) {
+        who.requests = [];
+        who.context.on("request", (r) => who.requests.push(r.url()));
+      }
+      await signUp(ctx.mallory.page, ctx.srv.url, "mallory", PW.mallory, PIN.mallory);
+      await signUp(ctx.vera.page, ctx.srv.url, "vera", PW.vera, PIN.vera);
+      const m = ctx.mallory.page, v = ctx.vera.page;
+      await online(m); await online(v);
+      await startConversation(m, "vera", ["Vera Vance"]);
+      await sendText(m, "Hello Vera");
+      await v.locator(".conv-item", { hasText: "Mallory Marsh" }).waitFor();
+      await openConv(v, "Mallory Marsh");
+      await msgLocator(v, "Hello Vera").waitFor();
+    }],
+
+    ["attack: an SVG attachment with script is shown only as an image; opened in a tab, nothing of it runs", async (ctx) => {
+      const m = ctx.mallory.page, v = ctx.vera.page;
+      const svg = svgPayload(ctx.srv.url);
+      // SVG is an image/* type, which the default policy allows: mallory's
+      // app sends it as it is.
+      await openConv(m, "Vera Vance");
+      await m.locator("input[type=file]").setInputFiles({ name: "chart.svg", mimeType: "image/svg+xml", buffer: Buffer.from(svg) });
+      await m.locator(".file-chip .ok").waitFor();
+      await sendText(m, "Chart attached");
+      await openConv(v, "Mallory Marsh");
+      const box = msgLocator(v, "Chart attached").locator(".attachment");
+      const img = box.locator("img.preview");
+      await img.waitFor();
+      await waitFor(() => img.evaluate((el) => el.complete && el.naturalWidth === 120 && el.naturalHeight === 60), "the SVG renders as an image of its own size");
+      assert.equal(await box.getAttribute("data-kind"), "svg");
+      assert.equal(await box.getByRole("link", { name: "Save" }).getAttribute("download"), "chart.svg");
+      assert.equal(await box.locator("a[target]").count(), 0, "nothing opens in a tab");
+      await shot(ctx, v, "30-attack-svg-as-image");
+      // The victim opens everything the app gave her in a tab of its own: the
+      // image is a PNG (the SVG was drawn, not kept), the Save link downloads.
+      const urls = await attachURLs(box);
+      assert.equal(urls.length, 2, `an image and a Save link: ${urls}`);
+      const opened = [];
+      for (const u of urls) {
+        assert.match(u, /^blob:/);
+        opened.push(await openInTab(ctx.vera, u));
+      }
+      assert.deepEqual(opened, ["document image/png", "download"]);
+      assert.deepEqual(markers(ctx.vera), [], "no script of the SVG ran");
+
+      // Control: the same bytes as an image/svg+xml blob: URL of the app's
+      // origin, opened in a tab (what the app did before), run the script.
+      const typed = await v.evaluate((s) => URL.createObjectURL(new Blob([s], { type: "image/svg+xml" })), svg);
+      const tab = await ctx.vera.context.newPage();
+      await tab.goto(typed);
+      await waitFor(() => markers(ctx.vera).some((u) => u.includes("svg-script")), "the control's script reports itself");
+      await tab.close();
+      ctx.vera.requests.length = 0;
+    }],
+
+    ["attack: an HTML attachment the policy refuses is refused by the receiving app, though the sending app let it through", async (ctx) => {
+      const m = ctx.mallory.page, v = ctx.vera.page;
+      // Mallory's app believes text/html is allowed; the real policy does not.
+      await widenPolicy(m, ["text/html"]);
+      await relock(m, PIN.mallory);
+      const html = `<!doctype html><title>notes</title><script>fetch('${ctx.srv.url}${MARK}html')</script><p>notes</p>`;
+      await openConv(m, "Vera Vance");
+      // Until the rewritten config arrives, mallory's app still refuses it.
+      await waitFor(async () => {
+        await m.locator("input[type=file]").setInputFiles({ name: "notes.html", mimeType: "text/html", buffer: Buffer.from(html) });
+        const chip = m.locator(".file-chip", { hasText: "notes.html" });
+        await chip.locator(".ok").or(chip.locator(".form-error")).waitFor();
+        if (await chip.locator(".ok").count()) return true;
+        await chip.getByRole("button", { name: /Remove/ }).click();
+        return false;
+      }, "mallory's app believes text/html is allowed and uploads it");
+      ctx.vera.requests.length = 0;
+      await sendText(m, "Discharge notes");
+      await openConv(v, "Mallory Marsh");
+      const box = msgLocator(v, "Discharge notes").locator(".attachment");
+      await box.waitFor();
+      assert.equal(await box.getAttribute("data-kind"), "refused");
+      assert.match(await box.getByRole("note").textContent(), /"notes\.html" is a kind of file your organisation does not allow \(text\/html\)/);
+      assert.deepEqual(await attachURLs(box), [], "nothing to open or save");
+      assert.equal(await box.locator("button").count(), 0, "nothing to click");
+      assert.deepEqual(ctx.vera.requests.filter((u) => u.includes("/api/v1/blobs/")), [], "the refused attachment was not even downloaded");
+      await shot(ctx, v, "31-attack-html-refused");
+
+      // Where a policy does allow HTML, it is a download only: the Save
+      // link is an application/octet-stream Blob, which a tab downloads.
+      await widenPolicy(v, ["text/html"]);
+      await relock(v, PIN.vera);
+      await openConv(v, "Mallory Marsh");
+      const box2 = msgLocator(v, "Discharge notes").locator(".attachment");
+      await waitFor(async () => (await box2.getAttribute("data-kind")) === "file", "the widened policy reached vera's app");
+      await box2.getByRole("button", { name: "Download" }).click();
+      const save = box2.getByRole("link", { name: "Save" });
+      await save.waitFor();
+      assert.equal(await save.getAttribute("download"), "notes.html");
+      assert.deepEqual(await attachURLs(box2).then((us) => Promise.all(us.map((u) => openInTab(ctx.vera, u)))), ["download"]);
+      await shot(ctx, v, "32-attack-html-download-only");
+      assert.deepEqual(markers(ctx.vera), [], "no script of the HTML ran");
+      await m.unroute("**/api/v1/config");
+      await v.unroute("**/api/v1/config");
+    }],
+
+    ["attack: a failing fetch of the sender's keys (500, 429, 401) is never reported as delivered; the message is kept and delivered once it works", async (ctx) => {
+      const m = ctx.mallory.page, v = ctx.vera.page;
+      // Vera's app forgets the keys it fetched (a new session of the app),
+      // and every fetch of keys fails, in turn with each status, until the
+      // test lets them through.
+      const statuses = [[500, "internal"], [429, "rate_limited"], [401, "unauthorized"]];
+      const answered = [];
+      let failing = true;
+      await v.route("**/api/v1/keys/*", async (route) => {
+        if (!failing) return route.continue();
+        const [status, code] = statuses[answered.length % statuses.length];
+        answered.push(status);
+        await route.fulfill({ status, json: { error: { code, message: `test: keys fail with ${status}` } } });
+      });
+      await relock(v, PIN.vera);
+      await toList(v);
+      await openConv(m, "Vera Vance");
+      const t = "Bed 3 is free";
+      const before = answered.length;
+      await sendText(m, t);
+      await waitFor(async () => (await msgStatus(m, t)) === "Sent", "the server accepted mallory's message");
+      // Vera's app tries, fails, and tries again with each of the statuses.
+      await waitFor(() => new Set(answered.slice(before)).size === statuses.length, "vera's app retried through 500, 429 and 401", 60000);
+      assert.equal(await msgStatus(m, t), "Sent", "not delivered while vera's app cannot open it");
+      assert.equal(await v.locator(".toast", { hasText: /discarded/ }).count(), 0, "vera is not told it was discarded");
+      await shot(ctx, m, "33-attack-keys-failing-sender-sees-sent");
+      failing = false;
+      await openConv(v, "Mallory Marsh");
+      await msgLocator(v, t).waitFor();
+      await waitFor(async () => /^(Delivered|Read)/.test(await msgStatus(m, t)), "delivered once vera's app stored it");
+      await shot(ctx, m, "34-attack-keys-recovered-delivered");
+      await v.unroute("**/api/v1/keys/*");
+    }],
+  ];
+}
+
+/** closeAttackProfiles closes the browsers of this file. */
+export async function closeAttackProfiles(ctx) {
+  for (const p of ["mallory", "vera"]) if (ctx[p]) await ctx[p].close();
+}
