@@ -65,6 +65,18 @@ func TestAttachmentBlobs(t *testing.T) {
 	if res.StatusCode != 200 || !bytes.Equal(got, ct.Bytes()) {
 		t.Fatalf("download: %d, %d bytes", res.StatusCode, len(got))
 	}
+	// A blob is data, never a document of the origin: saved, not rendered,
+	// sandboxed with no sources even if something rendered it.
+	for h, want := range map[string]string{
+		"Content-Type":            "application/octet-stream",
+		"Content-Disposition":     `attachment; filename="attachment.bin"`,
+		"Content-Security-Policy": "default-src 'none'; sandbox",
+		"X-Content-Type-Options":  "nosniff",
+	} {
+		if got := res.Header.Get(h); got != want {
+			t.Errorf("download: %s is %q, want %q", h, got, want)
+		}
+	}
 	opened, err := e2ee.DecryptAttachment(att, got)
 	if err != nil || !bytes.Equal(opened, plain) {
 		t.Fatalf("decrypt: %v", err)

@@ -62,7 +62,11 @@ func (r *Relay) getBlob(w http.ResponseWriter, req *http.Request) error {
 		return protocol.Internal(err)
 	}
 	defer f.Close()
+	// Ciphertext is never a document: a browser sent here saves it, and
+	// nothing in it could run even if one tried to render it.
 	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="attachment.bin"`)
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	w.Header().Set("Content-Length", strconv.FormatInt(b.Size, 10))
 	// The id names immutable bytes; only the signed-in user's browser may keep them.
 	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
