@@ -196,6 +196,42 @@ export function attackTests() {
       await v.unroute("**/api/v1/config");
     }],
 
+    ["attack: declared types and names that try to pass for inert ones are refused, downloaded or cleaned", async (ctx) => {
+      const v = ctx.vera.page;
+      const policy = ["image/*", "application/pdf", "audio/*", "video/*", "text/plain"];
+      const cases = [
+        // [declared type, how it is shown]
+        ["image/png", "image"],
+        ["IMAGE/PNG; charset=binary", "image"],
+        ["image/svg+xml", "svg"], // allowed by image/*, yet never kept as an SVG
+        ["Image/SVG+XML;charset=utf-8", "svg"],
+        ["image/x-icon", "file"], // allowed, not on the app's inert list
+        ["application/pdf", "file"], // a PDF viewer is a document: download only
+        ["text/plain", "file"],
+        ["audio/mpeg", "audio"],
+        ["audio/x-unknown", "file"],
+        ["video/mp4", "video"],
+        ["text/html", "refused"],
+        ["application/xhtml+xml", "refused"],
+        ["text/xml", "refused"],
+        ["image/png\u0000text/html", "refused"], // not a type at all
+        ["", "refused"], // no type: application/octet-stream, which the policy does not allow
+      ];
+      const names = [["../../evil.html", "evil.html"], ["C:\\Users\\x\\scan.pdf", "scan.pdf"], ["", "file"], ["..", "file"], ["a\u0000b\u001b.txt", "ab.txt"]];
+      const got = await v.evaluate(async ([policy, cases, names]) => {
+        const prefix = document.querySelector("script[type=module]").src.replace(/\/js\/main\.js$/, "");
+        const at = await import(`${prefix}/js/attachments.js`);
+        return {
+          kinds: cases.map(([mime]) => [mime, at.attachmentKind({ blob: "x", key: "k", mime }, policy)]),
+          names: names.map(([name]) => [name, at.fileName({ blob: "x", key: "k", name })]),
+          malformed: [{ blob: "x" }, { blob: 1, key: "k" }, { blob: "x", key: "k", size: -1 }, { blob: "x", key: "k", name: {} }, null].map(at.wellFormed),
+        };
+      }, [policy, cases, names]);
+      assert.deepEqual(got.kinds, cases);
+      assert.deepEqual(got.names, names);
+      assert.deepEqual(got.malformed, [false, false, false, false, false], "malformed attachment records are dropped on receipt");
+    }],
+
     ["attack: a failing fetch of the sender's keys (500, 429, 401) is never reported as delivered; the message is kept and delivered once it works", async (ctx) => {
       const m = ctx.mallory.page, v = ctx.vera.page;
       // Vera's app forgets the keys it fetched (a new session of the app),
