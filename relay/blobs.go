@@ -62,6 +62,11 @@ func (r *Relay) getBlob(w http.ResponseWriter, req *http.Request) error {
 		return protocol.Internal(err)
 	}
 	defer f.Close()
+	// A download may take longer than the server's read timeout allows a
+	// request, but not for ever: a reader that stalls is cut off.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(uploadTimeout))
+	rc.SetWriteDeadline(time.Now().Add(uploadTimeout))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(b.Size, 10))
 	// The id names immutable bytes; only the signed-in user's browser may keep them.
