@@ -29,6 +29,7 @@ const (
 	DefaultWriteTimeout = 15 * time.Second // a device that takes longer to read a frame is disconnected
 	DefaultPingEvery    = 30 * time.Second // keep-alive for idle connections behind NAT
 	DefaultOutBuffer    = 64               // frames buffered per device before it is switched to catch-up
+	DefaultOutBytes     = 1 << 20          // bytes of frames buffered per device (1 MiB) before it is switched to catch-up
 	DefaultMaxInFlight  = 64               // frames of one device being processed at once
 	sweepEvery          = time.Minute
 	pageSize            = 256 // queue items read per catch-up query
@@ -41,7 +42,8 @@ type Config struct {
 
 	WriteTimeout time.Duration
 	PingEvery    time.Duration
-	OutBuffer    int
+	OutBuffer    int // frames
+	OutBytes     int // bytes of the frames in OutBuffer
 	MaxInFlight  int
 }
 
@@ -74,6 +76,9 @@ func New(cfg Config) (*Relay, error) {
 	}
 	if cfg.OutBuffer == 0 {
 		cfg.OutBuffer = DefaultOutBuffer
+	}
+	if cfg.OutBytes == 0 {
+		cfg.OutBytes = DefaultOutBytes
 	}
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight

@@ -156,9 +156,16 @@ func (s *Store) Accepted(ctx context.Context, msgID string, sender int64, digest
 	return ts, from == sender && string(d) == string(digest), nil
 }
 
+// PendingMaxBytes bounds the envelope bytes of one page of Pending (1 MiB),
+// so that reading a device's queue holds little memory however large its
+// messages are.
+const PendingMaxBytes = 1 << 20
+
 // Pending returns up to limit unexpired queue items of a device with
-// seq > after, in seq order. Expired items are left for the sweeper but
-// never delivered.
+// seq > after, in seq order, stopping early once the page holds
+// PendingMaxBytes of envelopes (it always holds at least one item when
+// any is waiting). Only an empty page means nothing more is waiting.
+// Expired items are left for the sweeper but never delivered.
 func (s *Store) Pending(ctx context.Context, device, after int64, limit int) ([]model.Item, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT q.seq, q.kind, q.event, m.accepted_at, m.env
 		FROM queue q LEFT JOIN messages m ON m.id = q.message
@@ -168,7 +175,8 @@ func (s *Store) Pending(ctx context.Context, device, after int64, limit int) ([]
 	}
 	defer rows.Close()
 	var out []model.Item
-	for rows.Next() {
+	bytes := 0
+	for bytes < PendingMaxBytes && rows.Next() {
 		var seq, kind int64
 		var event, env []byte
 		var ts sql.NullInt64
@@ -188,6 +196,7 @@ func (s *Store) Pending(ctx context.Context, device, after int64, limit int) ([]
 				continue // recalled or expired between the two deletes; nothing to send
 			}
 			it.TS, it.Env = ts.Int64, env
+			bytes += len(env)
 		}
 		out = append(out, it)
 	}
