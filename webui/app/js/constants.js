@@ -139,8 +139,12 @@ export const LEVEL_RANK = Object.freeze({ "": 0, "helpdesk": 1, "admin": 2, "own
 export const POLICY_DEFAULTS = Object.freeze({
   admin_networks: "[]",
   attachment_max_bytes: "26214400",
+  attachment_quota_bytes: "2147483648",
+  attachment_quota_count: "1000",
+  attachment_rate_bytes: "104857600",
   attachment_types: "[\"image/*\",\"application/pdf\",\"audio/*\",\"video/*\",\"text/plain\",\"application/msword\",\"application/vnd.openxmlformats-officedocument.*\",\"application/vnd.ms-excel\",\"application/vnd.oasis.opendocument.*\",\"application/rtf\"]",
   audit_retention: "52560h0m0s",
+  devices_max_per_user: "16",
   inactivity_lock: "5m0s",
   invitation_ttl: "168h0m0s",
   lockout_cooldown: "15m0s",
@@ -150,10 +154,12 @@ export const POLICY_DEFAULTS = Object.freeze({
   password_classes: "1",
   password_min_length: "12",
   pin_required: "true",
+  queue_max_per_device: "10000",
   quick_messages: "[\"On my way\",\"Call me when you can\",\"Seen, thanks\",\"Patient is ready\",\"Running 10 minutes late\"]",
   retention: "168h0m0s",
   session_idle: "12h0m0s",
   session_max: "720h0m0s",
+  sessions_max_per_user: "20",
 });
 
 /**
