@@ -50,11 +50,12 @@ type Config struct {
 // Relay is the WebSocket relay. Create it with New, serve it as an
 // http.Handler, and stop it with Close.
 type Relay struct {
-	cfg   Config
-	store Store
-	log   *slog.Logger
-	dir   *directory
-	pres  *presence
+	cfg     Config
+	store   Store
+	log     *slog.Logger
+	dir     *directory
+	pres    *presence
+	uploads *uploadRate
 
 	mu       sync.RWMutex
 	sessions map[int64]*session   // by device
@@ -89,6 +90,7 @@ func New(cfg Config) (*Relay, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Relay{cfg: cfg, store: cfg.Store, log: cfg.Logger, sessions: map[int64]*session{}, byUser: map[int64][]*session{}, ctx: ctx, cancel: cancel}
 	r.dir = newDirectory(cfg.Store)
+	r.uploads = newUploadRate()
 	var err error
 	r.pres, err = newPresence(ctx, cfg.Store, r)
 	if err != nil {

@@ -33,7 +33,8 @@ type Store interface {
 	Pending(ctx context.Context, device, after int64, limit int) ([]model.Item, error)
 	Sweep(ctx context.Context, now int64, batch int) (items, msgs int64, err error)
 
-	PutBlob(ctx context.Context, user int64, r io.Reader, limit, expiresAt int64) (*model.Blob, error)
+	// PutBlob refuses a blob past the user's quota with model.ErrLimit.
+	PutBlob(ctx context.Context, user int64, r io.Reader, limit, expiresAt int64, quota model.BlobQuota) (*model.Blob, error)
 	OpenBlob(ctx context.Context, id string) (*model.Blob, io.ReadCloser, error)
 	SweepBlobs(ctx context.Context, now int64, batch int) (int, error)
 
