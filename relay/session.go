@@ -267,6 +267,9 @@ func (s *session) errorFrame(ref string, err error) []byte {
 		ef.Code, ef.Message = pe.Code, pe.Message
 	case errors.Is(err, model.ErrIDReused):
 		ef.Code, ef.Message = protocol.CodeIDReused, "this message id was already used for a different message; choose a new id"
+	case errors.Is(err, model.ErrQueueFull):
+		ef.Code, ef.Message = protocol.CodeQueueFull, capitalise(model.ReasonOf(err, "not sent: a recipient's device has too many messages waiting"))
+		s.r.log.Warn("message refused: a recipient device's queue is full", "user", s.user, "device", s.device, "ref", ref)
 	case errors.Is(err, model.ErrForbidden):
 		ef.Code, ef.Message = protocol.CodeForbidden, model.ReasonOf(err, "this is not allowed")
 	case errors.Is(err, model.ErrNotFound):

@@ -124,6 +124,17 @@ func (s *Store) AcceptAsync(ctx context.Context, m *model.NewMessage, done func(
 		if err != nil {
 			return err
 		}
+		if m.MaxQueued > 0 {
+			for _, d := range m.Deliver {
+				var n int
+				if err := s.stmt(tx, stmtQueueDepth).QueryRow(d, m.MaxQueued).Scan(&n); err != nil {
+					return err
+				}
+				if n >= m.MaxQueued {
+					return model.Refuse(model.ErrQueueFull, "not sent: a recipient's device already has %d undelivered messages waiting, the most your practice allows; it takes new ones once it connects and receives them", n)
+				}
+			}
+		}
 		for _, d := range m.Deliver {
 			if err := q.message(tx, d, row, now, m.ExpiresAt, m.Raw); err != nil {
 				return err
