@@ -166,6 +166,9 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Errorf(protocol.CodeConflict, "%s; fetch /api/v1/keys/%d and sign a new list", model.ReasonOf(err, "the device list changed"), s.User.ID)
 	case errors.Is(err, model.ErrExists):
 		return protocol.Errorf(protocol.CodeConflict, "that device key is already registered; make new keys")
+	case errors.Is(err, model.ErrLimit):
+		a.Log.Warn("device refused: devices per user limit reached", "user", s.User.ID)
+		return protocol.Errorf(protocol.CodeLimitReached, "Device not set up: %s.", model.ReasonOf(err, "you have as many devices as your practice allows"))
 	case err != nil:
 		return protocol.Internal(err)
 	}

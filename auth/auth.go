@@ -301,7 +301,10 @@ func (a *Auth) startSession(ctx context.Context, ip string, u *model.User, pol m
 	rand.Read(raw)
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	expires := time.Now().Add(pol.SessionMax).UnixMilli()
-	if err := a.store.CreateSessionFrom(ctx, HashToken(token), u.ID, expires, mfa, ip); err != nil {
+	if err := a.store.CreateSessionFrom(ctx, HashToken(token), u.ID, expires, mfa, ip); errors.Is(err, model.ErrLimit) {
+		a.log.Warn("sign-in refused: sessions per user limit reached", "user", u.ID, "ip", ip)
+		return nil, protocol.Errorf(protocol.CodeLimitReached, "Not signed in: %s.", model.ReasonOf(err, "you are signed in on as many browsers or devices as your practice allows"))
+	} else if err != nil {
 		return nil, protocol.Internal(err)
 	}
 	a.log.Info("login", "user", u.ID, "ip", ip, "mfa", mfa)

@@ -5,7 +5,9 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/curbside-health/curbside/internal/logging"
 	"github.com/curbside-health/curbside/server"
@@ -13,10 +15,51 @@ import (
 
 // envOr returns the CURBSIDE_* environment variable for a flag, or def.
 func envOr(name, def string) string {
-	if v, ok := os.LookupEnv("CURBSIDE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); ok {
+	if v, ok := os.LookupEnv(envName(name)); ok {
 		return v
 	}
 	return def
+}
+
+// envInt is envOr for a whole number. A value that does not parse gives
+// the default here; checkEnv reports it.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(envOr(name, strconv.Itoa(def))); err == nil {
+		return n
+	}
+	return def
+}
+
+// envDuration is envOr for a duration.
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(envOr(name, def.String())); err == nil {
+		return d
+	}
+	return def
+}
+
+// checkEnv reports a CURBSIDE_* variable of a numeric flag that does not
+// parse, which envInt and envDuration passed over.
+func checkEnv(ints, durations []string) error {
+	for _, n := range ints {
+		if v := envOr(n, "0"); v != "" {
+			if _, err := strconv.Atoi(v); err != nil {
+				return usagef("environment %s=%q: want a whole number", envName(n), v)
+			}
+		}
+	}
+	for _, n := range durations {
+		if v := envOr(n, "0s"); v != "" {
+			if _, err := time.ParseDuration(v); err != nil {
+				return usagef("environment %s=%q: want a duration such as 30s", envName(n), v)
+			}
+		}
+	}
+	return nil
+}
+
+func envName(flag string) string {
+	return "CURBSIDE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 func dataFlag(fs *flag.FlagSet) *string {
@@ -29,8 +72,15 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&cfg.DataDir, "data", envOr("data", server.DefaultDataDir), "data directory (env CURBSIDE_DATA)")
 	fs.StringVar(&cfg.Listen, "listen", envOr("listen", server.DefaultListen), "address for plain HTTP; loopback only without TLS (env CURBSIDE_LISTEN)")
 	fs.StringVar(&cfg.PublicURL, "public-url", envOr("public-url", ""), "the origin people reach the server at, for links and passkeys, e.g. https://chat.example.org (env CURBSIDE_PUBLIC_URL)")
+	fs.IntVar(&cfg.MaxConns, "max-conns", envInt("max-conns", 0), "connections open at once, in total; 0: the process's file limit less a reserve (env CURBSIDE_MAX_CONNS)")
+	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", envInt("max-conns-per-ip", server.DefaultMaxConnsPerIP), "connections open at once from one address; raise it for a large practice behind one NAT, or -1 for no cap behind a reverse proxy (env CURBSIDE_MAX_CONNS_PER_IP)")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", envDuration("read-timeout", server.DefaultReadTimeout), "longest time to read one request, headers and body; uploads and WebSockets are exempt (env CURBSIDE_READ_TIMEOUT)")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", envDuration("idle-timeout", server.DefaultIdleTimeout), "longest time a kept-alive connection waits for its next request (env CURBSIDE_IDLE_TIMEOUT)")
 	level := fs.String("log-level", envOr("log-level", "info"), "log level: debug, info, warn or error (env CURBSIDE_LOG_LEVEL)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := checkEnv([]string{"max-conns", "max-conns-per-ip"}, []string{"read-timeout", "idle-timeout"}); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

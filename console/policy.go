@@ -36,6 +36,13 @@ var policyHelp = map[string][2]string{
 	"admin_networks":       {"cidrs", "Address ranges the admin console may be used from, such as 192.168.1.0/24; empty allows any."},
 	"audit_retention":      {"duration", "Audit entries are kept this long (default 6 years)."},
 	"invitation_ttl":       {"duration", "An invitation or password reset link works this long."},
+
+	"attachment_quota_bytes": {"int", "Bytes of attachments one person may have stored at once; uploads past it are refused until older ones expire."},
+	"attachment_quota_count": {"int", "Attachments one person may have stored at once."},
+	"attachment_rate_bytes":  {"int", "Bytes of attachments one person may upload per minute, after a burst of as much."},
+	"queue_max_per_device":   {"int", "Undelivered messages one device may have waiting; new messages to it are refused, with a clear error to the sender, until it connects."},
+	"sessions_max_per_user":  {"int", "Sign-ins one person may have open at once; past it a new sign-in is refused until one ends."},
+	"devices_max_per_user":   {"int", "Devices one person may set up (at most 32)."},
 }
 
 type policyFieldOut struct {

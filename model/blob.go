@@ -9,6 +9,13 @@ type Blob struct {
 	ExpiresAt int64
 }
 
+// BlobQuota is how much one user may have stored in unexpired blobs at
+// once; a zero field is no limit.
+type BlobQuota struct {
+	Bytes int64
+	Count int
+}
+
 // ValidBlobID reports whether id has the form of a blob id (32 lowercase hex
 // digits), so it can be used as a file name.
 func ValidBlobID(id string) bool {

@@ -16,6 +16,8 @@ var (
 	ErrGone      = errors.New("no longer valid")                          // an invitation that was used, revoked or has expired
 	ErrTooLarge  = errors.New("too large")                                // a blob larger than allowed
 	ErrClosed    = errors.New("store closed")                             // an operation submitted after Close
+	ErrLimit     = errors.New("limit reached")                            // a per-user limit of the policy (attachments, sessions, devices)
+	ErrQueueFull = errors.New("queue full")                               // a recipient device has as many items waiting as the policy allows
 )
 
 // Refusal is an error of one of the kinds above with a reason that is safe

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/curbside-health/curbside/protocol"
 )
 
 // Policy is the organisation's security policy. Zero values never reach
@@ -32,7 +34,18 @@ type Policy struct {
 	AdminNetworks   []string      // CIDR ranges the console may be used from; empty: any
 	AuditRetention  time.Duration // audit entries are kept this long
 	InvitationTTL   time.Duration // an invitation link works this long
+
+	AttachmentQuotaBytes int // bytes of unexpired attachments one user may store
+	AttachmentQuotaCount int // unexpired attachments one user may store
+	AttachmentRateBytes  int // bytes one user may upload per minute (after a burst of as much)
+	QueueMaxPerDevice    int // undelivered items one device may have waiting before new messages to it are refused
+	SessionsMaxPerUser   int // sessions one user may hold at once before a new sign-in is refused
+	DevicesMaxPerUser    int // active devices one user may register
 }
+
+// MaxDevicesOfUser is the most active devices a user may have: a signed
+// device list holds at most this many (protocol.MaxDevicesOfUser).
+const MaxDevicesOfUser = protocol.MaxDevicesOfUser
 
 // DefaultPolicy is the policy of a new installation.
 var DefaultPolicy = Policy{
@@ -58,6 +71,13 @@ var DefaultPolicy = Policy{
 	AdminNetworks:   []string{},
 	AuditRetention:  6 * 365 * 24 * time.Hour, // HIPAA documentation: 6 years
 	InvitationTTL:   7 * 24 * time.Hour,
+
+	AttachmentQuotaBytes: 2 << 30, // 2 GiB
+	AttachmentQuotaCount: 1000,
+	AttachmentRateBytes:  100 << 20, // 100 MiB a minute
+	QueueMaxPerDevice:    10000,
+	SessionsMaxPerUser:   20,
+	DevicesMaxPerUser:    16,
 }
 
 // policyKeys maps each stored key to its field, with a parser and printer.
@@ -249,6 +269,13 @@ var policyFields = map[string]policyField{
 	"admin_networks":       cidrListField(func(p *Policy) *[]string { return &p.AdminNetworks }),
 	"audit_retention":      durField(func(p *Policy) *time.Duration { return &p.AuditRetention }, 365*24*time.Hour, 20*365*24*time.Hour),
 	"invitation_ttl":       durField(func(p *Policy) *time.Duration { return &p.InvitationTTL }, time.Hour, 90*24*time.Hour),
+
+	"attachment_quota_bytes": intField(func(p *Policy) *int { return &p.AttachmentQuotaBytes }, 1<<20, 1<<40),
+	"attachment_quota_count": intField(func(p *Policy) *int { return &p.AttachmentQuotaCount }, 1, 1000000),
+	"attachment_rate_bytes":  intField(func(p *Policy) *int { return &p.AttachmentRateBytes }, 1<<20, 1<<40),
+	"queue_max_per_device":   intField(func(p *Policy) *int { return &p.QueueMaxPerDevice }, 100, 10000000),
+	"sessions_max_per_user":  intField(func(p *Policy) *int { return &p.SessionsMaxPerUser }, 1, 1000),
+	"devices_max_per_user":   intField(func(p *Policy) *int { return &p.DevicesMaxPerUser }, 1, MaxDevicesOfUser),
 }
 
 // PolicyKeys lists the policy's keys in order.

@@ -20,6 +20,10 @@ type NewMessage struct {
 	Deliver    []int64    // devices to queue it for: recipients' and the sender's other devices
 	ExpiresAt  int64      // ms
 	Contacts   [][2]int64 // user pairs not yet known as contacts
+	// MaxQueued is how many items a device may have waiting; a message to
+	// a device that has as many is refused whole with ErrQueueFull (0: no
+	// limit). Nothing already accepted is dropped to make room.
+	MaxQueued int
 }
 
 // AcceptResult is what accepting a message reports.

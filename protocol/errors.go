@@ -42,6 +42,9 @@ const (
 	CodeInvitation         Code = "invitation_invalid"      // an invitation link is unknown
 	CodeInvitationGone     Code = "invitation_gone"         // an invitation link was used, withdrawn or has expired
 	CodeUnavailable        Code = "unavailable"             // the server is shutting down or its store failed
+	CodeTooManyConnections Code = "too_many_connections"    // the server, or this address, holds as many connections as it may
+	CodeLimitReached       Code = "limit_reached"           // a per-user limit of the practice (attachments, sessions, devices) is reached
+	CodeQueueFull          Code = "queue_full"              // a recipient device has as many undelivered messages waiting as it may hold
 	CodeInternal           Code = "internal"                // a server fault; details are in the server's log
 )
 
@@ -81,6 +84,9 @@ var catalogue = map[Code]codeInfo{
 	CodeInvitation:         {http.StatusNotFound, "This link is not valid: ask your administrator for a new one."},
 	CodeInvitationGone:     {http.StatusGone, "This link can no longer be used; ask your administrator for a new one."},
 	CodeUnavailable:        {http.StatusServiceUnavailable, "The server is busy or restarting. Try again in a moment."},
+	CodeTooManyConnections: {http.StatusServiceUnavailable, "The server has too many connections open. Try again in a moment."},
+	CodeLimitReached:       {http.StatusForbidden, "You have reached a limit your practice sets. Remove something or ask your administrator."},
+	CodeQueueFull:          {http.StatusServiceUnavailable, "Not sent: the recipient's device has too many messages waiting. Try again once they are back online."},
 	CodeInternal:           {http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell your administrator."},
 }
 

@@ -37,13 +37,27 @@ func (r *Relay) putBlob(w http.ResponseWriter, req *http.Request) error {
 	if req.ContentLength > limit {
 		return tooBig // refused before a byte is read
 	}
+	rate, burst := int64(pol.AttachmentRateBytes), max(int64(pol.AttachmentRateBytes), limit)
+	if ok, first := r.uploads.allow(user, max(req.ContentLength, 0), rate, burst, time.Now()); !ok {
+		if first {
+			r.log.Warn("attachment upload rate limit reached", "user", user, "bytes_per_minute", rate)
+		}
+		return protocol.Errorf(protocol.CodeRateLimited,
+			"you are sending attachments faster than your practice allows (%s a minute); wait a minute and try again", humanBytes(rate))
+	}
 	req.Body = http.MaxBytesReader(w, req.Body, limit)
 	// The server has no whole-request timeout (the relay's WebSockets live
 	// long); an upload gets a generous one of its own.
 	http.NewResponseController(w).SetReadDeadline(time.Now().Add(uploadTimeout))
-	b, err := r.store.PutBlob(req.Context(), user, req.Body, limit, time.Now().Add(pol.Retention).UnixMilli())
+	body := &countingReader{r: req.Body}
+	quota := model.BlobQuota{Bytes: int64(pol.AttachmentQuotaBytes), Count: pol.AttachmentQuotaCount}
+	b, err := r.store.PutBlob(req.Context(), user, body, limit, time.Now().Add(pol.Retention).UnixMilli(), quota)
+	r.uploads.spend(user, body.n, rate, burst, time.Now())
 	var mbe *http.MaxBytesError
 	switch {
+	case errors.Is(err, model.ErrLimit):
+		r.log.Warn("attachment quota reached", "user", user, "quota_bytes", quota.Bytes, "quota_count", quota.Count)
+		return protocol.Errorf(protocol.CodeLimitReached, "%s", capitalise(model.ReasonOf(err, "you have stored as many attachments as your practice allows")))
 	case errors.Is(err, model.ErrTooLarge), errors.As(err, &mbe):
 		return tooBig
 	case err != nil:
@@ -62,6 +76,11 @@ func (r *Relay) getBlob(w http.ResponseWriter, req *http.Request) error {
 		return protocol.Internal(err)
 	}
 	defer f.Close()
+	// A download may take longer than the server's read timeout allows a
+	// request, but not for ever: a reader that stalls is cut off.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(uploadTimeout))
+	rc.SetWriteDeadline(time.Now().Add(uploadTimeout))
 	// Ciphertext is never a document: a browser sent here saves it, and
 	// nothing in it could run even if one tried to render it.
 	w.Header().Set("Content-Type", "application/octet-stream")
@@ -72,6 +91,27 @@ func (r *Relay) getBlob(w http.ResponseWriter, req *http.Request) error {
 	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
 	io.Copy(w, f) // a client that goes away mid-download is not an error of ours
 	return nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// capitalise makes a store's reason, written to follow a colon, a
+// sentence of its own.
+func capitalise(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:] + "."
 }
 
 func humanBytes(n int64) string {

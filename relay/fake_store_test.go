@@ -465,7 +465,7 @@ func (f *fakeStore) Sweep(ctx context.Context, now int64, batch int) (int64, int
 	return 0, 0, nil
 }
 
-func (f *fakeStore) PutBlob(ctx context.Context, user int64, r io.Reader, limit, expiresAt int64) (*model.Blob, error) {
+func (f *fakeStore) PutBlob(ctx context.Context, user int64, r io.Reader, limit, expiresAt int64, quota model.BlobQuota) (*model.Blob, error) {
 	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
@@ -477,8 +477,17 @@ func (f *fakeStore) PutBlob(ctx context.Context, user int64, r io.Reader, limit,
 	rand.Read(id[:])
 	b := model.Blob{ID: hex.EncodeToString(id[:]), User: user, Size: int64(len(data)), CreatedAt: time.Now().UnixMilli(), ExpiresAt: expiresAt}
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	count, used := 0, int64(0)
+	for _, o := range f.blobs {
+		if o.meta.User == user {
+			count, used = count+1, used+o.meta.Size
+		}
+	}
+	if quota.Count > 0 && count+1 > quota.Count || quota.Bytes > 0 && used+b.Size > quota.Bytes {
+		return nil, model.Refuse(model.ErrLimit, "over the quota")
+	}
 	f.blobs[b.ID] = fakeBlob{b, data}
-	f.mu.Unlock()
 	return &b, nil
 }
 

@@ -29,6 +29,7 @@ const (
 	DefaultWriteTimeout = 15 * time.Second // a device that takes longer to read a frame is disconnected
 	DefaultPingEvery    = 30 * time.Second // keep-alive for idle connections behind NAT
 	DefaultOutBuffer    = 64               // frames buffered per device before it is switched to catch-up
+	DefaultOutBytes     = 1 << 20          // bytes of frames buffered per device (1 MiB) before it is switched to catch-up
 	DefaultMaxInFlight  = 64               // frames of one device being processed at once
 	sweepEvery          = time.Minute
 	pageSize            = 256 // queue items read per catch-up query
@@ -41,18 +42,20 @@ type Config struct {
 
 	WriteTimeout time.Duration
 	PingEvery    time.Duration
-	OutBuffer    int
+	OutBuffer    int // frames
+	OutBytes     int // bytes of the frames in OutBuffer
 	MaxInFlight  int
 }
 
 // Relay is the WebSocket relay. Create it with New, serve it as an
 // http.Handler, and stop it with Close.
 type Relay struct {
-	cfg   Config
-	store Store
-	log   *slog.Logger
-	dir   *directory
-	pres  *presence
+	cfg     Config
+	store   Store
+	log     *slog.Logger
+	dir     *directory
+	pres    *presence
+	uploads *uploadRate
 
 	mu       sync.RWMutex
 	sessions map[int64]*session   // by device
@@ -75,6 +78,9 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.OutBuffer == 0 {
 		cfg.OutBuffer = DefaultOutBuffer
 	}
+	if cfg.OutBytes == 0 {
+		cfg.OutBytes = DefaultOutBytes
+	}
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
@@ -84,6 +90,7 @@ func New(cfg Config) (*Relay, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Relay{cfg: cfg, store: cfg.Store, log: cfg.Logger, sessions: map[int64]*session{}, byUser: map[int64][]*session{}, ctx: ctx, cancel: cancel}
 	r.dir = newDirectory(cfg.Store)
+	r.uploads = newUploadRate()
 	var err error
 	r.pres, err = newPresence(ctx, cfg.Store, r)
 	if err != nil {

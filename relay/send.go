@@ -123,7 +123,7 @@ func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelop
 	sum := sha256.Sum256(raw)
 	m := &model.NewMessage{
 		Env: env, Raw: raw, Digest: sum[:], Recipients: recipients, Deliver: deliver,
-		ExpiresAt: time.Now().Add(pol.Retention).UnixMilli(),
+		ExpiresAt: time.Now().Add(pol.Retention).UnixMilli(), MaxQueued: pol.QueueMaxPerDevice,
 	}
 	pairs := r.pres.newPairs(s.user, recipients)
 	m.Contacts = pairs

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -25,6 +26,7 @@ type session struct {
 	device int64
 
 	out      chan []byte   // frames for the writer, in order
+	outBytes atomic.Int64  // bytes of the frames in out and the one being written
 	inflight chan struct{} // a slot per client frame being processed
 	wake     chan struct{} // pokes the writer: catch-up needed or replies waiting
 	done     chan struct{} // closed when the session ends
@@ -58,8 +60,8 @@ func (s *session) poke() {
 }
 
 // pushItem offers a live queue item. It never blocks: when the buffer is
-// full the session switches to catch-up and the item is read from the store
-// later.
+// full, in frames or in bytes, the session switches to catch-up and the
+// item is read from the store later.
 func (s *session) pushItem(it *model.Item) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -70,21 +72,41 @@ func (s *session) pushItem(it *model.Item) {
 		s.missed = true
 		return
 	}
-	select {
-	case s.out <- itemFrame(nil, it):
+	if f := itemFrame(nil, it); s.buffer(f) {
 		s.cursor = it.Seq
-	default:
-		s.catchUp, s.missed = true, true
-		s.poke()
+		return
 	}
+	s.catchUp, s.missed = true, true
+	s.poke()
 }
 
 // pushEphemeral offers a frame that may be dropped (presence).
 func (s *session) pushEphemeral(frame []byte) {
+	s.buffer(frame)
+}
+
+// buffer puts a frame in the out buffer if it has room for it, in frames
+// and in bytes, and reports whether it did. It never blocks.
+func (s *session) buffer(frame []byte) bool {
+	n := int64(len(frame))
+	if s.outBytes.Add(n) > int64(s.r.cfg.OutBytes) {
+		s.outBytes.Add(-n)
+		return false
+	}
 	select {
 	case s.out <- frame:
+		return true
 	default:
+		s.outBytes.Add(-n)
+		return false
 	}
+}
+
+// writeBuffered writes a frame taken from the out buffer and frees its
+// bytes.
+func (s *session) writeBuffered(ctx context.Context, frame []byte) error {
+	defer s.outBytes.Add(-int64(len(frame)))
+	return s.write(ctx, frame)
 }
 
 // reply queues the reply to one of the device's frames and frees its
@@ -126,7 +148,7 @@ func (s *session) writeLoop(ctx context.Context, hello []byte, snapshot []protoc
 		}
 		select {
 		case f := <-s.out:
-			if err := s.write(ctx, f); err != nil {
+			if err := s.writeBuffered(ctx, f); err != nil {
 				return err
 			}
 			continue
@@ -142,7 +164,7 @@ func (s *session) writeLoop(ctx context.Context, hello []byte, snapshot []protoc
 		}
 		select {
 		case f := <-s.out:
-			if err := s.write(ctx, f); err != nil {
+			if err := s.writeBuffered(ctx, f); err != nil {
 				return err
 			}
 		case <-s.wake:
@@ -212,7 +234,9 @@ func (s *session) catchUpPass(ctx context.Context) error {
 			return err
 		}
 	}
-	if len(items) == pageSize {
+	if len(items) > 0 {
+		// The store may return a short page (it bounds a page's bytes), so
+		// only a pass that finds nothing more shows the queue drained.
 		return nil
 	}
 	s.mu.Lock()
@@ -243,6 +267,9 @@ func (s *session) errorFrame(ref string, err error) []byte {
 		ef.Code, ef.Message = pe.Code, pe.Message
 	case errors.Is(err, model.ErrIDReused):
 		ef.Code, ef.Message = protocol.CodeIDReused, "this message id was already used for a different message; choose a new id"
+	case errors.Is(err, model.ErrQueueFull):
+		ef.Code, ef.Message = protocol.CodeQueueFull, capitalise(model.ReasonOf(err, "not sent: a recipient's device has too many messages waiting"))
+		s.r.log.Warn("message refused: a recipient device's queue is full", "user", s.user, "device", s.device, "ref", ref)
 	case errors.Is(err, model.ErrForbidden):
 		ef.Code, ef.Message = protocol.CodeForbidden, model.ReasonOf(err, "this is not allowed")
 	case errors.Is(err, model.ErrNotFound):

@@ -125,3 +125,43 @@ func TestCatchUpRacesLiveDelivery(t *testing.T) {
 		b.noFrame()
 	}
 }
+
+// A device that does not read is buffered at most OutBytes of frames,
+// however few frames that is: large messages switch it to catching up from
+// the store long before its buffer is full of frames, and once it reads
+// again it still gets every message, in order.
+func TestOutBufferBoundedInBytes(t *testing.T) {
+	st := directoryStore()
+	const outBytes = 64 << 10
+	tr := startRelay(t, st, withSmallSockets(), withConfig(func(c *Config) { c.OutBuffer = 64; c.OutBytes = outBytes }))
+	a := tr.dial(alice, aliceA)
+	b := tr.dialPaused(bob, bobA)
+	tr.waitLive(bobA)
+	s := tr.sessionOf(bobA)
+
+	body := bytes.Repeat([]byte{0x5a}, 30<<10) // some 40 KiB of frame once in base64
+	var envs []*protocol.Envelope
+	for {
+		env := aliceToBob()
+		env.Body = body
+		a.sendOK(env)
+		envs = append(envs, env)
+		if n := s.outBytes.Load(); n > outBytes {
+			t.Fatalf("bob's buffer holds %d bytes, more than the %d allowed", n, outBytes)
+		}
+		if cu, _ := tr.catchingUp(bobA); cu {
+			break
+		}
+		if len(envs) > 200 {
+			t.Fatalf("bob's session still live after %d unread messages", len(envs))
+		}
+	}
+	if n := len(s.out); n >= 64/2 {
+		t.Fatalf("bob's session switched to catch-up with %d frames buffered: the byte limit did not apply", n)
+	}
+	b.startReading()
+	got := b.nextN(len(envs))
+	for i, f := range got {
+		wantMsg(t, f, envs[i])
+	}
+}

@@ -28,10 +28,13 @@ type Store interface {
 	ReceiptAsync(ctx context.Context, user, device int64, msgID, kind string, done func(error)) error
 	RecallAsync(ctx context.Context, user int64, msgID string, done func(error)) error
 	Details(ctx context.Context, user int64, msgID string) (*model.MessageStatus, error)
+	// Pending may return fewer than limit items though more are waiting
+	// (a page is bounded in bytes too); an empty page means none is.
 	Pending(ctx context.Context, device, after int64, limit int) ([]model.Item, error)
 	Sweep(ctx context.Context, now int64, batch int) (items, msgs int64, err error)
 
-	PutBlob(ctx context.Context, user int64, r io.Reader, limit, expiresAt int64) (*model.Blob, error)
+	// PutBlob refuses a blob past the user's quota with model.ErrLimit.
+	PutBlob(ctx context.Context, user int64, r io.Reader, limit, expiresAt int64, quota model.BlobQuota) (*model.Blob, error)
 	OpenBlob(ctx context.Context, id string) (*model.Blob, io.ReadCloser, error)
 	SweepBlobs(ctx context.Context, now int64, batch int) (int, error)
 

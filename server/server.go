@@ -30,8 +30,16 @@ const (
 	DefaultDataDir = "./curbside-data"
 	DefaultListen  = "127.0.0.1:8080"
 
+	// DefaultReadTimeout bounds reading one whole request, headers and
+	// body. Attachment uploads set a longer deadline of their own, and a
+	// WebSocket is free of it once upgraded (the server clears a hijacked
+	// connection's deadlines).
+	DefaultReadTimeout = 30 * time.Second
+	// DefaultIdleTimeout is how long a kept-alive connection may wait
+	// for its next request.
+	DefaultIdleTimeout = 120 * time.Second
+
 	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 120 * time.Second
 	shutdownGrace     = 10 * time.Second
 	maxHeaderBytes    = 16 << 10
 )
@@ -46,6 +54,19 @@ type Config struct {
 	// invitations, passkeys); empty: the listening address, or each
 	// request's own origin.
 	PublicURL string
+
+	// MaxConns caps the connections open at once, in total; 0: the
+	// process's file limit less a reserve (defaultMaxConns).
+	MaxConns int
+	// MaxConnsPerIP caps the connections open at once from one address;
+	// 0: DefaultMaxConnsPerIP, negative: no per-address cap.
+	MaxConnsPerIP int
+	// ReadTimeout bounds reading one request, headers and body; 0:
+	// DefaultReadTimeout.
+	ReadTimeout time.Duration
+	// IdleTimeout bounds the wait for a kept-alive connection's next
+	// request; 0: DefaultIdleTimeout.
+	IdleTimeout time.Duration
 
 	// Listener, if set, is used instead of listening on Listen (tests).
 	Listener net.Listener
@@ -65,6 +86,15 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--public-url %q: want an origin such as https://chat.example-practice.org", c.PublicURL)
 		}
 	}
+	if files := fileLimit(); files > 0 && c.MaxConns > 0 && uint64(c.MaxConns)+minFDReserve > files {
+		return fmt.Errorf("--max-conns %d: the process may open only %d files, and the database and attachments need some; choose at most %d or raise the limit (ulimit -n, LimitNOFILE=)", c.MaxConns, files, int64(files)-minFDReserve)
+	}
+	if c.MaxConns < 0 {
+		return fmt.Errorf("--max-conns %d: want a positive number, or 0 for the default", c.MaxConns)
+	}
+	if c.ReadTimeout < 0 || c.IdleTimeout < 0 {
+		return errors.New("--read-timeout and --idle-timeout want a positive duration, or 0 for the default")
+	}
 	if c.Listener == nil {
 		host, _, err := net.SplitHostPort(c.Listen)
 		if err != nil {
@@ -78,6 +108,24 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// limits returns the configuration with every connection limit and timeout
+// left at zero set to its default.
+func (c Config) limits() Config {
+	if c.MaxConns == 0 {
+		c.MaxConns = defaultMaxConns(fileLimit())
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	return c
 }
 
 // Run serves until ctx ends, then shuts down gracefully.
@@ -112,10 +160,12 @@ func Run(ctx context.Context, cfg Config) error {
 	web.Mount(mux, log, p.Auth, p.Routes(&ready))
 	rl := p.Relay
 
+	lim := cfg.limits()
 	srv := &http.Server{
 		Handler:           secure(mux),
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: min(readHeaderTimeout, lim.ReadTimeout),
+		ReadTimeout:       lim.ReadTimeout,
+		IdleTimeout:       lim.IdleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
@@ -127,6 +177,9 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("listen on %s: %w (is another server running? choose another with --listen)", cfg.Listen, err)
 		}
 	}
+	ln = limitListener(ln, lim.MaxConns, max(lim.MaxConnsPerIP, 0), log)
+	log.Info("connection limits", "max_conns", lim.MaxConns, "max_conns_per_ip", lim.MaxConnsPerIP, "open_files", fileLimit(),
+		"read_timeout", lim.ReadTimeout, "idle_timeout", lim.IdleTimeout)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	ready.Store(true)

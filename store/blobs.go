@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -24,7 +25,20 @@ func (s *Store) blobPath(id string) string {
 // PutBlob streams at most limit bytes from r into a new blob owned by user.
 // The file is written under a temporary name, synced and renamed, and only
 // then recorded, so a crash leaves no half blob that the database names.
-func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, expiresAt int64) (*model.Blob, error) {
+//
+// A blob that would take the user's unexpired blobs past quota is refused
+// with a model.ErrLimit refusal: checked before reading (a user already at
+// the quota sends nothing to disk), and again, with the blob's real size,
+// in the transaction that records it.
+func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, expiresAt int64, quota model.BlobQuota) (*model.Blob, error) {
+	var count int
+	var bytes int64
+	if err := s.read.QueryRowContext(ctx, stmtBlobUsage, user, nowMS()).Scan(&count, &bytes); err != nil {
+		return nil, err
+	}
+	if err := checkQuota(quota, count, bytes, 0); err != nil {
+		return nil, err
+	}
 	raw := make([]byte, 16)
 	rand.Read(raw)
 	b := &model.Blob{ID: hex.EncodeToString(raw), User: user, CreatedAt: nowMS(), ExpiresAt: expiresAt}
@@ -55,6 +69,14 @@ func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, exp
 	}
 	b.Size = n
 	err = s.submit(ctx, func(tx *sql.Tx) error {
+		var count int
+		var bytes int64
+		if err := tx.QueryRow(stmtBlobUsage, user, nowMS()).Scan(&count, &bytes); err != nil {
+			return err
+		}
+		if err := checkQuota(quota, count, bytes, n); err != nil {
+			return err
+		}
 		_, err := tx.Exec(`INSERT INTO blobs (id, user_id, size, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`, b.ID, user, n, b.CreatedAt, b.ExpiresAt)
 		return err
 	})
@@ -63,6 +85,36 @@ func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, exp
 		return nil, err
 	}
 	return b, nil
+}
+
+// stmtBlobUsage counts a user's unexpired blobs and their bytes.
+const stmtBlobUsage = `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs WHERE user_id = ? AND expires_at > ?`
+
+// checkQuota refuses one more blob of size bytes (0: not known yet) beside
+// count blobs of used bytes.
+func checkQuota(q model.BlobQuota, count int, used, size int64) error {
+	switch {
+	case q.Count > 0 && count+1 > q.Count:
+		return model.Refuse(model.ErrLimit, "you already have %d attachments stored, the most your practice allows; older ones are removed as they expire", count)
+	case q.Bytes > 0 && used+size > q.Bytes:
+		return model.Refuse(model.ErrLimit, "your stored attachments would take more than the %s your practice allows; older ones are removed as they expire", humanBytes(q.Bytes))
+	case q.Bytes > 0 && size == 0 && used >= q.Bytes:
+		return model.Refuse(model.ErrLimit, "your stored attachments already take the %s your practice allows; older ones are removed as they expire", humanBytes(q.Bytes))
+	}
+	return nil
+}
+
+// humanBytes writes a byte count for people.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // OpenBlob opens an unexpired blob for reading.

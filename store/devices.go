@@ -92,6 +92,13 @@ func (s *Store) RegisterDevice(ctx context.Context, user int64, name, agent stri
 		if err != nil {
 			return err
 		}
+		pol, err := policyIn(tx)
+		if err != nil {
+			return err
+		}
+		if len(active) >= pol.DevicesMaxPerUser {
+			return model.Refuse(model.ErrLimit, "you already have %d devices set up, the most your practice allows; remove one in the app's settings or ask your administrator", len(active))
+		}
 		want := len(active) + 1
 		if len(list.Devices) != want {
 			return model.Refuse(model.ErrConflict, "the list names %d devices; the directory has %d active plus the new one", len(list.Devices), len(active))

@@ -124,6 +124,17 @@ func (s *Store) AcceptAsync(ctx context.Context, m *model.NewMessage, done func(
 		if err != nil {
 			return err
 		}
+		if m.MaxQueued > 0 {
+			for _, d := range m.Deliver {
+				var n int
+				if err := s.stmt(tx, stmtQueueDepth).QueryRow(d, m.MaxQueued).Scan(&n); err != nil {
+					return err
+				}
+				if n >= m.MaxQueued {
+					return model.Refuse(model.ErrQueueFull, "not sent: a recipient's device already has %d undelivered messages waiting, the most your practice allows; it takes new ones once it connects and receives them", n)
+				}
+			}
+		}
 		for _, d := range m.Deliver {
 			if err := q.message(tx, d, row, now, m.ExpiresAt, m.Raw); err != nil {
 				return err
@@ -156,9 +167,16 @@ func (s *Store) Accepted(ctx context.Context, msgID string, sender int64, digest
 	return ts, from == sender && string(d) == string(digest), nil
 }
 
+// PendingMaxBytes bounds the envelope bytes of one page of Pending (1 MiB),
+// so that reading a device's queue holds little memory however large its
+// messages are.
+const PendingMaxBytes = 1 << 20
+
 // Pending returns up to limit unexpired queue items of a device with
-// seq > after, in seq order. Expired items are left for the sweeper but
-// never delivered.
+// seq > after, in seq order, stopping early once the page holds
+// PendingMaxBytes of envelopes (it always holds at least one item when
+// any is waiting). Only an empty page means nothing more is waiting.
+// Expired items are left for the sweeper but never delivered.
 func (s *Store) Pending(ctx context.Context, device, after int64, limit int) ([]model.Item, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT q.seq, q.kind, q.event, m.accepted_at, m.env
 		FROM queue q LEFT JOIN messages m ON m.id = q.message
@@ -168,7 +186,8 @@ func (s *Store) Pending(ctx context.Context, device, after int64, limit int) ([]
 	}
 	defer rows.Close()
 	var out []model.Item
-	for rows.Next() {
+	bytes := 0
+	for bytes < PendingMaxBytes && rows.Next() {
 		var seq, kind int64
 		var event, env []byte
 		var ts sql.NullInt64
@@ -188,6 +207,7 @@ func (s *Store) Pending(ctx context.Context, device, after int64, limit int) ([]
 				continue // recalled or expired between the two deletes; nothing to send
 			}
 			it.TS, it.Env = ts.Int64, env
+			bytes += len(env)
 		}
 		out = append(out, it)
 	}

@@ -270,6 +270,8 @@ CREATE TABLE device_days (
 	PRIMARY KEY (day, device_id)
 ) WITHOUT ROWID;
 `,
+	// Attachment quotas count each user's unexpired blobs on every upload.
+	`CREATE INDEX blobs_user ON blobs (user_id, expires_at);`,
 }
 
 // SchemaVersion is the schema version this binary writes.

@@ -31,6 +31,29 @@ func (s *Store) LoadPolicy(ctx context.Context) (model.Policy, error) {
 	return p, rows.Err()
 }
 
+// policyIn reads the policy inside a transaction, for a limit that must
+// hold against concurrent writers (sessions, devices per user).
+func policyIn(tx *sql.Tx) (model.Policy, error) {
+	p := model.DefaultPolicy
+	rows, err := tx.Query(`SELECT key, value FROM policy`)
+	if err != nil {
+		return p, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return p, err
+		}
+		if model.KnownPolicyKey(k) {
+			if err := p.Set(k, v); err != nil {
+				return p, fmt.Errorf("stored %v", err)
+			}
+		}
+	}
+	return p, rows.Err()
+}
+
 // SetPolicy validates and stores policy values.
 func (s *Store) SetPolicy(ctx context.Context, kv map[string]string) error {
 	p := model.DefaultPolicy

@@ -27,11 +27,25 @@ func (s *Store) CreateSession(ctx context.Context, tokenHash []byte, user int64,
 }
 
 // CreateSessionFrom stores a new session, recording how its sign-in was
-// confirmed (mfa) and from which address.
+// confirmed (mfa) and from which address. A user who already holds the
+// policy's sessions_max_per_user unexpired sessions is refused with a
+// model.ErrLimit refusal: no session is ended to make room.
 func (s *Store) CreateSessionFrom(ctx context.Context, tokenHash []byte, user int64, expiresAt int64, mfa, ip string) error {
 	now := nowMS()
 	return s.submit(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO sessions (token_hash, user_id, created_at, last_used, expires_at, mfa, ip) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		pol, err := policyIn(tx)
+		if err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(`SELECT COUNT(*) FROM sessions WHERE user_id = ? AND expires_at > ? AND last_used > ?`,
+			user, now, now-pol.SessionIdle.Milliseconds()).Scan(&n); err != nil {
+			return err
+		}
+		if n >= pol.SessionsMaxPerUser {
+			return model.Refuse(model.ErrLimit, "you are signed in on %d browsers or devices, the most your practice allows; sign out on one of them, or wait until an unused sign-in ends", n)
+		}
+		_, err = tx.Exec(`INSERT INTO sessions (token_hash, user_id, created_at, last_used, expires_at, mfa, ip) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			tokenHash, user, now, now, expiresAt, mfa, ip)
 		return err
 	})

@@ -9,6 +9,7 @@ import (
 // bound to each transaction with tx.Stmt, which reuses the preparation.
 const (
 	stmtQueueInsert = iota
+	stmtQueueDepth
 	stmtQueueDelete
 	stmtMsgByID
 	stmtMsgInsert
@@ -20,7 +21,10 @@ const (
 )
 
 var stmtSQL = [numStmts]string{
-	stmtQueueInsert:   `INSERT INTO queue (device_id, seq, kind, message, event, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	stmtQueueInsert: `INSERT INTO queue (device_id, seq, kind, message, event, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	// The items a device has waiting, counted up to a limit (the count
+	// walks the device's part of the queue's key, no further than needed).
+	stmtQueueDepth:    `SELECT COUNT(*) FROM (SELECT 1 FROM queue WHERE device_id = ? LIMIT ?)`,
 	stmtQueueDelete:   `DELETE FROM queue WHERE device_id = ? AND seq = ? RETURNING kind, message`,
 	stmtMsgByID:       `SELECT sender_user, digest, accepted_at FROM messages WHERE msg_id = ?`,
 	stmtMsgInsert:     `INSERT INTO messages (msg_id, sender_user, sender_device, conv, created, accepted_at, expires_at, flags, digest, recipients, devices, pending, env) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (msg_id) DO NOTHING RETURNING id`,

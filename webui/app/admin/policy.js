@@ -23,13 +23,20 @@ const LABELS = {
   admin_networks: "Networks the console may be used from",
   audit_retention: "Keep the audit log for",
   invitation_ttl: "Invitation links expire after",
+  attachment_quota_bytes: "Attachment storage per person (bytes)",
+  attachment_quota_count: "Attachments stored per person",
+  attachment_rate_bytes: "Attachment uploads per person per minute (bytes)",
+  queue_max_per_device: "Undelivered messages per device",
+  sessions_max_per_user: "Sign-ins open per person",
+  devices_max_per_user: "Devices per person",
 };
 
 /** @type {[string, string[]][]} */
 const GROUPS = [
   ["Sign-in and passwords", ["password_min_length", "password_classes", "lockout_threshold", "lockout_cooldown", "mfa_required", "session_idle", "session_max"]],
-  ["Devices", ["inactivity_lock", "pin_required", "offline_grace"]],
+  ["Devices", ["inactivity_lock", "pin_required", "offline_grace", "devices_max_per_user", "sessions_max_per_user"]],
   ["Messages and attachments", ["retention", "attachment_max_bytes", "attachment_types", "quick_messages"]],
+  ["Limits per person", ["attachment_quota_bytes", "attachment_quota_count", "attachment_rate_bytes", "queue_max_per_device"]],
   ["Console and records", ["admin_networks", "audit_retention", "invitation_ttl"]],
 ];
 

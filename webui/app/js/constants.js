@@ -25,6 +25,7 @@ export const CODE_ID_REUSED = "id_reused";
 export const CODE_INTERNAL = "internal";
 export const CODE_INVITATION_GONE = "invitation_gone";
 export const CODE_INVITATION_INVALID = "invitation_invalid";
+export const CODE_LIMIT_REACHED = "limit_reached";
 export const CODE_LOCKED = "locked";
 export const CODE_MFA_ENROLLMENT_REQUIRED = "mfa_enrollment_required";
 export const CODE_MFA_EXPIRED = "mfa_expired";
@@ -32,8 +33,10 @@ export const CODE_MFA_REQUIRED = "mfa_required";
 export const CODE_NOT_FOUND = "not_found";
 export const CODE_PASSKEY_FAILED = "passkey_failed";
 export const CODE_PASSKEY_UNAVAILABLE = "passkey_unavailable";
+export const CODE_QUEUE_FULL = "queue_full";
 export const CODE_RATE_LIMITED = "rate_limited";
 export const CODE_TOO_LARGE = "too_large";
+export const CODE_TOO_MANY_CONNECTIONS = "too_many_connections";
 export const CODE_UNAUTHORIZED = "unauthorized";
 export const CODE_UNAVAILABLE = "unavailable";
 export const CODE_UNSUPPORTED_TYPE = "unsupported_type";
@@ -56,6 +59,7 @@ export const CODES = Object.freeze({
   internal: Object.freeze({ status: 500, message: "Something went wrong on the server. Try again; if it keeps happening, tell your administrator." }),
   invitation_gone: Object.freeze({ status: 410, message: "This link can no longer be used; ask your administrator for a new one." }),
   invitation_invalid: Object.freeze({ status: 404, message: "This link is not valid: ask your administrator for a new one." }),
+  limit_reached: Object.freeze({ status: 403, message: "You have reached a limit your practice sets. Remove something or ask your administrator." }),
   locked: Object.freeze({ status: 423, message: "This account is locked. Try again later or ask your administrator." }),
   mfa_enrollment_required: Object.freeze({ status: 403, message: "Your practice requires a second sign-in step. Set one up to continue." }),
   mfa_expired: Object.freeze({ status: 401, message: "This sign-in has expired. Sign in with your password again." }),
@@ -63,8 +67,10 @@ export const CODES = Object.freeze({
   not_found: Object.freeze({ status: 404, message: "That could not be found. It may have been removed or may have expired." }),
   passkey_failed: Object.freeze({ status: 400, message: "The passkey could not be checked. Try again, or use a code." }),
   passkey_unavailable: Object.freeze({ status: 400, message: "Passkeys cannot be used at this address." }),
+  queue_full: Object.freeze({ status: 503, message: "Not sent: the recipient's device has too many messages waiting. Try again once they are back online." }),
   rate_limited: Object.freeze({ status: 429, message: "Too many attempts. Wait a minute and try again." }),
   too_large: Object.freeze({ status: 413, message: "That is larger than the server accepts." }),
+  too_many_connections: Object.freeze({ status: 503, message: "The server has too many connections open. Try again in a moment." }),
   unauthorized: Object.freeze({ status: 401, message: "Sign in first: the session is missing, expired or ended." }),
   unavailable: Object.freeze({ status: 503, message: "The server is busy or restarting. Try again in a moment." }),
   unsupported_type: Object.freeze({ status: 415, message: "The request was sent in a form the server does not take here." }),
@@ -133,8 +139,12 @@ export const LEVEL_RANK = Object.freeze({ "": 0, "helpdesk": 1, "admin": 2, "own
 export const POLICY_DEFAULTS = Object.freeze({
   admin_networks: "[]",
   attachment_max_bytes: "26214400",
+  attachment_quota_bytes: "2147483648",
+  attachment_quota_count: "1000",
+  attachment_rate_bytes: "104857600",
   attachment_types: "[\"image/*\",\"application/pdf\",\"audio/*\",\"video/*\",\"text/plain\",\"application/msword\",\"application/vnd.openxmlformats-officedocument.*\",\"application/vnd.ms-excel\",\"application/vnd.oasis.opendocument.*\",\"application/rtf\"]",
   audit_retention: "52560h0m0s",
+  devices_max_per_user: "16",
   inactivity_lock: "5m0s",
   invitation_ttl: "168h0m0s",
   lockout_cooldown: "15m0s",
@@ -144,10 +154,12 @@ export const POLICY_DEFAULTS = Object.freeze({
   password_classes: "1",
   password_min_length: "12",
   pin_required: "true",
+  queue_max_per_device: "10000",
   quick_messages: "[\"On my way\",\"Call me when you can\",\"Seen, thanks\",\"Patient is ready\",\"Running 10 minutes late\"]",
   retention: "168h0m0s",
   session_idle: "12h0m0s",
   session_max: "720h0m0s",
+  sessions_max_per_user: "20",
 });
 
 /**

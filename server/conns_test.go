@@ -1,0 +1,78 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestConnLimiter: past the per-address cap a connection is answered 503
+// too_many_connections and closed, the refusal is logged at WARN once, and
+// closing a connection gives its slot back.
+func TestConnLimiter(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	ln := limitListener(inner, 100, 2, slog.New(slog.NewTextHandler(&logs, nil)))
+	defer ln.Close()
+	accepted := make(chan net.Conn, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a, _ := dial(), dial()
+	first := <-accepted
+	<-accepted
+	for range 2 {
+		c := dial()
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("refused connection: %v", err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 503 || !strings.Contains(string(body), `"too_many_connections"`) {
+			t.Fatalf("refused connection got %d %s", res.StatusCode, body)
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Fatalf("want the refusals logged once at WARN, got %d:\n%s", n, logs.String())
+	}
+	a.Close()
+	first.Close()
+	dial()
+	if c := <-accepted; c == nil {
+		t.Fatal("a freed slot was not given back")
+	}
+}
+
+func TestDefaultMaxConns(t *testing.T) {
+	for _, tc := range []struct {
+		files uint64
+		want  int
+	}{{1024, 896}, {20000, 17500}, {100, 50}, {0, 1 << 20}} {
+		if got := defaultMaxConns(tc.files); got != tc.want {
+			t.Errorf("defaultMaxConns(%d) = %d, want %d", tc.files, got, tc.want)
+		}
+	}
+}
