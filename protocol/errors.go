@@ -41,6 +41,7 @@ const (
 	CodePasskeyFailed      Code = "passkey_failed"          // the browser's passkey answer did not verify
 	CodeInvitation         Code = "invitation_invalid"      // an invitation link is unknown
 	CodeInvitationGone     Code = "invitation_gone"         // an invitation link was used, withdrawn or has expired
+	CodeCrossSite          Code = "cross_site"              // a state-changing request came from another origin
 	CodeUnavailable        Code = "unavailable"             // the server is shutting down or its store failed
 	CodeInternal           Code = "internal"                // a server fault; details are in the server's log
 )
@@ -80,6 +81,7 @@ var catalogue = map[Code]codeInfo{
 	CodePasskeyFailed:      {http.StatusBadRequest, "The passkey could not be checked. Try again, or use a code."},
 	CodeInvitation:         {http.StatusNotFound, "This link is not valid: ask your administrator for a new one."},
 	CodeInvitationGone:     {http.StatusGone, "This link can no longer be used; ask your administrator for a new one."},
+	CodeCrossSite:          {http.StatusForbidden, "This request came from another site and was refused."},
 	CodeUnavailable:        {http.StatusServiceUnavailable, "The server is busy or restarting. Try again in a moment."},
 	CodeInternal:           {http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell your administrator."},
 }

@@ -113,7 +113,7 @@ func Run(ctx context.Context, cfg Config) error {
 	rl := p.Relay
 
 	srv := &http.Server{
-		Handler:           secure(mux),
+		Handler:           secure(SameOrigin(cfg.PublicURL, log, mux)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
