@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -256,4 +257,72 @@ func TestAttackCrossSiteRelaySocket(t *testing.T) {
 		t.Fatalf("WebSocket from the server's own origin: %v", err)
 	}
 	c.CloseNow()
+}
+
+// TestAttackTokenInURL: a password reset link's token must never reach the
+// server in a request's path or query, where access logs, proxies and
+// browser history keep it. The welcome page's old way of reading an
+// invitation, GET /api/v1/invitations/{token}, no longer answers; the
+// token goes in the body of POST /api/v1/invitations/show, and the
+// server's own log never holds it.
+func TestAttackTokenInURL(t *testing.T) {
+	ts, _, token, nina, _ := consoleVictim(t)
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/admin/users/%d/password", ts.URL, nina), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reset struct{ Invitation struct{ URL string } }
+	json.NewDecoder(res.Body).Decode(&reset)
+	res.Body.Close()
+	_, tok, ok := strings.Cut(reset.Invitation.URL, "#invite=")
+	if res.StatusCode != 200 || !ok || len(tok) < 20 {
+		t.Fatalf("password reset: %d, link %q", res.StatusCode, reset.Invitation.URL)
+	}
+
+	for _, path := range []string{"/api/v1/invitations/" + tok, "/api/v1/invitations/show?token=" + tok} {
+		res, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode == 200 || bytes.Contains(b, []byte("nina")) {
+			t.Fatalf("GET with the token in the URL answered %d %s", res.StatusCode, b)
+		}
+	}
+
+	// The welcome page's way: the token in a body, from the server's own origin.
+	b, _ := json.Marshal(map[string]string{"token": tok})
+	req, _ = http.NewRequest("POST", ts.URL+"/api/v1/invitations/show", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", ts.URL)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown struct {
+		Invitation struct{ Kind, Username string }
+	}
+	json.NewDecoder(res.Body).Decode(&shown)
+	res.Body.Close()
+	if res.StatusCode != 200 || shown.Invitation.Kind != "reset" || shown.Invitation.Username != "nina" {
+		t.Fatalf("show in the body: %d %+v", res.StatusCode, shown)
+	}
+	// A page on another origin cannot use a stolen link through the victim's browser either.
+	req, _ = http.NewRequest("POST", ts.URL+"/api/v1/invitations/accept", strings.NewReader(`{"token":"`+tok+`","password":"`+password+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", otherOrigin(t))
+	if res, err = http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("accept from another origin: %v %v, want 403", res, err)
+	}
+	res.Body.Close()
+	if code, out := postJSON(t, ts.URL+"/api/v1/invitations/accept", map[string]string{"token": tok, "password": "Nina's new password 2"}); code != 200 {
+		t.Fatalf("accept: %d %v", code, out)
+	}
+	ts.stop()
+	if log, _ := os.ReadFile(filepath.Join(ts.Data, "server.log")); bytes.Contains(log, []byte(tok)) {
+		t.Fatalf("the server's log holds the reset token:\n%s", log)
+	}
 }
