@@ -59,7 +59,7 @@ func (a *API) Routes() []web.Route {
 		{Pattern: "GET /api/v1/devices/me/share", Access: web.User, Func: a.share},
 		{Pattern: "GET /api/v1/config", Access: web.User, Func: a.config},
 		{Pattern: "GET /api/v1/devices/{id}/wipe", Access: web.Public, Func: a.wipeCommand},
-		{Pattern: "GET /api/v1/invitations/{token}", Access: web.Public, Func: a.showInvitation},
+		{Pattern: "POST /api/v1/invitations/show", Access: web.Public, Func: a.showInvitation},
 		{Pattern: "POST /api/v1/invitations/accept", Access: web.Public, Func: a.acceptInvitation},
 	}
 }

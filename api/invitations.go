@@ -51,8 +51,23 @@ func (a *API) pendingInvitation(r *http.Request, token string) (*store.Invitatio
 	return inv, nil
 }
 
+// maxShowBody bounds the request that shows an invitation, which carries
+// only its token.
+const maxShowBody = 1 << 10
+
+type showRequest struct {
+	Token string `json:"token"`
+}
+
+// showInvitation tells the welcome page whom a link is for. The token
+// comes in the body, never in the path or query, so that it stays out of
+// access logs, proxies' logs and browser history.
 func (a *API) showInvitation(w http.ResponseWriter, r *http.Request) error {
-	inv, err := a.pendingInvitation(r, r.PathValue("token"))
+	var req showRequest
+	if err := web.DecodeJSON(w, r, maxShowBody, &req); err != nil {
+		return err
+	}
+	inv, err := a.pendingInvitation(r, req.Token)
 	if err != nil {
 		return err
 	}

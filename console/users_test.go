@@ -36,7 +36,7 @@ func TestCreateUserAndAcceptInvitation(t *testing.T) {
 	if code, _ := f.Do("POST", "/api/v1/login", "", map[string]string{"username": "nina", "password": "anything at all 1"}); code != 401 {
 		t.Fatalf("sign-in before the password is set: %d", code)
 	}
-	code, out = f.Do("GET", "/api/v1/invitations/"+tok, "", nil)
+	code, out = f.Do("POST", "/api/v1/invitations/show", "", map[string]string{"token": tok})
 	if code != 200 || out["invitation"].(map[string]any)["kind"] != "reset" || out["invitation"].(map[string]any)["username"] != "nina" {
 		t.Fatalf("show: %d %v", code, out)
 	}
@@ -117,7 +117,7 @@ func TestNewAccountInvitation(t *testing.T) {
 	if code, _ := f.Do("DELETE", "/api/v1/admin/invitations/"+apitest.Itoa(int64(inv["id"].(float64))), tokens[model.LevelAdmin], nil); code != 409 {
 		t.Fatalf("revoking a used invitation: %d", code)
 	}
-	if code, out := f.Do("GET", "/api/v1/invitations/not-a-real-token", "", nil); code != 404 || apitest.ErrCode(out) != string(protocol.CodeInvitation) {
+	if code, out := f.Do("POST", "/api/v1/invitations/show", "", map[string]string{"token": "not-a-real-token"}); code != 404 || apitest.ErrCode(out) != string(protocol.CodeInvitation) {
 		t.Fatalf("unknown token: %d %v", code, out)
 	}
 }

@@ -41,6 +41,7 @@ const (
 	CodePasskeyFailed      Code = "passkey_failed"          // the browser's passkey answer did not verify
 	CodeInvitation         Code = "invitation_invalid"      // an invitation link is unknown
 	CodeInvitationGone     Code = "invitation_gone"         // an invitation link was used, withdrawn or has expired
+	CodeCrossSite          Code = "cross_site"              // a state-changing request came from another origin
 	CodeUnavailable        Code = "unavailable"             // the server is shutting down or its store failed
 	CodeTooManyConnections Code = "too_many_connections"    // the server, or this address, holds as many connections as it may
 	CodeLimitReached       Code = "limit_reached"           // a per-user limit of the practice (attachments, sessions, devices) is reached
@@ -83,6 +84,7 @@ var catalogue = map[Code]codeInfo{
 	CodePasskeyFailed:      {http.StatusBadRequest, "The passkey could not be checked. Try again, or use a code."},
 	CodeInvitation:         {http.StatusNotFound, "This link is not valid: ask your administrator for a new one."},
 	CodeInvitationGone:     {http.StatusGone, "This link can no longer be used; ask your administrator for a new one."},
+	CodeCrossSite:          {http.StatusForbidden, "This request came from another site and was refused."},
 	CodeUnavailable:        {http.StatusServiceUnavailable, "The server is busy or restarting. Try again in a moment."},
 	CodeTooManyConnections: {http.StatusServiceUnavailable, "The server has too many connections open. Try again in a moment."},
 	CodeLimitReached:       {http.StatusForbidden, "You have reached a limit your practice sets. Remove something or ask your administrator."},

@@ -162,7 +162,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	lim := cfg.limits()
 	srv := &http.Server{
-		Handler:           secure(mux),
+		Handler:           secure(SameOrigin(cfg.PublicURL, log, mux)),
 		ReadHeaderTimeout: min(readHeaderTimeout, lim.ReadTimeout),
 		ReadTimeout:       lim.ReadTimeout,
 		IdleTimeout:       lim.IdleTimeout,

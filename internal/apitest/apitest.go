@@ -75,7 +75,7 @@ func New(t *testing.T, names ...string) *Fixture {
 	mux := http.NewServeMux()
 	routes := p.Routes(&ready)
 	web.Mount(mux, log, p.Auth, routes)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(server.SameOrigin("", log, mux))
 	t.Cleanup(srv.Close)
 	f := &Fixture{T: t, Auth: p.Auth, API: p.Apps, Store: st, Log: log, Srv: srv, Routes: routes, Users: map[string]*model.User{}}
 	hash, _ := auth.HashPassword(TestPassword)

@@ -96,6 +96,6 @@ export const admin = {
 
   activity: (from, to) => req("GET", `${A}/reports/activity${qs({ from, to })}`),
 
-  invitation: (token) => req("GET", `/api/v1/invitations/${encodeURIComponent(token)}`),
+  invitation: (token) => req("POST", "/api/v1/invitations/show", { json: { token } }),
   accept: (body) => req("POST", "/api/v1/invitations/accept", { json: body }),
 };

@@ -18,6 +18,7 @@ export const CODE_BAD_LOGIN = "bad_login";
 export const CODE_BAD_REQUEST = "bad_request";
 export const CODE_CODE_NOT_ACCEPTED = "code_not_accepted";
 export const CODE_CONFLICT = "conflict";
+export const CODE_CROSS_SITE = "cross_site";
 export const CODE_DEVICES_CHANGED = "devices_changed";
 export const CODE_FORBIDDEN = "forbidden";
 export const CODE_FORBIDDEN_NETWORK = "forbidden_network";
@@ -52,6 +53,7 @@ export const CODES = Object.freeze({
   bad_request: Object.freeze({ status: 400, message: "The request is not complete or not valid." }),
   code_not_accepted: Object.freeze({ status: 400, message: "That code is not right or was already used: enter the code the app shows now." }),
   conflict: Object.freeze({ status: 409, message: "That changed meanwhile. Reload and try again." }),
+  cross_site: Object.freeze({ status: 403, message: "This request came from another site and was refused." }),
   devices_changed: Object.freeze({ status: 409, message: "The recipients' devices changed. The app will try again." }),
   forbidden: Object.freeze({ status: 403, message: "You are not allowed to do this." }),
   forbidden_network: Object.freeze({ status: 403, message: "The admin console cannot be used from this network." }),

@@ -4,7 +4,8 @@
 // a username), lets someone set a new password after a reset, and sets up
 // the first owner of a fresh server. The token travels in the fragment so
 // it is never sent in a request line or a Referer, and it is taken out of
-// the address bar as soon as it is read.
+// the address bar as soon as it is read; the page sends it to the server
+// only in request bodies (POST /api/v1/invitations/show and /accept).
 import { fill, h, icon } from "./ui/dom.js";
 import { CODE_INVITATION_GONE, CODE_INVITATION_INVALID } from "./constants.js";
 
@@ -198,7 +199,7 @@ async function start() {
     return;
   }
   try {
-    const r = await call("GET", `/api/v1/invitations/${encodeURIComponent(token)}`);
+    const r = await call("POST", "/api/v1/invitations/show", { token });
     showForm(r.invitation, r.password_policy || { min_length: 8, classes: 1 });
   } catch (e) {
     const [t, m] = why(e);
