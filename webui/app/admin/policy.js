@@ -66,6 +66,7 @@ function kindOf(f) {
   return "text";
 }
 
+/** durationInput is a number with a unit (seconds to days) for a Go duration; its read gives the duration back as Go text, or null. */
 function durationInput(id, value, label) {
   const ms = parseGoDuration(value);
   // The largest unit that shows the value as a whole number.
@@ -85,98 +86,175 @@ function durationInput(id, value, label) {
   return el;
 }
 
+const INTRO = "Rules for everyone at the practice. Changes apply at once, to new sign-ins and devices as they reconnect.";
+
+/** policyPage loads the policy and shows it as a form; a failure shows with a retry. */
 export async function policyPage(view, ctx) {
-  fill(view, pageHead("Policy", "Rules for everyone at the practice. Changes apply at once, to new sign-ins and devices as they reconnect."), loading());
+  fill(view, pageHead("Policy", INTRO), loading());
   let res;
   try { res = await admin.policy(); } catch (e) { fill(view, pageHead("Policy"), failure(e, () => policyPage(view, ctx))); return; }
   render(view, res, null, ctx);
 }
 
+/**
+ * PolicyForm is what the parts of the policy form share: the page, each
+ * setting's input and row by key, and the form's error line and Save button.
+ * @typedef {object} PolicyForm
+ * @property {any} view the page the form is drawn in
+ * @property {any} ctx the console's context (policyChanged is told of a new inactivity lock)
+ * @property {Map<string, {read: () => string | null, input: any, original: string, kind: string}>} inputs each setting's input, how to read it, its value as loaded and its kind
+ * @property {Map<string, any>} rows each setting's row, with setError
+ * @property {any} err the form's error line
+ * @property {any} save the Save policy button
+ */
+
+/** render draws the policy form, a card per section, with notice (if any) above it. */
 function render(view, res, notice, ctx) {
   const fields = res.fields || Object.entries(res.values || {}).map(([key, value]) => ({ key, value, default: value, help: "" }));
-  const inputs = new Map();
-  const rows = new Map();
+  /** @type {PolicyForm} */
+  const pf = { view, ctx, inputs: new Map(), rows: new Map(), err: errorLine(), save: h("button.primary", { type: "submit" }, "Save policy") };
+  const form = h("form.policy-form", { novalidate: true },
+    notice ? h("p.notice.ok", { role: "status" }, notice) : null,
+    sectionsOf(fields).filter(([, fs]) => fs.length).map(([title, fs]) => card(title, fs.map((f) => fieldRow(pf, f)))),
+    h("div.sticky-actions", pf.err, pf.save));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    await submitPolicy(pf);
+  });
+  fill(view, pageHead("Policy", INTRO), form);
+}
 
-  const fieldRow = (f) => {
-    const id = "pol-" + f.key;
-    const label = LABELS[f.key] || f.key.replace(/_/g, " ");
-    const kind = kindOf(f);
-    let input, read;
-    if (kind === "bool") {
-      input = h("input", { type: "checkbox", id, checked: f.value === "true" });
-      read = () => String(input.checked);
-    } else if (kind === "int") {
-      input = h("input", { type: "number", id, value: f.value, step: 1, inputmode: "numeric" });
-      read = () => input.value.trim();
-    } else if (kind === "duration") {
-      input = durationInput(id, f.value, label);
-      read = () => input.read();
-    } else if (kind === "list") {
-      let items = [];
-      try { items = JSON.parse(f.value); } catch { /* shown empty */ }
-      input = h("textarea", { id, rows: Math.min(6, Math.max(2, items.length + 1)), spellcheck: "false" }, items.join("\n"));
-      read = () => JSON.stringify(input.value.split("\n").map((s) => s.trim()).filter(Boolean));
-    } else {
-      input = h("input", { id, value: f.value });
-      read = () => input.value;
-    }
-    const err = h("p.field-error", { id: id + "-err", role: "alert" });
-    const help = h("p.hint", { id: id + "-help" }, f.help || "", f.help ? " " : "", `Default: ${showDefault(f.default, kind)}.`, kind === "list" ? " One per line." : "");
-    (input.focusable || input).setAttribute("aria-describedby", `${id}-help ${id}-err`);
-    inputs.set(f.key, { read, input, original: f.value, kind });
-    const row = kind === "bool"
-      ? h("div.field.policy-field", { "data-key": f.key }, h("label.check", { for: id }, input, h("span", label)), help, err)
-      : h("div.field.policy-field", { "data-key": f.key }, h("label", { for: id }, label), input, help, err);
-    row.setError = (m) => { err.textContent = m || ""; (input.focusable || input).toggleAttribute("aria-invalid", !!m); };
-    rows.set(f.key, row);
-    return row;
-  };
-
+/**
+ * sectionsOf sorts the fields into the sections of GROUPS, in their order,
+ * with the fields no section names under Other.
+ * @returns {[string, any[]][]}
+ */
+function sectionsOf(fields) {
   const known = new Set(GROUPS.flatMap(([, keys]) => keys));
   const byKey = new Map(fields.map((f) => [f.key, f]));
   /** @type {[string, any[]][]} */
   const sections = GROUPS.map(([title, keys]) => [title, keys.filter((k) => byKey.has(k)).map((k) => byKey.get(k))]);
   const other = fields.filter((f) => !known.has(f.key));
   if (other.length) sections.push(["Other", other]);
-
-  const err = errorLine();
-  const save = h("button.primary", { type: "submit" }, "Save policy");
-  const form = h("form.policy-form", { novalidate: true },
-    notice ? h("p.notice.ok", { role: "status" }, notice) : null,
-    sections.filter(([, fs]) => fs.length).map(([title, fs]) => card(title, fs.map(fieldRow))),
-    h("div.sticky-actions", err, save));
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    for (const r of rows.values()) r.setError("");
-    const values = {};
-    let bad = null;
-    for (const [key, x] of inputs) {
-      const v = x.read();
-      if (v === null || (x.kind === "int" && !/^-?\d+$/.test(v))) { rows.get(key).setError(x.kind === "int" ? "Enter a whole number." : "Enter a number of seconds, minutes, hours or days."); bad = bad || key; continue; }
-      if (!same(v, x.original, x.kind)) values[key] = v;
-    }
-    if (bad) { (inputs.get(bad).input.focusable || inputs.get(bad).input).focus(); return; }
-    if (!Object.keys(values).length) { toast("Nothing changed."); return; }
-    await busy(save, "Saving…", async () => {
-      try {
-        const r = await admin.savePolicy(values);
-        render(view, r, `Saved: ${Object.keys(values).map((k) => LABELS[k] || k).join(", ")}.`, ctx);
-        if ("inactivity_lock" in values) ctx?.policyChanged?.();
-        view.querySelector(".notice")?.scrollIntoView({ block: "nearest" });
-      } catch (ex) {
-        const key = ex.field || Object.keys(values).find((k) => ex.message.includes(k)) || (Object.keys(values).length === 1 ? Object.keys(values)[0] : null);
-        if (key && rows.has(key)) {
-          rows.get(key).setError(ex.message.replace(/^policy \w+=("[^"]*"|\S+): /, ""));
-          const x = inputs.get(key);
-          (x.input.focusable || x.input).focus();
-          err.textContent = "Not saved: fix the field marked below.";
-        } else throw ex;
-      }
-    }, err);
-  });
-  fill(view, pageHead("Policy", "Rules for everyone at the practice. Changes apply at once, to new sign-ins and devices as they reconnect."), form);
+  return sections;
 }
 
+// ------------------------------------------------------------ one setting
+
+/**
+ * fieldRow is one setting's row: its label, its input, its help with the
+ * default, and its own error line; it records both in pf.
+ * @param {PolicyForm} pf
+ */
+function fieldRow(pf, f) {
+  const id = "pol-" + f.key;
+  const label = LABELS[f.key] || f.key.replace(/_/g, " ");
+  const kind = kindOf(f);
+  const { input, read } = fieldInput(f, id, label, kind);
+  const err = h("p.field-error", { id: id + "-err", role: "alert" });
+  const help = h("p.hint", { id: id + "-help" }, f.help || "", f.help ? " " : "", `Default: ${showDefault(f.default, kind)}.`, kind === "list" ? " One per line." : "");
+  (input.focusable || input).setAttribute("aria-describedby", `${id}-help ${id}-err`);
+  pf.inputs.set(f.key, { read, input, original: f.value, kind });
+  const row = kind === "bool"
+    ? h("div.field.policy-field", { "data-key": f.key }, h("label.check", { for: id }, input, h("span", label)), help, err)
+    : h("div.field.policy-field", { "data-key": f.key }, h("label", { for: id }, label), input, help, err);
+  row.setError = (m) => { err.textContent = m || ""; (input.focusable || input).toggleAttribute("aria-invalid", !!m); };
+  pf.rows.set(f.key, row);
+  return row;
+}
+
+/**
+ * fieldInput is the input that fits a setting's kind (a switch, a whole
+ * number, a duration with its unit, a list one item a line, or text) and
+ * how to read its value back as the server's text; null is unreadable.
+ * @returns {{input: any, read: () => string | null}}
+ */
+function fieldInput(f, id, label, kind) {
+  if (kind === "bool") {
+    const input = h("input", { type: "checkbox", id, checked: f.value === "true" });
+    return { input, read: () => String(input.checked) };
+  }
+  if (kind === "int") {
+    const input = h("input", { type: "number", id, value: f.value, step: 1, inputmode: "numeric" });
+    return { input, read: () => input.value.trim() };
+  }
+  if (kind === "duration") {
+    const input = durationInput(id, f.value, label);
+    return { input, read: () => input.read() };
+  }
+  if (kind === "list") {
+    let items = [];
+    try { items = JSON.parse(f.value); } catch { /* shown empty */ }
+    const input = h("textarea", { id, rows: Math.min(6, Math.max(2, items.length + 1)), spellcheck: "false" }, items.join("\n"));
+    return { input, read: () => JSON.stringify(input.value.split("\n").map((s) => s.trim()).filter(Boolean)) };
+  }
+  const input = h("input", { id, value: f.value });
+  return { input, read: () => input.value };
+}
+
+/** focusInput focuses a setting's input (a duration's number). */
+function focusInput(x) {
+  (x.input.focusable || x.input).focus();
+}
+
+// ------------------------------------------------------------ saving
+
+/**
+ * submitPolicy checks every setting and saves the ones that changed; the
+ * first setting that cannot be read is focused instead.
+ * @param {PolicyForm} pf
+ */
+async function submitPolicy(pf) {
+  for (const r of pf.rows.values()) r.setError("");
+  const { values, bad } = changedValues(pf);
+  if (bad) { focusInput(pf.inputs.get(bad)); return; }
+  if (!Object.keys(values).length) { toast("Nothing changed."); return; }
+  await busy(pf.save, "Saving…", () => saveValues(pf, values), pf.err);
+}
+
+/**
+ * changedValues reads every setting: the ones that differ from the policy
+ * as loaded, by key, and the key of the first one that cannot be read
+ * (each such row says why).
+ * @param {PolicyForm} pf
+ * @returns {{values: Record<string, string>, bad: string | null}}
+ */
+function changedValues(pf) {
+  /** @type {Record<string, string>} */
+  const values = {};
+  let bad = null;
+  for (const [key, x] of pf.inputs) {
+    const v = x.read();
+    if (v === null || (x.kind === "int" && !/^-?\d+$/.test(v))) { pf.rows.get(key).setError(x.kind === "int" ? "Enter a whole number." : "Enter a number of seconds, minutes, hours or days."); bad = bad || key; continue; }
+    if (!same(v, x.original, x.kind)) values[key] = v;
+  }
+  return { values, bad };
+}
+
+/**
+ * saveValues saves the changed settings and draws the policy the server
+ * answers with, naming what was saved; a refusal about one setting lands
+ * on its row, any other is thrown to the form's error line.
+ * @param {PolicyForm} pf
+ * @param {Record<string, string>} values
+ */
+async function saveValues(pf, values) {
+  try {
+    const r = await admin.savePolicy(values);
+    render(pf.view, r, `Saved: ${Object.keys(values).map((k) => LABELS[k] || k).join(", ")}.`, pf.ctx);
+    if ("inactivity_lock" in values) pf.ctx?.policyChanged?.();
+    pf.view.querySelector(".notice")?.scrollIntoView({ block: "nearest" });
+  } catch (ex) {
+    const key = ex.field || Object.keys(values).find((k) => ex.message.includes(k)) || (Object.keys(values).length === 1 ? Object.keys(values)[0] : null);
+    if (key && pf.rows.has(key)) {
+      pf.rows.get(key).setError(ex.message.replace(/^policy \w+=("[^"]*"|\S+): /, ""));
+      focusInput(pf.inputs.get(key));
+      pf.err.textContent = "Not saved: fix the field marked below.";
+    } else throw ex;
+  }
+}
+
+/** showDefault says a setting's default in words: on or off, a list with commas, a duration in its largest whole unit. */
 function showDefault(v, kind) {
   if (kind === "bool") return v === "true" ? "on" : "off";
   if (kind === "list") { try { const a = JSON.parse(v); return a.length ? a.join(", ") : "none"; } catch { return v; } }
@@ -188,6 +266,7 @@ function showDefault(v, kind) {
   return v;
 }
 
+/** same tells whether a value read from the form is the policy's value as loaded, compared as its kind. */
 function same(v, orig, kind) {
   if (kind === "duration") return parseGoDuration(v) === parseGoDuration(orig);
   if (kind === "list") { try { return JSON.stringify(JSON.parse(orig)) === v; } catch { return false; } }
