@@ -70,8 +70,8 @@ type Auth struct {
 	skew atomic.Int64
 }
 
-// Now is the time second-step codes are checked at: the clock, moved by
-// ShiftClock.
+// Now is the time second-step codes and sign-in waits are reckoned at: the
+// clock, moved by ShiftClock.
 func (a *Auth) Now() time.Time { return time.Now().Add(time.Duration(a.skew.Load())) }
 
 // SetLoginLimit reshapes the per-address sign-in limiter: one attempt
@@ -122,9 +122,9 @@ func New(st *store.Store, opts Options) *Auth {
 	return a
 }
 
-// ShiftClock moves the clock that second-step codes are checked against
-// by d, so that a test can ask for the next code at once instead of
-// waiting for it.
+// ShiftClock moves the clock that second-step codes and sign-in waits are
+// reckoned at by d, so that a test can ask for the next code, or end a
+// wait, at once instead of waiting for it.
 func (a *Auth) ShiftClock(d time.Duration) { a.skew.Add(int64(d)) }
 
 // AllowAttempt takes one attempt from the address's sign-in allowance, the
@@ -243,12 +243,12 @@ func (a *Auth) LoginFrom(ctx context.Context, ip, username, password string, pro
 	if err != nil {
 		return nil, protocol.Internal(err)
 	}
-	now := time.Now().UnixMilli()
+	now := a.Now().UnixMilli() // the clock tests can move, as for codes
 	u, err := a.store.UserByName(ctx, username)
 	if errors.Is(err, model.ErrNotFound) {
 		if until := a.ghosts.waiting(username, now); until > 0 {
 			a.recordFail(ctx, ip, nil, map[string]any{"reason": "backoff"})
-			return nil, errWait(until)
+			return nil, errWait(until, now)
 		}
 		if _, err := a.checkPassword(ctx, dummyHash(), password); err == errHashBusy {
 			refund()
@@ -265,7 +265,7 @@ func (a *Auth) LoginFrom(ctx context.Context, ip, username, password string, pro
 	known := a.knownDevice(ctx, ip, u, proof)
 	if until := accountWaiting(u, now); until > 0 && !known {
 		a.recordFail(ctx, ip, u, map[string]any{"reason": "backoff"})
-		return nil, errWait(until)
+		return nil, errWait(until, now)
 	}
 	hash := u.PasswordHash
 	if hash == "" {

@@ -116,12 +116,13 @@ func accountWaiting(u *model.User, now int64) int64 {
 // answer stays fallback: the wait shows on the next attempt, the same way
 // for every username.
 func (a *Auth) countFailure(ctx context.Context, ip string, u *model.User, pol model.Policy, fallback error) error {
-	fails, next, err := a.store.LoginFailed(ctx, u.ID, func(n int) int64 { return loginWait(pol, n).Milliseconds() }, forgetFailures.Milliseconds())
+	now := a.Now().UnixMilli()
+	fails, next, err := a.store.LoginFailed(ctx, u.ID, now, func(n int) int64 { return loginWait(pol, n).Milliseconds() }, forgetFailures.Milliseconds())
 	if err != nil {
 		return protocol.Internal(err)
 	}
 	if fails >= pol.LockoutThreshold {
-		a.log.Info("sign-in backoff", "user", u.ID, "ip", ip, "failures", fails, "wait_ms", next-time.Now().UnixMilli())
+		a.log.Info("sign-in backoff", "user", u.ID, "ip", ip, "failures", fails, "wait_ms", next-now)
 	}
 	return fallback
 }
@@ -129,10 +130,10 @@ func (a *Auth) countFailure(ctx context.Context, ip string, u *model.User, pol m
 // errWait is the answer to an attempt during a username's wait. It names
 // the time left and nothing about the account, so it reads the same for
 // every username.
-func errWait(until int64) error {
-	secs := (time.Until(time.UnixMilli(until)) + time.Second - 1) / time.Second
+func errWait(until, now int64) error {
+	secs := (until - now + 999) / 1000
 	wait := "1 second"
-	switch s := max(int64(secs), 1); {
+	switch s := max(secs, 1); {
 	case s >= 120:
 		wait = strconv.FormatInt((s+59)/60, 10) + " minutes"
 	case s > 1:

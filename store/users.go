@@ -113,10 +113,10 @@ func setUserState(tx *sql.Tx, id int64, state string) error {
 // consecutive failures counted so far and the time (Unix ms) before which
 // the next attempt will not be checked. failed_logins holds the count and
 // locked_until that time; a failure more than forgetMS after it starts the
-// count again. wait gives the pause that follows the nth failure, so the
-// schedule (the policy's) stays with the caller.
-func (s *Store) LoginFailed(ctx context.Context, id int64, wait func(fails int) int64, forgetMS int64) (fails int, nextAt int64, err error) {
-	now := nowMS()
+// count again. now is the caller's clock (Unix ms) and wait gives the
+// pause that follows the nth failure, so the schedule (the policy's) stays
+// with the caller.
+func (s *Store) LoginFailed(ctx context.Context, id, now int64, wait func(fails int) int64, forgetMS int64) (fails int, nextAt int64, err error) {
 	err = s.submit(ctx, func(tx *sql.Tx) error {
 		var prev int
 		var until int64
