@@ -196,7 +196,7 @@ type loginRequest struct {
 	// Device, when set, proves that the sign-in comes from a device the
 	// user already has (deviceproof.go).
 	Device *DeviceProof `json:"device,omitempty"`
-	Web      bool   `json:"web,omitempty"` // a browser: the token goes in the cookie only
+	Web    bool         `json:"web,omitempty"` // a browser: the token goes in the cookie only
 }
 
 // LoginResponse is the body of a successful login.
