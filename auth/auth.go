@@ -23,10 +23,11 @@ import (
 // SessionCookie is the name of the browser session cookie.
 const SessionCookie = "curbside_session"
 
-// Login rate limits: per client address, a burst of DefaultLoginBurst attempts,
-// then one per DefaultLoginEvery; a sign-in that succeeds gives its attempt back,
-// so it is failures that run the allowance down. The per-account lockout of
-// the policy is the second line, against slow distributed guessing.
+// Login rate limits: per source (an IPv4 address or an IPv6 /64), a burst
+// of DefaultLoginBurst attempts, then one per DefaultLoginEvery; a sign-in
+// that succeeds gives its attempt back, so it is failures that run the
+// allowance down. The per-username backoff of the policy (backoff.go) is
+// the second line, against slow distributed guessing.
 const (
 	DefaultLoginBurst = 10
 	DefaultLoginEvery = 6 * time.Second
@@ -55,14 +56,22 @@ type Auth struct {
 
 	// pending holds the sign-ins waiting for their second step.
 	pending pendingLogins
+	// ghosts holds the failures of usernames no account has.
+	ghosts ghosts
+	// nonces makes and checks the nonces of device proofs.
+	nonces *loginNonces
+	// hashing caps the password checks running at once.
+	hashing *hashGate
+	// fails coalesces the audit rows of failed sign-ins.
+	fails failAudit
 	// skew shifts the clock TOTP codes are checked against, in
 	// nanoseconds: tests step it forward instead of waiting 30 seconds for
 	// a fresh code.
 	skew atomic.Int64
 }
 
-// Now is the time second-step codes are checked at: the clock, moved by
-// ShiftClock.
+// Now is the time second-step codes and sign-in waits are reckoned at: the
+// clock, moved by ShiftClock.
 func (a *Auth) Now() time.Time { return time.Now().Add(time.Duration(a.skew.Load())) }
 
 // SetLoginLimit reshapes the per-address sign-in limiter: one attempt
@@ -97,28 +106,32 @@ type Options struct {
 	// cannot earn attempts back.
 	LoginEvery time.Duration
 	LoginBurst int
+	// MaxHashing caps the password checks running at once (zero:
+	// DefaultMaxHashing).
+	MaxHashing int
 }
 
 // New returns an Auth over st.
 func New(st *store.Store, opts Options) *Auth {
 	a := &Auth{store: st, log: opts.Logger, publicURL: opts.PublicURL, limiters: map[string]*limiterEntry{},
-		loginEvery: cmp.Or(opts.LoginEvery, DefaultLoginEvery), loginBurst: cmp.Or(opts.LoginBurst, DefaultLoginBurst)}
+		loginEvery: cmp.Or(opts.LoginEvery, DefaultLoginEvery), loginBurst: cmp.Or(opts.LoginBurst, DefaultLoginBurst),
+		nonces: newLoginNonces(), hashing: newHashGate(cmp.Or(opts.MaxHashing, DefaultMaxHashing()))}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	return a
 }
 
-// ShiftClock moves the clock that second-step codes are checked against
-// by d, so that a test can ask for the next code at once instead of
-// waiting for it.
+// ShiftClock moves the clock that second-step codes and sign-in waits are
+// reckoned at by d, so that a test can ask for the next code, or end a
+// wait, at once instead of waiting for it.
 func (a *Auth) ShiftClock(d time.Duration) { a.skew.Add(int64(d)) }
 
 // AllowAttempt takes one attempt from the address's sign-in allowance, the
 // one that password sign-ins use, for other guessable secrets (invitation
 // links); false means the allowance is spent.
 func (a *Auth) AllowAttempt(ip string) bool {
-	_, ok := a.reserveLogin(ip)
+	_, ok := a.reserveLogin(sourceKey(ip))
 	return ok
 }
 
@@ -180,7 +193,10 @@ func HashToken(token string) []byte {
 type loginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
-	Web      bool   `json:"web,omitempty"` // a browser: the token goes in the cookie only
+	// Device, when set, proves that the sign-in comes from a device the
+	// user already has (deviceproof.go).
+	Device *DeviceProof `json:"device,omitempty"`
+	Web    bool         `json:"web,omitempty"` // a browser: the token goes in the cookie only
 }
 
 // LoginResponse is the body of a successful login.
@@ -198,14 +214,25 @@ type LoginResponse struct {
 	RecoveryLeft *int `json:"recovery_left,omitempty"`
 }
 
-var errBadLogin = protocol.Errorf(protocol.CodeBadLogin, "wrong username or password")
+var errBadLogin = protocol.Errorf(protocol.CodeBadLogin, "wrong username or password; if you are sure both are right, ask your administrator to check your account")
 
 // Login checks a username and password. For a user without a second
 // factor it starts a session; for one with a confirmed TOTP or a passkey it
 // starts nothing and answers an MFA challenge, which CompleteMFA or a
 // passkey sign-in then turns into a session.
 func (a *Auth) Login(ctx context.Context, ip, username, password string) (*LoginResponse, error) {
-	refund, ok := a.reserveLogin(ip)
+	return a.LoginFrom(ctx, ip, username, password, nil)
+}
+
+// LoginFrom is Login with an optional proof that the sign-in comes from one
+// of the user's devices, which lets it past the username's backoff.
+//
+// Every answer but success is the same for a username without an account,
+// one without a password, one that is not active, and a wrong password:
+// bad_login after one argon2id check, or the same wait once the username's
+// failures started one. Only the log and the audit say which it was.
+func (a *Auth) LoginFrom(ctx context.Context, ip, username, password string, proof *DeviceProof) (*LoginResponse, error) {
+	refund, ok := a.reserveLogin(sourceKey(ip))
 	if !ok {
 		return nil, errRateLimited
 	}
@@ -216,43 +243,65 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 	if err != nil {
 		return nil, protocol.Internal(err)
 	}
+	now := a.Now().UnixMilli() // the clock tests can move, as for codes
 	u, err := a.store.UserByName(ctx, username)
 	if errors.Is(err, model.ErrNotFound) {
-		CheckPassword(dummyHash(), password)
+		if until := a.ghosts.waiting(username, now); until > 0 {
+			a.recordFail(ctx, ip, nil, map[string]any{"reason": "backoff"})
+			return nil, errWait(until, now)
+		}
+		if _, err := a.checkPassword(ctx, dummyHash(), password); err == errHashBusy {
+			refund()
+			return nil, err
+		}
+		a.ghosts.fail(username, pol, now)
 		a.log.Info("login failed", "reason", "unknown user", "ip", ip)
-		a.record(ctx, ip, "login.fail", nil, store.OutcomeFail, map[string]any{"reason": "unknown user"})
+		a.recordFail(ctx, ip, nil, map[string]any{"reason": "unknown user"})
 		return nil, errBadLogin
 	}
 	if err != nil {
 		return nil, protocol.Internal(err)
 	}
-	now := time.Now()
-	if u.LockedUntil > now.UnixMilli() {
-		a.log.Info("login refused", "reason", "lockout", "user", u.ID, "ip", ip)
-		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "lockout"})
-		return nil, lockedOut(u.LockedUntil)
+	known := a.knownDevice(ctx, ip, u, proof)
+	if until := accountWaiting(u, now); until > 0 && !known {
+		a.recordFail(ctx, ip, u, map[string]any{"reason": "backoff"})
+		return nil, errWait(until, now)
 	}
-	if u.PasswordHash == "" {
+	hash := u.PasswordHash
+	if hash == "" {
 		// Imported or invited, with no password set yet: the invitation
 		// link is the way in. It looks like any failed sign-in.
-		CheckPassword(dummyHash(), password)
-		a.log.Info("login failed", "reason", "no password set", "user", u.ID, "ip", ip)
-		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "no password set"})
-		return nil, errBadLogin
+		hash = dummyHash()
 	}
-	ok, err = CheckPassword(u.PasswordHash, password)
+	ok, err = a.checkPassword(ctx, hash, password)
+	if err == errHashBusy {
+		refund()
+		return nil, err
+	}
 	if err != nil {
 		return nil, protocol.Internal(err)
 	}
-	if !ok {
-		a.log.Info("login failed", "reason", "wrong password", "user", u.ID, "ip", ip)
-		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "wrong password"})
+	var reason map[string]any
+	switch {
+	case u.PasswordHash == "":
+		reason = map[string]any{"reason": "no password set"}
+	case !ok:
+		reason = map[string]any{"reason": "wrong password"}
+	case u.State != model.StateActive:
+		// A right password for an account that is not active is answered
+		// as a wrong one, so the answer tells nothing of either.
+		reason = map[string]any{"reason": "account state", "state": u.State}
+	}
+	if reason != nil {
+		if known {
+			reason["device"] = proof.ID
+		}
+		a.log.Info("login failed", "reason", reason["reason"], "user", u.ID, "ip", ip)
+		a.recordFail(ctx, ip, u, reason)
 		return nil, a.countFailure(ctx, ip, u, pol, errBadLogin)
 	}
-	if u.State != model.StateActive {
-		a.log.Info("login refused", "reason", "account "+u.State, "user", u.ID, "ip", ip)
-		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "account state", "state": u.State})
-		return nil, protocol.Errorf(protocol.CodeLocked, "this account is %s; ask your administrator", u.State)
+	if known {
+		a.log.Info("login from a known device", "user", u.ID, "device", proof.ID, "ip", ip)
 	}
 	m, err := a.store.MFAStatusOf(ctx, u.ID)
 	if err != nil {
@@ -271,22 +320,6 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 		refund()
 	}
 	return res, err
-}
-
-// countFailure counts a failed sign-in step toward the account's lockout
-// and returns the error to answer: a lockout when this failure started one,
-// otherwise fallback.
-func (a *Auth) countFailure(ctx context.Context, ip string, u *model.User, pol model.Policy, fallback error) error {
-	until, err := a.store.LoginFailed(ctx, u.ID, pol.LockoutThreshold, pol.LockoutCooldown.Milliseconds())
-	if err != nil {
-		return protocol.Internal(err)
-	}
-	if until > 0 {
-		a.log.Info("account locked out", "user", u.ID, "ip", ip)
-		a.record(ctx, ip, "login.locked_out", u, store.OutcomeFail, map[string]any{"until": until})
-		return lockedOut(until)
-	}
-	return fallback
 }
 
 // startSession makes a new session for u, confirmed by mfa ("" for a
@@ -337,11 +370,6 @@ func (a *Auth) record(ctx context.Context, ip, action string, u *model.User, out
 }
 
 var errRateLimited = protocol.Errorf(protocol.CodeRateLimited, "too many sign-in attempts from this address; wait a minute and try again")
-
-func lockedOut(until int64) error {
-	mins := (time.Until(time.UnixMilli(until)) + time.Minute - 1) / time.Minute
-	return protocol.Errorf(protocol.CodeLocked, "too many failed sign-ins: this account is locked for %d more minute(s)", max(mins, 1))
-}
 
 // TokenFrom returns the session token a request carries: a Bearer
 // Authorization header (programs) or the session cookie (browsers).

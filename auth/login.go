@@ -54,7 +54,7 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, maxLoginBody, &req); err != nil {
 		return err
 	}
-	res, err := a.Login(r.Context(), web.ClientIP(r), req.Username, req.Password)
+	res, err := a.LoginFrom(r.Context(), web.ClientIP(r), req.Username, req.Password, req.Device)
 	if err != nil {
 		return err
 	}

@@ -2,13 +2,21 @@ package auth_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/internal/apitest"
+	"github.com/curbside-health/curbside/model"
+	"github.com/curbside-health/curbside/store"
 )
 
 func TestLoginAndSession(t *testing.T) {
@@ -60,23 +68,198 @@ func TestLoginAndSession(t *testing.T) {
 	}
 }
 
-func TestLockoutAfterFailures(t *testing.T) {
+// waitMessage is an answer's message with its numbers taken out, to
+// compare two waits that may differ by a second.
+func waitMessage(out map[string]any) string {
+	e, _ := out["error"].(map[string]any)
+	m, _ := e["message"].(string)
+	return regexp.MustCompile(`[0-9]+`).ReplaceAllString(m, "N")
+}
+
+// login posts one password sign-in from the fixture's one address.
+func login(f *apitest.Fixture, user, pw string) (int, map[string]any) {
+	f.T.Helper()
+	return f.Do("POST", "/api/v1/login", "", map[string]string{"username": user, "password": pw})
+}
+
+// TestBackoffAfterFailures: after the policy's threshold of failures a
+// username waits before its next attempt is checked, however right the
+// password; an unknown username gets exactly the same answers, so the
+// answers do not tell which accounts exist; and the wait is not a lock
+// that further guessing can extend.
+func TestBackoffAfterFailures(t *testing.T) {
 	f := apitest.New(t, "bob")
-	// Five wrong passwords lock the account (the default threshold)...
-	for i := range 5 {
-		code, out := f.Do("POST", "/api/v1/login", "", map[string]string{"username": "bob", "password": "wrong password!"})
-		want := "bad_login"
-		if i == 4 {
-			want = "locked"
+	f.Auth.SetLoginLimit(0, 1000) // the address's limit is not what this test is about
+	answers := map[string][]string{}
+	for _, name := range []string{"bob", "nobody"} {
+		// Five wrong passwords (the default threshold) are answered alike...
+		for i := range 5 {
+			code, out := login(f, name, "wrong password!")
+			if code != http.StatusUnauthorized || apitest.ErrCode(out) != "bad_login" {
+				t.Fatalf("%s attempt %d: %d %v", name, i+1, code, out)
+			}
+			answers[name] = append(answers[name], waitMessage(out))
 		}
-		if apitest.ErrCode(out) != want {
-			t.Fatalf("attempt %d: %d %v, want %s", i+1, code, out, want)
+		// ...and then the next attempt, even with the right password, waits.
+		for range 3 {
+			code, out := login(f, name, apitest.TestPassword)
+			if code != http.StatusTooManyRequests || apitest.ErrCode(out) != "rate_limited" || !strings.Contains(waitMessage(out), "wait N seconds") {
+				t.Fatalf("%s during the wait: %d %v", name, code, out)
+			}
+			answers[name] = append(answers[name], waitMessage(out))
 		}
 	}
-	// ...and then even the right one is refused until the cooldown ends.
-	code, out := f.Do("POST", "/api/v1/login", "", map[string]string{"username": "bob", "password": apitest.TestPassword})
-	if code != http.StatusLocked || apitest.ErrCode(out) != "locked" {
-		t.Fatalf("right password during lockout: %d %v", code, out)
+	if !slices.Equal(answers["bob"], answers["nobody"]) {
+		t.Fatalf("an account and an unknown username are answered differently:\n%q\n%q", answers["bob"], answers["nobody"])
+	}
+	// Attempts during the wait were not counted: one failure, not four,
+	// follows the threshold.
+	if u, _ := f.Store.UserByName(context.Background(), "bob"); u.FailedLogins != 5 {
+		t.Fatalf("failures counted: %d, want 5", u.FailedLogins)
+	}
+	// Once the wait is over, the right password signs in and clears the
+	// failures.
+	f.Auth.ShiftClock(31 * time.Second)
+	if code, out := login(f, "bob", apitest.TestPassword); code != 200 {
+		t.Fatalf("after the wait: %d %v", code, out)
+	}
+	if u, _ := f.Store.UserByName(context.Background(), "bob"); u.FailedLogins != 0 || u.LockedUntil != 0 {
+		t.Fatalf("after a sign-in: %d failures, wait until %d", u.FailedLogins, u.LockedUntil)
+	}
+}
+
+// TestBackoffWaitsGrow: each failure past the threshold doubles the wait,
+// up to lockout_cooldown.
+func TestBackoffWaitsGrow(t *testing.T) {
+	f := apitest.New(t, "bob")
+	f.Auth.SetLoginLimit(0, 1000)
+	if err := f.Store.SetPolicy(context.Background(), map[string]string{"lockout_threshold": "1", "lockout_cooldown": "3m"}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for range 5 {
+		login(f, "bob", "wrong password!")
+		_, out := login(f, "bob", "wrong password!")
+		e, _ := out["error"].(map[string]any)
+		m, _ := e["message"].(string)
+		got = append(got, regexp.MustCompile(`wait [0-9]+ [a-z]+`).FindString(m))
+		f.Auth.ShiftClock(3 * time.Minute)
+	}
+	want := []string{"wait 30 seconds", "wait 60 seconds", "wait 2 minutes", "wait 3 minutes", "wait 3 minutes"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("waits %q, want %q", got, want)
+	}
+}
+
+// TestDisabledAccountAnswersLikeAWrongPassword: a right password for a
+// disabled or locked account gets the answer a wrong one gets.
+func TestDisabledAccountAnswersLikeAWrongPassword(t *testing.T) {
+	f := apitest.New(t, "dora")
+	for _, state := range []string{model.StateDisabled, model.StateLocked} {
+		if err := f.Store.SetUserState(context.Background(), f.Users["dora"].ID, state); err != nil {
+			t.Fatal(err)
+		}
+		rc, right := login(f, "dora", apitest.TestPassword)
+		wc, wrong := login(f, "dora", "wrong password!")
+		uc, unknown := login(f, "nobody", "wrong password!")
+		if rc != wc || rc != uc || rc != http.StatusUnauthorized || fmt.Sprint(right) != fmt.Sprint(wrong) || fmt.Sprint(right) != fmt.Sprint(unknown) {
+			t.Fatalf("%s: right %d %v, wrong %d %v, unknown %d %v", state, rc, right, wc, wrong, uc, unknown)
+		}
+		f.Store.LoginSucceeded(context.Background(), f.Users["dora"].ID)
+	}
+}
+
+// TestKnownDeviceSkipsTheBackoff: a device that proves its key signs in
+// with the right password while its account waits; without a proof, with
+// a used nonce, with another user's device or with a wrong password it
+// does not.
+func TestKnownDeviceSkipsTheBackoff(t *testing.T) {
+	f := apitest.New(t, "ruth", "sam")
+	f.Auth.SetLoginLimit(0, 1000)
+	ruth, sam := registerDevice(t, f, "ruth"), registerDevice(t, f, "sam")
+	for range 6 {
+		login(f, "ruth", "wrong password!")
+	}
+	if code, out := login(f, "ruth", apitest.TestPassword); code != http.StatusTooManyRequests {
+		t.Fatalf("without a proof: %d %v", code, out)
+	}
+	proof := func(d *apitest.TestDevice, user int64) map[string]any {
+		_, ch := f.Do("POST", "/api/v1/login/challenge", "", nil)
+		nonce := apitest.DecodeB64(t, ch["nonce"].(string))
+		return map[string]any{"id": d.ID, "nonce": nonce, "sig": ed25519.Sign(d.Sign, auth.LoginProofBytes(user, d.ID, nonce))}
+	}
+	uid := f.Users["ruth"].ID
+	try := func(pw string, p map[string]any) (int, map[string]any) {
+		return f.Do("POST", "/api/v1/login", "", map[string]any{"username": "ruth", "password": pw, "device": p})
+	}
+	// A wrong password with a good proof is still wrong.
+	if code, out := try("wrong password!", proof(ruth, uid)); code != http.StatusUnauthorized || apitest.ErrCode(out) != "bad_login" {
+		t.Fatalf("wrong password from the known device: %d %v", code, out)
+	}
+	// Another user's device, or a signature by the wrong key, proves nothing.
+	if code, out := try(apitest.TestPassword, proof(sam, uid)); code != http.StatusTooManyRequests {
+		t.Fatalf("with sam's device: %d %v", code, out)
+	}
+	forged := proof(ruth, uid)
+	forged["sig"] = ed25519.Sign(sam.Sign, auth.LoginProofBytes(uid, ruth.ID, forged["nonce"].([]byte)))
+	if code, out := try(apitest.TestPassword, forged); code != http.StatusTooManyRequests {
+		t.Fatalf("with a forged signature: %d %v", code, out)
+	}
+	// The real device signs in...
+	p := proof(ruth, uid)
+	code, out := try(apitest.TestPassword, p)
+	if code != 200 || out["token"] == nil {
+		t.Fatalf("from the known device during the wait: %d %v", code, out)
+	}
+	// ...and its proof cannot be used again.
+	for range 6 {
+		login(f, "ruth", "wrong password!")
+	}
+	if code, out := try(apitest.TestPassword, p); code != http.StatusTooManyRequests {
+		t.Fatalf("a proof used twice: %d %v", code, out)
+	}
+}
+
+// registerDevice signs name in and registers a new device of theirs.
+func registerDevice(t *testing.T, f *apitest.Fixture, name string) *apitest.TestDevice {
+	t.Helper()
+	d := apitest.NewTestDevice()
+	uid := f.Users[name].ID
+	if code, out := f.Do("POST", "/api/v1/devices", f.Login(name), map[string]any{"name": "browser", "list": apitest.SignedList(uid, 1, d, d.Listed())}); code != 201 {
+		t.Fatalf("register: %d %v", code, out)
+	}
+	return d
+}
+
+// TestFailedSignInsAreAuditedCoalesced: a flood of failed sign-ins from one
+// address adds two audit rows a minute, not one per attempt, and the rows
+// still count every failure.
+func TestFailedSignInsAreAuditedCoalesced(t *testing.T) {
+	f := apitest.New(t, "bob")
+	f.Auth.SetLoginLimit(0, 1000)
+	for i := range 40 {
+		login(f, fmt.Sprintf("guess%d", i%7), "wrong password!")
+	}
+	login(f, "bob", "wrong password!")
+	f.Auth.FlushFailures()
+	var rows []store.AuditEntry
+	for _, e := range apitest.MFAAuditRows(t, f.Store) {
+		if e.Action == "login.fail" {
+			rows = append(rows, e)
+		}
+	}
+	if len(rows) != 2 {
+		t.Fatalf("%d audit rows for 41 failures, want 2: %+v", len(rows), rows)
+	}
+	var summary struct {
+		Count   int            `json:"count"`
+		Reasons map[string]int `json:"reasons"`
+	}
+	if err := json.Unmarshal([]byte(rows[1].Detail), &summary); err != nil {
+		t.Fatal(err)
+	}
+	if summary.Count != 40 || summary.Reasons["unknown user"]+summary.Reasons["backoff"]+summary.Reasons["wrong password"] != 40 {
+		t.Fatalf("summary row %+v", rows[1])
 	}
 }
 

@@ -256,10 +256,10 @@ type mfaLoginRequest struct {
 }
 
 // CompleteMFA finishes a pending sign-in with a TOTP code or a recovery
-// code. Wrong codes count toward the account's lockout and the pending
+// code. Wrong codes count toward the account's backoff and the pending
 // sign-in's own limit.
 func (a *Auth) CompleteMFA(ctx context.Context, ip, token, code string) (*LoginResponse, error) {
-	refund, ok := a.reserveLogin(ip)
+	refund, ok := a.reserveLogin(sourceKey(ip))
 	if !ok {
 		return nil, errRateLimited
 	}
@@ -316,7 +316,9 @@ func (a *Auth) CompleteMFA(ctx context.Context, ip, token, code string) (*LoginR
 
 // pendingUser loads the user of a pending sign-in and checks that the
 // account may still sign in: it may have been locked or disabled since the
-// password was checked.
+// password was checked. The account's backoff does not apply here: the
+// password step already passed it, and failures of others meanwhile must
+// not cut short the real user's second step.
 func (a *Auth) pendingUser(ctx context.Context, ip, token string, id int64) (*model.User, model.Policy, error) {
 	pol, err := a.store.LoadPolicy(ctx)
 	if err != nil {
@@ -330,14 +332,9 @@ func (a *Auth) pendingUser(ctx context.Context, ip, token string, id int64) (*mo
 	if err != nil {
 		return nil, pol, protocol.Internal(err)
 	}
-	if u.LockedUntil > time.Now().UnixMilli() {
-		a.pending.drop(token)
-		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "lockout"})
-		return nil, pol, lockedOut(u.LockedUntil)
-	}
 	if u.State != model.StateActive {
 		a.pending.drop(token)
-		a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "account state", "state": u.State})
+		a.recordFail(ctx, ip, u, map[string]any{"reason": "account state", "state": u.State})
 		return nil, pol, protocol.Errorf(protocol.CodeLocked, "this account is %s; ask your administrator", u.State)
 	}
 	return u, pol, nil
@@ -347,7 +344,7 @@ func (a *Auth) pendingUser(ctx context.Context, ip, token string, id int64) (*mo
 func (a *Auth) wrongSecondStep(ctx context.Context, ip, token string, u *model.User, pol model.Policy, how string) error {
 	left := a.pending.fail(token)
 	a.log.Info("login failed", "reason", "wrong code", "method", how, "user", u.ID, "ip", ip)
-	a.record(ctx, ip, "login.fail", u, store.OutcomeFail, map[string]any{"reason": "wrong code", "method": how})
+	a.recordFail(ctx, ip, u, map[string]any{"reason": "wrong code", "method": how})
 	var msg string
 	switch {
 	case left == 0:
@@ -366,7 +363,7 @@ func (a *Auth) wrongSecondStep(ctx context.Context, ip, token string, u *model.U
 	}
 	err := a.countFailure(ctx, ip, u, pol, fallback)
 	if err != fallback {
-		a.pending.drop(token) // locked out: this sign-in is over
+		a.pending.drop(token) // the failure was not recorded: this sign-in is over
 	}
 	return err
 }

@@ -8,6 +8,7 @@ import "github.com/curbside-health/curbside/internal/web"
 func (a *Auth) Routes() []web.Route {
 	return []web.Route{
 		{Pattern: "POST /api/v1/login", Access: web.Public, Func: a.login},
+		{Pattern: "POST /api/v1/login/challenge", Access: web.Public, Func: a.loginChallenge},
 		{Pattern: "POST /api/v1/logout", Access: web.Public, Func: a.logout},
 		{Pattern: "POST /api/v1/login/mfa", Access: web.Public, Func: a.loginMFA},
 		{Pattern: "POST /api/v1/login/passkey/begin", Access: web.Public, Func: a.loginPasskeyBegin},

@@ -152,7 +152,7 @@ func (a *Console) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return protocol.Internal(err)
 	}
-	lockedOut := int64(0) // the end of a lockout cooldown still running
+	lockedOut := int64(0) // the end of a sign-in wait still running (auth/backoff.go)
 	if u.LockedUntil > time.Now().UnixMilli() {
 		lockedOut = u.LockedUntil
 	}

@@ -16,8 +16,8 @@ import (
 // callers: LoadPolicy fills defaults for keys that were never set.
 type Policy struct {
 	PasswordMinLength int           // characters
-	LockoutThreshold  int           // failed logins before a lockout
-	LockoutCooldown   time.Duration // how long a lockout lasts
+	LockoutThreshold  int           // failed sign-ins in a row before each further try waits
+	LockoutCooldown   time.Duration // the longest wait between tries (the backoff's cap)
 	Retention         time.Duration // undelivered ciphertext and message metadata live this long
 	SessionIdle       time.Duration // a session unused this long ends
 	SessionMax        time.Duration // a session ends this long after sign-in, used or not

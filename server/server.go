@@ -201,6 +201,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
 		err = serr
 	}
+	// The failed sign-ins counted in the last minute go to the audit log
+	// before the store closes.
+	p.Auth.FlushFailures()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -195,7 +195,8 @@ func (s *Store) ActivityReport(ctx context.Context, from, to time.Time) (*Activi
 		return nil, err
 	}
 
-	rows, err = tx.QueryContext(ctx, `SELECT `+dayOf("at")+`, count(*) FROM audit
+	// A coalesced row (auth/failaudit.go) stands for "count" failures.
+	rows, err = tx.QueryContext(ctx, `SELECT `+dayOf("at")+`, sum(coalesce(CASE WHEN json_valid(detail) THEN json_extract(detail, '$.count') END, 1)) FROM audit
 		WHERE action = 'login.fail' AND at >= ? AND at < ? GROUP BY 1`, from.UnixMilli(), to.AddDate(0, 0, 1).UnixMilli())
 	if err != nil {
 		return nil, err

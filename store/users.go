@@ -109,27 +109,35 @@ func setUserState(tx *sql.Tx, id int64, state string) error {
 	return err
 }
 
-// LoginFailed records a failed password attempt. When the failures reach
-// threshold, the account is locked out until now+cooldown and the count
-// restarts. It returns the lockout end (0 if not locked out).
-func (s *Store) LoginFailed(ctx context.Context, id int64, threshold int, cooldownMS int64) (lockedUntil int64, err error) {
-	now := nowMS()
+// LoginFailed records a failed sign-in step of a user and returns the
+// consecutive failures counted so far and the time (Unix ms) before which
+// the next attempt will not be checked. failed_logins holds the count and
+// locked_until that time; a failure more than forgetMS after it starts the
+// count again. now is the caller's clock (Unix ms) and wait gives the
+// pause that follows the nth failure, so the schedule (the policy's) stays
+// with the caller.
+func (s *Store) LoginFailed(ctx context.Context, id, now int64, wait func(fails int) int64, forgetMS int64) (fails int, nextAt int64, err error) {
 	err = s.submit(ctx, func(tx *sql.Tx) error {
-		var fails int
-		if err := tx.QueryRow(`UPDATE users SET failed_logins = failed_logins + 1, updated_at = ? WHERE id = ? RETURNING failed_logins`, now, id).Scan(&fails); err != nil {
+		var prev int
+		var until int64
+		if err := tx.QueryRow(`SELECT failed_logins, locked_until FROM users WHERE id = ?`, id).Scan(&prev, &until); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return model.ErrNotFound
+			}
 			return err
 		}
-		if fails >= threshold {
-			lockedUntil = now + cooldownMS
-			_, err := tx.Exec(`UPDATE users SET failed_logins = 0, locked_until = ? WHERE id = ?`, lockedUntil, id)
-			return err
+		if now-until > forgetMS {
+			prev = 0
 		}
-		return nil
+		fails = prev + 1
+		nextAt = now + wait(fails)
+		_, err := tx.Exec(`UPDATE users SET failed_logins = ?, locked_until = ?, updated_at = ? WHERE id = ?`, fails, nextAt, now, id)
+		return err
 	})
-	return lockedUntil, err
+	return fails, nextAt, err
 }
 
-// LoginSucceeded clears a user's failed-login count.
+// LoginSucceeded clears a user's failed sign-ins and any wait they set.
 func (s *Store) LoginSucceeded(ctx context.Context, id int64) error {
 	return s.exec1(ctx, `UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?`, id)
 }

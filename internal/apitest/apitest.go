@@ -151,6 +151,13 @@ func ErrCode(out map[string]any) string {
 	return s
 }
 
+// ErrMessage returns the message of a decoded error answer.
+func ErrMessage(out map[string]any) string {
+	e, _ := out["error"].(map[string]any)
+	s, _ := e["message"].(string)
+	return s
+}
+
 // TestDevice is a device's key pairs, made in the test.
 type TestDevice struct {
 	Enc  *ecdh.PrivateKey

@@ -8,8 +8,8 @@ import { busy, card, errorLine, failure, fill, h, loading, pageHead, toast } fro
 const LABELS = {
   password_min_length: "Minimum password length",
   password_classes: "Character kinds a password needs",
-  lockout_threshold: "Failed sign-ins before a lockout",
-  lockout_cooldown: "Lockout length",
+  lockout_threshold: "Failed sign-ins before tries must wait",
+  lockout_cooldown: "Longest wait between tries",
   session_idle: "Sign-in ends after idle time",
   session_max: "Longest sign-in",
   inactivity_lock: "Lock / sign out after inactivity",

@@ -250,7 +250,7 @@ function accessCard(u, res, ctx, reload, self) {
   });
   act("Clear lockout", "secondary", async () => {
     await admin.unlock(u.id);
-    toast("Lockout cleared: they can try to sign in again.");
+    toast("Failed sign-ins cleared: they can try to sign in again at once.");
     reload();
   });
   if (isAdmin && !self && !u.offboarded_at) {
@@ -274,7 +274,7 @@ function accessCard(u, res, ctx, reload, self) {
     h("dl.facts",
       h("dt", "State"), h("dd", stateBadge(u.state)),
       h("dt", "Signed in"), h("dd", `${res.sessions ?? 0} session${res.sessions === 1 ? "" : "s"}`),
-      lockedOut ? [h("dt", "Lockout"), h("dd", badge("Locked out", "warn"), ` after too many failed sign-ins, until ${fmtDate(lockedOut)}`)] : null,
+      lockedOut ? [h("dt", "Sign-in wait"), h("dd", badge("Waiting", "warn"), ` after failed sign-ins: the next try is checked from ${fmtDate(lockedOut)} (a device already set up signs in at once)`)] : null,
       res.has_password === false ? [h("dt", "Password"), h("dd", "Not set yet (the invitation is not used)")] : null,
       h("dt", "Created"), h("dd", fmtDate(u.created_at))),
     self ? h("p.hint", "You cannot lock, disable or offboard your own account.") : null,

@@ -10,6 +10,7 @@
 /** @typedef {import("./types.js").BlobAnswer} BlobAnswer */
 /** @typedef {import("./types.js").DeviceList} DeviceList */
 /** @typedef {import("./types.js").Group} Group */
+/** @typedef {import("./types.js").DeviceProof} DeviceProof */
 
 /** ApiError carries the server's stable error code (PROTOCOL.md section 6). */
 export class ApiError extends Error {
@@ -62,7 +63,8 @@ export async function call(method, path, body) {
 /**
  * The app's API calls, each typed with its answer.
  * @type {{
- *   login(username: string, password: string): Promise<any>,
+ *   login(username: string, password: string, device?: DeviceProof): Promise<any>,
+ *   loginChallenge(): Promise<{nonce: string, expires_at: number}>,
  *   logout(): Promise<any>,
  *   me(): Promise<MeAnswer>,
  *   config(): Promise<ConfigAnswer>,
@@ -81,7 +83,8 @@ export async function call(method, path, body) {
  * }}
  */
 export const api = {
-  login: (username, password) => call("POST", "/api/v1/login", { username, password, web: true }),
+  login: (username, password, device) => call("POST", "/api/v1/login", { username, password, web: true, ...(device ? { device } : {}) }),
+  loginChallenge: () => call("POST", "/api/v1/login/challenge"),
   logout: () => call("POST", "/api/v1/logout"),
   me: () => call("GET", "/api/v1/me"),
   config: () => call("GET", "/api/v1/config"),

@@ -117,10 +117,12 @@ async function nextDeviceList(user, current, active, keys) {
  * passwordLogin signs in with the password and whatever else the server
  * asks for. hooks.onMfa(mfa) shows the second step and resolves the login
  * result; hooks.onEnroll() resolves once a factor the policy requires is set
- * up. Either may reject with SessionError("cancelled").
+ * up. Either may reject with SessionError("cancelled"). device, when
+ * given, proves that this browser is one of the user's devices.
+ * @param {import("./types.js").DeviceProof} [device]
  */
-async function passwordLogin(username, password, hooks = {}) {
-  let res = await api.login(username, password);
+async function passwordLogin(username, password, hooks = {}, device = undefined) {
+  let res = await api.login(username, password, device);
   if (res.mfa) {
     if (!hooks.onMfa) throw new SessionError("need_mfa", "This account has a second sign-in step.");
     res = await hooks.onMfa(res.mfa);
@@ -259,15 +261,18 @@ async function countFailure(meta) {
 export async function resume(password, progress = () => {}, hooks = {}) {
   const meta = await getMeta();
   progress("Signing in…");
-  await passwordLogin(meta.user.username, password, hooks);
+  // The device's key opens with the password; with it, the sign-in proves
+  // this browser is a known device, which the server lets past the wait
+  // that failed sign-ins elsewhere put on the account.
+  const seed = await unwrapSeedForResume(meta, password);
+  const key = seed ? await importSigningSeed(seed) : null;
+  seed?.fill(0);
+  await passwordLogin(meta.user.username, password, hooks, key ? await deviceProof(meta, key) : undefined);
   const me = await api.me();
   if (me.device !== meta.device) {
     if (me.device !== 0) throw new Error("This session is bound to another device.");
     progress("Confirming this device…");
-    const seed = await unwrapSeedForResume(meta, password);
-    if (!seed) throw new SessionError("cannot_resume", "Your password has changed since this browser was set up, so it cannot restore this device. Set it up again as a new device (its history on this browser will be erased).");
-    const key = await importSigningSeed(seed);
-    seed.fill(0);
+    if (!key) throw new SessionError("cannot_resume", "Your password has changed since this browser was set up, so it cannot restore this device. Set it up again as a new device (its history on this browser will be erased).");
     let ch;
     try {
       ch = await api.challenge(meta.device);
@@ -284,6 +289,20 @@ export async function resume(password, progress = () => {}, hooks = {}) {
   }
   meta.failed = 0;
   await putMeta(meta);
+}
+
+/**
+ * deviceProof signs a fresh sign-in nonce with this device's key (PROTOCOL.md,
+ * "Signing in from a known device"): "curbside/login/v1" || u64 user ||
+ * u64 device || str(nonce). Without a nonce (an older server, a network
+ * fault) the sign-in goes ahead without a proof.
+ * @returns {Promise<import("./types.js").DeviceProof | undefined>}
+ */
+async function deviceProof(meta, key) {
+  let ch;
+  try { ch = await api.loginChallenge(); } catch { return undefined; }
+  const msg = new Canon().label("curbside/login/v1").u64(meta.user.id).u64(meta.device).bytes(unb64(ch.nonce)).done();
+  return { id: meta.device, nonce: ch.nonce, sig: b64(await signEd25519(key, msg)) };
 }
 
 /**

@@ -206,6 +206,15 @@ export {};
  */
 
 /**
+ * The "device" of POST /api/v1/login: a known device's signature of a
+ * nonce from POST /api/v1/login/challenge.
+ * @typedef {object} DeviceProof
+ * @property {number} id the device
+ * @property {string} nonce base64, as the challenge gave it
+ * @property {string} sig base64 Ed25519 signature of the login proof bytes
+ */
+
+/**
  * GET /api/v1/me.
  * @typedef {object} MeAnswer
  * @property {User} user
