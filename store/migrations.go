@@ -270,6 +270,23 @@ CREATE TABLE device_days (
 	PRIMARY KEY (day, device_id)
 ) WITHOUT ROWID;
 `,
+	// 2: the access epoch, a counter that triggers move on every commit
+	// that can end a session or change who may receive messages, by any
+	// process writing this file (the server or the operator CLI). The relay
+	// reads this one row a second instead of rereading every session.
+	`
+CREATE TABLE access_epoch (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	n  INTEGER NOT NULL
+);
+INSERT INTO access_epoch (id, n) VALUES (1, 0);
+CREATE TRIGGER access_epoch_session_end AFTER DELETE ON sessions
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_user AFTER UPDATE OF state, password_hash ON users
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_device AFTER UPDATE OF state ON devices
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.
