@@ -125,6 +125,11 @@ func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
 	if list == nil {
 		list = json.RawMessage("null")
 	}
+	if u.State != model.StateActive {
+		// A disabled or locked user receives nothing: no device of theirs
+		// is to be sealed to, as the relay holds too.
+		active = []int64{}
+	}
 	return web.WriteJSON(w, http.StatusOK, KeysResponse{User: u, List: list, Active: active})
 }
 

@@ -42,6 +42,7 @@ const (
 	CodeInvitation         Code = "invitation_invalid"      // an invitation link is unknown
 	CodeInvitationGone     Code = "invitation_gone"         // an invitation link was used, withdrawn or has expired
 	CodeUnavailable        Code = "unavailable"             // the server is shutting down or its store failed
+	CodeRecipientInactive  Code = "recipient_inactive"      // the person addressed is disabled or locked and receives nothing
 	CodeInternal           Code = "internal"                // a server fault; details are in the server's log
 )
 
@@ -81,6 +82,7 @@ var catalogue = map[Code]codeInfo{
 	CodeInvitation:         {http.StatusNotFound, "This link is not valid: ask your administrator for a new one."},
 	CodeInvitationGone:     {http.StatusGone, "This link can no longer be used; ask your administrator for a new one."},
 	CodeUnavailable:        {http.StatusServiceUnavailable, "The server is busy or restarting. Try again in a moment."},
+	CodeRecipientInactive:  {http.StatusConflict, "This person's account is switched off, so they cannot receive messages now. Ask your administrator."},
 	CodeInternal:           {http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell your administrator."},
 }
 

@@ -33,6 +33,7 @@ export const CODE_NOT_FOUND = "not_found";
 export const CODE_PASSKEY_FAILED = "passkey_failed";
 export const CODE_PASSKEY_UNAVAILABLE = "passkey_unavailable";
 export const CODE_RATE_LIMITED = "rate_limited";
+export const CODE_RECIPIENT_INACTIVE = "recipient_inactive";
 export const CODE_TOO_LARGE = "too_large";
 export const CODE_UNAUTHORIZED = "unauthorized";
 export const CODE_UNAVAILABLE = "unavailable";
@@ -64,6 +65,7 @@ export const CODES = Object.freeze({
   passkey_failed: Object.freeze({ status: 400, message: "The passkey could not be checked. Try again, or use a code." }),
   passkey_unavailable: Object.freeze({ status: 400, message: "Passkeys cannot be used at this address." }),
   rate_limited: Object.freeze({ status: 429, message: "Too many attempts. Wait a minute and try again." }),
+  recipient_inactive: Object.freeze({ status: 409, message: "This person's account is switched off, so they cannot receive messages now. Ask your administrator." }),
   too_large: Object.freeze({ status: 413, message: "That is larger than the server accepts." }),
   unauthorized: Object.freeze({ status: 401, message: "Sign in first: the session is missing, expired or ended." }),
   unavailable: Object.freeze({ status: 503, message: "The server is busy or restarting. Try again in a moment." }),
