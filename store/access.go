@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
+
+	"github.com/curbside-health/curbside/model"
 )
 
 // maxHashesPerQuery bounds the token hashes one LiveSessions or
@@ -81,4 +84,20 @@ func (s *Store) TouchSessions(ctx context.Context, hashes [][]byte, at int64) er
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// SetDeviceWipeKey records the public key an active device proves itself
+// with when it asks for its wipe command while locked.
+func (s *Store) SetDeviceWipeKey(ctx context.Context, device int64, key []byte) error {
+	return s.exec1(ctx, `UPDATE devices SET wipe_key = ? WHERE id = ? AND state = 'active'`, key, device)
+}
+
+// DeviceProofKeys returns the keys a device may prove itself with to the
+// wipe check: its signing key and, if it set one, its wipe-check key.
+func (s *Store) DeviceProofKeys(ctx context.Context, device int64) (sign, wipe []byte, err error) {
+	err = s.read.QueryRowContext(ctx, `SELECT sign_key, wipe_key FROM devices WHERE id = ?`, device).Scan(&sign, &wipe)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, model.ErrNotFound
+	}
+	return sign, wipe, err
 }

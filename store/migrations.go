@@ -286,6 +286,11 @@ CREATE TRIGGER access_epoch_user AFTER UPDATE OF state, password_hash ON users
 BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
 CREATE TRIGGER access_epoch_device AFTER UPDATE OF state ON devices
 BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+
+-- A device's wipe-check key: the public half of an Ed25519 key the device
+-- keeps usable while locked, with which it proves itself to fetch its
+-- wipe command (its signing key is sealed under the PIN).
+ALTER TABLE devices ADD COLUMN wipe_key BLOB;
 `,
 }
 
