@@ -27,11 +27,15 @@ import (
 // (PUT /api/v1/devices/me/wipe-key), which a locked browser can still use. What is signed is
 // protocol.WipeCheckBytes.
 const (
-	wipeNonceTTL  = 2 * time.Minute
-	wipeBurst     = 20              // checks an address may make at once...
-	wipeEvery     = 3 * time.Second // ...and one more each this long
-	wipeMaxAddrs  = 10000           // addresses remembered before idle ones are forgotten
-	wipeMaxUsed   = 10000           // answered nonces remembered before expired ones are forgotten
+	wipeNonceTTL = 2 * time.Minute
+	// A practice's browsers all come from one address behind its router,
+	// and each asks at every unlock screen, so the allowance is generous:
+	// it bounds the work one address causes, and proves nothing by itself
+	// (the signature does that).
+	wipeBurst     = 120                    // requests (a nonce, an answer) an address may make at once...
+	wipeEvery     = 500 * time.Millisecond // ...and one more each this long
+	wipeMaxAddrs  = 10000                  // addresses remembered before idle ones are forgotten
+	wipeMaxUsed   = 10000                  // answered nonces remembered before expired ones are forgotten
 	wipeNonceRand = 16
 )
 
