@@ -39,11 +39,13 @@ type API struct {
 	PublicURL string
 
 	challenges challenges
+	wipes      wipeChecks
 }
 
 // Routes lists the app-facing routes. GET /me stays open to a session
 // that must first set up a second factor, so the app can say so; a wiped
-// device fetches its wipe command with no session left, and an invitation
+// device fetches its wipe command with no session left (proving its key
+// instead), and an invitation
 // link is opened by somebody who has none yet.
 func (a *API) Routes() []web.Route {
 	return []web.Route{
@@ -58,7 +60,9 @@ func (a *API) Routes() []web.Route {
 		{Pattern: "POST /api/v1/devices/{id}/resume", Access: web.User, Func: a.resume},
 		{Pattern: "GET /api/v1/devices/me/share", Access: web.User, Func: a.share},
 		{Pattern: "GET /api/v1/config", Access: web.User, Func: a.config},
-		{Pattern: "GET /api/v1/devices/{id}/wipe", Access: web.Public, Func: a.wipeCommand},
+		{Pattern: "POST /api/v1/devices/{id}/wipe/challenge", Access: web.Public, Func: a.wipeChallenge},
+		{Pattern: "POST /api/v1/devices/{id}/wipe", Access: web.Public, Func: a.wipeCommand},
+		{Pattern: "PUT /api/v1/devices/me/wipe-key", Access: web.Device, Func: a.setWipeKey},
 		{Pattern: "POST /api/v1/invitations/show", Access: web.Public, Func: a.showInvitation},
 		{Pattern: "POST /api/v1/invitations/accept", Access: web.Public, Func: a.acceptInvitation},
 	}
@@ -124,6 +128,11 @@ func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
 	}
 	if list == nil {
 		list = json.RawMessage("null")
+	}
+	if u.State != model.StateActive {
+		// A disabled or locked user receives nothing: no device of theirs
+		// is to be sealed to, as the relay holds too.
+		active = []int64{}
 	}
 	return web.WriteJSON(w, http.StatusOK, KeysResponse{User: u, List: list, Active: active})
 }

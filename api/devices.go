@@ -4,7 +4,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"sync"
@@ -170,24 +169,4 @@ func (a *API) config(w http.ResponseWriter, r *http.Request) error {
 		"server_time":    time.Now().UnixMilli(),
 		"version":        a.Version,
 	})
-}
-
-// wipeCommand serves a device's wipe command, without a session: a wiped
-// device has none left. The command says only that this device is to be
-// erased; the device acts on it only if it verifies with the command key
-// it pinned at set-up.
-func (a *API) wipeCommand(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
-	cmd, err := a.Store.DeviceWipeCommand(r.Context(), id)
-	if errors.Is(err, model.ErrNotFound) {
-		return protocol.Errorf(protocol.CodeNotFound, "no wipe command for this device")
-	}
-	if err != nil {
-		return protocol.Internal(err)
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	return web.WriteJSON(w, http.StatusOK, json.RawMessage(cmd))
 }

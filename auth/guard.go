@@ -52,7 +52,7 @@ func (a *Auth) Admit(r *http.Request, access web.Access) (*http.Request, error) 
 		return nil, err
 	}
 	ctx := context.WithValue(r.Context(), sessionKey{}, s)
-	ctx = web.WithCaller(ctx, web.Caller{User: s.User.ID, Device: s.Device})
+	ctx = web.WithCaller(ctx, web.Caller{User: s.User.ID, Device: s.Device, Session: s.TokenHash})
 	r = r.WithContext(ctx)
 	if access == web.Enrolling {
 		return r, nil

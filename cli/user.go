@@ -189,13 +189,14 @@ func userPasswd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := st.SetPassword(ctx, u.ID, hash); err != nil {
+	ended, err := st.SetPassword(ctx, u.ID, hash)
+	if err != nil {
 		return err
 	}
-	if err := operatorAudit(ctx, st, "user.password_set", userTarget(u), nil); err != nil {
+	if err := operatorAudit(ctx, st, "user.password_set", userTarget(u), map[string]any{"sessions_ended": ended}); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "password of %s changed\n", u.Username)
+	fmt.Fprintf(env.Stdout, "password of %s changed; %d session(s) ended\n", u.Username, ended)
 	return nil
 }
 

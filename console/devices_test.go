@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -126,7 +125,7 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 	if code, out := f.Do("POST", wipe, help, nil); code != 403 {
 		t.Fatalf("wipe as helpdesk: %d %v", code, out)
 	}
-	if code, _ := f.Do("GET", "/api/v1/devices/"+apitest.Itoa(d1.ID)+"/wipe", "", nil); code != 404 {
+	if code, _ := f.WipeCheck(d1.ID, d1.Sign); code != 404 {
 		t.Fatalf("wipe command before any wipe: %d", code)
 	}
 	code, out = f.Do("POST", wipe, boss, nil)
@@ -152,15 +151,10 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 
 	// The command is served without a session and verifies with the key of
 	// /api/v1/config.
-	res, err := http.Get(f.Srv.URL + "/api/v1/devices/" + apitest.Itoa(d1.ID) + "/wipe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	status, body := f.WipeCheck(d1.ID, d1.Sign)
 	var cmd protocol.DeviceCommand
-	if res.StatusCode != 200 || json.Unmarshal(body, &cmd) != nil {
-		t.Fatalf("wipe command: %d %s", res.StatusCode, body)
+	if status != 200 || json.Unmarshal(body, &cmd) != nil {
+		t.Fatalf("wipe command: %d %s", status, body)
 	}
 	_, cfg := f.Do("GET", "/api/v1/config", tok2, nil)
 	pub, err := base64.StdEncoding.DecodeString(cfg["command_key"].(string))
@@ -210,7 +204,7 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 	if code, _ := f.Do("POST", "/api/v1/admin/devices/x/lock", boss, nil); code != 400 {
 		t.Fatalf("lock of a non-numeric id: %d", code)
 	}
-	if code, _ := f.Do("GET", "/api/v1/devices/12345/wipe", "", nil); code != 404 {
+	if code, _ := f.WipeCheck(12345, apitest.NewTestDevice().Sign); code != 403 {
 		t.Fatalf("wipe command of an unknown device: %d", code)
 	}
 	if code, _ := f.Do("GET", "/api/v1/admin/devices?state=revoked", boss, nil); code != 200 {
@@ -267,7 +261,7 @@ func TestOffboardWipesDevices(t *testing.T) {
 		t.Fatalf("offboard: %d %v", code, out)
 	}
 	for _, d := range []*apitest.TestDevice{d1, d2} {
-		if code, _ := f.Do("GET", "/api/v1/devices/"+apitest.Itoa(d.ID)+"/wipe", "", nil); code != 200 {
+		if code, _ := f.WipeCheck(d.ID, d.Sign); code != 200 {
 			t.Fatalf("wipe command of device %d after offboarding: %d", d.ID, code)
 		}
 	}

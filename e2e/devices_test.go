@@ -83,14 +83,8 @@ func TestLockAndWipeDisconnect(t *testing.T) {
 	if code := closeCode(t, cLaptop); code != protocol.CloseRevoked {
 		t.Fatalf("wipe closed the connection with %d (%v), want %d", code, cLaptop.Err(), protocol.CloseRevoked)
 	}
-	res, err := http.Get(fmt.Sprintf("%s/api/v1/devices/%d/wipe", ts.URL, laptop.DeviceID()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cmd protocol.DeviceCommand
-	json.NewDecoder(res.Body).Decode(&cmd)
-	res.Body.Close()
-	if res.StatusCode != 200 || cmd.Kind != protocol.CommandWipe || cmd.Device != laptop.DeviceID() {
-		t.Fatalf("wipe command: %d %+v", res.StatusCode, cmd)
+	cmd, err := laptop.WipeCommand(ctx)
+	if err != nil || cmd == nil || cmd.Kind != protocol.CommandWipe || cmd.Device != laptop.DeviceID() {
+		t.Fatalf("wipe command: %+v %v", cmd, err)
 	}
 }

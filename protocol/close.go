@@ -8,7 +8,7 @@ const (
 	CloseReplaced = 4000
 	// CloseRevoked: the device was revoked or wiped, or its user disabled.
 	// Do not reconnect; a wiped device fetches its wipe command
-	// (GET /api/v1/devices/{id}/wipe) and erases itself.
+	// (POST /api/v1/devices/{id}/wipe, proving its key) and erases itself.
 	CloseRevoked = 4001
 	// CloseSessionEnded: an administrator locked the device; its sessions
 	// are gone but the device is still active. Sign in with the password

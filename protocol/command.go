@@ -55,3 +55,18 @@ func (c *DeviceCommand) Verify(pub ed25519.PublicKey, device int64) error {
 	}
 	return nil
 }
+
+// labelWipeCheck separates a device's proof in a wipe check from every
+// other signature.
+const labelWipeCheck = "curbside/wipe-check/v1"
+
+// WipeCheckBytes returns what a device signs with its Ed25519 key to fetch
+// its wipe command (POST /api/v1/devices/{id}/wipe), over the nonce the
+// server handed out for it:
+//
+//	"curbside/wipe-check/v1" || u64 device || str(nonce)
+func WipeCheckBytes(device int64, nonce []byte) []byte {
+	b := make(canon, 0, len(labelWipeCheck)+12+len(nonce))
+	b = append(b, labelWipeCheck...)
+	return b.u64(device).bytes(nonce)
+}

@@ -46,6 +46,7 @@ const (
 	CodeTooManyConnections Code = "too_many_connections"    // the server, or this address, holds as many connections as it may
 	CodeLimitReached       Code = "limit_reached"           // a per-user limit of the practice (attachments, sessions, devices) is reached
 	CodeQueueFull          Code = "queue_full"              // a recipient device has as many undelivered messages waiting as it may hold
+	CodeRecipientInactive  Code = "recipient_inactive"      // the person addressed is disabled or locked and receives nothing
 	CodeInternal           Code = "internal"                // a server fault; details are in the server's log
 )
 
@@ -89,6 +90,7 @@ var catalogue = map[Code]codeInfo{
 	CodeTooManyConnections: {http.StatusServiceUnavailable, "The server has too many connections open. Try again in a moment."},
 	CodeLimitReached:       {http.StatusForbidden, "You have reached a limit your practice sets. Remove something or ask your administrator."},
 	CodeQueueFull:          {http.StatusServiceUnavailable, "Not sent: the recipient's device has too many messages waiting. Try again once they are back online."},
+	CodeRecipientInactive:  {http.StatusConflict, "This person's account is switched off, so they cannot receive messages now. Ask your administrator."},
 	CodeInternal:           {http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell your administrator."},
 }
 

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ type directory struct {
 
 	mu      sync.Mutex
 	devices map[int64]cached[[]int64] // user → active device ids, ascending
+	states  map[int64]cached[string]  // user → state ("" for no such user)
 	groups  map[int64]cached[[]int64] // group → member ids (nil: no such group)
 	policy  cached[model.Policy]
 }
@@ -38,18 +40,64 @@ type cached[T any] struct {
 func (c cached[T]) fresh(ttl time.Duration) bool { return !c.at.IsZero() && time.Since(c.at) < ttl }
 
 func newDirectory(st Store) *directory {
-	return &directory{store: st, devices: map[int64]cached[[]int64]{}, groups: map[int64]cached[[]int64]{}}
+	return &directory{store: st, devices: map[int64]cached[[]int64]{}, states: map[int64]cached[string]{}, groups: map[int64]cached[[]int64]{}}
 }
 
 func (d *directory) forgetUser(user int64) {
 	d.mu.Lock()
 	delete(d.devices, user)
+	delete(d.states, user)
 	d.mu.Unlock()
 }
 
-// activeDevices returns a user's active device ids, ascending. The slice
-// must not be modified.
+// forgetAll drops every cached device set and user state, when another
+// process may have changed any of them.
+func (d *directory) forgetAll() {
+	d.mu.Lock()
+	clear(d.devices)
+	clear(d.states)
+	d.mu.Unlock()
+}
+
+// userState returns a user's state (model.StateActive and the others), or
+// model.ErrNotFound. It is kept as long as a device set, and dropped with
+// it.
+func (d *directory) userState(ctx context.Context, user int64) (string, error) {
+	d.mu.Lock()
+	c, ok := d.states[user]
+	d.mu.Unlock()
+	if !ok || !c.fresh(devicesTTL) {
+		u, err := d.store.UserByID(ctx, user)
+		switch {
+		case errors.Is(err, model.ErrNotFound):
+			c.v = ""
+		case err != nil:
+			return "", err
+		default:
+			c.v = u.State
+		}
+		d.mu.Lock()
+		if len(d.states) > 100000 {
+			clear(d.states)
+		}
+		d.states[user] = cached[string]{c.v, time.Now()}
+		d.mu.Unlock()
+	}
+	if c.v == "" {
+		return "", model.ErrNotFound
+	}
+	return c.v, nil
+}
+
+// activeDevices returns a user's active device ids, ascending; a user who
+// is not in the active state (disabled, locked) has none to address. The
+// slice must not be modified.
 func (d *directory) activeDevices(ctx context.Context, user int64) ([]int64, error) {
+	if st, err := d.userState(ctx, user); err == nil && st != model.StateActive {
+		return nil, nil
+	} else if err != nil && !errors.Is(err, model.ErrNotFound) {
+		return nil, err
+	}
 	d.mu.Lock()
 	c, ok := d.devices[user]
 	d.mu.Unlock()

@@ -17,6 +17,10 @@ import (
 const (
 	closeReplaced = protocol.CloseReplaced // the same device connected again
 	closeRevoked  = protocol.CloseRevoked  // the device was revoked or its user disabled
+	// closeSessionEnded: the sign-in session the connection was opened
+	// under ended (signed out, expired, the user disabled or locked, the
+	// password changed, the second factors reset).
+	closeSessionEnded = protocol.CloseSessionEnded
 )
 
 // ServeHTTP upgrades an authenticated device's request to the relay
@@ -42,12 +46,13 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	conn.SetReadLimit(protocol.MaxFrameBytes)
-	s := newSession(r, conn, user, device)
+	s := newSession(r, conn, user, device, c.Session)
 	if !r.register(s) {
 		conn.Close(websocket.StatusServiceRestart, "the server is shutting down")
 		return
 	}
 	defer r.unregister(s)
+	r.checkSession(s)
 	r.run(req.Context(), s)
 }
 
@@ -135,6 +140,9 @@ func (r *Relay) readLoop(ctx context.Context, s *session) error {
 		typ, data, err := s.conn.Read(ctx)
 		if err != nil {
 			return err
+		}
+		if !s.used.Load() {
+			s.used.Store(true)
 		}
 		// Take a slot before handling: a device that sends faster than its
 		// frames are stored waits here, and so does its TCP window. A frame

@@ -40,6 +40,12 @@ type Config struct {
 	Store  Store
 	Logger *slog.Logger
 
+	// Sessions, if set, ties each connection to the sign-in session it
+	// was opened under, which the relay checks every SessionPoll (zero:
+	// DefaultSessionPoll) for changes and every half minute in full.
+	Sessions    Sessions
+	SessionPoll time.Duration
+
 	WriteTimeout time.Duration
 	PingEvery    time.Duration
 	OutBuffer    int // frames
@@ -61,6 +67,7 @@ type Relay struct {
 	sessions map[int64]*session   // by device
 	byUser   map[int64][]*session // by user
 	closing  bool
+	recheck  chan struct{} // asks watchSessions to check now
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -84,11 +91,14 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
+	if cfg.SessionPoll == 0 {
+		cfg.SessionPoll = DefaultSessionPoll
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Relay{cfg: cfg, store: cfg.Store, log: cfg.Logger, sessions: map[int64]*session{}, byUser: map[int64][]*session{}, ctx: ctx, cancel: cancel}
+	r := &Relay{cfg: cfg, store: cfg.Store, log: cfg.Logger, sessions: map[int64]*session{}, byUser: map[int64][]*session{}, recheck: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
 	r.dir = newDirectory(cfg.Store)
 	r.uploads = newUploadRate()
 	var err error
@@ -100,6 +110,10 @@ func New(cfg Config) (*Relay, error) {
 	cfg.Store.SetNotifier(r.deliver)
 	r.wg.Add(1)
 	go r.sweeper()
+	if cfg.Sessions != nil {
+		r.wg.Add(1)
+		go r.watchSessions()
+	}
 	return r, nil
 }
 
@@ -116,9 +130,12 @@ func (r *Relay) Routes() []web.Route {
 }
 
 // DevicesChanged drops the relay's cached view of a user's devices and
-// disconnects sessions of devices that are no longer active.
+// state, disconnects sessions of devices that are no longer active, and
+// has the user's sign-in sessions checked at once (a change of the user's
+// state ends them).
 func (r *Relay) DevicesChanged(user int64) {
 	r.dir.forgetUser(user)
+	r.sessionsChanged()
 	active, err := r.store.ActiveDevices(r.ctx, user)
 	if err != nil {
 		return

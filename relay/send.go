@@ -67,6 +67,12 @@ func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelop
 	if env.From.User != s.user || env.From.Device != s.device {
 		return nil, nil, forbid("from must be this session's user %d and device %d", s.user, s.device)
 	}
+	if st, err := r.dir.userState(ctx, s.user); err != nil && !errors.Is(err, model.ErrNotFound) {
+		return nil, nil, err
+	} else if st != model.StateActive {
+		// The connection is about to be closed; nothing more is taken.
+		return nil, nil, protocol.Errorf(protocol.CodeUnauthorized, "your account is no longer active; sign in again")
+	}
 	conv, _ := protocol.ParseConv(env.Conv) // validated with the envelope
 	recipients := env.RecipientUsers()
 	switch conv.Kind {
@@ -75,6 +81,9 @@ func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelop
 			return nil, nil, forbid("you are not in conversation %s", env.Conv)
 		}
 		other := conv.A + conv.B - s.user
+		if err := r.checkActive(ctx, other); err != nil {
+			return nil, nil, err
+		}
 		if len(recipients) != 1 || recipients[0] != other {
 			return nil, nil, forbid("a direct message in %s goes to user %d only", env.Conv, other)
 		}
@@ -106,6 +115,9 @@ func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelop
 		}
 	case protocol.Broadcast:
 		if s.user != conv.Owner {
+			if err := r.checkActive(ctx, conv.Owner); err != nil {
+				return nil, nil, err
+			}
 			// A reply to a broadcast goes to its owner only.
 			if len(recipients) != 1 || recipients[0] != conv.Owner {
 				return nil, nil, forbid("a reply in broadcast %s goes to its sender, user %d, only", env.Conv, conv.Owner)
@@ -128,6 +140,25 @@ func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelop
 	pairs := r.pres.newPairs(s.user, recipients)
 	m.Contacts = pairs
 	return m, pairs, nil
+}
+
+// checkActive refuses a message to a user who is not in the active state
+// (disabled or locked): such a user's devices are sent nothing, and the
+// sender is told so rather than told it was delivered. A group's inactive
+// members are left out instead (activeDevices lists no device of theirs),
+// so the rest of the group is still reached.
+func (r *Relay) checkActive(ctx context.Context, user int64) error {
+	st, err := r.dir.userState(ctx, user)
+	if errors.Is(err, model.ErrNotFound) {
+		return protocol.Errorf(protocol.CodeNotFound, "no user %d", user)
+	}
+	if err != nil {
+		return err
+	}
+	if st != model.StateActive {
+		return protocol.Errorf(protocol.CodeRecipientInactive, "this person's account is %s, so they cannot receive messages now; ask your administrator", st)
+	}
+	return nil
 }
 
 // checkDevices verifies that, for every user the envelope names, its keys

@@ -24,6 +24,13 @@ type session struct {
 	conn   *websocket.Conn
 	user   int64
 	device int64
+	// token is the SHA-256 of the sign-in session's token the connection
+	// was admitted under (nil when the relay runs without Config.Sessions):
+	// the connection lives only as long as that session.
+	token []byte
+	// used is set when the device sends a frame, and cleared when the
+	// relay records that use on the sign-in session (Sessions.Touch).
+	used atomic.Bool
 
 	out      chan []byte   // frames for the writer, in order
 	outBytes atomic.Int64  // bytes of the frames in out and the one being written
@@ -41,9 +48,9 @@ type session struct {
 	killMsg  string
 }
 
-func newSession(r *Relay, conn *websocket.Conn, user, device int64) *session {
+func newSession(r *Relay, conn *websocket.Conn, user, device int64, token []byte) *session {
 	return &session{
-		r: r, conn: conn, user: user, device: device,
+		r: r, conn: conn, user: user, device: device, token: token,
 		out:      make(chan []byte, r.cfg.OutBuffer),
 		inflight: make(chan struct{}, r.cfg.MaxInFlight),
 		wake:     make(chan struct{}, 1),
@@ -143,6 +150,13 @@ func (s *session) writeLoop(ctx context.Context, hello []byte, snapshot []protoc
 	ping := time.NewTimer(s.r.cfg.PingEvery)
 	defer ping.Stop()
 	for {
+		// A session that was ended writes nothing more, not even frames
+		// already buffered: its sign-in may be what ended.
+		select {
+		case <-s.done:
+			return nil
+		default:
+		}
 		if err := s.flushReplies(ctx); err != nil {
 			return err
 		}
@@ -223,6 +237,11 @@ func (s *session) catchUpPass(ctx context.Context) error {
 	}
 	var buf []byte
 	for i := range items {
+		select {
+		case <-s.done:
+			return nil
+		default:
+		}
 		buf = itemFrame(buf[:0], &items[i])
 		if err := s.write(ctx, buf); err != nil {
 			return err

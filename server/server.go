@@ -227,7 +227,7 @@ func NewParts(st *store.Store, cfg Config, log *slog.Logger) (*Parts, error) {
 	if err != nil {
 		return nil, err
 	}
-	rl, err := relay.New(relay.Config{Store: st, Logger: log})
+	rl, err := relay.New(relay.Config{Store: st, Logger: log, Sessions: a})
 	if err != nil {
 		return nil, err
 	}

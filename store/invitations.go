@@ -87,7 +87,9 @@ func scanInvitation(row interface{ Scan(...any) error }, now int64) (*Invitation
 
 // CreateInvitation stores inv under tokenHash and sets its ID. For a new
 // account, the username must not be taken (ErrExists) by a user or by
-// another pending invitation.
+// another pending invitation. For an existing account, the account's
+// pending invitations are revoked in the same transaction: only the newest
+// link works.
 func (s *Store) CreateInvitation(ctx context.Context, inv *Invitation, tokenHash []byte) error {
 	now := nowMS()
 	return s.submit(ctx, func(tx *sql.Tx) error { return createInvitation(tx, inv, tokenHash, now) })
@@ -112,6 +114,12 @@ func createInvitation(tx *sql.Tx, inv *Invitation, tokenHash []byte, now int64) 
 	var user any
 	if inv.User != 0 {
 		user = inv.User
+		// One live link per account: a new reset link voids the older
+		// ones, so a link sent before (and perhaps to the wrong place)
+		// no longer sets the password.
+		if _, err := tx.Exec(`UPDATE invitations SET revoked_at = ? WHERE user_id = ? AND used_at = 0 AND revoked_at = 0`, now, inv.User); err != nil {
+			return err
+		}
 	}
 	inv.CreatedAt = now
 	return tx.QueryRow(`INSERT INTO invitations (token_hash, user_id, username, display, email, role, admin_level, groups, created_by, created_at, expires_at)

@@ -270,8 +270,30 @@ CREATE TABLE device_days (
 	PRIMARY KEY (day, device_id)
 ) WITHOUT ROWID;
 `,
-	// Attachment quotas count each user's unexpired blobs on every upload.
+	// 4: attachment quotas count each user's unexpired blobs on every upload.
 	`CREATE INDEX blobs_user ON blobs (user_id, expires_at);`,
+	// 5: the access epoch, a counter that triggers move on every commit
+	// that can end a session or change who may receive messages, by any
+	// process writing this file (the server or the operator CLI). The relay
+	// reads this one row a second instead of rereading every session.
+	`
+CREATE TABLE access_epoch (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	n  INTEGER NOT NULL
+);
+INSERT INTO access_epoch (id, n) VALUES (1, 0);
+CREATE TRIGGER access_epoch_session_end AFTER DELETE ON sessions
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_user AFTER UPDATE OF state, password_hash ON users
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_device AFTER UPDATE OF state ON devices
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+
+-- A device's wipe-check key: the public half of an Ed25519 key the device
+-- keeps usable while locked, with which it proves itself to fetch its
+-- wipe command (its signing key is sealed under the PIN).
+ALTER TABLE devices ADD COLUMN wipe_key BLOB;
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

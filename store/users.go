@@ -83,9 +83,26 @@ func (s *Store) SearchUsers(ctx context.Context, q string, limit int) ([]*model.
 	return out, rows.Err()
 }
 
-// SetPassword replaces a user's password hash and clears failed logins.
-func (s *Store) SetPassword(ctx context.Context, id int64, hash string) error {
-	return s.exec1(ctx, `UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = 0, updated_at = ? WHERE id = ?`, hash, nowMS(), id)
+// SetPassword replaces a user's password hash, clears failed logins and,
+// in the same transaction, ends every session of the user: whoever signed
+// in with the old password is signed out. It returns how many sessions
+// ended.
+func (s *Store) SetPassword(ctx context.Context, id int64, hash string) (sessions int64, err error) {
+	err = s.submit(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = 0, updated_at = ? WHERE id = ?`, hash, nowMS(), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return model.ErrNotFound
+		}
+		res, err = tx.Exec(`DELETE FROM sessions WHERE user_id = ?`, id)
+		if err == nil {
+			sessions, _ = res.RowsAffected()
+		}
+		return err
+	})
+	return sessions, err
 }
 
 // SetUserState changes a user's state. Leaving the active state also ends

@@ -556,3 +556,18 @@ func (f *Fixture) Login2(t *testing.T, name string) string {
 	}
 	return out["token"].(string)
 }
+
+// WipeCheck asks for device id's wipe command as that device does, with no
+// session: it takes a nonce and signs it with signer's key (the device's
+// own, or another to play a stranger). It returns the status and body.
+func (f *Fixture) WipeCheck(id int64, signer ed25519.PrivateKey) (int, []byte) {
+	f.T.Helper()
+	path := "/api/v1/devices/" + Itoa(id) + "/wipe"
+	code, ch := f.Do("POST", path+"/challenge", "", map[string]any{})
+	if code != http.StatusOK {
+		f.T.Fatalf("wipe challenge of device %d: %d %v", id, code, ch)
+	}
+	nonce := DecodeB64(f.T, ch["nonce"].(string))
+	b, _ := json.Marshal(map[string]any{"nonce": nonce, "sig": ed25519.Sign(signer, protocol.WipeCheckBytes(id, nonce))})
+	return f.Send("", "POST", path, "", "application/json", bytes.NewReader(b))
+}

@@ -86,6 +86,10 @@ func admit(log *slog.Logger, guard Guard, access Access, next http.Handler) http
 type Caller struct {
 	User   int64
 	Device int64 // 0 before the session has registered a device
+	// Session names the sign-in session the request was admitted under
+	// (the SHA-256 of its token, which cannot be used as a token), so that
+	// what outlives the request, a relay connection, can end with it.
+	Session []byte
 }
 
 type callerKey struct{}

@@ -409,8 +409,12 @@ export function consoleTests() {
       assert.equal(d.wiped, true);
       assert.equal(d.state, "revoked");
       assert.equal(await devices.getByRole("button", { name: /^(Lock|Wipe) / }).count(), 0, "no actions left on a wiped device");
-      const cmd = await api(p, "GET", `/api/v1/devices/${d.id}/wipe`);
-      assert.equal(cmd.status, 200, "the signed wipe command is published");
+      // The command waits for the device alone: the console's own session
+      // cannot fetch it without the device's signature.
+      const ch = await api(p, "POST", `/api/v1/devices/${d.id}/wipe/challenge`, {});
+      assert.equal(ch.status, 200);
+      const cmd = await api(p, "POST", `/api/v1/devices/${d.id}/wipe`, { nonce: ch.body.nonce, sig: btoa(String.fromCharCode(...new Uint8Array(64).fill(1))) });
+      assert.equal(cmd.status, 403, "the wipe command is handed only to the device that proves its key");
     }],
 
     ["console: a helpdesk member sees and can do only the helpdesk's part", async (ctx) => {

@@ -115,11 +115,13 @@ try {
         const DK = await store.unwrapDataKey(meta, P, share);
         const v = await store.Vault.open(DK);
         const k = await v.get("keys", "device");
-        // The meta record (plaintext) holds only wrapped keys and public facts.
+        // The meta record (plaintext) holds only wrapped keys and public
+        // facts, and the wipe-check key, which opens nothing: it only lets
+        // a locked device prove itself to the wipe check.
         return { k, wrongRefused, metaKeys: Object.keys(meta).sort() };
       }, [prefix, pin]);
       assert.ok(keys.wrongRefused, "a wrong PIN must not unwrap the data key");
-      assert.deepEqual(keys.metaKeys, ["commandKey", "created", "device", "encPub", "failed", "grace", "pin", "resume", "signPub", "user", "v"]);
+      assert.deepEqual(keys.metaKeys, ["commandKey", "created", "device", "encPub", "failed", "grace", "pin", "resume", "signPub", "user", "v", "wipeKey", "wipeKeyPub", "wipeKeySet"]);
       ctx.secrets.push({ who, what: "X25519 private key", b64: keys.k.encPriv }, { who, what: "Ed25519 seed", b64: keys.k.seed });
     }
   }, ctx);

@@ -116,17 +116,22 @@ export function wipeTests() {
       await w.evaluate(() => navigator.serviceWorker.ready);
       await waitFor(async () => { const l = await leftovers(w); return l.databases.length > 0 && l.caches.length > 0 && l.workers > 0; }, "a database, a cache and a service worker before the wipe");
       await w.evaluate(() => localStorage.setItem("probe", "x"));
+      // The app fetches its command proving its key; the test keeps the
+      // answer, since afterwards nothing on this browser can ask again.
+      const fetched = w.waitForResponse((r) => r.request().method() === "POST" && r.url().endsWith(`/api/v1/devices/${device}/wipe`));
       const res = await admin(ctx, "POST", `/api/v1/admin/devices/${device}/wipe`, { reason: "device lost" });
       assert.equal(res.device.wiped, true);
+      const answer = await fetched;
+      assert.equal(answer.status(), 200, "the device that proved its key gets its command");
+      const wipeCmd = await answer.json();
       await w.getByRole("heading", { name: WIPED }).waitFor();
       assert.equal(await w.evaluate(() => window.curbside.state), "wiped");
       await shot(ctx, w, "31-remote-wipe");
       assert.deepEqual(await leftovers(w), { databases: [], caches: [], workers: 0, local: 0 });
       // The app's check refuses a command it did not get from the pinned key.
-      const verdicts = await w.evaluate(async ([key, device, user]) => {
+      const verdicts = await w.evaluate(async ([key, device, user, cmd]) => {
         const prefix = document.querySelector("script[type=module]").src.replace(/\/js\/main\.js$/, "");
         const { verifyWipe } = await import(`${prefix}/js/session.js`);
-        const cmd = await (await fetch(`/api/v1/devices/${device}/wipe`)).json();
         const meta = { commandKey: key, device, user: { id: user } };
         const other = { ...meta, commandKey: btoa(String.fromCharCode(...new Uint8Array(32).fill(7))) };
         return {
@@ -135,7 +140,7 @@ export function wipeTests() {
           otherKey: await verifyWipe(cmd, other),
           laterTime: await verifyWipe({ ...cmd, issued_at: cmd.issued_at + 1 }, meta),
         };
-      }, [ctx.wandaKey, device, user]);
+      }, [ctx.wandaKey, device, user, wipeCmd]);
       assert.deepEqual(verdicts, { genuine: true, otherDevice: false, otherKey: false, laterTime: false });
       assert.deepEqual(await leftovers(w), { databases: [], caches: [], workers: 0, local: 0 }, "the check itself left nothing behind");
     }],

@@ -3,6 +3,8 @@
 // browser authenticates with the HttpOnly session cookie only: the token is
 // never visible to script, so an injected script could not carry it away.
 
+import { unb64 } from "./bytes.js";
+
 /** @typedef {import("./types.js").MeAnswer} MeAnswer */
 /** @typedef {import("./types.js").ConfigAnswer} ConfigAnswer */
 /** @typedef {import("./types.js").KeysAnswer} KeysAnswer */
@@ -75,7 +77,8 @@ export async function call(method, path, body) {
  *   challenge(device: number): Promise<{nonce: string, expires_at: number}>,
  *   resume(device: number, sig: string): Promise<{device: number}>,
  *   share(): Promise<{share: string}>,
- *   wipeCommand(device: number): Promise<any>,
+ *   wipeCommand(device: number, sign: (nonce: Uint8Array) => Promise<string>): Promise<any>,
+ *   setWipeKey(key: string): Promise<{device: number}>,
  *   groups(): Promise<{groups: Group[]}>,
  *   group(id: number): Promise<{group: Group}>,
  *   uploadBlob(bytes: Uint8Array, onProgress?: (fraction: number) => void): Promise<BlobAnswer>,
@@ -95,8 +98,18 @@ export const api = {
   challenge: (device) => call("POST", `/api/v1/devices/${device}/challenge`),
   resume: (device, sig) => call("POST", `/api/v1/devices/${device}/resume`, { sig }),
   share: () => call("GET", "/api/v1/devices/me/share"),
-  /** wipeCommand returns the signed wipe command for a device, or null if there is none. */
-  wipeCommand: (device) => call("GET", `/api/v1/devices/${device}/wipe`).catch((e) => { if (e.status === 404) return null; throw e; }),
+  /**
+   * wipeCommand returns the signed wipe command for a device, or null if
+   * there is none. The device proves it is asking: sign returns its
+   * signature (base64) over protocol.WipeCheckBytes of the server's nonce.
+   */
+  /** setWipeKey registers this device's wipe-check public key (base64). */
+  setWipeKey: (key) => call("PUT", "/api/v1/devices/me/wipe-key", { key }),
+  wipeCommand: async (device, sign) => {
+    const ch = await call("POST", `/api/v1/devices/${device}/wipe/challenge`, {});
+    const sig = await sign(unb64(ch.nonce));
+    return call("POST", `/api/v1/devices/${device}/wipe`, { nonce: ch.nonce, sig }).catch((e) => { if (e.status === 404) return null; throw e; });
+  },
   groups: () => call("GET", "/api/v1/groups"),
   group: (id) => call("GET", `/api/v1/groups/${id}`),
 

@@ -218,6 +218,7 @@ function teardown() {
 /** lock drops every decrypted thing from memory and asks for the PIN again. */
 function lock(message) {
   teardown();
+  session.forgetDeviceKey();
   showUnlock(typeof message === "string" ? message : undefined);
 }
 

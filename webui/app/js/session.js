@@ -54,12 +54,62 @@ export async function verifyWipe(cmd, meta) {
 let wipeCheck = null; // the check in flight, or the settled true of a wipe carried out
 
 /**
+ * The device's Ed25519 signing key while the app holds it (unlocked, or
+ * resuming with the password): a wipe check proves with it that this
+ * device is the one asking. Locking forgets it (forgetDeviceKey), as it
+ * forgets every other decrypted thing.
+ * @type {CryptoKey | null}
+ */
+let deviceKey = null;
+
+/** forgetDeviceKey drops the signing key kept for wipe checks. */
+export function forgetDeviceKey() { deviceKey = null; }
+
+/**
+ * ensureWipeKey gives this device a wipe-check key, if it has none yet: an
+ * Ed25519 key kept in the plaintext meta record, whose public half the
+ * server holds (PUT /api/v1/devices/me/wipe-key). It opens nothing; it
+ * only lets a locked device prove itself to the wipe check, where the
+ * signing key is sealed under the PIN. A failure is tried again at the
+ * next unlock.
+ */
+async function ensureWipeKey(meta) {
+  if (meta.wipeKeySet) return;
+  try {
+    if (!meta.wipeKey) {
+      const pair = /** @type {CryptoKeyPair} */ (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]));
+      meta.wipeKey = b64(new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey)));
+      meta.wipeKeyPub = b64(new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey)));
+      await putMeta(meta);
+    }
+    await api.setWipeKey(meta.wipeKeyPub);
+    meta.wipeKeySet = true;
+    await putMeta(meta);
+  } catch (e) {
+    console.warn("wipe-check key not registered yet:", e);
+  }
+}
+
+/** proofKey returns the key this device proves itself with to the wipe check, or null. */
+async function proofKey(meta) {
+  if (deviceKey) return deviceKey;
+  if (!meta.wipeKey) return null;
+  return crypto.subtle.importKey("pkcs8", unb64(meta.wipeKey), { name: "Ed25519" }, false, ["sign"]);
+}
+
+/** wipeCheckBytes is protocol.WipeCheckBytes: what a device signs to fetch its wipe command. */
+export function wipeCheckBytes(device, nonce) {
+  return new Canon().label("curbside/wipe-check/v1").u64(device).bytes(nonce).done();
+}
+
+/**
  * checkWipe asks the server whether a wipe command waits for this device
  * and, if one verifies with the pinned command key and names this device,
  * carries it out: every database, cache and storage of this origin is
  * deleted and the service worker unregistered. It returns true once the
- * device is wiped; false when there is no valid command or the server
- * cannot be reached (the next contact asks again). A command that does not
+ * device is wiped; false when there is no valid command, the server
+ * cannot be reached, or the device has no key to prove itself with (its
+ * signing key while unlocked, else its wipe-check key). A command that does not
  * verify is ignored: neither a stranger nor a server without the key can
  * make a device erase itself this way.
  */
@@ -76,8 +126,13 @@ async function runWipeCheck() {
   let meta;
   try { meta = await getMeta(); } catch { return false; }
   if (!meta?.commandKey) return false;
+  let key;
+  try { key = await proofKey(meta); } catch { return false; }
+  if (!key) return false;
   let cmd;
-  try { cmd = await api.wipeCommand(meta.device); } catch { return false; }
+  try {
+    cmd = await api.wipeCommand(meta.device, async (nonce) => b64(await signEd25519(key, wipeCheckBytes(meta.device, nonce))));
+  } catch { return false; }
   if (!(await verifyWipe(cmd, meta))) return false;
   await wipe().catch(() => {}); // the records first, in case a later step fails
   await eraseAll();
@@ -183,6 +238,8 @@ export async function setUp(user, password, pin, progress = () => {}) {
   if (cfg) await vault.put("settings", "config", cfg);
   await putMeta(meta);
   raw.encPriv.fill(0); raw.seed.fill(0); DK.fill(0); P.fill(0); share.fill(0);
+  deviceKey = keys.signKey;
+  await ensureWipeKey(meta);
   return { meta, vault, keys, config: cfg, offline: false };
 }
 
@@ -243,6 +300,8 @@ export async function unlock(pin, progress = () => {}) {
   const raw = { encPriv: unb64(rec.encPriv), seed: unb64(rec.seed), encPub: unb64(rec.encPub), signPub: unb64(rec.signPub) };
   const keys = await importDeviceKeys(raw);
   raw.encPriv.fill(0); raw.seed.fill(0); DK.fill(0); P.fill(0); share.fill(0);
+  deviceKey = keys.signKey;
+  if (!offline) await ensureWipeKey(meta);
   return { meta, vault, keys, config, offline };
 }
 
@@ -273,6 +332,7 @@ export async function resume(password, progress = () => {}, hooks = {}) {
     if (me.device !== 0) throw new Error("This session is bound to another device.");
     progress("Confirming this device…");
     if (!key) throw new SessionError("cannot_resume", "Your password has changed since this browser was set up, so it cannot restore this device. Set it up again as a new device (its history on this browser will be erased).");
+    deviceKey = key;
     let ch;
     try {
       ch = await api.challenge(meta.device);

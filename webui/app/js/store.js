@@ -4,7 +4,9 @@
 // Two object stores:
 //   meta  plaintext facts needed before unlocking: who this device is (user,
 //         device id, public keys) and the *wrapped* keys below. No message
-//         text, no private key, no unwrapped key is ever written here.
+//         text, no private key, no unwrapped key is ever written here, but
+//         for the wipe-check key (session.js), which opens nothing: it
+//         only lets a locked device prove itself to the wipe check.
 //   rec   every other record (messages, conversations, pins, settings, the
 //         device's private keys), each AES-256-GCM-encrypted under the data
 //         key, with its type and id as associated data so records cannot be
