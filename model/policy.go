@@ -32,6 +32,9 @@ type Policy struct {
 	AdminNetworks   []string      // CIDR ranges the console may be used from; empty: any
 	AuditRetention  time.Duration // audit entries are kept this long
 	InvitationTTL   time.Duration // an invitation link works this long
+
+	PatientUrgent bool // patients may mark messages Urgent (protocol.FlagUrgent)
+	PatientAck    bool // patients may ask for acknowledgement (protocol.FlagAckRequested)
 }
 
 // DefaultPolicy is the policy of a new installation.
@@ -249,6 +252,8 @@ var policyFields = map[string]policyField{
 	"admin_networks":       cidrListField(func(p *Policy) *[]string { return &p.AdminNetworks }),
 	"audit_retention":      durField(func(p *Policy) *time.Duration { return &p.AuditRetention }, 365*24*time.Hour, 20*365*24*time.Hour),
 	"invitation_ttl":       durField(func(p *Policy) *time.Duration { return &p.InvitationTTL }, time.Hour, 90*24*time.Hour),
+	"patient_urgent":       boolField(func(p *Policy) *bool { return &p.PatientUrgent }),
+	"patient_ack":          boolField(func(p *Policy) *bool { return &p.PatientAck }),
 }
 
 // PolicyKeys lists the policy's keys in order.

@@ -41,6 +41,8 @@ const (
 	CodePasskeyFailed      Code = "passkey_failed"          // the browser's passkey answer did not verify
 	CodeInvitation         Code = "invitation_invalid"      // an invitation link is unknown
 	CodeInvitationGone     Code = "invitation_gone"         // an invitation link was used, withdrawn or has expired
+	CodeNotReachable       Code = "not_reachable"           // the participation rules do not let the sender reach that person
+	CodeFlagNotAllowed     Code = "flag_not_allowed"        // the policy does not let the sender mark a message urgent or ask for acknowledgement
 	CodeUnavailable        Code = "unavailable"             // the server is shutting down or its store failed
 	CodeInternal           Code = "internal"                // a server fault; details are in the server's log
 )
@@ -80,6 +82,8 @@ var catalogue = map[Code]codeInfo{
 	CodePasskeyFailed:      {http.StatusBadRequest, "The passkey could not be checked. Try again, or use a code."},
 	CodeInvitation:         {http.StatusNotFound, "This link is not valid: ask your administrator for a new one."},
 	CodeInvitationGone:     {http.StatusGone, "This link can no longer be used; ask your administrator for a new one."},
+	CodeNotReachable:       {http.StatusForbidden, "This person cannot be reached from your account. Ask your practice to add them to your care team."},
+	CodeFlagNotAllowed:     {http.StatusForbidden, "Your practice does not let you mark messages urgent or ask for acknowledgement. Send it as a normal message."},
 	CodeUnavailable:        {http.StatusServiceUnavailable, "The server is busy or restarting. Try again in a moment."},
 	CodeInternal:           {http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell your administrator."},
 }
