@@ -28,6 +28,7 @@ type directory struct {
 	devices map[int64]cached[[]int64] // user → active device ids, ascending
 	groups  map[int64]cached[[]int64] // group → member ids (nil: no such group)
 	policy  cached[model.Policy]
+	reaches map[int64]cached[*model.Reach] // user → role and links
 }
 
 type cached[T any] struct {
@@ -38,7 +39,8 @@ type cached[T any] struct {
 func (c cached[T]) fresh(ttl time.Duration) bool { return !c.at.IsZero() && time.Since(c.at) < ttl }
 
 func newDirectory(st Store) *directory {
-	return &directory{store: st, devices: map[int64]cached[[]int64]{}, groups: map[int64]cached[[]int64]{}}
+	return &directory{store: st, devices: map[int64]cached[[]int64]{}, groups: map[int64]cached[[]int64]{},
+		reaches: map[int64]cached[*model.Reach]{}}
 }
 
 func (d *directory) forgetUser(user int64) {

@@ -78,6 +78,9 @@ func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelop
 		if len(recipients) != 1 || recipients[0] != other {
 			return nil, nil, forbid("a direct message in %s goes to user %d only", env.Conv, other)
 		}
+		if err := r.checkReach(ctx, s.user, recipients); err != nil {
+			return nil, nil, err
+		}
 	case protocol.Group:
 		members, err := r.dir.groupMembers(ctx, conv.Group)
 		if errors.Is(err, model.ErrNotFound) {
@@ -111,6 +114,9 @@ func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelop
 				return nil, nil, forbid("a reply in broadcast %s goes to its sender, user %d, only", env.Conv, conv.Owner)
 			}
 		}
+		if err := r.checkReach(ctx, s.user, recipients); err != nil {
+			return nil, nil, err
+		}
 	}
 	deliver, err := r.checkDevices(ctx, env)
 	if err != nil {
@@ -118,6 +124,9 @@ func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelop
 	}
 	pol, err := r.dir.loadPolicy(ctx)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.checkFlags(ctx, s.user, env.Flags, pol); err != nil {
 		return nil, nil, err
 	}
 	sum := sha256.Sum256(raw)
