@@ -36,6 +36,8 @@ var policyHelp = map[string][2]string{
 	"admin_networks":       {"cidrs", "Address ranges the admin console may be used from, such as 192.168.1.0/24; empty allows any."},
 	"audit_retention":      {"duration", "Audit entries are kept this long (default 6 years)."},
 	"invitation_ttl":       {"duration", "An invitation or password reset link works this long."},
+	"patient_urgent":       {"bool", "Patients may mark messages Urgent, which alerts through do-not-disturb (the server refuses it otherwise)."},
+	"patient_ack":          {"bool", "Patients may ask for acknowledgement of their messages (the server refuses it otherwise)."},
 }
 
 type policyFieldOut struct {

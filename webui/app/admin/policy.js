@@ -23,6 +23,8 @@ const LABELS = {
   admin_networks: "Networks the console may be used from",
   audit_retention: "Keep the audit log for",
   invitation_ttl: "Invitation links expire after",
+  patient_urgent: "Patients may mark messages Urgent",
+  patient_ack: "Patients may ask for acknowledgement",
 };
 
 /** @type {[string, string[]][]} */
@@ -30,6 +32,7 @@ const GROUPS = [
   ["Sign-in and passwords", ["password_min_length", "password_classes", "lockout_threshold", "lockout_cooldown", "mfa_required", "session_idle", "session_max"]],
   ["Devices", ["inactivity_lock", "pin_required", "offline_grace"]],
   ["Messages and attachments", ["retention", "attachment_max_bytes", "attachment_types", "quick_messages"]],
+  ["Patients", ["patient_urgent", "patient_ack"]],
   ["Console and records", ["admin_networks", "audit_retention", "invitation_ttl"]],
 ];
 
