@@ -84,7 +84,12 @@ func (a *API) user(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return protocol.Internal(err)
 	}
-	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": u})
+	if ok, err := a.visible(r.Context(), auth.SessionOf(r.Context()).User.ID, u.ID); err != nil {
+		return protocol.Internal(err)
+	} else if !ok {
+		return errNoUser
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": model.EntryOf(u)})
 }
 
 func (a *API) directory(w http.ResponseWriter, r *http.Request) error {
@@ -92,20 +97,21 @@ func (a *API) directory(w http.ResponseWriter, r *http.Request) error {
 	if len(q) > 64 {
 		return protocol.Errorf(protocol.CodeBadRequest, "q is longer than 64 characters")
 	}
-	users, err := a.Store.SearchUsers(r.Context(), q, maxSearch)
+	me, err := a.Store.Reach(r.Context(), auth.SessionOf(r.Context()).User.ID)
 	if err != nil {
 		return protocol.Internal(err)
 	}
-	if users == nil {
-		users = []*model.User{}
+	users, err := a.Store.SearchReachable(r.Context(), me, q, maxSearch)
+	if err != nil {
+		return protocol.Internal(err)
 	}
-	return web.WriteJSON(w, http.StatusOK, map[string]any{"users": users})
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"users": entries(users)})
 }
 
 // KeysResponse is a user's signed device list and the devices the server
 // holds active. Clients encrypt to devices that are in both.
 type KeysResponse struct {
-	User   *model.User     `json:"user"`
+	User   *model.Entry    `json:"user"`
 	List   json.RawMessage `json:"list"`
 	Active []int64         `json:"active"`
 }
@@ -114,6 +120,11 @@ func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
 	id, err := web.PathID(r, "id")
 	if err != nil {
 		return err
+	}
+	if ok, err := a.visible(r.Context(), auth.SessionOf(r.Context()).User.ID, id); err != nil {
+		return protocol.Internal(err)
+	} else if !ok {
+		return errNoUser
 	}
 	u, err := a.Store.UserByID(r.Context(), id)
 	if errors.Is(err, model.ErrNotFound) {
@@ -134,7 +145,7 @@ func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
 		// is to be sealed to, as the relay holds too.
 		active = []int64{}
 	}
-	return web.WriteJSON(w, http.StatusOK, KeysResponse{User: u, List: list, Active: active})
+	return web.WriteJSON(w, http.StatusOK, KeysResponse{User: model.EntryOf(u), List: list, Active: active})
 }
 
 type registerRequest struct {
@@ -194,10 +205,11 @@ func (a *API) groups(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return protocol.Internal(err)
 	}
-	if gs == nil {
-		gs = []*store.Group{}
+	out := make([]*Group, len(gs))
+	for i, g := range gs {
+		out[i] = groupOf(g)
 	}
-	return web.WriteJSON(w, http.StatusOK, map[string]any{"groups": gs})
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"groups": out})
 }
 
 func (a *API) group(w http.ResponseWriter, r *http.Request) error {
@@ -215,8 +227,9 @@ func (a *API) group(w http.ResponseWriter, r *http.Request) error {
 	me := auth.SessionOf(r.Context()).User.ID
 	for _, m := range g.Members {
 		if m.ID == me {
-			return web.WriteJSON(w, http.StatusOK, map[string]any{"group": g})
+			return web.WriteJSON(w, http.StatusOK, map[string]any{"group": groupOf(g)})
 		}
 	}
-	return protocol.Errorf(protocol.CodeForbidden, "you are not a member of this group")
+	// Answered as a missing group, so that group ids cannot be walked.
+	return protocol.Errorf(protocol.CodeNotFound, "no such group")
 }

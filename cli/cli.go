@@ -29,7 +29,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the server", runServe},
-		{"user", "manage users: add, list, passwd, state", runUser},
+		{"user", "manage users: add, list, passwd, state, careteam", runUser},
 		{"group", "manage groups: add, members", runGroup},
 		{"policy", "show or set the security policy", runPolicy},
 		{"audit", "the audit log: verify, export, list", runAudit},

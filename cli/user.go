@@ -36,7 +36,7 @@ func readPassword(r io.Reader) (string, error) {
 
 func runUser(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return usagef("usage: curbside user add|list|passwd|state|mfa-reset [flags]")
+		return usagef("usage: curbside user add|list|passwd|state|mfa-reset|careteam [flags]")
 	}
 	switch args[0] {
 	case "add":
@@ -49,8 +49,10 @@ func runUser(ctx context.Context, env *Env, args []string) error {
 		return userState(ctx, env, args[1:])
 	case "mfa-reset":
 		return userMFAReset(ctx, env, args[1:])
+	case "careteam":
+		return userCareteam(ctx, env, args[1:])
 	}
-	return usagef("unknown user command %q (want add, list, passwd, state or mfa-reset)", args[0])
+	return usagef("unknown user command %q (want add, list, passwd, state, mfa-reset or careteam)", args[0])
 }
 
 func userAdd(ctx context.Context, env *Env, args []string) error {

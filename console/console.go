@@ -29,6 +29,10 @@ type Console struct {
 	// EndDevice, if set, disconnects one device's relay session at once
 	// with a close code (protocol.CloseSessionEnded, CloseRevoked).
 	EndDevice func(device int64, code int, reason string)
+	// RulesChanged, if set, is called after a change to who may reach whom
+	// (assignments, group members, roles), so the relay can drop what it
+	// cached.
+	RulesChanged func()
 	// Version is the server's version, for the inventory report.
 	Version string
 	// PublicURL is the origin people reach the server at, for the links
@@ -49,6 +53,7 @@ func (a *Console) Routes() []web.Route {
 	rs = append(rs, a.reportRoutes()...)
 	rs = append(rs, a.deviceRoutes()...)
 	rs = append(rs, a.mfaRoutes()...)
+	rs = append(rs, a.assignmentRoutes()...)
 	return rs
 }
 

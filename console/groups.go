@@ -199,6 +199,7 @@ func (a *Console) groupMembers(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	a.Auth.Audit(r, "group.members", groupTarget(g.ID), store.OutcomeOK, map[string]any{"added": q.Add, "removed": q.Remove})
+	a.rulesChanged()
 	ng, err := a.Store.GroupByID(r.Context(), g.ID)
 	if err != nil {
 		return protocol.Internal(err)

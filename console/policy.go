@@ -43,6 +43,8 @@ var policyHelp = map[string][2]string{
 	"queue_max_per_device":   {"int", "Undelivered messages one device may have waiting; new messages to it are refused, with a clear error to the sender, until it connects."},
 	"sessions_max_per_user":  {"int", "Sign-ins one person may have open at once; past it a new sign-in is refused until one ends."},
 	"devices_max_per_user":   {"int", "Devices one person may set up (at most 32)."},
+	"patient_urgent":         {"bool", "Patients may mark messages Urgent, which alerts through do-not-disturb (the server refuses it otherwise)."},
+	"patient_ack":            {"bool", "Patients may ask for acknowledgement of their messages (the server refuses it otherwise)."},
 }
 
 type policyFieldOut struct {

@@ -349,6 +349,7 @@ func (a *Console) updateUser(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Internal(err)
 	}
 	a.Auth.Audit(r, "user.update", auth.UserTarget(u.ID), store.OutcomeOK, changed)
+	a.rulesChanged()
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": nu})
 }
 

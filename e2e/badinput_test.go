@@ -105,10 +105,12 @@ func TestBadInput(t *testing.T) {
 		{"bad conversation", `{"type":"send","env":` + envJSON(t, a, b, func(e *protocol.Envelope) { e.Conv = "x:1" }) + `}`, protocol.CodeBadEnvelope},
 		{"someone else's device", `{"type":"send","env":` + envJSON(t, a, b, func(e *protocol.Envelope) { e.From.Device++ }) + `}`, protocol.CodeForbidden},
 		{"not in the conversation", `{"type":"send","env":` + envJSON(t, a, b, func(e *protocol.Envelope) { e.Conv = protocol.DirectConv(b.User().ID, 999) }) + `}`, protocol.CodeForbidden},
+		// Answered like a user the participation rules hide, so that ids
+		// cannot be walked.
 		{"unknown recipient", `{"type":"send","env":` + envJSON(t, a, b, func(e *protocol.Envelope) {
 			e.Conv = protocol.BroadcastConv(a.User().ID, "x")
 			e.Keys[0].User = 999
-		}) + `}`, protocol.CodeNotFound},
+		}) + `}`, protocol.CodeNotReachable},
 		{"stale devices", `{"type":"send","env":` + envJSON(t, a, b, func(e *protocol.Envelope) { e.Keys[0].Device = 12345 }) + `}`, protocol.CodeDevicesChanged},
 		{"unknown message", `{"type":"recall","msg":"nosuchmessage0000000"}`, protocol.CodeNotFound},
 	}

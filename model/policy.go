@@ -35,12 +35,14 @@ type Policy struct {
 	AuditRetention  time.Duration // audit entries are kept this long
 	InvitationTTL   time.Duration // an invitation link works this long
 
-	AttachmentQuotaBytes int // bytes of unexpired attachments one user may store
-	AttachmentQuotaCount int // unexpired attachments one user may store
-	AttachmentRateBytes  int // bytes one user may upload per minute (after a burst of as much)
-	QueueMaxPerDevice    int // undelivered items one device may have waiting before new messages to it are refused
-	SessionsMaxPerUser   int // sessions one user may hold at once before a new sign-in is refused
-	DevicesMaxPerUser    int // active devices one user may register
+	AttachmentQuotaBytes int  // bytes of unexpired attachments one user may store
+	AttachmentQuotaCount int  // unexpired attachments one user may store
+	AttachmentRateBytes  int  // bytes one user may upload per minute (after a burst of as much)
+	QueueMaxPerDevice    int  // undelivered items one device may have waiting before new messages to it are refused
+	SessionsMaxPerUser   int  // sessions one user may hold at once before a new sign-in is refused
+	DevicesMaxPerUser    int  // active devices one user may register
+	PatientUrgent        bool // patients may mark messages Urgent (protocol.FlagUrgent)
+	PatientAck           bool // patients may ask for acknowledgement (protocol.FlagAckRequested)
 }
 
 // MaxDevicesOfUser is the most active devices a user may have: a signed
@@ -276,6 +278,8 @@ var policyFields = map[string]policyField{
 	"queue_max_per_device":   intField(func(p *Policy) *int { return &p.QueueMaxPerDevice }, 100, 10000000),
 	"sessions_max_per_user":  intField(func(p *Policy) *int { return &p.SessionsMaxPerUser }, 1, 1000),
 	"devices_max_per_user":   intField(func(p *Policy) *int { return &p.DevicesMaxPerUser }, 1, MaxDevicesOfUser),
+	"patient_urgent":         boolField(func(p *Policy) *bool { return &p.PatientUrgent }),
+	"patient_ack":            boolField(func(p *Policy) *bool { return &p.PatientAck }),
 }
 
 // PolicyKeys lists the policy's keys in order.

@@ -42,6 +42,8 @@ const (
 	CodeInvitation         Code = "invitation_invalid"      // an invitation link is unknown
 	CodeInvitationGone     Code = "invitation_gone"         // an invitation link was used, withdrawn or has expired
 	CodeCrossSite          Code = "cross_site"              // a state-changing request came from another origin
+	CodeNotReachable       Code = "not_reachable"           // the participation rules do not let the sender reach that person
+	CodeFlagNotAllowed     Code = "flag_not_allowed"        // the policy does not let the sender mark a message urgent or ask for acknowledgement
 	CodeUnavailable        Code = "unavailable"             // the server is shutting down or its store failed
 	CodeTooManyConnections Code = "too_many_connections"    // the server, or this address, holds as many connections as it may
 	CodeLimitReached       Code = "limit_reached"           // a per-user limit of the practice (attachments, sessions, devices) is reached
@@ -86,6 +88,8 @@ var catalogue = map[Code]codeInfo{
 	CodeInvitation:         {http.StatusNotFound, "This link is not valid: ask your administrator for a new one."},
 	CodeInvitationGone:     {http.StatusGone, "This link can no longer be used; ask your administrator for a new one."},
 	CodeCrossSite:          {http.StatusForbidden, "This request came from another site and was refused."},
+	CodeNotReachable:       {http.StatusForbidden, "This person cannot be reached from your account. Ask your practice to add them to your care team."},
+	CodeFlagNotAllowed:     {http.StatusForbidden, "Your practice does not let you mark messages urgent or ask for acknowledgement. Send it as a normal message."},
 	CodeUnavailable:        {http.StatusServiceUnavailable, "The server is busy or restarting. Try again in a moment."},
 	CodeTooManyConnections: {http.StatusServiceUnavailable, "The server has too many connections open. Try again in a moment."},
 	CodeLimitReached:       {http.StatusForbidden, "You have reached a limit your practice sets. Remove something or ask your administrator."},

@@ -103,9 +103,9 @@ func TestSendRefused(t *testing.T) {
 			env:     newEnv(dc(alice, dave), party(alice, aliceA), party(dave, 41), party(alice, aliceB)),
 			code:    protocol.CodeDevicesChanged,
 			devices: map[string][]int64{"4": {}}},
-		{name: "no such recipient",
+		{name: "no such recipient", // answered like one the rules do not let alice reach
 			env:  newEnv(dc(alice, nobody), party(alice, aliceA), party(nobody, 91), party(alice, aliceB)),
-			code: protocol.CodeNotFound},
+			code: protocol.CodeNotReachable},
 	}
 	st := directoryStore()
 	tr := startRelay(t, st)

@@ -30,6 +30,7 @@ type directory struct {
 	states  map[int64]cached[string]  // user → state ("" for no such user)
 	groups  map[int64]cached[[]int64] // group → member ids (nil: no such group)
 	policy  cached[model.Policy]
+	reaches map[int64]cached[*model.Reach] // user → role and links
 }
 
 type cached[T any] struct {
@@ -40,7 +41,8 @@ type cached[T any] struct {
 func (c cached[T]) fresh(ttl time.Duration) bool { return !c.at.IsZero() && time.Since(c.at) < ttl }
 
 func newDirectory(st Store) *directory {
-	return &directory{store: st, devices: map[int64]cached[[]int64]{}, states: map[int64]cached[string]{}, groups: map[int64]cached[[]int64]{}}
+	return &directory{store: st, devices: map[int64]cached[[]int64]{}, states: map[int64]cached[string]{}, groups: map[int64]cached[[]int64]{},
+		reaches: map[int64]cached[*model.Reach]{}}
 }
 
 func (d *directory) forgetUser(user int64) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -39,6 +40,7 @@ type fakeStore struct {
 	groups   map[int64][]int64 // group → members
 	policy   model.Policy
 	contacts map[[2]int64]bool
+	links    map[int64]map[int64]bool // user → users linked by an assignment
 	blobs    map[string]fakeBlob
 	touched  map[int64]int
 
@@ -106,6 +108,27 @@ func (f *fakeStore) addUser(id int64, name string, devices ...int64) {
 	defer f.mu.Unlock()
 	f.users[id] = &model.User{ID: id, Username: name, Display: name, Role: model.RoleStaff, State: model.StateActive}
 	f.devices[id] = slices.Sorted(slices.Values(devices))
+}
+
+func (f *fakeStore) setRole(user int64, role string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users[user].Role = role
+}
+
+// link assigns b to a (and so a to b).
+func (f *fakeStore) link(a, b int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.links == nil {
+		f.links = map[int64]map[int64]bool{}
+	}
+	for _, p := range [][2]int64{{a, b}, {b, a}} {
+		if f.links[p[0]] == nil {
+			f.links[p[0]] = map[int64]bool{}
+		}
+		f.links[p[0]][p[1]] = true
+	}
 }
 
 func (f *fakeStore) setDevices(user int64, devices ...int64) {
@@ -528,6 +551,16 @@ func (f *fakeStore) UserByID(ctx context.Context, id int64) (*model.User, error)
 	}
 	c := *u
 	return &c, nil
+}
+
+func (f *fakeStore) Reach(ctx context.Context, user int64) (*model.Reach, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := &model.Reach{User: user, Links: maps.Clone(f.links[user])}
+	if u, ok := f.users[user]; ok {
+		r.Role = u.Role
+	}
+	return r, nil
 }
 
 func (f *fakeStore) LoadPolicy(ctx context.Context) (model.Policy, error) {

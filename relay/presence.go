@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 
@@ -11,7 +12,10 @@ import (
 
 // presence tracks who is connected and their chosen status, and tells each
 // change to the user's contacts: the people they have exchanged messages
-// with. It lives in memory only; after a restart everyone is offline until
+// with, as far as the participation rules let them reach each other (a
+// message in a shared group makes a contact, but not one that sees the
+// other's presence unless the rules allow it; an assignment removed stops
+// it at once). It lives in memory only; after a restart everyone is offline until
 // they reconnect.
 type presence struct {
 	r *Relay
@@ -79,6 +83,7 @@ func (p *presence) addPairs(pairs [][2]int64) {
 			intro{pr[1], protocol.Presence{Type: protocol.TPresence, User: pr[0], Status: p.statusLocked(pr[0]), TS: now}})
 	}
 	p.mu.Unlock()
+	intros = slices.DeleteFunc(intros, func(in intro) bool { return !p.visible(in.to, in.frame.User) })
 	p.r.mu.RLock()
 	defer p.r.mu.RUnlock()
 	for _, in := range intros {
@@ -112,6 +117,7 @@ func (p *presence) connected(user int64) []protocol.Presence {
 	}
 	st := p.statusLocked(user)
 	p.mu.Unlock()
+	snapshot = slices.DeleteFunc(snapshot, func(pr protocol.Presence) bool { return !p.visible(user, pr.User) })
 	if first {
 		p.announce(user, st)
 	}
@@ -154,8 +160,13 @@ func (p *presence) announce(user int64, status string) {
 	for c := range p.contacts[user] {
 		targets[c] = struct{}{}
 	}
-	targets[user] = struct{}{}
 	p.mu.Unlock()
+	for c := range targets {
+		if !p.visible(c, user) {
+			delete(targets, c)
+		}
+	}
+	targets[user] = struct{}{}
 	p.r.mu.RLock()
 	defer p.r.mu.RUnlock()
 	for u := range targets {
@@ -163,4 +174,11 @@ func (p *presence) announce(user int64, status string) {
 			s.pushEphemeral(frame)
 		}
 	}
+}
+
+// visible reports whether viewer may see the presence of who: the rules must
+// let them reach each other. A failure to read the rules hides it.
+func (p *presence) visible(viewer, who int64) bool {
+	ok, err := p.r.reaches(p.r.ctx, viewer, who)
+	return err == nil && ok
 }

@@ -81,11 +81,16 @@ func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelop
 			return nil, nil, forbid("you are not in conversation %s", env.Conv)
 		}
 		other := conv.A + conv.B - s.user
-		if err := r.checkActive(ctx, other); err != nil {
-			return nil, nil, err
-		}
 		if len(recipients) != 1 || recipients[0] != other {
 			return nil, nil, forbid("a direct message in %s goes to user %d only", env.Conv, other)
+		}
+		// Reach first: whether someone is active is told only to those who
+		// may reach them.
+		if err := r.checkReach(ctx, s.user, recipients); err != nil {
+			return nil, nil, err
+		}
+		if err := r.checkActive(ctx, other); err != nil {
+			return nil, nil, err
 		}
 	case protocol.Group:
 		members, err := r.dir.groupMembers(ctx, conv.Group)
@@ -115,12 +120,17 @@ func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelop
 		}
 	case protocol.Broadcast:
 		if s.user != conv.Owner {
-			if err := r.checkActive(ctx, conv.Owner); err != nil {
-				return nil, nil, err
-			}
 			// A reply to a broadcast goes to its owner only.
 			if len(recipients) != 1 || recipients[0] != conv.Owner {
 				return nil, nil, forbid("a reply in broadcast %s goes to its sender, user %d, only", env.Conv, conv.Owner)
+			}
+		}
+		if err := r.checkReach(ctx, s.user, recipients); err != nil {
+			return nil, nil, err
+		}
+		if s.user != conv.Owner {
+			if err := r.checkActive(ctx, conv.Owner); err != nil {
+				return nil, nil, err
 			}
 		}
 	}
@@ -130,6 +140,9 @@ func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelop
 	}
 	pol, err := r.dir.loadPolicy(ctx)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.checkFlags(ctx, s.user, env.Flags, pol); err != nil {
 		return nil, nil, err
 	}
 	sum := sha256.Sum256(raw)

@@ -41,6 +41,7 @@ type Store interface {
 	ActiveDevices(ctx context.Context, user int64) ([]int64, error)
 	GroupMemberIDs(ctx context.Context, group int64) ([]int64, error)
 	UserByID(ctx context.Context, id int64) (*model.User, error)
+	Reach(ctx context.Context, user int64) (*model.Reach, error)
 	LoadPolicy(ctx context.Context) (model.Policy, error)
 	AllContacts(ctx context.Context) ([][2]int64, error)
 	TouchDevice(ctx context.Context, id, at int64) error

@@ -294,6 +294,22 @@ BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
 -- wipe command (its signing key is sealed under the PIN).
 ALTER TABLE devices ADD COLUMN wipe_key BLOB;
 `,
+	// 6: participation rules: the users and groups assigned to a user (a
+	// patient's care team, an external provider's contacts).
+	`
+CREATE TABLE assignments (
+	id         INTEGER PRIMARY KEY,
+	user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	member_id  INTEGER REFERENCES users (id) ON DELETE CASCADE,
+	group_id   INTEGER REFERENCES groups (id) ON DELETE CASCADE,
+	created_at INTEGER NOT NULL,
+	CHECK ((member_id IS NULL) <> (group_id IS NULL))
+);
+CREATE UNIQUE INDEX assignments_user_member ON assignments (user_id, member_id) WHERE member_id IS NOT NULL;
+CREATE UNIQUE INDEX assignments_user_group ON assignments (user_id, group_id) WHERE group_id IS NOT NULL;
+CREATE INDEX assignments_member ON assignments (member_id) WHERE member_id IS NOT NULL;
+CREATE INDEX assignments_group ON assignments (group_id) WHERE group_id IS NOT NULL;
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

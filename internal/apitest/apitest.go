@@ -259,6 +259,17 @@ func (f *Fixture) ConsoleUser(name, level string) {
 	f.Users[name] = u
 }
 
+// RoleUser adds a user with a role and no admin level to the Fixture.
+func (f *Fixture) RoleUser(name, role string) {
+	f.T.Helper()
+	hash, _ := auth.HashPassword(TestPassword)
+	u := &model.User{Username: name, Display: strings.ToUpper(name), Role: role, State: model.StateActive, PasswordHash: hash}
+	if err := f.Store.CreateUser(context.Background(), u); err != nil {
+		f.T.Fatal(err)
+	}
+	f.Users[name] = u
+}
+
 // AuditRows returns the audit log's (action, target, actor name, outcome)
 // rows, read straight from the database file.
 func AuditRows(t *testing.T, st *store.Store) [][4]string {

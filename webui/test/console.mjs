@@ -520,6 +520,31 @@ export function consoleTests() {
       assert.ok(!(await api(p, "GET", "/api/v1/admin/groups")).body.groups.some((x) => x.name === "Clinicians"));
     }],
 
+    ["console: an admin assigns a care team on a user's page, and removes part of it", async (ctx) => {
+      const p = c.o.page;
+      const gail = await userId(p, "gail"); // an external provider
+      await go(p, `#/users/${gail}`);
+      const team = p.locator(".card", { hasText: "Assigned people and groups" });
+      await team.getByText("Nobody assigned.").waitFor();
+      for (const [kind, name] of [["user", "erin"], ["group", "Cardiology clinic"]]) {
+        await team.getByLabel("Assign a person or a group").selectOption(kind);
+        await team.getByLabel("Username or group name").fill(name);
+        await team.getByRole("button", { name: "Assign" }).click();
+        await team.locator("li", { hasText: name }).waitFor();
+      }
+      let as = (await api(p, "GET", `/api/v1/admin/users/${gail}/assignments`)).body.assignments;
+      assert.deepEqual(as.map((a) => `${a.kind}:${a.name}`).sort(), ["group:Cardiology clinic", "user:erin"]);
+      await shot(ctx, p, "careteam-1280");
+      await team.getByRole("button", { name: "Remove Cardiology clinic" }).click();
+      await team.locator("li", { hasText: "Cardiology clinic" }).waitFor({ state: "detached" });
+      as = (await api(p, "GET", `/api/v1/admin/users/${gail}/assignments`)).body.assignments;
+      assert.deepEqual(as.map((a) => a.name), ["erin"]);
+      // A name that is nobody's says so, in words.
+      await team.getByLabel("Username or group name").fill("nobody-here");
+      await team.getByRole("button", { name: "Assign" }).click();
+      await team.locator(".form-error", { hasText: "nobody-here" }).waitFor();
+    }],
+
     ["console: offboarding says what it will do and shows what it revoked", async (ctx) => {
       const p = c.o.page;
       const gail = await userId(p, "gail");

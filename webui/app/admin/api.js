@@ -69,6 +69,9 @@ export const admin = {
   unlock: (id) => req("POST", `${A}/users/${id}/unlock`),
   resetMFA: (id) => req("POST", `${A}/users/${id}/mfa/reset`),
   userDevices: (id) => req("GET", `${A}/users/${id}/devices`),
+  assignments: (id) => req("GET", `${A}/users/${id}/assignments`),
+  assign: (id, kind, name) => req("POST", `${A}/users/${id}/assignments`, { json: { kind, name } }),
+  unassign: (id, kind, target) => req("DELETE", `${A}/users/${id}/assignments/${kind}/${target}`),
 
   groups: () => req("GET", `${A}/groups`),
   group: (id) => req("GET", `${A}/groups/${id}`),

@@ -29,6 +29,8 @@ const LABELS = {
   queue_max_per_device: "Undelivered messages per device",
   sessions_max_per_user: "Sign-ins open per person",
   devices_max_per_user: "Devices per person",
+  patient_urgent: "Patients may mark messages Urgent",
+  patient_ack: "Patients may ask for acknowledgement",
 };
 
 /** @type {[string, string[]][]} */
@@ -37,6 +39,7 @@ const GROUPS = [
   ["Devices", ["inactivity_lock", "pin_required", "offline_grace", "devices_max_per_user", "sessions_max_per_user"]],
   ["Messages and attachments", ["retention", "attachment_max_bytes", "attachment_types", "quick_messages"]],
   ["Limits per person", ["attachment_quota_bytes", "attachment_quota_count", "attachment_rate_bytes", "queue_max_per_device"]],
+  ["Patients", ["patient_urgent", "patient_ack"]],
   ["Console and records", ["admin_networks", "audit_retention", "invitation_ttl"]],
 ];
 

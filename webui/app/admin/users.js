@@ -3,6 +3,7 @@
 // through an invitation link), and one user's page: profile, access,
 // second factor, groups and devices.
 import { admin } from "./api.js";
+import { careTeamCard } from "./careteam.js";
 import {
   ago, badge, busy, card, confirm, dialog, errorLine, failure, field, fill, fmtDate, h, labelOf, linkBox, loading,
   LEVELS, pageHead, rank, ROLES, select, STATES, stateBadge, table, toast, userName,
@@ -174,7 +175,8 @@ export async function userPage(view, ctx, id, notice) {
       profileCard(u, ctx, reload),
       accessCard(u, res, ctx, reload, self),
       mfaCard(u, res, ctx, reload),
-      groupsCard(u, res.groups || [], ctx, reload)),
+      groupsCard(u, res.groups || [], ctx, reload),
+      careTeamCard(u, ctx)),
     devicesCard(u, ctx));
 }
 

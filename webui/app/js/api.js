@@ -9,6 +9,7 @@ import { unb64 } from "./bytes.js";
 /** @typedef {import("./types.js").ConfigAnswer} ConfigAnswer */
 /** @typedef {import("./types.js").KeysAnswer} KeysAnswer */
 /** @typedef {import("./types.js").User} User */
+/** @typedef {import("./types.js").Entry} Entry */
 /** @typedef {import("./types.js").BlobAnswer} BlobAnswer */
 /** @typedef {import("./types.js").DeviceList} DeviceList */
 /** @typedef {import("./types.js").Group} Group */
@@ -70,8 +71,8 @@ export async function call(method, path, body) {
  *   logout(): Promise<any>,
  *   me(): Promise<MeAnswer>,
  *   config(): Promise<ConfigAnswer>,
- *   user(username: string): Promise<{user: User}>,
- *   directory(q: string): Promise<{users: User[]}>,
+ *   user(username: string): Promise<{user: Entry}>,
+ *   directory(q: string): Promise<{users: Entry[]}>,
  *   keys(uid: number): Promise<KeysAnswer>,
  *   registerDevice(name: string, list: DeviceList): Promise<{device: number}>,
  *   challenge(device: number): Promise<{nonce: string, expires_at: number}>,

@@ -20,6 +20,7 @@ export const CODE_CODE_NOT_ACCEPTED = "code_not_accepted";
 export const CODE_CONFLICT = "conflict";
 export const CODE_CROSS_SITE = "cross_site";
 export const CODE_DEVICES_CHANGED = "devices_changed";
+export const CODE_FLAG_NOT_ALLOWED = "flag_not_allowed";
 export const CODE_FORBIDDEN = "forbidden";
 export const CODE_FORBIDDEN_NETWORK = "forbidden_network";
 export const CODE_ID_REUSED = "id_reused";
@@ -32,6 +33,7 @@ export const CODE_MFA_ENROLLMENT_REQUIRED = "mfa_enrollment_required";
 export const CODE_MFA_EXPIRED = "mfa_expired";
 export const CODE_MFA_REQUIRED = "mfa_required";
 export const CODE_NOT_FOUND = "not_found";
+export const CODE_NOT_REACHABLE = "not_reachable";
 export const CODE_PASSKEY_FAILED = "passkey_failed";
 export const CODE_PASSKEY_UNAVAILABLE = "passkey_unavailable";
 export const CODE_QUEUE_FULL = "queue_full";
@@ -56,6 +58,7 @@ export const CODES = Object.freeze({
   conflict: Object.freeze({ status: 409, message: "That changed meanwhile. Reload and try again." }),
   cross_site: Object.freeze({ status: 403, message: "This request came from another site and was refused." }),
   devices_changed: Object.freeze({ status: 409, message: "The recipients' devices changed. The app will try again." }),
+  flag_not_allowed: Object.freeze({ status: 403, message: "Your practice does not let you mark messages urgent or ask for acknowledgement. Send it as a normal message." }),
   forbidden: Object.freeze({ status: 403, message: "You are not allowed to do this." }),
   forbidden_network: Object.freeze({ status: 403, message: "The admin console cannot be used from this network." }),
   id_reused: Object.freeze({ status: 409, message: "This message id was already used for a different message; choose a new id." }),
@@ -68,6 +71,7 @@ export const CODES = Object.freeze({
   mfa_expired: Object.freeze({ status: 401, message: "This sign-in has expired. Sign in with your password again." }),
   mfa_required: Object.freeze({ status: 403, message: "Sign in again and confirm with your second sign-in step." }),
   not_found: Object.freeze({ status: 404, message: "That could not be found. It may have been removed or may have expired." }),
+  not_reachable: Object.freeze({ status: 403, message: "This person cannot be reached from your account. Ask your practice to add them to your care team." }),
   passkey_failed: Object.freeze({ status: 400, message: "The passkey could not be checked. Try again, or use a code." }),
   passkey_unavailable: Object.freeze({ status: 400, message: "Passkeys cannot be used at this address." }),
   queue_full: Object.freeze({ status: 503, message: "Not sent: the recipient's device has too many messages waiting. Try again once they are back online." }),
@@ -157,6 +161,8 @@ export const POLICY_DEFAULTS = Object.freeze({
   offline_grace: "72h0m0s",
   password_classes: "1",
   password_min_length: "12",
+  patient_ack: "false",
+  patient_urgent: "false",
   pin_required: "true",
   queue_max_per_device: "10000",
   quick_messages: "[\"On my way\",\"Call me when you can\",\"Seen, thanks\",\"Patient is ready\",\"Running 10 minutes late\"]",

@@ -7,7 +7,7 @@
 import { api } from "./api.js";
 import { unb64 } from "./bytes.js";
 import { CryptoError, safetyNumber, verifyDeviceList } from "./crypto.js";
-import { CLIENT_POLICY_DEFAULTS, STATE_ACTIVE } from "./constants.js";
+import { CLIENT_POLICY_DEFAULTS } from "./constants.js";
 
 export class Directory extends EventTarget {
   constructor({ meta, vault, keys, config }) {
@@ -126,7 +126,9 @@ export class Directory extends EventTarget {
   async searchDirectory(q) {
     const { users } = await api.directory(q);
     for (const u of users) this.rememberUser(u);
-    return users.filter((u) => u.id !== this.me.id && u.state === STATE_ACTIVE);
+    // The server lists only active people the participation rules let
+    // this user reach.
+    return users.filter((u) => u.id !== this.me.id);
   }
 }
 

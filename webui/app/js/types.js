@@ -192,7 +192,17 @@ export {};
  */
 
 /**
- * A directory entry (model.User as the API gives it).
+ * A directory entry (model.Entry): what the directory, user and key
+ * look-ups and group member lists give.
+ * @typedef {object} Entry
+ * @property {number} id
+ * @property {string} username
+ * @property {string} display
+ * @property {string} role ROLE_* of constants.js
+ */
+
+/**
+ * The signed-in user's own record (model.User), as GET /api/v1/me gives it.
  * @typedef {object} User
  * @property {number} id
  * @property {string} username
@@ -248,7 +258,7 @@ export {};
  * GET /api/v1/keys/{uid}: a user, their signed device list (as JSON) and
  * the device ids the server holds active.
  * @typedef {object} KeysAnswer
- * @property {User} user
+ * @property {Entry} user
  * @property {DeviceList} list
  * @property {number[]} active
  */
@@ -258,7 +268,7 @@ export {};
  * @typedef {object} Group
  * @property {number} id
  * @property {string} name
- * @property {User[]} members
+ * @property {Entry[]} members
  */
 
 /**

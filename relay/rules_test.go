@@ -1,0 +1,153 @@
+package relay
+
+import (
+	"testing"
+	"time"
+
+	"github.com/curbside-health/curbside/model"
+	"github.com/curbside-health/curbside/protocol"
+)
+
+// erinToBob is a direct message from erin (one device) to bob.
+func erinToBob() *protocol.Envelope {
+	return newEnv(protocol.DirectConv(erin, bob), party(erin, erinA), party(bob, bobA), party(bob, bobB))
+}
+
+// A patient reaches only the people assigned to them, and they reach the
+// patient back; removing nothing else, the relay follows an assignment as
+// soon as it is told the rules changed.
+func TestPatientReachesCareTeamOnly(t *testing.T) {
+	st := directoryStore()
+	st.setRole(erin, model.RolePatient)
+	tr := startRelay(t, st)
+	e := tr.dial(erin, erinA)
+
+	env := erinToBob()
+	e.send(env)
+	wantError(t, e.next(), protocol.CodeNotReachable, env.ID)
+	if n := st.acceptCalls(); n != 0 {
+		t.Fatalf("%d refused envelopes reached the store", n)
+	}
+
+	st.link(erin, bob)
+	tr.r.RulesChanged()
+	env = erinToBob()
+	e.sendOK(env)
+
+	// The link is symmetric: bob answers.
+	b := tr.dial(bob, bobA)
+	wantMsg(t, b.next(), env)
+	back := newEnv(protocol.DirectConv(bob, erin), party(bob, bobA), party(erin, erinA), party(bob, bobB))
+	b.sendOK(back)
+	wantMsg(t, e.next(), back)
+
+	// And it is a link to bob only: carol, staff too, is not reachable.
+	env = newEnv(protocol.DirectConv(erin, carol), party(erin, erinA), party(carol, carolA))
+	e.send(env)
+	wantError(t, e.next(), protocol.CodeNotReachable, env.ID)
+}
+
+// A patient may not mark a message urgent or ask for acknowledgement
+// unless the policy allows it; staff may.
+func TestPatientFlags(t *testing.T) {
+	st := directoryStore()
+	st.setRole(erin, model.RolePatient)
+	st.link(erin, bob)
+	tr := startRelay(t, st)
+	e := tr.dial(erin, erinA)
+	b := tr.dial(bob, bobA)
+	for _, flag := range []uint32{protocol.FlagUrgent, protocol.FlagAckRequested} {
+		env := erinToBob()
+		env.Flags = flag
+		e.send(env)
+		wantError(t, e.next(), protocol.CodeFlagNotAllowed, env.ID)
+	}
+	for _, flag := range []uint32{protocol.FlagUrgent, protocol.FlagAckRequested} {
+		back := newEnv(protocol.DirectConv(bob, erin), party(bob, bobA), party(erin, erinA), party(bob, bobB))
+		back.Flags = flag
+		b.sendOK(back)
+	}
+
+	st2 := directoryStore()
+	st2.setRole(erin, model.RolePatient)
+	st2.link(erin, bob)
+	st2.policy.PatientUrgent, st2.policy.PatientAck = true, true
+	tr2 := startRelay(t, st2)
+	e2 := tr2.dial(erin, erinA)
+	env := erinToBob()
+	env.Flags = protocol.FlagUrgent | protocol.FlagAckRequested
+	e2.sendOK(env)
+}
+
+// nextPresence returns the next presence frame.
+func (c *testConn) nextPresence() frame {
+	c.t.Helper()
+	select {
+	case f := <-c.presence:
+		return f
+	case <-time.After(waitTimeout):
+		c.t.Fatalf("device %d: no presence frame within %v", c.device, waitTimeout)
+	}
+	return frame{}
+}
+
+// nextOthersPresence returns the next presence frame about another user
+// than the device's own.
+func (c *testConn) nextOthersPresence() frame {
+	c.t.Helper()
+	for {
+		if f := c.nextPresence(); f.User != c.user {
+			return f
+		}
+	}
+}
+
+// Presence goes only between contacts the rules let reach each other: a
+// patient who once exchanged messages with a clinician (here in a shared
+// group) learns nothing of the clinician's presence, and the clinician
+// nothing of the patient's.
+func TestPresenceFollowsRules(t *testing.T) {
+	st := directoryStore()
+	st.setRole(erin, model.RolePatient)
+	st.contacts[[2]int64{bob, erin}] = true
+	st.contacts[[2]int64{bob, carol}] = true
+	tr := startRelay(t, st)
+
+	b := tr.dial(bob, bobA)
+	if f := b.nextOthersPresence(); f.User != carol {
+		t.Fatalf("bob's snapshot begins with %s, want carol only", f)
+	}
+	e := tr.dial(erin, erinA)
+	e.writeJSON(map[string]any{"type": protocol.TPresence, "status": protocol.PresenceDND, "ref": "dnd"})
+	if f := e.next(); f.Type != protocol.TOK {
+		t.Fatalf("erin's status change got %s", f)
+	}
+	// Presence frames to one device keep their order: carol's coming
+	// online is the next bob sees, with nothing of erin's before it.
+	tr.dial(carol, carolA)
+	if f := b.nextOthersPresence(); f.User != carol || f.Status != protocol.PresenceAvailable {
+		t.Fatalf("bob got %s, want carol coming online and nothing of erin", f)
+	}
+	b.writeJSON(map[string]any{"type": protocol.TPresence, "status": protocol.PresenceAway, "ref": "away"})
+	if f := b.next(); f.Type != protocol.TOK {
+		t.Fatalf("bob's status change got %s", f)
+	}
+	// erin's own devices see only erin's own status.
+	for {
+		f := e.nextPresence()
+		if f.User != erin {
+			t.Fatalf("erin, a patient not assigned to bob, got %s", f)
+		}
+		if f.Status == protocol.PresenceDND {
+			break
+		}
+	}
+
+	// Once bob is on erin's care team, they see each other.
+	st.link(erin, bob)
+	tr.r.RulesChanged()
+	b.writeJSON(map[string]any{"type": protocol.TPresence, "status": protocol.PresenceDND, "ref": "dnd"})
+	if f := e.nextOthersPresence(); f.User != bob || f.Status != protocol.PresenceDND {
+		t.Fatalf("erin got %s, want bob's status now that he is on her care team", f)
+	}
+}

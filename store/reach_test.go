@@ -1,0 +1,116 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/curbside-health/curbside/model"
+)
+
+// TestReach checks the links assignments make, in both directions and
+// through groups and subgroups, the search that follows them, and the
+// limits on assigning.
+func TestReach(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	id := map[string]int64{}
+	for _, u := range [][2]string{{"doc", model.RoleStaff}, {"nurse", model.RoleStaff}, {"night", model.RoleStaff},
+		{"owner", model.RoleAdmin}, {"spec", model.RoleExternal}, {"pat", model.RolePatient}, {"other", model.RolePatient}} {
+		m := &model.User{Username: u[0], Display: u[0], Role: u[1], State: model.StateActive, PasswordHash: "x"}
+		if err := st.CreateUser(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		id[u[0]] = m.ID
+	}
+	nursing, _ := st.CreateGroupIn(ctx, "Nursing", "", 0)
+	night, _ := st.CreateGroupIn(ctx, "Night", "", nursing)
+	st.SetGroupMembers(ctx, nursing, []int64{id["nurse"]}, true)
+	st.SetGroupMembers(ctx, night, []int64{id["night"]}, true)
+
+	if err := st.Assign(ctx, id["pat"], AssignUser, id["doc"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Assign(ctx, id["pat"], AssignGroup, nursing); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Assign(ctx, id["pat"], AssignUser, id["doc"]); err != nil {
+		t.Fatalf("assigning twice: %v", err)
+	}
+	links := func(name string) []int64 {
+		r, err := st.Reach(ctx, id[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Sorted(maps.Keys(r.Links))
+	}
+	if got, want := links("pat"), []int64{id["doc"], id["nurse"], id["night"]}; !slices.Equal(got, want) {
+		t.Errorf("patient's links %v, want the doctor, Nursing and its subgroup %v", got, want)
+	}
+	for _, n := range []string{"doc", "nurse", "night"} {
+		if got := links(n); !slices.Equal(got, []int64{id["pat"]}) {
+			t.Errorf("%s's links %v, want the patient", n, got)
+		}
+	}
+	if got := links("other"); len(got) != 0 {
+		t.Errorf("unassigned patient has links %v", got)
+	}
+	if r, _ := st.Reach(ctx, 9999); r.Role != "" {
+		t.Errorf("a missing user has role %q", r.Role)
+	}
+
+	r, _ := st.Reach(ctx, id["pat"])
+	found, err := st.SearchReachable(ctx, r, "", 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, u := range found {
+		names = append(names, u.Username)
+	}
+	if want := []string{"doc", "night", "nurse", "pat"}; !slices.Equal(names, want) {
+		t.Errorf("patient's directory %v, want %v", names, want)
+	}
+	r, _ = st.Reach(ctx, id["spec"])
+	found, _ = st.SearchReachable(ctx, r, "", 50)
+	names = nil
+	for _, u := range found {
+		names = append(names, u.Username)
+	}
+	if want := []string{"doc", "night", "nurse", "owner", "spec"}; !slices.Equal(names, want) {
+		t.Errorf("external's directory %v, want the staff %v", names, want)
+	}
+
+	as, err := st.Assignments(ctx, id["pat"])
+	if err != nil || len(as) != 2 || as[0].Kind != AssignUser || as[1].Kind != AssignGroup || as[1].Name != "Nursing" {
+		t.Fatalf("assignments %+v, %v", as, err)
+	}
+	if ok, _ := st.SharesGroup(ctx, id["nurse"], id["night"]); !ok {
+		t.Error("Nursing and its subgroup's member share no group")
+	}
+	if ok, _ := st.SharesGroup(ctx, id["pat"], id["nurse"]); ok {
+		t.Error("an assignment counted as group membership")
+	}
+
+	if err := st.Assign(ctx, id["pat"], AssignUser, id["pat"]); !errors.Is(err, model.ErrConflict) {
+		t.Errorf("self-assignment: %v", err)
+	}
+	if err := st.Assign(ctx, id["pat"], AssignGroup, 9999); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("missing group: %v", err)
+	}
+	if err := st.Unassign(ctx, id["pat"], AssignGroup, nursing); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Unassign(ctx, id["pat"], AssignGroup, nursing); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("removing twice: %v", err)
+	}
+	if got := links("nurse"); len(got) != 0 {
+		t.Errorf("after removal nurse's links %v", got)
+	}
+}
