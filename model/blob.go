@@ -1,5 +1,7 @@
 package model
 
+import "fmt"
+
 // Blob is an uploaded ciphertext blob's metadata.
 type Blob struct {
 	ID        string
@@ -29,4 +31,18 @@ func ValidBlobID(id string) bool {
 		}
 	}
 	return true
+}
+
+// HumanBytes writes a size the way a person reads it in a message ("25.0
+// MiB"), for the words of a limit's error.
+func HumanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -328,6 +328,8 @@ type ClientPolicy struct {
 	AttachmentMaxBytes int      `json:"attachment_max_bytes"`
 	AttachmentTypes    []string `json:"attachment_types"`
 	OfflineGraceMS     int64    `json:"offline_grace_ms"`
+	PatientUrgent      bool     `json:"patient_urgent"` // patients may mark messages Urgent
+	PatientAck         bool     `json:"patient_ack"`    // patients may ask for acknowledgement
 }
 
 // Client returns the part of the policy clients enforce.
@@ -336,5 +338,6 @@ func (p *Policy) Client() ClientPolicy {
 		RetentionMS: p.Retention.Milliseconds(), InactivityLockMS: p.InactivityLock.Milliseconds(),
 		PINRequired: p.PINRequired, AttachmentMaxBytes: p.AttachmentMaxBytes, AttachmentTypes: p.AttachmentTypes,
 		OfflineGraceMS: p.OfflineGrace.Milliseconds(),
+		PatientUrgent:  p.PatientUrgent, PatientAck: p.PatientAck,
 	}
 }

@@ -2,7 +2,6 @@ package relay
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -33,7 +32,7 @@ func (r *Relay) putBlob(w http.ResponseWriter, req *http.Request) error {
 	limit := int64(pol.AttachmentMaxBytes)
 	limit += blobOverhead(limit)
 	tooBig := protocol.Errorf(protocol.CodeTooLarge,
-		"the attachment is larger than the %s the policy allows", humanBytes(int64(pol.AttachmentMaxBytes)))
+		"the attachment is larger than the %s the policy allows", model.HumanBytes(int64(pol.AttachmentMaxBytes)))
 	if req.ContentLength > limit {
 		return tooBig // refused before a byte is read
 	}
@@ -43,7 +42,7 @@ func (r *Relay) putBlob(w http.ResponseWriter, req *http.Request) error {
 			r.log.Warn("attachment upload rate limit reached", "user", user, "bytes_per_minute", rate)
 		}
 		return protocol.Errorf(protocol.CodeRateLimited,
-			"you are sending attachments faster than your practice allows (%s a minute); wait a minute and try again", humanBytes(rate))
+			"you are sending attachments faster than your practice allows (%s a minute); wait a minute and try again", model.HumanBytes(rate))
 	}
 	req.Body = http.MaxBytesReader(w, req.Body, limit)
 	// The server has no whole-request timeout (the relay's WebSockets live
@@ -112,16 +111,4 @@ func capitalise(s string) string {
 		return s
 	}
 	return string(s[0]-'a'+'A') + s[1:] + "."
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -97,24 +96,11 @@ func checkQuota(q model.BlobQuota, count int, used, size int64) error {
 	case q.Count > 0 && count+1 > q.Count:
 		return model.Refuse(model.ErrLimit, "you already have %d attachments stored, the most your practice allows; older ones are removed as they expire", count)
 	case q.Bytes > 0 && used+size > q.Bytes:
-		return model.Refuse(model.ErrLimit, "your stored attachments would take more than the %s your practice allows; older ones are removed as they expire", humanBytes(q.Bytes))
+		return model.Refuse(model.ErrLimit, "your stored attachments would take more than the %s your practice allows; older ones are removed as they expire", model.HumanBytes(q.Bytes))
 	case q.Bytes > 0 && size == 0 && used >= q.Bytes:
-		return model.Refuse(model.ErrLimit, "your stored attachments already take the %s your practice allows; older ones are removed as they expire", humanBytes(q.Bytes))
+		return model.Refuse(model.ErrLimit, "your stored attachments already take the %s your practice allows; older ones are removed as they expire", model.HumanBytes(q.Bytes))
 	}
 	return nil
-}
-
-// humanBytes writes a byte count for people.
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // OpenBlob opens an unexpired blob for reading.

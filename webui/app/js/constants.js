@@ -194,7 +194,9 @@ export const CLIENT_POLICY_DEFAULTS = Object.freeze({
     "application/vnd.oasis.opendocument.*",
     "application/rtf"
   ],
-  "offline_grace_ms": 259200000
+  "offline_grace_ms": 259200000,
+  "patient_urgent": false,
+  "patient_ack": false
 });
 
 /** The organisation's default quick replies (policy quick_messages). */

@@ -242,6 +242,8 @@ export {};
  * @property {number} attachment_max_bytes the largest attachment, before encryption
  * @property {string[]} attachment_types MIME patterns that may be attached ("image/*")
  * @property {number} offline_grace_ms how long the store may open without the server
+ * @property {boolean} [patient_urgent] patients may mark messages Urgent
+ * @property {boolean} [patient_ack] patients may ask for acknowledgement
  */
 
 /**

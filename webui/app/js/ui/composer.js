@@ -4,7 +4,7 @@
 // and the quick messages. It is built once per opened conversation and
 // never re-rendered, so a draft survives a message arriving.
 import { fmtBytes, parseConv } from "../conv.js";
-import { FLAG_ACK_REQUESTED, FLAG_URGENT } from "../constants.js";
+import { FLAG_ACK_REQUESTED, FLAG_URGENT, ROLE_PATIENT } from "../constants.js";
 import { dialog, fill, h, icon } from "./dom.js";
 
 export function buildComposer(ui, conv) {
@@ -15,6 +15,11 @@ export function buildComposer(ui, conv) {
   const ta = h("textarea", { rows: 1, placeholder: "Write a message", "aria-label": "Message", maxlength: 20000, autocomplete: "off", value: ui.drafts.get(conv.id) || "" });
   const ackBox = h("input", { type: "checkbox", id: "opt-ack" });
   const urgentBox = h("input", { type: "checkbox", id: "opt-urgent" });
+  // A patient is offered only what the practice's policy lets patients send
+  // (the server refuses the rest).
+  const patient = c.me.role === ROLE_PATIENT;
+  const mayAck = !patient || !!c.policy.patient_ack;
+  const mayUrgent = !patient || !!c.policy.patient_urgent;
   const err = h("p.form-error", { role: "alert" });
   const picker = attachmentPicker(ui, err);
   const grow = () => { ta.style.height = "auto"; ta.style.height = Math.min(ta.scrollHeight, 180) + "px"; };
@@ -31,8 +36,8 @@ export function buildComposer(ui, conv) {
       ta,
       h("button.icon-btn.send", { type: "submit", "aria-label": "Send" }, icon("send"))),
     h("div.compose-opts",
-      h("label.opt", { for: "opt-ack" }, ackBox, " Ask to acknowledge"),
-      h("label.opt", { for: "opt-urgent" }, urgentBox, " Urgent"),
+      mayAck ? h("label.opt", { for: "opt-ack" }, ackBox, " Ask to acknowledge") : null,
+      mayUrgent ? h("label.opt", { for: "opt-urgent" }, urgentBox, " Urgent") : null,
       p.kind === "broadcast" && p.owner !== c.me.id ? h("span.hint", "Your reply goes only to the sender.") : null),
     picker.fileInput);
   form.addEventListener("submit", async (e) => {
