@@ -179,7 +179,7 @@ func (a *Auth) loginPasskeyFinish(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	wu, pks, err := a.waUserOf(r, u)
+	wu, _, err := a.waUserOf(r, u)
 	if err != nil {
 		return err
 	}
@@ -195,12 +195,6 @@ func (a *Auth) loginPasskeyFinish(w http.ResponseWriter, r *http.Request) error 
 	if !a.pending.consume(req.Token) {
 		return errMFAExpired
 	}
-	name := ""
-	for _, pk := range pks {
-		if string(pk.ID) == string(cred.ID) {
-			name = pk.Name
-		}
-	}
 	if b, err := json.Marshal(cred); err == nil {
 		// The new signature counter: a cloned authenticator shows up as a
 		// counter that goes backwards (the library flags it).
@@ -208,7 +202,7 @@ func (a *Auth) loginPasskeyFinish(w http.ResponseWriter, r *http.Request) error 
 			a.log.Error("passkey use not recorded", "user", u.ID, "err", err)
 		}
 	}
-	detail := map[string]any{"passkey": name}
+	detail := map[string]any{"passkey": passkeyRef(cred.ID)}
 	if cred.Authenticator.CloneWarning {
 		detail["clone_warning"] = true
 	}
@@ -360,7 +354,7 @@ func (a *Auth) passkeyAddFinish(w http.ResponseWriter, r *http.Request) error {
 		return cproto.Internal(err)
 	}
 	a.confirmSession(r, s, "passkey")
-	a.Audit(r, "mfa.passkey_added", UserTarget(s.User.ID), store.OutcomeOK, map[string]any{"passkey": name})
+	a.Audit(r, "mfa.passkey_added", UserTarget(s.User.ID), store.OutcomeOK, map[string]any{"passkey": passkeyRef(pk.ID)})
 	out := map[string]any{"passkey": viewPasskey(pk)}
 	if stored {
 		// A first factor comes with its fallback: codes for when the
@@ -399,7 +393,14 @@ func (a *Auth) passkeyRemove(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return cproto.Internal(err)
 	}
-	a.Audit(r, "mfa.passkey_removed", UserTarget(s.User.ID), store.OutcomeOK, map[string]any{"passkey": p.Name})
+	a.Audit(r, "mfa.passkey_removed", UserTarget(s.User.ID), store.OutcomeOK, map[string]any{"passkey": passkeyRef(p.ID)})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// passkeyRef names a passkey in the audit log by the start of its
+// credential id, not by the name its owner gave it: the log keeps for six
+// years only what tells one factor from another.
+func passkeyRef(id []byte) string {
+	return base64.RawURLEncoding.EncodeToString(id[:min(len(id), 6)])
 }

@@ -81,7 +81,7 @@ func createGroup(ctx context.Context, env *Env, st *store.Store, name string) er
 	if err != nil {
 		return err
 	}
-	if err := operatorAudit(ctx, st, "group.create", fmt.Sprintf("group:%d", id), map[string]any{"name": name}); err != nil {
+	if err := operatorAudit(ctx, st, "group.create", fmt.Sprintf("group:%d", id), nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "created group %s (id %d)\n", name, id)

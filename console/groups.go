@@ -119,7 +119,7 @@ func (a *Console) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return groupError(err, g.Name)
 	}
-	a.Auth.Audit(r, "group.create", groupTarget(id), store.OutcomeOK, map[string]any{"name": g.Name, "parent": g.Parent})
+	a.Auth.Audit(r, "group.create", groupTarget(id), store.OutcomeOK, map[string]any{"parent": g.Parent})
 	ng, err := a.Store.GroupByID(r.Context(), id)
 	if err != nil {
 		return protocol.Internal(err)
@@ -143,7 +143,7 @@ func (a *Console) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := a.Store.UpdateGroup(r.Context(), g.ID, g.Name, g.Description, g.Parent); err != nil {
 		return groupError(err, g.Name)
 	}
-	a.Auth.Audit(r, "group.update", groupTarget(g.ID), store.OutcomeOK, map[string]any{"name": map[string]string{"from": old.Name, "to": g.Name},
+	a.Auth.Audit(r, "group.update", groupTarget(g.ID), store.OutcomeOK, map[string]any{"renamed": old.Name != g.Name,
 		"parent": map[string]int64{"from": old.Parent, "to": g.Parent}})
 	ng, err := a.Store.GroupByID(r.Context(), g.ID)
 	if err != nil {
@@ -160,7 +160,7 @@ func (a *Console) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := a.Store.DeleteGroup(r.Context(), g.ID); err != nil {
 		return protocol.Internal(err)
 	}
-	a.Auth.Audit(r, "group.delete", groupTarget(g.ID), store.OutcomeOK, map[string]any{"name": g.Name, "members": len(g.Direct)})
+	a.Auth.Audit(r, "group.delete", groupTarget(g.ID), store.OutcomeOK, map[string]any{"members": len(g.Direct)})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

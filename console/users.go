@@ -318,7 +318,7 @@ func (a *Console) updateUser(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("display: the person's full name, 1-100 characters")
 		}
 		p.Display = &d
-		changed["display"] = d
+		changed["display"] = "changed" // the name itself is directory data, not audit metadata
 	}
 	if p.Role != nil {
 		if !model.ValidRole(*p.Role) {
