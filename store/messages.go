@@ -126,8 +126,8 @@ func (s *Store) AcceptAsync(ctx context.Context, m *model.NewMessage, done func(
 		}
 		if m.MaxQueued > 0 {
 			for _, d := range m.Deliver {
-				var n int
-				if err := s.stmt(tx, stmtQueueDepth).QueryRow(d, m.MaxQueued).Scan(&n); err != nil {
+				n, err := s.queueDepth(tx, d, m.MaxQueued)
+				if err != nil {
 					return err
 				}
 				if n >= m.MaxQueued {
@@ -139,6 +139,7 @@ func (s *Store) AcceptAsync(ctx context.Context, m *model.NewMessage, done func(
 			if err := q.message(tx, d, row, now, m.ExpiresAt, m.Raw); err != nil {
 				return err
 			}
+			s.depth.added(d)
 		}
 		for _, p := range m.Contacts {
 			if _, err := s.stmt(tx, stmtContact).Exec(p[0], p[1]); err != nil {
@@ -567,4 +568,45 @@ func contains(ids []int64, id int64) bool {
 		}
 	}
 	return false
+}
+
+// queueDepth returns how many items device has queued, or an upper bound
+// on it below max: counting the queue for every message would cost a scan
+// of a slow device's whole backlog per message. The bound is the last exact
+// count plus the items queued since; acks and expiry only lower the real
+// number, so while the bound is under max the device has room. Only a bound
+// that reaches max is counted again, exactly (and at most max rows).
+func (s *Store) queueDepth(tx *sql.Tx, device int64, max int) (int, error) {
+	if n, ok := s.depth.bound(device); ok && n < max {
+		return n, nil
+	}
+	var n int
+	if err := s.stmt(tx, stmtQueueDepth).QueryRow(device, max).Scan(&n); err != nil {
+		return 0, err
+	}
+	s.depth.set(device, n)
+	return n, nil
+}
+
+// depthBounds holds, per device, an upper bound on its queued items. Only
+// the writer goroutine uses it. A rolled-back insert leaves the bound too
+// high, which is safe: it only makes the next check count.
+type depthBounds map[int64]int
+
+func (b depthBounds) bound(device int64) (int, bool) {
+	n, ok := b[device]
+	return n, ok
+}
+
+func (b depthBounds) set(device int64, n int) {
+	if len(b) >= 100000 { // bounded memory: a forgotten bound costs one count
+		clear(b)
+	}
+	b[device] = n
+}
+
+func (b depthBounds) added(device int64) {
+	if n, ok := b[device]; ok {
+		b[device] = n + 1
+	}
 }

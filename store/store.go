@@ -62,6 +62,10 @@ type Store struct {
 
 	seqMu   sync.Mutex
 	lastSeq int64 // last queue seq handed out; the writer alone advances it
+
+	// depth bounds each device's queued items, for the queue cap; only
+	// the writer goroutine uses it.
+	depth depthBounds
 }
 
 // op is one write operation. fn runs inside the batch's transaction; if it
@@ -113,7 +117,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
 	path := filepath.Join(dir, DBFile)
-	s := &Store{path: path, log: opts.Logger, ops: make(chan *op, 4*maxBatch),
+	s := &Store{path: path, log: opts.Logger, depth: depthBounds{}, ops: make(chan *op, 4*maxBatch),
 		closed: make(chan struct{}), done: make(chan struct{})}
 
 	var err error
