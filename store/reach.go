@@ -111,16 +111,7 @@ func (s *Store) SearchReachable(ctx context.Context, r *model.Reach, q string, l
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*model.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return scanUsers(rows)
 }
 
 // Assignments lists the users and groups assigned to a user, users first,

@@ -71,16 +71,7 @@ func (s *Store) SearchUsers(ctx context.Context, q string, limit int) ([]*model.
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*model.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return scanUsers(rows)
 }
 
 // SetPassword replaces a user's password hash, clears failed logins and,
@@ -223,16 +214,25 @@ func (s *Store) ListUsers(ctx context.Context, f UserFilter) ([]*model.User, int
 	if err != nil {
 		return nil, 0, err
 	}
+	out, err := scanUsers(rows)
+	if out == nil {
+		out = []*model.User{}
+	}
+	return out, total, err
+}
+
+// scanUsers reads every row of rows (userColumns) and closes them.
+func scanUsers(rows *sql.Rows) ([]*model.User, error) {
 	defer rows.Close()
-	out := []*model.User{}
+	var out []*model.User
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		out = append(out, u)
 	}
-	return out, total, rows.Err()
+	return out, rows.Err()
 }
 
 func likeEscape(q string) string {
