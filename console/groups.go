@@ -145,6 +145,9 @@ func (a *Console) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.Auth.Audit(r, "group.update", groupTarget(g.ID), store.OutcomeOK, map[string]any{"renamed": old.Name != g.Name,
 		"parent": map[string]int64{"from": old.Parent, "to": g.Parent}})
+	if old.Parent != g.Parent {
+		a.rulesChanged() // a subgroup's members reach through its parents
+	}
 	ng, err := a.Store.GroupByID(r.Context(), g.ID)
 	if err != nil {
 		return protocol.Internal(err)
@@ -161,6 +164,7 @@ func (a *Console) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Internal(err)
 	}
 	a.Auth.Audit(r, "group.delete", groupTarget(g.ID), store.OutcomeOK, map[string]any{"members": len(g.Direct)})
+	a.rulesChanged() // its assignments went with it
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
