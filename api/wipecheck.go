@@ -2,9 +2,6 @@ package api
 
 import (
 	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -12,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/curbside-health/curbside/internal/nonce"
+	"github.com/curbside-health/curbside/internal/ratelimit"
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
@@ -32,11 +31,9 @@ const (
 	// and each asks at every unlock screen, so the allowance is generous:
 	// it bounds the work one address causes, and proves nothing by itself
 	// (the signature does that).
-	wipeBurst     = 120                    // requests (a nonce, an answer) an address may make at once...
-	wipeEvery     = 500 * time.Millisecond // ...and one more each this long
-	wipeMaxAddrs  = 10000                  // addresses remembered before idle ones are forgotten
-	wipeMaxUsed   = 10000                  // answered nonces remembered before expired ones are forgotten
-	wipeNonceRand = 16
+	wipeBurst    = 120                    // requests (a nonce, an answer) an address may make at once...
+	wipeEvery    = 500 * time.Millisecond // ...and one more each this long
+	wipeMaxAddrs = 10000                  // addresses remembered before idle ones are forgotten
 )
 
 var (
@@ -44,116 +41,28 @@ var (
 	errWipeLimited = protocol.Errorf(protocol.CodeRateLimited, "too many wipe checks from this address; wait a minute and try again")
 )
 
-// wipeChecks holds what the wipe check needs in memory: the key its
-// nonces are authenticated with (made at start, so a restart only makes
-// a device ask again), the per-address allowance, and the nonces already
-// answered (each is single use).
+// wipeChecks holds what the wipe check needs in memory: its nonces (made
+// with a key made at start, so a restart only makes a device ask again)
+// and the per-address allowance.
 type wipeChecks struct {
-	once sync.Once
-	key  []byte
-
-	mu    sync.Mutex
-	addrs map[string]*wipeBucket
-	used  map[string]time.Time // nonce → its expiry
+	once   sync.Once
+	nonces *nonce.Issuer
+	limit  *ratelimit.Keyed
 }
 
-type wipeBucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func (c *wipeChecks) init() {
+// get returns the wipe checks, made on first use (the API is a plain
+// struct its creator fills in).
+func (c *wipeChecks) get() *wipeChecks {
 	c.once.Do(func() {
-		c.key = make([]byte, 32)
-		rand.Read(c.key)
-		c.addrs = map[string]*wipeBucket{}
-		c.used = map[string]time.Time{}
+		c.nonces = nonce.New("curbside/wipe-nonce/v1", wipeNonceTTL)
+		c.limit = ratelimit.New(wipeEvery, wipeBurst, wipeMaxAddrs)
+		c.limit.RefuseWhenFull = true // every remembered address is busy: bounded memory first
 	})
+	return c
 }
 
-// allow takes one check from the address's allowance.
-func (c *wipeChecks) allow(addr string) bool {
-	c.init()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	if len(c.addrs) >= wipeMaxAddrs {
-		for k, b := range c.addrs {
-			if now.Sub(b.last) > wipeBurst*wipeEvery {
-				delete(c.addrs, k)
-			}
-		}
-	}
-	b := c.addrs[addr]
-	if b == nil {
-		if len(c.addrs) >= wipeMaxAddrs {
-			return false // every remembered address is busy: bounded memory first
-		}
-		b = &wipeBucket{tokens: wipeBurst, last: now}
-		c.addrs[addr] = b
-	}
-	b.tokens = min(wipeBurst, b.tokens+float64(now.Sub(b.last))/float64(wipeEvery))
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
-// nonce makes a nonce for device: its expiry, random bytes, and a MAC
-// over both and the device, so the server need keep nothing until it is
-// answered.
-func (c *wipeChecks) nonce(device int64, exp time.Time) []byte {
-	c.init()
-	n := make([]byte, 8+wipeNonceRand, 8+wipeNonceRand+sha256.Size)
-	binary.BigEndian.PutUint64(n, uint64(exp.UnixMilli()))
-	rand.Read(n[8:])
-	return append(n, c.mac(device, n)...)
-}
-
-func (c *wipeChecks) mac(device int64, body []byte) []byte {
-	m := hmac.New(sha256.New, c.key)
-	var d [8]byte
-	binary.BigEndian.PutUint64(d[:], uint64(device))
-	m.Write([]byte("curbside/wipe-nonce/v1"))
-	m.Write(d[:])
-	m.Write(body)
-	return m.Sum(nil)
-}
-
-// valid reports whether nonce was made by this server for device and has
-// not expired.
-func (c *wipeChecks) valid(device int64, nonce []byte) bool {
-	c.init()
-	if len(nonce) != 8+wipeNonceRand+sha256.Size {
-		return false
-	}
-	body := nonce[:8+wipeNonceRand]
-	if !hmac.Equal(nonce[len(body):], c.mac(device, body)) {
-		return false
-	}
-	return time.Now().UnixMilli() < int64(binary.BigEndian.Uint64(nonce))
-}
-
-// spend marks an answered nonce used; false if it was used before.
-func (c *wipeChecks) spend(nonce []byte) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	if len(c.used) >= wipeMaxUsed {
-		for k, exp := range c.used {
-			if now.After(exp) {
-				delete(c.used, k)
-			}
-		}
-	}
-	if _, ok := c.used[string(nonce)]; ok {
-		return false
-	}
-	c.used[string(nonce)] = time.UnixMilli(int64(binary.BigEndian.Uint64(nonce)))
-	return true
-}
+// deviceBind is what a wipe-check nonce is bound to: its device.
+func deviceBind(device int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(device)) }
 
 // wipeChallenge hands out a nonce for a device's wipe check. It looks
 // nothing up, so it says nothing about whether the device exists.
@@ -162,12 +71,12 @@ func (a *API) wipeChallenge(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !a.wipes.allow(web.ClientIP(r)) {
+	if !a.wipes.get().limit.Allow(web.ClientIP(r), time.Now()) {
 		return errWipeLimited
 	}
-	exp := time.Now().Add(wipeNonceTTL)
+	n, exp := a.wipes.get().nonces.Issue(deviceBind(id), time.Now())
 	w.Header().Set("Cache-Control", "no-store")
-	return web.WriteJSON(w, http.StatusOK, map[string]any{"nonce": a.wipes.nonce(id, exp), "expires_at": exp.UnixMilli()})
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"nonce": n, "expires_at": exp.UnixMilli()})
 }
 
 type wipeCheckRequest struct {
@@ -186,14 +95,14 @@ func (a *API) wipeCommand(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !a.wipes.allow(web.ClientIP(r)) {
+	if !a.wipes.get().limit.Allow(web.ClientIP(r), time.Now()) {
 		return errWipeLimited
 	}
 	var req wipeCheckRequest
 	if err := web.DecodeJSON(w, r, 1024, &req); err != nil {
 		return err
 	}
-	if !a.wipes.valid(id, req.Nonce) || len(req.Sig) != ed25519.SignatureSize {
+	if !a.wipes.get().nonces.Valid(deviceBind(id), req.Nonce, time.Now()) || len(req.Sig) != ed25519.SignatureSize {
 		return errWipeProof
 	}
 	sign, wipeKey, err := a.Store.DeviceProofKeys(r.Context(), id)
@@ -208,7 +117,7 @@ func (a *API) wipeCommand(w http.ResponseWriter, r *http.Request) error {
 		a.Log.Info("wipe check refused", "device", id, "reason", "bad signature", "ip", web.ClientIP(r))
 		return errWipeProof
 	}
-	if !a.wipes.spend(req.Nonce) {
+	if !a.wipes.get().nonces.Spend(req.Nonce, time.Now()) {
 		return errWipeProof
 	}
 	w.Header().Set("Cache-Control", "no-store")

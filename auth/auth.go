@@ -11,10 +11,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/curbside-health/curbside/internal/nonce"
+	"github.com/curbside-health/curbside/internal/ratelimit"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
@@ -31,6 +32,7 @@ const SessionCookie = "curbside_session"
 const (
 	DefaultLoginBurst = 10
 	DefaultLoginEvery = 6 * time.Second
+	maxLimiterKeys    = 10000 // allowances remembered before refilled ones are forgotten
 )
 
 // touchEvery is how stale a session's last-used time may get before a
@@ -47,19 +49,16 @@ type Auth struct {
 	// answer.
 	passkeyRegs passkeyRegs
 
-	mu       sync.Mutex
-	limiters map[string]*limiterEntry
-	// loginEvery and loginBurst shape the per-address limiter; tests slow
-	// the refill so that slow machines cannot earn attempts back.
-	loginEvery time.Duration
-	loginBurst int
+	// limiter is the per-address (and per-session) allowance of sign-in
+	// attempts.
+	limiter *ratelimit.Keyed
 
 	// pending holds the sign-ins waiting for their second step.
 	pending pendingLogins
 	// ghosts holds the failures of usernames no account has.
 	ghosts ghosts
 	// nonces makes and checks the nonces of device proofs.
-	nonces *loginNonces
+	nonces *nonce.Issuer
 	// hashing caps the password checks running at once.
 	hashing *hashGate
 	// fails coalesces the audit rows of failed sign-ins.
@@ -79,20 +78,7 @@ func (a *Auth) Now() time.Time { return time.Now().Add(time.Duration(a.skew.Load
 // Tests that sign in many times from one address raise the burst; those
 // that count refusals stop the refill.
 func (a *Auth) SetLoginLimit(every time.Duration, burst int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.loginEvery = cmp.Or(every, a.loginEvery)
-	a.loginBurst = cmp.Or(burst, a.loginBurst)
-}
-
-// limiterEntry is a token bucket: up to loginBurst attempts, one more
-// every loginEvery. It is a hand-made bucket rather than a rate.Limiter
-// because a successful attempt hands its token back, which rate.Limiter
-// cannot do once the token was spent.
-type limiterEntry struct {
-	tokens float64
-	last   time.Time
-	seen   time.Time
+	a.limiter.SetRate(every, burst)
 }
 
 // Options configures an Auth.
@@ -113,9 +99,9 @@ type Options struct {
 
 // New returns an Auth over st.
 func New(st *store.Store, opts Options) *Auth {
-	a := &Auth{store: st, log: opts.Logger, publicURL: opts.PublicURL, limiters: map[string]*limiterEntry{},
-		loginEvery: cmp.Or(opts.LoginEvery, DefaultLoginEvery), loginBurst: cmp.Or(opts.LoginBurst, DefaultLoginBurst),
-		nonces: newLoginNonces(), hashing: newHashGate(cmp.Or(opts.MaxHashing, DefaultMaxHashing()))}
+	a := &Auth{store: st, log: opts.Logger, publicURL: opts.PublicURL,
+		limiter: ratelimit.New(cmp.Or(opts.LoginEvery, DefaultLoginEvery), cmp.Or(opts.LoginBurst, DefaultLoginBurst), maxLimiterKeys),
+		nonces:  nonce.New("curbside/login-nonce/v1", loginNonceTTL), hashing: newHashGate(cmp.Or(opts.MaxHashing, DefaultMaxHashing()))}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -141,37 +127,7 @@ func (a *Auth) AllowAttempt(ip string) bool {
 // practice signing in together from one address is not slowed down, while
 // every attempt still waits its turn while the allowance is spent.
 func (a *Auth) reserveLogin(key string) (refund func(), ok bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := time.Now()
-	if len(a.limiters) > 10000 { // forget idle addresses; bounded memory
-		for k, e := range a.limiters {
-			if now.Sub(e.seen) > 10*time.Minute {
-				delete(a.limiters, k)
-			}
-		}
-	}
-	e := a.limiters[key]
-	if e == nil {
-		e = &limiterEntry{tokens: float64(a.loginBurst), last: now}
-		a.limiters[key] = e
-	}
-	e.seen = now
-	burst := float64(a.loginBurst)
-	e.tokens = min(burst, e.tokens+float64(now.Sub(e.last))/float64(a.loginEvery))
-	e.last = now
-	if e.tokens < 1 {
-		return nil, false
-	}
-	e.tokens--
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			a.mu.Lock()
-			defer a.mu.Unlock()
-			e.tokens = min(burst, e.tokens+1)
-		})
-	}, true
+	return a.limiter.Reserve(key, time.Now())
 }
 
 // Session is an authenticated request's session.

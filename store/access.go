@@ -42,7 +42,7 @@ func (s *Store) LiveSessions(ctx context.Context, hashes [][]byte, now, idleMS i
 			args = append(args, h)
 		}
 		rows, err := s.read.QueryContext(ctx, `SELECT s.token_hash FROM sessions s JOIN users u ON u.id = s.user_id
-			WHERE s.expires_at > ? AND s.last_used > ? AND u.state = 'active' AND s.token_hash IN (`+placeholders(len(part))+`)`, args...)
+			WHERE s.expires_at > ? AND s.last_used > ? AND u.state = 'active' AND s.token_hash IN (`+bindList(len(part))+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -74,7 +74,7 @@ func (s *Store) TouchSessions(ctx context.Context, hashes [][]byte, at int64) er
 			for _, h := range part {
 				args = append(args, h)
 			}
-			if _, err := tx.Exec(`UPDATE sessions SET last_used = max(last_used, ?) WHERE token_hash IN (`+placeholders(len(part))+`)`, args...); err != nil {
+			if _, err := tx.Exec(`UPDATE sessions SET last_used = max(last_used, ?) WHERE token_hash IN (`+bindList(len(part))+`)`, args...); err != nil {
 				return err
 			}
 		}
@@ -82,7 +82,8 @@ func (s *Store) TouchSessions(ctx context.Context, hashes [][]byte, at int64) er
 	})
 }
 
-func placeholders(n int) string {
+// bindList is n comma-separated SQL parameters, for an IN list.
+func bindList(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
