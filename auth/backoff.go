@@ -140,5 +140,6 @@ func errWait(until, now int64) error {
 		wait = strconv.FormatInt(s, 10) + " seconds"
 	}
 	return protocol.Errorf(protocol.CodeRateLimited,
-		"too many failed sign-ins with this username: wait %s and try again, or sign in on a device you have used before", wait)
+		"too many failed sign-ins with this username: wait %s and try again, or sign in on a device you have used before", wait).
+		After(time.Duration(max(secs, 1)) * time.Second)
 }

@@ -112,6 +112,17 @@ func TestBackoffAfterFailures(t *testing.T) {
 	if !slices.Equal(answers["bob"], answers["nobody"]) {
 		t.Fatalf("an account and an unknown username are answered differently:\n%q\n%q", answers["bob"], answers["nobody"])
 	}
+	// The wait is also told to programs, in Retry-After, to the second.
+	f.Auth.ShiftClock(10 * time.Second)
+	res, err := f.Srv.Client().Post(f.Srv.URL+"/api/v1/login", "application/json", strings.NewReader(`{"username":"bob","password":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := res.Header.Get("Retry-After"); res.StatusCode != http.StatusTooManyRequests || got != "20" {
+		t.Fatalf("during the wait, 10 s in: %d, Retry-After %q, want 20", res.StatusCode, got)
+	}
+	f.Auth.ShiftClock(-10 * time.Second)
 	// Attempts during the wait were not counted: one failure, not four,
 	// follows the threshold.
 	if u, _ := f.Store.UserByName(context.Background(), "bob"); u.FailedLogins != 5 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"time"
 )
 
 // Code is a stable, machine-readable error code. Codes are part of the
@@ -133,6 +134,9 @@ type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
 	Cause   error  `json:"-"`
+	// RetryAfter, when set, is how long the client should wait before
+	// trying again; HTTP answers carry it as Retry-After.
+	RetryAfter time.Duration `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -147,6 +151,12 @@ func (e *Error) Unwrap() error { return e.Cause }
 
 // Status returns the HTTP status the error is answered with.
 func (e *Error) Status() int { return e.Code.Status() }
+
+// After returns e with RetryAfter set to d.
+func (e *Error) After(d time.Duration) *Error {
+	e.RetryAfter = d
+	return e
+}
 
 // Errorf returns an *Error with a formatted message.
 func Errorf(code Code, format string, a ...any) *Error {

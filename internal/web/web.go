@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/curbside-health/curbside/protocol"
 )
@@ -49,7 +50,9 @@ func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err er
 		}
 		log.Error("request failed", attrs...)
 	}
-	if status == http.StatusTooManyRequests {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
+	} else if status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "60")
 	}
 	WriteJSON(w, status, map[string]any{"error": map[string]any{"code": e.Code, "message": e.Message}})
