@@ -3,7 +3,6 @@ package api
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"net/http"
 	"sync"
@@ -58,18 +57,6 @@ func (c *challenges) take(session []byte) (challenge, bool) {
 	return ch, ok && time.Now().Before(ch.expires)
 }
 
-// ResumeBytes is what a device signs to resume: "curbside/resume/v1" ||
-// u64 user || u64 device || str(nonce).
-func ResumeBytes(user, device int64, nonce []byte) []byte {
-	b := append([]byte("curbside/resume/v1"), make([]byte, 20+len(nonce))...)
-	o := len("curbside/resume/v1")
-	binary.BigEndian.PutUint64(b[o:], uint64(user))
-	binary.BigEndian.PutUint64(b[o+8:], uint64(device))
-	binary.BigEndian.PutUint32(b[o+16:], uint32(len(nonce)))
-	copy(b[o+20:], nonce)
-	return b
-}
-
 // deviceOfMine returns the path's device if it is an active device of the
 // session's user; a session that already has a device cannot take another.
 func (a *API) deviceOfMine(r *http.Request) (*auth.Session, *store.Device, error) {
@@ -120,7 +107,7 @@ func (a *API) resume(w http.ResponseWriter, r *http.Request) error {
 	if !ok || ch.device != d.ID {
 		return protocol.Errorf(protocol.CodeBadRequest, "no live challenge for this device; ask for one first")
 	}
-	if len(req.Sig) != ed25519.SignatureSize || !ed25519.Verify(d.Sign, ResumeBytes(s.User.ID, d.ID, ch.nonce), req.Sig) {
+	if len(req.Sig) != ed25519.SignatureSize || !ed25519.Verify(d.Sign, protocol.ResumeBytes(s.User.ID, d.ID, ch.nonce), req.Sig) {
 		a.Log.Info("device resume refused", "user", s.User.ID, "device", d.ID, "reason", "bad signature")
 		a.Auth.Audit(r, "device.resume", auth.DeviceTarget(d.ID), store.OutcomeFail, map[string]any{"reason": "bad signature"})
 		return protocol.Errorf(protocol.CodeForbidden, "the signature does not verify with that device's key")

@@ -6,9 +6,9 @@ import (
 	"encoding/base64"
 	"testing"
 
-	"github.com/curbside-health/curbside/api"
 	"github.com/curbside-health/curbside/devicecmd"
 	"github.com/curbside-health/curbside/internal/apitest"
+	"github.com/curbside-health/curbside/protocol"
 )
 
 func TestResumeDevice(t *testing.T) {
@@ -41,15 +41,15 @@ func TestResumeDevice(t *testing.T) {
 	nonce := apitest.DecodeB64(t, ch["nonce"].(string))
 	// A signature by another key is refused, and uses up the challenge.
 	other := apitest.NewTestDevice()
-	if code, _ := f.Do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(other.Sign, api.ResumeBytes(uid, d.ID, nonce))}); code != 403 {
+	if code, _ := f.Do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(other.Sign, protocol.ResumeBytes(uid, d.ID, nonce))}); code != 403 {
 		t.Fatalf("resume with another key: %d", code)
 	}
-	if code, _ := f.Do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(d.Sign, api.ResumeBytes(uid, d.ID, nonce))}); code != 400 {
+	if code, _ := f.Do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(d.Sign, protocol.ResumeBytes(uid, d.ID, nonce))}); code != 400 {
 		t.Fatalf("reusing a spent challenge: %d", code)
 	}
 	_, ch = f.Do("POST", path+"/challenge", tok2, nil)
 	nonce = apitest.DecodeB64(t, ch["nonce"].(string))
-	if code, out := f.Do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(d.Sign, api.ResumeBytes(uid, d.ID, nonce))}); code != 200 {
+	if code, out := f.Do("POST", path+"/resume", tok2, map[string]any{"sig": ed25519.Sign(d.Sign, protocol.ResumeBytes(uid, d.ID, nonce))}); code != 200 {
 		t.Fatalf("resume: %d %v", code, out)
 	}
 	if _, me := f.Do("GET", "/api/v1/me", tok2, nil); int64(me["device"].(float64)) != d.ID {

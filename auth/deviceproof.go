@@ -3,12 +3,12 @@ package auth
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/binary"
 	"net/http"
 	"time"
 
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
+	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
 
@@ -22,29 +22,16 @@ import (
 //
 // The nonces are internal/nonce's: stateless until answered, single use.
 const (
-	loginNonceTTL  = 2 * time.Minute
-	loginProofName = "curbside/login/v1"
+	loginNonceTTL = 2 * time.Minute
 )
 
 // DeviceProof is the optional "device" member of a sign-in: a device id,
 // a nonce from POST /api/v1/login/challenge and the device's signature of
-// LoginProofBytes.
+// protocol.LoginProofBytes.
 type DeviceProof struct {
 	ID    int64  `json:"id"`
 	Nonce []byte `json:"nonce"`
 	Sig   []byte `json:"sig"`
-}
-
-// LoginProofBytes is what a device signs to prove itself at sign-in:
-// "curbside/login/v1" || u64 user || u64 device || str(nonce).
-func LoginProofBytes(user, device int64, nonce []byte) []byte {
-	o := len(loginProofName)
-	b := append([]byte(loginProofName), make([]byte, 20+len(nonce))...)
-	binary.BigEndian.PutUint64(b[o:], uint64(user))
-	binary.BigEndian.PutUint64(b[o+8:], uint64(device))
-	binary.BigEndian.PutUint32(b[o+16:], uint32(len(nonce)))
-	copy(b[o+20:], nonce)
-	return b
 }
 
 // knownDevice reports whether proof shows that the request comes from an
@@ -62,7 +49,7 @@ func (a *Auth) knownDevice(ctx context.Context, ip string, u *model.User, p *Dev
 	if err != nil || d.User != u.ID || d.State != store.DeviceActive || len(d.Sign) != ed25519.PublicKeySize {
 		return false
 	}
-	if !ed25519.Verify(d.Sign, LoginProofBytes(u.ID, d.ID, p.Nonce), p.Sig) {
+	if !ed25519.Verify(d.Sign, protocol.LoginProofBytes(u.ID, d.ID, p.Nonce), p.Sig) {
 		a.log.Info("sign-in device proof did not verify", "user", u.ID, "device", d.ID, "ip", ip)
 		return false
 	}

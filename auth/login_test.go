@@ -16,6 +16,7 @@ import (
 	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/internal/apitest"
 	"github.com/curbside-health/curbside/model"
+	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
 
@@ -197,7 +198,7 @@ func TestKnownDeviceSkipsTheBackoff(t *testing.T) {
 	proof := func(d *apitest.TestDevice, user int64) map[string]any {
 		_, ch := f.Do("POST", "/api/v1/login/challenge", "", nil)
 		nonce := apitest.DecodeB64(t, ch["nonce"].(string))
-		return map[string]any{"id": d.ID, "nonce": nonce, "sig": ed25519.Sign(d.Sign, auth.LoginProofBytes(user, d.ID, nonce))}
+		return map[string]any{"id": d.ID, "nonce": nonce, "sig": ed25519.Sign(d.Sign, protocol.LoginProofBytes(user, d.ID, nonce))}
 	}
 	uid := f.Users["ruth"].ID
 	try := func(pw string, p map[string]any) (int, map[string]any) {
@@ -212,7 +213,7 @@ func TestKnownDeviceSkipsTheBackoff(t *testing.T) {
 		t.Fatalf("with sam's device: %d %v", code, out)
 	}
 	forged := proof(ruth, uid)
-	forged["sig"] = ed25519.Sign(sam.Sign, auth.LoginProofBytes(uid, ruth.ID, forged["nonce"].([]byte)))
+	forged["sig"] = ed25519.Sign(sam.Sign, protocol.LoginProofBytes(uid, ruth.ID, forged["nonce"].([]byte)))
 	if code, out := try(apitest.TestPassword, forged); code != http.StatusTooManyRequests {
 		t.Fatalf("with a forged signature: %d %v", code, out)
 	}

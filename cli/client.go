@@ -42,6 +42,7 @@ type clientCommand struct {
 func clientCommands() []clientCommand {
 	return []clientCommand{
 		{"login", "sign in and register this device (keys are made here)", clientLogin},
+		{"signin", "sign this state's device in again, proving its key", clientSignIn},
 		{"send", "send one end-to-end-encrypted message", clientSend},
 		{"recv", "print received messages and events as JSON lines", clientRecv},
 		{"receipt", "send a read or acknowledged receipt", clientReceipt},
@@ -155,13 +156,13 @@ func explain(err error, state string) error {
 	var oe *net.OpError
 	switch client.ErrorCode(err) {
 	case protocol.CodeUnauthorized:
-		return fmt.Errorf("%w\nthe session in %s is no longer valid (it expired, was logged out, or the device was revoked): run `curbside client login` with a new --state file", err, state)
+		return fmt.Errorf("%w\nthe session in %s is no longer valid (it expired or was logged out): sign this device in again with `curbside client signin --state %s --password-stdin`; if the device was revoked, run `curbside client login` with a new --state file", err, state, state)
 	case protocol.CodeBadLogin:
 		return fmt.Errorf("%w\ncheck the username and password", err)
 	case protocol.CodeLocked:
 		return fmt.Errorf("%w\nthe account is locked: wait, or ask an administrator to unlock it", err)
 	case protocol.CodeRateLimited:
-		return fmt.Errorf("%w\ntoo many attempts: wait a minute and try again", err)
+		return fmt.Errorf("%w\ntoo many attempts: wait as the message says and try again", err)
 	case protocol.CodeDevicesChanged:
 		return fmt.Errorf("%w\nthe recipients' devices changed twice while sending: run the command again", err)
 	case protocol.CodeIDReused:

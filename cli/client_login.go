@@ -98,3 +98,43 @@ func readLoginPassword(env *Env) (string, error) {
 	}
 	return password, nil
 }
+
+// clientSignIn signs the state file's device in again, after its session
+// expired or was ended, proving the device's key, and saves the new
+// session in the state file.
+func clientSignIn(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "client signin")
+	var cf clientFlags
+	cf.register(fs)
+	passwordStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("client signin takes no arguments; got %q", fs.Args())
+	}
+	if err := cf.check(); err != nil {
+		return err
+	}
+	if !*passwordStdin {
+		return usagef("pass the password on standard input with --password-stdin; it is not taken as a flag so it stays out of the process list")
+	}
+	c, err := cf.load(env)
+	if err != nil {
+		return err
+	}
+	password, err := readLoginPassword(env)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cf.timeout)
+	defer cancel()
+	if err := c.SignIn(ctx, password); err != nil {
+		return explain(err, cf.state)
+	}
+	if err := c.Save(cf.state); err != nil {
+		return err
+	}
+	u := c.User()
+	return printJSON(env.Stdout, map[string]any{"user": u.Username, "user_id": u.ID, "device": c.DeviceID(), "state": cf.state})
+}

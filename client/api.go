@@ -179,8 +179,17 @@ func (a *api) do(ctx context.Context, method, path string, in, out any) error {
 }
 
 type loginRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
+	Username string       `json:"username"`
+	Password string       `json:"password"`
+	Device   *deviceProof `json:"device,omitempty"`
+}
+
+// deviceProof is a sign-in's proof that it comes from a device that
+// already holds its keys (protocol.LoginProofBytes).
+type deviceProof struct {
+	ID    int64  `json:"id"`
+	Nonce []byte `json:"nonce"`
+	Sig   []byte `json:"sig"`
 }
 
 type loginResponse struct {
@@ -214,9 +223,9 @@ type registerResponse struct {
 	Device int64 `json:"device"`
 }
 
-func (a *api) login(ctx context.Context, username, password string) (*loginResponse, error) {
+func (a *api) login(ctx context.Context, username, password string, proof *deviceProof) (*loginResponse, error) {
 	var out loginResponse
-	if err := a.do(ctx, http.MethodPost, "/api/v1/login", loginRequest{username, password}, &out); err != nil {
+	if err := a.do(ctx, http.MethodPost, "/api/v1/login", loginRequest{username, password, proof}, &out); err != nil {
 		return nil, err
 	}
 	if out.MFA != nil {

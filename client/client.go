@@ -94,7 +94,7 @@ func Login(ctx context.Context, server, username, password, deviceName string, o
 	if err != nil {
 		return nil, err
 	}
-	lr, err := c.api.login(ctx, username, password)
+	lr, err := c.api.login(ctx, username, password, nil)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}

@@ -9,14 +9,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/internal/apitest"
+	"github.com/curbside-health/curbside/protocol"
 )
 
 // Attacks on sign-in, against the real server. The attacker sends from
@@ -92,10 +94,57 @@ func TestAttackGuessingLocksOutClinician(t *testing.T) {
 	_, ch := post(t, clinic, ts.URL+"/api/v1/login/challenge", "", nil)
 	nonce, _ := ch["nonce"].(string)
 	raw := apitest.DecodeB64(t, nonce)
-	proof := map[string]any{"id": dev.ID, "nonce": raw, "sig": ed25519.Sign(dev.Sign, auth.LoginProofBytes(uid, dev.ID, raw))}
+	proof := map[string]any{"id": dev.ID, "nonce": raw, "sig": ed25519.Sign(dev.Sign, protocol.LoginProofBytes(uid, dev.ID, raw))}
 	code, out := post(t, clinic, ts.URL+"/api/v1/login", "", map[string]any{"username": "alice", "password": password, "device": proof})
 	if code != 200 || out["token"] == nil {
 		t.Fatalf("alice on her own device after the guessing: %d %v", code, out)
+	}
+}
+
+// TestAttackGuessingLocksOutCLIDevice: the command-line client sent no
+// device proof, so a script guessing at the password kept a scripted
+// device (an interface engine's, say) from signing in again. Now `client
+// signin` proves the state file's device key and gets in during the wait,
+// while a sign-in as a new device still waits.
+func TestAttackGuessingLocksOutCLIDevice(t *testing.T) {
+	ts := newTestServer(t)
+	ts.addUser(t, "alice", "staff")
+	ts.addUser(t, "bob", "staff")
+	dir := t.TempDir()
+	state := filepath.Join(dir, "alice.json")
+	if out, err := curbside(t, password+"\n", "client", "login", "--server", ts.URL, "--username", "alice", "--password-stdin", "--state", state); err != nil {
+		t.Fatalf("login: %v\n%s", err, out)
+	}
+	if out, err := curbside(t, password+"\n", "client", "login", "--server", ts.URL, "--username", "bob", "--password-stdin", "--state", filepath.Join(dir, "bob.json")); err != nil {
+		t.Fatalf("login bob: %v\n%s", err, out)
+	}
+	// The device's session ends (here: it is signed out).
+	var st struct {
+		Token string `json:"token"`
+	}
+	raw, _ := os.ReadFile(state)
+	json.Unmarshal(raw, &st)
+	if code, out := post(t, from("127.0.0.1"), ts.URL+"/api/v1/logout", st.Token, nil); code != 200 && code != 204 {
+		t.Fatalf("logout: %d %v", code, out)
+	}
+	if out, err := curbside(t, "", "client", "send", "--state", state, "--to", "bob", "after sign-out"); err == nil || !strings.Contains(out+err.Error(), "client signin") {
+		t.Fatalf("send after sign-out: %v %q, want advice to run client signin", err, out)
+	}
+
+	// The attack: wrong passwords from several addresses.
+	for i := range 12 {
+		signIn(t, from(fmt.Sprintf("127.0.0.%d", 2+i%4)), ts, "alice", fmt.Sprintf("guess number %d", i))
+	}
+	// A new device, even with the right password, waits...
+	if out, err := curbside(t, password+"\n", "client", "login", "--server", ts.URL, "--username", "alice", "--password-stdin", "--state", filepath.Join(dir, "new.json")); err == nil || !strings.Contains(out+err.Error(), "rate_limited") {
+		t.Fatalf("a new device during the wait: %v %q", err, out)
+	}
+	// ...while the device that holds its keys signs in again and sends.
+	if out, err := curbside(t, password+"\n", "client", "signin", "--state", state, "--password-stdin"); err != nil {
+		t.Fatalf("client signin during the wait: %v\n%s", err, out)
+	}
+	if out, err := curbside(t, "", "client", "send", "--state", state, "--to", "bob", "after signing in again"); err != nil {
+		t.Fatalf("send after signin: %v %s", err, out)
 	}
 }
 

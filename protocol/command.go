@@ -70,3 +70,33 @@ func WipeCheckBytes(device int64, nonce []byte) []byte {
 	b = append(b, labelWipeCheck...)
 	return b.u64(device).bytes(nonce)
 }
+
+// Labels of the other proofs a device signs with its Ed25519 key.
+const (
+	labelLogin  = "curbside/login/v1"
+	labelResume = "curbside/resume/v1"
+)
+
+// LoginProofBytes returns what a device signs to prove itself at sign-in
+// (the "device" member of POST /api/v1/login), over a nonce from POST
+// /api/v1/login/challenge:
+//
+//	"curbside/login/v1" || u64 user || u64 device || str(nonce)
+func LoginProofBytes(user, device int64, nonce []byte) []byte {
+	return userDeviceProof(labelLogin, user, device, nonce)
+}
+
+// ResumeBytes returns what a device signs to bind a new session to itself
+// (POST /api/v1/devices/{id}/resume), over the nonce of that device's
+// challenge:
+//
+//	"curbside/resume/v1" || u64 user || u64 device || str(nonce)
+func ResumeBytes(user, device int64, nonce []byte) []byte {
+	return userDeviceProof(labelResume, user, device, nonce)
+}
+
+func userDeviceProof(label string, user, device int64, nonce []byte) []byte {
+	b := make(canon, 0, len(label)+20+len(nonce))
+	b = append(b, label...)
+	return b.u64(user).u64(device).bytes(nonce)
+}
