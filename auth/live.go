@@ -15,8 +15,8 @@ func (a *Auth) Epoch(ctx context.Context) (int64, error) {
 // Live reports which of the given sessions (SHA-256 of their tokens) are
 // still live by the rules Authenticate applies: stored, not past their
 // absolute expiry, not idle past the policy's session_idle, and of an
-// active user.
-func (a *Auth) Live(ctx context.Context, hashes [][]byte) (map[string]bool, error) {
+// active user, each with when it ends unless used again (ms).
+func (a *Auth) Live(ctx context.Context, hashes [][]byte) (map[string]int64, error) {
 	pol, err := a.store.LoadPolicy(ctx)
 	if err != nil {
 		return nil, err

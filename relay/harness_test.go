@@ -69,7 +69,11 @@ func (testGuard) Admit(r *http.Request, access web.Access) (*http.Request, error
 	if u == 0 {
 		return nil, protocol.CodeUnauthorized.Err()
 	}
-	return r.WithContext(web.WithCaller(r.Context(), web.Caller{User: u, Device: d})), nil
+	c := web.Caller{User: u, Device: d}
+	if tok := r.Header.Get("X-Test-Session"); tok != "" {
+		c.Session = sha256Sum([]byte(tok))
+	}
+	return r.WithContext(web.WithCaller(r.Context(), c)), nil
 }
 
 type testRelay struct {
@@ -175,9 +179,18 @@ func (tr *testRelay) dialPaused(user, device int64) *testConn {
 }
 
 func (tr *testRelay) tryDial(user, device int64) (*testConn, error) {
+	return tr.tryDialSession(user, device, "")
+}
+
+// tryDialSession dials as a device signed in under the session token tok
+// (empty: none).
+func (tr *testRelay) tryDialSession(user, device int64, tok string) (*testConn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	h := http.Header{}
+	if tok != "" {
+		h.Set("X-Test-Session", tok)
+	}
 	h.Set("X-Test-User", strconv.FormatInt(user, 10))
 	h.Set("X-Test-Device", strconv.FormatInt(device, 10))
 	opts := &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}, HTTPHeader: h}

@@ -17,6 +17,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -42,7 +43,8 @@ type Config struct {
 
 	// Sessions, if set, ties each connection to the sign-in session it
 	// was opened under, which the relay checks every SessionPoll (zero:
-	// DefaultSessionPoll) for changes and every half minute in full.
+	// DefaultSessionPoll) for changes, when the first live one is due to
+	// end, and every half minute in full.
 	Sessions    Sessions
 	SessionPoll time.Duration
 
@@ -68,6 +70,9 @@ type Relay struct {
 	byUser   map[int64][]*session // by user
 	closing  bool
 	recheck  chan struct{} // asks watchSessions to check now
+	// sessionDue is when watchSessions next checks every connection's
+	// session (Unix ms): when the first of them is due to end.
+	sessionDue atomic.Int64
 
 	ctx    context.Context
 	cancel context.CancelFunc

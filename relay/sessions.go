@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,8 +14,9 @@ const (
 	// within about this long. The read is of one row.
 	DefaultSessionPoll = time.Second
 	// sessionRecheck is how often every connection's session is checked
-	// even when the epoch has not moved, for the endings that are a matter
-	// of time (absolute expiry, idleness) rather than of a commit.
+	// even when the epoch has not moved and no session is due to end. The
+	// endings that are a matter of time (absolute expiry, idleness) are
+	// checked when the first of them falls due, within a poll of it.
 	sessionRecheck = 30 * time.Second
 	// sessionTouchEvery is how often the use of a connection is recorded
 	// on its sign-in session, as an HTTP request's use is at most once a
@@ -34,8 +36,9 @@ type Sessions interface {
 	// changed a user's state or a device's. Only a change means anything.
 	Epoch(ctx context.Context) (int64, error)
 	// Live reports which of the given sessions (SHA-256 of their tokens)
-	// are still live, keyed by the hash as a string.
-	Live(ctx context.Context, hashes [][]byte) (map[string]bool, error)
+	// are still live, keyed by the hash as a string, each with when it ends
+	// unless it is used again or ended sooner (ms since the Unix epoch).
+	Live(ctx context.Context, hashes [][]byte) (map[string]int64, error)
 	// Touch records that the given sessions were in use at at (ms).
 	Touch(ctx context.Context, hashes [][]byte, at int64) error
 }
@@ -43,15 +46,15 @@ type Sessions interface {
 // watchSessions runs while the relay does. Every poll it reads the epoch;
 // when the epoch moved, it drops the directory's cached user states and
 // device sets (a change of another process has no other way in) and checks
-// every connection's session; it checks them all every sessionRecheck
-// anyway. A connection whose session is no longer live is closed with
+// every connection's session; it checks them all again when the first
+// live session is due to end, and every sessionRecheck anyway. A connection whose session is no longer live is closed with
 // CloseSessionEnded. The hot path is untouched: no frame waits for any of
 // this, and no message costs a read.
 func (r *Relay) watchSessions() {
 	defer r.wg.Done()
 	t := time.NewTicker(r.cfg.SessionPoll)
 	defer t.Stop()
-	last, checked, touched := int64(-1), time.Time{}, time.Now()
+	last, touched := int64(-1), time.Now()
 	for {
 		select {
 		case <-r.ctx.Done():
@@ -73,11 +76,17 @@ func (r *Relay) watchSessions() {
 			r.touchSessions()
 			touched = now
 		}
-		if epoch == last && time.Since(checked) < sessionRecheck {
+		if epoch == last && time.Now().UnixMilli() < r.sessionDue.Load() {
 			continue
 		}
-		if r.checkSessions() {
-			last, checked = epoch, time.Now()
+		was := r.sessionDue.Load()
+		if next, ok := r.checkSessions(); ok {
+			last = epoch
+			// A connection that started meanwhile may have brought the
+			// check forward (checkSession); keep the sooner of the two.
+			if !r.sessionDue.CompareAndSwap(was, next.UnixMilli()) {
+				lowerDue(&r.sessionDue, next.UnixMilli())
+			}
 		}
 	}
 }
@@ -92,8 +101,11 @@ func (r *Relay) sessionsChanged() {
 }
 
 // checkSessions closes every connection whose sign-in session is no longer
-// live, and reports whether it could tell.
-func (r *Relay) checkSessions() bool {
+// live, and returns when to check again: when the first session still live
+// is due to end, or sessionRecheck from now if that is sooner. ok is false
+// when it could not tell.
+func (r *Relay) checkSessions() (next time.Time, ok bool) {
+	next = time.Now().Add(sessionRecheck)
 	r.mu.RLock()
 	all := make([]*session, 0, len(r.sessions))
 	hashes := make([][]byte, 0, len(r.sessions))
@@ -105,35 +117,57 @@ func (r *Relay) checkSessions() bool {
 	}
 	r.mu.RUnlock()
 	if len(all) == 0 {
-		return true
+		return next, true
 	}
 	live, err := r.cfg.Sessions.Live(r.ctx, hashes)
 	if err != nil {
 		if r.ctx.Err() == nil {
 			r.log.Warn("relay: check sessions", "err", err)
 		}
-		return false
+		return next, false
 	}
 	for _, s := range all {
-		if !live[string(s.token)] {
+		end, ok := live[string(s.token)]
+		if !ok {
 			r.log.Info("relay: session ended; closing its connection", "user", s.user, "device", s.device)
 			s.kill(closeSessionEnded, "your session ended; sign in again")
+			continue
+		}
+		if t := time.UnixMilli(end); t.Before(next) {
+			next = t
 		}
 	}
-	return true
+	return next, true
 }
 
 // checkSession closes s at once if its session is not live. It runs once
 // as a connection starts, to close the gap between the guard admitting the
 // request and the connection being registered, in which a sign-out would
-// be missed by a check of all connections.
+// be missed by a check of all connections; and it brings the next full
+// check forward to when this session is due to end, if that is sooner.
 func (r *Relay) checkSession(s *session) {
 	if r.cfg.Sessions == nil || s.token == nil {
 		return
 	}
 	live, err := r.cfg.Sessions.Live(r.ctx, [][]byte{s.token})
-	if err == nil && !live[string(s.token)] {
+	if err != nil {
+		return
+	}
+	end, ok := live[string(s.token)]
+	if !ok {
 		s.kill(closeSessionEnded, "your session ended; sign in again")
+		return
+	}
+	lowerDue(&r.sessionDue, end)
+}
+
+// lowerDue moves *due back to end if end is sooner.
+func lowerDue(due *atomic.Int64, end int64) {
+	for {
+		cur := due.Load()
+		if cur <= end || due.CompareAndSwap(cur, end) {
+			return
+		}
 	}
 }
 

@@ -29,30 +29,32 @@ func (s *Store) AccessEpoch(ctx context.Context) (int64, error) {
 // LiveSessions reports which of the given sessions (by token hash) are
 // still live at now: stored, not past their absolute expiry, used within
 // idleMS, and of a user in the active state. These are the conditions under
-// which the sign-in path accepts a session too. The result holds the live
-// hashes as strings.
-func (s *Store) LiveSessions(ctx context.Context, hashes [][]byte, now, idleMS int64) (map[string]bool, error) {
-	live := make(map[string]bool, len(hashes))
+// which the sign-in path accepts a session too. The result maps each live
+// hash, as a string, to when it ends unless used again (ms): the earlier
+// of its absolute expiry and its idle limit.
+func (s *Store) LiveSessions(ctx context.Context, hashes [][]byte, now, idleMS int64) (map[string]int64, error) {
+	live := make(map[string]int64, len(hashes))
 	for len(hashes) > 0 {
 		part := hashes[:min(len(hashes), maxHashesPerQuery)]
 		hashes = hashes[len(part):]
-		args := make([]any, 0, len(part)+2)
-		args = append(args, now, now-idleMS)
+		args := make([]any, 0, len(part)+3)
+		args = append(args, idleMS, now, now-idleMS)
 		for _, h := range part {
 			args = append(args, h)
 		}
-		rows, err := s.read.QueryContext(ctx, `SELECT s.token_hash FROM sessions s JOIN users u ON u.id = s.user_id
+		rows, err := s.read.QueryContext(ctx, `SELECT s.token_hash, min(s.expires_at, s.last_used + ?) FROM sessions s JOIN users u ON u.id = s.user_id
 			WHERE s.expires_at > ? AND s.last_used > ? AND u.state = 'active' AND s.token_hash IN (`+bindList(len(part))+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
 			var h []byte
-			if err := rows.Scan(&h); err != nil {
+			var end int64
+			if err := rows.Scan(&h, &end); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			live[string(h)] = true
+			live[string(h)] = end
 		}
 		if err := rows.Close(); err != nil {
 			return nil, err
