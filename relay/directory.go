@@ -10,11 +10,11 @@ import (
 	"github.com/curbside-health/curbside/model"
 )
 
-// Cache lifetimes. Device sets are also dropped explicitly when the server
-// changes them; the lifetime covers changes made by another process (the
-// operator CLI). Group membership and policy are read often and change
-// rarely, so a few seconds of staleness is the price of not reading them for
-// every message.
+// Cache lifetimes. Everything cached is dropped within a poll when the
+// access epoch moves (relay/sessions.go), which every commit that changes
+// it does, by this process or another (the operator CLI); device sets are
+// also dropped at once when the server changes them. The lifetimes are a
+// second line, for a store whose epoch cannot be read.
 const (
 	devicesTTL = 30 * time.Second
 	groupTTL   = 5 * time.Second
@@ -52,12 +52,15 @@ func (d *directory) forgetUser(user int64) {
 	d.mu.Unlock()
 }
 
-// forgetAll drops every cached device set and user state, when another
-// process may have changed any of them.
+// forgetAll drops everything cached, when a commit of this process or
+// another may have changed any of it (the access epoch moved).
 func (d *directory) forgetAll() {
 	d.mu.Lock()
 	clear(d.devices)
 	clear(d.states)
+	clear(d.groups)
+	clear(d.reaches)
+	d.policy = cached[model.Policy]{}
 	d.mu.Unlock()
 }
 

@@ -310,6 +310,34 @@ CREATE UNIQUE INDEX assignments_user_group ON assignments (user_id, group_id) WH
 CREATE INDEX assignments_member ON assignments (member_id) WHERE member_id IS NOT NULL;
 CREATE INDEX assignments_group ON assignments (group_id) WHERE group_id IS NOT NULL;
 `,
+	// 7: the access epoch also moves on every commit that changes who may
+	// reach whom or what a message may carry: the policy, group membership
+	// and nesting, assignments and roles. The relay then drops its caches
+	// of them within a poll, whichever process made the change, so the
+	// relay never refuses what a client was just told is allowed (or lets
+	// through for a few seconds what was just forbidden).
+	`
+CREATE TRIGGER access_epoch_policy_insert AFTER INSERT ON policy
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_policy_update AFTER UPDATE ON policy
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_policy_delete AFTER DELETE ON policy
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_member_insert AFTER INSERT ON group_members
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_member_delete AFTER DELETE ON group_members
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_group_parent AFTER UPDATE OF parent_id ON groups
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_group_delete AFTER DELETE ON groups
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_assignment_insert AFTER INSERT ON assignments
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_assignment_delete AFTER DELETE ON assignments
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER access_epoch_user_role AFTER UPDATE OF role ON users
+BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

@@ -114,3 +114,48 @@ func TestReach(t *testing.T) {
 		t.Errorf("after removal nurse's links %v", got)
 	}
 }
+
+// TestEpochMovesWithReach: every commit that changes who reaches whom or
+// what a message may carry moves the access epoch, so the relay drops its
+// caches of them within a poll, whichever process made the change.
+func TestEpochMovesWithReach(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pat := &model.User{Username: "pat", Display: "pat", Role: model.RolePatient, State: model.StateActive, PasswordHash: "x"}
+	doc := &model.User{Username: "doc", Display: "doc", Role: model.RoleStaff, State: model.StateActive, PasswordHash: "x"}
+	for _, u := range []*model.User{pat, doc} {
+		if err := st.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, _ := st.CreateGroupIn(ctx, "Nursing", "", 0)
+	sub, _ := st.CreateGroupIn(ctx, "Night", "", 0)
+	external := model.RoleExternal
+	for _, c := range []struct {
+		what string
+		do   func() error
+	}{
+		{"a policy change", func() error { return st.SetPolicy(ctx, map[string]string{"patient_ack": "true"}) }},
+		{"a member added", func() error { return st.SetGroupMembers(ctx, g, []int64{doc.ID}, true) }},
+		{"a member removed", func() error { return st.SetGroupMembers(ctx, g, []int64{doc.ID}, false) }},
+		{"an assignment", func() error { return st.Assign(ctx, pat.ID, AssignUser, doc.ID) }},
+		{"an assignment removed", func() error { return st.Unassign(ctx, pat.ID, AssignUser, doc.ID) }},
+		{"a role change", func() error { _, err := st.UpdateUser(ctx, doc.ID, UserUpdate{Role: &external}); return err }},
+		{"a group deleted", func() error { return st.DeleteGroup(ctx, sub) }},
+	} {
+		before, err := st.AccessEpoch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.do(); err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		if after, _ := st.AccessEpoch(ctx); after == before {
+			t.Errorf("%s did not move the access epoch", c.what)
+		}
+	}
+}

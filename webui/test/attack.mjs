@@ -20,8 +20,8 @@ import path from "node:path";
 import { openProfile } from "./lib/browser.mjs";
 import { assert, msgLocator, msgStatus, online, openConv, sendText, sh, signUp, startConversation, unlock, waitFor } from "./lib/harness.mjs";
 
-const PW = { mallory: "mallory long passphrase 7", vera: "vera long passphrase 88" };
-const PIN = { mallory: "274915", vera: "863027" };
+const PW = { mallory: "mallory long passphrase 7", vera: "vera long passphrase 88", petra: "petra long passphrase 51" };
+const PIN = { mallory: "274915", vera: "863027", petra: "519374" };
 const MARK = "/attack-marker/";
 
 async function shot(ctx, page, name) {
@@ -266,10 +266,42 @@ export function attackTests() {
       await shot(ctx, m, "34-attack-keys-recovered-delivered");
       await v.unroute("**/api/v1/keys/*");
     }],
+
+    ["attack: a patient's composer offers neither Urgent nor an acknowledgement request until the policy allows each", async (ctx) => {
+      // Urgent breaks through do-not-disturb; a patient may use it only
+      // where the practice allows (patient_urgent, patient_ack: off by
+      // default). The server refuses what the policy does not allow; the
+      // composer must not offer it either.
+      await sh(ctx.bin, ["user", "add", "--data", ctx.srv.dataDir, "--username", "petra", "--display", "Petra Price", "--role", "patient", "--password-stdin"], { input: PW.petra + "\n" });
+      await sh(ctx.bin, ["user", "careteam", "--data", ctx.srv.dataDir, "--username", "petra", "--add", "vera"]);
+      ctx.petra = await openProfile("petra");
+      const p = ctx.petra.page;
+      await signUp(p, ctx.srv.url, "petra", PW.petra, PIN.petra);
+      await online(p);
+      await startConversation(p, "vera", ["Vera Vance"]);
+      assert.equal(await p.getByLabel("Urgent").count(), 0, "no Urgent option for a patient by default");
+      assert.equal(await p.getByLabel("Ask to acknowledge").count(), 0, "no acknowledgement request for a patient by default");
+      await shot(ctx, p, "35-attack-patient-composer-no-urgent");
+      await sendText(p, "Is my appointment still at 3?");
+      const v = ctx.vera.page;
+      await v.locator(".conv-item", { hasText: "Petra Price" }).waitFor();
+      await openConv(v, "Petra Price");
+      await msgLocator(v, "Is my appointment still at 3?").waitFor();
+      // The practice allows patients to ask for acknowledgement, not Urgent.
+      await sh(ctx.bin, ["policy", "set", "--data", ctx.srv.dataDir, "patient_ack=true"]);
+      await relock(p, PIN.petra);
+      await openConv(p, "Vera Vance");
+      await p.getByLabel("Ask to acknowledge").waitFor();
+      assert.equal(await p.getByLabel("Urgent").count(), 0, "still no Urgent option");
+      await sendText(p, "Please confirm you got my forms", { ack: true });
+      await msgLocator(v, "Please confirm you got my forms").waitFor();
+      await shot(ctx, p, "36-attack-patient-composer-ack-allowed");
+      await sh(ctx.bin, ["policy", "set", "--data", ctx.srv.dataDir, "patient_ack=false"]);
+    }],
   ];
 }
 
 /** closeAttackProfiles closes the browsers of this file. */
 export async function closeAttackProfiles(ctx) {
-  for (const p of ["mallory", "vera"]) if (ctx[p]) await ctx[p].close();
+  for (const p of ["mallory", "vera", "petra"]) if (ctx[p]) await ctx[p].close();
 }
