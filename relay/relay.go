@@ -210,7 +210,9 @@ func (r *Relay) deliver(items []model.Item) {
 
 func (r *Relay) sweeper() {
 	defer r.wg.Done()
-	t := time.NewTimer(sweepEvery)
+	// The first sweep runs at start: whatever expired while the server
+	// was down goes at once, and the sweep learns the policy's grace.
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {
