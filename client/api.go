@@ -130,26 +130,34 @@ type api struct {
 // do sends one JSON request and decodes the JSON answer into out (unless
 // out is nil or the answer is empty).
 func (a *api) do(ctx context.Context, method, path string, in, out any) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultRequestTimeout)
-		defer cancel()
-	}
 	var body io.Reader
+	ctype := ""
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body, ctype = bytes.NewReader(b), "application/json"
+	}
+	return a.send(ctx, method, path, ctype, body, out)
+}
+
+// send sends one request with a body of type ctype (none when body is nil)
+// and decodes the JSON answer into out (unless out is nil or the answer is
+// empty).
+func (a *api) send(ctx context.Context, method, path, ctype string, body io.Reader, out any) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultRequestTimeout)
+		defer cancel()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, a.base+path, body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", ctype)
 	}
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)

@@ -71,11 +71,16 @@ func (c *Client) Prepare(ctx context.Context, out Outgoing) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := plaintext(out).Marshal()
+	pt := plaintext(out)
+	if len(pt.Attachments) > protocol.MaxAttachments {
+		return nil, fmt.Errorf("a message may carry at most %d attachments", protocol.MaxAttachments)
+	}
+	body, err := pt.Marshal()
 	if err != nil {
 		return nil, err
 	}
 	hdr := c.header(id, conv, out)
+	hdr.Blobs = ownBlobs(pt)
 	var intent []byte
 	if out.ID != "" {
 		// A caller-chosen id may be a resend: send the very bytes sealed

@@ -40,6 +40,7 @@ var policyHelp = map[string][2]string{
 	"attachment_quota_bytes": {"int", "Bytes of attachments one person may have stored at once; uploads past it are refused until older ones expire."},
 	"attachment_quota_count": {"int", "Attachments one person may have stored at once."},
 	"attachment_rate_bytes":  {"int", "Bytes of attachments one person may upload per minute, after a burst of as much."},
+	"blob_grace":             {"duration", "An uploaded attachment that no sent message uses is deleted this long after upload (default 1h); attachments in messages keep the retention age."},
 	"queue_max_per_device":   {"int", "Undelivered messages one device may have waiting; new messages to it are refused, with a clear error to the sender, until it connects."},
 	"sessions_max_per_user":  {"int", "Sign-ins one person may have open at once; past it a new sign-in is refused until one ends."},
 	"devices_max_per_user":   {"int", "Devices one person may set up (at most 32)."},

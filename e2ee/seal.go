@@ -50,7 +50,8 @@ func NewID() string {
 // Seal encrypts plaintext to the recipient devices and signs the result.
 //
 // hdr supplies the cleartext header: ID, Conv, From, Created and Flags (its
-// Keys, Nonce, Body and Sig are ignored). V and Suite default to 1 and
+// Keys, Nonce, Body and Sig are ignored), and Blobs, which is copied as it
+// is and is not signed (PROTOCOL.md section 8). V and Suite default to 1 and
 // protocol.SuiteX25519AES256, and an empty ID is replaced by NewID, so a
 // caller that wants an idempotent resend passes the same ID again. signKey
 // must be the private key of device hdr.From.Device.
@@ -67,6 +68,7 @@ func Seal(hdr protocol.Envelope, recipients []Recipient, plaintext []byte, signK
 	env := &protocol.Envelope{
 		V: hdr.V, Suite: hdr.Suite, ID: hdr.ID, Conv: hdr.Conv,
 		From: hdr.From, Created: hdr.Created, Flags: hdr.Flags,
+		Blobs: hdr.Blobs, // outside the signature: for the server only
 	}
 	if env.V == 0 {
 		env.V = 1

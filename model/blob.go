@@ -1,6 +1,10 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/curbside-health/curbside/protocol"
+)
 
 // Blob is an uploaded ciphertext blob's metadata.
 type Blob struct {
@@ -20,18 +24,7 @@ type BlobQuota struct {
 
 // ValidBlobID reports whether id has the form of a blob id (32 lowercase hex
 // digits), so it can be used as a file name.
-func ValidBlobID(id string) bool {
-	if len(id) != 32 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
+func ValidBlobID(id string) bool { return protocol.ValidBlobID(id) }
 
 // HumanBytes writes a size the way a person reads it in a message ("25.0
 // MiB"), for the words of a limit's error.

@@ -18,6 +18,7 @@ var (
 	ErrClosed    = errors.New("store closed")                             // an operation submitted after Close
 	ErrLimit     = errors.New("limit reached")                            // a per-user limit of the policy (attachments, sessions, devices)
 	ErrQueueFull = errors.New("queue full")                               // a recipient device has as many items waiting as the policy allows
+	ErrBlobGone  = errors.New("blob not stored")                          // a message names a blob its sender has not (or no longer) stored
 )
 
 // Refusal is an error of one of the kinds above with a reason that is safe

@@ -35,14 +35,15 @@ type Policy struct {
 	AuditRetention  time.Duration // audit entries are kept this long
 	InvitationTTL   time.Duration // an invitation link works this long
 
-	AttachmentQuotaBytes int  // bytes of unexpired attachments one user may store
-	AttachmentQuotaCount int  // unexpired attachments one user may store
-	AttachmentRateBytes  int  // bytes one user may upload per minute (after a burst of as much)
-	QueueMaxPerDevice    int  // undelivered items one device may have waiting before new messages to it are refused
-	SessionsMaxPerUser   int  // sessions one user may hold at once before a new sign-in is refused
-	DevicesMaxPerUser    int  // active devices one user may register
-	PatientUrgent        bool // patients may mark messages Urgent (protocol.FlagUrgent)
-	PatientAck           bool // patients may ask for acknowledgement (protocol.FlagAckRequested)
+	AttachmentQuotaBytes int           // bytes of unexpired attachments one user may store
+	AttachmentQuotaCount int           // unexpired attachments one user may store
+	AttachmentRateBytes  int           // bytes one user may upload per minute (after a burst of as much)
+	BlobGrace            time.Duration // an uploaded attachment no message names is deleted this long after upload
+	QueueMaxPerDevice    int           // undelivered items one device may have waiting before new messages to it are refused
+	SessionsMaxPerUser   int           // sessions one user may hold at once before a new sign-in is refused
+	DevicesMaxPerUser    int           // active devices one user may register
+	PatientUrgent        bool          // patients may mark messages Urgent (protocol.FlagUrgent)
+	PatientAck           bool          // patients may ask for acknowledgement (protocol.FlagAckRequested)
 }
 
 // MaxDevicesOfUser is the most active devices a user may have: a signed
@@ -77,6 +78,7 @@ var DefaultPolicy = Policy{
 	AttachmentQuotaBytes: 2 << 30, // 2 GiB
 	AttachmentQuotaCount: 1000,
 	AttachmentRateBytes:  100 << 20, // 100 MiB a minute
+	BlobGrace:            time.Hour,
 	QueueMaxPerDevice:    10000,
 	SessionsMaxPerUser:   20,
 	DevicesMaxPerUser:    16,
@@ -275,6 +277,7 @@ var policyFields = map[string]policyField{
 	"attachment_quota_bytes": intField(func(p *Policy) *int { return &p.AttachmentQuotaBytes }, 1<<20, 1<<40),
 	"attachment_quota_count": intField(func(p *Policy) *int { return &p.AttachmentQuotaCount }, 1, 1000000),
 	"attachment_rate_bytes":  intField(func(p *Policy) *int { return &p.AttachmentRateBytes }, 1<<20, 1<<40),
+	"blob_grace":             durField(func(p *Policy) *time.Duration { return &p.BlobGrace }, time.Second, 24*time.Hour),
 	"queue_max_per_device":   intField(func(p *Policy) *int { return &p.QueueMaxPerDevice }, 100, 10000000),
 	"sessions_max_per_user":  intField(func(p *Policy) *int { return &p.SessionsMaxPerUser }, 1, 1000),
 	"devices_max_per_user":   intField(func(p *Policy) *int { return &p.DevicesMaxPerUser }, 1, MaxDevicesOfUser),

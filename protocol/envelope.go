@@ -38,6 +38,11 @@ const (
 	SignatureBytes   = 64
 	PublicKeyBytes   = 32
 	MaxDevicesOfUser = 32
+	// MaxAttachments is the most attachments one message may carry, and so
+	// the most blob ids its Blobs list may name.
+	MaxAttachments = 20
+	// BlobIDLen is the length of a blob id: 128 random bits as lowercase hex.
+	BlobIDLen = 32
 )
 
 // Party names one device of one user.
@@ -67,6 +72,12 @@ type Envelope struct {
 	Nonce   []byte      `json:"nonce"`
 	Body    []byte      `json:"body"`
 	Sig     []byte      `json:"sig"`
+	// Blobs lists the sender's own uploaded blobs the message's attachments
+	// use, in cleartext, so that the server can keep them and delete the
+	// uploads no message uses (PROTOCOL.md section 8). It is outside the
+	// signature and the header: recipients ignore it and take blob ids only
+	// from the encrypted body.
+	Blobs []string `json:"blobs,omitempty"`
 }
 
 // ParseEnvelope decodes and validates an envelope. It checks shapes and
@@ -131,7 +142,44 @@ func (e *Envelope) Validate() error {
 		}
 		seen[k.Device] = struct{}{}
 	}
+	return validBlobs(e.Blobs)
+}
+
+// validBlobs checks an envelope's blobs list: at most MaxAttachments
+// well-formed ids, none twice.
+func validBlobs(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if len(ids) > MaxAttachments {
+		return Errorf(CodeTooLarge, "blobs names %d attachments; a message may carry at most %d", len(ids), MaxAttachments)
+	}
+	for i, id := range ids {
+		if !ValidBlobID(id) {
+			return Errorf(CodeBadEnvelope, "blobs[%d] is not a blob id (%d lowercase hex digits)", i, BlobIDLen)
+		}
+		for _, prev := range ids[:i] {
+			if prev == id {
+				return Errorf(CodeBadEnvelope, "blobs[%d]: blob %s appears twice", i, id)
+			}
+		}
+	}
 	return nil
+}
+
+// ValidBlobID reports whether id has the form of a blob id (BlobIDLen
+// lowercase hex digits), so it can be used as a file name.
+func ValidBlobID(id string) bool {
+	if len(id) != BlobIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // RecipientUsers returns the distinct users the envelope is sealed to, in

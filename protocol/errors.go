@@ -50,6 +50,7 @@ const (
 	CodeLimitReached       Code = "limit_reached"           // a per-user limit of the practice (attachments, sessions, devices) is reached
 	CodeQueueFull          Code = "queue_full"              // a recipient device has as many undelivered messages waiting as it may hold
 	CodeRecipientInactive  Code = "recipient_inactive"      // the person addressed is disabled or locked and receives nothing
+	CodeAttachmentGone     Code = "attachment_gone"         // a blob the message names is not the sender's, or no longer stored
 	CodeInternal           Code = "internal"                // a server fault; details are in the server's log
 )
 
@@ -96,6 +97,7 @@ var catalogue = map[Code]codeInfo{
 	CodeLimitReached:       {http.StatusForbidden, "You have reached a limit your practice sets. Remove something or ask your administrator."},
 	CodeQueueFull:          {http.StatusServiceUnavailable, "Not sent: the recipient's device has too many messages waiting. Try again once they are back online."},
 	CodeRecipientInactive:  {http.StatusConflict, "This person's account is switched off, so they cannot receive messages now. Ask your administrator."},
+	CodeAttachmentGone:     {http.StatusGone, "An attachment of this message is no longer on the server. Attach the file again and send the message again."},
 	CodeInternal:           {http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell your administrator."},
 }
 

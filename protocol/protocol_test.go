@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -48,6 +49,58 @@ func TestEnvelopeValidate(t *testing.T) {
 		if !errors.As(err, &pe) {
 			t.Errorf("%s: got %v, want a protocol error", name, err)
 		}
+	}
+}
+
+// TestEnvelopeBlobs: the optional blobs list is checked strictly, each
+// break with its own code, and an envelope without one is unchanged.
+func TestEnvelopeBlobs(t *testing.T) {
+	id := func(i int) string { return fmt.Sprintf("%032x", i+1) }
+	many := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = id(i)
+		}
+		return out
+	}
+	for name, tc := range map[string]struct {
+		blobs []string
+		want  Code // "" for valid
+	}{
+		"none":           {nil, ""},
+		"one":            {[]string{id(0)}, ""},
+		"at the cap":     {many(MaxAttachments), ""},
+		"past the cap":   {many(MaxAttachments + 1), CodeTooLarge},
+		"upper case":     {[]string{strings.ToUpper("abcdef" + id(0)[6:])}, CodeBadEnvelope},
+		"short":          {[]string{id(0)[:31]}, CodeBadEnvelope},
+		"path":           {[]string{"../../../../../../curbside.db...."}, CodeBadEnvelope},
+		"empty":          {[]string{""}, CodeBadEnvelope},
+		"twice":          {[]string{id(0), id(1), id(0)}, CodeBadEnvelope},
+		"twice at start": {[]string{id(3), id(3)}, CodeBadEnvelope},
+	} {
+		e := validEnvelope()
+		e.Blobs = tc.blobs
+		err := e.Validate()
+		var pe *Error
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", name, err)
+		case tc.want != "" && (!errors.As(err, &pe) || pe.Code != tc.want):
+			t.Errorf("%s: got %v, want %s", name, err, tc.want)
+		}
+	}
+	// The list is routing metadata for the server alone: not in the header
+	// or the signed bytes, so recipients neither see it authenticated nor
+	// depend on it.
+	e := validEnvelope()
+	h, sb := e.HeaderBytes(), e.SignedBytes()
+	e.Blobs = many(3)
+	if !bytes.Equal(h, e.HeaderBytes()) || !bytes.Equal(sb, e.SignedBytes()) {
+		t.Error("blobs changed the header or the signed bytes")
+	}
+	raw, _ := json.Marshal(validEnvelope())
+	if bytes.Contains(raw, []byte(`"blobs"`)) {
+		t.Errorf("an envelope without blobs encodes a blobs field: %s", raw)
 	}
 }
 

@@ -85,8 +85,9 @@ type fakeMsg struct {
 }
 
 type fakeBlob struct {
-	meta model.Blob
-	data []byte
+	meta       model.Blob
+	data       []byte
+	referenced bool
 }
 
 func newFakeStore() *fakeStore {
@@ -306,6 +307,16 @@ func (f *fakeStore) AcceptAsync(ctx context.Context, m *model.NewMessage, done f
 			return nil, nil
 		}
 		now := time.Now().UnixMilli()
+		for _, id := range m.Env.Blobs {
+			if b, ok := f.blobs[id]; !ok || b.meta.User != m.Env.From.User || b.meta.ExpiresAt <= now {
+				return nil, model.Refuse(model.ErrBlobGone, "an attachment is not stored")
+			}
+		}
+		for _, id := range m.Env.Blobs {
+			b := f.blobs[id]
+			b.referenced = true
+			f.blobs[id] = b
+		}
 		f.msgs[m.Env.ID] = &fakeMsg{id: m.Env.ID, conv: m.Env.Conv, sender: m.Env.From.User, digest: slices.Clone(m.Digest),
 			created: m.Env.Created, ts: now, flags: m.Env.Flags, recipients: slices.Clone(m.Recipients),
 			devices: slices.Clone(m.Deliver), receipts: map[int64]map[string]int64{}}
@@ -510,7 +521,7 @@ func (f *fakeStore) PutBlob(ctx context.Context, user int64, r io.Reader, limit,
 	if quota.Count > 0 && count+1 > quota.Count || quota.Bytes > 0 && used+b.Size > quota.Bytes {
 		return nil, model.Refuse(model.ErrLimit, "over the quota")
 	}
-	f.blobs[b.ID] = fakeBlob{b, data}
+	f.blobs[b.ID] = fakeBlob{meta: b, data: data}
 	return &b, nil
 }
 
@@ -524,7 +535,22 @@ func (f *fakeStore) OpenBlob(ctx context.Context, id string) (*model.Blob, io.Re
 	return &b.meta, io.NopCloser(bytes.NewReader(b.data)), nil
 }
 
-func (f *fakeStore) SweepBlobs(ctx context.Context, now int64, batch int) (int, error) { return 0, nil }
+func (f *fakeStore) SweepBlobs(ctx context.Context, now, unreferencedBefore int64, batch int) (expired, unreferenced int, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, b := range f.blobs {
+		switch {
+		case b.meta.ExpiresAt <= now && expired < batch:
+			expired++
+		case !b.referenced && b.meta.CreatedAt < unreferencedBefore && unreferenced < batch:
+			unreferenced++
+		default:
+			continue
+		}
+		delete(f.blobs, id)
+	}
+	return expired, unreferenced, nil
+}
 
 func (f *fakeStore) ActiveDevices(ctx context.Context, user int64) ([]int64, error) {
 	f.mu.Lock()

@@ -215,20 +215,32 @@ func (r *Relay) deliver(items []model.Item) {
 
 func (r *Relay) sweeper() {
 	defer r.wg.Done()
-	t := time.NewTicker(sweepEvery)
+	// The first sweep runs at start: whatever expired while the server
+	// was down goes at once, and the sweep learns the policy's grace.
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-t.C:
-			r.Sweep(r.ctx)
+			t.Reset(sweepInterval(r.Sweep(r.ctx)))
 		}
 	}
 }
 
-// Sweep deletes expired queue items and messages now.
-func (r *Relay) Sweep(ctx context.Context) {
+// sweepInterval is how long after a sweep the next one runs: every
+// minute, or more often under a blob grace shorter than two minutes, so
+// that an unreferenced upload outlives its grace by at most half as much.
+func sweepInterval(blobGrace time.Duration) time.Duration {
+	return min(sweepEvery, max(blobGrace/2, time.Second))
+}
+
+// Sweep deletes expired queue items and messages now, then expired blobs
+// and blobs no message referenced within the policy's blob grace. It
+// returns the grace it applied.
+func (r *Relay) Sweep(ctx context.Context) (blobGrace time.Duration) {
+	blobGrace = model.DefaultPolicy.BlobGrace
 	for {
 		items, msgs, err := r.store.Sweep(ctx, time.Now().UnixMilli(), 1000)
 		if err != nil {
@@ -244,18 +256,27 @@ func (r *Relay) Sweep(ctx context.Context) {
 			break
 		}
 	}
+	pol, err := r.dir.loadPolicy(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("attachment sweep: load policy", "err", err)
+		}
+		return
+	}
+	blobGrace = pol.BlobGrace
 	for {
-		n, err := r.store.SweepBlobs(ctx, time.Now().UnixMilli(), 1000)
+		now := time.Now()
+		expired, unreferenced, err := r.store.SweepBlobs(ctx, now.UnixMilli(), now.Add(-blobGrace).UnixMilli(), 1000)
 		if err != nil {
 			if ctx.Err() == nil {
 				r.log.Error("attachment sweep failed", "err", err)
 			}
 			return
 		}
-		if n > 0 {
-			r.log.Info("expired attachments", "blobs", n)
+		if expired+unreferenced > 0 {
+			r.log.Info("attachments deleted", "expired", expired, "unreferenced", unreferenced, "grace", blobGrace)
 		}
-		if n < 1000 {
+		if expired < 1000 && unreferenced < 1000 {
 			return
 		}
 	}

@@ -289,6 +289,9 @@ func (s *session) errorFrame(ref string, err error) []byte {
 	case errors.Is(err, model.ErrQueueFull):
 		ef.Code, ef.Message = protocol.CodeQueueFull, capitalise(model.ReasonOf(err, "not sent: a recipient's device has too many messages waiting"))
 		s.r.log.Warn("message refused: a recipient device's queue is full", "user", s.user, "device", s.device, "ref", ref)
+	case errors.Is(err, model.ErrBlobGone):
+		ef.Code, ef.Message = protocol.CodeAttachmentGone, capitalise(model.ReasonOf(err, protocol.CodeAttachmentGone.Message()))
+		s.r.log.Warn("message refused: it names a blob that is not the sender's stored blob", "user", s.user, "device", s.device, "ref", ref)
 	case errors.Is(err, model.ErrForbidden):
 		ef.Code, ef.Message = protocol.CodeForbidden, model.ReasonOf(err, "this is not allowed")
 	case errors.Is(err, model.ErrNotFound):

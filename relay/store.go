@@ -22,6 +22,9 @@ type Store interface {
 	SetNotifier(model.Notifier)
 	Barrier(ctx context.Context) error
 
+	// AcceptAsync marks the blobs m.Env.Blobs names as referenced in the
+	// transaction that accepts m, and refuses m with model.ErrBlobGone if
+	// one is not a stored blob of its sender.
 	AcceptAsync(ctx context.Context, m *model.NewMessage, done func(model.AcceptResult, error)) error
 	Accepted(ctx context.Context, msgID string, sender int64, digest []byte) (ts int64, ok bool, err error)
 	AckAsync(ctx context.Context, user, device int64, seqs []int64, done func(error)) error
@@ -36,7 +39,9 @@ type Store interface {
 	// PutBlob refuses a blob past the user's quota with model.ErrLimit.
 	PutBlob(ctx context.Context, user int64, r io.Reader, limit, expiresAt int64, quota model.BlobQuota) (*model.Blob, error)
 	OpenBlob(ctx context.Context, id string) (*model.Blob, io.ReadCloser, error)
-	SweepBlobs(ctx context.Context, now int64, batch int) (int, error)
+	// SweepBlobs deletes blobs expired by now and blobs no message
+	// referenced stored before unreferencedBefore, up to batch of each.
+	SweepBlobs(ctx context.Context, now, unreferencedBefore int64, batch int) (expired, unreferenced int, err error)
 
 	ActiveDevices(ctx context.Context, user int64) ([]int64, error)
 	GroupMemberIDs(ctx context.Context, group int64) ([]int64, error)

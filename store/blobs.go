@@ -40,7 +40,7 @@ func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, exp
 	}
 	raw := make([]byte, 16)
 	rand.Read(raw)
-	b := &model.Blob{ID: hex.EncodeToString(raw), User: user, CreatedAt: nowMS(), ExpiresAt: expiresAt}
+	b := &model.Blob{ID: hex.EncodeToString(raw), User: user, ExpiresAt: expiresAt}
 	dir := filepath.Join(filepath.Dir(s.path), blobDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -76,6 +76,9 @@ func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, exp
 		if err := checkQuota(quota, count, bytes, n); err != nil {
 			return err
 		}
+		// The grace for a message to name the blob starts once it is
+		// stored, however long the upload took.
+		b.CreatedAt = nowMS()
 		_, err := tx.Exec(`INSERT INTO blobs (id, user_id, size, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`, b.ID, user, n, b.CreatedAt, b.ExpiresAt)
 		return err
 	})
@@ -127,32 +130,51 @@ func (s *Store) OpenBlob(ctx context.Context, id string) (*model.Blob, io.ReadCl
 	return &b, f, nil
 }
 
-// SweepBlobs deletes up to batch expired blobs, rows and files.
-func (s *Store) SweepBlobs(ctx context.Context, now int64, batch int) (int, error) {
+// SweepBlobs deletes blobs, rows and files: up to batch that expired by
+// now, and up to batch that no message referenced and were stored before
+// unreferencedBefore (the policy's blob_grace ago). It reports how many of
+// each it deleted; a quota counts only the rows left.
+func (s *Store) SweepBlobs(ctx context.Context, now, unreferencedBefore int64, batch int) (expired, unreferenced int, err error) {
 	var ids []string
-	err := s.submit(ctx, func(tx *sql.Tx) error {
+	err = s.submit(ctx, func(tx *sql.Tx) error {
 		ids = ids[:0]
-		rows, err := tx.Query(`DELETE FROM blobs WHERE id IN (SELECT id FROM blobs WHERE expires_at <= ? LIMIT ?) RETURNING id`, now, batch)
-		if err != nil {
+		var err error
+		if ids, err = deleteBlobRows(tx, ids, `DELETE FROM blobs WHERE id IN
+			(SELECT id FROM blobs WHERE expires_at <= ? LIMIT ?) RETURNING id`, now, batch); err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			ids = append(ids, id)
-		}
-		return rows.Err()
+		expired = len(ids)
+		ids, err = deleteBlobRows(tx, ids, `DELETE FROM blobs WHERE id IN
+			(SELECT id FROM blobs WHERE referenced = 0 AND created_at < ? LIMIT ?) RETURNING id`, unreferencedBefore, batch)
+		unreferenced = len(ids) - expired
+		return err
 	})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	// The rows are gone first: a blob whose file outlives its row is never
+	// served, and one whose removal fails here is only left on disk.
 	for _, id := range ids {
 		if err := os.Remove(s.blobPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return len(ids), err
+			return expired, unreferenced, err
 		}
 	}
-	return len(ids), nil
+	return expired, unreferenced, nil
+}
+
+// deleteBlobRows runs a DELETE … RETURNING id and appends the ids to ids.
+func deleteBlobRows(tx *sql.Tx, ids []string, query string, args ...any) ([]string, error) {
+	rows, err := tx.Query(query, args...)
+	if err != nil {
+		return ids, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return ids, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }

@@ -124,6 +124,9 @@ func (s *Store) AcceptAsync(ctx context.Context, m *model.NewMessage, done func(
 		if err != nil {
 			return err
 		}
+		if err := s.referenceBlobs(tx, m.Env.From.User, m.Env.Blobs, now); err != nil {
+			return err
+		}
 		if m.MaxQueued > 0 {
 			for _, d := range m.Deliver {
 				n, err := s.queueDepth(tx, d, m.MaxQueued)
@@ -149,6 +152,23 @@ func (s *Store) AcceptAsync(ctx context.Context, m *model.NewMessage, done func(
 		res.TS = now
 		return nil
 	}, func(err error) { done(res, err) })
+}
+
+// referenceBlobs marks the blobs a message names as referenced, so that
+// they keep their lifetime; a blob that is not the sender's own stored blob
+// refuses the message (and the transaction that accepts it) with
+// model.ErrBlobGone. A message naming none costs nothing.
+func (s *Store) referenceBlobs(tx *sql.Tx, sender int64, ids []string, now int64) error {
+	for _, id := range ids {
+		res, err := s.stmt(tx, stmtBlobReference).Exec(id, sender, now)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return model.Refuse(model.ErrBlobGone, "not sent: an attachment of this message is no longer on the server (attachments not sent soon after they are added are removed); attach the file again and send the message again")
+		}
+	}
+	return nil
 }
 
 // Accepted reports whether a message with this id was already accepted from

@@ -310,7 +310,16 @@ CREATE UNIQUE INDEX assignments_user_group ON assignments (user_id, group_id) WH
 CREATE INDEX assignments_member ON assignments (member_id) WHERE member_id IS NOT NULL;
 CREATE INDEX assignments_group ON assignments (group_id) WHERE group_id IS NOT NULL;
 `,
-	// 7: the access epoch also moves on every commit that changes who may
+	// 7: a blob is referenced once a message of its uploader names it; the
+	// sweep deletes unreferenced blobs after the policy's blob_grace. Blobs
+	// stored before this version may be in messages that could not say so,
+	// so they count as referenced and keep their lifetime.
+	`
+ALTER TABLE blobs ADD COLUMN referenced INTEGER NOT NULL DEFAULT 0;
+UPDATE blobs SET referenced = 1;
+CREATE INDEX blobs_unreferenced ON blobs (created_at) WHERE referenced = 0;
+`,
+	// 8: the access epoch also moves on every commit that changes who may
 	// reach whom or what a message may carry: the policy, group membership
 	// and nesting, assignments and roles. The relay then drops its caches
 	// of them within a poll, whichever process made the change, so the

@@ -17,6 +17,7 @@ const (
 	stmtReceiptInsert
 	stmtActiveDevices
 	stmtContact
+	stmtBlobReference
 	numStmts
 )
 
@@ -32,6 +33,10 @@ var stmtSQL = [numStmts]string{
 	stmtReceiptInsert: `INSERT OR IGNORE INTO receipts (message, user_id, kind, at) VALUES (?, ?, ?, ?)`,
 	stmtActiveDevices: `SELECT id FROM devices WHERE user_id = ? AND state = 'active' ORDER BY id`,
 	stmtContact:       `INSERT OR IGNORE INTO contacts (a, b) VALUES (?, ?)`,
+	// A blob becomes referenced only through its own uploader, and only
+	// while it is stored: an id of anyone else's, or of a blob expired or
+	// swept, changes no row.
+	stmtBlobReference: `UPDATE blobs SET referenced = 1 WHERE id = ? AND user_id = ? AND expires_at > ?`,
 }
 
 func (s *Store) prepare() error {

@@ -298,6 +298,42 @@ export function attackTests() {
       await shot(ctx, p, "36-attack-patient-composer-ack-allowed");
       await sh(ctx.bin, ["policy", "set", "--data", ctx.srv.dataDir, "patient_ack=false"]);
     }],
+
+    ["attack: uploads no message names are deleted after the policy's blob_grace; an attachment the app sent still downloads", async (ctx) => {
+      const m = ctx.mallory.page, v = ctx.vera.page;
+      // Sent under the default grace (an hour), so the send cannot race
+      // the sweep; the app names the upload in the envelope's blobs list.
+      await openConv(m, "Vera Vance");
+      const t = "Referral letter attached";
+      await m.locator("input[type=file]").setInputFiles({ name: "referral.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4\nreferral\n%%EOF\n") });
+      await m.locator(".file-chip .ok").waitFor();
+      await sendText(m, t);
+      await waitFor(async () => /^(Sent|Delivered|Read)/.test(await msgStatus(m, t)), "the server accepted mallory's message");
+      await sh(ctx.bin, ["policy", "set", "--data", ctx.srv.dataDir, "blob_grace=1s"]);
+      try {
+        // Mallory parks an upload through the app's own API and never sends
+        // it. Once the sweep has deleted it, the sweep has passed over the
+        // older, sent attachment too.
+        const parked = await m.evaluate(async () => {
+          const prefix = document.querySelector("script[type=module]").src.replace(/\/js\/main\.js$/, "");
+          const { api } = await import(`${prefix}/js/api.js`);
+          return (await api.uploadBlob(new Uint8Array(64))).id;
+        });
+        await waitFor(async () => (await m.evaluate(async (id) => (await fetch(`/api/v1/blobs/${id}`, { cache: "no-store" })).status, parked)) === 404,
+          "the sweep deleted the parked upload", 60000);
+        // Vera downloads the attachment only now (a file is fetched when
+        // asked for, not before): it comes from the server and opens.
+        ctx.vera.requests.length = 0;
+        await openConv(v, "Mallory Marsh");
+        const box = msgLocator(v, t).locator(".attachment");
+        await box.getByRole("button", { name: "Download" }).click();
+        await box.getByRole("link", { name: "Save" }).waitFor();
+        assert.equal(await box.getByRole("link", { name: "Save" }).getAttribute("download"), "referral.pdf");
+        assert.ok(ctx.vera.requests.some((u) => u.includes("/api/v1/blobs/")), "the attachment was fetched from the server after the sweep");
+      } finally {
+        await sh(ctx.bin, ["policy", "set", "--data", ctx.srv.dataDir, "blob_grace=1h"]);
+      }
+    }],
   ];
 }
 

@@ -8,7 +8,8 @@
 // directory and a free loopback port. With --server, --data must name that
 // server's data directory (users and policy are set through the CLI on it).
 // --gointerop is the built webui/test/gointerop command; without it the test
-// builds it with `go build`. It prints one line per test and closes with
+// builds it with `go build`. --only runs the tests whose name contains
+// TEXT, or any of several TEXTs separated by "|". It prints one line per test and closes with
 // exactly "N passed, M failed"; it exits non-zero if anything failed.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -52,7 +53,7 @@ if (opt.screenshots) fs.mkdirSync(opt.screenshots, { recursive: true });
 
 let passed = 0, failed = 0;
 async function run(name, fn, ctx) {
-  if (opt.only && !name.includes(opt.only)) return;
+  if (opt.only && !opt.only.split("|").some((o) => name.includes(o))) return;
   const t0 = Date.now();
   try {
     await fn(ctx);

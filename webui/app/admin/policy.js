@@ -26,6 +26,7 @@ const LABELS = {
   attachment_quota_bytes: "Attachment storage per person (bytes)",
   attachment_quota_count: "Attachments stored per person",
   attachment_rate_bytes: "Attachment uploads per person per minute (bytes)",
+  blob_grace: "Delete attachments never sent after",
   queue_max_per_device: "Undelivered messages per device",
   sessions_max_per_user: "Sign-ins open per person",
   devices_max_per_user: "Devices per person",
@@ -37,7 +38,7 @@ const LABELS = {
 const GROUPS = [
   ["Sign-in and passwords", ["password_min_length", "password_classes", "lockout_threshold", "lockout_cooldown", "mfa_required", "session_idle", "session_max"]],
   ["Devices", ["inactivity_lock", "pin_required", "offline_grace", "devices_max_per_user", "sessions_max_per_user"]],
-  ["Messages and attachments", ["retention", "attachment_max_bytes", "attachment_types", "quick_messages"]],
+  ["Messages and attachments", ["retention", "attachment_max_bytes", "attachment_types", "blob_grace", "quick_messages"]],
   ["Limits per person", ["attachment_quota_bytes", "attachment_quota_count", "attachment_rate_bytes", "queue_max_per_device"]],
   ["Patients", ["patient_urgent", "patient_ack"]],
   ["Console and records", ["admin_networks", "audit_retention", "invitation_ttl"]],

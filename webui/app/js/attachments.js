@@ -103,6 +103,19 @@ export function wellFormed(a) {
 }
 
 /**
+ * ownBlobs lists the blobs a new message's attachments use, each once: the
+ * uploads this app made for it, which its envelope names so the server
+ * keeps them. A forwarded message's attachments are the original sender's
+ * blobs, kept by the original message, so it names none.
+ * @param {Attachment[]} attachments
+ * @param {unknown} forwarded
+ * @returns {string[]}
+ */
+export function ownBlobs(attachments, forwarded) {
+  return forwarded ? [] : [...new Set(attachments.map((a) => a.blob))];
+}
+
+/**
  * viewBlob makes the Blob the app renders for an attachment of the given
  * kind from its decrypted bytes, or null when it is only downloaded. The
  * Blob's type is always one of the inert ones: an SVG becomes a PNG.

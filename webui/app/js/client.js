@@ -27,11 +27,11 @@ import { api, ApiError } from "./api.js";
 import { b64, b64url, fromUtf8, randomBytes, unb64, utf8 } from "./bytes.js";
 import { CryptoError, decryptBlob, encryptBlob, keyFingerprint, newMessageId, openEnvelope, sealEnvelope } from "./crypto.js";
 import { Relay } from "./relay.js";
-import { CLIENT_POLICY_DEFAULTS, CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, CODE_DEVICES_CHANGED, FLAG_ACK_REQUESTED, MAX_ACK_SEQS, PRESENCE_AVAILABLE, PRESENCE_DND, RECEIPT_ACKNOWLEDGED, RECEIPT_READ } from "./constants.js";
+import { CLIENT_POLICY_DEFAULTS, CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, CODE_DEVICES_CHANGED, FLAG_ACK_REQUESTED, MAX_ACK_SEQS, MAX_ATTACHMENTS, PRESENCE_AVAILABLE, PRESENCE_DND, RECEIPT_ACKNOWLEDGED, RECEIPT_READ } from "./constants.js";
 import { fmtBytes, mimeAllowed, parseConv } from "./conv.js";
 import { Conversations } from "./conversations.js";
 import { UntrustedKeys } from "./directory.js";
-import { attachmentKind, DOWNLOAD_TYPE, refusedNote, viewBlob, wellFormed } from "./attachments.js";
+import { attachmentKind, DOWNLOAD_TYPE, ownBlobs, refusedNote, viewBlob, wellFormed } from "./attachments.js";
 
 /** @typedef {import("./types.js").ServerFrame} ServerFrame */
 /** @typedef {import("./types.js").QueuedFrame} QueuedFrame */
@@ -354,9 +354,10 @@ export class Client extends Conversations {
    */
   async send(convId, { text = "", attachments = [], flags = 0, forwarded = null, replyTo = "", autoReply = false }) {
     const conv = this.convs.get(convId) || (await this.ensureConv(convId));
+    if (attachments.length > MAX_ATTACHMENTS) throw new Error(`A message can carry at most ${MAX_ATTACHMENTS} attachments; send the rest in another message.`);
     const m = {
       id: newMessageId(), conv: convId, from: { user: this.me.id, device: this.keys.id }, created: this.now(), flags,
-      type: "text", text, attachments, forwarded, replyTo, autoReply, out: true, status: "pending", receipts: {},
+      type: "text", text, attachments, blobs: ownBlobs(attachments, forwarded), forwarded, replyTo, autoReply, out: true, status: "pending", receipts: {},
     };
     this.msgs.set(m.id, m);
     conv.lastTs = m.created;
@@ -390,6 +391,9 @@ export class Client extends Conversations {
     recips.push(...mine.recips.filter((r) => r.device !== this.keys.id));
     if (!recips.length) throw Object.assign(new Error(`${without.join(", ") || "The recipient"} has not signed in on any device yet, so the message cannot be encrypted to them.`), { code: "no_devices" });
     m.env = await sealEnvelope({ id: m.id, conv: m.conv, from: m.from, created: m.created, flags: m.flags }, recips, this.plaintextOf(m), this.keys.signKey);
+    // Unsigned, for the server alone: it keeps these uploads and deletes
+    // those no message names (PROTOCOL.md section 8).
+    if (m.blobs?.length) m.env.blobs = m.blobs;
     m.envJson = JSON.stringify(m.env);
     delete m.env;
     await this.vault.put("msg", m.id, m);

@@ -11,6 +11,7 @@
  */
 
 // Error codes (protocol.Code): the code field of API error answers and relay error frames.
+export const CODE_ATTACHMENT_GONE = "attachment_gone";
 export const CODE_BAD_DEVICE_LIST = "bad_device_list";
 export const CODE_BAD_ENVELOPE = "bad_envelope";
 export const CODE_BAD_FRAME = "bad_frame";
@@ -49,6 +50,7 @@ export const CODE_WRONG_CODE = "wrong_code";
 
 /** @type {Readonly<Record<string, CodeInfo>>} every code of the catalogue with its HTTP status and words */
 export const CODES = Object.freeze({
+  attachment_gone: Object.freeze({ status: 410, message: "An attachment of this message is no longer on the server. Attach the file again and send the message again." }),
   bad_device_list: Object.freeze({ status: 400, message: "This device's keys could not be checked. Set up the device again." }),
   bad_envelope: Object.freeze({ status: 400, message: "The app sent a message the server cannot accept. Update or reload the app." }),
   bad_frame: Object.freeze({ status: 400, message: "The app sent something the server does not understand. Update or reload the app." }),
@@ -93,6 +95,8 @@ export const SUITE_X25519_AES256 = 1;
 export const SEALED_KEY_BYTES = 80;
 /** The most seqs one ack frame may carry. */
 export const MAX_ACK_SEQS = 1024;
+/** The most attachments one message may carry (and blob ids its envelope's blobs list may name). */
+export const MAX_ATTACHMENTS = 20;
 
 // Envelope flags (protocol.Flag*), cleartext metadata of every envelope.
 export const FLAG_ACK_REQUESTED = 1;
@@ -152,6 +156,7 @@ export const POLICY_DEFAULTS = Object.freeze({
   attachment_rate_bytes: "104857600",
   attachment_types: "[\"image/*\",\"application/pdf\",\"audio/*\",\"video/*\",\"text/plain\",\"application/msword\",\"application/vnd.openxmlformats-officedocument.*\",\"application/vnd.ms-excel\",\"application/vnd.oasis.opendocument.*\",\"application/rtf\"]",
   audit_retention: "52560h0m0s",
+  blob_grace: "1h0m0s",
   devices_max_per_user: "16",
   inactivity_lock: "5m0s",
   invitation_ttl: "168h0m0s",

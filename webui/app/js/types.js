@@ -38,6 +38,7 @@ export {};
  * @property {string} [nonce]
  * @property {string} [body]
  * @property {string} [sig]
+ * @property {string[]} [blobs] this sender's uploads the attachments use, for the server only: outside the signature, ignored on receipt
  */
 
 /**
@@ -307,6 +308,7 @@ export {};
  * @property {boolean} [out] sent by this user
  * @property {string} [text]
  * @property {Attachment[]} [attachments]
+ * @property {string[]} [blobs] of an outgoing message: the blobs this app uploaded for it, named in its envelope so the server keeps them
  * @property {{from: number, id: string, sent: number}} [forwarded]
  * @property {string} [replyTo]
  * @property {boolean} [autoReply]

@@ -4,7 +4,7 @@
 // and the quick messages. It is built once per opened conversation and
 // never re-rendered, so a draft survives a message arriving.
 import { fmtBytes, parseConv } from "../conv.js";
-import { FLAG_ACK_REQUESTED, FLAG_URGENT, ROLE_PATIENT } from "../constants.js";
+import { FLAG_ACK_REQUESTED, FLAG_URGENT, MAX_ATTACHMENTS, ROLE_PATIENT } from "../constants.js";
 import { dialog, fill, h, icon } from "./dom.js";
 
 export function buildComposer(ui, conv) {
@@ -46,6 +46,7 @@ export function buildComposer(ui, conv) {
     const text = ta.value.trim();
     if (!(await picker.ready())) return;
     if (!text && !ui.pendingFiles.length) { ta.focus(); return; }
+    if (ui.pendingFiles.length > MAX_ATTACHMENTS) { err.textContent = `A message can carry at most ${MAX_ATTACHMENTS} attachments: remove ${ui.pendingFiles.length - MAX_ATTACHMENTS} and send them in another message.`; return; }
     const flags = (ackBox.checked ? FLAG_ACK_REQUESTED : 0) | (urgentBox.checked ? FLAG_URGENT : 0);
     const attachments = ui.pendingFiles.map((f) => f.att);
     ta.value = ""; grow(); ui.drafts.delete(conv.id);
