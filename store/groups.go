@@ -41,7 +41,11 @@ func (s *Store) CreateGroupIn(ctx context.Context, name, description string, par
 		if isUnique(err) {
 			return fmt.Errorf("group %q: %w", name, model.ErrExists)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		created(ctx, id)
+		return nil
 	})
 	return id, err
 }
