@@ -25,9 +25,10 @@ type Pending struct {
 	// before the entry is appended: it fills in what only the write's
 	// result says, such as the id of a row it created.
 	Complete func(p *Pending)
-	// Created is the id of the row the write created, set by the write
-	// before Complete runs (CreateGroupIn sets it).
-	Created int64
+	// Result is what the write produced, for Complete: set by the writes
+	// whose entry needs it, as their doc comments say (CreateGroupIn: the
+	// new group's id, an int64).
+	Result any
 }
 
 type pendingKey struct{}
@@ -121,10 +122,10 @@ func nothingDone(ctx context.Context) {
 	}
 }
 
-// created records, from inside a write's transaction, the id of the row it
-// created, in the first entry ctx carries, for that entry's Complete.
-func created(ctx context.Context, id int64) {
+// result records, from inside a write's transaction, what the write
+// produced in the first entry ctx carries, for that entry's Complete.
+func result(ctx context.Context, v any) {
 	if set, _ := ctx.Value(pendingKey{}).(*pendingSet); set != nil && len(set.list) > 0 {
-		set.list[0].Created = id
+		set.list[0].Result = v
 	}
 }

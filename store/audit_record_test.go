@@ -17,7 +17,7 @@ import (
 func groupEntry(name string) *Pending {
 	return &Pending{Entry: AuditEntry{Actor: 1, ActorName: "root", Action: "group.create"},
 		Detail:   map[string]any{"name": name},
-		Complete: func(p *Pending) { p.Entry.Target = fmt.Sprintf("group:%d", p.Created) }}
+		Complete: func(p *Pending) { p.Entry.Target = fmt.Sprintf("group:%d", p.Result.(int64)) }}
 }
 
 // entries returns the audit log's rows of action, oldest first.
