@@ -2,7 +2,6 @@ package console_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"net/http"
 	"testing"
@@ -26,25 +25,6 @@ func auditOf(t *testing.T, st *store.Store, action string) []*store.AuditEntry {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// refuseAudit makes the audit table refuse every insert, through a
-// connection of its own, until the returned function is called.
-func refuseAudit(t *testing.T, st *store.Store) func() {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+st.Path()+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`CREATE TRIGGER audit_refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END`); err != nil {
-		t.Fatal(err)
-	}
-	return func() {
-		defer db.Close()
-		if _, err := db.Exec(`DROP TRIGGER audit_refuse`); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // Console actions are recorded by the transaction that does them: the
@@ -103,7 +83,7 @@ func TestConsoleAuditInActionTx(t *testing.T) {
 
 	// While the log refuses entries, actions fail whole: nothing is
 	// done that the log does not hold.
-	allow := refuseAudit(t, f.Store)
+	allow := apitest.RefuseAudit(t, f.Store)
 	if code, out := f.Do("POST", "/api/v1/admin/groups", adm, map[string]any{"name": "Ward 4"}); code != http.StatusInternalServerError || apitest.ErrCode(out) != "internal" {
 		t.Fatalf("create group with the log refusing: %d %v", code, out)
 	}
