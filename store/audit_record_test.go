@@ -33,6 +33,19 @@ func entries(t *testing.T, s *Store, action string) []*AuditEntry {
 	return out
 }
 
+// setPasswordAudited adds a user with one session, then sets their
+// password with an entry (which notes the session ended).
+func setPasswordAudited(t *testing.T, s *Store, name string) (int64, error) {
+	t.Helper()
+	u := addUser(t, s, name)
+	if err := s.CreateSession(context.Background(), []byte(name), u, nowMS()+60_000); err != nil {
+		t.Fatal(err)
+	}
+	p := &Pending{Entry: AuditEntry{Action: "user.password_set", Target: fmt.Sprintf("user:%d", u)}}
+	_, err := s.SetPassword(WithAudit(context.Background(), p), u, "new")
+	return u, err
+}
+
 func verified(t *testing.T, s *Store) {
 	t.Helper()
 	v, err := s.VerifyAudit(context.Background())
@@ -80,12 +93,7 @@ func TestAuditInActionTx(t *testing.T) {
 	}
 
 	// A write's own notes reach its entry.
-	u := addUser(t, s, "sam")
-	if err := s.CreateSession(ctx, []byte("t1"), u, nowMS()+60_000); err != nil {
-		t.Fatal(err)
-	}
-	p := &Pending{Entry: AuditEntry{Action: "user.password_set", Target: fmt.Sprintf("user:%d", u)}}
-	if _, err := s.SetPassword(WithAudit(ctx, p), u, "hash"); err != nil {
+	if _, err := setPasswordAudited(t, s, "sam"); err != nil {
 		t.Fatal(err)
 	}
 	if got := entries(t, s, "user.password_set"); len(got) != 1 || got[0].Detail != `{"sessions_ended":1}` {
@@ -121,12 +129,8 @@ func TestAuditRefusedRollsBackAction(t *testing.T) {
 	if _, err := s.GroupByName(ctx, "ward"); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("the group was created although its entry was refused: %v", err)
 	}
-	u := addUser(t, s, "sam")
-	if err := s.CreateSession(ctx, []byte("t1"), u, nowMS()+60_000); err != nil {
-		t.Fatal(err)
-	}
-	p := &Pending{Entry: AuditEntry{Action: "user.password_set", Target: fmt.Sprintf("user:%d", u)}}
-	if _, err := s.SetPassword(WithAudit(ctx, p), u, "new"); err == nil {
+	u, err := setPasswordAudited(t, s, "sam")
+	if err == nil {
 		t.Fatal("password set although its entry was refused")
 	}
 	if n, err := s.SessionCount(ctx, u); err != nil || n != 1 {
