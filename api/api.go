@@ -180,7 +180,8 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Errorf(protocol.CodeBadDeviceList, "the list's signature does not verify with the signer's key")
 	}
 	agent := store.TrimAgent(r.UserAgent())
-	err := a.Store.RegisterDevice(r.Context(), s.User.ID, req.Name, agent, signer, &list, req.List, s.TokenHash)
+	rec := auth.Record(r, "device.register", auth.DeviceTarget(signer.ID), map[string]any{"name": req.Name, "agent": agent, "list_version": list.Version})
+	err := a.Store.RegisterDevice(rec, s.User.ID, req.Name, agent, signer, &list, req.List, s.TokenHash)
 	switch {
 	case errors.Is(err, model.ErrConflict):
 		return protocol.Errorf(protocol.CodeConflict, "%s; fetch /api/v1/keys/%d and sign a new list", model.ReasonOf(err, "the device list changed"), s.User.ID)
@@ -193,7 +194,6 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Internal(err)
 	}
 	a.Log.Info("device registered", "user", s.User.ID, "device", signer.ID, "list_version", list.Version)
-	a.Auth.Audit(r, "device.register", auth.DeviceTarget(signer.ID), store.OutcomeOK, map[string]any{"name": req.Name, "agent": agent, "list_version": list.Version})
 	if a.DevicesChanged != nil {
 		a.DevicesChanged(s.User.ID)
 	}

@@ -109,10 +109,10 @@ func (a *API) resume(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(req.Sig) != ed25519.SignatureSize || !ed25519.Verify(d.Sign, protocol.ResumeBytes(s.User.ID, d.ID, ch.nonce), req.Sig) {
 		a.Log.Info("device resume refused", "user", s.User.ID, "device", d.ID, "reason", "bad signature")
-		a.Auth.Audit(r, "device.resume", auth.DeviceTarget(d.ID), store.OutcomeFail, map[string]any{"reason": "bad signature"})
+		a.Auth.AuditRefused(r, "device.resume", auth.DeviceTarget(d.ID), map[string]any{"reason": "bad signature"})
 		return protocol.Errorf(protocol.CodeForbidden, "the signature does not verify with that device's key")
 	}
-	err = a.Store.BindSession(r.Context(), s.TokenHash, s.User.ID, d.ID)
+	err = a.Store.BindSession(auth.Record(r, "device.resume", auth.DeviceTarget(d.ID), nil), s.TokenHash, s.User.ID, d.ID)
 	if errors.Is(err, model.ErrConflict) || errors.Is(err, model.ErrNotFound) {
 		return protocol.Errorf(protocol.CodeConflict, "the device or session changed meanwhile; sign in again")
 	}
@@ -120,7 +120,6 @@ func (a *API) resume(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Internal(err)
 	}
 	a.Log.Info("device resumed", "user", s.User.ID, "device", d.ID)
-	a.Auth.Audit(r, "device.resume", auth.DeviceTarget(d.ID), store.OutcomeOK, nil)
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"device": d.ID})
 }
 

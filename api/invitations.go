@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -121,7 +120,19 @@ func (a *API) acceptInvitation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return protocol.Internal(err)
 	}
-	u, inv, err := a.Store.AcceptInvitation(r.Context(), auth.HashToken(req.Token), username, display, hash)
+	// The entry is completed with the account the write created or set
+	// the password of: the person accepting is its actor.
+	action := "invitation.accept"
+	if inv.Kind == store.InviteSetup {
+		action = "setup.owner"
+	}
+	rec := &store.Pending{Entry: store.AuditEntry{Action: action, IP: ip}, Detail: map[string]any{"invitation": inv.ID, "kind": inv.Kind}}
+	rec.Complete = func(p *store.Pending) {
+		u := p.Result.(*model.User)
+		p.Entry.Actor, p.Entry.ActorName, p.Entry.Target = u.ID, u.Username, auth.UserTarget(u.ID)
+		p.Detail["role"], p.Detail["admin_level"] = u.Role, u.AdminLevel
+	}
+	u, inv, err := a.Store.AcceptInvitation(store.WithAudit(r.Context(), rec), auth.HashToken(req.Token), username, display, hash)
 	switch {
 	case errors.Is(err, model.ErrExists):
 		return protocol.Errorf(protocol.CodeConflict, "the username %q is taken; choose another", username)
@@ -130,12 +141,6 @@ func (a *API) acceptInvitation(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return protocol.Internal(err)
 	}
-	action := "invitation.accept"
-	if inv.Kind == store.InviteSetup {
-		action = "setup.owner"
-	}
-	a.Auth.AuditEntry(r, &store.AuditEntry{Actor: u.ID, ActorName: u.Username, Action: action, Target: auth.UserTarget(u.ID), IP: ip},
-		map[string]any{"invitation": inv.ID, "kind": inv.Kind, "role": u.Role, "admin_level": u.AdminLevel})
 	a.Log.Info("invitation accepted", "user", u.ID, "kind", inv.Kind)
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": u})
 }
@@ -158,10 +163,9 @@ func (a *API) SetupLink(ctx context.Context, origin string) (string, time.Time, 
 	token, hash := auth.NewToken()
 	exp := time.Now().Add(setupTTL)
 	inv := &store.Invitation{Role: model.RoleStaff, AdminLevel: model.LevelOwner, ExpiresAt: exp.UnixMilli()}
-	if err := a.Store.CreateInvitation(ctx, inv, hash); err != nil {
-		return "", time.Time{}, err
-	}
-	if err := a.Store.Audit(ctx, &store.AuditEntry{Action: "setup.link", Target: auth.InvitationTarget(inv.ID), Detail: `{"expires_at":` + strconv.FormatInt(inv.ExpiresAt, 10) + `}`}); err != nil {
+	rec := &store.Pending{Entry: store.AuditEntry{Action: "setup.link"}, Detail: map[string]any{"expires_at": inv.ExpiresAt},
+		Complete: func(p *store.Pending) { p.Entry.Target = auth.InvitationTarget(inv.ID) }}
+	if err := a.Store.CreateInvitation(store.WithAudit(ctx, rec), inv, hash); err != nil {
 		return "", time.Time{}, err
 	}
 	return auth.InvitationURL(strings.TrimSuffix(origin, "/"), token), exp, nil

@@ -139,7 +139,7 @@ func (a *Auth) totpConfirm(w http.ResponseWriter, r *http.Request) error {
 	}
 	refund()
 	codes, hashes := newRecoveryCodes()
-	err = a.store.ConfirmTOTP(ctx, s.User.ID, step, hashes)
+	err = a.store.ConfirmTOTP(Record(r, "mfa.totp_enrolled", UserTarget(s.User.ID), nil), s.User.ID, step, hashes)
 	if errors.Is(err, model.ErrNotFound) {
 		return protocol.Errorf(protocol.CodeConflict, "the authenticator app was set up meanwhile")
 	}
@@ -147,7 +147,6 @@ func (a *Auth) totpConfirm(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Internal(err)
 	}
 	a.confirmSession(r, s, "totp")
-	a.Audit(r, "mfa.totp_enrolled", UserTarget(s.User.ID), store.OutcomeOK, nil)
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes})
 }
 
@@ -228,10 +227,9 @@ func (a *Auth) totpRemove(w http.ResponseWriter, r *http.Request) error {
 	if err := a.checkOwnCode(r, s, code); err != nil {
 		return err
 	}
-	if err := a.store.DeleteTOTP(r.Context(), s.User.ID); err != nil && !errors.Is(err, model.ErrNotFound) {
+	if err := a.store.DeleteTOTP(Record(r, "mfa.totp_removed", UserTarget(s.User.ID), nil), s.User.ID); err != nil && !errors.Is(err, model.ErrNotFound) {
 		return protocol.Internal(err)
 	}
-	a.Audit(r, "mfa.totp_removed", UserTarget(s.User.ID), store.OutcomeOK, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -265,10 +263,9 @@ func (a *Auth) recoveryRenew(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Errorf(protocol.CodeConflict, "set up an authenticator app or a passkey first: recovery codes back one up")
 	}
 	codes, hashes := newRecoveryCodes()
-	if err := a.store.ReplaceRecoveryCodes(ctx, s.User.ID, hashes); err != nil {
+	if err := a.store.ReplaceRecoveryCodes(Record(r, "mfa.recovery_regenerated", UserTarget(s.User.ID), map[string]any{"codes": len(codes)}), s.User.ID, hashes); err != nil {
 		return protocol.Internal(err)
 	}
-	a.Audit(r, "mfa.recovery_regenerated", UserTarget(s.User.ID), store.OutcomeOK, map[string]any{"codes": len(codes)})
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes})
 }
 

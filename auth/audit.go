@@ -1,34 +1,81 @@
 package auth
 
 import (
-	"encoding/json"
+	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/store"
 )
 
-// Audit records an action of the request's user (or of nobody, before
-// sign-in) in the audit log. A failure to record is logged as an error:
-// the action itself has already happened.
-func (a *Auth) Audit(r *http.Request, action, target, outcome string, detail map[string]any) {
-	e := &store.AuditEntry{Action: action, Target: target, IP: web.ClientIP(r), Outcome: outcome}
+// Audit entries are written in the transaction of the action they record
+// (store.WithAudit): a handler builds the entry before its write with
+// Record, or with Entry when the write must complete it, and passes the
+// returned context to the store. Only entries that record no change of
+// state, so have no transaction of their own to go in, are written alone:
+// AuditRefused (an attempt refused before anything changed), AuditRead (a
+// read of the log or of a report), and failed sign-ins (failaudit.go).
+
+// Entry builds the audit entry of an action of the request's user (or of
+// nobody, before sign-in), from the request's address, with outcome ok.
+// Detail is metadata only; it is marshalled when the entry is appended, so
+// the write may still add to it.
+func Entry(r *http.Request, action, target string, detail map[string]any) *store.Pending {
+	p := &store.Pending{Entry: store.AuditEntry{Action: action, Target: target, IP: web.ClientIP(r), Outcome: store.OutcomeOK}, Detail: detail}
 	if s := SessionOf(r.Context()); s != nil {
-		e.Actor, e.ActorName = s.User.ID, s.User.Username
+		p.Entry.Actor, p.Entry.ActorName = s.User.ID, s.User.Username
 	}
-	a.AuditEntry(r, e, detail)
+	return p
 }
 
-// AuditEntry records e, with detail as its JSON detail, in the audit log.
-func (a *Auth) AuditEntry(r *http.Request, e *store.AuditEntry, detail map[string]any) {
+// Record returns the request's context carrying the entry of the action
+// the handler is about to write: the store write made with it appends the
+// entry in the same transaction, after the write succeeded, or not at all.
+func Record(r *http.Request, action, target string, detail map[string]any) context.Context {
+	return store.WithAudit(r.Context(), Entry(r, action, target, detail))
+}
+
+// AuditRefused records, in a transaction of its own, an attempt that was
+// refused before it changed anything (outcome fail).
+func (a *Auth) AuditRefused(r *http.Request, action, target string, detail map[string]any) {
+	p := Entry(r, action, target, detail)
+	p.Entry.Outcome = store.OutcomeFail
+	a.auditAlone(r.Context(), p)
+}
+
+// AuditRead records, in a transaction of its own, a read of audited data
+// (the audit log, a report): it changes nothing, so no write carries it.
+func (a *Auth) AuditRead(r *http.Request, action, target, outcome string, detail map[string]any) {
+	p := Entry(r, action, target, detail)
+	p.Entry.Outcome = outcome
+	a.auditAlone(r.Context(), p)
+}
+
+// auditAlone appends p in a transaction of its own. A failure to record is
+// logged as an error: what it records has already happened.
+func (a *Auth) auditAlone(ctx context.Context, p *store.Pending) {
+	if err := a.store.Barrier(store.WithAudit(ctx, p)); err != nil {
+		a.log.Error("audit entry not recorded", "action", p.Entry.Action, "target", p.Entry.Target, "err", err)
+	}
+}
+
+// signInEntry is the entry of a sign-in event. The user, when known, is
+// the target; a successful sign-in or sign-out is also the user's own act.
+// Detail carries reasons and counts only, never a password, code or token.
+func signInEntry(ip, action string, u *model.User, outcome string, detail map[string]any) *store.Pending {
+	p := &store.Pending{Entry: store.AuditEntry{Action: action, IP: ip, Outcome: outcome}}
 	if len(detail) > 0 {
-		b, _ := json.Marshal(detail)
-		e.Detail = string(b)
+		p.Detail = detail
 	}
-	if err := a.store.Audit(r.Context(), e); err != nil {
-		a.log.Error("audit entry not recorded", "action", e.Action, "target", e.Target, "err", err)
+	if u != nil {
+		p.Entry.Target = UserTarget(u.ID)
+		if outcome == store.OutcomeOK {
+			p.Entry.Actor, p.Entry.ActorName = u.ID, u.Username
+		}
 	}
+	return p
 }
 
 // UserTarget is an audit target naming a user.

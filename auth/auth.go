@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -279,8 +278,9 @@ func (a *Auth) LoginFrom(ctx context.Context, ip, username, password string, pro
 }
 
 // startSession makes a new session for u, confirmed by mfa ("" for a
-// password alone), and records the sign-in.
-func (a *Auth) startSession(ctx context.Context, ip string, u *model.User, pol model.Policy, mfa string) (*LoginResponse, error) {
+// password alone), and records the sign-in in the session's transaction,
+// after the entries of the steps that led to it (also).
+func (a *Auth) startSession(ctx context.Context, ip string, u *model.User, pol model.Policy, mfa string, also ...*store.Pending) (*LoginResponse, error) {
 	if u.FailedLogins > 0 || u.LockedUntil > 0 {
 		if err := a.store.LoginSucceeded(ctx, u.ID); err != nil {
 			return nil, protocol.Internal(err)
@@ -290,39 +290,19 @@ func (a *Auth) startSession(ctx context.Context, ip string, u *model.User, pol m
 	rand.Read(raw)
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	expires := time.Now().Add(pol.SessionMax).UnixMilli()
-	if err := a.store.CreateSessionFrom(ctx, HashToken(token), u.ID, expires, mfa, ip); errors.Is(err, model.ErrLimit) {
+	detail := map[string]any{"mfa": mfa}
+	if mfa == "" {
+		detail["mfa"] = "none"
+	}
+	rctx := store.WithAudit(ctx, append(also, signInEntry(ip, "login.ok", u, store.OutcomeOK, detail))...)
+	if err := a.store.CreateSessionFrom(rctx, HashToken(token), u.ID, expires, mfa, ip); errors.Is(err, model.ErrLimit) {
 		a.log.Warn("sign-in refused: sessions per user limit reached", "user", u.ID, "ip", ip)
 		return nil, protocol.Errorf(protocol.CodeLimitReached, "Not signed in: %s.", model.ReasonOf(err, "you are signed in on as many browsers or devices as your practice allows"))
 	} else if err != nil {
 		return nil, protocol.Internal(err)
 	}
 	a.log.Info("login", "user", u.ID, "ip", ip, "mfa", mfa)
-	detail := map[string]any{"mfa": mfa}
-	if mfa == "" {
-		detail["mfa"] = "none"
-	}
-	a.record(ctx, ip, "login.ok", u, store.OutcomeOK, detail)
 	return &LoginResponse{Token: token, User: u, ExpiresAt: expires, Confirmed: mfa}, nil
-}
-
-// record appends a sign-in event to the audit log. The user, when known, is
-// the target; a successful sign-in or sign-out is also the user's own act.
-// Detail carries reasons and counts only, never a password, code or token.
-func (a *Auth) record(ctx context.Context, ip, action string, u *model.User, outcome string, detail map[string]any) {
-	e := &store.AuditEntry{Action: action, IP: ip, Outcome: outcome}
-	if u != nil {
-		e.Target = UserTarget(u.ID)
-		if outcome == store.OutcomeOK {
-			e.Actor, e.ActorName = u.ID, u.Username
-		}
-	}
-	if len(detail) > 0 {
-		b, _ := json.Marshal(detail)
-		e.Detail = string(b)
-	}
-	if err := a.store.Audit(ctx, e); err != nil {
-		a.log.Error("audit entry not recorded", "action", action, "err", err)
-	}
 }
 
 var errRateLimited = protocol.Errorf(protocol.CodeRateLimited, "too many sign-in attempts from this address; wait a minute and try again")
@@ -385,9 +365,15 @@ func (a *Auth) Authenticate(r *http.Request) (*Session, error) {
 
 // Logout ends the request's session.
 func (a *Auth) Logout(r *http.Request) error {
+	return a.logoutWith(r.Context(), r)
+}
+
+// logoutWith ends the request's session with ctx, which may carry the
+// sign-out's audit entry.
+func (a *Auth) logoutWith(ctx context.Context, r *http.Request) error {
 	token := TokenFrom(r)
 	if token == "" {
 		return nil
 	}
-	return a.store.DeleteSession(r.Context(), HashToken(token))
+	return a.store.DeleteSession(ctx, HashToken(token))
 }

@@ -94,7 +94,7 @@ func (a *Auth) recordFail(ctx context.Context, ip string, u *model.User, detail 
 	if key == overflowSource {
 		ip = ""
 	}
-	a.record(ctx, ip, "login.fail", u, store.OutcomeFail, detail)
+	a.auditAlone(ctx, signInEntry(ip, "login.fail", u, store.OutcomeFail, detail))
 }
 
 // flushFail writes the count of b's minute, once it is over.
@@ -109,8 +109,8 @@ func (a *Auth) flushFail(key string, b *failBucket) {
 	if count == 0 {
 		return
 	}
-	a.record(context.Background(), b.ip, "login.fail", nil, store.OutcomeFail,
-		map[string]any{"reason": "repeated", "count": count, "reasons": reasons, "window_s": int(failWindow / time.Second)})
+	a.auditAlone(context.Background(), signInEntry(b.ip, "login.fail", nil, store.OutcomeFail,
+		map[string]any{"reason": "repeated", "count": count, "reasons": reasons, "window_s": int(failWindow / time.Second)}))
 }
 
 // FlushFailures writes every minute still open now, as if it had ended:

@@ -7,7 +7,6 @@ import (
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
-	"github.com/curbside-health/curbside/store"
 )
 
 var (
@@ -88,14 +87,14 @@ func (a *Auth) admitConsole(r *http.Request, s *Session, level string) error {
 		return protocol.Internal(err)
 	}
 	if !pol.AdminAllowed(web.ClientIP(r)) {
-		a.Audit(r, "console.refused", "", store.OutcomeFail, map[string]any{"reason": "network"})
+		a.AuditRefused(r, "console.refused", "", map[string]any{"reason": "network"})
 		return errNetwork
 	}
 	if pol.MFARequiredFor(s.User) && s.MFA == "" {
 		return errConsoleMFA
 	}
 	if have < model.LevelRank(level) {
-		a.Audit(r, "console.refused", "", store.OutcomeFail, map[string]any{"reason": "level", "route": r.Pattern})
+		a.AuditRefused(r, "console.refused", "", map[string]any{"reason": "level", "route": r.Pattern})
 		return errLowLevel
 	}
 	return nil

@@ -62,12 +62,13 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *Auth) logout(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
 	if t := TokenFrom(r); t != "" && len(t) <= 128 {
-		if ss, err := a.store.SessionByHash(r.Context(), HashToken(t)); err == nil {
-			a.record(r.Context(), web.ClientIP(r), "logout", ss.User, store.OutcomeOK, nil)
+		if ss, err := a.store.SessionByHash(ctx, HashToken(t)); err == nil {
+			ctx = store.WithAudit(ctx, signInEntry(web.ClientIP(r), "logout", ss.User, store.OutcomeOK, nil))
 		}
 	}
-	if err := a.Logout(r); err != nil {
+	if err := a.logoutWith(ctx, r); err != nil {
 		return protocol.Internal(err)
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,

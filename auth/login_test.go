@@ -298,3 +298,33 @@ func TestWebLoginKeepsTokenInCookie(t *testing.T) {
 		t.Fatalf("a web login returned the token in the body: %v", out)
 	}
 }
+
+// A sign-in is recorded with the session it makes: while the audit log
+// refuses entries no session is made, and a right password is answered
+// internal; once it accepts them, the sign-in and its entry are made
+// together. A failed sign-in is recorded on its own, and is still answered
+// as one.
+func TestLoginAuditedWithSession(t *testing.T) {
+	f := apitest.New(t, "alice")
+	ctx := context.Background()
+	alice := f.Users["alice"].ID
+	allow := apitest.RefuseAudit(t, f.Store)
+	code, out := f.Do("POST", "/api/v1/login", "", map[string]string{"username": "alice", "password": apitest.TestPassword})
+	if code != http.StatusInternalServerError || apitest.ErrCode(out) != "internal" {
+		t.Fatalf("sign-in with the log refusing: %d %v", code, out)
+	}
+	if n, err := f.Store.SessionCount(ctx, alice); err != nil || n != 0 {
+		t.Fatalf("a session was made without its entry: %d %v", n, err)
+	}
+	if code, _ := f.Do("POST", "/api/v1/login", "", map[string]string{"username": "alice", "password": "wrong"}); code != http.StatusUnauthorized {
+		t.Fatalf("wrong password with the log refusing: %d", code)
+	}
+	allow()
+	f.Login("alice")
+	if n, err := f.Store.SessionCount(ctx, alice); err != nil || n != 1 {
+		t.Fatalf("sessions after signing in: %d %v", n, err)
+	}
+	if !apitest.HasAudit(apitest.AuditRows(t, f.Store), [4]string{"login.ok", auth.UserTarget(alice), "alice", store.OutcomeOK}) {
+		t.Fatal("no login.ok entry")
+	}
+}

@@ -285,7 +285,10 @@ func (a *Auth) CompleteMFA(ctx context.Context, ip, token, code string) (*LoginR
 		good, err = a.checkTOTP(ctx, u.ID, code)
 	} else {
 		how = "recovery"
-		left, err = a.store.UseRecoveryCode(ctx, u.ID, recoveryHash(code))
+		// The code's use is recorded with it (UseRecoveryCode notes how
+		// many are left); a code that is not one records nothing.
+		used := store.WithAudit(ctx, signInEntry(ip, "mfa.recovery_used", u, store.OutcomeOK, nil))
+		left, err = a.store.UseRecoveryCode(used, u.ID, recoveryHash(code))
 		good = err == nil
 		if errors.Is(err, model.ErrNotFound) {
 			err = nil
@@ -299,9 +302,6 @@ func (a *Auth) CompleteMFA(ctx context.Context, ip, token, code string) (*LoginR
 	}
 	if !a.pending.consume(token) {
 		return nil, errMFAExpired
-	}
-	if how == "recovery" {
-		a.record(ctx, ip, "mfa.recovery_used", u, store.OutcomeOK, map[string]any{"left": left})
 	}
 	res, err := a.startSession(ctx, ip, u, pol, how)
 	if err != nil {

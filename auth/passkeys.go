@@ -206,8 +206,7 @@ func (a *Auth) loginPasskeyFinish(w http.ResponseWriter, r *http.Request) error 
 	if cred.Authenticator.CloneWarning {
 		detail["clone_warning"] = true
 	}
-	a.record(ctx, ip, "mfa.passkey_used", u, store.OutcomeOK, detail)
-	res, err := a.startSession(ctx, ip, u, pol, "passkey")
+	res, err := a.startSession(ctx, ip, u, pol, "passkey", signInEntry(ip, "mfa.passkey_used", u, store.OutcomeOK, detail))
 	if err != nil {
 		return err
 	}
@@ -305,7 +304,6 @@ type passkeyAddRequest struct {
 
 func (a *Auth) passkeyAddFinish(w http.ResponseWriter, r *http.Request) error {
 	s := SessionOf(r.Context())
-	ctx := r.Context()
 	var req passkeyAddRequest
 	if err := web.DecodeJSON(w, r, maxPasskeyBody, &req); err != nil {
 		return err
@@ -346,7 +344,7 @@ func (a *Auth) passkeyAddFinish(w http.ResponseWriter, r *http.Request) error {
 	}
 	codes, hashes := newRecoveryCodes()
 	pk := &store.Passkey{ID: cred.ID, User: s.User.ID, Name: name, Credential: b}
-	stored, err := a.store.AddPasskey(ctx, pk, hashes)
+	stored, err := a.store.AddPasskey(Record(r, "mfa.passkey_added", UserTarget(s.User.ID), map[string]any{"passkey": passkeyRef(pk.ID)}), pk, hashes)
 	if errors.Is(err, model.ErrExists) {
 		return cproto.Errorf(cproto.CodeConflict, "that passkey is already registered")
 	}
@@ -354,7 +352,6 @@ func (a *Auth) passkeyAddFinish(w http.ResponseWriter, r *http.Request) error {
 		return cproto.Internal(err)
 	}
 	a.confirmSession(r, s, "passkey")
-	a.Audit(r, "mfa.passkey_added", UserTarget(s.User.ID), store.OutcomeOK, map[string]any{"passkey": passkeyRef(pk.ID)})
 	out := map[string]any{"passkey": viewPasskey(pk)}
 	if stored {
 		// A first factor comes with its fallback: codes for when the
@@ -386,14 +383,13 @@ func (a *Auth) passkeyRemove(w http.ResponseWriter, r *http.Request) error {
 	if err := a.lastFactorGuard(r, s, func(m store.MFAStatus) bool { return m.TOTP || m.Passkeys > 1 }); err != nil {
 		return err
 	}
-	p, err := a.store.DeletePasskey(r.Context(), s.User.ID, id)
+	_, err = a.store.DeletePasskey(Record(r, "mfa.passkey_removed", UserTarget(s.User.ID), map[string]any{"passkey": passkeyRef(id)}), s.User.ID, id)
 	if errors.Is(err, model.ErrNotFound) {
 		return cproto.Errorf(cproto.CodeNotFound, "you have no passkey with that id")
 	}
 	if err != nil {
 		return cproto.Internal(err)
 	}
-	a.Audit(r, "mfa.passkey_removed", UserTarget(s.User.ID), store.OutcomeOK, map[string]any{"passkey": passkeyRef(p.ID)})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -46,16 +46,14 @@ func userCareteam(ctx context.Context, env *Env, args []string) error {
 			if err != nil {
 				return err
 			}
+			rec := operatorRecord(ctx, change.action, userTarget(u), map[string]any{"kind": kind, "id": id})
 			if change.add {
-				err = st.Assign(ctx, u.ID, kind, id)
+				err = st.Assign(rec, u.ID, kind, id)
 			} else {
-				err = st.Unassign(ctx, u.ID, kind, id)
+				err = st.Unassign(rec, u.ID, kind, id)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", item, err)
-			}
-			if err := operatorAudit(ctx, st, change.action, fmt.Sprintf("user:%d", u.ID), map[string]any{"kind": kind, "id": id}); err != nil {
-				return err
 			}
 		}
 	}

@@ -74,14 +74,13 @@ func parseGroupFlags(env *Env, cmd string, args []string) (*groupFlags, error) {
 
 // createGroup creates the group and audits it.
 func createGroup(ctx context.Context, env *Env, st *store.Store, name string) error {
-	id, err := st.CreateGroup(ctx, strings.TrimSpace(name))
+	rec := operatorEntry("group.create", "", nil)
+	rec.Complete = func(p *store.Pending) { p.Entry.Target = fmt.Sprintf("group:%d", p.Result.(int64)) }
+	id, err := st.CreateGroup(store.WithAudit(ctx, rec), strings.TrimSpace(name))
 	if errors.Is(err, model.ErrExists) {
 		return fmt.Errorf("a group named %q already exists", name)
 	}
 	if err != nil {
-		return err
-	}
-	if err := operatorAudit(ctx, st, "group.create", fmt.Sprintf("group:%d", id), nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "created group %s (id %d)\n", name, id)
@@ -106,14 +105,11 @@ func changeGroupMembers(ctx context.Context, st *store.Store, f *groupFlags) err
 		if err != nil {
 			return err
 		}
-		if err := st.SetGroupMembers(ctx, g.ID, ids, change.add); err != nil {
-			return err
-		}
 		key := "removed"
 		if change.add {
 			key = "added"
 		}
-		if err := operatorAudit(ctx, st, "group.members", fmt.Sprintf("group:%d", g.ID), map[string]any{key: ids}); err != nil {
+		if err := st.SetGroupMembers(operatorRecord(ctx, "group.members", fmt.Sprintf("group:%d", g.ID), map[string]any{key: ids}), g.ID, ids, change.add); err != nil {
 			return err
 		}
 	}

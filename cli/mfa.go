@@ -23,12 +23,9 @@ func userMFAReset(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	before, ended, err := st.ResetMFA(ctx, u.ID)
+	// ResetMFA notes what it removed and the sessions it ended.
+	before, ended, err := st.ResetMFA(operatorRecord(ctx, "mfa.reset", userTarget(u), nil), u.ID)
 	if err != nil {
-		return err
-	}
-	if err := operatorAudit(ctx, st, "mfa.reset", userTarget(u), map[string]any{"totp": before.TOTP, "passkeys": before.Passkeys,
-		"recovery_left": before.RecoveryLeft, "sessions_ended": ended}); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "removed the second factors of %s (authenticator app: %v, passkeys: %d, unused recovery codes: %d); %d session(s) ended\n",

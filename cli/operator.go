@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/curbside-health/curbside/model"
@@ -14,21 +13,21 @@ import (
 // to the data directory.
 const operatorName = "operator (command line)"
 
-// operatorAudit records a change made from the command line. The change has
-// happened by the time it is called, so a failure to record it is reported
-// as such rather than as a failure of the change.
-func operatorAudit(ctx context.Context, st *store.Store, action, target string, detail map[string]any) error {
-	e := &store.AuditEntry{ActorName: operatorName, Action: action, Target: target, Outcome: store.OutcomeOK}
+// operatorEntry is the audit entry of a change made from the command line.
+func operatorEntry(action, target string, detail map[string]any) *store.Pending {
 	if detail == nil {
 		detail = map[string]any{}
 	}
 	detail["via"] = "cli"
-	b, _ := json.Marshal(detail)
-	e.Detail = string(b)
-	if err := st.Audit(ctx, e); err != nil {
-		return fmt.Errorf("the change was made but its audit entry was not recorded: %w", err)
-	}
-	return nil
+	return &store.Pending{Entry: store.AuditEntry{ActorName: operatorName, Action: action, Target: target, Outcome: store.OutcomeOK}, Detail: detail}
+}
+
+// operatorRecord returns ctx carrying the entry of the change the command
+// is about to write: the write made with it appends the entry in its own
+// transaction, so the change and its record are made together or not at
+// all, as in the console.
+func operatorRecord(ctx context.Context, action, target string, detail map[string]any) context.Context {
+	return store.WithAudit(ctx, operatorEntry(action, target, detail))
 }
 
 // storeAndUser opens the data directory's store and looks up a user by

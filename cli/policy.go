@@ -38,22 +38,19 @@ func runPolicy(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := st.SetPolicy(ctx, kv); err != nil {
-			return err
-		}
-		next, err := st.LoadPolicy(ctx)
-		if err != nil {
-			return err
-		}
+		next := old
 		changes := map[string]any{}
-		for k := range kv {
+		for k, v := range kv {
+			if err := next.Set(k, v); err != nil {
+				return err
+			}
 			from, _ := old.Get(k)
 			to, _ := next.Get(k)
 			if from != to {
 				changes[k] = map[string]string{"from": from, "to": to}
 			}
 		}
-		if err := operatorAudit(ctx, st, "policy.update", "policy", changes); err != nil {
+		if err := st.SetPolicy(operatorRecord(ctx, "policy.update", "policy", changes), kv); err != nil {
 			return err
 		}
 	}

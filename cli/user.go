@@ -88,13 +88,15 @@ func userAdd(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	u := &model.User{Username: *username, Display: strings.TrimSpace(*display), Role: *role, State: model.StateActive, AdminLevel: *level, PasswordHash: hash}
-	if err := st.CreateUser(ctx, u); err != nil {
+	rec := operatorEntry("user.create", "", map[string]any{"username": u.Username, "role": u.Role})
+	rec.Complete = func(p *store.Pending) {
+		p.Entry.Target = userTarget(u)
+		p.Detail["admin_level"] = u.AdminLevel // as CreateUser stored it
+	}
+	if err := st.CreateUser(store.WithAudit(ctx, rec), u); err != nil {
 		if errors.Is(err, model.ErrExists) {
 			return fmt.Errorf("a user named %q already exists", *username)
 		}
-		return err
-	}
-	if err := operatorAudit(ctx, st, "user.create", userTarget(u), map[string]any{"username": u.Username, "role": u.Role, "admin_level": u.AdminLevel}); err != nil {
 		return err
 	}
 	if u.AdminLevel != "" {
@@ -191,11 +193,9 @@ func userPasswd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ended, err := st.SetPassword(ctx, u.ID, hash)
+	// SetPassword notes the sessions it ended in the entry.
+	ended, err := st.SetPassword(operatorRecord(ctx, "user.password_set", userTarget(u), nil), u.ID, hash)
 	if err != nil {
-		return err
-	}
-	if err := operatorAudit(ctx, st, "user.password_set", userTarget(u), map[string]any{"sessions_ended": ended}); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "password of %s changed; %d session(s) ended\n", u.Username, ended)
@@ -218,10 +218,7 @@ func userState(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.SetUserState(ctx, u.ID, *state); err != nil {
-		return err
-	}
-	if err := operatorAudit(ctx, st, "user.state", userTarget(u), map[string]any{"from": u.State, "to": *state}); err != nil {
+	if err := st.SetUserState(operatorRecord(ctx, "user.state", userTarget(u), map[string]any{"from": u.State, "to": *state}), u.ID, *state); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "user %s is now %s\n", u.Username, *state)

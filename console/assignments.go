@@ -80,7 +80,7 @@ func (a *Console) addAssignment(w http.ResponseWriter, r *http.Request) error {
 	if q.ID == 0 {
 		return badRequest("say which %s to assign, by id or name", q.Kind)
 	}
-	err = a.Store.Assign(r.Context(), u.ID, q.Kind, q.ID)
+	err = a.Store.Assign(auth.Record(r, "user.assign", auth.UserTarget(u.ID), map[string]any{"kind": q.Kind, "id": q.ID}), u.ID, q.Kind, q.ID)
 	switch {
 	case errors.Is(err, model.ErrNotFound):
 		return protocol.Errorf(protocol.CodeNotFound, "no %s with id %d", q.Kind, q.ID)
@@ -89,7 +89,6 @@ func (a *Console) addAssignment(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return protocol.Internal(err)
 	}
-	a.Auth.Audit(r, "user.assign", auth.UserTarget(u.ID), store.OutcomeOK, map[string]any{"kind": q.Kind, "id": q.ID})
 	a.rulesChanged()
 	return a.listAssignments(w, r)
 }
@@ -107,14 +106,13 @@ func (a *Console) removeAssignment(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	err = a.Store.Unassign(r.Context(), u.ID, kind, target)
+	err = a.Store.Unassign(auth.Record(r, "user.unassign", auth.UserTarget(u.ID), map[string]any{"kind": kind, "id": target}), u.ID, kind, target)
 	if errors.Is(err, model.ErrNotFound) {
 		return protocol.Errorf(protocol.CodeNotFound, "that %s is not assigned to %s", kind, u.Username)
 	}
 	if err != nil {
 		return protocol.Internal(err)
 	}
-	a.Auth.Audit(r, "user.unassign", auth.UserTarget(u.ID), store.OutcomeOK, map[string]any{"kind": kind, "id": target})
 	a.rulesChanged()
 	return a.listAssignments(w, r)
 }

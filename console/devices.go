@@ -189,7 +189,7 @@ func (a *Console) pathDevice(r *http.Request) (*store.Device, error) {
 		return nil, protocol.Internal(err)
 	}
 	if err := mayManage(auth.SessionOf(r.Context()).User, owner); err != nil {
-		a.Auth.Audit(r, "console.refused", auth.DeviceTarget(d.ID), store.OutcomeFail, map[string]any{"reason": "level", "route": r.Pattern, "user": owner.ID})
+		a.Auth.AuditRefused(r, "console.refused", auth.DeviceTarget(d.ID), map[string]any{"reason": "level", "route": r.Pattern, "user": owner.ID})
 		return nil, err
 	}
 	return d, nil
@@ -218,7 +218,8 @@ func (a *Console) lockDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ended, err := a.Store.LockDevice(r.Context(), d.ID)
+	// LockDevice notes the sessions it ended in the entry.
+	ended, err := a.Store.LockDevice(auth.Record(r, "device.lock", auth.DeviceTarget(d.ID), withReason(map[string]any{"user": d.User}, reason)), d.ID)
 	switch {
 	case errors.Is(err, model.ErrNotFound):
 		return errNoDevice
@@ -230,7 +231,6 @@ func (a *Console) lockDevice(w http.ResponseWriter, r *http.Request) error {
 	if a.EndDevice != nil {
 		a.EndDevice(d.ID, protocol.CloseSessionEnded, "session ended: sign in again")
 	}
-	a.Auth.Audit(r, "device.lock", auth.DeviceTarget(d.ID), store.OutcomeOK, withReason(map[string]any{"user": d.User, "ended_sessions": ended}, reason))
 	a.Log.Info("device locked", "device", d.ID, "user", d.User, "by", auth.SessionOf(r.Context()).User.ID, "ended_sessions", ended)
 	v, err := a.deviceInfo(r.Context(), d)
 	if err != nil {
@@ -278,7 +278,9 @@ func (a *Console) wipe(r *http.Request, d *store.Device, reason string) (int, er
 	if err != nil {
 		return 0, protocol.Internal(err)
 	}
-	ended, err := a.Store.WipeDevice(r.Context(), d.ID, raw)
+	// WipeDevice notes the sessions it ended in the entry.
+	rec := auth.Record(r, "device.wipe", auth.DeviceTarget(d.ID), withReason(map[string]any{"user": d.User, "was": d.State}, reason))
+	ended, err := a.Store.WipeDevice(rec, d.ID, raw)
 	switch {
 	case errors.Is(err, model.ErrNotFound):
 		return 0, errNoDevice
@@ -293,7 +295,6 @@ func (a *Console) wipe(r *http.Request, d *store.Device, reason string) (int, er
 	if a.DevicesChanged != nil {
 		a.DevicesChanged(d.User)
 	}
-	a.Auth.Audit(r, "device.wipe", auth.DeviceTarget(d.ID), store.OutcomeOK, withReason(map[string]any{"user": d.User, "ended_sessions": ended, "was": d.State}, reason))
 	a.Log.Info("device wiped", "device", d.ID, "user", d.User, "ended_sessions", ended)
 	return ended, nil
 }

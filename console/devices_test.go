@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/curbside-health/curbside/api"
 	"github.com/curbside-health/curbside/console"
 	"github.com/curbside-health/curbside/internal/apitest"
 	"github.com/curbside-health/curbside/model"
@@ -113,7 +112,7 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 	path := "/api/v1/devices/" + apitest.Itoa(d1.ID)
 	_, ch := f.Do("POST", path+"/challenge", tok3, nil)
 	nonce := apitest.DecodeB64(t, ch["nonce"].(string))
-	if code, out := f.Do("POST", path+"/resume", tok3, map[string]any{"sig": ed25519.Sign(d1.Sign, api.ResumeBytes(nina, d1.ID, nonce))}); code != 200 {
+	if code, out := f.Do("POST", path+"/resume", tok3, map[string]any{"sig": ed25519.Sign(d1.Sign, protocol.ResumeBytes(nina, d1.ID, nonce))}); code != 200 {
 		t.Fatalf("resume after lock: %d %v", code, out)
 	}
 	if _, sh := f.Do("GET", "/api/v1/devices/me/share", tok3, nil); sh["share"] != share1 {

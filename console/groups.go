@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
@@ -115,11 +116,12 @@ func (a *Console) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := q.apply(&g); err != nil {
 		return err
 	}
-	id, err := a.Store.CreateGroupIn(r.Context(), g.Name, g.Description, g.Parent)
+	rec := auth.Entry(r, "group.create", "", map[string]any{"parent": g.Parent})
+	rec.Complete = func(p *store.Pending) { p.Entry.Target = groupTarget(p.Result.(int64)) }
+	id, err := a.Store.CreateGroupIn(store.WithAudit(r.Context(), rec), g.Name, g.Description, g.Parent)
 	if err != nil {
 		return groupError(err, g.Name)
 	}
-	a.Auth.Audit(r, "group.create", groupTarget(id), store.OutcomeOK, map[string]any{"parent": g.Parent})
 	ng, err := a.Store.GroupByID(r.Context(), id)
 	if err != nil {
 		return protocol.Internal(err)
@@ -140,11 +142,11 @@ func (a *Console) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := q.apply(g); err != nil {
 		return err
 	}
-	if err := a.Store.UpdateGroup(r.Context(), g.ID, g.Name, g.Description, g.Parent); err != nil {
+	rec := auth.Record(r, "group.update", groupTarget(g.ID), map[string]any{"renamed": old.Name != g.Name,
+		"parent": map[string]int64{"from": old.Parent, "to": g.Parent}})
+	if err := a.Store.UpdateGroup(rec, g.ID, g.Name, g.Description, g.Parent); err != nil {
 		return groupError(err, g.Name)
 	}
-	a.Auth.Audit(r, "group.update", groupTarget(g.ID), store.OutcomeOK, map[string]any{"renamed": old.Name != g.Name,
-		"parent": map[string]int64{"from": old.Parent, "to": g.Parent}})
 	if old.Parent != g.Parent {
 		a.rulesChanged() // a subgroup's members reach through its parents
 	}
@@ -160,10 +162,9 @@ func (a *Console) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Store.DeleteGroup(r.Context(), g.ID); err != nil {
+	if err := a.Store.DeleteGroup(auth.Record(r, "group.delete", groupTarget(g.ID), map[string]any{"members": len(g.Direct)}), g.ID); err != nil {
 		return protocol.Internal(err)
 	}
-	a.Auth.Audit(r, "group.delete", groupTarget(g.ID), store.OutcomeOK, map[string]any{"members": len(g.Direct)})
 	a.rulesChanged() // its assignments went with it
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -191,18 +192,10 @@ func (a *Console) groupMembers(w http.ResponseWriter, r *http.Request) error {
 			return protocol.Internal(err)
 		}
 	}
-	for _, change := range []struct {
-		ids []int64
-		add bool
-	}{{q.Add, true}, {q.Remove, false}} {
-		if len(change.ids) == 0 {
-			continue
-		}
-		if err := a.Store.SetGroupMembers(r.Context(), g.ID, change.ids, change.add); err != nil {
-			return protocol.Internal(err)
-		}
+	rec := auth.Record(r, "group.members", groupTarget(g.ID), map[string]any{"added": q.Add, "removed": q.Remove})
+	if err := a.Store.ChangeGroupMembers(rec, g.ID, q.Add, q.Remove); err != nil {
+		return protocol.Internal(err)
 	}
-	a.Auth.Audit(r, "group.members", groupTarget(g.ID), store.OutcomeOK, map[string]any{"added": q.Add, "removed": q.Remove})
 	a.rulesChanged()
 	ng, err := a.Store.GroupByID(r.Context(), g.ID)
 	if err != nil {

@@ -107,7 +107,9 @@ func (a *Console) importUsers(w http.ResponseWriter, r *http.Request) error {
 	case len(good) == 0:
 		res.Summary = fmt.Sprintf("Nothing was imported: all %d rows have errors.", len(rows))
 	default:
-		if err := a.createImported(r, good); err != nil {
+		// The import's own entry goes with the accounts' transaction.
+		rec := auth.Entry(r, "user.import", "", map[string]any{"mode": mode, "rows": len(rows), "imported": len(good), "failed": res.Failed})
+		if err := a.createImported(r, rec, good); err != nil {
 			return err
 		}
 		res.Imported = len(good)
@@ -117,8 +119,9 @@ func (a *Console) importUsers(w http.ResponseWriter, r *http.Request) error {
 			res.Summary = fmt.Sprintf("All %d users were imported.", res.Imported)
 		}
 	}
-	if !dry {
-		a.Auth.Audit(r, "user.import", "", store.OutcomeOK, map[string]any{"mode": mode, "rows": len(rows), "imported": res.Imported, "failed": res.Failed})
+	if !dry && res.Imported == 0 {
+		// Nothing was written: the attempt is recorded on its own.
+		a.Auth.AuditRefused(r, "user.import", "", map[string]any{"mode": mode, "rows": len(rows), "imported": 0, "failed": res.Failed})
 	}
 	return web.WriteJSON(w, http.StatusOK, res)
 }
@@ -309,8 +312,9 @@ func csvErr(err error) string {
 }
 
 // createImported creates the accounts of the good rows in one transaction,
-// each with a set-password link, and audits each.
-func (a *Console) createImported(r *http.Request, good []*importAccount) error {
+// each with a set-password link, and audits each (user.create) after rec,
+// the import's entry, in the same transaction.
+func (a *Console) createImported(r *http.Request, rec *store.Pending, good []*importAccount) error {
 	pol, err := a.Store.LoadPolicy(r.Context())
 	if err != nil {
 		return protocol.Internal(err)
@@ -319,6 +323,7 @@ func (a *Console) createImported(r *http.Request, good []*importAccount) error {
 	expires := time.Now().Add(pol.InvitationTTL).UnixMilli()
 	accounts := make([]*store.NewAccount, len(good))
 	tokens := make([]string, len(good))
+	recs := []*store.Pending{rec}
 	for i, g := range good {
 		token, hash := auth.NewToken()
 		tokens[i] = token
@@ -329,18 +334,24 @@ func (a *Console) createImported(r *http.Request, good []*importAccount) error {
 			Invitation: &store.Invitation{CreatedBy: actor.ID, ExpiresAt: expires},
 			TokenHash:  hash,
 		}
+		acc := accounts[i]
+		e := auth.Entry(r, "user.create", "", map[string]any{"username": acc.User.Username,
+			"role": acc.User.Role, "admin_level": acc.User.AdminLevel, "groups": acc.Groups, "via": "import"})
+		e.Complete = func(p *store.Pending) {
+			p.Entry.Target = auth.UserTarget(acc.User.ID)
+			p.Detail["invitation"] = acc.Invitation.ID
+		}
+		recs = append(recs, e)
 	}
-	err = a.Store.CreateAccounts(r.Context(), accounts)
+	err = a.Store.CreateAccounts(store.WithAudit(r.Context(), recs...), accounts)
 	if errors.Is(err, model.ErrExists) {
 		return protocol.Errorf(protocol.CodeConflict, "%v meanwhile; nothing was imported, try again", err)
 	}
 	if err != nil {
 		return protocol.Internal(err)
 	}
-	for i, acc := range accounts {
+	for i := range accounts {
 		good[i].row.InvitationURL = auth.InvitationURL(a.origin(r), tokens[i])
-		a.Auth.Audit(r, "user.create", auth.UserTarget(acc.User.ID), store.OutcomeOK, map[string]any{"username": acc.User.Username,
-			"role": acc.User.Role, "admin_level": acc.User.AdminLevel, "groups": acc.Groups, "via": "import", "invitation": acc.Invitation.ID})
 	}
 	return nil
 }

@@ -40,7 +40,11 @@ func (a *Console) createInvitation(w http.ResponseWriter, r *http.Request) error
 	if err := mayGrant(auth.SessionOf(r.Context()).User, p.AdminLevel); err != nil {
 		return err
 	}
-	inv, err := a.invite(r, &store.Invitation{Username: p.Username, Display: p.Display, Email: p.Email, Role: p.Role, AdminLevel: p.AdminLevel, Groups: p.Groups})
+	rec := auth.Entry(r, "invitation.create", "", map[string]any{"kind": store.InviteNew,
+		"role": p.Role, "admin_level": p.AdminLevel, "groups": p.Groups})
+	inv := &store.Invitation{Username: p.Username, Display: p.Display, Email: p.Email, Role: p.Role, AdminLevel: p.AdminLevel, Groups: p.Groups}
+	rec.Complete = func(p *store.Pending) { p.Entry.Target = auth.InvitationTarget(inv.ID) }
+	out, err := a.invite(r, rec, inv)
 	switch {
 	case errors.Is(err, model.ErrExists):
 		return protocol.Errorf(protocol.CodeConflict, "the username %q is taken or already invited", p.Username)
@@ -49,9 +53,7 @@ func (a *Console) createInvitation(w http.ResponseWriter, r *http.Request) error
 	case err != nil:
 		return err
 	}
-	a.Auth.Audit(r, "invitation.create", auth.InvitationTarget(inv.ID), store.OutcomeOK, map[string]any{"kind": store.InviteNew,
-		"role": p.Role, "admin_level": p.AdminLevel, "groups": p.Groups, "expires_at": inv.ExpiresAt})
-	return web.WriteJSON(w, http.StatusCreated, map[string]any{"invitation": inv})
+	return web.WriteJSON(w, http.StatusCreated, map[string]any{"invitation": out})
 }
 
 func (a *Console) revokeInvitation(w http.ResponseWriter, r *http.Request) error {
@@ -59,7 +61,7 @@ func (a *Console) revokeInvitation(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	switch err := a.Store.RevokeInvitation(r.Context(), id); {
+	switch err := a.Store.RevokeInvitation(auth.Record(r, "invitation.revoke", auth.InvitationTarget(id), nil), id); {
 	case errors.Is(err, model.ErrNotFound):
 		return protocol.Errorf(protocol.CodeNotFound, "no such invitation")
 	case errors.Is(err, model.ErrGone):
@@ -67,7 +69,6 @@ func (a *Console) revokeInvitation(w http.ResponseWriter, r *http.Request) error
 	case err != nil:
 		return protocol.Internal(err)
 	}
-	a.Auth.Audit(r, "invitation.revoke", auth.InvitationTarget(id), store.OutcomeOK, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
-	"github.com/curbside-health/curbside/store"
 )
 
 // mfaRoutes are the console's second-factor routes.
@@ -33,15 +32,14 @@ func (a *Console) mfaReset(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Internal(err)
 	}
 	if model.LevelRank(u.AdminLevel) > model.LevelRank(s.User.AdminLevel) {
-		a.Auth.Audit(r, "mfa.reset", auth.UserTarget(u.ID), store.OutcomeFail, map[string]any{"reason": "level"})
+		a.Auth.AuditRefused(r, "mfa.reset", auth.UserTarget(u.ID), map[string]any{"reason": "level"})
 		return errLowLevel
 	}
-	before, ended, err := a.Store.ResetMFA(ctx, u.ID)
+	// ResetMFA notes what it removed and the sessions it ended.
+	before, ended, err := a.Store.ResetMFA(auth.Record(r, "mfa.reset", auth.UserTarget(u.ID), nil), u.ID)
 	if err != nil {
 		return protocol.Internal(err)
 	}
-	a.Auth.Audit(r, "mfa.reset", auth.UserTarget(u.ID), store.OutcomeOK, map[string]any{
-		"totp": before.TOTP, "passkeys": before.Passkeys, "recovery_left": before.RecoveryLeft, "sessions_ended": ended})
 	return web.WriteJSON(w, http.StatusOK, map[string]any{
 		"user":             u,
 		"removed":          map[string]any{"totp": before.TOTP, "passkeys": before.Passkeys, "recovery_codes": before.RecoveryLeft},

@@ -3,10 +3,10 @@ package console
 import (
 	"net/http"
 
+	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
-	"github.com/curbside-health/curbside/store"
 )
 
 func (a *Console) policyRoutes() []web.Route {
@@ -97,9 +97,6 @@ func (a *Console) putPolicy(w http.ResponseWriter, r *http.Request) error {
 	if ip := web.ClientIP(r); !next.AdminAllowed(ip) {
 		return protocol.Errorf(protocol.CodeConflict, "admin_networks would not include your own address %s, which would lock you out of the console; add it first", ip)
 	}
-	if err := a.Store.SetPolicy(r.Context(), req.Values); err != nil {
-		return protocol.Internal(err)
-	}
 	changes := map[string]any{}
 	for k := range req.Values {
 		from, _ := old.Get(k)
@@ -108,6 +105,8 @@ func (a *Console) putPolicy(w http.ResponseWriter, r *http.Request) error {
 			changes[k] = map[string]string{"from": from, "to": to}
 		}
 	}
-	a.Auth.Audit(r, "policy.update", "policy", store.OutcomeOK, changes)
+	if err := a.Store.SetPolicy(auth.Record(r, "policy.update", "policy", changes), req.Values); err != nil {
+		return protocol.Internal(err)
+	}
 	return a.writePolicy(w, r)
 }

@@ -224,8 +224,10 @@ type invitationOut struct {
 	ExpiresAt int64  `json:"expires_at"`
 }
 
-// invite stores inv with a fresh token and returns its link.
-func (a *Console) invite(r *http.Request, inv *store.Invitation) (*invitationOut, error) {
+// invite stores inv with a fresh token and returns its link. rec, the
+// audit entry of the action, is written in the same transaction, with the
+// link's expiry in its detail; its Complete may read inv.ID.
+func (a *Console) invite(r *http.Request, rec *store.Pending, inv *store.Invitation) (*invitationOut, error) {
 	pol, err := a.Store.LoadPolicy(r.Context())
 	if err != nil {
 		return nil, protocol.Internal(err)
@@ -235,7 +237,11 @@ func (a *Console) invite(r *http.Request, inv *store.Invitation) (*invitationOut
 	if s := auth.SessionOf(r.Context()); s != nil {
 		inv.CreatedBy = s.User.ID
 	}
-	if err := a.Store.CreateInvitation(r.Context(), inv, hash); err != nil {
+	if rec.Detail == nil {
+		rec.Detail = map[string]any{}
+	}
+	rec.Detail["expires_at"] = inv.ExpiresAt
+	if err := a.Store.CreateInvitation(store.WithAudit(r.Context(), rec), inv, hash); err != nil {
 		return nil, err
 	}
 	return &invitationOut{ID: inv.ID, URL: auth.InvitationURL(a.origin(r), token), ExpiresAt: inv.ExpiresAt}, nil
@@ -272,7 +278,12 @@ func (a *Console) createAccount(r *http.Request, p userProfile) (*model.User, *i
 			return nil, nil, protocol.Internal(err)
 		}
 	}
-	if err := a.Store.CreateUser(ctx, u); errors.Is(err, model.ErrExists) {
+	rec := auth.Entry(r, "user.create", "", map[string]any{"username": u.Username, "role": u.Role, "admin_level": u.AdminLevel, "groups": p.Groups})
+	rec.Complete = func(p *store.Pending) {
+		p.Entry.Target = auth.UserTarget(u.ID)
+		p.Detail["admin_level"] = u.AdminLevel // as CreateUser stored it
+	}
+	if err := a.Store.CreateUser(store.WithAudit(ctx, rec), u); errors.Is(err, model.ErrExists) {
 		return nil, nil, protocol.Errorf(protocol.CodeConflict, "a user named %q already exists", p.Username)
 	} else if err != nil {
 		return nil, nil, protocol.Internal(err)
@@ -282,13 +293,18 @@ func (a *Console) createAccount(r *http.Request, p userProfile) (*model.User, *i
 			return nil, nil, protocol.Internal(err)
 		}
 	}
-	a.Auth.Audit(r, "user.create", auth.UserTarget(u.ID), store.OutcomeOK, map[string]any{"username": u.Username, "role": u.Role, "admin_level": u.AdminLevel, "groups": p.Groups})
-	inv, err := a.invite(r, &store.Invitation{User: u.ID})
+	inv := &store.Invitation{User: u.ID}
+	out, err := a.invite(r, invitationEntry(auth.Entry(r, "invitation.create", auth.UserTarget(u.ID), map[string]any{"kind": store.InviteReset}), inv), inv)
 	if err != nil {
 		return u, nil, protocol.Internal(err)
 	}
-	a.Auth.Audit(r, "invitation.create", auth.UserTarget(u.ID), store.OutcomeOK, map[string]any{"invitation": inv.ID, "kind": store.InviteReset, "expires_at": inv.ExpiresAt})
-	return u, inv, nil
+	return u, out, nil
+}
+
+// invitationEntry has rec name inv, once it is stored, in its detail.
+func invitationEntry(rec *store.Pending, inv *store.Invitation) *store.Pending {
+	rec.Complete = func(p *store.Pending) { p.Detail["invitation"] = inv.ID }
+	return rec
 }
 
 type userPatch struct {
@@ -341,14 +357,13 @@ func (a *Console) updateUser(w http.ResponseWriter, r *http.Request) error {
 		}
 		changed["admin_level"] = map[string]string{"from": u.AdminLevel, "to": *p.AdminLevel}
 	}
-	nu, err := a.Store.UpdateUser(r.Context(), u.ID, store.UserUpdate{Display: p.Display, Role: p.Role, Email: p.Email, AdminLevel: p.AdminLevel})
+	nu, err := a.Store.UpdateUser(auth.Record(r, "user.update", auth.UserTarget(u.ID), changed), u.ID, store.UserUpdate{Display: p.Display, Role: p.Role, Email: p.Email, AdminLevel: p.AdminLevel})
 	if errors.Is(err, model.ErrConflict) {
 		return protocol.Errorf(protocol.CodeConflict, "%s", model.ReasonOf(err, "that changed meanwhile; reload and try again"))
 	}
 	if err != nil {
 		return protocol.Internal(err)
 	}
-	a.Auth.Audit(r, "user.update", auth.UserTarget(u.ID), store.OutcomeOK, changed)
 	a.rulesChanged()
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"user": nu})
 }
@@ -374,7 +389,7 @@ func (a *Console) setUserState(w http.ResponseWriter, r *http.Request) error {
 	if u.ID == s.User.ID && req.State != model.StateActive {
 		return protocol.Errorf(protocol.CodeForbidden, "you cannot lock or disable your own account")
 	}
-	err = a.Store.SetUserStateChecked(r.Context(), u.ID, req.State)
+	err = a.Store.SetUserStateChecked(auth.Record(r, "user.state", auth.UserTarget(u.ID), map[string]any{"from": u.State, "to": req.State}), u.ID, req.State)
 	if errors.Is(err, model.ErrConflict) {
 		return protocol.Errorf(protocol.CodeConflict, "%s", model.ReasonOf(err, "that changed meanwhile; reload and try again"))
 	}
@@ -384,7 +399,6 @@ func (a *Console) setUserState(w http.ResponseWriter, r *http.Request) error {
 	if a.DevicesChanged != nil && req.State != model.StateActive {
 		a.DevicesChanged(u.ID)
 	}
-	a.Auth.Audit(r, "user.state", auth.UserTarget(u.ID), store.OutcomeOK, map[string]any{"from": u.State, "to": req.State})
 	nu, err := a.Store.UserByID(r.Context(), u.ID)
 	if err != nil {
 		return protocol.Internal(err)
@@ -400,12 +414,12 @@ func (a *Console) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := mayManage(auth.SessionOf(r.Context()).User, u); err != nil {
 		return err
 	}
-	inv, err := a.invite(r, &store.Invitation{User: u.ID})
+	inv := &store.Invitation{User: u.ID}
+	out, err := a.invite(r, invitationEntry(auth.Entry(r, "user.password_reset", auth.UserTarget(u.ID), nil), inv), inv)
 	if err != nil {
 		return protocol.Internal(err)
 	}
-	a.Auth.Audit(r, "user.password_reset", auth.UserTarget(u.ID), store.OutcomeOK, map[string]any{"invitation": inv.ID, "expires_at": inv.ExpiresAt})
-	return web.WriteJSON(w, http.StatusOK, map[string]any{"invitation": inv})
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"invitation": out})
 }
 
 func (a *Console) unlockUser(w http.ResponseWriter, r *http.Request) error {
@@ -416,10 +430,9 @@ func (a *Console) unlockUser(w http.ResponseWriter, r *http.Request) error {
 	if err := mayManage(auth.SessionOf(r.Context()).User, u); err != nil {
 		return err
 	}
-	if err := a.Store.ClearLockout(r.Context(), u.ID); err != nil {
+	if err := a.Store.ClearLockout(auth.Record(r, "user.unlock", auth.UserTarget(u.ID), nil), u.ID); err != nil {
 		return protocol.Internal(err)
 	}
-	a.Auth.Audit(r, "user.unlock", auth.UserTarget(u.ID), store.OutcomeOK, nil)
 	nu, err := a.Store.UserByID(r.Context(), u.ID)
 	if err != nil {
 		return protocol.Internal(err)
@@ -440,8 +453,11 @@ func (a *Console) offboardUser(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Errorf(protocol.CodeForbidden, "you cannot offboard yourself")
 	}
 	ctx := r.Context()
-	started := time.Now()
-	sessions, err := a.Store.Offboard(ctx, u.ID)
+	// The entry goes with the transaction that disables the account; it
+	// notes the sessions ended and the devices left to wipe, and each
+	// wipe below is then recorded in its own (device.wipe).
+	sessions, err := a.Store.Offboard(auth.Record(r, "user.offboard", auth.UserTarget(u.ID), map[string]any{"username": u.Username,
+		"push_subscriptions_revoked": 0}), u.ID)
 	if errors.Is(err, model.ErrConflict) {
 		return protocol.Errorf(protocol.CodeConflict, "%s", model.ReasonOf(err, "that changed meanwhile; reload and try again"))
 	}
@@ -470,9 +486,6 @@ func (a *Console) offboardUser(w http.ResponseWriter, r *http.Request) error {
 	if a.DevicesChanged != nil {
 		a.DevicesChanged(u.ID)
 	}
-	a.Auth.Audit(r, "user.offboard", auth.UserTarget(u.ID), store.OutcomeOK, map[string]any{"username": u.Username,
-		"sessions_ended": sessions, "devices_revoked": revoked, "push_subscriptions_revoked": 0,
-		"started_at": started.UnixMilli(), "completed_at": time.Now().UnixMilli()})
 	nu, err := a.Store.UserByID(ctx, u.ID)
 	if err != nil {
 		return protocol.Internal(err)

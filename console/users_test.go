@@ -211,10 +211,19 @@ func TestOffboard(t *testing.T) {
 	if d.State != store.DeviceRevoked {
 		t.Fatalf("device state %s", d.State)
 	}
+	// The account's entry, written with its disabling, says what that
+	// transaction did and how many devices were left to wipe; each wipe
+	// follows with its own entry.
 	var n int
-	f.Store.ReadDB().QueryRow(`SELECT count(*) FROM audit WHERE action = 'user.offboard' AND target = ? AND detail LIKE '%completed_at%'`, auth.UserTarget(sam.ID)).Scan(&n)
+	f.Store.ReadDB().QueryRow(`SELECT count(*) FROM audit WHERE action = 'user.offboard' AND target = ?
+		AND detail LIKE '%"devices_to_wipe":1%' AND detail LIKE '%"sessions_ended":1%'`, auth.UserTarget(sam.ID)).Scan(&n)
 	if n != 1 {
 		t.Fatalf("%d offboarding audit entries", n)
+	}
+	f.Store.ReadDB().QueryRow(`SELECT count(*) FROM audit WHERE action = 'device.wipe' AND target = ? AND seq > (SELECT seq FROM audit WHERE action = 'user.offboard')`,
+		auth.DeviceTarget(dev.Listed().ID)).Scan(&n)
+	if n != 1 {
+		t.Fatalf("%d device.wipe entries after the offboarding", n)
 	}
 	// The last owner cannot be offboarded, disabled or demoted.
 	own := f.Users[model.LevelOwner]

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -99,7 +98,12 @@ func maintainAudit(ctx context.Context, st *store.Store, log *slog.Logger, now t
 	before := now.Add(-pol.AuditRetention).UnixMilli()
 	var total int64
 	for {
-		n, err := st.PruneAudit(ctx, before, auditPruneBatch)
+		// Each batch is on the record in its own transaction
+		// (audit.prune, with the count PruneAudit notes), and only
+		// when it deleted something.
+		rec := &store.Pending{Entry: store.AuditEntry{ActorName: "server", Action: "audit.prune", Target: "audit"},
+			Detail: map[string]any{"older_than": before, "retention": pol.AuditRetention.String()}}
+		n, err := st.PruneAudit(store.WithAudit(ctx, rec), before, auditPruneBatch)
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Error("audit prune failed", "err", err)
@@ -115,9 +119,4 @@ func maintainAudit(ctx context.Context, st *store.Store, log *slog.Logger, now t
 		return
 	}
 	log.Info("audit entries past the retention age deleted", "entries", total, "retention", pol.AuditRetention)
-	// The pruning itself is on the record.
-	detail, _ := json.Marshal(map[string]any{"deleted": total, "older_than": before, "retention": pol.AuditRetention.String()})
-	if err := st.Audit(ctx, &store.AuditEntry{ActorName: "server", Action: "audit.prune", Target: "audit", Detail: string(detail)}); err != nil {
-		log.Error("audit entry not recorded", "action", "audit.prune", "err", err)
-	}
 }

@@ -74,8 +74,11 @@ func AuditHash(prev []byte, e *AuditEntry) []byte {
 	return h.Sum(nil)
 }
 
-// Audit appends e to the audit log; Seq, At (if zero), Prev and Hash are
-// filled in.
+// Audit appends e to the audit log in a transaction of its own; Seq, At (if
+// zero), Prev and Hash are filled in. It is for entries that record no
+// change of state: a refused or failed attempt, a read of the log or of a
+// report. An action that changes state records its entry in its own
+// transaction, with WithAudit.
 func (s *Store) Audit(ctx context.Context, e *AuditEntry) error {
 	return s.submit(ctx, func(tx *sql.Tx) error { return appendAudit(tx, e) })
 }
@@ -336,12 +339,16 @@ func (s *Store) VerifyAudit(ctx context.Context) (*AuditVerify, error) {
 // if the clock once went back. audit_head's base moves up to the last
 // deleted entry in the same transaction, first: the delete trigger allows
 // only entries at or below the base, and VerifyAudit starts from there.
+// The audit entry ctx carries (audit.prune) is appended after the deletion
+// in the same transaction, noting how many were deleted, and only when
+// some were.
 func (s *Store) PruneAudit(ctx context.Context, before int64, batch int) (int64, error) {
 	var n int64
 	err := s.submit(ctx, func(tx *sql.Tx) error {
 		var baseSeq int64
 		err := tx.QueryRow(`SELECT base_seq FROM audit_head WHERE id = 1`).Scan(&baseSeq)
 		if errors.Is(err, sql.ErrNoRows) {
+			nothingDone(ctx)
 			return nil // an empty log
 		}
 		if err != nil {
@@ -356,6 +363,7 @@ func (s *Store) PruneAudit(ctx context.Context, before int64, batch int) (int64,
 			return err
 		}
 		if !upTo.Valid || upTo.Int64 <= baseSeq {
+			nothingDone(ctx)
 			return nil
 		}
 		var hash []byte
@@ -370,6 +378,7 @@ func (s *Store) PruneAudit(ctx context.Context, before int64, batch int) (int64,
 			return err
 		}
 		n, _ = res.RowsAffected()
+		note(ctx, "deleted", n)
 		return nil
 	})
 	return n, err

@@ -106,6 +106,7 @@ func (s *Store) LockDevice(ctx context.Context, id int64) (ended int, err error)
 		}
 		n, _ := res.RowsAffected()
 		ended = int(n)
+		note(ctx, NoteSessionsEnded, ended)
 		return nil
 	})
 	return ended, err
@@ -141,6 +142,7 @@ func (s *Store) WipeDevice(ctx context.Context, id int64, cmd []byte) (ended int
 		}
 		n, _ := res.RowsAffected()
 		ended = int(n)
+		note(ctx, NoteSessionsEnded, ended)
 		return deleteQueueOf(tx, id)
 	})
 	return ended, err

@@ -29,7 +29,8 @@ func (s *Store) CreateGroup(ctx context.Context, name string) (int64, error) {
 	return s.CreateGroupIn(ctx, name, "", 0)
 }
 
-// CreateGroupIn adds an empty group under parent (0: top level).
+// CreateGroupIn adds an empty group under parent (0: top level). The new
+// group's id is also the Result of the audit entry ctx carries.
 func (s *Store) CreateGroupIn(ctx context.Context, name, description string, parent int64) (int64, error) {
 	var id int64
 	err := s.submit(ctx, func(tx *sql.Tx) error {
@@ -41,7 +42,11 @@ func (s *Store) CreateGroupIn(ctx context.Context, name, description string, par
 		if isUnique(err) {
 			return fmt.Errorf("group %q: %w", name, model.ErrExists)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		result(ctx, id)
+		return nil
 	})
 	return id, err
 }
@@ -106,6 +111,15 @@ func (s *Store) DeleteGroup(ctx context.Context, id int64) error {
 
 // SetGroupMembers adds (add=true) or removes users from a group.
 func (s *Store) SetGroupMembers(ctx context.Context, group int64, users []int64, add bool) error {
+	if add {
+		return s.ChangeGroupMembers(ctx, group, users, nil)
+	}
+	return s.ChangeGroupMembers(ctx, group, nil, users)
+}
+
+// ChangeGroupMembers adds the users of add to a group and removes those of
+// remove, in one transaction.
+func (s *Store) ChangeGroupMembers(ctx context.Context, group int64, add, remove []int64) error {
 	return s.submit(ctx, func(tx *sql.Tx) error {
 		var one int
 		if err := tx.QueryRow(`SELECT 1 FROM groups WHERE id = ?`, group).Scan(&one); err != nil {
@@ -114,12 +128,13 @@ func (s *Store) SetGroupMembers(ctx context.Context, group int64, users []int64,
 			}
 			return err
 		}
-		q := `INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)`
-		if !add {
-			q = `DELETE FROM group_members WHERE group_id = ? AND user_id = ?`
+		for _, u := range add {
+			if _, err := tx.Exec(`INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)`, group, u); err != nil {
+				return err
+			}
 		}
-		for _, u := range users {
-			if _, err := tx.Exec(q, group, u); err != nil {
+		for _, u := range remove {
+			if _, err := tx.Exec(`DELETE FROM group_members WHERE group_id = ? AND user_id = ?`, group, u); err != nil {
 				return err
 			}
 		}

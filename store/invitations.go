@@ -182,7 +182,7 @@ func (s *Store) RevokeSetupInvitations(ctx context.Context) error {
 // the account's password (and ends its lockout and sessions); a new or
 // set-up invitation creates the account, with username if the invitation
 // (and display name) left to the person, and adds it to the invitation's groups. It returns
-// the account.
+// the account, which is also the Result of the audit entry ctx carries.
 func (s *Store) AcceptInvitation(ctx context.Context, tokenHash []byte, username, display, passwordHash string) (*model.User, *Invitation, error) {
 	var u *model.User
 	var inv *Invitation
@@ -217,6 +217,9 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash []byte, username
 				return err
 			}
 			u, err = scanUser(tx.QueryRow(`SELECT `+userColumns+` FROM users WHERE id = ?`, inv.User))
+			if err == nil {
+				result(ctx, u)
+			}
 			return err
 		}
 		if inv.Username != "" {
@@ -240,6 +243,9 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash []byte, username
 			}
 		}
 		u, err = scanUser(tx.QueryRow(`SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+		if err == nil {
+			result(ctx, u)
+		}
 		return err
 	})
 	return u, inv, err

@@ -178,7 +178,9 @@ func (s *Store) UseRecoveryCode(ctx context.Context, user int64, codeHash []byte
 		if n, _ := res.RowsAffected(); n == 0 {
 			return model.ErrNotFound
 		}
-		return tx.QueryRow(`SELECT COUNT(*) FROM mfa_recovery WHERE user_id = ? AND used_at = 0`, user).Scan(&left)
+		err = tx.QueryRow(`SELECT COUNT(*) FROM mfa_recovery WHERE user_id = ? AND used_at = 0`, user).Scan(&left)
+		note(ctx, "left", left)
+		return err
 	})
 	return left, err
 }
@@ -284,6 +286,10 @@ func (s *Store) ResetMFA(ctx context.Context, user int64) (m MFAStatus, sessions
 		res, err := tx.Exec(`DELETE FROM sessions WHERE user_id = ?`, user)
 		if err == nil {
 			sessions, _ = res.RowsAffected()
+			note(ctx, "totp", m.TOTP)
+			note(ctx, "passkeys", m.Passkeys)
+			note(ctx, "recovery_left", m.RecoveryLeft)
+			note(ctx, NoteSessionsEnded, sessions)
 		}
 		return err
 	})

@@ -215,9 +215,11 @@ func (s *Store) submit(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // submitAsync queues fn for the writer and returns at once; done is called
 // on the writer goroutine when the operation has committed or failed. An
-// error return means fn was not queued and done will not be called.
+// error return means fn was not queued and done will not be called. The
+// audit entries ctx carries (WithAudit) are appended in fn's transaction,
+// after fn, so they commit with it or not at all.
 func (s *Store) submitAsync(ctx context.Context, fn func(tx *sql.Tx) error, done func(error)) error {
-	o := &op{fn: fn, done: done}
+	o := &op{fn: withPending(ctx, fn), done: done}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.isClosed || s.write == nil {

@@ -90,6 +90,7 @@ func (s *Store) SetPassword(ctx context.Context, id int64, hash string) (session
 		res, err = tx.Exec(`DELETE FROM sessions WHERE user_id = ?`, id)
 		if err == nil {
 			sessions, _ = res.RowsAffected()
+			note(ctx, NoteSessionsEnded, sessions)
 		}
 		return err
 	})
@@ -327,7 +328,8 @@ func (s *Store) SetUserStateChecked(ctx context.Context, id int64, state string)
 
 // Offboard disables a user at once: state disabled, the offboarding time
 // recorded, every session ended. It returns how many sessions ended. The
-// caller wipes the user's devices.
+// caller wipes the user's devices. The audit entry it carries notes the
+// sessions ended and how many devices are left to wipe.
 func (s *Store) Offboard(ctx context.Context, id int64) (sessions int64, err error) {
 	err = s.submit(ctx, func(tx *sql.Tx) error {
 		if err := keepAnOwner(tx, id); err != nil {
@@ -338,9 +340,15 @@ func (s *Store) Offboard(ctx context.Context, id int64) (sessions int64, err err
 			return err
 		}
 		sessions, _ = res.RowsAffected()
+		note(ctx, NoteSessionsEnded, sessions)
 		if _, err := tx.Exec(`UPDATE invitations SET revoked_at = ? WHERE user_id = ? AND used_at = 0 AND revoked_at = 0`, nowMS(), id); err != nil {
 			return err
 		}
+		var devices int64
+		if err := tx.QueryRow(`SELECT count(*) FROM devices WHERE user_id = ? AND wipe IS NULL`, id).Scan(&devices); err != nil {
+			return err
+		}
+		note(ctx, NoteDevicesToWipe, devices)
 		_, err = tx.Exec(`UPDATE users SET state = 'disabled', offboarded_at = ?, updated_at = ?1 WHERE id = ?`, nowMS(), id)
 		return err
 	})

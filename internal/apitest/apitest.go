@@ -295,6 +295,26 @@ func AuditRows(t *testing.T, st *store.Store) [][4]string {
 	return out
 }
 
+// RefuseAudit makes the audit table refuse every insert, through a
+// connection of its own, until the returned function is called: every
+// action that records itself then fails whole.
+func RefuseAudit(t *testing.T, st *store.Store) (allow func()) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+st.Path()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TRIGGER audit_refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		defer db.Close()
+		if _, err := db.Exec(`DROP TRIGGER audit_refuse`); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // HasAudit reports whether rows has want.
 func HasAudit(rows [][4]string, want [4]string) bool {
 	for _, r := range rows {
