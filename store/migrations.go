@@ -310,6 +310,26 @@ CREATE UNIQUE INDEX assignments_user_group ON assignments (user_id, group_id) WH
 CREATE INDEX assignments_member ON assignments (member_id) WHERE member_id IS NOT NULL;
 CREATE INDEX assignments_group ON assignments (group_id) WHERE group_id IS NOT NULL;
 `,
+	// 9: email: the SMTP settings (the password sealed with the data
+	// directory's secret.key) and the unread nudges sent, at most one per
+	// user until one of their devices connects again.
+	`
+CREATE TABLE mail_settings (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	host       TEXT    NOT NULL,
+	port       INTEGER NOT NULL,
+	security   TEXT    NOT NULL,
+	username   TEXT    NOT NULL,
+	password   BLOB, -- AES-256-GCM under secret.key; NULL: none stored
+	from_addr  TEXT    NOT NULL,
+	practice   TEXT    NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+CREATE TABLE mail_nudges (
+	user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+	sent_at INTEGER NOT NULL
+);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.
