@@ -53,6 +53,14 @@ func (a *Auth) AuditRead(r *http.Request, action, target, outcome string, detail
 	a.auditAlone(r.Context(), p)
 }
 
+// AuditSent records, in a transaction of its own, something sent out of
+// the server that changes nothing it stores (an email): no write carries it.
+func (a *Auth) AuditSent(r *http.Request, action, target, outcome string, detail map[string]any) {
+	p := Entry(r, action, target, detail)
+	p.Entry.Outcome = outcome
+	a.auditAlone(r.Context(), p)
+}
+
 // auditAlone appends p in a transaction of its own. A failure to record is
 // logged as an error: what it records has already happened.
 func (a *Auth) auditAlone(ctx context.Context, p *store.Pending) {

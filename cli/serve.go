@@ -90,6 +90,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
 		return usagef("--log-level %q: want debug, info, warn or error", *level)
 	}
+	// The SMTP password is read from the environment only, never a flag
+	// (which any user of the machine could read in the process list).
+	cfg.SMTPPassword = envOr("smtp-password", "")
 	cfg.Logger = slog.New(logging.Limit(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lv}), logging.DefaultWindow, logging.DefaultBurst))
 	cfg.Logger.Info("curbside starting", "version", env.Version, "data", cfg.DataDir)
 	if err := cfg.Validate(); err != nil {

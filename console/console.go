@@ -1,6 +1,7 @@
 // Package console is the API of the admin console, under /api/v1/admin/:
 // users, groups, invitations, CSV import, policy, devices with remote lock
-// and wipe, second-factor resets, the audit log and activity reports.
+// and wipe, second-factor resets, the audit log, activity reports and the
+// email settings.
 //
 // Every route says the least admin level that may call it (web.Helpdesk,
 // Admin or Owner); the guard in package auth checks that level, the
@@ -13,6 +14,7 @@ import (
 	"github.com/curbside-health/curbside/auth"
 	"github.com/curbside-health/curbside/devicecmd"
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/mail"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
 )
@@ -23,6 +25,9 @@ type Console struct {
 	Store    *store.Store
 	Log      *slog.Logger
 	Commands *devicecmd.Signer // signs remote wipes
+	// Mail sends the console's email (invitation links, the test email)
+	// and holds the email settings and alerts; nil: email is unavailable.
+	Mail *mail.Service
 	// DevicesChanged is called after a user's device set changes, so the
 	// relay can drop what it cached.
 	DevicesChanged func(user int64)
@@ -54,6 +59,7 @@ func (a *Console) Routes() []web.Route {
 	rs = append(rs, a.deviceRoutes()...)
 	rs = append(rs, a.mfaRoutes()...)
 	rs = append(rs, a.assignmentRoutes()...)
+	rs = append(rs, a.emailRoutes()...)
 	return rs
 }
 

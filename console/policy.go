@@ -46,6 +46,9 @@ var policyHelp = map[string][2]string{
 	"devices_max_per_user":   {"int", "Devices one person may set up (at most 32)."},
 	"patient_urgent":         {"bool", "Patients may mark messages Urgent, which alerts through do-not-disturb (the server refuses it otherwise)."},
 	"patient_ack":            {"bool", "Patients may ask for acknowledgement of their messages (the server refuses it otherwise)."},
+
+	"email_nudge_after":     {"duration", "Someone with a message waiting this long and no device connected gets one email saying only that a message waits (0 turns these emails off)."},
+	"alert_disk_free_bytes": {"int", "Owners and admins are emailed when free space in the data directory falls below this many bytes (0 turns the alert off)."},
 }
 
 type policyFieldOut struct {

@@ -50,6 +50,13 @@ func (ts *testServer) restart(t *testing.T) *testServer {
 
 func startServerIn(t *testing.T, dir, addr string) *testServer {
 	t.Helper()
+	return startServerWith(t, dir, addr, nil)
+}
+
+// startServerWith is startServerIn with edit applied to the configuration
+// first (shorter check intervals, an SMTP password from the environment).
+func startServerWith(t *testing.T, dir, addr string, edit func(*server.Config)) *testServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -64,14 +71,16 @@ func startServerIn(t *testing.T, dir, addr string) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testServer{URL: "http://" + ln.Addr().String(), Data: dir, cancel: cancel, done: make(chan error, 1), log: logf}
 	ready := make(chan struct{})
-	go func() {
-		ts.done <- server.Run(ctx, server.Config{
-			DataDir:  dir,
-			Listener: ln,
-			Logger:   slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Ready:    func(net.Addr) { close(ready) },
-		})
-	}()
+	cfg := server.Config{
+		DataDir:  dir,
+		Listener: ln,
+		Logger:   slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Ready:    func(net.Addr) { close(ready) },
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	go func() { ts.done <- server.Run(ctx, cfg) }()
 	select {
 	case <-ready:
 	case err := <-ts.done:

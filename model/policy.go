@@ -44,6 +44,9 @@ type Policy struct {
 	DevicesMaxPerUser    int           // active devices one user may register
 	PatientUrgent        bool          // patients may mark messages Urgent (protocol.FlagUrgent)
 	PatientAck           bool          // patients may ask for acknowledgement (protocol.FlagAckRequested)
+
+	EmailNudgeAfter    time.Duration // a user with a message waiting this long and no device connected is emailed once; 0: never
+	AlertDiskFreeBytes int           // free bytes in the data directory below which administrators are alerted; 0: never
 }
 
 // MaxDevicesOfUser is the most active devices a user may have: a signed
@@ -82,6 +85,9 @@ var DefaultPolicy = Policy{
 	QueueMaxPerDevice:    10000,
 	SessionsMaxPerUser:   20,
 	DevicesMaxPerUser:    16,
+
+	EmailNudgeAfter:    30 * time.Minute,
+	AlertDiskFreeBytes: 1 << 30, // 1 GiB
 }
 
 // policyKeys maps each stored key to its field, with a parser and printer.
@@ -283,6 +289,9 @@ var policyFields = map[string]policyField{
 	"devices_max_per_user":   intField(func(p *Policy) *int { return &p.DevicesMaxPerUser }, 1, MaxDevicesOfUser),
 	"patient_urgent":         boolField(func(p *Policy) *bool { return &p.PatientUrgent }),
 	"patient_ack":            boolField(func(p *Policy) *bool { return &p.PatientAck }),
+
+	"email_nudge_after":     durField(func(p *Policy) *time.Duration { return &p.EmailNudgeAfter }, 0, 7*24*time.Hour),
+	"alert_disk_free_bytes": intField(func(p *Policy) *int { return &p.AlertDiskFreeBytes }, 0, 1<<50),
 }
 
 // PolicyKeys lists the policy's keys in order.

@@ -199,6 +199,13 @@ func (r *Relay) Online() int {
 	return len(r.sessions)
 }
 
+// UserConnected reports whether any device of user is connected now.
+func (r *Relay) UserConnected(user int64) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.byUser[user]) > 0
+}
+
 // deliver receives newly committed queue items from the store, in commit
 // order, and pushes each to its device if connected. It runs on the store's
 // writer goroutine and never blocks: a device whose buffer is full is

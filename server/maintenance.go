@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/curbside-health/curbside/mail"
 	"github.com/curbside-health/curbside/store"
 )
 
@@ -26,19 +28,19 @@ const sessionPruneEvery = 10 * time.Minute
 // and the sessions belong to the whole server, not to the ciphertext relay
 // (whose narrow Store interface knows nothing of them); and verifying the
 // chain is a long read that must not delay expiring ciphertext.
-func runMaintenance(ctx context.Context, st *store.Store, log *slog.Logger) {
+func runMaintenance(ctx context.Context, st *store.Store, log *slog.Logger, alerts *mail.Alerts) {
 	audit := time.NewTicker(auditEvery)
 	defer audit.Stop()
 	sessions := time.NewTicker(sessionPruneEvery)
 	defer sessions.Stop()
-	maintainAudit(ctx, st, log, time.Now())
+	maintainAudit(ctx, st, log, time.Now(), alerts)
 	pruneSessions(ctx, st, log, time.Now())
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-audit.C:
-			maintainAudit(ctx, st, log, time.Now())
+			maintainAudit(ctx, st, log, time.Now(), alerts)
 		case <-sessions.C:
 			pruneSessions(ctx, st, log, time.Now())
 		}
@@ -74,20 +76,27 @@ func pruneSessions(ctx context.Context, st *store.Store, log *slog.Logger, now t
 // verify is not pruned: the broken entries are the evidence, and an
 // operator should see them before anything is deleted. The head logged
 // each day is what an operator copies elsewhere (see docs/SECURITY.md):
-// with it, even a rewrite of the whole chain shows.
-func maintainAudit(ctx context.Context, st *store.Store, log *slog.Logger, now time.Time) {
+// with it, even a rewrite of the whole chain shows. A chain that does not
+// verify, or cannot be read, raises the alert alertAudit until a check
+// passes.
+func maintainAudit(ctx context.Context, st *store.Store, log *slog.Logger, now time.Time, alerts *mail.Alerts) {
 	v, err := st.VerifyAudit(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Error("audit log check failed", "err", err)
+			alerts.Raise(ctx, alertAudit, "the audit log could not be checked",
+				"The daily check of the audit log could not read it. Run curbside audit verify on the server; the server's log has the cause.")
 		}
 		return
 	}
 	if !v.OK {
 		log.Error("audit log does not verify; pruning skipped to keep the evidence: run curbside audit verify",
 			"first_bad", v.FirstBad, "problem", v.Problem)
+		alerts.Raise(ctx, alertAudit, "the audit log does not verify",
+			fmt.Sprintf("The audit log's chain of hashes breaks at entry %d: an entry was changed or removed. Nothing is pruned while it fails. Keep a copy of the data directory and run curbside audit verify.", v.FirstBad))
 		return
 	}
+	alerts.Clear(alertAudit)
 	log.Info("audit log verified", "entries", v.Entries, "head_seq", v.HeadSeq, "head_hash", v.HeadHash)
 
 	pol, err := st.LoadPolicy(ctx)

@@ -34,7 +34,7 @@ func TestAuditMaintenance(t *testing.T) {
 
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
-	maintainAudit(ctx, st, log, time.Now())
+	maintainAudit(ctx, st, log, time.Now(), nil)
 	v, err := st.VerifyAudit(ctx)
 	if err != nil || !v.OK || v.BaseSeq != 4 || v.Entries != 2 {
 		t.Fatalf("after maintenance: %+v %v (log %s)", v, err, buf.String())
@@ -62,7 +62,7 @@ func TestAuditMaintenance(t *testing.T) {
 	}
 	db.Close()
 	buf.Reset()
-	maintainAudit(ctx, st, log, time.Now().Add(10*365*24*time.Hour))
+	maintainAudit(ctx, st, log, time.Now().Add(10*365*24*time.Hour), nil)
 	v, _ = st.VerifyAudit(ctx)
 	if v.OK || v.FirstBad != 5 || v.BaseSeq != 4 {
 		t.Fatalf("broken chain was pruned: %+v", v)

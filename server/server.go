@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/curbside-health/curbside/devicecmd"
 	curbsideembed "github.com/curbside-health/curbside/embed"
 	"github.com/curbside-health/curbside/internal/web"
+	"github.com/curbside-health/curbside/mail"
 	"github.com/curbside-health/curbside/relay"
 	"github.com/curbside-health/curbside/store"
 	"github.com/curbside-health/curbside/webui"
@@ -68,6 +70,13 @@ type Config struct {
 	// request; 0: DefaultIdleTimeout.
 	IdleTimeout time.Duration
 
+	// SMTPPassword, if set, is the SMTP password, in place of the one the
+	// console stores (from CURBSIDE_SMTP_PASSWORD).
+	SMTPPassword string
+	// CheckEvery is how often unread nudges and the health alerts (disk,
+	// store writes) are checked; 0: DefaultCheckEvery.
+	CheckEvery time.Duration
+
 	// Listener, if set, is used instead of listening on Listen (tests).
 	Listener net.Listener
 	// Ready, if set, is called with the bound address once the server
@@ -92,8 +101,11 @@ func (c *Config) Validate() error {
 	if c.MaxConns < 0 {
 		return fmt.Errorf("--max-conns %d: want a positive number, or 0 for the default", c.MaxConns)
 	}
-	if c.ReadTimeout < 0 || c.IdleTimeout < 0 {
-		return errors.New("--read-timeout and --idle-timeout want a positive duration, or 0 for the default")
+	if len(c.SMTPPassword) > mail.MaxPasswordLen {
+		return fmt.Errorf("CURBSIDE_SMTP_PASSWORD is longer than %d bytes", mail.MaxPasswordLen)
+	}
+	if c.ReadTimeout < 0 || c.IdleTimeout < 0 || c.CheckEvery < 0 {
+		return errors.New("--read-timeout, --idle-timeout and the check interval want a positive duration, or 0 for the default")
 	}
 	if c.Listener == nil {
 		host, _, err := net.SplitHostPort(c.Listen)
@@ -125,6 +137,9 @@ func (c Config) limits() Config {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
+	if c.CheckEvery == 0 {
+		c.CheckEvery = DefaultCheckEvery
+	}
 	return c
 }
 
@@ -151,7 +166,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	auditCtx, stopAudit := context.WithCancel(ctx)
 	auditDone := make(chan struct{})
-	go func() { defer close(auditDone); runMaintenance(auditCtx, st, log) }()
+	go func() { defer close(auditDone); runMaintenance(auditCtx, st, log, p.Mail.Alerts) }()
 	// Stopped before the store closes (deferred earlier, so run later).
 	defer func() { stopAudit(); <-auditDone }()
 
@@ -182,6 +197,19 @@ func Run(ctx context.Context, cfg Config) error {
 		"read_timeout", lim.ReadTimeout, "idle_timeout", lim.IdleTimeout)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	origin := cfg.PublicURL
+	if origin == "" {
+		origin = "http://" + ln.Addr().String()
+	}
+	mailDone := make(chan struct{}, 2)
+	go func() { defer func() { mailDone <- struct{}{} }(); p.Mail.Run(auditCtx) }()
+	go func() {
+		defer func() { mailDone <- struct{}{} }()
+		runMailJobs(auditCtx, lim.CheckEvery, st, cfg.DataDir, p.Mail, rl, strings.TrimSuffix(origin, "/")+"/", log)
+	}()
+	// Stopped before the store closes, like the maintenance goroutine.
+	defer func() { stopAudit(); <-mailDone; <-mailDone }()
+	logMailSetup(ctx, p.Mail, log)
 	ready.Store(true)
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "tls", "off (loopback only)", "startup", time.Since(start).Round(time.Millisecond))
 	logSetupLink(ctx, p.Apps, cfg.PublicURL, ln.Addr(), log)
@@ -217,6 +245,7 @@ type Parts struct {
 	Console *console.Console
 	Relay   *relay.Relay
 	Assets  *curbsideembed.Handler
+	Mail    *mail.Service
 }
 
 // NewParts builds the server's pieces over st, as Run does (the API tests
@@ -232,13 +261,15 @@ func NewParts(st *store.Store, cfg Config, log *slog.Logger) (*Parts, error) {
 		return nil, err
 	}
 	cmds := devicecmd.New(st)
+	ml := mail.New(st, cfg.DataDir, mail.Options{Logger: log, EnvPassword: cfg.SMTPPassword})
 	return &Parts{
 		Auth:   a,
 		Relay:  rl,
 		Assets: assets,
+		Mail:   ml,
 		Apps: &api.API{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged,
 			Version: cfg.Version, PublicURL: cfg.PublicURL},
-		Console: &console.Console{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged,
+		Console: &console.Console{Auth: a, Store: st, Log: log, Commands: cmds, Mail: ml, DevicesChanged: rl.DevicesChanged,
 			EndDevice: rl.EndDevice, RulesChanged: rl.RulesChanged, Version: cfg.Version, PublicURL: cfg.PublicURL},
 	}, nil
 }
@@ -246,6 +277,19 @@ func NewParts(st *store.Store, cfg Config, log *slog.Logger) (*Parts, error) {
 // Routes is the parts' HTTP surface (see the function Routes).
 func (p *Parts) Routes(ready *atomic.Bool) []web.Route {
 	return Routes(p.Auth, p.Apps, p.Console, p.Relay, p.Assets, ready)
+}
+
+// logMailSetup says in one line at start whether email is set up.
+func logMailSetup(ctx context.Context, m *mail.Service, log *slog.Logger) {
+	set, src, err := m.Settings(ctx)
+	switch {
+	case err != nil:
+		log.Error("email settings not read", "err", err)
+	case !set.Configured():
+		log.Info("email off: no SMTP server set (the console's Email page sets one)")
+	default:
+		log.Info("email on", "smtp_host", set.Host, "smtp_port", set.Port, "security", set.Security, "password", src)
+	}
 }
 
 // logSetupLink logs, on a fresh data directory, the single-use link that

@@ -347,6 +347,26 @@ BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
 CREATE TRIGGER access_epoch_user_role AFTER UPDATE OF role ON users
 BEGIN UPDATE access_epoch SET n = n + 1 WHERE id = 1; END;
 `,
+	// 9: email: the SMTP settings (the password sealed with the data
+	// directory's secret.key) and the unread nudges sent, at most one per
+	// user until one of their devices connects again.
+	`
+CREATE TABLE mail_settings (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	host       TEXT    NOT NULL,
+	port       INTEGER NOT NULL,
+	security   TEXT    NOT NULL,
+	username   TEXT    NOT NULL,
+	password   BLOB, -- AES-256-GCM under secret.key; NULL: none stored
+	from_addr  TEXT    NOT NULL,
+	practice   TEXT    NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+CREATE TABLE mail_nudges (
+	user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+	sent_at INTEGER NOT NULL
+);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

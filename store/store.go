@@ -66,6 +66,8 @@ type Store struct {
 	// depth bounds each device's queued items, for the queue cap; only
 	// the writer goroutine uses it.
 	depth depthBounds
+
+	health writeHealth
 }
 
 // op is one write operation. fn runs inside the batch's transaction; if it
@@ -323,15 +325,21 @@ func (s *Store) run(batch []*op) {
 func (s *Store) tx(fn func(tx *sql.Tx) error) error {
 	tx, err := s.write.Begin()
 	if err != nil {
+		s.health.failed(err)
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
+		if storageFault(err) {
+			s.health.failed(err)
+		}
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		s.health.failed(err)
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	s.health.ok()
 	return nil
 }
 

@@ -226,7 +226,7 @@ export function consoleTests() {
       await enrollTOTP(p, c.owner);
       await consoleState(p, "console");
       const nav = await p.locator(".side-nav a").allTextContents();
-      assert.deepEqual(nav, ["Users", "Groups", "Import", "Invitations", "Devices", "Policy", "Audit log", "Reports", "My account"]);
+      assert.deepEqual(nav, ["Users", "Groups", "Import", "Invitations", "Devices", "Policy", "Email", "Audit log", "Reports", "My account"]);
       // Sign out, and in again: now the code is asked for at sign-in.
       await p.getByRole("button", { name: "Sign out" }).click();
       await consoleState(p, "signin");
@@ -625,11 +625,60 @@ export function consoleTests() {
       assert.deepEqual(r.nice, [4, 4, 4, 5, 20, 100, 200]);
     }],
 
+    ["console: the Email page saves the SMTP settings without ever showing the password, explains a failed test email, and invitations offer Send by email", async (ctx) => {
+      const p = c.o.page;
+      await go(p, "#/email");
+      const secret = "smtp-Secret-9431";
+      await p.getByLabel("Mail server (host)").fill("127.0.0.1");
+      await p.getByLabel("Port").fill("1"); // nothing listens there: the sends fail
+      await p.getByLabel("Security").selectOption("none");
+      await p.getByLabel("Username").fill("curbside");
+      await p.getByLabel("Password", { exact: true }).fill(secret);
+      await p.getByLabel("From address").fill("messages@elm-street.example.org");
+      await p.getByLabel("Practice name").fill("Elm Street Clinic");
+      await p.getByRole("button", { name: "Save email settings" }).click();
+      await p.locator(".notice.ok", { hasText: "Email settings saved" }).waitFor();
+      await p.locator(".pill", { hasText: "Set" }).first().waitFor();
+      assert.equal(await p.getByLabel("Password", { exact: true }).inputValue(), "", "the password field is empty after saving");
+      assert.ok(!(await p.content()).includes(secret), "the page never holds the password");
+      const got = await api(p, "GET", "/api/v1/admin/email");
+      assert.equal(got.body.password, "set");
+      assert.ok(!JSON.stringify(got.body).includes(secret), "the API never answers with the password");
+      // Encryption off for a server elsewhere is refused with the reason.
+      await p.getByLabel("Mail server (host)").fill("smtp.example.org");
+      await p.getByRole("button", { name: "Save email settings" }).click();
+      await p.locator(".form-error", { hasText: /security/ }).waitFor();
+      await p.getByLabel("Mail server (host)").fill("127.0.0.1");
+      // A test email that cannot be sent says why, in words.
+      await p.getByLabel("Send to").fill("olivia@example.org");
+      await p.getByRole("button", { name: "Send a test email" }).click();
+      await p.locator(".notice.bad", { hasText: "could not be reached" }).waitFor();
+      await shot(ctx, p, "email-test-failed-1280");
+      // A new invitation's link can be sent by email; the send fails
+      // later, off the request, and the Email page shows the last result.
+      await go(p, "#/invitations");
+      await p.getByRole("button", { name: "New invitation" }).click();
+      const dlg = p.locator("dialog[open]");
+      await dlg.getByLabel("Full name").fill("Mia Mail");
+      await dlg.getByLabel("E-mail (optional)").fill("mia@example.org");
+      await dlg.getByRole("button", { name: "Create link" }).click();
+      await dlg.getByRole("button", { name: "Send by email" }).click();
+      await p.getByText("The link is on its way to mia@example.org.").waitFor();
+      await dlg.getByRole("button", { name: "Done" }).click();
+      await waitFor(async () => { const r = await api(p, "GET", "/api/v1/admin/email"); return r.body.last.kind === "invitation" && r.body.last.ok === false; }, "the failed invitation send to be recorded");
+      await go(p, "#/email");
+      await p.locator(".last-send", { hasText: "Failed" }).waitFor();
+      // Email off again, so that nothing later tries to send.
+      await p.getByLabel("Mail server (host)").fill("");
+      await p.getByRole("button", { name: "Save email settings" }).click();
+      await p.locator(".notice.ok", { hasText: "Email settings saved" }).waitFor();
+    }],
+
     ["console: every page renders at desktop and phone width with no CSP violation or script error", async (ctx) => {
       const p = c.o.page;
       for (const [w, hgt] of [[1280, 860], [390, 800]]) {
         await p.setViewportSize({ width: w, height: hgt });
-        for (const r of ["users", `users/${c.danaId}`, "groups", "import", "invitations", "devices", "policy", "audit", "reports", "account"]) {
+        for (const r of ["users", `users/${c.danaId}`, "groups", "import", "invitations", "devices", "policy", "email", "audit", "reports", "account"]) {
           await go(p, "#/" + r);
           await p.locator(".loading").first().waitFor({ state: "detached" }).catch(() => {});
           await p.waitForLoadState("networkidle").catch(() => {});

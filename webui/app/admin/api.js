@@ -85,6 +85,11 @@ export const admin = {
   invitations: () => req("GET", `${A}/invitations`),
   createInvitation: (inv) => req("POST", `${A}/invitations`, { json: inv }),
   revokeInvitation: (id) => req("DELETE", `${A}/invitations/${id}`),
+  emailInvitation: (id, token) => req("POST", `${A}/invitations/${id}/email`, { json: { token } }),
+
+  email: () => req("GET", `${A}/email`),
+  saveEmail: (settings) => req("PUT", `${A}/email`, { json: settings }),
+  testEmail: (to) => req("POST", `${A}/email/test`, { json: { to } }),
 
   policy: () => req("GET", `${A}/policy`),
   savePolicy: (values) => req("PUT", `${A}/policy`, { json: { values } }),

@@ -81,7 +81,7 @@ export async function invitationsPage(view, ctx) {
           const r = await admin.createInvitation({ username: username.value.trim(), display: display.value.trim(), email: email.value.trim(), role: role.value, admin_level: level.value, groups: picker.value() });
           const inv = r.invitation || r;
           fill(d.querySelector(".dialog-body"), h("p.notice.ok", { role: "status" }, "Invitation created."),
-            h("p", "It works once and expires on ", h("strong", fmtDate(inv.expires_at)), "."), linkBox(inv.url));
+            h("p", "It works once and expires on ", h("strong", fmtDate(inv.expires_at)), "."), linkBox(inv.url, "Invitation link", inv.id));
           fill(d.querySelector(".dialog-actions"), h("button.primary", { type: "button", onclick: () => d.close() }, "Done"));
           /** @type {HTMLElement} */ (d.querySelector(".dialog-body input")).focus();
           load();

@@ -32,6 +32,8 @@ const LABELS = {
   devices_max_per_user: "Devices per person",
   patient_urgent: "Patients may mark messages Urgent",
   patient_ack: "Patients may ask for acknowledgement",
+  email_nudge_after: "Email someone with a message waiting after",
+  alert_disk_free_bytes: "Alert when free disk space is below (bytes)",
 };
 
 /** @type {[string, string[]][]} */
@@ -42,6 +44,7 @@ const GROUPS = [
   ["Limits per person", ["attachment_quota_bytes", "attachment_quota_count", "attachment_rate_bytes", "queue_max_per_device"]],
   ["Patients", ["patient_urgent", "patient_ack"]],
   ["Console and records", ["admin_networks", "audit_retention", "invitation_ttl"]],
+  ["Email", ["email_nudge_after", "alert_disk_free_bytes"]],
 ];
 
 const UNIT = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };

@@ -3,6 +3,7 @@
 // error line, tables, confirmations, copy and download. Text goes in only
 // through textContent (the dom.js helpers), never as markup.
 import { dialog, fill, h, icon, toast } from "../js/ui/dom.js";
+import { admin } from "./api.js";
 import { LEVEL_ADMIN, LEVEL_HELPDESK, LEVEL_NONE, LEVEL_OWNER, LEVEL_RANK, ROLE_ADMIN, ROLE_EXTERNAL, ROLE_PATIENT, ROLE_STAFF, STATE_ACTIVE, STATE_DISABLED, STATE_LOCKED } from "../js/constants.js";
 
 export { dialog, fill, h, icon, toast };
@@ -102,10 +103,27 @@ export async function copyText(text, what = "Link") {
   }
 }
 
-/** linkBox shows a link read-only, selectable, with a Copy button. */
-export function linkBox(url, label = "Invitation link") {
+/**
+ * linkBox shows a link read-only, selectable, with a Copy button; given
+ * the invitation's id, also a "Send by email" button, which has the server
+ * mail the link to the address the directory holds for the person.
+ * @param {string} url
+ * @param {string} [label]
+ * @param {number} [invitation]
+ */
+export function linkBox(url, label = "Invitation link", invitation) {
   const input = h("input.linkbox", { readonly: true, value: url, "aria-label": label, onfocus: (e) => e.target.select() });
-  return h("div.copy-row", input, h("button.secondary.small", { type: "button", onclick: () => copyText(url) }, "Copy"));
+  const mail = invitation ? h("button.secondary.small", { type: "button", onclick: (e) => sendLink(e.currentTarget, invitation, url) }, "Send by email") : null;
+  return h("div.copy-row", input, h("button.secondary.small", { type: "button", onclick: () => copyText(url) }, "Copy link"), mail);
+}
+
+/** sendLink asks the server to mail an invitation link (the token is the link's fragment). */
+async function sendLink(btn, invitation, url) {
+  const token = new URL(url).hash.replace(/^#invite=/, "");
+  await busy(btn, "Sending…", async () => {
+    const r = await admin.emailInvitation(invitation, token);
+    toast(`The link is on its way to ${r.to}.`);
+  });
 }
 
 /** download saves text as a file through a temporary object URL. */

@@ -144,8 +144,8 @@ function showInvitation(d, user, inv) {
   fill(body,
     h("p.notice.ok", { role: "status" }, `${user.display || user.username} was added.`),
     h("p", "Give them this link. It lets them choose a password and sign in; it works once and expires on ", h("strong", fmtDate(inv.expires_at)), "."),
-    linkBox(inv.url),
-    h("p.hint", "Send it through a channel only they can read (in person, or your practice's secure e-mail). Anyone with the link can set the password."));
+    linkBox(inv.url, "Invitation link", inv.id),
+    h("p.hint", "Send it by email to the address in their profile, or through another channel only they can read (in person). Anyone with the link can set the password."));
   const foot = d.querySelector(".dialog-actions");
   fill(foot, h("a.secondary", { href: `#/users/${user.id}`, onclick: () => d.close() }, "Open user"), h("button.primary", { type: "button", onclick: () => d.close() }, "Done"));
   body.querySelector("input").focus();
@@ -247,7 +247,7 @@ function accessCard(u, res, ctx, reload, self) {
   act("Reset password", "secondary", async () => {
     if (!(await confirm("Reset the password?", h("p", `This makes a one-time link with which ${u.display || u.username} chooses a new password. Their current sessions end now.`), { yes: "Make reset link" }))) return;
     const r = await admin.resetPassword(u.id);
-    fill(out, h("p", "Reset link (works once, expires ", fmtDate(r.invitation.expires_at), "):"), linkBox(r.invitation.url, "Password reset link"));
+    fill(out, h("p", "Reset link (works once, expires ", fmtDate(r.invitation.expires_at), "):"), linkBox(r.invitation.url, "Password reset link", r.invitation.id));
     out.querySelector("input").focus();
   });
   act("Clear lockout", "secondary", async () => {

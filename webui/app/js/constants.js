@@ -30,6 +30,8 @@ export const CODE_INVITATION_GONE = "invitation_gone";
 export const CODE_INVITATION_INVALID = "invitation_invalid";
 export const CODE_LIMIT_REACHED = "limit_reached";
 export const CODE_LOCKED = "locked";
+export const CODE_MAIL_FAILED = "mail_failed";
+export const CODE_MAIL_NOT_SET_UP = "mail_not_set_up";
 export const CODE_MFA_ENROLLMENT_REQUIRED = "mfa_enrollment_required";
 export const CODE_MFA_EXPIRED = "mfa_expired";
 export const CODE_MFA_REQUIRED = "mfa_required";
@@ -69,6 +71,8 @@ export const CODES = Object.freeze({
   invitation_invalid: Object.freeze({ status: 404, message: "This link is not valid: ask your administrator for a new one." }),
   limit_reached: Object.freeze({ status: 403, message: "You have reached a limit your practice sets. Remove something or ask your administrator." }),
   locked: Object.freeze({ status: 423, message: "This account is locked. Try again later or ask your administrator." }),
+  mail_failed: Object.freeze({ status: 502, message: "The email could not be sent. Check the email settings; the server's log has the details." }),
+  mail_not_set_up: Object.freeze({ status: 409, message: "Email is not set up yet. An owner or admin can set it up on the console's Email page." }),
   mfa_enrollment_required: Object.freeze({ status: 403, message: "Your practice requires a second sign-in step. Set one up to continue." }),
   mfa_expired: Object.freeze({ status: 401, message: "This sign-in has expired. Sign in with your password again." }),
   mfa_required: Object.freeze({ status: 403, message: "Sign in again and confirm with your second sign-in step." }),
@@ -150,6 +154,7 @@ export const LEVEL_RANK = Object.freeze({ "": 0, "helpdesk": 1, "admin": 2, "own
  */
 export const POLICY_DEFAULTS = Object.freeze({
   admin_networks: "[]",
+  alert_disk_free_bytes: "1073741824",
   attachment_max_bytes: "26214400",
   attachment_quota_bytes: "2147483648",
   attachment_quota_count: "1000",
@@ -158,6 +163,7 @@ export const POLICY_DEFAULTS = Object.freeze({
   audit_retention: "52560h0m0s",
   blob_grace: "1h0m0s",
   devices_max_per_user: "16",
+  email_nudge_after: "30m0s",
   inactivity_lock: "5m0s",
   invitation_ttl: "168h0m0s",
   lockout_cooldown: "15m0s",
