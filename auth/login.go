@@ -22,7 +22,7 @@ func writeLogin(w http.ResponseWriter, r *http.Request, res *LoginResponse, webC
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: res.Token, Path: "/",
 		Expires:  time.UnixMilli(res.ExpiresAt),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: web.IsHTTPS(r),
 	})
 	if webClient {
 		// A browser keeps the token in the HttpOnly cookie only, out of
@@ -72,7 +72,7 @@ func (a *Auth) logout(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Internal(err)
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: web.IsHTTPS(r)})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -33,7 +33,7 @@ func (a *Auth) relyingParty(r *http.Request) (*webauthn.WebAuthn, error) {
 		origin, host = u.Scheme+"://"+u.Host, u.Hostname()
 	} else {
 		scheme := "http"
-		if r.TLS != nil {
+		if web.IsHTTPS(r) {
 			scheme = "https"
 		}
 		origin, host = scheme+"://"+r.Host, r.Host

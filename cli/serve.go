@@ -70,8 +70,18 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "serve")
 	cfg := server.Config{Version: env.Version}
 	fs.StringVar(&cfg.DataDir, "data", envOr("data", server.DefaultDataDir), "data directory (env CURBSIDE_DATA)")
-	fs.StringVar(&cfg.Listen, "listen", envOr("listen", server.DefaultListen), "address for plain HTTP; loopback only without TLS (env CURBSIDE_LISTEN)")
-	fs.StringVar(&cfg.PublicURL, "public-url", envOr("public-url", ""), "the origin people reach the server at, for links and passkeys, e.g. https://chat.example.org (env CURBSIDE_PUBLIC_URL)")
+	fs.StringVar(&cfg.Listen, "listen", envOr("listen", ""), "address for plain HTTP (default "+server.DefaultListen+"); loopback only, unless --trusted-proxy names the proxy in front; not used with TLS (env CURBSIDE_LISTEN)")
+	fs.StringVar(&cfg.PublicURL, "public-url", envOr("public-url", ""), "the origin people reach the server at, for links and passkeys, e.g. https://chat.example.org; default: https://DOMAIN with --domain (env CURBSIDE_PUBLIC_URL)")
+	fs.StringVar(&cfg.Domain, "domain", envOr("domain", ""), "serve HTTPS for this DNS name with a certificate the server obtains and renews itself from Let's Encrypt, or from --acme-ca (env CURBSIDE_DOMAIN)")
+	fs.StringVar(&cfg.Email, "email", envOr("email", ""), "contact address of the ACME account, for the CA's notices about the certificate (env CURBSIDE_EMAIL)")
+	fs.StringVar(&cfg.ACMECA, "acme-ca", envOr("acme-ca", ""), "directory URL of an internal ACME CA to use instead of Let's Encrypt (env CURBSIDE_ACME_CA)")
+	fs.StringVar(&cfg.ACMERoot, "acme-root", envOr("acme-root", ""), "PEM file of the root certificate the --acme-ca directory is served under, if the system does not trust it (env CURBSIDE_ACME_ROOT)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", envOr("tls-cert", ""), "serve HTTPS with this PEM certificate file (with intermediates), reloaded when it changes; needs --tls-key (env CURBSIDE_TLS_CERT)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", envOr("tls-key", ""), "PEM private key file of --tls-cert (env CURBSIDE_TLS_KEY)")
+	fs.StringVar(&cfg.HTTPSListen, "https-listen", envOr("https-listen", ""), "address for HTTPS with --domain or --tls-cert (default "+server.DefaultHTTPSListen+") (env CURBSIDE_HTTPS_LISTEN)")
+	fs.StringVar(&cfg.HTTPListen, "http-listen", envOr("http-listen", ""), "address for ACME's HTTP-01 challenge and the redirect to HTTPS, with --domain or --tls-cert (default "+server.DefaultHTTPListen+"; "+server.HTTPListenOff+": none) (env CURBSIDE_HTTP_LISTEN)")
+	fs.DurationVar(&cfg.RenewCheck, "acme-renew-check", envDuration("acme-renew-check", 0), "how often the certificate from ACME is checked for renewal; 0: every 10 minutes (env CURBSIDE_ACME_RENEW_CHECK)")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxy", envOr("trusted-proxy", ""), "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For, X-Forwarded-Proto and Forwarded headers are believed, e.g. 127.0.0.1/32 (env CURBSIDE_TRUSTED_PROXY)")
 	fs.IntVar(&cfg.MaxConns, "max-conns", envInt("max-conns", 0), "connections open at once, in total; 0: the process's file limit less a reserve (env CURBSIDE_MAX_CONNS)")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", envInt("max-conns-per-ip", server.DefaultMaxConnsPerIP), "connections open at once from one address; raise it for a large practice behind one NAT, or -1 for no cap behind a reverse proxy (env CURBSIDE_MAX_CONNS_PER_IP)")
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", envDuration("read-timeout", server.DefaultReadTimeout), "longest time to read one request, headers and body; uploads and WebSockets are exempt (env CURBSIDE_READ_TIMEOUT)")
@@ -80,7 +90,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := checkEnv([]string{"max-conns", "max-conns-per-ip"}, []string{"read-timeout", "idle-timeout"}); err != nil {
+	if err := checkEnv([]string{"max-conns", "max-conns-per-ip"}, []string{"read-timeout", "idle-timeout", "acme-renew-check"}); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

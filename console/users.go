@@ -211,7 +211,7 @@ func (a *Console) origin(r *http.Request) string {
 		return strings.TrimSuffix(a.PublicURL, "/")
 	}
 	scheme := "http"
-	if r.TLS != nil {
+	if web.IsHTTPS(r) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

@@ -25,20 +25,7 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests are long")
 	}
-	missing := ""
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = "node"
-	} else if _, err := os.Stat("../webui/test/node_modules/playwright-core"); err != nil {
-		missing = "webui/test/node_modules (run: cd webui/test && npm ci)"
-	} else if _, err := os.Stat("/usr/bin/chromium"); err != nil {
-		missing = "/usr/bin/chromium (run: apt-get install -y chromium)"
-	}
-	if missing != "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("the browser tests cannot run: %s is missing; .ci/run installs it", missing)
-		}
-		t.Skipf("browser tests skipped: %s is missing; .ci/run installs it", missing)
-	}
+	needBrowser(t)
 	shots, _ := filepath.Abs("../webui/screenshots")
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
@@ -52,5 +39,25 @@ func TestBrowser(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if last := lines[len(lines)-1]; !strings.HasSuffix(last, " 0 failed") || strings.HasPrefix(last, "0 passed") {
 		t.Fatalf("browser tests closed with %q", last)
+	}
+}
+
+// needBrowser skips the test when node, the npm packages of webui/test or
+// Chromium are missing, or fails it under CI.
+func needBrowser(t *testing.T) {
+	t.Helper()
+	missing := ""
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = "node"
+	} else if _, err := os.Stat("../webui/test/node_modules/playwright-core"); err != nil {
+		missing = "webui/test/node_modules (run: cd webui/test && npm ci)"
+	} else if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		missing = "/usr/bin/chromium (run: apt-get install -y chromium)"
+	}
+	if missing != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the browser tests cannot run: %s is missing; .ci/run installs it", missing)
+		}
+		t.Skipf("browser tests skipped: %s is missing; .ci/run installs it", missing)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -46,8 +47,9 @@ func binary(t *testing.T) string {
 
 // proc is the curbside binary serving on a fixed loopback address.
 type proc struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd    *exec.Cmd
+	addr   string
+	exited chan struct{} // closed once the process has been waited for
 }
 
 func freeAddr(t *testing.T) string {
@@ -62,37 +64,57 @@ func freeAddr(t *testing.T) string {
 
 func startProc(t *testing.T, data, addr string) *proc {
 	t.Helper()
+	return startProcArgs(t, data, "http://"+addr, http.DefaultClient, "--listen", addr)
+}
+
+// startProcArgs runs `curbside serve --data data` with args, logging to
+// server.log in data, and waits until base+"/healthz" answers 200 through
+// hc.
+func startProcArgs(t *testing.T, data, base string, hc *http.Client, args ...string) *proc {
+	t.Helper()
 	logf, err := os.OpenFile(filepath.Join(data, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary(t), "serve", "--data", data, "--listen", addr, "--log-level", "debug")
+	cmd := exec.Command(binary(t), append([]string{"serve", "--data", data, "--log-level", "debug"}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	logf.Close()
-	p := &proc{cmd: cmd, addr: addr}
+	p := &proc{cmd: cmd, addr: strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://")}
 	t.Cleanup(func() { p.kill() })
-	deadline := time.Now().Add(15 * time.Second)
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	p.exited = exited
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		res, err := http.Get("http://" + addr + "/healthz")
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(data, "server.log"))
+			t.Fatalf("curbside serve %s exited:\n%s", strings.Join(args, " "), log)
+		default:
+		}
+		res, err := hc.Get(base + "/healthz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
 				return p
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("server at %s did not become healthy", addr)
+	log, _ := os.ReadFile(filepath.Join(data, "server.log"))
+	t.Fatalf("server at %s did not become healthy:\n%s", base, log)
 	return nil
 }
 
 func (p *proc) kill() {
-	if p.cmd.ProcessState == nil {
+	select {
+	case <-p.exited:
+	default:
 		p.cmd.Process.Signal(syscall.SIGKILL)
-		p.cmd.Wait()
+		<-p.exited
 	}
 }
 

@@ -63,11 +63,20 @@ func defaultMaxConns(files uint64) int {
 // total and at most perIP from one remote address (0: no per-address
 // limit). A connection over a limit is accepted, answered with a 503 that
 // says why, and closed at once: it costs a file descriptor for a moment
-// rather than for as long as the client likes.
+// rather than for as long as the client likes. Listeners made with also
+// share the counts: the limits are the process's, not one port's.
 type connLimiter struct {
 	net.Listener
+	*connCounts
+}
+
+// connCounts are the connections open, shared by the limited listeners.
+type connCounts struct {
 	max, perIP int
-	log        *slog.Logger
+	// exempt, if set, names addresses the per-address cap does not apply
+	// to: trusted reverse proxies, which carry everyone's connections.
+	exempt func(ip string) bool
+	log    *slog.Logger
 
 	mu      sync.Mutex
 	total   int
@@ -79,8 +88,13 @@ type connLimiter struct {
 }
 
 func limitListener(ln net.Listener, maxConns, perIP int, log *slog.Logger) *connLimiter {
-	return &connLimiter{Listener: ln, max: maxConns, perIP: perIP, log: log,
-		byIP: map[string]int{}, logged: map[string]time.Time{}, refused: map[string]int{}}
+	return &connLimiter{Listener: ln, connCounts: &connCounts{max: maxConns, perIP: perIP, log: log,
+		byIP: map[string]int{}, logged: map[string]time.Time{}, refused: map[string]int{}}}
+}
+
+// also limits ln too, under the same counts.
+func (l *connLimiter) also(ln net.Listener) *connLimiter {
+	return &connLimiter{Listener: ln, connCounts: l.connCounts}
 }
 
 // Accept returns the next connection within the limits.
@@ -100,19 +114,19 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 			go func() { defer l.answering.Add(-1); refuse(c, why) }()
 			continue
 		}
-		return &limitedConn{Conn: c, l: l, ip: ip}, nil
+		return &limitedConn{Conn: c, l: l.connCounts, ip: ip}, nil
 	}
 }
 
 // take counts a new connection from ip, or says why it is refused.
-func (l *connLimiter) take(ip string) string {
+func (l *connCounts) take(ip string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
 	case l.total >= l.max:
 		l.note("total", "connection limit reached: refusing new connections", "limit", l.max, "flag", "--max-conns")
 		return "The server has too many connections open. Try again in a moment."
-	case l.perIP > 0 && l.byIP[ip] >= l.perIP:
+	case l.perIP > 0 && l.byIP[ip] >= l.perIP && (l.exempt == nil || !l.exempt(ip)):
 		l.note("ip:"+ip, "connection limit for one address reached: refusing its new connections", "ip", ip, "limit", l.perIP, "flag", "--max-conns-per-ip")
 		return "Too many connections from your network. Close some tabs or devices and try again in a moment; if your practice shares one address, ask your administrator to raise the limit."
 	}
@@ -123,7 +137,7 @@ func (l *connLimiter) take(ip string) string {
 
 // note logs a refusal at WARN the first time it happens, and then at most
 // once per limitLogEvery with the number refused since. l.mu is held.
-func (l *connLimiter) note(kind, msg string, args ...any) {
+func (l *connCounts) note(kind, msg string, args ...any) {
 	l.refused[kind]++
 	now := time.Now()
 	if last, ok := l.logged[kind]; ok && now.Sub(last) < limitLogEvery {
@@ -139,7 +153,7 @@ func (l *connLimiter) note(kind, msg string, args ...any) {
 	l.refused[kind] = 0
 }
 
-func (l *connLimiter) release(ip string) {
+func (l *connCounts) release(ip string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.total--
@@ -151,7 +165,7 @@ func (l *connLimiter) release(ip string) {
 // limitedConn gives its slot back when it is closed.
 type limitedConn struct {
 	net.Conn
-	l    *connLimiter
+	l    *connCounts
 	ip   string
 	once sync.Once
 }

@@ -76,3 +76,32 @@ func TestDefaultMaxConns(t *testing.T) {
 		}
 	}
 }
+
+// TestConnLimiterExempt: a trusted proxy carries everyone's connections,
+// so the per-address cap does not apply to it; the listeners made with
+// also share one count.
+func TestConnLimiterExempt(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := limitListener(inner, 3, 1, slog.New(slog.DiscardHandler))
+	ln.exempt = func(ip string) bool { return ip == "127.0.0.1" }
+	defer ln.Close()
+	inner2, _ := net.Listen("tcp", "127.0.0.1:0")
+	ln2 := ln.also(inner2)
+	defer ln2.Close()
+	for i, l := range []net.Listener{ln, ln, ln2} {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := l.Accept(); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+	}
+	if ln.total != 3 {
+		t.Fatalf("counted %d connections, want 3 across both listeners", ln.total)
+	}
+}

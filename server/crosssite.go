@@ -69,7 +69,7 @@ func crossSite(r *http.Request, own string) string {
 	if hasOrigin {
 		if own == "" {
 			scheme := "http"
-			if r.TLS != nil {
+			if web.IsHTTPS(r) {
 				scheme = "https"
 			}
 			own = normalOrigin(scheme, r.Host)

@@ -49,13 +49,38 @@ const (
 // Config is the server's configuration.
 type Config struct {
 	DataDir string // where the database lives
-	Listen  string // host:port for plain HTTP
+	// Listen is host:port for plain HTTP (empty: DefaultListen), on
+	// loopback unless TrustedProxies are set; unused with TLS.
+	Listen  string
 	Logger  *slog.Logger
 	Version string // reported to clients
 	// PublicURL is the origin people reach the server at (links in
-	// invitations, passkeys); empty: the listening address, or each
-	// request's own origin.
+	// invitations, passkeys); empty: https://Domain with Domain set, else
+	// the listening address, or each request's own origin.
 	PublicURL string
+
+	// Domain, with TLS from an ACME CA: the name whose certificate the
+	// server obtains and renews itself (HTTP-01, TLS-ALPN-01), from Let's
+	// Encrypt unless ACMECA names another CA. Email is the ACME account's
+	// contact. ACMERoot is a PEM file of the root an internal CA's
+	// directory is served under, when the system does not trust it.
+	Domain, Email    string
+	ACMECA, ACMERoot string
+	// TLSCert and TLSKey are PEM files of a certificate the operator
+	// provides; the server reloads them when they change.
+	TLSCert, TLSKey string
+	// HTTPSListen is host:port for HTTPS (empty: DefaultHTTPSListen), and
+	// HTTPListen for the HTTP-01 challenge and the redirect to HTTPS
+	// (empty: DefaultHTTPListen; HTTPListenOff: none). Used with TLS only.
+	HTTPSListen, HTTPListen string
+	// RenewCheck is how often managed certificates are checked for
+	// renewal; 0: certmagic's default (10 minutes).
+	RenewCheck time.Duration
+	// TrustedProxies is a comma-separated list of CIDR ranges of reverse
+	// proxies whose X-Forwarded-For, X-Forwarded-Proto and Forwarded
+	// headers are believed (internal/web.Proxies). With any, plain HTTP
+	// may listen on a non-loopback address, for the proxy to reach.
+	TrustedProxies string
 
 	// MaxConns caps the connections open at once, in total; 0: the
 	// process's file limit less a reserve (defaultMaxConns).
@@ -77,7 +102,8 @@ type Config struct {
 	// store writes) are checked; 0: DefaultCheckEvery.
 	CheckEvery time.Duration
 
-	// Listener, if set, is used instead of listening on Listen (tests).
+	// Listener, if set, is used instead of listening on Listen, or on
+	// HTTPSListen with TLS (tests).
 	Listener net.Listener
 	// Ready, if set, is called with the bound address once the server
 	// accepts connections.
@@ -107,19 +133,10 @@ func (c *Config) Validate() error {
 	if c.ReadTimeout < 0 || c.IdleTimeout < 0 || c.CheckEvery < 0 {
 		return errors.New("--read-timeout, --idle-timeout and the check interval want a positive duration, or 0 for the default")
 	}
-	if c.Listener == nil {
-		host, _, err := net.SplitHostPort(c.Listen)
-		if err != nil {
-			return fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:8080", c.Listen)
-		}
-		ip := net.ParseIP(host)
-		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			// Without TLS, passwords and session tokens would cross the
-			// network in the clear.
-			return fmt.Errorf("--listen %q: plain HTTP is served on loopback only (127.0.0.1 or [::1]) until TLS is configured", c.Listen)
-		}
+	if c.RenewCheck < 0 {
+		return errors.New("--acme-renew-check wants a positive duration, or 0 for the default")
 	}
-	return nil
+	return c.validateListen()
 }
 
 // limits returns the configuration with every connection limit and timeout
@@ -148,6 +165,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	cfg.PublicURL = cfg.publicURL()
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -176,30 +194,37 @@ func Run(ctx context.Context, cfg Config) error {
 	rl := p.Relay
 
 	lim := cfg.limits()
-	srv := &http.Server{
-		Handler:           secure(SameOrigin(cfg.PublicURL, log, mux)),
-		ReadHeaderTimeout: min(readHeaderTimeout, lim.ReadTimeout),
-		ReadTimeout:       lim.ReadTimeout,
-		IdleTimeout:       lim.IdleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	proxies := cfg.trustedProxies()
+	srv := httpServer(proxies.Handler(secure(SameOrigin(cfg.PublicURL, log, mux))), lim, log)
+	ls, err := openListeners(cfg, lim, proxies, log)
+	if err != nil {
+		rl.Close()
+		return err
 	}
-	ln := cfg.Listener
-	if ln == nil {
-		ln, err = net.Listen("tcp", cfg.Listen)
-		if err != nil {
-			rl.Close()
-			return fmt.Errorf("listen on %s: %w (is another server running? choose another with --listen)", cfg.Listen, err)
-		}
-	}
-	ln = limitListener(ln, lim.MaxConns, max(lim.MaxConnsPerIP, 0), log)
+	defer ls.close()
 	log.Info("connection limits", "max_conns", lim.MaxConns, "max_conns_per_ip", lim.MaxConnsPerIP, "open_files", fileLimit(),
 		"read_timeout", lim.ReadTimeout, "idle_timeout", lim.IdleTimeout)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, 2)
+	var redirect *http.Server
+	if ls.tls != nil {
+		srv.TLSConfig = ls.tls
+		go func() { errc <- srv.ServeTLS(ls.main, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ls.main) }()
+	}
+	if ls.redirect != nil {
+		redirect = httpServer(ls.redirectHandler, lim, log)
+		go func() { errc <- redirect.Serve(ls.redirect) }()
+	}
+	if ls.acme != nil {
+		if err := ls.acme.manage(ctx, cfg.Domain); err != nil {
+			rl.Close()
+			return fmt.Errorf("--domain %s: %w", cfg.Domain, err)
+		}
+	}
 	origin := cfg.PublicURL
 	if origin == "" {
-		origin = "http://" + ln.Addr().String()
+		origin = ls.scheme + "://" + ls.main.Addr().String()
 	}
 	mailDone := make(chan struct{}, 2)
 	go func() { defer func() { mailDone <- struct{}{} }(); p.Mail.Run(auditCtx) }()
@@ -211,10 +236,11 @@ func Run(ctx context.Context, cfg Config) error {
 	defer func() { stopAudit(); <-mailDone; <-mailDone }()
 	logMailSetup(ctx, p.Mail, log)
 	ready.Store(true)
-	log.Info("serving", "addr", "http://"+ln.Addr().String(), "tls", "off (loopback only)", "startup", time.Since(start).Round(time.Millisecond))
-	logSetupLink(ctx, p.Apps, cfg.PublicURL, ln.Addr(), log)
+	log.Info("serving", "addr", ls.scheme+"://"+ls.main.Addr().String(), "tls", ls.tlsMode, "public_url", cfg.PublicURL,
+		"trusted_proxies", proxies.String(), "startup", time.Since(start).Round(time.Millisecond))
+	logSetupLink(ctx, p.Apps, cfg.PublicURL, ls.scheme, ls.main.Addr(), log)
 	if cfg.Ready != nil {
-		cfg.Ready(ln.Addr())
+		cfg.Ready(ls.main.Addr())
 	}
 
 	select {
@@ -228,6 +254,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
 		err = serr
+	}
+	if redirect != nil {
+		redirect.Close()
 	}
 	// The failed sign-ins counted in the last minute go to the audit log
 	// before the store closes.
@@ -294,10 +323,10 @@ func logMailSetup(ctx context.Context, m *mail.Service, log *slog.Logger) {
 
 // logSetupLink logs, on a fresh data directory, the single-use link that
 // creates the owner account.
-func logSetupLink(ctx context.Context, apps *api.API, publicURL string, addr net.Addr, log *slog.Logger) {
+func logSetupLink(ctx context.Context, apps *api.API, publicURL, scheme string, addr net.Addr, log *slog.Logger) {
 	origin := publicURL
 	if origin == "" {
-		origin = "http://" + addr.String()
+		origin = scheme + "://" + addr.String()
 	}
 	link, exp, err := apps.SetupLink(ctx, origin)
 	if err != nil {
@@ -319,7 +348,9 @@ func secure(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-		if r.TLS != nil {
+		if web.IsHTTPS(r) {
+			// Two years: browsers then refuse plain HTTP to this name,
+			// so a network attacker cannot strip TLS from a later visit.
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
 		next.ServeHTTP(w, r)

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -92,16 +91,6 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return protocol.Errorf(protocol.CodeBadRequest, "request body has data after its JSON value")
 	}
 	return nil
-}
-
-// ClientIP returns the address of the peer. Curbside is reached directly,
-// not through a proxy, so forwarding headers are not trusted.
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // PathID returns the path value name as a positive whole number.

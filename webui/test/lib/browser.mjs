@@ -18,11 +18,13 @@ const ARGS = [
  * openProfile launches Chromium on a fresh profile directory and returns
  * {context, page, dir, close}. viewport defaults to a phone (375 wide).
  * downloads lets a test receive files the page saves (the console's exports).
+ * args are extra Chromium switches; hosts are further names the page may
+ * load from besides 127.0.0.1 and localhost (the server's own name).
  */
-export async function openProfile(name, { viewport = { width: 390, height: 780 }, dir, downloads = false } = {}) {
+export async function openProfile(name, { viewport = { width: 390, height: 780 }, dir, downloads = false, args = [], hosts = [] } = {}) {
   dir = dir || fs.mkdtempSync(path.join(os.tmpdir(), `curbside-profile-${name}-`));
   const context = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM, headless: true, args: ARGS, viewport,
+    executablePath: CHROMIUM, headless: true, args: [...ARGS, ...args], viewport,
     serviceWorkers: "allow", acceptDownloads: downloads,
   });
   // Generous: under `go test ./...` the browser shares two cores with other
@@ -41,7 +43,7 @@ export async function openProfile(name, { viewport = { width: 390, height: 780 }
   context.on("request", (r) => {
     const u = new URL(r.url());
     if (!["http:", "https:", "ws:", "wss:"].includes(u.protocol)) return; // blob:, data:
-    if (u.hostname !== "127.0.0.1" && u.hostname !== "localhost") foreign.push(r.url());
+    if (u.hostname !== "127.0.0.1" && u.hostname !== "localhost" && !hosts.includes(u.hostname)) foreign.push(r.url());
   });
   return {
     name, context, page, dir, problems, foreign, csp,
