@@ -34,10 +34,7 @@ func commands() []command {
 		{"policy", "show or set the security policy", runPolicy},
 		{"audit", "the audit log: verify, export, list", runAudit},
 		{"client", "the command-line client: login, send, recv", runClient},
-		{"version", "print the version", func(_ context.Context, env *Env, _ []string) error {
-			fmt.Fprintln(env.Stdout, "curbside", env.Version)
-			return nil
-		}},
+		{"version", "print the version, the commit and the Go version", runVersion},
 	}
 }
 

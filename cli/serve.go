@@ -68,7 +68,7 @@ func dataFlag(fs *flag.FlagSet) *string {
 
 func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "serve")
-	cfg := server.Config{Version: env.Version}
+	cfg := server.Config{Version: BuildOf(env.Version).Version}
 	fs.StringVar(&cfg.DataDir, "data", envOr("data", server.DefaultDataDir), "data directory (env CURBSIDE_DATA)")
 	fs.StringVar(&cfg.Listen, "listen", envOr("listen", ""), "address for plain HTTP (default "+server.DefaultListen+"); loopback only, unless --trusted-proxy names the proxy in front; not used with TLS (env CURBSIDE_LISTEN)")
 	fs.StringVar(&cfg.PublicURL, "public-url", envOr("public-url", ""), "the origin people reach the server at, for links and passkeys, e.g. https://chat.example.org; default: https://DOMAIN with --domain (env CURBSIDE_PUBLIC_URL)")
@@ -104,7 +104,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	// (which any user of the machine could read in the process list).
 	cfg.SMTPPassword = envOr("smtp-password", "")
 	cfg.Logger = slog.New(logging.Limit(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lv}), logging.DefaultWindow, logging.DefaultBurst))
-	cfg.Logger.Info("curbside starting", "version", env.Version, "data", cfg.DataDir)
+	cfg.Logger.Info("curbside starting", "version", BuildOf(env.Version).String(), "data", cfg.DataDir)
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
