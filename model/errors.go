@@ -19,6 +19,10 @@ var (
 	ErrLimit     = errors.New("limit reached")                            // a per-user limit of the policy (attachments, sessions, devices)
 	ErrQueueFull = errors.New("queue full")                               // a recipient device has as many items waiting as the policy allows
 	ErrBlobGone  = errors.New("blob not stored")                          // a message names a blob its sender has not (or no longer) stored
+	// ErrStorageFull: the disk holding the data is full (SQLite's
+	// SQLITE_FULL, or ENOSPC writing a file); nothing was stored. It is
+	// wrapped around the cause, which errors.As still finds.
+	ErrStorageFull = errors.New("storage full")
 )
 
 // Refusal is an error of one of the kinds above with a reason that is safe

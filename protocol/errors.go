@@ -51,6 +51,7 @@ const (
 	CodeQueueFull          Code = "queue_full"              // a recipient device has as many undelivered messages waiting as it may hold
 	CodeRecipientInactive  Code = "recipient_inactive"      // the person addressed is disabled or locked and receives nothing
 	CodeAttachmentGone     Code = "attachment_gone"         // a blob the message names is not the sender's, or no longer stored
+	CodeStorageFull        Code = "storage_full"            // the server's disk is full: nothing was stored; the client keeps it and retries
 	CodeMailNotSetUp       Code = "mail_not_set_up"         // email is not set up, or the person has no email address
 	CodeMailFailed         Code = "mail_failed"             // the mail server refused or could not be reached
 	CodeInternal           Code = "internal"                // a server fault; details are in the server's log
@@ -100,6 +101,7 @@ var catalogue = map[Code]codeInfo{
 	CodeQueueFull:          {http.StatusServiceUnavailable, "Not sent: the recipient's device has too many messages waiting. Try again once they are back online."},
 	CodeRecipientInactive:  {http.StatusConflict, "This person's account is switched off, so they cannot receive messages now. Ask your administrator."},
 	CodeAttachmentGone:     {http.StatusGone, "An attachment of this message is no longer on the server. Attach the file again and send the message again."},
+	CodeStorageFull:        {http.StatusInsufficientStorage, "Not sent: the server's storage is full. Your message is kept and will be sent when space is freed; tell your administrator."},
 	CodeMailNotSetUp:       {http.StatusConflict, "Email is not set up yet. An owner or admin can set it up on the console's Email page."},
 	CodeMailFailed:         {http.StatusBadGateway, "The email could not be sent. Check the email settings; the server's log has the details."},
 	CodeInternal:           {http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell your administrator."},
