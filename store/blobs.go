@@ -43,11 +43,11 @@ func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, exp
 	b := &model.Blob{ID: hex.EncodeToString(raw), User: user, ExpiresAt: expiresAt}
 	dir := filepath.Join(filepath.Dir(s.path), blobDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return nil, s.fileFault(err)
 	}
 	tmp, err := os.CreateTemp(dir, ".upload-*")
 	if err != nil {
-		return nil, err
+		return nil, s.fileFault(err)
 	}
 	defer os.Remove(tmp.Name()) // harmless after the rename
 	n, err := io.Copy(tmp, io.LimitReader(r, limit+1))
@@ -61,10 +61,10 @@ func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, exp
 		err = cerr
 	}
 	if err != nil {
-		return nil, err
+		return nil, s.fileFault(err)
 	}
 	if err := os.Rename(tmp.Name(), s.blobPath(b.ID)); err != nil {
-		return nil, err
+		return nil, s.fileFault(err)
 	}
 	b.Size = n
 	err = s.submit(ctx, func(tx *sql.Tx) error {
@@ -87,6 +87,18 @@ func (s *Store) PutBlob(ctx context.Context, user int64, r io.Reader, limit, exp
 		return nil, err
 	}
 	return b, nil
+}
+
+// fileFault classifies a failure to write an attachment's file: ENOSPC
+// is the disk being full, which counts as a failed write and a refusal
+// like SQLITE_FULL does (model.ErrStorageFull). Anything else, the reader
+// going away included, is returned as it is.
+func (s *Store) fileFault(err error) error {
+	if err = classify(err); errors.Is(err, model.ErrStorageFull) {
+		s.health.failed(err)
+		s.health.refusedFull(err)
+	}
+	return err
 }
 
 // stmtBlobUsage counts a user's unexpired blobs and their bytes.

@@ -67,7 +67,7 @@ type Store struct {
 	// the writer goroutine uses it.
 	depth depthBounds
 
-	health writeHealth
+	health *writeHealth
 }
 
 // op is one write operation. fn runs inside the batch's transaction; if it
@@ -120,7 +120,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	path := filepath.Join(dir, DBFile)
 	s := &Store{path: path, log: opts.Logger, depth: depthBounds{}, ops: make(chan *op, 4*maxBatch),
-		closed: make(chan struct{}), done: make(chan struct{})}
+		closed: make(chan struct{}), done: make(chan struct{}), health: newWriteHealth(opts.Logger)}
 
 	var err error
 	if !opts.ReadOnly {
@@ -186,6 +186,7 @@ func (s *Store) Close() error {
 	close(s.closed)
 	s.mu.Unlock()
 	<-s.done
+	s.health.stop()
 	var errs []error
 	if s.write != nil {
 		for _, st := range s.stmts {
@@ -306,41 +307,77 @@ func (s *Store) run(batch []*op) {
 	}
 	s.setSeq(seqBefore) // the rolled-back batch's seqs were never stored
 	if len(batch) == 1 {
-		batch[0].done(err)
+		s.finish(batch[0], err)
 		return
 	}
-	// Each operation's own failure reaches its caller, which reports it;
-	// this says why a batch was split.
-	s.log.Warn("write batch rolled back; retrying its operations one per transaction", "ops", len(batch), "err", err)
+	if !errors.Is(err, model.ErrStorageFull) {
+		// Each operation's own failure reaches its caller, which reports
+		// it; this says why a batch was split. (A full disk refuses every
+		// operation alike; those refusals are counted and logged once a
+		// minute instead.)
+		s.log.Warn("write batch rolled back; retrying its operations one per transaction", "ops", len(batch), "err", err)
+	}
 	for _, o := range batch {
 		seq := s.currentSeq()
 		err := s.tx(o.fn)
 		if err != nil {
 			s.setSeq(seq)
 		}
-		o.done(err)
+		s.finish(o, err)
 	}
 }
 
+// finish reports an operation's outcome to its caller, counting it first
+// if the disk was full.
+func (s *Store) finish(o *op, err error) {
+	if errors.Is(err, model.ErrStorageFull) {
+		s.health.refusedFull(err)
+	}
+	o.done(err)
+}
+
+// tx runs fn in one transaction on the write connection. An error that
+// says the disk is full comes back wrapped in model.ErrStorageFull. While
+// writes are failing, only a commit that changed rows counts as their
+// recovery: an empty transaction commits even on a full disk.
 func (s *Store) tx(fn func(tx *sql.Tx) error) error {
 	tx, err := s.write.Begin()
 	if err != nil {
+		err = classify(err)
 		s.health.failed(err)
 		return fmt.Errorf("store: begin: %w", err)
 	}
+	probe := s.health.failing()
+	var before int64
+	if probe {
+		before = totalChanges(tx)
+	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
+		err = classify(err)
 		if storageFault(err) {
 			s.health.failed(err)
 		}
 		return err
 	}
+	wrote := !probe || totalChanges(tx) > before
 	if err := tx.Commit(); err != nil {
+		err = classify(err)
 		s.health.failed(err)
 		return fmt.Errorf("store: commit: %w", err)
 	}
-	s.health.ok()
+	if wrote {
+		s.health.ok()
+	}
 	return nil
+}
+
+// totalChanges is SQLite's count of rows the write connection has
+// changed; -1 if it cannot be read.
+func totalChanges(tx *sql.Tx) int64 {
+	var n int64 = -1
+	tx.QueryRow(`SELECT total_changes()`).Scan(&n)
+	return n
 }
 
 // nextSeq hands out the next queue seq. Only operations running on the
