@@ -166,6 +166,9 @@ type ErrorFrame struct {
 	// Devices is set with CodeDevicesChanged: for each recipient user, the
 	// device ids the server holds active now.
 	Devices map[string][]int64 `json:"devices,omitempty"`
+	// Seqs is set on the error answering an ack: the seqs it asked to
+	// delete, which stay queued.
+	Seqs []int64 `json:"seqs,omitempty"`
 }
 
 // Event is a queued server frame other than a message: a receipt or a recall.
@@ -243,6 +246,7 @@ type ServerFrame struct {
 	Message string             `json:"message,omitempty"`
 	Devices map[string][]int64 `json:"devices,omitempty"`
 	Dup     bool               `json:"dup,omitempty"`
+	Seqs    []int64            `json:"seqs,omitempty"` // an error answering an ack: the seqs still queued
 	// msg and queued events
 	Seq    int64           `json:"seq,omitempty"`
 	TS     int64           `json:"ts,omitempty"`

@@ -2,7 +2,9 @@ package relay
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -12,6 +14,10 @@ import (
 )
 
 var errDisk = errors.New("disk I/O error")
+
+// errFull is how the store says the disk is full: model.ErrStorageFull
+// around the cause.
+var errFull = fmt.Errorf("%w: %w", model.ErrStorageFull, errors.New("database or disk is full"))
 
 // A store that refuses or fails a message gives the sender an error frame
 // with the envelope's id as ref (internal for a fault, unavailable when
@@ -28,6 +34,7 @@ func TestAcceptFails(t *testing.T) {
 		{"submission after close", model.ErrClosed, nil, protocol.CodeUnavailable},
 		{"commit fails", nil, errDisk, protocol.CodeInternal},
 		{"closed before commit", nil, model.ErrClosed, protocol.CodeUnavailable},
+		{"the disk is full", nil, errFull, protocol.CodeStorageFull},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +88,7 @@ func TestAckFails(t *testing.T) {
 		{"submission after close", model.ErrClosed, nil, protocol.CodeUnavailable},
 		{"commit fails", nil, errDisk, protocol.CodeInternal},
 		{"closed before commit", nil, model.ErrClosed, protocol.CodeUnavailable},
+		{"the disk is full", nil, errFull, protocol.CodeStorageFull},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,12 +111,21 @@ func TestAckFails(t *testing.T) {
 				return nil, nil
 			}
 			st.mu.Unlock()
-			// Without a ref the error frame has none either; with one it
-			// says which ack failed.
+			// The error frame names the ack it refused: by its ref, or
+			// without one by "ack:" and its first seq; and it lists the
+			// seqs that stay queued.
 			b.writeJSON(map[string]any{"type": protocol.TAck, "seqs": []int64{m.Seq}})
-			wantError(t, b.next(), tt.code, "")
+			f := b.next()
+			wantError(t, f, tt.code, "ack:"+strconv.FormatInt(m.Seq, 10))
+			if !slices.Equal(f.Seqs, []int64{m.Seq}) {
+				t.Fatalf("the error answering an ack lists seqs %v, want %v", f.Seqs, []int64{m.Seq})
+			}
 			b.writeJSON(map[string]any{"type": protocol.TAck, "seqs": []int64{m.Seq}, "ref": "ack-1"})
-			wantError(t, b.next(), tt.code, "ack-1")
+			f = b.next()
+			wantError(t, f, tt.code, "ack-1")
+			if !slices.Equal(f.Seqs, []int64{m.Seq}) {
+				t.Fatalf("the error answering ack-1 lists seqs %v", f.Seqs)
+			}
 			if q := st.queued(bobA); !slices.Equal(q, []int64{m.Seq}) {
 				t.Fatalf("after failed acks the queue is %v, want %v", q, []int64{m.Seq})
 			}

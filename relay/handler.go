@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/coder/websocket"
@@ -190,9 +191,7 @@ func (r *Relay) handle(ctx context.Context, s *session, data []byte) {
 	case protocol.TSend:
 		r.send(ctx, s, f.Envelope, f.Env, f.Ref)
 	case protocol.TAck:
-		r.replyOK(s, f.Ref, release, func(done func(error)) error {
-			return r.store.AckAsync(ctx, s.user, s.device, f.Seqs, done)
-		})
+		r.ack(ctx, s, f, release)
 	case protocol.TReceipt:
 		r.replyOK(s, f.Ref, release, func(done func(error)) error {
 			return r.store.ReceiptAsync(ctx, s.user, s.device, f.Msg, f.Kind, done)
@@ -219,6 +218,29 @@ func (r *Relay) handle(ctx context.Context, s *session, data []byte) {
 			}
 			s.reply(detailsFrame(f.Ref, d))
 		}()
+	}
+}
+
+// ack deletes acknowledged items. A refused ack is answered with an error
+// frame naming what it refused: its ref (a ref-less ack gets "ack:" and its
+// first seq, as a send's ref defaults to its envelope id) and its seqs,
+// which stay queued; the client may ack them again. Success stays silent
+// unless the ack carried a ref of its own.
+func (r *Relay) ack(ctx context.Context, s *session, f *protocol.ClientFrame, release func()) {
+	ref := f.Ref
+	if ref == "" {
+		ref = "ack:" + strconv.FormatInt(f.Seqs[0], 10)
+	}
+	fail := func(err error) { s.reply(s.ackErrorFrame(ref, f.Seqs, err)) }
+	err := r.store.AckAsync(ctx, s.user, s.device, f.Seqs, func(err error) {
+		if err != nil {
+			fail(err)
+			return
+		}
+		release()
+	})
+	if err != nil {
+		fail(err)
 	}
 }
 

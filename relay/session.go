@@ -272,16 +272,36 @@ func (s *session) write(ctx context.Context, frame []byte) error {
 	return s.conn.Write(wctx, websocket.MessageText, frame)
 }
 
+// ackErrorFrame is errorFrame for a refused ack: it also lists the seqs
+// that stay queued.
+func (s *session) ackErrorFrame(ref string, seqs []int64, err error) []byte {
+	ef := s.errorFrameOf(ref, err)
+	ef.Seqs = seqs
+	b, _ := json.Marshal(ef)
+	return b
+}
+
 // errorFrame encodes the error frame answering the frame ref. A server
 // fault is logged here, once, at ERROR, with the frame and device it came
 // from; the device is told only that the server could not store it.
 func (s *session) errorFrame(ref string, err error) []byte {
+	b, _ := json.Marshal(s.errorFrameOf(ref, err))
+	return b
+}
+
+// errorFrameOf builds the error frame answering the frame ref, logging a
+// server fault.
+func (s *session) errorFrameOf(ref string, err error) protocol.ErrorFrame {
 	ef := protocol.ErrorFrame{Type: protocol.TError, Ref: ref}
 	var pe *protocol.Error
 	var dc *devicesChanged
 	switch {
 	case errors.As(err, &dc):
 		ef.Code, ef.Message, ef.Devices = protocol.CodeDevicesChanged, dc.Error(), dc.devices
+	case errors.Is(err, model.ErrStorageFull):
+		// The store counts these and logs them once a minute; one line
+		// per frame would only fill the log on the disk that is full.
+		ef.Code, ef.Message = protocol.CodeStorageFull, protocol.CodeStorageFull.Message()
 	case errors.As(err, &pe):
 		ef.Code, ef.Message = pe.Code, pe.Message
 	case errors.Is(err, model.ErrIDReused):
@@ -304,8 +324,7 @@ func (s *session) errorFrame(ref string, err error) []byte {
 	if ef.Code == protocol.CodeInternal {
 		s.r.log.Error("frame failed", "user", s.user, "device", s.device, "ref", ref, "err", err)
 	}
-	b, _ := json.Marshal(ef)
-	return b
+	return ef
 }
 
 // queueFault is a failure to read a device's queue: a fault of the server,

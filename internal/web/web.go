@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 )
 
@@ -36,13 +37,21 @@ func Handle(log *slog.Logger, h HandlerFunc) http.Handler {
 // not a *protocol.Error is a server fault: the client gets the catalogue's
 // words for CodeInternal. Every server fault is logged here, once, at
 // ERROR, with the request it came from; the client never sees its cause.
+//
+// A write refused because the disk is full (model.ErrStorageFull, however
+// wrapped) is answered storage_full and not logged here: the store counts
+// those refusals and logs them once a minute.
 func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	var e *protocol.Error
-	if !errors.As(err, &e) {
+	full := errors.Is(err, model.ErrStorageFull)
+	switch {
+	case full:
+		e = protocol.CodeStorageFull.Err()
+	case !errors.As(err, &e):
 		e = protocol.Internal(err)
 	}
 	status := e.Status()
-	if status >= 500 {
+	if status >= 500 && !full {
 		attrs := []any{"method", r.Method, "path", r.URL.Path, "code", e.Code, "err", err}
 		if c, ok := CallerOf(r.Context()); ok {
 			attrs = append(attrs, "user", c.User, "device", c.Device)
