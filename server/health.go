@@ -23,9 +23,14 @@ const (
 	alertAudit  = "audit"
 )
 
+// checkWrites is the name of the health check of the store's writes.
+const checkWrites = "writes"
+
 // runMailJobs, every `every` until ctx ends, mails unread nudges and
-// raises or clears the disk and store-write alerts. appURL is the app's
-// address for the nudges.
+// raises or clears the disk and store-write alerts; it checks the alerts
+// again at once whenever the store's writes start or stop failing, so an
+// administrator hears of a full disk when it happens and the alert clears
+// when writes succeed again. appURL is the app's address for the nudges.
 func runMailJobs(ctx context.Context, every time.Duration, st *store.Store, dataDir string, m *mail.Service, rl *relay.Relay, appURL string, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -36,10 +41,15 @@ func runMailJobs(ctx context.Context, every time.Duration, st *store.Store, data
 		} else if n > 0 {
 			log.Info("unread nudges queued", "users", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-st.WriteHealthChanged():
+				checkHealth(ctx, st, dataDir, m.Alerts, log)
+			case <-t.C:
+				waiting = false
+			}
 		}
 	}
 }
@@ -63,10 +73,15 @@ func checkHealth(ctx context.Context, st *store.Store, dataDir string, alerts *m
 	} else if ok {
 		alerts.Clear(alertDisk)
 	}
-	if h := st.WriteHealth(); h.Failing() {
+	switch h := st.WriteHealth(); {
+	case h.Failing() && h.Full:
+		alerts.Raise(ctx, alertWrites, "the disk is full: messages are refused",
+			fmt.Sprintf("The disk that holds the data directory is full, so the server refuses new messages, receipts and attachments (%d refused since %s UTC); what it accepted before is safe, and the apps keep what they could not send. Free space on that disk or move the data directory to a larger one: the server takes writes again by itself, and the apps send what they kept.",
+				h.Refused, h.Since.UTC().Format("2006-01-02 15:04")))
+	case h.Failing():
 		alerts.Raise(ctx, alertWrites, "the database cannot write",
 			fmt.Sprintf("The server's last writes to its database failed (%d since start). Messages may not be accepted. Check the disk and the data directory's permissions; the server's log has the cause.", h.Failures))
-	} else {
+	default:
 		alerts.Clear(alertWrites)
 	}
 }

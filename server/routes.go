@@ -16,7 +16,7 @@ import (
 // Routes is the whole HTTP surface, in one table: every endpoint with who
 // may call it. web.Mount registers it behind the guard (auth.Auth.Admit);
 // TestRoutesByAccess walks it.
-func Routes(a *auth.Auth, apps *api.API, cons *console.Console, rl *relay.Relay, assets *curbsideembed.Handler, ready *atomic.Bool) []web.Route {
+func Routes(a *auth.Auth, apps *api.API, cons *console.Console, rl *relay.Relay, assets *curbsideembed.Handler, health *Health, ready *atomic.Bool) []web.Route {
 	var rs []web.Route
 	rs = append(rs, a.Routes()...)
 	rs = append(rs, apps.Routes()...)
@@ -24,21 +24,10 @@ func Routes(a *auth.Auth, apps *api.API, cons *console.Console, rl *relay.Relay,
 	rs = append(rs, rl.Routes()...)
 	rs = append(rs, assets.Routes()...)
 	rs = append(rs,
-		web.Route{Pattern: "GET /healthz", Access: web.Public, Func: health(ready)},
+		web.Route{Pattern: "GET /healthz", Access: web.Public, Func: healthz(ready, health)},
 		web.Route{Pattern: "/api/", Access: web.Public, Func: noEndpoint},
 	)
 	return rs
-}
-
-// health answers 503 until the server accepts connections and while it
-// shuts down, 200 between.
-func health(ready *atomic.Bool) web.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if !ready.Load() {
-			return web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
-		}
-		return web.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok"})
-	}
 }
 
 func noEndpoint(w http.ResponseWriter, r *http.Request) error {

@@ -275,6 +275,9 @@ type Parts struct {
 	Relay   *relay.Relay
 	Assets  *curbsideembed.Handler
 	Mail    *mail.Service
+	// Health is what GET /healthz checks: the store's writes ("writes"),
+	// and whatever other parts register.
+	Health *Health
 }
 
 // NewParts builds the server's pieces over st, as Run does (the API tests
@@ -291,7 +294,10 @@ func NewParts(st *store.Store, cfg Config, log *slog.Logger) (*Parts, error) {
 	}
 	cmds := devicecmd.New(st)
 	ml := mail.New(st, cfg.DataDir, mail.Options{Logger: log, EnvPassword: cfg.SMTPPassword})
+	health := NewHealth()
+	health.Register(checkWrites, writesCheck(st))
 	return &Parts{
+		Health: health,
 		Auth:   a,
 		Relay:  rl,
 		Assets: assets,
@@ -305,7 +311,7 @@ func NewParts(st *store.Store, cfg Config, log *slog.Logger) (*Parts, error) {
 
 // Routes is the parts' HTTP surface (see the function Routes).
 func (p *Parts) Routes(ready *atomic.Bool) []web.Route {
-	return Routes(p.Auth, p.Apps, p.Console, p.Relay, p.Assets, ready)
+	return Routes(p.Auth, p.Apps, p.Console, p.Relay, p.Assets, p.Health, ready)
 }
 
 // logMailSetup says in one line at start whether email is set up.
