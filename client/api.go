@@ -51,7 +51,16 @@ type Error struct {
 	// Devices is set with protocol.CodeDevicesChanged: for each recipient
 	// user id, the device ids the server holds active.
 	Devices map[string][]int64
+	// Seqs is set on a refused ack: the queue items still waiting, which
+	// the connection acks again with its next ack.
+	Seqs []int64
 }
+
+// StorageFull reports whether err is the server refusing because its disk
+// is full (protocol.CodeStorageFull): nothing was stored, and the same
+// request (for a message, the same envelope: Outgoing.ID keeps it) should
+// be sent again later, once an administrator has freed space.
+func StorageFull(err error) bool { return ErrorCode(err) == protocol.CodeStorageFull }
 
 func (e *Error) Error() string {
 	var b strings.Builder

@@ -320,7 +320,15 @@ func (cn *Conn) dispatch(f *protocol.ServerFrame) {
 	case protocol.TOK:
 		cn.resolve(f.Ref, frameResult{f: f})
 	case protocol.TError:
-		e := &Error{Code: f.Code, Message: f.Message, Ref: f.Ref, Devices: f.Devices}
+		e := &Error{Code: f.Code, Message: f.Message, Ref: f.Ref, Devices: f.Devices, Seqs: f.Seqs}
+		if len(f.Seqs) > 0 {
+			// A refused ack (the server's disk full, say): its items
+			// are still queued, so they go again with the next ack, and
+			// in any case come again on the next connection.
+			cn.amu.Lock()
+			cn.acks = append(cn.acks, f.Seqs...)
+			cn.amu.Unlock()
+		}
 		if f.Ref == "" || !cn.resolve(f.Ref, frameResult{err: e}) {
 			cn.report(e)
 		}

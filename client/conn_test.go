@@ -366,3 +366,62 @@ func TestRawReceiveAcksWithoutDecrypting(t *testing.T) {
 		t.Fatalf("acked %v", a)
 	}
 }
+
+// A server whose disk is full: a send is refused with storage_full, which
+// the caller recognises with StorageFull, and the same message sent again
+// once there is room is accepted. A refused ack is reported with its seqs,
+// which go again with the next ack.
+func TestConnStorageFull(t *testing.T) {
+	alice := newAccount(t, 1, "alice", 1)
+	bob := newAccount(t, 2, "bob", 1)
+	m1, m2 := seal(t, bob, alice, "one"), seal(t, bob, alice, "two")
+	full := protocol.ErrorFrame{Type: protocol.TError, Code: protocol.CodeStorageFull, Message: protocol.CodeStorageFull.Message()}
+	acks := make(chan []int64, 1)
+	url := newRelay(t, newDirectory(alice, bob), alice, 0, func(p *relayPeer) {
+		f := p.read() // the send: refused
+		e := full
+		e.Ref = f.Ref
+		p.send(e)
+		f = p.read() // the same send again: accepted
+		p.send(protocol.Accepted{Type: protocol.TAccepted, ID: f.Envelope.ID, TS: 1})
+		p.msg(1, m1)
+		f = p.read() // its ack: refused
+		if f.Type != protocol.TAck || !slices.Equal(f.Seqs, []int64{1}) {
+			t.Errorf("want the ack of 1, got %+v", f)
+		}
+		e = full
+		e.Ref, e.Seqs = "ack:1", f.Seqs
+		p.send(e)
+		p.msg(2, m2)
+		acks <- p.drainAcks()
+	})
+	ctx := context.Background()
+	conn, err := clientFor(t, url, alice, 0).Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	out := Outgoing{ID: "storage-full-0001", To: []int64{bob.user.ID}, Text: "hello"}
+	if _, err := conn.Send(ctx, out); !StorageFull(err) {
+		t.Fatalf("send on a full disk: %v, want storage_full", err)
+	}
+	if _, err := conn.Send(ctx, out); err != nil {
+		t.Fatalf("the same message sent again: %v", err)
+	}
+	if got := <-conn.Messages(); got.Seq != 1 {
+		t.Fatalf("got %+v", got)
+	}
+	conn.Ack(1)
+	var e *Error
+	if err := <-conn.Errors(); !errors.As(err, &e) || !StorageFull(err) || e.Ref != "ack:1" || !slices.Equal(e.Seqs, []int64{1}) {
+		t.Fatalf("a refused ack reported as %v (%+v)", err, e)
+	}
+	if got := <-conn.Messages(); got.Seq != 2 {
+		t.Fatalf("got %+v", got)
+	}
+	conn.Ack(2)
+	conn.Close()
+	if got := <-acks; !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("acked after the refusal: %v, want 1 again with 2", got)
+	}
+}
