@@ -348,7 +348,10 @@ func (a *Auth) Authenticate(r *http.Request) (*Session, error) {
 		return nil, errNoSession
 	}
 	if now-ss.LastUsed > touchEvery.Milliseconds() {
-		if err := a.store.TouchSession(ctx, ss.TokenHash, now); err != nil {
+		// On a full disk the last-used time is not worth refusing a
+		// request for: an administrator must still reach the console
+		// that says the disk is full. The store counts the refusal.
+		if err := a.store.TouchSession(ctx, ss.TokenHash, now); err != nil && !errors.Is(err, model.ErrStorageFull) {
 			return nil, protocol.Internal(err)
 		}
 	}
