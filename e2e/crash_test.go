@@ -72,7 +72,13 @@ func startProc(t *testing.T, data, addr string) *proc {
 // hc.
 func startProcArgs(t *testing.T, data, base string, hc *http.Client, args ...string) *proc {
 	t.Helper()
-	logf, err := os.OpenFile(filepath.Join(data, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	return startProcLog(t, data, filepath.Join(data, "server.log"), base, hc, args...)
+}
+
+// startProcLog is startProcArgs logging to logPath.
+func startProcLog(t *testing.T, data, logPath, base string, hc *http.Client, args ...string) *proc {
+	t.Helper()
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +97,7 @@ func startProcArgs(t *testing.T, data, base string, hc *http.Client, args ...str
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(data, "server.log"))
+			log, _ := os.ReadFile(logPath)
 			t.Fatalf("curbside serve %s exited:\n%s", strings.Join(args, " "), log)
 		default:
 		}
@@ -104,7 +110,7 @@ func startProcArgs(t *testing.T, data, base string, hc *http.Client, args ...str
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	log, _ := os.ReadFile(filepath.Join(data, "server.log"))
+	log, _ := os.ReadFile(logPath)
 	t.Fatalf("server at %s did not become healthy:\n%s", base, log)
 	return nil
 }
