@@ -28,7 +28,7 @@ import { b64, b64url, fromUtf8, randomBytes, unb64, utf8 } from "./bytes.js";
 import { CryptoError, decryptBlob, encryptBlob, keyFingerprint, newMessageId, openEnvelope, sealEnvelope } from "./crypto.js";
 import { Relay } from "./relay.js";
 import { CLIENT_POLICY_DEFAULTS, CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, CODE_DEVICES_CHANGED, FLAG_ACK_REQUESTED, MAX_ACK_SEQS, MAX_ATTACHMENTS, PRESENCE_AVAILABLE, PRESENCE_DND, RECEIPT_ACKNOWLEDGED, RECEIPT_READ } from "./constants.js";
-import { fmtBytes, mimeAllowed, parseConv } from "./conv.js";
+import { FULL_RETRY_FIRST_MS, fmtBytes, mimeAllowed, parseConv, sendOutcome } from "./conv.js";
 import { Conversations } from "./conversations.js";
 import { UntrustedKeys } from "./directory.js";
 import { attachmentKind, DOWNLOAD_TYPE, ownBlobs, refusedNote, viewBlob, wellFormed } from "./attachments.js";
@@ -100,6 +100,7 @@ export class Client extends Conversations {
     clearInterval(this.configTimer);
     clearTimeout(this.ackTimer);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.outboxTimer);
     this.retrying.clear(); // still queued on the server: they come again on the next connection
     for (const b of [...this.urls.keys()]) this.dropURLs(b);
     this.msgs.clear(); this.convs.clear(); this.pins.clear(); this.peers.clear(); this.users.clear();
@@ -176,7 +177,15 @@ export class Client extends Conversations {
       // the message it is about.
       this.chain = this.chain.then(() => this.handleQueued(f)).catch((e) => console.error("handling a frame:", e));
     }
+    // A refused ack (the server's disk full, say) leaves its items queued:
+    // they are acked again after a while, and come again on reconnecting.
+    if (f.type === "error" && f.seqs?.length) { this.retryAcks(f.seqs); return; }
     if (f.type === "error" && !f.ref) this.notify("error", { text: f.message });
+  }
+
+  /** retryAcks acks again, after a while, the items of an ack the server refused. */
+  retryAcks(seqs) {
+    setTimeout(() => { if (this.vault) { this.ackQueue.push(...seqs); this.flushAcks(); } }, FULL_RETRY_FIRST_MS);
   }
 
   ack(seq) {
@@ -429,12 +438,17 @@ export class Client extends Conversations {
       for (const u of cv.kind === "direct" ? [this.peerOf(cv)] : cv.members || []) this.announceTo(u);
       delete m.envJson;
       delete m.error;
+      delete m.note;
+      delete m.refusals;
     } catch (e) {
-      if (e.code === "offline" || e.code === "timeout" || (e instanceof ApiError && e.offline)) {
-        m.status = "pending"; // goes out on reconnect
-      } else {
-        m.status = "failed";
-        m.error = e instanceof UntrustedKeys ? e.message : (e.message || String(e));
+      const o = e instanceof ApiError && e.offline ? sendOutcome({ code: "offline" }, 0) : sendOutcome(e, (m.refusals || 0) + 1);
+      m.status = o.status; // pending goes out on reconnect, and after retryMs
+      if (o.status === "failed") m.error = e instanceof UntrustedKeys ? e.message : o.note;
+      if (o.retryMs) {
+        // Kept, sealed as it was, and sent again by itself (storage_full).
+        m.note = o.note;
+        m.refusals = (m.refusals || 0) + 1;
+        this.flushOutboxIn(o.retryMs);
       }
     } finally {
       m.inflight = false;
@@ -454,6 +468,15 @@ export class Client extends Conversations {
   async discard(id) {
     const m = this.msgs.get(id);
     if (m && m.out && m.status !== "sent") { this.msgs.delete(id); await this.vault.del("msg", id); this.changed("msg", { id, conv: m.conv }); }
+  }
+
+  /** flushOutboxIn sends what is pending after ms, unless a sooner flush is set. */
+  flushOutboxIn(ms) {
+    const at = Date.now() + ms;
+    if (this.outboxTimer && this.outboxAt <= at) return;
+    clearTimeout(this.outboxTimer);
+    this.outboxAt = at;
+    this.outboxTimer = setTimeout(() => { this.outboxTimer = null; this.flushOutbox(); }, ms);
   }
 
   async flushOutbox() {

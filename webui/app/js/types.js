@@ -139,6 +139,7 @@ export {};
  * @property {string} message
  * @property {string} [ref]
  * @property {Object<string, number[]>} [devices] with devices_changed: each recipient's active devices
+ * @property {number[]} [seqs] answering an ack: the seqs it asked to delete, still queued
  */
 
 /**
@@ -314,6 +315,8 @@ export {};
  * @property {boolean} [autoReply]
  * @property {"pending" | "sending" | "sent" | "failed"} [status] of an outgoing message
  * @property {string} [error] why it was not sent
+ * @property {string} [note] why a pending message is kept to send again (the server's storage is full)
+ * @property {number} [refusals] how many times in a row the server refused it for a full disk
  * @property {Object<string, {delivered?: number, read?: number, acknowledged?: number}>} [receipts] per recipient user
  * @property {number} [read] when this user read it
  * @property {number} [acked] when this user acknowledged it

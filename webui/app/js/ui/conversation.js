@@ -140,6 +140,7 @@ export function renderMessage(ui, conv, m) {
   body.push(h("p.meta",
     h("time", { datetime: new Date(m.sent || m.created).toISOString() }, fmtTime(m.sent || m.created)),
     status ? h("span.status." + status.cls, { "aria-label": status.label }, icon(status.icon), " ", status.text) : null));
+  if (m.status === "pending" && m.note) body.push(h("p.send-note", { role: "status" }, m.note));
   if (m.status === "failed") {
     body.push(h("div.failed", { role: "alert" }, h("span", m.error || "Not sent."),
       h("button.link", { type: "button", onclick: () => c.retry(m.id) }, "Try again"),
@@ -207,6 +208,7 @@ export function renderAttachment(ui, a) {
 }
 
 function outStatus(c, conv, m) {
+  if (m.status === "pending" && m.note) return { cls: "pending", icon: "clock", text: "Not sent yet: kept to send again", label: "Not sent yet, kept to send again" };
   if (m.status === "pending") return { cls: "pending", icon: "clock", text: c.online ? "Sending…" : "Waiting for connection", label: "Not sent yet, queued" };
   if (m.status === "sending") return { cls: "pending", icon: "clock", text: "Sending…", label: "Sending" };
   if (m.status === "failed") return { cls: "failed", icon: "alert", text: "Not sent", label: "Not sent" };
