@@ -114,6 +114,11 @@ type KeysResponse struct {
 	User   *model.Entry    `json:"user"`
 	List   json.RawMessage `json:"list"`
 	Active []int64         `json:"active"`
+	// Inactive is set when the user is disabled or locked: Active is then
+	// empty whatever devices they have, and the app says the account is
+	// off rather than that no device was set up. Those who may fetch the
+	// keys are those a send would tell so anyway (recipient_inactive).
+	Inactive bool `json:"inactive,omitempty"`
 }
 
 func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
@@ -145,7 +150,7 @@ func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
 		// is to be sealed to, as the relay holds too.
 		active = []int64{}
 	}
-	return web.WriteJSON(w, http.StatusOK, KeysResponse{User: model.EntryOf(u), List: list, Active: active})
+	return web.WriteJSON(w, http.StatusOK, KeysResponse{User: model.EntryOf(u), List: list, Active: active, Inactive: u.State != model.StateActive})
 }
 
 type registerRequest struct {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/curbside-health/curbside/internal/apitest"
+	"github.com/curbside-health/curbside/model"
 )
 
 func TestBadRequests(t *testing.T) {
@@ -81,6 +82,23 @@ func TestDeviceRegistration(t *testing.T) {
 	}
 	if code, _ := f.Do("GET", "/api/v1/keys/999", tok2, nil); code != 404 {
 		t.Fatalf("keys of an unknown user: %d", code)
+	}
+	if _, ok := out["inactive"]; ok {
+		t.Fatalf("an active user's keys say inactive: %v", out)
+	}
+}
+
+// The keys of a disabled user list no active device and say why, so an app
+// can tell "account off" from "no device yet".
+func TestKeysOfInactiveUser(t *testing.T) {
+	f := apitest.New(t, "fay", "gus")
+	tok := f.Login("fay")
+	if err := f.Store.SetUserState(context.Background(), f.Users["gus"].ID, model.StateDisabled); err != nil {
+		t.Fatal(err)
+	}
+	code, out := f.Do("GET", "/api/v1/keys/"+apitest.Itoa(f.Users["gus"].ID), tok, nil)
+	if code != 200 || out["inactive"] != true || len(out["active"].([]any)) != 0 {
+		t.Fatalf("keys of a disabled user: %d %v", code, out)
 	}
 }
 

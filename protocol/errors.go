@@ -50,6 +50,7 @@ const (
 	CodeLimitReached       Code = "limit_reached"           // a per-user limit of the practice (attachments, sessions, devices) is reached
 	CodeQueueFull          Code = "queue_full"              // a recipient device has as many undelivered messages waiting as it may hold
 	CodeRecipientInactive  Code = "recipient_inactive"      // the person addressed is disabled or locked and receives nothing
+	CodeNoDevice           Code = "no_device"               // (the apps, before sending) the person addressed has no active device to encrypt to
 	CodeAttachmentGone     Code = "attachment_gone"         // a blob the message names is not the sender's, or no longer stored
 	CodeStorageFull        Code = "storage_full"            // the server's disk is full: nothing was stored; the client keeps it and retries
 	CodeMailNotSetUp       Code = "mail_not_set_up"         // email is not set up, or the person has no email address
@@ -77,7 +78,7 @@ var catalogue = map[Code]codeInfo{
 	CodeNotFound:           {http.StatusNotFound, "That could not be found. It may have been removed or may have expired."},
 	CodeConflict:           {http.StatusConflict, "That changed meanwhile. Reload and try again."},
 	CodeIDReused:           {http.StatusConflict, "This message id was already used for a different message; choose a new id."},
-	CodeDevicesChanged:     {http.StatusConflict, "The recipients' devices changed. The app will try again."},
+	CodeDevicesChanged:     {http.StatusConflict, "Their devices changed while the message was being sent, so it was not sent. Try again."},
 	CodeBadLogin:           {http.StatusUnauthorized, "Wrong username or password."},
 	CodeLocked:             {http.StatusLocked, "This account is locked. Try again later or ask your administrator."},
 	CodeRateLimited:        {http.StatusTooManyRequests, "Too many attempts. Wait a minute and try again."},
@@ -100,6 +101,7 @@ var catalogue = map[Code]codeInfo{
 	CodeLimitReached:       {http.StatusForbidden, "You have reached a limit your practice sets. Remove something or ask your administrator."},
 	CodeQueueFull:          {http.StatusServiceUnavailable, "Not sent: the recipient's device has too many messages waiting. Try again once they are back online."},
 	CodeRecipientInactive:  {http.StatusConflict, "This person's account is switched off, so they cannot receive messages now. Ask your administrator."},
+	CodeNoDevice:           {http.StatusConflict, "They have no device that can receive messages: they have not set up Curbside yet, or not again since their device was removed. Messages reach them once they sign in."},
 	CodeAttachmentGone:     {http.StatusGone, "An attachment of this message is no longer on the server. Attach the file again and send the message again."},
 	CodeStorageFull:        {http.StatusInsufficientStorage, "Not sent: the server's storage is full. Your message is kept and will be sent when space is freed; tell your administrator."},
 	CodeMailNotSetUp:       {http.StatusConflict, "Email is not set up yet. An owner or admin can set it up on the console's Email page."},

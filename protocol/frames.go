@@ -32,6 +32,11 @@ const (
 	TMsg      = "msg"
 	TError    = "error"
 	TOK       = "ok" // confirms a receipt, recall, presence or ack frame that carried a ref
+	// TDevices tells a client that a user's set of active devices changed
+	// (one was registered, revoked or wiped, or the user's state changed):
+	// keys fetched for that user before it are stale. Added within version
+	// 1; a client that does not know it ignores it.
+	TDevices = "devices"
 	// TReceipt, TRecall, TPresence and TDetails are also server frame types.
 )
 
@@ -188,6 +193,15 @@ type Presence struct {
 	User   int64  `json:"user"`
 	Status string `json:"status"`
 	TS     int64  `json:"ts"`
+}
+
+// DevicesFrame is the ephemeral frame of type TDevices: user's active
+// devices changed at TS. It names no device: the client fetches the user's
+// signed list again (GET /api/v1/keys/{user}) and trusts only that.
+type DevicesFrame struct {
+	Type string `json:"type"`
+	User int64  `json:"user"`
+	TS   int64  `json:"ts"`
 }
 
 // RecipientStatus is one recipient's receipt times in a Details frame; zero

@@ -137,8 +137,8 @@ func (l smallBufListener) Accept() (net.Conn, error) {
 }
 
 // testConn is a device's WebSocket to the relay. A reader goroutine decodes
-// every server frame; presence frames are kept apart, since they come and
-// go with other devices and are best effort.
+// every server frame; presence and devices frames are kept apart, since
+// they come and go with other devices and are best effort.
 type testConn struct {
 	t            *testing.T
 	ws           *websocket.Conn
@@ -146,6 +146,7 @@ type testConn struct {
 
 	frames   chan frame
 	presence chan frame
+	devices  chan frame
 	start    chan struct{}
 	ended    chan struct{} // closed when the reader stops
 	endErr   error         // why; read after ended
@@ -200,7 +201,7 @@ func (tr *testRelay) tryDialSession(user, device int64, tok string) (*testConn, 
 	}
 	ws.SetReadLimit(4 * protocol.MaxFrameBytes)
 	c := &testConn{t: tr.t, ws: ws, user: user, device: device,
-		frames: make(chan frame, 4096), presence: make(chan frame, 4096),
+		frames: make(chan frame, 4096), presence: make(chan frame, 4096), devices: make(chan frame, 4096),
 		start: make(chan struct{}), ended: make(chan struct{})}
 	go c.readLoop()
 	tr.t.Cleanup(func() { c.close() })
@@ -234,6 +235,10 @@ func (c *testConn) readLoop() {
 		}
 		if f.Type == protocol.TPresence {
 			c.presence <- f
+			continue
+		}
+		if f.Type == protocol.TDevices {
+			c.devices <- f
 			continue
 		}
 		c.frames <- f

@@ -137,10 +137,12 @@ func (r *Relay) Routes() []web.Route {
 // DevicesChanged drops the relay's cached view of a user's devices and
 // state, disconnects sessions of devices that are no longer active, and
 // has the user's sign-in sessions checked at once (a change of the user's
-// state ends them).
+// state ends them). The devices that may seal to the user are told with a
+// devices frame (announceDevices).
 func (r *Relay) DevicesChanged(user int64) {
 	r.dir.forgetUser(user)
 	r.sessionsChanged()
+	r.announceDevices(user)
 	active, err := r.store.ActiveDevices(r.ctx, user)
 	if err != nil {
 		return

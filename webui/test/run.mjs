@@ -18,6 +18,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { attackTests, closeAttackProfiles } from "./attack.mjs";
 import { closeConsole, consoleTests } from "./console.mjs";
+import { closeFirstDayProfiles, firstDayTests } from "./firstday_fixes.mjs";
 import { interopTests } from "./interop.mjs";
 import { closeMfaProfiles, mfaTests } from "./mfa.mjs";
 import { openProfile } from "./lib/browser.mjs";
@@ -62,7 +63,7 @@ async function run(name, fn, ctx) {
   } catch (e) {
     failed++;
     console.log(`FAIL ${name}\n     ${String(e.stack || e).split("\n").slice(0, 6).join("\n     ")}`);
-    for (const p of ["alice", "bob", "bob2", "wanda", "walt", "dana", "erin", "frank", "gail", "mallory", "vera", "petra"]) {
+    for (const p of ["alice", "bob", "bob2", "wanda", "walt", "dana", "erin", "frank", "gail", "mallory", "vera", "petra", "ana", "ben"]) {
       if (ctx[p] && opt.screenshots) await ctx[p].page.screenshot({ path: path.join(opt.screenshots, `FAIL-${p}-${name.slice(0, 30).replace(/\W+/g, "-")}.png`) }).catch(() => {});
     }
     if (ctx.failShots && opt.screenshots) await ctx.failShots(name).catch(() => {});
@@ -94,6 +95,8 @@ try {
   for (const [name, fn] of wipeTests()) await run(name, fn, ctx);
   // A hostile sender's attachments, and a victim whose key fetches fail.
   for (const [name, fn] of attackTests()) await run(name, fn, ctx);
+  // What broke on a clinic's first day, with users of their own.
+  for (const [name, fn] of firstDayTests()) await run(name, fn, ctx);
 
   // The profile at rest: a copy of the browser profile must reveal no
   // message text and no usable private key. First, with the PIN and the
@@ -148,6 +151,7 @@ try {
   for (const p of ["alice", "bob", "bob2", "wanda", "walt"]) if (ctx[p]) await ctx[p].close();
   await closeMfaProfiles(ctx);
   await closeAttackProfiles(ctx);
+  await closeFirstDayProfiles(ctx);
 }
 
 // With every browser closed (its files flushed), search the profiles and the
@@ -231,7 +235,7 @@ if (own) await srv.stop();
 
 // A block that stopped early must not pass for a short green run: every
 // test planned must have run.
-const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + mfaTests().length + consoleTests().length + AT_REST_TESTS;
+const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + AT_REST_TESTS;
 if (!opt.only && passed + failed !== planned) {
   console.log(`FAIL only ${passed + failed} of the ${planned} planned tests ran`);
   failed += Math.max(planned - passed - failed, 1);

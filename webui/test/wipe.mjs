@@ -5,7 +5,7 @@
 // so it runs after the main scenarios without touching their state.
 import path from "node:path";
 import { openProfile } from "./lib/browser.mjs";
-import { assert, msgLocator, online, openConv, sendText, sh, signUp, startConversation, unlock, waitFor } from "./lib/harness.mjs";
+import { assert, consoleCaller, msgLocator, online, openConv, sendText, sh, signUp, startConversation, unlock, waitFor } from "./lib/harness.mjs";
 
 const PW = { wanda: "wanda long passphrase 4", walt: "walt long passphrase 55", wadmin: "wadmin long passphrase 6" };
 const PIN = { wanda: "591736", walt: "648203" };
@@ -16,19 +16,9 @@ async function shot(ctx, page, name) {
 }
 
 /** admin calls a console route as wadmin, over HTTP with a bearer token. */
-async function admin(ctx, method, route, body) {
-  if (!ctx.wadminToken) {
-    const res = await fetch(`${ctx.srv.url}/api/v1/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "wadmin", password: PW.wadmin }) });
-    assert.equal(res.status, 200, "wadmin signs in");
-    ctx.wadminToken = (await res.json()).token;
-  }
-  const res = await fetch(ctx.srv.url + route, {
-    method, headers: { Authorization: `Bearer ${ctx.wadminToken}`, ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = await res.json().catch(() => null);
-  assert.equal(res.status, 200, `${method} ${route}: ${JSON.stringify(data)}`);
-  return data;
+function admin(ctx, method, route, body) {
+  ctx.wadminCall = ctx.wadminCall || consoleCaller(ctx.srv, "wadmin", PW.wadmin);
+  return ctx.wadminCall(method, route, body);
 }
 
 /** leftovers lists what this origin still holds in the browser. */

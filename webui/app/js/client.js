@@ -16,7 +16,10 @@
 //   - a message that may be resent keeps its sealed bytes, so the resend is
 //     byte-identical and the server answers dup instead of id_reused;
 //   - on devices_changed the recipients' keys are fetched again and the
-//     message is resealed once.
+//     message is resealed (twice at most); the relay's devices frame drops
+//     a user's fetched keys as soon as their devices change, and a
+//     recipient with no device to seal to is fetched afresh before the
+//     message is refused, so a stale "no device" never stands.
 //
 // The engine is built in layers: Directory (directory.js: people and their
 // keys) ← Conversations (conversations.js: conversations and messages) ←
@@ -170,6 +173,10 @@ export class Client extends Conversations {
     if (f.type === "presence") {
       this.presence.set(f.user, f.status);
       this.changed("presence", { user: f.user });
+      return;
+    }
+    if (f.type === "devices") {
+      this.devicesChanged(f.user);
       return;
     }
     if (f.type === "msg" || f.type === "receipt" || f.type === "recall") {
@@ -390,15 +397,26 @@ export class Client extends Conversations {
     const conv = this.convs.get(m.conv);
     const users = await this.recipientsOf(conv);
     const recips = [];
+    /** @type {Array<[number, string]>} */
     const without = [];
     for (const u of users) {
-      const p = await this.lookup(u, fresh);
-      if (!p.recips.length) without.push(this.userName(u));
+      let p = await this.lookup(u, fresh);
+      // "No device" from a copy fetched earlier is never the last word:
+      // they may have set one up since.
+      if (!p.recips.length && !fresh) p = await this.lookup(u, true);
+      if (!p.recips.length) without.push([u, this.unreachable(u)]);
       recips.push(...p.recips);
+    }
+    // A message needs a recipient device; in a group, members who cannot
+    // receive are left out (the conversation says who).
+    // Who was left out, and why, stays with the message for its details.
+    m.left = without;
+    if (!recips.length) {
+      const code = without.length ? without[0][1] : "";
+      throw Object.assign(new Error(without.length ? this.cannotReceiveText(without) : "Nobody in this conversation can receive messages."), { code });
     }
     const mine = await this.lookup(this.me.id, fresh);
     recips.push(...mine.recips.filter((r) => r.device !== this.keys.id));
-    if (!recips.length) throw Object.assign(new Error(`${without.join(", ") || "The recipient"} has not signed in on any device yet, so the message cannot be encrypted to them.`), { code: "no_devices" });
     m.env = await sealEnvelope({ id: m.id, conv: m.conv, from: m.from, created: m.created, flags: m.flags }, recips, this.plaintextOf(m), this.keys.signKey);
     // Unsigned, for the server alone: it keeps these uploads and deletes
     // those no message names (PROTOCOL.md section 8).
@@ -408,7 +426,12 @@ export class Client extends Conversations {
     await this.vault.put("msg", m.id, m);
   }
 
-  async sendOne(m) {
+  /**
+   * sendOne seals (unless the sealed bytes are kept) and sends one message.
+   * @param {any} m
+   * @param {boolean} [fresh] fetch every recipient's keys anew first (a retry)
+   */
+  async sendOne(m, fresh = false) {
     if (m.status !== "pending" || !this.online || m.inflight) return;
     m.inflight = true;
     try {
@@ -418,12 +441,12 @@ export class Client extends Conversations {
       let acc;
       for (let attempt = 0; ; attempt++) {
         // Keep the sealed bytes: a resend must be byte-identical.
-        if (!m.envJson) await this.seal(m, attempt > 0);
+        if (!m.envJson) await this.seal(m, fresh || attempt > 0);
         try {
           acc = /** @type {AcceptedFrame} */ (await this.relay.request(`{"type":"send","ref":"${m.id}","env":${m.envJson}}`, m.id));
           break;
         } catch (e) {
-          if (e.code === CODE_DEVICES_CHANGED && attempt === 0) {
+          if (e.code === CODE_DEVICES_CHANGED && attempt < 2) {
             const users = Object.keys(e.devices || {}).map(Number);
             for (const u of users.length ? users : [...this.peers.keys()]) this.peers.delete(u);
             delete m.envJson;
@@ -439,11 +462,15 @@ export class Client extends Conversations {
       delete m.envJson;
       delete m.error;
       delete m.note;
+      delete m.errorCode;
       delete m.refusals;
     } catch (e) {
       const o = e instanceof ApiError && e.offline ? sendOutcome({ code: "offline" }, 0) : sendOutcome(e, (m.refusals || 0) + 1);
       m.status = o.status; // pending goes out on reconnect, and after retryMs
-      if (o.status === "failed") m.error = e instanceof UntrustedKeys ? e.message : o.note;
+      if (o.status === "failed") {
+        m.error = e instanceof UntrustedKeys ? e.message : o.note;
+        m.errorCode = e.code || "";
+      }
       if (o.retryMs) {
         // Kept, sealed as it was, and sent again by itself (storage_full).
         m.note = o.note;
@@ -462,7 +489,8 @@ export class Client extends Conversations {
 
   async retry(id) {
     const m = this.msgs.get(id);
-    if (m && m.status === "failed") { m.status = "pending"; delete m.envJson; await this.sendOne(m); }
+    // "Try again" fetches every recipient's keys anew: nothing cached stands.
+    if (m && m.status === "failed") { m.status = "pending"; delete m.envJson; await this.sendOne(m, true); }
   }
 
   async discard(id) {

@@ -35,6 +35,7 @@ export const CODE_MAIL_NOT_SET_UP = "mail_not_set_up";
 export const CODE_MFA_ENROLLMENT_REQUIRED = "mfa_enrollment_required";
 export const CODE_MFA_EXPIRED = "mfa_expired";
 export const CODE_MFA_REQUIRED = "mfa_required";
+export const CODE_NO_DEVICE = "no_device";
 export const CODE_NOT_FOUND = "not_found";
 export const CODE_NOT_REACHABLE = "not_reachable";
 export const CODE_PASSKEY_FAILED = "passkey_failed";
@@ -62,7 +63,7 @@ export const CODES = Object.freeze({
   code_not_accepted: Object.freeze({ status: 400, message: "That code is not right or was already used: enter the code the app shows now." }),
   conflict: Object.freeze({ status: 409, message: "That changed meanwhile. Reload and try again." }),
   cross_site: Object.freeze({ status: 403, message: "This request came from another site and was refused." }),
-  devices_changed: Object.freeze({ status: 409, message: "The recipients' devices changed. The app will try again." }),
+  devices_changed: Object.freeze({ status: 409, message: "Their devices changed while the message was being sent, so it was not sent. Try again." }),
   flag_not_allowed: Object.freeze({ status: 403, message: "Your practice does not let you mark messages urgent or ask for acknowledgement. Send it as a normal message." }),
   forbidden: Object.freeze({ status: 403, message: "You are not allowed to do this." }),
   forbidden_network: Object.freeze({ status: 403, message: "The admin console cannot be used from this network." }),
@@ -77,6 +78,7 @@ export const CODES = Object.freeze({
   mfa_enrollment_required: Object.freeze({ status: 403, message: "Your practice requires a second sign-in step. Set one up to continue." }),
   mfa_expired: Object.freeze({ status: 401, message: "This sign-in has expired. Sign in with your password again." }),
   mfa_required: Object.freeze({ status: 403, message: "Sign in again and confirm with your second sign-in step." }),
+  no_device: Object.freeze({ status: 409, message: "They have no device that can receive messages: they have not set up Curbside yet, or not again since their device was removed. Messages reach them once they sign in." }),
   not_found: Object.freeze({ status: 404, message: "That could not be found. It may have been removed or may have expired." }),
   not_reachable: Object.freeze({ status: 403, message: "This person cannot be reached from your account. Ask your practice to add them to your care team." }),
   passkey_failed: Object.freeze({ status: 400, message: "The passkey could not be checked. Try again, or use a code." }),

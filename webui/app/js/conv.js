@@ -2,7 +2,7 @@
 // Conversation ids and other small pure helpers of the messaging engine:
 // d:<a>:<b> for a direct conversation (a < b), g:<group> for a server
 // group, b:<owner>:<token> for a broadcast (PROTOCOL.md, conversations).
-import { CODE_STORAGE_FULL, CODES } from "./constants.js";
+import { CODE_DEVICES_CHANGED, CODE_STORAGE_FULL, CODES } from "./constants.js";
 
 export function directConv(a, b) { return a < b ? `d:${a}:${b}` : `d:${b}:${a}`; }
 
@@ -48,5 +48,7 @@ export function sendOutcome(e, tries) {
     const retryMs = Math.min(FULL_RETRY_MAX_MS, FULL_RETRY_FIRST_MS * 2 ** Math.max(0, tries - 1));
     return { status: "pending", retryMs, note: CODES[CODE_STORAGE_FULL].message };
   }
+  // The relay's words for devices_changed are for programs; people get the catalogue's.
+  if (e.code === CODE_DEVICES_CHANGED) return { status: "failed", retryMs: 0, note: CODES[CODE_DEVICES_CHANGED].message };
   return { status: "failed", retryMs: 0, note: e.message || String(e) };
 }

@@ -7,7 +7,7 @@
 import { api } from "./api.js";
 import { unb64 } from "./bytes.js";
 import { CryptoError, safetyNumber, verifyDeviceList } from "./crypto.js";
-import { CLIENT_POLICY_DEFAULTS } from "./constants.js";
+import { CLIENT_POLICY_DEFAULTS, CODE_NO_DEVICE, CODE_RECIPIENT_INACTIVE, CODES } from "./constants.js";
 
 export class Directory extends EventTarget {
   constructor({ meta, vault, keys, config }) {
@@ -58,7 +58,7 @@ export class Directory extends EventTarget {
     const kr = await api.keys(uid);
     if (kr.user && kr.user.id && kr.user.id !== uid) throw new UntrustedKeys(uid, `the server answered about user ${kr.user.id}`);
     this.rememberUser(kr.user);
-    const peer = { user: kr.user, list: kr.list, recips: [] };
+    const peer = { user: kr.user, list: kr.list, recips: [], inactive: !!kr.inactive };
     if (kr.list) {
       try { await verifyDeviceList(kr.list); } catch (e) { throw new UntrustedKeys(uid, "the signed device list does not verify"); }
       if (kr.list.user !== uid) throw new UntrustedKeys(uid, `the device list is user ${kr.list.user}'s`);
@@ -89,6 +89,45 @@ export class Directory extends EventTarget {
     }
     this.peers.set(uid, peer);
     return peer;
+  }
+
+  /**
+   * devicesChanged follows the relay's devices frame: what was fetched of
+   * the user's keys is stale. Someone this device deals with is fetched
+   * again at once, so an open conversation shows who can receive now and
+   * the next message is sealed to the new set.
+   * @param {number} uid
+   */
+  async devicesChanged(uid) {
+    this.peers.delete(uid);
+    if (uid !== this.me.id && !this.users.has(uid) && !this.pins.has(uid)) return;
+    try { await this.lookup(uid, true); } catch { /* offline or refused: fetched again when needed */ }
+    this.changed("peers", { user: uid });
+  }
+
+  /**
+   * unreachable says why a user cannot receive a message now, from their
+   * keys as last fetched: a CODE_* of the catalogue, or "" when they have a
+   * device to seal to (or have not been fetched yet).
+   * @param {number} uid
+   * @returns {string}
+   */
+  unreachable(uid) {
+    const p = this.peers.get(uid);
+    if (!p || p.recips.length) return "";
+    return p.inactive ? CODE_RECIPIENT_INACTIVE : CODE_NO_DEVICE;
+  }
+
+  /**
+   * cannotReceiveText words why users cannot receive, one sentence per
+   * reason: "Nurse Ben Cole: They have no device…".
+   * @param {Array<[number, string]>} who user ids with their CODE_*
+   * @returns {string}
+   */
+  cannotReceiveText(who) {
+    const byCode = new Map();
+    for (const [u, code] of who) byCode.set(code, [...(byCode.get(code) || []), this.userName(u)]);
+    return [...byCode].map(([code, names]) => `${names.join(", ")}: ${CODES[code]?.message || CODES[CODE_NO_DEVICE].message}`).join(" ");
   }
 
   async savePin(pin) {

@@ -132,6 +132,15 @@ export {};
  */
 
 /**
+ * An ephemeral notice that a user's active devices changed (protocol.DevicesFrame):
+ * keys fetched for that user before it are stale.
+ * @typedef {object} DevicesFrame
+ * @property {"devices"} type
+ * @property {number} user
+ * @property {number} ts
+ */
+
+/**
  * A problem with a frame, or why the connection closes (protocol.ErrorFrame).
  * @typedef {object} ErrorFrame
  * @property {"error"} type
@@ -173,7 +182,7 @@ export {};
  */
 
 /** @typedef {MsgFrame | ReceiptFrame | RecallFrame} QueuedFrame a frame the device acknowledges by its seq */
-/** @typedef {HelloFrame | AcceptedFrame | QueuedFrame | PresenceFrame | ErrorFrame | OkFrame | DetailsFrame} ServerFrame */
+/** @typedef {HelloFrame | AcceptedFrame | QueuedFrame | PresenceFrame | DevicesFrame | ErrorFrame | OkFrame | DetailsFrame} ServerFrame */
 
 /**
  * A frame the client sends (protocol.ClientFrame).
@@ -256,6 +265,7 @@ export {};
  * @property {string} [command_key] base64 Ed25519 key that signs lock and wipe commands
  * @property {number} [server_time]
  * @property {string} [version]
+ * @property {string} [practice] the practice's name, when the server has one (printouts name it)
  */
 
 /**
@@ -265,6 +275,7 @@ export {};
  * @property {Entry} user
  * @property {DeviceList} list
  * @property {number[]} active
+ * @property {boolean} [inactive] the account is disabled or locked: it receives nothing
  */
 
 /**
@@ -317,6 +328,8 @@ export {};
  * @property {string} [error] why it was not sent
  * @property {string} [note] why a pending message is kept to send again (the server's storage is full)
  * @property {number} [refusals] how many times in a row the server refused it for a full disk
+ * @property {string} [errorCode] the CODE_* behind error, when it has one
+ * @property {Array<[number, string]>} [left] of an outgoing message: the users it could not be sealed to, each with the CODE_* saying why
  * @property {Object<string, {delivered?: number, read?: number, acknowledged?: number}>} [receipts] per recipient user
  * @property {number} [read] when this user read it
  * @property {number} [acked] when this user acknowledged it

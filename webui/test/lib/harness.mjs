@@ -51,6 +51,29 @@ export async function waitFor(fn, what, timeout = 30000) {
   throw new Error(`timed out waiting for ${what}${last ? ": " + last.message : ""}`);
 }
 
+/**
+ * consoleCaller returns admin(method, route, body), which calls a console
+ * route over HTTP as username with a bearer token (signing in on first
+ * use), checks for 200 and returns the answer.
+ */
+export function consoleCaller(srv, username, password) {
+  let token;
+  return async (method, route, body) => {
+    if (!token) {
+      const res = await fetch(`${srv.url}/api/v1/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username, password }) });
+      assert.equal(res.status, 200, `${username} signs in`);
+      token = (await res.json()).token;
+    }
+    const res = await fetch(srv.url + route, {
+      method, headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const data = await res.json().catch(() => null);
+    assert.equal(res.status, 200, `${method} ${route}: ${JSON.stringify(data)}`);
+    return data;
+  };
+}
+
 // ------------------------------------------------------------ driving the app
 
 export async function signUp(page, url, username, password, pin) {

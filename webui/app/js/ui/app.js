@@ -66,7 +66,7 @@ class AppUI {
     // Drop every reference to decrypted state, in case a stray closure
     // (a timer, a listener the browser still holds) keeps this object alive.
     this.resizeObs?.disconnect();
-    for (const k of ["c", "sidebar", "pane", "shell", "listBox", "msgBox", "msgList", "resizeObs", "composer", "convHead", "keyBanner", "netBanner", "drafts", "pendingFiles"]) this[k] = null;
+    for (const k of ["c", "sidebar", "pane", "shell", "listBox", "msgBox", "msgList", "resizeObs", "composer", "convHead", "keyBanner", "netBanner", "reachBanner", "drafts", "pendingFiles"]) this[k] = null;
   }
 
   // ---------------------------------------------------------------- routing

@@ -7,12 +7,22 @@ import { fmtBytes, parseConv } from "../conv.js";
 import { FLAG_ACK_REQUESTED, FLAG_URGENT, MAX_ATTACHMENTS, ROLE_PATIENT } from "../constants.js";
 import { dialog, fill, h, icon } from "./dom.js";
 
+/**
+ * MAX_TEXT is the longest text one message carries, in characters (UTF-16
+ * code units, as the browser counts a field's length). It is enforced in
+ * words, never by cutting: the field takes whatever is typed or pasted, a
+ * counter shows from COUNT_FROM of the limit, and past it Send is disabled
+ * and says why.
+ */
+export const MAX_TEXT = 20000;
+const COUNT_FROM = 0.9;
+
 export function buildComposer(ui, conv) {
   const c = ui.c;
   const p = parseConv(conv.id);
   // autocomplete=off also keeps Chromium from saving the field's text in
   // its session-restore files when the page navigates (a hash change).
-  const ta = h("textarea", { rows: 1, placeholder: "Write a message", "aria-label": "Message", maxlength: 20000, autocomplete: "off", value: ui.drafts.get(conv.id) || "" });
+  const ta = h("textarea", { rows: 1, placeholder: "Write a message", "aria-label": "Message", "aria-describedby": `count-${conv.id}`, autocomplete: "off", value: ui.drafts.get(conv.id) || "" });
   const ackBox = h("input", { type: "checkbox", id: "opt-ack" });
   const urgentBox = h("input", { type: "checkbox", id: "opt-urgent" });
   // A patient is offered only what the practice's policy lets patients send
@@ -23,7 +33,18 @@ export function buildComposer(ui, conv) {
   const err = h("p.form-error", { role: "alert" });
   const picker = attachmentPicker(ui, err);
   const grow = () => { ta.style.height = "auto"; ta.style.height = Math.min(ta.scrollHeight, 180) + "px"; };
-  ta.addEventListener("input", () => { ui.drafts.set(conv.id, ta.value); grow(); });
+  const count = h("p.char-count", { id: `count-${conv.id}`, "aria-live": "polite", hidden: true });
+  const send = h("button.icon-btn.send", { type: "submit", "aria-label": "Send" }, icon("send"));
+  const recount = () => {
+    const n = ta.value.length;
+    const over = n > MAX_TEXT;
+    count.hidden = n < MAX_TEXT * COUNT_FROM;
+    count.className = "char-count" + (over ? " over" : n >= MAX_TEXT * COUNT_FROM ? " near" : "");
+    count.textContent = over ? tooLong(n) : `${n.toLocaleString()} of ${MAX_TEXT.toLocaleString()} characters`;
+    send.disabled = over;
+    send.title = over ? "Too long to send: shorten the text" : "";
+  };
+  ta.addEventListener("input", () => { ui.drafts.set(conv.id, ta.value); grow(); recount(); });
   ta.addEventListener("keydown", (e) => {
     // Enter sends on a desktop keyboard; Shift+Enter is a new line.
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing && window.matchMedia("(pointer: fine)").matches) { e.preventDefault(); form.requestSubmit(); }
@@ -34,22 +55,26 @@ export function buildComposer(ui, conv) {
       h("button.icon-btn", { type: "button", "aria-label": "Attach a file", title: "Attach a file", onclick: () => picker.fileInput.click() }, icon("attach")),
       h("button.icon-btn.quick-btn", { type: "button", "aria-label": "Quick messages", title: "Quick messages", onclick: () => quickDialog(ui, ta) }, "Aa"),
       ta,
-      h("button.icon-btn.send", { type: "submit", "aria-label": "Send" }, icon("send"))),
+      send),
+    count,
     h("div.compose-opts",
       mayAck ? h("label.opt", { for: "opt-ack" }, ackBox, " Ask to acknowledge") : null,
       mayUrgent ? h("label.opt", { for: "opt-urgent" }, urgentBox, " Urgent") : null,
       p.kind === "broadcast" && p.owner !== c.me.id ? h("span.hint", "Your reply goes only to the sender.") : null),
     picker.fileInput);
+  recount(); // a kept draft may already be long
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     err.textContent = "";
     const text = ta.value.trim();
+    // Never sent cut short: the whole text stays in the field to shorten.
+    if (text.length > MAX_TEXT) { err.textContent = "Not sent: the text is too long (see below)."; ta.focus(); return; }
     if (!(await picker.ready())) return;
     if (!text && !ui.pendingFiles.length) { ta.focus(); return; }
     if (ui.pendingFiles.length > MAX_ATTACHMENTS) { err.textContent = `A message can carry at most ${MAX_ATTACHMENTS} attachments: remove ${ui.pendingFiles.length - MAX_ATTACHMENTS} and send them in another message.`; return; }
     const flags = (ackBox.checked ? FLAG_ACK_REQUESTED : 0) | (urgentBox.checked ? FLAG_URGENT : 0);
     const attachments = ui.pendingFiles.map((f) => f.att);
-    ta.value = ""; grow(); ui.drafts.delete(conv.id);
+    ta.value = ""; grow(); recount(); ui.drafts.delete(conv.id);
     ackBox.checked = false; urgentBox.checked = false;
     picker.clear();
     try {
@@ -58,6 +83,14 @@ export function buildComposer(ui, conv) {
     ta.focus();
   });
   return form;
+}
+
+/**
+ * tooLong words a text past the limit: how long, by how much, what to do.
+ * @param {number} n its length
+ */
+function tooLong(n) {
+  return `Too long to send: ${n.toLocaleString()} characters, ${(n - MAX_TEXT).toLocaleString()} over the limit of ${MAX_TEXT.toLocaleString()}. Shorten it, or send it as several messages or as an attached file.`;
 }
 
 /**

@@ -10,6 +10,8 @@ import { audience, fmtDuration, PRESENCE, recipientCount } from "./common.js";
 import { buildComposer } from "./composer.js";
 import { messageMenu, safetyDialog } from "./dialogs.js";
 import { attachmentKind, fileName, refusedNote } from "../attachments.js";
+import { groupInfoDialog, receiptSummary, renderReachNote } from "./reach.js";
+import { printConversation, setPrintHead } from "./print.js";
 
 export function renderConversation(ui, fresh = false) {
   if (ui.view !== "conv" || !ui.c.convs.get(ui.convId)) {
@@ -33,11 +35,13 @@ export function renderConversation(ui, fresh = false) {
   ui.resizeObs.observe(ui.msgList);
   ui.resizeObs.observe(ui.msgBox); // a banner appearing above shrinks the view
   ui.netBanner = h("div.netbanner");
+  ui.reachBanner = h("div.reachbanner");
   ui.composer = buildComposer(ui, conv);
+  const printHead = h("div.print-head");
   fill(ui.pane, h("section.conversation", { "aria-label": c.title(conv) },
-    ui.convHead, ui.netBanner, ui.keyBanner, h("div.print-head", h("h1", c.title(conv)),
-      h("p", `Printed ${fmtFull(Date.now())} by ${c.me.display || c.me.username} from Curbside. Messages are end-to-end encrypted; this copy is not.`)),
+    ui.convHead, ui.netBanner, ui.keyBanner, ui.reachBanner, printHead,
     ui.msgBox, ui.composer));
+  setPrintHead(ui, printHead);
   renderConvBody(ui, true);
   if (fresh) {
     // Fetch members' keys afresh when a conversation is opened, so a
@@ -60,7 +64,8 @@ export function renderConvHead(ui) {
     h("button.icon-btn.back", { type: "button", "aria-label": "Back to conversations", onclick: () => ui.go("/") }, icon("back")),
     h("div.conv-id", h("h1", { tabindex: "-1" }, c.title(conv)), h("p.sub", sub)),
     peer ? h("button.icon-btn", { type: "button", "aria-label": "Safety number", title: "Verify safety number", onclick: () => safetyDialog(ui, peer) }, icon("shield")) : null,
-    h("button.icon-btn", { type: "button", "aria-label": "Print or save as PDF", title: "Print or save as PDF", onclick: () => window.print() }, icon("print")));
+    conv.kind === "group" ? h("button.icon-btn", { type: "button", "aria-label": "Group info", title: "Members and who can receive", onclick: () => groupInfoDialog(ui, conv) }, icon("users")) : null,
+    h("button.icon-btn", { type: "button", "aria-label": "Print or save as PDF", title: "Print or save as PDF", onclick: () => printConversation() }, icon("print")));
 }
 
 export function renderKeyBanner(ui, conv) {
@@ -81,6 +86,7 @@ export function renderConvBody(ui, initial = false) {
   if (!conv || !ui.msgBox) return;
   renderConvHead(ui);
   renderKeyBanner(ui, conv);
+  if (ui.reachBanner) renderReachNote(ui, conv, ui.reachBanner);
   const atBottom = initial || ui.stick;
   fill(ui.netBanner, c.online ? null : h("div.banner.offline", { role: "status" }, icon("wifioff"),
     h("span", c.relay.state === "connecting" ? " Connecting… What you write is kept and sent when the connection returns." : " Offline. What you write is kept and sent when the connection returns.")));
@@ -115,7 +121,11 @@ export function renderMessage(ui, conv, m) {
       h("p.meta", fmtTime(m.sent || m.created)));
   }
   const body = [];
-  if (showSender) body.push(h("p.sender", c.userName(m.from.user)));
+  // A printout names every message's sender and its full time; the screen
+  // names the sender where the bubble's side does not already.
+  const when = m.sent || m.created;
+  body.push(h("p.sender" + (showSender ? "" : ".print-only"), m.out ? `${c.userName(c.me.id)} (you)` : c.userName(m.from.user),
+    h("span.print-only.print-time", ` · ${fmtFull(when)}`)));
   if (m.flags & FLAG_URGENT) body.push(h("p.flag.urgent", icon("bell"), " Urgent"));
   if (m.forwarded) body.push(h("p.forwarded", icon("forward"), ` Forwarded from ${c.userName(m.forwarded.from)}`));
   if (m.autoReply) body.push(h("p.forwarded", "Automatic reply"));
@@ -136,13 +146,16 @@ export function renderMessage(ui, conv, m) {
           : ` Acknowledged by ${n} of ${total}`));
     }
   }
+  const receipts = !m.out ? "" : m.status !== "sent" ? "Not sent yet." : receiptSummary(c, m, audience(c, conv).map((u) => ({ user: u, ...(m.receipts?.[u] || {}) }))) || "Sent.";
+  if (receipts) body.push(h("p.print-only.print-receipts", receipts));
+  if (!m.out && m.read) body.push(h("p.print-only.print-receipts", `Read by you ${fmtFull(m.read)}.`));
   const status = m.out ? outStatus(c, conv, m) : null;
   body.push(h("p.meta",
     h("time", { datetime: new Date(m.sent || m.created).toISOString() }, fmtTime(m.sent || m.created)),
     status ? h("span.status." + status.cls, { "aria-label": status.label }, icon(status.icon), " ", status.text) : null));
   if (m.status === "pending" && m.note) body.push(h("p.send-note", { role: "status" }, m.note));
   if (m.status === "failed") {
-    body.push(h("div.failed", { role: "alert" }, h("span", m.error || "Not sent."),
+    body.push(h("div.failed", { role: "alert", dataset: { code: m.errorCode || "" } }, h("span", m.error || "Not sent."),
       h("button.link", { type: "button", onclick: () => c.retry(m.id) }, "Try again"),
       h("button.link", { type: "button", onclick: () => c.discard(m.id) }, "Delete")));
   }

@@ -7,6 +7,7 @@ import { FLAG_ACK_REQUESTED, FLAG_URGENT } from "../constants.js";
 import { avatarClass, dialog, fill, fmtFull, h, icon, initials, toast } from "./dom.js";
 import { checkNewPin } from "./auth.js";
 import { audience, debounce, roleName } from "./common.js";
+import { receiptSummary, shortReason } from "./reach.js";
 
 export function messageMenu(ui, m) {
   const c = ui.c;
@@ -51,13 +52,22 @@ export async function detailsDialog(ui, id) {
   const table = h("table.recipients", h("caption", "Recipients"),
     h("thead", h("tr", h("th", { scope: "col" }, "Person"), h("th", { scope: "col" }, "Delivered"), h("th", { scope: "col" }, "Read"), h("th", { scope: "col" }, "Acknowledged"))),
     h("tbody"));
-  const fillRecipients = (recips) => fill(table.tBodies[0], recips.map((r) => h("tr", { dataset: { user: r.user } },
-    h("th", { scope: "row" }, c.userName(r.user)), h("td.delivered", fmtFull(r.delivered)), h("td.read", fmtFull(r.read)), h("td.acknowledged", fmtFull(r.acknowledged)))));
+  // Who it was not sent to (no device, account off) is a row too, saying why.
+  const left = new Map(m.left || []);
+  const summary = h("p.receipt-summary", { role: "status" });
+  const fillRecipients = (recips) => {
+    for (const u of left.keys()) if (!recips.some((r) => r.user === u)) recips.push({ user: u });
+    fill(table.tBodies[0], recips.map((r) => h("tr", { dataset: { user: r.user } },
+      h("th", { scope: "row" }, c.userName(r.user)),
+      left.has(r.user) ? h("td.delivered", { colspan: 3 }, `Not delivered: ${shortReason(left.get(r.user))}`)
+        : [h("td.delivered", fmtFull(r.delivered)), h("td.read", fmtFull(r.read)), h("td.acknowledged", fmtFull(r.acknowledged))])));
+    summary.textContent = m.status === "sent" ? receiptSummary(c, m, recips) : "";
+  };
   const local = () => {
     const users = conv ? audience(c, conv) : [];
     return users.map((u) => ({ user: u, ...(m.receipts?.[u] || {}) }));
   };
-  const body = h("div.details", h("dl", rows.map(([k, v]) => [h("dt", k), h("dd", v)])), m.out ? table : null,
+  const body = h("div.details", h("dl", rows.map(([k, v]) => [h("dt", k), h("dd", v)])), m.out ? summary : null, m.out ? table : null,
     m.out ? h("p.hint.details-source", "") : null);
   dialog("Message details", body, { wide: true });
   if (m.out) {
