@@ -43,6 +43,9 @@ type Policy struct {
 	DevicesMaxPerUser    int  // active devices one user may register
 	PatientUrgent        bool // patients may mark messages Urgent (protocol.FlagUrgent)
 	PatientAck           bool // patients may ask for acknowledgement (protocol.FlagAckRequested)
+
+	PushInterval  time.Duration // an offline device is woken by Web Push at most once this long, or until it connects
+	PushUrgentDND bool          // urgent messages wake a device even while its user is on do-not-disturb
 }
 
 // MaxDevicesOfUser is the most active devices a user may have: a signed
@@ -80,6 +83,9 @@ var DefaultPolicy = Policy{
 	QueueMaxPerDevice:    10000,
 	SessionsMaxPerUser:   20,
 	DevicesMaxPerUser:    16,
+
+	PushInterval:  15 * time.Minute,
+	PushUrgentDND: true,
 }
 
 // policyKeys maps each stored key to its field, with a parser and printer.
@@ -280,6 +286,8 @@ var policyFields = map[string]policyField{
 	"devices_max_per_user":   intField(func(p *Policy) *int { return &p.DevicesMaxPerUser }, 1, MaxDevicesOfUser),
 	"patient_urgent":         boolField(func(p *Policy) *bool { return &p.PatientUrgent }),
 	"patient_ack":            boolField(func(p *Policy) *bool { return &p.PatientAck }),
+	"push_interval":          durField(func(p *Policy) *time.Duration { return &p.PushInterval }, time.Minute, 24*time.Hour),
+	"push_urgent_dnd":        boolField(func(p *Policy) *bool { return &p.PushUrgentDND }),
 }
 
 // PolicyKeys lists the policy's keys in order.
