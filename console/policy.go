@@ -45,6 +45,8 @@ var policyHelp = map[string][2]string{
 	"devices_max_per_user":   {"int", "Devices one person may set up (at most 32)."},
 	"patient_urgent":         {"bool", "Patients may mark messages Urgent, which alerts through do-not-disturb (the server refuses it otherwise)."},
 	"patient_ack":            {"bool", "Patients may ask for acknowledgement of their messages (the server refuses it otherwise)."},
+	"push_interval":          {"duration", "A device that is offline gets at most one notification (Web Push) per this long, or until it connects again, however many messages wait (default 15m)."},
+	"push_urgent_dnd":        {"bool", "Urgent messages send a notification even while the person is on Do not disturb; other messages wait until they connect."},
 }
 
 type policyFieldOut struct {

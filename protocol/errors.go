@@ -49,6 +49,8 @@ const (
 	CodeLimitReached       Code = "limit_reached"           // a per-user limit of the practice (attachments, sessions, devices) is reached
 	CodeQueueFull          Code = "queue_full"              // a recipient device has as many undelivered messages waiting as it may hold
 	CodeRecipientInactive  Code = "recipient_inactive"      // the person addressed is disabled or locked and receives nothing
+	CodePushRefused        Code = "push_refused"            // the browser's push service is not one the server sends to
+	CodePushUnavailable    Code = "push_unavailable"        // Web Push is turned off on this server
 	CodeInternal           Code = "internal"                // a server fault; details are in the server's log
 )
 
@@ -95,6 +97,8 @@ var catalogue = map[Code]codeInfo{
 	CodeLimitReached:       {http.StatusForbidden, "You have reached a limit your practice sets. Remove something or ask your administrator."},
 	CodeQueueFull:          {http.StatusServiceUnavailable, "Not sent: the recipient's device has too many messages waiting. Try again once they are back online."},
 	CodeRecipientInactive:  {http.StatusConflict, "This person's account is switched off, so they cannot receive messages now. Ask your administrator."},
+	CodePushRefused:        {http.StatusBadRequest, "Notifications cannot be turned on in this browser: its notification service is not one your practice's server sends to. Ask your administrator."},
+	CodePushUnavailable:    {http.StatusNotFound, "Notifications that wake the app are turned off on this server. Keep Curbside open to receive messages, or ask your administrator."},
 	CodeInternal:           {http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell your administrator."},
 }
 

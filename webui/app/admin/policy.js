@@ -31,6 +31,8 @@ const LABELS = {
   devices_max_per_user: "Devices per person",
   patient_urgent: "Patients may mark messages Urgent",
   patient_ack: "Patients may ask for acknowledgement",
+  push_interval: "Wake an offline device at most once per",
+  push_urgent_dnd: "Urgent messages wake devices on Do not disturb",
 };
 
 /** @type {[string, string[]][]} */
@@ -38,6 +40,7 @@ const GROUPS = [
   ["Sign-in and passwords", ["password_min_length", "password_classes", "lockout_threshold", "lockout_cooldown", "mfa_required", "session_idle", "session_max"]],
   ["Devices", ["inactivity_lock", "pin_required", "offline_grace", "devices_max_per_user", "sessions_max_per_user"]],
   ["Messages and attachments", ["retention", "attachment_max_bytes", "attachment_types", "quick_messages"]],
+  ["Notifications", ["push_interval", "push_urgent_dnd"]],
   ["Limits per person", ["attachment_quota_bytes", "attachment_quota_count", "attachment_rate_bytes", "queue_max_per_device"]],
   ["Patients", ["patient_urgent", "patient_ack"]],
   ["Console and records", ["admin_networks", "audit_retention", "invitation_ttl"]],
