@@ -60,13 +60,13 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startProc(t *testing.T, data, addr string) *proc {
+func startProc(t *testing.T, data, addr string, extra ...string) *proc {
 	t.Helper()
 	logf, err := os.OpenFile(filepath.Join(data, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary(t), "serve", "--data", data, "--listen", addr, "--log-level", "debug")
+	cmd := exec.Command(binary(t), append([]string{"serve", "--data", data, "--listen", addr, "--log-level", "debug"}, extra...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
