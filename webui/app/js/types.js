@@ -254,6 +254,7 @@ export {};
  * @property {string} [command_key] base64 Ed25519 key that signs lock and wipe commands
  * @property {number} [server_time]
  * @property {string} [version]
+ * @property {{vapid_key: string}} [push] Web Push: the server's VAPID public key (base64url); absent when push is off
  */
 
 /**
