@@ -3,6 +3,7 @@ module github.com/curbside-health/curbside
 go 1.26.8
 
 require (
+	github.com/SherClockHolmes/webpush-go v1.4.0
 	github.com/caddyserver/certmagic v0.25.6
 	github.com/coder/websocket v1.8.15
 	github.com/go-webauthn/webauthn v0.18.2

@@ -12,6 +12,7 @@ import (
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
+	"github.com/curbside-health/curbside/push"
 	"github.com/curbside-health/curbside/store"
 )
 
@@ -29,6 +30,9 @@ type API struct {
 	Store    *store.Store
 	Log      *slog.Logger
 	Commands *devicecmd.Signer // the key devices pin, for config
+	// Push sends Web Push wake-ups; nil: push is off, and devices cannot
+	// subscribe.
+	Push *push.Sender
 	// DevicesChanged is called after a user's device set changes, so the
 	// relay can drop what it cached.
 	DevicesChanged func(user int64)
@@ -63,6 +67,9 @@ func (a *API) Routes() []web.Route {
 		{Pattern: "POST /api/v1/devices/{id}/wipe/challenge", Access: web.Public, Func: a.wipeChallenge},
 		{Pattern: "POST /api/v1/devices/{id}/wipe", Access: web.Public, Func: a.wipeCommand},
 		{Pattern: "PUT /api/v1/devices/me/wipe-key", Access: web.Device, Func: a.setWipeKey},
+		{Pattern: "GET /api/v1/devices/me/push", Access: web.Device, Func: a.pushStatus},
+		{Pattern: "PUT /api/v1/devices/me/push", Access: web.Device, Func: a.putPush},
+		{Pattern: "DELETE /api/v1/devices/me/push", Access: web.Device, Func: a.deletePush},
 		{Pattern: "POST /api/v1/invitations/show", Access: web.Public, Func: a.showInvitation},
 		{Pattern: "POST /api/v1/invitations/accept", Access: web.Public, Func: a.acceptInvitation},
 	}

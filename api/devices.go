@@ -147,12 +147,17 @@ func (a *API) config(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return protocol.Internal(err)
 	}
-	return web.WriteJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		// Devices pin this key at set-up and obey only commands it signed.
 		"command_key":    key,
 		"policy":         p.Client(),
 		"quick_messages": p.QuickMessages,
 		"server_time":    time.Now().UnixMilli(),
 		"version":        a.Version,
-	})
+	}
+	if a.Push != nil {
+		// What PushManager.subscribe needs; absent when push is off.
+		out["push"] = map[string]string{"vapid_key": a.Push.PublicKey()}
+	}
+	return web.WriteJSON(w, http.StatusOK, out)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/internal/logging"
+	"github.com/curbside-health/curbside/push"
 	"github.com/curbside-health/curbside/server"
 )
 
@@ -86,6 +87,10 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", envInt("max-conns-per-ip", server.DefaultMaxConnsPerIP), "connections open at once from one address; raise it for a large practice behind one NAT, or -1 for no cap behind a reverse proxy (env CURBSIDE_MAX_CONNS_PER_IP)")
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", envDuration("read-timeout", server.DefaultReadTimeout), "longest time to read one request, headers and body; uploads and WebSockets are exempt (env CURBSIDE_READ_TIMEOUT)")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", envDuration("idle-timeout", server.DefaultIdleTimeout), "longest time a kept-alive connection waits for its next request (env CURBSIDE_IDLE_TIMEOUT)")
+	pushOn := fs.Bool("push", envOr("push", "true") != "false", "wake offline devices with Web Push through the browsers' push services; false turns it off (env CURBSIDE_PUSH)")
+	pushHosts := fs.String("push-hosts", envOr("push-hosts", ""), "push services the server sends to, comma-separated host names ('*.' for any name below one); empty: "+strings.Join(push.DefaultHosts, ",")+" (env CURBSIDE_PUSH_HOSTS)")
+	fs.StringVar(&cfg.PushContact, "push-contact", envOr("push-contact", ""), "an https URL or e-mail address the push services may contact about this server's pushes; empty: --public-url when https (env CURBSIDE_PUSH_CONTACT)")
+	fs.BoolVar(&cfg.PushAllowLoopback, "push-allow-loopback", false, "FOR TESTS ONLY: let pushes go to a push service on a loopback address, over http too")
 	level := fs.String("log-level", envOr("log-level", "info"), "log level: debug, info, warn or error (env CURBSIDE_LOG_LEVEL)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -95,6 +100,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("serve takes no arguments (got %q)", fs.Arg(0))
+	}
+	cfg.PushOff = !*pushOn
+	for _, h := range strings.Split(*pushHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.PushHosts = append(cfg.PushHosts, h)
+		}
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {

@@ -49,6 +49,8 @@ var policyHelp = map[string][2]string{
 
 	"email_nudge_after":     {"duration", "Someone with a message waiting this long and no device connected gets one email saying only that a message waits (0 turns these emails off)."},
 	"alert_disk_free_bytes": {"int", "Owners and admins are emailed when free space in the data directory falls below this many bytes (0 turns the alert off)."},
+	"push_interval":         {"duration", "A device that is offline gets at most one notification (Web Push) per this long, or until it connects again, however many messages wait (default 15m)."},
+	"push_urgent_dnd":       {"bool", "Urgent messages send a notification even while the person is on Do not disturb; other messages wait until they connect."},
 }
 
 type policyFieldOut struct {

@@ -62,9 +62,9 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startProc(t *testing.T, data, addr string) *proc {
+func startProc(t *testing.T, data, addr string, extra ...string) *proc {
 	t.Helper()
-	return startProcArgs(t, data, "http://"+addr, http.DefaultClient, "--listen", addr)
+	return startProcArgs(t, data, "http://"+addr, http.DefaultClient, append([]string{"--listen", addr}, extra...)...)
 }
 
 // startProcArgs runs `curbside serve --data data` with args, logging to

@@ -47,6 +47,9 @@ type Policy struct {
 
 	EmailNudgeAfter    time.Duration // a user with a message waiting this long and no device connected is emailed once; 0: never
 	AlertDiskFreeBytes int           // free bytes in the data directory below which administrators are alerted; 0: never
+
+	PushInterval  time.Duration // an offline device is woken by Web Push at most once this long, or until it connects
+	PushUrgentDND bool          // urgent messages wake a device even while its user is on do-not-disturb
 }
 
 // MaxDevicesOfUser is the most active devices a user may have: a signed
@@ -88,6 +91,8 @@ var DefaultPolicy = Policy{
 
 	EmailNudgeAfter:    30 * time.Minute,
 	AlertDiskFreeBytes: 1 << 30, // 1 GiB
+	PushInterval:       15 * time.Minute,
+	PushUrgentDND:      true,
 }
 
 // policyKeys maps each stored key to its field, with a parser and printer.
@@ -292,6 +297,8 @@ var policyFields = map[string]policyField{
 
 	"email_nudge_after":     durField(func(p *Policy) *time.Duration { return &p.EmailNudgeAfter }, 0, 7*24*time.Hour),
 	"alert_disk_free_bytes": intField(func(p *Policy) *int { return &p.AlertDiskFreeBytes }, 0, 1<<50),
+	"push_interval":         durField(func(p *Policy) *time.Duration { return &p.PushInterval }, time.Minute, 24*time.Hour),
+	"push_urgent_dnd":       boolField(func(p *Policy) *bool { return &p.PushUrgentDND }),
 }
 
 // PolicyKeys lists the policy's keys in order.

@@ -55,6 +55,8 @@ const (
 	CodeStorageFull        Code = "storage_full"            // the server's disk is full: nothing was stored; the client keeps it and retries
 	CodeMailNotSetUp       Code = "mail_not_set_up"         // email is not set up, or the person has no email address
 	CodeMailFailed         Code = "mail_failed"             // the mail server refused or could not be reached
+	CodePushRefused        Code = "push_refused"            // the browser's push service is not one the server sends to
+	CodePushUnavailable    Code = "push_unavailable"        // Web Push is turned off on this server
 	CodeInternal           Code = "internal"                // a server fault; details are in the server's log
 )
 
@@ -106,6 +108,8 @@ var catalogue = map[Code]codeInfo{
 	CodeStorageFull:        {http.StatusInsufficientStorage, "Not sent: the server's storage is full. Your message is kept and will be sent when space is freed; tell your administrator."},
 	CodeMailNotSetUp:       {http.StatusConflict, "Email is not set up yet. An owner or admin can set it up on the console's Email page."},
 	CodeMailFailed:         {http.StatusBadGateway, "The email could not be sent. Check the email settings; the server's log has the details."},
+	CodePushRefused:        {http.StatusBadRequest, "Notifications cannot be turned on in this browser: its notification service is not one your practice's server sends to. Ask your administrator."},
+	CodePushUnavailable:    {http.StatusNotFound, "Notifications that wake the app are turned off on this server. Keep Curbside open to receive messages, or ask your administrator."},
 	CodeInternal:           {http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell your administrator."},
 }
 

@@ -93,6 +93,9 @@ func (r *Relay) unregister(s *session) {
 	}
 	r.mu.Unlock()
 	r.pres.disconnected(s.user)
+	if r.waker != nil {
+		r.waker.connected(s.device)
+	}
 	r.store.TouchDevice(r.ctx, s.device, time.Now().UnixMilli())
 }
 

@@ -20,14 +20,19 @@ import (
 type presence struct {
 	r *Relay
 
-	mu       sync.Mutex
-	online   map[int64]int    // user → connected devices
-	status   map[int64]string // user → chosen status while online
+	mu     sync.Mutex
+	online map[int64]int    // user → connected devices
+	status map[int64]string // user → chosen status while online
+	// dnd holds the users whose last chosen status was do-not-disturb. It
+	// outlives their connections, since it is what holds back the Web
+	// Push that would wake their devices; a restart forgets it until a
+	// device of theirs connects and sends its status again.
+	dnd      map[int64]bool
 	contacts map[int64]map[int64]struct{}
 }
 
 func newPresence(ctx context.Context, st Store, r *Relay) (*presence, error) {
-	p := &presence{r: r, online: map[int64]int{}, status: map[int64]string{}, contacts: map[int64]map[int64]struct{}{}}
+	p := &presence{r: r, online: map[int64]int{}, status: map[int64]string{}, dnd: map[int64]bool{}, contacts: map[int64]map[int64]struct{}{}}
 	pairs, err := st.AllContacts(ctx)
 	if err != nil {
 		return nil, err
@@ -144,10 +149,23 @@ func (p *presence) set(user int64, status string) {
 	p.mu.Lock()
 	changed := p.status[user] != status
 	p.status[user] = status
+	if status == protocol.PresenceDND {
+		p.dnd[user] = true
+	} else {
+		delete(p.dnd, user)
+	}
 	p.mu.Unlock()
 	if changed {
 		p.announce(user, status)
 	}
+}
+
+// doNotDisturb reports whether the user's last chosen status, online or
+// since, is do-not-disturb.
+func (p *presence) doNotDisturb(user int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dnd[user]
 }
 
 // announce sends a presence frame to the connected devices of the user's

@@ -53,6 +53,10 @@ type Config struct {
 	OutBuffer    int // frames
 	OutBytes     int // bytes of the frames in OutBuffer
 	MaxInFlight  int
+
+	// Waker, if set, wakes devices that are offline when a message for
+	// them arrives (Web Push); nil: push is off.
+	Waker Waker
 }
 
 // Relay is the WebSocket relay. Create it with New, serve it as an
@@ -64,6 +68,7 @@ type Relay struct {
 	dir     *directory
 	pres    *presence
 	uploads *uploadRate
+	waker   *waker // nil when push is off
 
 	mu       sync.RWMutex
 	sessions map[int64]*session   // by device
@@ -115,6 +120,11 @@ func New(cfg Config) (*Relay, error) {
 	cfg.Store.SetNotifier(r.deliver)
 	r.wg.Add(1)
 	go r.sweeper()
+	if cfg.Waker != nil {
+		r.waker = newWaker(r, cfg.Waker)
+		r.wg.Add(1)
+		go r.waker.run()
+	}
 	if cfg.Sessions != nil {
 		r.wg.Add(1)
 		go r.watchSessions()

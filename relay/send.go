@@ -50,6 +50,9 @@ func (r *Relay) send(ctx context.Context, s *session, env *protocol.Envelope, ra
 			return
 		}
 		r.pres.addPairs(pairs)
+		if r.waker != nil && !res.Dup {
+			r.waker.offer(env)
+		}
 		b, _ := json.Marshal(protocol.Accepted{Type: protocol.TAccepted, ID: env.ID, TS: res.TS, Dup: res.Dup})
 		s.reply(b)
 	})

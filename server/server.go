@@ -22,6 +22,7 @@ import (
 	curbsideembed "github.com/curbside-health/curbside/embed"
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/mail"
+	"github.com/curbside-health/curbside/push"
 	"github.com/curbside-health/curbside/relay"
 	"github.com/curbside-health/curbside/store"
 	"github.com/curbside-health/curbside/webui"
@@ -102,6 +103,21 @@ type Config struct {
 	// store writes) are checked; 0: DefaultCheckEvery.
 	CheckEvery time.Duration
 
+	// PushOff turns Web Push off: offline devices are not woken, and the
+	// app says so. Push needs the server to reach the browsers' push
+	// services on the internet.
+	PushOff bool
+	// PushHosts are the push services' host names the server sends to
+	// ("*.example.com" for any name below it); empty: push.DefaultHosts.
+	PushHosts []string
+	// PushContact is the VAPID subject push services may contact about
+	// this server's pushes: an https URL or an e-mail address; empty: the
+	// PublicURL when it is https.
+	PushContact string
+	// PushAllowLoopback lets pushes go to loopback addresses over http
+	// or https. For tests with a push service on this machine only.
+	PushAllowLoopback bool
+
 	// Listener, if set, is used instead of listening on Listen, or on
 	// HTTPSListen with TLS (tests).
 	Listener net.Listener
@@ -129,6 +145,14 @@ func (c *Config) Validate() error {
 	}
 	if len(c.SMTPPassword) > mail.MaxPasswordLen {
 		return fmt.Errorf("CURBSIDE_SMTP_PASSWORD is longer than %d bytes", mail.MaxPasswordLen)
+	}
+	for _, h := range c.PushHosts {
+		if h = strings.TrimPrefix(h, "*."); h == "" || strings.ContainsAny(h, "/:*@ ") {
+			return fmt.Errorf("--push-hosts %q: want host names such as fcm.googleapis.com or *.push.apple.com, separated by commas", strings.Join(c.PushHosts, ","))
+		}
+	}
+	if c.PushContact != "" && !strings.HasPrefix(c.PushContact, "https://") && !strings.Contains(c.PushContact, "@") {
+		return fmt.Errorf("--push-contact %q: want an https URL or an e-mail address push services may write to", c.PushContact)
 	}
 	if c.ReadTimeout < 0 || c.IdleTimeout < 0 || c.CheckEvery < 0 {
 		return errors.New("--read-timeout, --idle-timeout and the check interval want a positive duration, or 0 for the default")
@@ -250,6 +274,7 @@ func Run(ctx context.Context, cfg Config) error {
 	ready.Store(false)
 	log.Info("shutting down")
 	rl.Close()
+	p.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
@@ -278,6 +303,15 @@ type Parts struct {
 	// Health is what GET /healthz checks: the store's writes ("writes"),
 	// and whatever other parts register.
 	Health *Health
+	Push   *push.Sender // nil when push is off
+}
+
+// Close stops what the parts run besides the relay (which Relay.Close
+// stops first): the push workers.
+func (p *Parts) Close() {
+	if p.Push != nil {
+		p.Push.Close()
+	}
 }
 
 // NewParts builds the server's pieces over st, as Run does (the API tests
@@ -288,8 +322,19 @@ func NewParts(st *store.Store, cfg Config, log *slog.Logger) (*Parts, error) {
 	if err != nil {
 		return nil, err
 	}
-	rl, err := relay.New(relay.Config{Store: st, Logger: log, Sessions: a})
+	sender, err := newPush(st, cfg, log)
 	if err != nil {
+		return nil, err
+	}
+	rcfg := relay.Config{Store: st, Logger: log, Sessions: a}
+	if sender != nil {
+		rcfg.Waker = sender
+	}
+	rl, err := relay.New(rcfg)
+	if err != nil {
+		if sender != nil {
+			sender.Close()
+		}
 		return nil, err
 	}
 	cmds := devicecmd.New(st)
@@ -302,11 +347,47 @@ func NewParts(st *store.Store, cfg Config, log *slog.Logger) (*Parts, error) {
 		Relay:  rl,
 		Assets: assets,
 		Mail:   ml,
+		Push:   sender,
 		Apps: &api.API{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged,
-			Version: cfg.Version, PublicURL: cfg.PublicURL},
+			Version: cfg.Version, PublicURL: cfg.PublicURL, Push: sender},
 		Console: &console.Console{Auth: a, Store: st, Log: log, Commands: cmds, Mail: ml, DevicesChanged: rl.DevicesChanged,
 			EndDevice: rl.EndDevice, RulesChanged: rl.RulesChanged, Version: cfg.Version, PublicURL: cfg.PublicURL},
 	}, nil
+}
+
+// newPush starts the Web Push sender, with the VAPID key kept in the
+// database (made on the first start), or returns nil when push is off.
+func newPush(st *store.Store, cfg Config, log *slog.Logger) (*push.Sender, error) {
+	if cfg.PushOff {
+		log.Info("web push: off (--push=false); offline devices are not woken")
+		return nil, nil
+	}
+	key, err := st.VAPIDKey(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("web push: the VAPID key: %w", err)
+	}
+	contact := cfg.PushContact
+	if contact == "" && strings.HasPrefix(cfg.PublicURL, "https://") {
+		contact = cfg.PublicURL
+	}
+	if contact == "" {
+		// Push services want a way to reach the sender; Apple's refuse
+		// pushes without one. --push-contact sets it.
+		contact = "curbside@localhost"
+	}
+	hosts := cfg.PushHosts
+	if len(hosts) == 0 {
+		hosts = push.DefaultHosts
+	}
+	if cfg.PushAllowLoopback {
+		log.Warn("web push: loopback push services allowed (--push-allow-loopback); for tests only")
+	}
+	s, err := push.New(push.Config{Store: st, Logger: log, Key: key, Contact: contact, Guard: push.NewGuard(hosts, cfg.PushAllowLoopback)})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("web push: on", "push_services", strings.Join(hosts, ","), "contact", contact)
+	return s, nil
 }
 
 // Routes is the parts' HTTP surface (see the function Routes).

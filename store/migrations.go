@@ -367,6 +367,25 @@ CREATE TABLE mail_nudges (
 	sent_at INTEGER NOT NULL
 );
 `,
+	// 10: Web Push: one subscription per device (its push service endpoint
+	// and the keys that encrypt to it). The VAPID key that signs pushes is
+	// kept in server_state, so a restored backup keeps every subscription
+	// working. A device that leaves the active state (revoked, wiped)
+	// loses its subscription in the same transaction.
+	`
+CREATE TABLE push_subscriptions (
+	device_id  INTEGER PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+	endpoint   TEXT    NOT NULL,
+	p256dh     BLOB    NOT NULL,
+	auth       BLOB    NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+CREATE TRIGGER push_subscription_device_ended AFTER UPDATE OF state ON devices
+	WHEN new.state <> 'active' BEGIN
+	DELETE FROM push_subscriptions WHERE device_id = new.id;
+END;
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

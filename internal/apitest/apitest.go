@@ -70,6 +70,7 @@ func New(t *testing.T, names ...string) *Fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Relay.Close)
+	t.Cleanup(p.Close)
 	var ready atomic.Bool
 	ready.Store(true)
 	mux := http.NewServeMux()

@@ -1,5 +1,5 @@
 // @ts-check
-// Curbside service worker: the offline shell and the seam for Web Push.
+// Curbside service worker: the offline shell and Web Push notifications.
 //
 // The server serves this file at /sw.js with __ASSETS__ replaced by the
 // versioned asset prefix (/assets/<hash>), so each release gets its own
@@ -71,22 +71,51 @@ sw.addEventListener("fetch", (event) => {
   }
 });
 
-// ---- Web Push seam. The payload never carries PHI: at most a wake-up. The
-// notification says only that a message arrived; the app, once unlocked,
-// fetches and decrypts it over the relay.
+// ---- Web Push. A push carries no PHI (PROTOCOL.md, Web Push): that a
+// secure message is waiting, whether it is urgent, and the opaque id of its
+// conversation. The notification says no more; the app, once unlocked with
+// the PIN, fetches and decrypts the message over the relay.
+
+/**
+ * pushPayload reads a push's JSON, keeping only the fields the server sends
+ * and a conversation id of the protocol's shape.
+ * @param {PushMessageData | null} data
+ * @returns {{urgent: boolean, conv: string}}
+ */
+function pushPayload(data) {
+  let p = {};
+  try { p = data ? data.json() : {}; } catch { /* not JSON: a plain wake-up */ }
+  const conv = typeof p.conv === "string" && /^(d:\d+:\d+|g:\d+|b:\d+:[A-Za-z0-9_-]{1,64})$/.test(p.conv) ? p.conv : "";
+  return { urgent: p.urgent === true, conv };
+}
+
 sw.addEventListener("push", (event) => {
   event.waitUntil((async () => {
+    const { urgent, conv } = pushPayload(event.data);
     const wins = await sw.clients.matchAll({ type: "window", includeUncontrolled: true });
     if (wins.some((w) => w.visibilityState === "visible")) return; // the open app alerts by itself
-    await sw.registration.showNotification("Curbside", { body: "New message", tag: "curbside", icon: ASSETS + "/icons/icon-192.png" });
+    await sw.registration.showNotification(urgent ? "Urgent secure message" : "New secure message", {
+      body: "Open Curbside to read it.",
+      tag: urgent ? "curbside-urgent" : "curbside",
+      icon: ASSETS + "/icons/icon-192.png",
+      requireInteraction: urgent,
+      data: { conv },
+    });
   })());
 });
 
 sw.addEventListener("notificationclick", (event) => {
   event.notification.close();
+  const conv = typeof event.notification.data?.conv === "string" ? event.notification.data.conv : "";
+  const url = conv ? "/#/c/" + encodeURIComponent(conv) : "/";
   event.waitUntil((async () => {
     const wins = await sw.clients.matchAll({ type: "window", includeUncontrolled: true });
-    if (wins.length) return wins[0].focus();
-    return sw.clients.openWindow("/");
+    if (wins.length) {
+      // The open app goes to the conversation; while locked it keeps the
+      // address and shows it once unlocked.
+      if (conv) wins[0].postMessage({ type: "curbside:open", conv });
+      return wins[0].focus();
+    }
+    return sw.clients.openWindow(url);
   })());
 });

@@ -24,6 +24,7 @@ import { closeMfaProfiles, mfaTests } from "./mfa.mjs";
 import { openProfile } from "./lib/browser.mjs";
 import { assert, startServer } from "./lib/harness.mjs";
 import { serveStatic } from "./lib/static.mjs";
+import { closePush, pushTests } from "./push.mjs";
 import { PIN, RUN, scenarioTests } from "./scenarios.mjs";
 import { wipeTests } from "./wipe.mjs";
 
@@ -233,9 +234,21 @@ if (own) await srv.stop();
   }
 }
 
+// ------------------------------------------------------- Web Push
+// On a server of its own (--push-allow-loopback) with web-push-testing as
+// the push service.
+{
+  const tests = pushTests();
+  try {
+    for (const [name, fn] of tests) await run(name, fn, { bin: opt.bin, shots: opt.screenshots });
+  } finally {
+    await closePush(tests[0][2]);
+  }
+}
+
 // A block that stopped early must not pass for a short green run: every
 // test planned must have run.
-const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + AT_REST_TESTS;
+const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + AT_REST_TESTS;
 if (!opt.only && passed + failed !== planned) {
   console.log(`FAIL only ${passed + failed} of the ${planned} planned tests ran`);
   failed += Math.max(planned - passed - failed, 1);

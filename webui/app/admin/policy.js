@@ -34,6 +34,8 @@ const LABELS = {
   patient_ack: "Patients may ask for acknowledgement",
   email_nudge_after: "Email someone with a message waiting after",
   alert_disk_free_bytes: "Alert when free disk space is below (bytes)",
+  push_interval: "Wake an offline device at most once per",
+  push_urgent_dnd: "Urgent messages wake devices on Do not disturb",
 };
 
 /** @type {[string, string[]][]} */
@@ -41,6 +43,7 @@ const GROUPS = [
   ["Sign-in and passwords", ["password_min_length", "password_classes", "lockout_threshold", "lockout_cooldown", "mfa_required", "session_idle", "session_max"]],
   ["Devices", ["inactivity_lock", "pin_required", "offline_grace", "devices_max_per_user", "sessions_max_per_user"]],
   ["Messages and attachments", ["retention", "attachment_max_bytes", "attachment_types", "blob_grace", "quick_messages"]],
+  ["Notifications", ["push_interval", "push_urgent_dnd"]],
   ["Limits per person", ["attachment_quota_bytes", "attachment_quota_count", "attachment_rate_bytes", "queue_max_per_device"]],
   ["Patients", ["patient_urgent", "patient_ack"]],
   ["Console and records", ["admin_networks", "audit_retention", "invitation_ttl"]],

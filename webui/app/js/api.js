@@ -80,6 +80,9 @@ export async function call(method, path, body) {
  *   share(): Promise<{share: string}>,
  *   wipeCommand(device: number, sign: (nonce: Uint8Array) => Promise<string>): Promise<any>,
  *   setWipeKey(key: string): Promise<{device: number}>,
+ *   pushStatus(): Promise<{subscribed: boolean}>,
+ *   putPush(sub: PushSubscriptionJSON): Promise<{subscribed: boolean}>,
+ *   deletePush(): Promise<{subscribed: boolean}>,
  *   groups(): Promise<{groups: Group[]}>,
  *   group(id: number): Promise<{group: Group}>,
  *   uploadBlob(bytes: Uint8Array, onProgress?: (fraction: number) => void): Promise<BlobAnswer>,
@@ -111,6 +114,10 @@ export const api = {
     const sig = await sign(unb64(ch.nonce));
     return call("POST", `/api/v1/devices/${device}/wipe`, { nonce: ch.nonce, sig }).catch((e) => { if (e.status === 404) return null; throw e; });
   },
+  /** pushStatus, putPush and deletePush read, set and delete this device's Web Push subscription. */
+  pushStatus: () => call("GET", "/api/v1/devices/me/push"),
+  putPush: (sub) => call("PUT", "/api/v1/devices/me/push", sub),
+  deletePush: () => call("DELETE", "/api/v1/devices/me/push"),
   groups: () => call("GET", "/api/v1/groups"),
   group: (id) => call("GET", `/api/v1/groups/${id}`),
 

@@ -32,6 +32,12 @@ export function b64url(bytes) {
   return b64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/** unb64url decodes base64url, padded or not (a VAPID key). */
+export function unb64url(s) {
+  const t = s.replace(/-/g, "+").replace(/_/g, "/");
+  return unb64(t + "=".repeat((4 - (t.length % 4)) % 4));
+}
+
 export function hex(bytes) {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

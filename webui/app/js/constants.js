@@ -40,6 +40,8 @@ export const CODE_NOT_FOUND = "not_found";
 export const CODE_NOT_REACHABLE = "not_reachable";
 export const CODE_PASSKEY_FAILED = "passkey_failed";
 export const CODE_PASSKEY_UNAVAILABLE = "passkey_unavailable";
+export const CODE_PUSH_REFUSED = "push_refused";
+export const CODE_PUSH_UNAVAILABLE = "push_unavailable";
 export const CODE_QUEUE_FULL = "queue_full";
 export const CODE_RATE_LIMITED = "rate_limited";
 export const CODE_RECIPIENT_INACTIVE = "recipient_inactive";
@@ -83,6 +85,8 @@ export const CODES = Object.freeze({
   not_reachable: Object.freeze({ status: 403, message: "This person cannot be reached from your account. Ask your practice to add them to your care team." }),
   passkey_failed: Object.freeze({ status: 400, message: "The passkey could not be checked. Try again, or use a code." }),
   passkey_unavailable: Object.freeze({ status: 400, message: "Passkeys cannot be used at this address." }),
+  push_refused: Object.freeze({ status: 400, message: "Notifications cannot be turned on in this browser: its notification service is not one your practice's server sends to. Ask your administrator." }),
+  push_unavailable: Object.freeze({ status: 404, message: "Notifications that wake the app are turned off on this server. Keep Curbside open to receive messages, or ask your administrator." }),
   queue_full: Object.freeze({ status: 503, message: "Not sent: the recipient's device has too many messages waiting. Try again once they are back online." }),
   rate_limited: Object.freeze({ status: 429, message: "Too many attempts. Wait a minute and try again." }),
   recipient_inactive: Object.freeze({ status: 409, message: "This person's account is switched off, so they cannot receive messages now. Ask your administrator." }),
@@ -179,6 +183,8 @@ export const POLICY_DEFAULTS = Object.freeze({
   patient_ack: "false",
   patient_urgent: "false",
   pin_required: "true",
+  push_interval: "15m0s",
+  push_urgent_dnd: "true",
   queue_max_per_device: "10000",
   quick_messages: "[\"On my way\",\"Call me when you can\",\"Seen, thanks\",\"Patient is ready\",\"Running 10 minutes late\"]",
   retention: "168h0m0s",

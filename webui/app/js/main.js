@@ -258,17 +258,14 @@ function registerServiceWorker() {
   }).catch((e) => console.warn("service worker not registered:", e.message));
 }
 
-/**
- * subscribePush is the seam for Web Push (the server side of Web Push is not built yet): it
- * subscribes this browser with the server's VAPID public key and returns the
- * subscription for the caller to register with the server. The push payload
- * carries no PHI; the service worker's push handler only wakes the app.
- */
-export async function subscribePush(vapidPublicKey) {
-  const reg = await navigator.serviceWorker.ready;
-  return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: vapidPublicKey });
-}
-window.curbside.subscribePush = subscribePush;
+// A tapped notification names its conversation (sw.js). The address is
+// set whether the app is unlocked or not: the conversation shows only
+// after the PIN, when the app routes by the address.
+navigator.serviceWorker?.addEventListener("message", (e) => {
+  const m = e.data;
+  if (e.origin && e.origin !== location.origin) return;
+  if (m && m.type === "curbside:open" && typeof m.conv === "string") location.hash = "/c/" + m.conv;
+});
 
 boot().catch((e) => {
   console.error(e);

@@ -266,6 +266,7 @@ export {};
  * @property {number} [server_time]
  * @property {string} [version]
  * @property {string} [practice] the practice's name, when the server has one (printouts name it)
+ * @property {{vapid_key: string}} [push] Web Push: the server's VAPID public key (base64url); absent when push is off
  */
 
 /**

@@ -18,19 +18,19 @@ export function sh(bin, args, { input, timeout = 60000 } = {}) {
   });
 }
 
-async function freePort() {
+export async function freePort() {
   return new Promise((resolve) => {
     const s = net.createServer();
     s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
   });
 }
 
-/** startServer runs `curbside serve` on a fresh data directory and waits for /healthz. */
-export async function startServer(bin, dataDir) {
+/** startServer runs `curbside serve` (with any extra flags) on a fresh data directory and waits for /healthz. */
+export async function startServer(bin, dataDir, extra = []) {
   dataDir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), "curbside-webui-data-"));
   const port = await freePort();
   const log = fs.openSync(path.join(os.tmpdir(), `curbside-webui-server-${port}.log`), "w");
-  const child = spawn(bin, ["serve", "--data", dataDir, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", log, log] });
+  const child = spawn(bin, ["serve", "--data", dataDir, "--listen", `127.0.0.1:${port}`, ...extra], { stdio: ["ignore", log, log] });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     try { if ((await fetch(url + "/healthz")).ok) break; } catch { /* not yet */ }

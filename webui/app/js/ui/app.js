@@ -14,6 +14,7 @@ import { clearToasts, fill, h, toast } from "./dom.js";
 import { renderSidebar } from "./convlist.js";
 import { renderConvBody, renderConversation } from "./conversation.js";
 import { safetyDialog } from "./dialogs.js";
+import { offerPush } from "./notifications.js";
 import { renderSettings } from "./settings.js";
 import { play } from "./sounds.js";
 
@@ -36,6 +37,8 @@ class AppUI {
     this.onHash = () => this.route();
     this.urgentTimer = setInterval(() => this.urgentAlert(), 20000);
     this.renderQueued = false;
+    /** @type {HTMLElement | null} the open conversation's messages; null when none is drawn */
+    this.msgBox = null;
     /** @type {ResizeObserver | null} keeps the open conversation scrolled to its newest message */
     this.resizeObs = null;
   }
@@ -51,6 +54,9 @@ class AppUI {
     this.onVisible = () => { if (document.visibilityState === "visible" && this.convId) this.c.markRead(this.convId); };
     document.addEventListener("visibilitychange", this.onVisible);
     this.route();
+    this.pushOffer = false;
+    this.pushOfferTried = false;
+    this.tryPushOffer();
   }
 
   unmount() {
@@ -84,16 +90,27 @@ class AppUI {
 
   go(hash) { location.hash = hash; }
 
+  /** tryPushOffer considers the one-time notifications offer once the server's config is known. */
+  tryPushOffer() {
+    if (this.pushOfferTried || !this.c.config?.push) return;
+    this.pushOfferTried = true;
+    offerPush(this).catch(() => {});
+  }
+
   changed(d) {
     // Coalesce bursts (a reconnect delivers many frames) into one render per frame.
     if (d.what === "msg" || d.what === "expired") this.dirtyConv = true;
+    if (d.what === "config") this.tryPushOffer();
     if (this.renderQueued) return;
     this.renderQueued = true;
     requestAnimationFrame(() => {
       this.renderQueued = false;
       if (!this.c) return; // locked meanwhile
       this.renderSidebar();
-      if (this.view === "conv") this.renderConvBody();
+      if (this.view === "conv") {
+        if (this.msgBox) this.renderConvBody();
+        else if (this.c.convs.get(this.convId)) this.renderPane(true);
+      }
       else if (this.view === "settings" && d.what !== "msg") this.renderPane();
       this.updateTitle();
     });

@@ -15,6 +15,9 @@ import { printConversation, setPrintHead } from "./print.js";
 
 export function renderConversation(ui, fresh = false) {
   if (ui.view !== "conv" || !ui.c.convs.get(ui.convId)) {
+    // Nothing is drawn for a conversation not (yet) known: one opened from
+    // a notification before its messages arrived is drawn when they do.
+    ui.msgBox = null;
     fill(ui.pane, h("div.empty-state.pane-empty", icon("shield"), h("h2", "Choose a conversation"),
       h("p", "Your messages are end-to-end encrypted: only the people in a conversation can read them.")));
     return;

@@ -5,6 +5,7 @@ import { avatarClass, fill, fmtTime, h, icon, initials } from "./dom.js";
 import { FLAG_URGENT, PRESENCE_AVAILABLE, PRESENCE_OFFLINE, PRESENCE_SETTABLE } from "../constants.js";
 import { PRESENCE } from "./common.js";
 import { newConversation } from "./dialogs.js";
+import { pushOfferBanner } from "./notifications.js";
 
 export function renderSidebar(ui) {
   const c = ui.c;
@@ -30,6 +31,8 @@ export function renderSidebar(ui) {
       h("span", ` A new device was added to your account (${fmtTime(own.warning.at)}). If that was not you, tell your administrator now.`),
       h("button.link", { type: "button", onclick: () => c.dismissKeyWarning(c.me.id) }, "It was me")));
   }
+
+  banners.push(pushOfferBanner(ui));
 
   const search = h("input.search-input", { type: "search", placeholder: "Search messages", "aria-label": "Search messages", autocomplete: "off", value: ui.query,
     oninput: (e) => { ui.query = e.target.value; renderList(ui); } });

@@ -2,10 +2,11 @@
 // The settings page: status and automatic reply, sounds, quick messages,
 // security (lock, PIN, devices), sign-in security and the account.
 import { PRESENCE_SETTABLE } from "../constants.js";
-import { fill, h, icon, toast } from "./dom.js";
+import { fill, h, icon } from "./dom.js";
 import { fmtDuration, PRESENCE } from "./common.js";
 import { changePinDialog } from "./dialogs.js";
 import { mfaSettings } from "./mfa.js";
+import { pushSettings } from "./notifications.js";
 import { play, SOUNDS } from "./sounds.js";
 
 export function renderSettings(ui) {
@@ -34,13 +35,12 @@ export function renderSettings(ui) {
       sec("Status",
         h("fieldset.radio-group", h("legend.visually-hidden", "Your status"),
           PRESENCE_SETTABLE.map((st) => h("label.radio", h("input", { type: "radio", name: "presence", value: st, checked: s.presence === st, onchange: () => c.setPresence(st) }), " ", PRESENCE[st]))),
-        h("p.hint", "Do not disturb silences sounds (urgent messages still sound)."),
+        h("p.hint", "Do not disturb silences sounds and holds back notifications (urgent messages still come through)."),
         h("label", { for: "auto-reply" }, "Automatic reply while on Do not disturb (optional)"), autoReply),
       sec("Sounds and notifications",
         h("label", { for: "sound" }, "Message sound"), h("div.row", soundSel, h("button.secondary", { type: "button", onclick: () => play(soundSel.value) }, "Play")),
-        "Notification" in window ? h("div.row", h("button.secondary", { type: "button", onclick: async () => { const r = await Notification.requestPermission(); toast(r === "granted" ? "Notifications are on. They never show message text." : "Notifications stay off."); } },
-          "Notify me when Curbside is in the background")) : null,
-        h("p.hint", "Notifications say only that a message arrived, never what it says.")),
+        h("h3", "Notifications"), pushSettings(ui),
+        h("p.hint", "A notification says only that a secure message is waiting, and whether it is urgent: never who wrote or what. The message opens after you unlock Curbside with your PIN.")),
       sec("Quick messages",
         h("ul.quick-manage", (s.quick || []).map((t, i) => h("li", h("span", t), h("button.link", { type: "button", onclick: () => c.saveSettings({ quick: s.quick.filter((_, j) => j !== i) }) }, "Remove")))),
         h("form.row", { onsubmit: (e) => { e.preventDefault(); const t = newQuick.value.trim(); if (t) c.saveSettings({ quick: [...(s.quick || []), t] }); } },
