@@ -12,7 +12,12 @@
 // "Printed" is the time of printing, not of opening the conversation.
 import { fill, fmtFull, h } from "./dom.js";
 
-/** The open conversation's header filler; one conversation is open at a time. */
+/**
+ * The open conversation's header filler; one conversation is open at a
+ * time. It holds the view and the header weakly: a locked app drops its
+ * decrypted state, and a module-level reference must not keep it alive.
+ * @type {null | (() => void)}
+ */
 let current = null;
 window.addEventListener("beforeprint", () => current?.());
 
@@ -23,7 +28,11 @@ window.addEventListener("beforeprint", () => current?.());
  * @param {HTMLElement} el
  */
 export function setPrintHead(ui, el) {
-  current = () => fillPrintHead(ui, el);
+  const uiRef = new WeakRef(ui), elRef = new WeakRef(el);
+  current = () => {
+    const u = uiRef.deref(), e = elRef.deref();
+    if (u && e) fillPrintHead(u, e);
+  };
   current();
 }
 
