@@ -43,6 +43,11 @@ type Console struct {
 	// PublicURL is the origin people reach the server at, for the links
 	// in invitations; empty: the origin each request came to.
 	PublicURL string
+	// MailOrigin is the origin of the links the console mails: PublicURL,
+	// or the address of a loopback listener; empty: links are not mailed.
+	// Never the Host of the request, which the caller chooses: the mail
+	// goes out from the practice's own address.
+	MailOrigin string
 }
 
 // Routes lists the console's routes and the level each needs, one line

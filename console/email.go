@@ -155,8 +155,9 @@ func (a *Console) testEmail(w http.ResponseWriter, r *http.Request) error {
 // emailInvitation mails a pending invitation's link to the person it is
 // for: the email address in the directory (of the account, for a reset;
 // the one the invitation names, for a new account), never one the caller
-// chooses. The server keeps only the token's hash, so the console gives
-// the token back, which also proves the caller holds the link.
+// chooses. The link names MailOrigin, never the request's Host. The
+// server keeps only the token's hash, so the console gives the token
+// back, which also proves the caller holds the link.
 func (a *Console) emailInvitation(w http.ResponseWriter, r *http.Request) error {
 	id, err := web.PathID(r, "id")
 	if err != nil {
@@ -205,8 +206,11 @@ func (a *Console) emailInvitation(w http.ResponseWriter, r *http.Request) error 
 	if to == "" {
 		return protocol.Errorf(protocol.CodeMailNotSetUp, "%s has no email address in the directory: add one, or copy the link and give it to them yourself", inv.Username)
 	}
+	if a.MailOrigin == "" {
+		return protocol.Errorf(protocol.CodeMailNotSetUp, "the server does not know the address people reach it at, so a mailed link could not name it: start it with --public-url, or copy the link and give it to them yourself")
+	}
 	practice := a.Mail.Practice(r.Context())
-	msg := mail.Invitation(practice, to, auth.InvitationURL(a.origin(r), in.Token), time.UnixMilli(inv.ExpiresAt), inv.Kind == store.InviteReset)
+	msg := mail.Invitation(practice, to, auth.InvitationURL(a.MailOrigin, in.Token), time.UnixMilli(inv.ExpiresAt), inv.Kind == store.InviteReset)
 	switch err := a.Mail.Enqueue(r.Context(), msg); {
 	case errors.Is(err, mail.ErrNotConfigured):
 		return errMailOff

@@ -60,6 +60,11 @@ func TestGuardAddresses(t *testing.T) {
 		"127.0.0.1", "127.9.9.9", "::1", "0.0.0.0", "::", "10.1.2.3", "172.16.0.1", "192.168.1.1",
 		"169.254.169.254", "fe80::1", "fc00::1", "fd12:3456::1", "100.64.0.1", "224.0.0.1", "ff02::1",
 		"255.255.255.255", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1", "198.18.0.1", "192.0.2.1",
+		// Other IPv6 forms that carry an IPv4 address or are not the
+		// public internet: IPv4-compatible (::a.b.c.d), IPv4-translated
+		// (::ffff:0:a.b.c.d), local-use NAT64 (64:ff9b:1::/48), 6to4,
+		// Teredo and the deprecated site-local range.
+		"::10.0.0.1", "::ffff:0:10.0.0.1", "64:ff9b:1::a00:1", "2002:a00:1::1", "2001::1", "fec0::1",
 	} {
 		if err := g.CheckAddr(netip.MustParseAddr(bad)); !errors.Is(err, ErrRefused) {
 			t.Errorf("%s admitted", bad)

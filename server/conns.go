@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -60,11 +61,12 @@ func defaultMaxConns(files uint64) int {
 }
 
 // connLimiter wraps a listener so that it holds at most max connections in
-// total and at most perIP from one remote address (0: no per-address
-// limit). A connection over a limit is accepted, answered with a 503 that
-// says why, and closed at once: it costs a file descriptor for a moment
-// rather than for as long as the client likes. Listeners made with also
-// share the counts: the limits are the process's, not one port's.
+// total and at most perIP from one remote address, an IPv6 /64 counting as
+// one (0: no per-address limit). A connection over a limit is accepted,
+// answered with a 503 that says why, and closed at once: it costs a file
+// descriptor for a moment rather than for as long as the client likes.
+// Listeners made with also share the counts: the limits are the
+// process's, not one port's.
 type connLimiter struct {
 	net.Listener
 	*connCounts
@@ -80,7 +82,7 @@ type connCounts struct {
 
 	mu      sync.Mutex
 	total   int
-	byIP    map[string]int
+	byIP    map[string]int       // by sourceKey
 	logged  map[string]time.Time // when each kind of refusal was last logged
 	refused map[string]int       // refusals of each kind since it was logged
 
@@ -120,19 +122,37 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 
 // take counts a new connection from ip, or says why it is refused.
 func (l *connCounts) take(ip string) string {
+	key := sourceKey(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
 	case l.total >= l.max:
 		l.note("total", "connection limit reached: refusing new connections", "limit", l.max, "flag", "--max-conns")
 		return "The server has too many connections open. Try again in a moment."
-	case l.perIP > 0 && l.byIP[ip] >= l.perIP && (l.exempt == nil || !l.exempt(ip)):
-		l.note("ip:"+ip, "connection limit for one address reached: refusing its new connections", "ip", ip, "limit", l.perIP, "flag", "--max-conns-per-ip")
+	case l.perIP > 0 && l.byIP[key] >= l.perIP && (l.exempt == nil || !l.exempt(ip)):
+		l.note("ip:"+key, "connection limit for one address reached: refusing its new connections", "ip", key, "limit", l.perIP, "flag", "--max-conns-per-ip")
 		return "Too many connections from your network. Close some tabs or devices and try again in a moment; if your practice shares one address, ask your administrator to raise the limit."
 	}
 	l.total++
-	l.byIP[ip]++
+	l.byIP[key]++
 	return ""
+}
+
+// sourceKey is what the per-address cap counts ip under: an IPv4 address
+// as it is, an IPv6 address by its /64. A single IPv6 host is commonly
+// given a whole /64 and may connect from as many of its addresses as it
+// likes, so counting addresses would let one host take the whole total.
+// (The sign-in limit counts sources the same way.)
+func sourceKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
 }
 
 // note logs a refusal at WARN the first time it happens, and then at most
@@ -154,11 +174,12 @@ func (l *connCounts) note(kind, msg string, args ...any) {
 }
 
 func (l *connCounts) release(ip string) {
+	key := sourceKey(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.total--
-	if l.byIP[ip]--; l.byIP[ip] <= 0 {
-		delete(l.byIP, ip)
+	if l.byIP[key]--; l.byIP[key] <= 0 {
+		delete(l.byIP, key)
 	}
 }
 

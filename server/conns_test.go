@@ -105,3 +105,27 @@ func TestConnLimiterExempt(t *testing.T) {
 		t.Fatalf("counted %d connections, want 3 across both listeners", ln.total)
 	}
 }
+
+// TestConnLimiterIPv6Prefix: one IPv6 host is given a /64 and may connect
+// from any address in it, so the per-address cap counts the /64; other
+// /64s and IPv4 addresses are counted apart.
+func TestConnLimiterIPv6Prefix(t *testing.T) {
+	l := limitListener(nil, 100, 2, slog.New(slog.DiscardHandler))
+	for i, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2"} {
+		if why := l.take(ip); why != "" {
+			t.Fatalf("connection %d refused: %s", i, why)
+		}
+	}
+	if why := l.take("2001:db8:1:2:ffff::3"); why == "" {
+		t.Fatal("a third address of the same /64 was let past the per-address cap")
+	}
+	for _, ip := range []string{"2001:db8:1:3::1", "192.0.2.1", "192.0.2.2"} {
+		if why := l.take(ip); why != "" {
+			t.Fatalf("%s refused: %s", ip, why)
+		}
+	}
+	l.release("2001:db8:1:2::1")
+	if why := l.take("2001:db8:1:2::9"); why != "" {
+		t.Fatalf("a released slot of the /64 was not given back: %s", why)
+	}
+}

@@ -164,18 +164,25 @@ func baseTLSConfig() *tls.Config {
 }
 
 // redirectToHTTPS answers every request on the plain HTTP port with a
-// permanent redirect to the same path over HTTPS: to the configured domain
-// when there is one (a forged Host cannot send the visitor elsewhere),
-// otherwise to the host asked for. Nothing else is served in the clear.
-func redirectToHTTPS(domain, httpsAddr string) http.Handler {
+// permanent redirect to the same path over HTTPS: to origin, the
+// configured public URL, when there is one (a forged Host cannot send the
+// visitor elsewhere), otherwise to the host asked for on the port of
+// httpsAddr. Nothing else is served in the clear.
+//
+// Only the path and query of the request are carried over. A request line
+// may name a target that is not a path ("x:@evil.example", which
+// RequestURI gives back as it came); appended to the origin, that would
+// name another host.
+func redirectToHTTPS(origin, httpsAddr string) http.Handler {
+	origin = strings.TrimSuffix(origin, "/")
 	port := ""
 	if p, err := listenPort(httpsAddr); err == nil && p != 443 {
 		port = fmt.Sprintf(":%d", p)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := domain
-		if host == "" {
-			host = r.Host
+		base := origin
+		if base == "" {
+			host := r.Host
 			if h, _, err := net.SplitHostPort(r.Host); err == nil {
 				host = h
 			}
@@ -186,10 +193,17 @@ func redirectToHTTPS(domain, httpsAddr string) http.Handler {
 				http.Error(w, "Use https://", http.StatusBadRequest)
 				return
 			}
+			base = "https://" + host + port
 		}
-		target := "https://" + host + port + r.URL.RequestURI()
+		path := r.URL.EscapedPath()
+		if !strings.HasPrefix(path, "/") {
+			path = "/"
+		}
+		if r.URL.RawQuery != "" {
+			path += "?" + r.URL.RawQuery
+		}
 		w.Header().Set("Connection", "close")
-		http.Redirect(w, r, target, http.StatusPermanentRedirect)
+		http.Redirect(w, r, base+path, http.StatusPermanentRedirect)
 	})
 }
 
@@ -266,7 +280,7 @@ func openListeners(cfg Config, lim Config, proxies web.Proxies, log *slog.Logger
 			return nil, fmt.Errorf("listen on %s: %w (it answers ACME's HTTP-01 challenge and redirects to HTTPS; choose another with --http-listen, or turn it off with --http-listen %s)", hl, err, HTTPListenOff)
 		}
 		ls.redirect = limited.also(rln)
-		ls.redirectHandler = redirectToHTTPS(cfg.Domain, cfg.httpsListen())
+		ls.redirectHandler = redirectToHTTPS(cfg.publicURL(), cfg.httpsListen())
 		if ls.acme != nil {
 			ls.redirectHandler = ls.acme.httpHandler(ls.redirectHandler)
 		}

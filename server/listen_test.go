@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,6 +14,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,20 +96,21 @@ func TestPublicURLFromDomain(t *testing.T) {
 }
 
 // TestRedirectToHTTPS: plain HTTP answers only with a redirect to the same
-// path over HTTPS, to the configured domain whatever Host says.
+// path over HTTPS, to the configured public URL whatever Host says.
 func TestRedirectToHTTPS(t *testing.T) {
 	for _, tc := range []struct {
-		domain, httpsAddr, host, path, want string
+		origin, httpsAddr, host, path, want string
 	}{
-		{"chat.example.org", ":443", "evil.example", "/app?x=1", "https://chat.example.org/app?x=1"},
-		{"chat.example.org", "127.0.0.1:8443", "chat.example.org:8080", "/", "https://chat.example.org:8443/"},
+		{"https://chat.example.org", ":443", "evil.example", "/app?x=1", "https://chat.example.org/app?x=1"},
+		{"https://chat.example.org:8443", "127.0.0.1:8443", "chat.example.org:8080", "/", "https://chat.example.org:8443/"},
+		{"https://chat.practice.lan/", ":443", "evil.example", "//evil.example/x", "https://chat.practice.lan//evil.example/x"},
 		{"", ":443", "chat.practice.lan:80", "/login", "https://chat.practice.lan/login"},
 		{"", ":443", "[::1]:80", "/", "https://[::1]/"},
 	} {
 		r := httptest.NewRequest("GET", tc.path, nil)
 		r.Host = tc.host
 		w := httptest.NewRecorder()
-		redirectToHTTPS(tc.domain, tc.httpsAddr).ServeHTTP(w, r)
+		redirectToHTTPS(tc.origin, tc.httpsAddr).ServeHTTP(w, r)
 		if w.Code != http.StatusPermanentRedirect || w.Header().Get("Location") != tc.want {
 			t.Errorf("%s%s: %d %q, want %q", tc.host, tc.path, w.Code, w.Header().Get("Location"), tc.want)
 		}
@@ -189,5 +192,23 @@ func TestCertFilesReload(t *testing.T) {
 	}
 	if _, err := loadCertFiles(certPath, keyPath, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "want PEM files") {
 		t.Fatalf("a broken pair at start: %v", err)
+	}
+}
+
+// TestRedirectToHTTPSRequestTarget: a request line whose target is not a
+// path (an absolute URI without one, "x:@evil.example") cannot add to the
+// host of the redirect: the name and port stay the configured ones.
+func TestRedirectToHTTPSRequestTarget(t *testing.T) {
+	for _, target := range []string{"x:@evil.example", "x:.evil.example/p", "http:evil.example", "*"} {
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader("GET " + target + " HTTP/1.1\r\nHost: chat.example.org\r\n\r\n")))
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		w := httptest.NewRecorder()
+		redirectToHTTPS("https://chat.example.org", ":443").ServeHTTP(w, r)
+		loc, _ := url.Parse(w.Header().Get("Location"))
+		if w.Code == http.StatusPermanentRedirect && (loc == nil || loc.Host != "chat.example.org" || loc.User != nil || !strings.HasPrefix(loc.Path, "/")) {
+			t.Errorf("GET %s: redirected to %q", target, w.Header().Get("Location"))
+		}
 	}
 }

@@ -228,6 +228,10 @@ func Run(ctx context.Context, cfg Config) error {
 	defer ls.close()
 	log.Info("connection limits", "max_conns", lim.MaxConns, "max_conns_per_ip", lim.MaxConnsPerIP, "open_files", fileLimit(),
 		"read_timeout", lim.ReadTimeout, "idle_timeout", lim.IdleTimeout)
+	p.Console.MailOrigin = mailOrigin(cfg.PublicURL, ls.scheme, ls.main.Addr())
+	if p.Console.MailOrigin == "" {
+		log.Warn("no --public-url: invitation links cannot be sent by email (the console still shows them to copy), and unread reminders link to the listening address")
+	}
 	errc := make(chan error, 2)
 	var redirect *http.Server
 	if ls.tls != nil {
@@ -406,6 +410,21 @@ func logMailSetup(ctx context.Context, m *mail.Service, log *slog.Logger) {
 	default:
 		log.Info("email on", "smtp_host", set.Host, "smtp_port", set.Port, "security", set.Security, "password", src)
 	}
+}
+
+// mailOrigin is the origin of links the server mails: the public URL, or
+// the address of a listener on loopback, which is the address people use
+// there; "" when neither, as the listening address of a server that
+// others reach (0.0.0.0, a name behind a proxy) is not one they could
+// open.
+func mailOrigin(publicURL, scheme string, addr net.Addr) string {
+	if publicURL != "" {
+		return strings.TrimSuffix(publicURL, "/")
+	}
+	if a, ok := addr.(*net.TCPAddr); ok && a.IP.IsLoopback() {
+		return scheme + "://" + a.String()
+	}
+	return ""
 }
 
 // logSetupLink logs, on a fresh data directory, the single-use link that

@@ -86,3 +86,23 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("empty data dir accepted")
 	}
 }
+
+// TestMailOrigin: mailed links name the public URL, or a loopback
+// listener; a server others reach at an address it cannot know mails none.
+func TestMailOrigin(t *testing.T) {
+	for _, tc := range []struct {
+		public string
+		addr   net.Addr
+		want   string
+	}{
+		{"https://chat.example.org/", &net.TCPAddr{IP: net.IPv4zero, Port: 443}, "https://chat.example.org"},
+		{"", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://127.0.0.1:8080"},
+		{"", &net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, "http://[::1]:8080"},
+		{"", &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, ""},
+		{"", &net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 8080}, ""},
+	} {
+		if got := mailOrigin(tc.public, "http", tc.addr); got != tc.want {
+			t.Errorf("mailOrigin(%q, %v) = %q, want %q", tc.public, tc.addr, got, tc.want)
+		}
+	}
+}
