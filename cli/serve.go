@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/internal/logging"
+	"github.com/curbside-health/curbside/replica"
 	"github.com/curbside-health/curbside/server"
 )
 
@@ -86,11 +87,14 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", envInt("max-conns-per-ip", server.DefaultMaxConnsPerIP), "connections open at once from one address; raise it for a large practice behind one NAT, or -1 for no cap behind a reverse proxy (env CURBSIDE_MAX_CONNS_PER_IP)")
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", envDuration("read-timeout", server.DefaultReadTimeout), "longest time to read one request, headers and body; uploads and WebSockets are exempt (env CURBSIDE_READ_TIMEOUT)")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", envDuration("idle-timeout", server.DefaultIdleTimeout), "longest time a kept-alive connection waits for its next request (env CURBSIDE_IDLE_TIMEOUT)")
+	fs.StringVar(&cfg.Replica, "replica", envOr("replica", ""), "replicate the database and the data directory's files continuously to file:///path or s3://bucket/path?endpoint=URL&region=R (S3 credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or ~/.aws/credentials) (env CURBSIDE_REPLICA)")
+	fs.DurationVar(&cfg.ReplicaSyncInterval, "replica-sync-interval", envDuration("replica-sync-interval", replica.DefaultSyncInterval), "how often changes are sent to the replica: at most this much is lost with the disk (env CURBSIDE_REPLICA_SYNC_INTERVAL)")
+	fs.DurationVar(&cfg.DrillEvery, "drill-every", envDuration("drill-every", server.DefaultDrillEvery), "how often the server restores its replica into a temporary directory and checks it (env CURBSIDE_DRILL_EVERY)")
 	level := fs.String("log-level", envOr("log-level", "info"), "log level: debug, info, warn or error (env CURBSIDE_LOG_LEVEL)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := checkEnv([]string{"max-conns", "max-conns-per-ip"}, []string{"read-timeout", "idle-timeout", "acme-renew-check"}); err != nil {
+	if err := checkEnv([]string{"max-conns", "max-conns-per-ip"}, []string{"read-timeout", "idle-timeout", "acme-renew-check", "replica-sync-interval", "drill-every"}); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
