@@ -100,13 +100,16 @@ func (f *FileSync) Sync(ctx context.Context) (SyncResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var res SyncResult
+	dirty := false
 	if f.man == nil {
 		m, err := ReadManifest(ctx, f.obj)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return res, err
 		}
 		if m == nil {
-			m = &Manifest{Version: 1, Files: map[string]FileEntry{}}
+			// A new replica gets its manifest at once, empty or not, so
+			// a restore can tell "no files" from "not synced yet".
+			m, dirty = &Manifest{Version: 1, Files: map[string]FileEntry{}}, true
 		}
 		f.man = m
 	}
@@ -155,7 +158,6 @@ func (f *FileSync) Sync(ctx context.Context) (SyncResult, error) {
 		return res, fmt.Errorf("replica: read the data directory: %w", err)
 	}
 	sort.Strings(changed)
-	dirty := false
 	for i, rel := range changed {
 		e, n, err := f.upload(ctx, rel, m.Files[rel])
 		if errors.Is(err, os.ErrNotExist) {

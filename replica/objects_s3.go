@@ -11,6 +11,7 @@ import (
 	"path"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -34,11 +35,12 @@ func newS3Objects(ctx context.Context, c *lss3.ReplicaClient, prefix string) (*s
 	if region == "" {
 		region = lss3.DefaultRegion
 	}
-	hc := &http.Client{}
+	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
 	if c.SkipVerify {
-		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+		opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+		})))
 	}
-	opts := []func(*config.LoadOptions) error{config.WithRegion(region), config.WithHTTPClient(hc)}
 	if c.AccessKeyID != "" && c.SecretAccessKey != "" {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")))
 	}

@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/benbjohnson/litestream"
 	"github.com/benbjohnson/litestream/file"
@@ -97,4 +98,11 @@ func Redact(raw string) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// Newest returns when the newest transaction reached the replica's
+// database (zero: it holds none).
+func (t *Target) Newest(ctx context.Context) (time.Time, error) {
+	_, updated, err := litestream.NewReplicaWithClient(nil, t.DB).TimeBounds(ctx)
+	return updated, err
 }
