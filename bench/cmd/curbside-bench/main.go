@@ -193,12 +193,24 @@ func run(ctx context.Context, cfg config) error {
 				return nil, 0, err
 			}
 			defer p.Stop()
-			lag, err := bench.SampleLag(ctx, url, 100*time.Millisecond)
-			if err != nil {
-				return nil, 0, err
+			// Sampled during the window only: while envelopes are sealed
+			// nothing is written, and an idle replica's newest
+			// transaction only grows older.
+			var lag *bench.LagSampler
+			var samples []time.Duration
+			progress := opt.Progress
+			opt.Progress = func(phase string) {
+				progress(phase)
+				switch phase {
+				case "window open":
+					lag, _ = bench.SampleLag(ctx, url, 100*time.Millisecond)
+				case "window closed":
+					if lag != nil {
+						samples = lag.Stop()
+					}
+				}
 			}
 			res, err := bench.Saturation(ctx, opt, sd, bench.OneToOne, cfg.perSender)
-			samples := lag.Stop()
 			if err != nil {
 				return nil, 0, err
 			}
