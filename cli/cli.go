@@ -33,6 +33,8 @@ func commands() []command {
 		{"group", "manage groups: add, members", runGroup},
 		{"policy", "show or set the security policy", runPolicy},
 		{"audit", "the audit log: verify, export, list", runAudit},
+		{"restore", "restore a data directory from its replica", runRestore},
+		{"drill", "restore the replica into a temporary directory and check it", runDrill},
 		{"client", "the command-line client: login, send, recv", runClient},
 		{"version", "print the version, the commit and the Go version", runVersion},
 	}

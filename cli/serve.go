@@ -11,6 +11,7 @@ import (
 
 	"github.com/curbside-health/curbside/internal/logging"
 	"github.com/curbside-health/curbside/push"
+	"github.com/curbside-health/curbside/replica"
 	"github.com/curbside-health/curbside/server"
 )
 
@@ -91,11 +92,15 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	pushHosts := fs.String("push-hosts", envOr("push-hosts", ""), "push services the server sends to, comma-separated host names ('*.' for any name below one); empty: "+strings.Join(push.DefaultHosts, ",")+" (env CURBSIDE_PUSH_HOSTS)")
 	fs.StringVar(&cfg.PushContact, "push-contact", envOr("push-contact", ""), "an https URL or e-mail address the push services may contact about this server's pushes; empty: --public-url when https (env CURBSIDE_PUSH_CONTACT)")
 	fs.BoolVar(&cfg.PushAllowLoopback, "push-allow-loopback", false, "FOR TESTS ONLY: let pushes go to a push service on a loopback address, over http too")
+	fs.StringVar(&cfg.Replica, "replica", envOr("replica", ""), "replicate the database and the data directory's files continuously to file:///path or s3://bucket/path?endpoint=URL&region=R (S3 credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or ~/.aws/credentials) (env CURBSIDE_REPLICA)")
+	fs.DurationVar(&cfg.ReplicaSyncInterval, "replica-sync-interval", envDuration("replica-sync-interval", replica.DefaultSyncInterval), "how often changes are sent to the replica: at most this much is lost with the disk (env CURBSIDE_REPLICA_SYNC_INTERVAL)")
+	fs.DurationVar(&cfg.ReplicaMaxLag, "replica-max-lag", envDuration("replica-max-lag", server.DefaultReplicaMaxLag), "how far behind the replica may fall before /healthz answers 503 (env CURBSIDE_REPLICA_MAX_LAG)")
+	fs.DurationVar(&cfg.DrillEvery, "drill-every", envDuration("drill-every", server.DefaultDrillEvery), "how often the server restores its replica into a temporary directory and checks it (env CURBSIDE_DRILL_EVERY)")
 	level := fs.String("log-level", envOr("log-level", "info"), "log level: debug, info, warn or error (env CURBSIDE_LOG_LEVEL)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := checkEnv([]string{"max-conns", "max-conns-per-ip"}, []string{"read-timeout", "idle-timeout", "acme-renew-check"}); err != nil {
+	if err := checkEnv([]string{"max-conns", "max-conns-per-ip"}, []string{"read-timeout", "idle-timeout", "acme-renew-check", "replica-sync-interval", "drill-every"}); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

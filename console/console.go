@@ -1,7 +1,7 @@
 // Package console is the API of the admin console, under /api/v1/admin/:
 // users, groups, invitations, CSV import, policy, devices with remote lock
-// and wipe, second-factor resets, the audit log, activity reports and the
-// email settings.
+// and wipe, second-factor resets, the audit log, activity reports, the
+// email settings and the backup's state.
 //
 // Every route says the least admin level that may call it (web.Helpdesk,
 // Admin or Owner); the guard in package auth checks that level, the
@@ -38,6 +38,8 @@ type Console struct {
 	// (assignments, group members, roles), so the relay can drop what it
 	// cached.
 	RulesChanged func()
+	// Backup is the server's replication and drills; nil: no replica.
+	Backup BackupSource
 	// Version is the server's version, for the inventory report.
 	Version string
 	// PublicURL is the origin people reach the server at, for the links
@@ -65,6 +67,7 @@ func (a *Console) Routes() []web.Route {
 	rs = append(rs, a.mfaRoutes()...)
 	rs = append(rs, a.assignmentRoutes()...)
 	rs = append(rs, a.emailRoutes()...)
+	rs = append(rs, a.backupRoutes()...)
 	return rs
 }
 

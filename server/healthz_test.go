@@ -6,8 +6,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/curbside-health/curbside/replica"
 )
 
 // The registry runs its checks in the order they were registered and
@@ -86,5 +90,25 @@ func TestHealthz(t *testing.T) {
 	full.Store(false)
 	if code, _ := get(); code != http.StatusOK {
 		t.Fatalf("after recovery: %d", code)
+	}
+}
+
+// TestReplicationCheck: /healthz's replication check fails once the
+// replica is further behind than the limit, with words saying how far,
+// and passes again when a sync catches up.
+func TestReplicationCheck(t *testing.T) {
+	st := replica.Status{LagMS: 2000}
+	check := replicationCheck(func() replica.Status { return st }, time.Minute)
+	if err := check(context.Background()); err != nil {
+		t.Fatalf("2 s behind: %v", err)
+	}
+	st.LagMS = (6 * time.Minute).Milliseconds()
+	err := check(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "6m0s behind") {
+		t.Fatalf("6 minutes behind: %v", err)
+	}
+	st.LagMS = 500
+	if err := check(context.Background()); err != nil {
+		t.Fatalf("caught up: %v", err)
 	}
 }

@@ -117,6 +117,17 @@ type Config struct {
 	// PushAllowLoopback lets pushes go to loopback addresses over http
 	// or https. For tests with a push service on this machine only.
 	PushAllowLoopback bool
+	// Replica, if set, is the URL the database and the data directory's
+	// files are replicated to continuously (file:///path or
+	// s3://bucket/path?endpoint=…&region=…); ReplicaSyncInterval how
+	// often (0: replica.DefaultSyncInterval); DrillEvery how often a
+	// restore drill runs (0: DefaultDrillEvery).
+	Replica             string
+	ReplicaSyncInterval time.Duration
+	DrillEvery          time.Duration
+	// ReplicaMaxLag is how far behind the replica may fall before
+	// /healthz fails; 0: DefaultReplicaMaxLag.
+	ReplicaMaxLag time.Duration
 
 	// Listener, if set, is used instead of listening on Listen, or on
 	// HTTPSListen with TLS (tests).
@@ -157,6 +168,9 @@ func (c *Config) Validate() error {
 	if c.ReadTimeout < 0 || c.IdleTimeout < 0 || c.CheckEvery < 0 {
 		return errors.New("--read-timeout, --idle-timeout and the check interval want a positive duration, or 0 for the default")
 	}
+	if c.ReplicaSyncInterval < 0 || c.DrillEvery < 0 {
+		return errors.New("--replica-sync-interval and --drill-every want a positive duration, or 0 for the default")
+	}
 	if c.RenewCheck < 0 {
 		return errors.New("--acme-renew-check wants a positive duration, or 0 for the default")
 	}
@@ -195,20 +209,44 @@ func Run(ctx context.Context, cfg Config) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
-	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log})
+	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log, Replicated: cfg.Replica != ""})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	log.Info("store open", "path", st.Path(), "schema", store.SchemaVersion)
+	backup, err := startBackup(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	// Closed after everything that writes has stopped (deferred later, so
+	// run earlier) and before the store closes: its last sync sees every
+	// write.
+	defer backup.close()
 
 	p, err := NewParts(st, cfg, log)
 	if err != nil {
 		return err
 	}
+	if backup != nil {
+		p.Console.Backup = backup
+		maxLag := cfg.ReplicaMaxLag
+		if maxLag <= 0 {
+			maxLag = DefaultReplicaMaxLag
+		}
+		p.Health.Register("replication", replicationCheck(backup.Rep.Status, maxLag))
+	}
 	auditCtx, stopAudit := context.WithCancel(ctx)
 	auditDone := make(chan struct{})
 	go func() { defer close(auditDone); runMaintenance(auditCtx, st, log, p.Mail.Alerts) }()
+	backupDone := make(chan struct{})
+	go func() {
+		defer close(backupDone)
+		if backup != nil {
+			backup.run(auditCtx, p.Mail.Alerts, cfg.limits().CheckEvery)
+		}
+	}()
+	defer func() { stopAudit(); <-backupDone }()
 	// Stopped before the store closes (deferred earlier, so run later).
 	defer func() { stopAudit(); <-auditDone }()
 

@@ -68,6 +68,8 @@ type Store struct {
 	depth depthBounds
 
 	health *writeHealth
+
+	replicatedOpt bool // Options.Replicated
 }
 
 // op is one write operation. fn runs inside the batch's transaction; if it
@@ -88,9 +90,15 @@ type Options struct {
 	// ReadOnly opens only the read pool and starts no writer (for reports
 	// and checks against a live server's data).
 	ReadOnly bool
+	// Replicated leaves the WAL's checkpoints to Litestream, which
+	// replicates the database: SQLite's automatic checkpoint is off on the
+	// write connection, and Close does not checkpoint. A database that
+	// Litestream has replicated (its state folder is beside it) is treated
+	// so by every Open, the command line's included.
+	Replicated bool
 }
 
-func dsn(path string, readOnly bool) string {
+func dsn(path string, readOnly, replicated bool) string {
 	q := url.Values{}
 	for _, p := range []string{
 		"busy_timeout(10000)",
@@ -107,6 +115,9 @@ func dsn(path string, readOnly bool) string {
 	} else {
 		q.Set("_txlock", "immediate")
 	}
+	if replicated && !readOnly {
+		q.Add("_pragma", "wal_autocheckpoint(0)")
+	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
@@ -120,11 +131,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	path := filepath.Join(dir, DBFile)
 	s := &Store{path: path, log: opts.Logger, depth: depthBounds{}, ops: make(chan *op, 4*maxBatch),
-		closed: make(chan struct{}), done: make(chan struct{}), health: newWriteHealth(opts.Logger)}
+		closed: make(chan struct{}), done: make(chan struct{}), health: newWriteHealth(opts.Logger), replicatedOpt: opts.Replicated}
 
 	var err error
 	if !opts.ReadOnly {
-		s.write, err = sql.Open("sqlite", dsn(path, false))
+		s.write, err = sql.Open("sqlite", dsn(path, false, s.replicated()))
 		if err != nil {
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
@@ -150,7 +161,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	s.read, err = sql.Open("sqlite", dsn(path, true))
+	s.read, err = sql.Open("sqlite", dsn(path, true, false))
 	if err != nil {
 		if s.write != nil {
 			s.write.Close()
@@ -194,9 +205,13 @@ func (s *Store) Close() error {
 				st.Close()
 			}
 		}
-		// Checkpoint so a cleanly stopped server leaves a compact database.
-		if _, err := s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-			errs = append(errs, err)
+		// Checkpoint so a cleanly stopped server leaves a compact
+		// database; unless Litestream replicates it, which checkpoints
+		// itself and must see every WAL frame before it is gone.
+		if !s.replicated() {
+			if _, err := s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		errs = append(errs, s.write.Close())
 	}

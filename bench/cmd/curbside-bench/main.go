@@ -46,6 +46,7 @@ type config struct {
 	coldRuns                      int
 	retries                       int
 	maxOther                      float64
+	restoreSize                   int64
 }
 
 func main() {
@@ -55,7 +56,7 @@ func main() {
 	flag.StringVar(&cfg.cache, "cache", "bench/.cache", "directory for built binaries and nats-server (relative to the curbside module's root)")
 	flag.StringVar(&cfg.natsVersion, "nats-version", "v2.15.2", "nats-server version to install")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the scratch directory (data directories and server logs) and print its path")
-	flag.StringVar(&cfg.only, "only", "", "comma-separated scenarios to run (size,cold,sat,group,rate,idle,nats); default all")
+	flag.StringVar(&cfg.only, "only", "", "comma-separated scenarios to run (size,cold,sat,repl,group,rate,idle,nats,restore); default all")
 	flag.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "warm-up before each measurement window")
 	flag.DurationVar(&cfg.measure, "measure", 10*time.Second, "measurement window of each load run")
 	flag.IntVar(&cfg.body, "body", 1024, "sealed body (ciphertext) bytes per message")
@@ -71,6 +72,7 @@ func main() {
 	flag.IntVar(&cfg.coldRuns, "cold-runs", 20, "cold starts to take the median of")
 	flag.IntVar(&cfg.retries, "retries", 2, "how many times to repeat a load measurement disturbed by other work")
 	flag.Float64Var(&cfg.maxOther, "max-other", 0.4, "CPU (cores) other work may take during a window before it counts as disturbed")
+	flag.Int64Var(&cfg.restoreSize, "restore-size", 1<<30, "restore: bytes of the synthetic database restored and drilled")
 	flag.Parse()
 	for _, f := range strings.Split(rates, ",") {
 		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
@@ -178,6 +180,59 @@ func run(ctx context.Context, cfg config) error {
 		return p, sd, bench.LoadOptions{Server: p.URL, TmpDir: tmp, Body: cfg.body, Warmup: cfg.warmup,
 			Measure: cfg.measure, Window: cfg.window, ServerPID: p.Pid(),
 			Progress: func(phase string) { logf("%s: %s (server pid %d)", name, phase, p.Pid()) }}, nil
+	}
+	if want("repl") {
+		// The same saturation with replication on, to a file replica on
+		// the same disk: the throughput it costs and the lag under it.
+		r.repl, err = retry(cfg, "1:1 saturation, replicating", func() (*replResult, float64, error) {
+			url := "file://" + filepath.Join(tmp, "repl-replica")
+			os.Setenv("CURBSIDE_REPLICA", url)
+			p, sd, opt, err := serve("repl", bench.SeedSpec{Users: 2 * cfg.pairs, Prefix: "s"})
+			os.Unsetenv("CURBSIDE_REPLICA")
+			if err != nil {
+				return nil, 0, err
+			}
+			defer p.Stop()
+			// Sampled during the window only: while envelopes are sealed
+			// nothing is written, and an idle replica's newest
+			// transaction only grows older.
+			var lag *bench.LagSampler
+			var samples []time.Duration
+			progress := opt.Progress
+			opt.Progress = func(phase string) {
+				progress(phase)
+				switch phase {
+				case "window open":
+					lag, _ = bench.SampleLag(ctx, url, 100*time.Millisecond)
+				case "window closed":
+					if lag != nil {
+						samples = lag.Stop()
+					}
+				}
+			}
+			res, err := bench.Saturation(ctx, opt, sd, bench.OneToOne, cfg.perSender)
+			if err != nil {
+				return nil, 0, err
+			}
+			out := &replResult{sat: res, lag: bench.Summarise(samples)}
+			logf("1:1 saturation, replicating: %.0f accepted/s; replica lag median %v, max %v", res.AcceptedPerSec(), out.lag.P50, out.lag.Max)
+			return out, res.OtherCores(), nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if want("restore") {
+		quiesce(tmp, cfg.keep)
+		dir := filepath.Join(tmp, "restore-data")
+		logf("restore: writing a %d-byte synthetic database", cfg.restoreSize)
+		if err := bench.SynthDB(ctx, dir, cfg.restoreSize); err != nil {
+			return err
+		}
+		if r.restore, err = bench.TimeRestore(ctx, dir, filepath.Join(tmp, "restore")); err != nil {
+			return err
+		}
+		logf("restore: %d bytes; first sync %v, restore %v, drill %v (ok %v)", r.restore.DBBytes, r.restore.InitialSync, r.restore.Restore, r.restore.Drill, r.restore.DrillOK)
 	}
 	if want("sat") {
 		r.sat, err = retry(cfg, "1:1 saturation", func() (*bench.SatResult, float64, error) {

@@ -27,6 +27,15 @@ type report struct {
 	idle       *bench.IdleResult
 	natsSat    *bench.SatResult
 	natsRates  []*bench.RateResult
+	repl       *replResult
+	restore    *bench.RestoreTimes
+}
+
+// replResult is the saturation run with replication on, and the replica's
+// lag sampled every 100 ms during it.
+type replResult struct {
+	sat *bench.SatResult
+	lag bench.Dist
 }
 
 func ms(d time.Duration) string {
@@ -123,6 +132,27 @@ func (r *report) write(w io.Writer) {
 				n := r.natsRates[i]
 				p("| %.0f | %s | %s |", s.Offered, ratio(s.Lat.P50, n.Lat.P50), ratio(s.Lat.P99, n.Lat.P99))
 			}
+		}
+	}
+	if r.repl != nil || r.restore != nil {
+		p("")
+		p("## Replication, restore and drill")
+		p("")
+		if r.repl != nil {
+			p("| load | accepted msgs/s without replication | accepted msgs/s replicating | replica lag median / p99 / max (samples) |")
+			p("| --- | ---: | ---: | ---: |")
+			without := "not run"
+			if r.sat != nil {
+				without = fmt.Sprintf("%.0f", r.sat.AcceptedPerSec())
+			}
+			p("| 1:1 saturation, file replica on the same disk | %s | %.0f | %s / %s / %s (%d) |", without, r.repl.sat.AcceptedPerSec(),
+				ms(r.repl.lag.P50), ms(r.repl.lag.P99), ms(r.repl.lag.Max), r.repl.lag.N)
+			p("")
+		}
+		if x := r.restore; x != nil {
+			p("| synthetic database | first full replication | restore into an empty directory | drill (restore, integrity check, audit chain, comparison) |")
+			p("| ---: | ---: | ---: | ---: |")
+			p("| %.2f GiB | %s | %s | %s%s |", float64(x.DBBytes)/(1<<30), ms(x.InitialSync), ms(x.Restore), ms(x.Drill), map[bool]string{true: "", false: " (failed)"}[x.DrillOK])
 		}
 	}
 	if r.idle != nil || r.size != nil || r.cold.N > 0 {

@@ -90,6 +90,7 @@ export const admin = {
   email: () => req("GET", `${A}/email`),
   saveEmail: (settings) => req("PUT", `${A}/email`, { json: settings }),
   testEmail: (to) => req("POST", `${A}/email/test`, { json: { to } }),
+  backup: () => req("GET", `${A}/backup`),
 
   policy: () => req("GET", `${A}/policy`),
   savePolicy: (values) => req("PUT", `${A}/policy`, { json: { values } }),

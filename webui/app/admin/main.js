@@ -10,6 +10,7 @@ import { importPage } from "./import.js";
 import { invitationsPage } from "./invitations.js";
 import { policyPage } from "./policy.js";
 import { emailPage } from "./email.js";
+import { backupPage } from "./backup.js";
 import { devicesPage } from "./devices.js";
 import { auditPage } from "./audit.js";
 import { reportsPage } from "./reports.js";
@@ -30,6 +31,7 @@ const PAGES = [
   { path: "devices", label: "Devices", icon: "lock", level: LEVEL_ADMIN, render: devicesPage },
   { path: "policy", label: "Policy", icon: "settings", level: LEVEL_ADMIN, render: policyPage },
   { path: "email", label: "Email", icon: "bell", level: LEVEL_ADMIN, render: emailPage },
+  { path: "backup", label: "Backup", icon: "shield", level: LEVEL_ADMIN, render: backupPage },
   { path: "audit", label: "Audit log", icon: "shield", level: LEVEL_ADMIN, render: auditPage },
   { path: "reports", label: "Reports", icon: "clock", level: LEVEL_ADMIN, render: reportsPage },
   { path: "account", label: "My account", icon: "user", level: LEVEL_HELPDESK, render: accountPage },

@@ -1,0 +1,224 @@
+// Package replica keeps a practice's data safe off the machine: it
+// replicates the database continuously with Litestream (as a library) and
+// copies the data directory's other files (attachment ciphertext, the
+// secret key, certificates) beside it; it restores both into an empty
+// directory, to the newest state or to a point in time; and it runs restore
+// drills that prove a replica restores.
+//
+// A replica location (Target) is a file:// directory or an S3 bucket
+// prefix. Litestream owns the database's checkpoints while it replicates
+// (the store turns its own off, see store.Options.Replicated); one loop
+// here drives Litestream's sync (WAL to LTX files, LTX files to the
+// replica) and the files' sync on the same interval, so "synced at T"
+// means everything committed before T is on the replica.
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+	"github.com/curbside-health/curbside/store"
+)
+
+// Defaults for Options.
+const (
+	// DefaultSyncInterval is how often the database and files are synced:
+	// what a whole-disk loss can cost, plus the upload's own time.
+	DefaultSyncInterval = time.Second
+	// DefaultRetention is how long the replica keeps history to restore
+	// to a point in time: snapshots older than this are deleted.
+	DefaultRetention = 72 * time.Hour
+	// DefaultSnapshotInterval is how often a full snapshot is written, so
+	// a restore replays at most this much history.
+	DefaultSnapshotInterval = 24 * time.Hour
+	// MaxAge is the oldest a replica may be before the server raises an
+	// alert: the HIPAA Security Rule's 2025 proposal asks for backups no
+	// older than 48 hours.
+	MaxAge = 48 * time.Hour
+)
+
+// Options configures Start.
+type Options struct {
+	URL              string
+	SyncInterval     time.Duration // 0: DefaultSyncInterval
+	Retention        time.Duration // 0: DefaultRetention
+	SnapshotInterval time.Duration // 0: DefaultSnapshotInterval
+	Logger           *slog.Logger
+}
+
+// Replicator replicates one data directory to one replica location.
+type Replicator struct {
+	target   *Target
+	dir      string
+	db       *litestream.DB
+	ls       *litestream.Store
+	files    *FileSync
+	log      *slog.Logger
+	interval time.Duration
+	started  time.Time
+
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu sync.Mutex
+	st Status
+}
+
+// Status is what the console shows of replication.
+type Status struct {
+	URL          string `json:"url"`           // without credentials
+	SyncInterval int64  `json:"sync_interval"` // ms
+	// LastSync is when the newest complete sync began (ms): everything
+	// committed and every file written before it is on the replica. 0: not
+	// since the server started.
+	LastSync int64 `json:"last_sync"`
+	// LagMS is how far behind the replica may be now: the time since
+	// LastSync (since the start, before the first sync).
+	LagMS      int64  `json:"lag_ms"`
+	LocalTXID  string `json:"local_txid,omitempty"`
+	RemoteTXID string `json:"remote_txid,omitempty"`
+	Files      int    `json:"files"` // files on the replica besides the database
+	// Error is the last sync's failure, if it failed; ErrorSince when
+	// syncs began to fail (ms).
+	Error      string `json:"error,omitempty"`
+	ErrorSince int64  `json:"error_since,omitempty"`
+	Stale      bool   `json:"stale"` // older than MaxAge
+}
+
+// Start opens the replica location and replicates dataDir's database
+// (already open, in WAL mode) and files to it until Close.
+func Start(ctx context.Context, dataDir string, opts Options) (*Replicator, error) {
+	t, err := Open(ctx, opts.URL)
+	if err != nil {
+		return nil, err
+	}
+	return StartTarget(ctx, dataDir, t, opts)
+}
+
+// StartTarget is Start with the location already opened (tests pass
+// in-memory objects).
+func StartTarget(ctx context.Context, dataDir string, t *Target, opts Options) (*Replicator, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	interval := cmp(opts.SyncInterval, DefaultSyncInterval)
+	db := litestream.NewDB(filepath.Join(dataDir, store.DBFile))
+	// This package drives the syncs (see run); Litestream's own timers
+	// would only race it.
+	db.MonitorInterval = 0
+	r := litestream.NewReplicaWithClient(db, t.DB)
+	r.MonitorEnabled = false
+	db.Replica = r
+	ls := litestream.NewStore([]*litestream.DB{db}, litestream.DefaultCompactionLevels)
+	ls.Logger = quiet(log.With("part", "litestream"))
+	db.SetLogger(ls.Logger)
+	t.DB.SetLogger(ls.Logger)
+	ls.SnapshotInterval = cmp(opts.SnapshotInterval, DefaultSnapshotInterval)
+	ls.SnapshotRetention = cmp(opts.Retention, DefaultRetention)
+	if err := ls.Open(ctx); err != nil {
+		return nil, fmt.Errorf("replica %s: %w", t.URL, err)
+	}
+	rep := &Replicator{target: t, dir: dataDir, db: db, ls: ls, files: NewFileSync(dataDir, t.Files), log: log,
+		interval: interval, started: time.Now(), done: make(chan struct{})}
+	rep.st = Status{URL: t.URL, SyncInterval: interval.Milliseconds()}
+	runCtx, cancel := context.WithCancel(context.Background())
+	rep.cancel = cancel
+	go rep.run(runCtx)
+	return rep, nil
+}
+
+func cmp(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// URL is the location, without credentials.
+func (r *Replicator) URL() string { return r.target.URL }
+
+func (r *Replicator) run(ctx context.Context) {
+	defer close(r.done)
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		r.SyncOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// SyncOnce syncs the database and then the files, now, and records the
+// outcome in the status.
+func (r *Replicator) SyncOnce(ctx context.Context) error {
+	began := time.Now()
+	err := r.db.SyncAndWait(ctx)
+	var res SyncResult
+	if err == nil {
+		res, err = r.files.Sync(ctx)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		if r.st.Error == "" {
+			r.st.ErrorSince = began.UnixMilli()
+			r.log.Error("replication failed; retrying every sync interval", "replica", r.target.URL, "err", err)
+		}
+		r.st.Error = err.Error()
+		return err
+	}
+	if r.st.Error != "" {
+		r.log.Info("replication works again", "replica", r.target.URL, "failing_since", time.UnixMilli(r.st.ErrorSince).UTC().Format(time.RFC3339))
+	}
+	r.st.Error, r.st.ErrorSince = "", 0
+	r.st.LastSync = began.UnixMilli()
+	r.st.Files = res.Files
+	if pos, err := r.db.Pos(); err == nil {
+		r.st.LocalTXID = pos.TXID.String()
+	}
+	r.st.RemoteTXID = r.db.Replica.Pos().TXID.String()
+	if res.Uploaded > 0 || res.Deleted > 0 {
+		r.log.Debug("replica files synced", "uploaded", res.Uploaded, "deleted", res.Deleted, "bytes", res.Bytes, "files", res.Files)
+	}
+	return nil
+}
+
+// Status reports the replication's state now.
+func (r *Replicator) Status() Status {
+	r.mu.Lock()
+	st := r.st
+	r.mu.Unlock()
+	since := r.started
+	if st.LastSync > 0 {
+		since = time.UnixMilli(st.LastSync)
+	}
+	st.LagMS = time.Since(since).Milliseconds()
+	st.Stale = time.Since(since) > MaxAge
+	return st
+}
+
+// Close stops the loop, syncs one last time (Litestream's final sync of
+// the database, then the files) and releases the database.
+func (r *Replicator) Close(ctx context.Context) error {
+	r.cancel()
+	<-r.done
+	_, ferr := r.files.Sync(ctx)
+	err := r.ls.Close(ctx)
+	return errors.Join(err, ferr)
+}
+
+// Target is the replica location.
+func (r *Replicator) Target() *Target { return r.target }

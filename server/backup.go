@@ -1,0 +1,172 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/curbside-health/curbside/mail"
+	"github.com/curbside-health/curbside/replica"
+	"github.com/curbside-health/curbside/store"
+)
+
+// DefaultDrillEvery is how often the server runs a restore drill of its
+// replica: weekly.
+const DefaultDrillEvery = 7 * 24 * time.Hour
+
+// DefaultReplicaMaxLag is how far behind the replica may fall before
+// /healthz fails ("replication"). Syncs run every second; a lag of
+// minutes means they are failing.
+const DefaultReplicaMaxLag = 5 * time.Minute
+
+// Alert keys of the backup.
+const (
+	alertReplica = "replica" // the replica is older than replica.MaxAge
+	alertDrill   = "drill"   // the last restore drill failed
+)
+
+// Backup is the replication the server runs, and its drills; nil when no
+// replica is configured.
+type Backup struct {
+	Rep     *replica.Replicator
+	dataDir string
+	st      *store.Store
+	alerts  *mail.Alerts
+	log     *slog.Logger
+	every   time.Duration
+}
+
+// startBackup starts replicating to cfg.Replica, or returns nil (and says
+// so) when none is set.
+func startBackup(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) (*Backup, error) {
+	if cfg.Replica == "" {
+		log.Warn("backup off: no replica (--replica file:///path or s3://bucket/path; see docs/OPERATIONS.md)")
+		return nil, nil
+	}
+	rep, err := replica.Start(ctx, cfg.DataDir, replica.Options{URL: cfg.Replica, SyncInterval: cfg.ReplicaSyncInterval, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("--replica: %w", err)
+	}
+	every := cfg.DrillEvery
+	if every == 0 {
+		every = DefaultDrillEvery
+	}
+	log.Info("backup on: replicating", "replica", rep.URL(), "sync_interval", rep.Status().SyncInterval, "drill_every", every)
+	return &Backup{Rep: rep, dataDir: cfg.DataDir, st: st, log: log, every: every}, nil
+}
+
+// replicationCheck is /healthz's "replication" check: failing while the
+// replica (as status says) is more than maxLag behind, which it is when
+// its syncs fail.
+func replicationCheck(status func() replica.Status, maxLag time.Duration) HealthCheck {
+	return func(context.Context) error {
+		st := status()
+		if lag := time.Duration(st.LagMS) * time.Millisecond; lag > maxLag {
+			return fmt.Errorf("the backup replica is %s behind (more than %s): check the server's log", lag.Round(time.Second), maxLag)
+		}
+		return nil
+	}
+}
+
+// Status is the replica's state and the last drill, for the console.
+func (b *Backup) Status() (replica.Status, *replica.DrillReport) {
+	last, err := replica.LastReport(b.dataDir)
+	if err != nil {
+		b.log.Error("last drill report unreadable", "err", err)
+	}
+	return b.Rep.Status(), last
+}
+
+// run raises the replica alert while the replica is older than
+// replica.MaxAge, and runs a drill every b.every (the first one b.every
+// after the last report, or after the start), until ctx ends.
+func (b *Backup) run(ctx context.Context, alerts *mail.Alerts, check time.Duration) {
+	b.alerts = alerts
+	next := time.Now().Add(b.every)
+	if last, _ := replica.LastReport(b.dataDir); last != nil {
+		next = last.Started.Add(b.every)
+		b.drillAlert(ctx, last)
+	}
+	t := time.NewTicker(min(check, b.every))
+	defer t.Stop()
+	for {
+		b.checkAge(ctx)
+		if !time.Now().Before(next) {
+			b.Drill(ctx)
+			next = time.Now().Add(b.every)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (b *Backup) checkAge(ctx context.Context) {
+	s := b.Rep.Status()
+	if !s.Stale {
+		b.alerts.Clear(alertReplica)
+		return
+	}
+	since := "since the server started"
+	if s.LastSync > 0 {
+		since = "since " + time.UnixMilli(s.LastSync).UTC().Format(time.RFC1123)
+	}
+	detail := fmt.Sprintf("Nothing has reached the backup replica %s %s (more than %s). If this machine's disk failed now, what was written since would be lost.", s.URL, since, replica.MaxAge)
+	if s.Error != "" {
+		detail += " The last attempt failed: " + s.Error + "."
+	}
+	b.alerts.Raise(ctx, alertReplica, "the backup replica is out of date", detail+" Check the replica's storage and credentials; the server's log has each failure.")
+}
+
+// Drill runs a restore drill now, writes its report into the data
+// directory, records it in the audit log and raises or clears the drill
+// alert.
+func (b *Backup) Drill(ctx context.Context) *replica.DrillReport {
+	b.log.Info("restore drill starting", "replica", b.Rep.URL())
+	rep := replica.Drill(ctx, replica.DrillOptions{Target: b.Rep.Target(), Live: b.st, Logger: b.log})
+	if ctx.Err() != nil {
+		return rep // stopped, not failed
+	}
+	path, err := replica.WriteReport(b.dataDir, rep)
+	if err != nil {
+		b.log.Error("drill report not written", "err", err)
+	}
+	if err := b.st.Audit(ctx, rep.AuditEntry("server")); err != nil {
+		b.log.Error("drill not recorded in the audit log", "err", err)
+	}
+	if rep.OK {
+		b.log.Info("restore drill passed", "took", time.Duration(rep.Took).Round(time.Millisecond), "report", path)
+	} else {
+		b.log.Error("restore drill failed", "problems", rep.Problems, "report", path)
+	}
+	b.drillAlert(ctx, rep)
+	return rep
+}
+
+func (b *Backup) drillAlert(ctx context.Context, rep *replica.DrillReport) {
+	if b.alerts == nil {
+		return
+	}
+	if rep.OK {
+		b.alerts.Clear(alertDrill)
+		return
+	}
+	b.alerts.Raise(ctx, alertDrill, "the restore drill failed",
+		fmt.Sprintf("The restore drill of %s on %s failed: %v. The backup may not restore. The report is in the data directory's drills folder; run curbside drill to try again.",
+			rep.Replica, rep.Started.Format(time.RFC1123), rep.Problems))
+}
+
+// close stops replicating after a last sync.
+func (b *Backup) close() {
+	if b == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Rep.Close(ctx); err != nil {
+		b.log.Error("replica: last sync at shutdown failed", "err", err)
+	}
+}
