@@ -81,7 +81,9 @@ func DecodeClientFrame(raw []byte) (*ClientFrame, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, Errorf(CodeBadFrame, "frame is not a valid JSON object: %v", err)
+		// encoding/json's words are about Go types: the cause keeps them,
+		// the client gets the catalogue's.
+		return nil, &Error{Code: CodeBadFrame, Message: CodeBadFrame.Message(), Cause: err}
 	}
 	if dec.More() {
 		return nil, Errorf(CodeBadFrame, "frame has trailing data after its JSON object")

@@ -23,7 +23,7 @@
 // Client (this file: the lifecycle, the relay, sending and receiving,
 // receipts, recall, expiry and presence). The UI listens for "change"
 // events and reads the public maps.
-import { api, ApiError } from "./api.js";
+import { api, ApiError, sentence } from "./api.js";
 import { b64, b64url, fromUtf8, randomBytes, unb64, utf8 } from "./bytes.js";
 import { CryptoError, decryptBlob, encryptBlob, keyFingerprint, newMessageId, openEnvelope, sealEnvelope } from "./crypto.js";
 import { Relay } from "./relay.js";
@@ -176,7 +176,7 @@ export class Client extends Conversations {
       // the message it is about.
       this.chain = this.chain.then(() => this.handleQueued(f)).catch((e) => console.error("handling a frame:", e));
     }
-    if (f.type === "error" && !f.ref) this.notify("error", { text: f.message });
+    if (f.type === "error" && !f.ref) this.notify("error", { text: sentence(f.message) });
   }
 
   ack(seq) {
