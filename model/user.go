@@ -77,6 +77,9 @@ type User struct {
 	FailedLogins int    `json:"-"`
 	LockedUntil  int64  `json:"-"`
 	CreatedAt    int64  `json:"created_at"`
+	// SignedInAt is when the user first signed in; 0 for someone invited
+	// (or added) who never has.
+	SignedInAt int64 `json:"signed_in_at"`
 }
 
 // ValidUsername reports whether s can be a username: 1-64 letters, digits,

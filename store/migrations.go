@@ -367,6 +367,16 @@ CREATE TABLE mail_nudges (
 	sent_at INTEGER NOT NULL
 );
 `,
+	// 12: what the console's status is read from: when a user first
+	// signed in (0: never, shown as invited) and when a wiped device
+	// fetched its wipe command (0: not yet, shown as wipe sent). Users
+	// who hold a session or a device have signed in already.
+	`
+ALTER TABLE users ADD COLUMN signed_in_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN wiped_at INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET signed_in_at = created_at
+	WHERE id IN (SELECT user_id FROM sessions UNION SELECT user_id FROM devices);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.
