@@ -191,7 +191,7 @@ func (p *userProfile) problems(usernameLater bool) []error {
 	p.Username = strings.TrimSpace(p.Username)
 	var out []error
 	if !(usernameLater && p.Username == "") && !model.ValidUsername(p.Username) {
-		out = append(out, badRequest("username: 1-64 characters of letters, digits, '.', '_', '-' or '@'"))
+		out = append(out, badRequest("username: %s", model.UsernameRule))
 	}
 	var ok bool
 	if p.Display, ok = web.Trimmed(p.Display, 100); !ok {
