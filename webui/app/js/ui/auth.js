@@ -78,7 +78,7 @@ export function signInScreen(root, { known, message, onSubmit, onOtherAccount })
  * the same path the console offers.
  */
 function forgotPassword() {
-  const help = h("div.forgot-help", { id: "forgot-help", role: "region", "aria-label": "Forgot your password", hidden: true },
+  const help = h("div.forgot-help", { id: "forgot-help", role: "region", "aria-label": "How to get a reset link", hidden: true },
     h("p", "Curbside cannot reset a password by itself: ask your practice's Curbside administrator (or helpdesk) for a password reset link."),
     h("p", "They open your name in the admin console and choose Reset password. The link they send you works once: open it, choose a new password, then sign in here."));
   const btn = h("button.link", { type: "button", "aria-expanded": "false", "aria-controls": "forgot-help", onclick: () => {
