@@ -58,6 +58,7 @@ func (a *API) Routes() []web.Route {
 		{Pattern: "GET /api/v1/directory", Access: web.User, Func: a.directory},
 		{Pattern: "GET /api/v1/keys/{id}", Access: web.User, Func: a.keys},
 		{Pattern: "POST /api/v1/devices", Access: web.User, Func: a.registerDevice},
+		{Pattern: "GET /api/v1/devices", Access: web.User, Func: a.myDevices},
 		{Pattern: "GET /api/v1/groups", Access: web.User, Func: a.groups},
 		{Pattern: "GET /api/v1/groups/{id}", Access: web.User, Func: a.group},
 		{Pattern: "POST /api/v1/devices/{id}/challenge", Access: web.User, Func: a.challenge},
@@ -210,6 +211,28 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 		a.DevicesChanged(s.User.ID)
 	}
 	return web.WriteJSON(w, http.StatusCreated, map[string]any{"device": signer.ID})
+}
+
+// OwnDevice is one of the signed-in user's devices as the app lists it:
+// the name it was registered with, which is also the console's name for it.
+type OwnDevice struct {
+	ID        int64  `json:"id"`
+	Name      string `json:"name"`
+	State     string `json:"state"`
+	CreatedAt int64  `json:"created_at"`
+	LastSeen  int64  `json:"last_seen"`
+}
+
+func (a *API) myDevices(w http.ResponseWriter, r *http.Request) error {
+	ds, err := a.Store.DevicesOf(r.Context(), auth.SessionOf(r.Context()).User.ID)
+	if err != nil {
+		return protocol.Internal(err)
+	}
+	out := make([]OwnDevice, len(ds))
+	for i, d := range ds {
+		out[i] = OwnDevice{ID: d.ID, Name: d.Name, State: d.State, CreatedAt: d.CreatedAt, LastSeen: d.LastSeen}
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"devices": out})
 }
 
 func (a *API) groups(w http.ResponseWriter, r *http.Request) error {

@@ -128,6 +128,11 @@ func (a *API) wipeCommand(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return protocol.Internal(err)
 	}
+	// The device proved itself and is handed its command: that is the
+	// console's confirmation that the wipe reached it.
+	if err := a.Store.WipeFetched(r.Context(), id, time.Now().UnixMilli()); err != nil {
+		a.Log.Error("recording a fetched wipe", "device", id, "err", err)
+	}
 	return web.WriteJSON(w, http.StatusOK, json.RawMessage(cmd))
 }
 

@@ -34,6 +34,10 @@ type Console struct {
 	// EndDevice, if set, disconnects one device's relay session at once
 	// with a close code (protocol.CloseSessionEnded, CloseRevoked).
 	EndDevice func(device int64, code int, reason string)
+	// Connected, if set, reports whether a device holds a relay session
+	// now, so the inventory can say "connected now" rather than a
+	// last-seen time that is only written when a connection ends.
+	Connected func(device int64) bool
 	// RulesChanged, if set, is called after a change to who may reach whom
 	// (assignments, group members, roles), so the relay can drop what it
 	// cached.

@@ -51,7 +51,9 @@ type DeviceView struct {
 	LastSeen    int64     `json:"last_seen"`
 	Fingerprint string    `json:"fingerprint"` // e2ee.KeyFingerprint of the signing key
 	Wiped       bool      `json:"wiped"`
-	Sessions    int       `json:"sessions"` // sessions signed in on it now
+	WipedAt     int64     `json:"wiped_at"`  // when it fetched its wipe command: the wipe reached it (0: not yet)
+	Connected   bool      `json:"connected"` // it holds a relay connection now
+	Sessions    int       `json:"sessions"`  // sessions signed in on it now
 	User        *UserLink `json:"user,omitempty"`
 }
 
@@ -62,10 +64,11 @@ type UserLink struct {
 	Display  string `json:"display"`
 }
 
-func deviceView(d *store.DeviceInfo, withUser bool) DeviceView {
+func (a *Console) deviceView(d *store.DeviceInfo, withUser bool) DeviceView {
 	v := DeviceView{
 		ID: d.ID, Name: d.Name, Agent: d.Agent, State: d.State, CreatedAt: d.CreatedAt, LastSeen: d.LastSeen,
-		Fingerprint: e2ee.KeyFingerprint(d.Sign), Wiped: d.Wiped, Sessions: d.Sessions,
+		Fingerprint: e2ee.KeyFingerprint(d.Sign), Wiped: d.Wiped, WipedAt: d.WipedAt, Sessions: d.Sessions,
+		Connected: a.Connected != nil && a.Connected(d.ID),
 	}
 	if withUser {
 		v.User = &UserLink{ID: d.User, Username: d.Username, Display: d.Display}
@@ -96,7 +99,7 @@ func (a *Console) userDevices(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]DeviceView, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, deviceView(d, false))
+		out = append(out, a.deviceView(d, false))
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"devices": out})
 }
@@ -144,7 +147,7 @@ func (a *Console) deviceInventory(w http.ResponseWriter, r *http.Request) error 
 	}
 	out := make([]DeviceView, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, deviceView(d, true))
+		out = append(out, a.deviceView(d, true))
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"devices": out, "total": total})
 }
@@ -203,7 +206,7 @@ func (a *Console) deviceInfo(ctx context.Context, d *store.Device) (DeviceView, 
 	}
 	for _, x := range ds {
 		if x.ID == d.ID {
-			return deviceView(x, true), nil
+			return a.deviceView(x, true), nil
 		}
 	}
 	return DeviceView{}, model.ErrNotFound

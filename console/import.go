@@ -165,12 +165,12 @@ func (a *Console) parseImport(r *http.Request, body []byte, groups map[string]in
 		acc := ck.account(rec, line)
 		rows = append(rows, acc.row)
 		accs = append(accs, acc)
-		problem, err := ck.check(r.Context(), rec, acc)
+		problems, err := ck.check(r.Context(), rec, acc)
 		if err != nil {
 			return nil, nil, err
 		}
-		if problem != nil {
-			acc.row.Error = rowError(problem)
+		if len(problems) > 0 {
+			acc.row.Error = rowErrors(problems)
 			continue
 		}
 		acc.row.OK = true
@@ -239,47 +239,60 @@ func (ck *importChecker) account(rec []string, line int) *importAccount {
 	}
 }
 
-// check checks acc, read from rec, and resolves its groups. It returns what
-// is wrong with the row as problem, or, as err, a failure of the store that
-// stops the whole import. The checks run in a fixed order and stop at the
-// first problem, so a row reports one thing to fix at a time.
-func (ck *importChecker) check(ctx context.Context, rec []string, acc *importAccount) (problem, err error) {
+// check checks acc, read from rec, and resolves its groups. It returns
+// everything wrong with the row as problems, in a fixed order, so that one
+// round of fixes is enough; or, as err, a failure of the store that stops
+// the whole import.
+func (ck *importChecker) check(ctx context.Context, rec []string, acc *importAccount) (problems []error, err error) {
 	if len(rec) != len(ck.head) {
-		return fmt.Errorf("the row has %d fields; the header has %d", len(rec), len(ck.head)), nil
+		problems = append(problems, fmt.Errorf("the row has %d fields; the header has %d", len(rec), len(ck.head)))
 	}
-	if err := acc.prof.check(); err != nil {
-		return err, nil
-	}
+	problems = append(problems, acc.prof.problems(false)...)
 	if err := mayGrant(ck.actor, acc.prof.AdminLevel); err != nil {
-		return err, nil
+		problems = append(problems, err)
 	}
-	key := strings.ToLower(acc.prof.Username)
-	if first, dup := ck.seen[key]; dup {
-		return fmt.Errorf("username %q is also on line %d", acc.prof.Username, first), nil
+	if model.ValidUsername(acc.prof.Username) {
+		key := strings.ToLower(acc.prof.Username)
+		if first, dup := ck.seen[key]; dup {
+			problems = append(problems, fmt.Errorf("username %q is also on line %d", acc.prof.Username, first))
+		} else {
+			ck.seen[key] = acc.row.Line
+			if _, err := ck.a.Store.UserByName(ctx, acc.prof.Username); err == nil {
+				problems = append(problems, fmt.Errorf("a user named %q already exists", acc.prof.Username))
+			} else if !errors.Is(err, model.ErrNotFound) {
+				return nil, protocol.Internal(err)
+			}
+		}
 	}
-	ck.seen[key] = acc.row.Line
-	if _, err := ck.a.Store.UserByName(ctx, acc.prof.Username); err == nil {
-		return fmt.Errorf("a user named %q already exists", acc.prof.Username), nil
-	} else if !errors.Is(err, model.ErrNotFound) {
-		return nil, protocol.Internal(err)
-	}
-	return ck.resolveGroups(rec, acc), nil
+	return append(problems, ck.resolveGroups(rec, acc)...), nil
 }
 
 // resolveGroups sets acc's groups from the row's semicolon-separated group
-// names, or returns a problem naming the first group that does not exist.
-func (ck *importChecker) resolveGroups(rec []string, acc *importAccount) error {
+// names, and returns a problem for each group that does not exist.
+func (ck *importChecker) resolveGroups(rec []string, acc *importAccount) []error {
+	var problems []error
 	for _, g := range strings.Split(ck.field(rec, "groups"), ";") {
 		if g = strings.TrimSpace(g); g == "" {
 			continue
 		}
 		id, ok := ck.groups[strings.ToLower(g)]
 		if !ok {
-			return fmt.Errorf("no group named %q; create it first", g)
+			problems = append(problems, fmt.Errorf("no group named %q; create it first", g))
+			continue
 		}
 		acc.groups = append(acc.groups, id)
 	}
-	return nil
+	return problems
+}
+
+// rowErrors is the text a row's problems are reported with, each as
+// rowError gives it, one after another.
+func rowErrors(problems []error) string {
+	out := make([]string, len(problems))
+	for i, p := range problems {
+		out[i] = rowError(p)
+	}
+	return strings.Join(out, "; ")
 }
 
 // rowError is the text a row's problem is reported with: a protocol

@@ -179,17 +179,31 @@ func (p *userProfile) check() error { return p.checkWith(false) }
 // checkWith is check; with usernameLater, an empty username is allowed (an
 // invitation that lets the person choose one).
 func (p *userProfile) checkWith(usernameLater bool) error {
-	p.Username = strings.TrimSpace(p.Username)
-	var ok bool
-	switch {
-	case !(usernameLater && p.Username == "") && !model.ValidUsername(p.Username):
-		return badRequest("username: 1-64 characters of letters, digits, '.', '_', '-' or '@'")
-	case func() bool { p.Display, ok = web.Trimmed(p.Display, 100); return !ok }():
-		return badRequest("display: the person's full name, 1-100 characters")
-	case !model.ValidRole(p.Role):
-		return badRequest("role %q: want admin, staff, external or patient", p.Role)
+	if ps := p.problems(usernameLater); len(ps) > 0 {
+		return ps[0]
 	}
-	return checkEmail(&p.Email)
+	return nil
+}
+
+// problems is everything wrong with the profile, in the order of its
+// fields, so that an import reports every fix a row needs at once.
+func (p *userProfile) problems(usernameLater bool) []error {
+	p.Username = strings.TrimSpace(p.Username)
+	var out []error
+	if !(usernameLater && p.Username == "") && !model.ValidUsername(p.Username) {
+		out = append(out, badRequest("username: %s", model.UsernameRule))
+	}
+	var ok bool
+	if p.Display, ok = web.Trimmed(p.Display, 100); !ok {
+		out = append(out, badRequest("display: the person's full name, 1-100 characters"))
+	}
+	if !model.ValidRole(p.Role) {
+		out = append(out, badRequest("role %q: want admin, staff, external or patient", p.Role))
+	}
+	if err := checkEmail(&p.Email); err != nil {
+		out = append(out, err)
+	}
+	return out
 }
 
 func checkEmail(e *string) error {

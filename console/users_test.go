@@ -189,6 +189,29 @@ func TestImportCSV(t *testing.T) {
 	}
 }
 
+// TestImportReportsEveryProblemOfARow: a row with several mistakes names
+// them all, so one round of fixes is enough.
+func TestImportReportsEveryProblemOfARow(t *testing.T) {
+	f, tokens := apitest.NewConsole(t)
+	csv := "username,display,role,email,groups\n" +
+		"bad name!,,doctor,not-an-address,Nope;Nada\n"
+	code, body := f.Raw("POST", "/api/v1/admin/import?mode=all", tokens[model.LevelAdmin], "text/csv", csv)
+	if code != 200 {
+		t.Fatalf("import: %d %s", code, body)
+	}
+	var res console.ImportResult
+	json.Unmarshal([]byte(body), &res)
+	if len(res.Rows) != 1 {
+		t.Fatalf("rows: %+v", res.Rows)
+	}
+	msg := res.Rows[0].Error
+	for _, want := range []string{"username", "display", "role", "email", `"Nope"`, `"Nada"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the row's error %q does not mention %s", msg, want)
+		}
+	}
+}
+
 // TestOffboard: one request ends sessions, revokes devices and disables the
 // account, and the audit log says when.
 func TestOffboard(t *testing.T) {

@@ -77,16 +77,28 @@ type User struct {
 	FailedLogins int    `json:"-"`
 	LockedUntil  int64  `json:"-"`
 	CreatedAt    int64  `json:"created_at"`
+	// SignedInAt is when the user first signed in; 0 for someone invited
+	// (or added) who never has.
+	SignedInAt int64 `json:"signed_in_at"`
 }
+
+// The username rule: what ValidUsername accepts, and its words, which the
+// welcome page shows as its hint (through webui's generated constants), so
+// the hint and the server never disagree.
+const (
+	UsernameMaxLen  = 64
+	UsernameSymbols = "._-@"
+	UsernameRule    = "1-64 characters: letters, digits, dots (.), underscores (_), dashes (-) or @"
+)
 
 // ValidUsername reports whether s can be a username: 1-64 letters, digits,
 // '.', '_', '-' or '@'.
 func ValidUsername(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
+	if len(s) == 0 || len(s) > UsernameMaxLen {
 		return false
 	}
 	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-@", c)) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(UsernameSymbols, c)) {
 			return false
 		}
 	}

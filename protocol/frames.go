@@ -22,6 +22,7 @@ const (
 	TRecall   = "recall"   // msg: a message this user sent
 	TPresence = "presence" // status: available | away | dnd
 	TDetails  = "details"  // msg: a message this user sent
+	TContact  = "contact"  // user: someone this user opened a direct conversation with
 )
 
 // Server frame types (server → client). Frames with a seq are queued until
@@ -71,6 +72,7 @@ type ClientFrame struct {
 	Msg    string          `json:"msg,omitempty"`
 	Kind   string          `json:"kind,omitempty"`
 	Status string          `json:"status,omitempty"`
+	User   int64           `json:"user,omitempty"`
 
 	// Envelope is the parsed Env of a send frame.
 	Envelope *Envelope `json:"-"`
@@ -86,7 +88,9 @@ func DecodeClientFrame(raw []byte) (*ClientFrame, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, Errorf(CodeBadFrame, "frame is not a valid JSON object: %v", err)
+		// encoding/json's words are about Go types: the cause keeps them,
+		// the client gets the catalogue's.
+		return nil, &Error{Code: CodeBadFrame, Message: CodeBadFrame.Message(), Cause: err}
 	}
 	if dec.More() {
 		return nil, Errorf(CodeBadFrame, "frame has trailing data after its JSON object")
@@ -135,6 +139,10 @@ func DecodeClientFrame(raw []byte) (*ClientFrame, error) {
 		case PresenceAvailable, PresenceAway, PresenceDND:
 		default:
 			return bad("presence status must be available, away or dnd")
+		}
+	case TContact:
+		if f.User <= 0 {
+			return bad("contact needs a user id")
 		}
 	case "":
 		return bad("frame has no type")

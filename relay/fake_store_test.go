@@ -595,6 +595,15 @@ func (f *fakeStore) LoadPolicy(ctx context.Context) (model.Policy, error) {
 	return f.policy, nil
 }
 
+func (f *fakeStore) AddContacts(ctx context.Context, pairs [][2]int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range pairs {
+		f.contacts[p] = true
+	}
+	return nil
+}
+
 func (f *fakeStore) AllContacts(ctx context.Context) ([][2]int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -206,6 +206,14 @@ func (r *Relay) handle(ctx context.Context, s *session, data []byte) {
 	case protocol.TPresence:
 		r.pres.set(s.user, f.Status)
 		release()
+	case protocol.TContact:
+		go func() {
+			if err := r.contact(ctx, s, f.User); err != nil {
+				s.reply(s.errorFrame(f.Ref, err))
+				return
+			}
+			release()
+		}()
 	case protocol.TDetails:
 		// Details must reflect everything this device sent before asking,
 		// so wait until those writes have committed.

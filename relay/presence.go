@@ -99,6 +99,20 @@ func (p *presence) addPairs(pairs [][2]int64) {
 	}
 }
 
+// tell sends the presence of who to one session, if the rules let its
+// user see it.
+func (p *presence) tell(s *session, who int64) {
+	p.mu.Lock()
+	_, known := p.contacts[s.user][who]
+	frame := protocol.Presence{Type: protocol.TPresence, User: who, Status: p.statusLocked(who), TS: time.Now().UnixMilli()}
+	p.mu.Unlock()
+	if !known || !p.visible(s.user, who) {
+		return
+	}
+	b, _ := json.Marshal(frame)
+	s.pushEphemeral(b)
+}
+
 func (p *presence) statusLocked(user int64) string {
 	if p.online[user] == 0 {
 		return protocol.PresenceOffline
@@ -192,6 +206,37 @@ func (p *presence) announce(user int64, status string) {
 			s.pushEphemeral(frame)
 		}
 	}
+}
+
+// contact makes user a contact of the session's user when the rules let
+// them reach each other: opening a direct conversation with a colleague
+// shows their presence at once, rather than "offline" until the first
+// message. A new pair is stored and both are told each other's presence,
+// as after a first message; a known one has its presence told to this
+// session again. Presence still goes only to contacts the rules let one
+// reach. A user the rules do not let one reach, or no one has, is
+// not_reachable, as for a send.
+func (r *Relay) contact(ctx context.Context, s *session, user int64) error {
+	if user == s.user {
+		return nil
+	}
+	ok, err := r.reaches(ctx, s.user, user)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNotReachable(user)
+	}
+	pairs := r.pres.newPairs(s.user, []int64{user})
+	if len(pairs) == 0 {
+		r.pres.tell(s, user)
+		return nil
+	}
+	if err := r.store.AddContacts(ctx, pairs); err != nil {
+		return err
+	}
+	r.pres.addPairs(pairs)
+	return nil
 }
 
 // visible reports whether viewer may see the presence of who: the rules must

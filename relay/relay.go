@@ -187,6 +187,13 @@ func (r *Relay) EndDevice(device int64, code int, reason string) {
 	}
 }
 
+// Connected reports whether a device holds a relay session now.
+func (r *Relay) Connected(device int64) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.sessions[device] != nil
+}
+
 // Close disconnects every device and stops the sweeper. The store stays
 // open; close it after the relay.
 func (r *Relay) Close() {

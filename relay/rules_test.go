@@ -151,3 +151,60 @@ func TestPresenceFollowsRules(t *testing.T) {
 		t.Fatalf("erin got %s, want bob's status now that he is on her care team", f)
 	}
 }
+
+// Opening a direct conversation makes a contact: the contact frame tells
+// both people each other's presence at once (rather than "offline" until
+// a first message), is stored, and is refused for someone the rules do
+// not let one reach, who learns nothing.
+func TestContactFrameShowsPresence(t *testing.T) {
+	st := directoryStore()
+	st.setRole(erin, model.RolePatient)
+	tr := startRelay(t, st)
+	a := tr.dial(alice, aliceA)
+	b := tr.dial(bob, bobA)
+	b.writeJSON(map[string]any{"type": protocol.TPresence, "status": protocol.PresenceAway, "ref": "away"})
+	if f := b.next(); f.Type != protocol.TOK {
+		t.Fatalf("bob's status change got %s", f)
+	}
+	a.writeJSON(map[string]any{"type": protocol.TContact, "user": bob, "ref": "c-1"})
+	if f := a.next(); f.Type != protocol.TOK || f.Ref != "c-1" {
+		t.Fatalf("the contact frame got %s, want ok", f)
+	}
+	if f := a.nextOthersPresence(); f.User != bob || f.Status != protocol.PresenceAway {
+		t.Fatalf("alice got %s, want bob away", f)
+	}
+	if f := b.nextOthersPresence(); f.User != alice || f.Status != protocol.PresenceAvailable {
+		t.Fatalf("bob got %s, want alice available", f)
+	}
+	st.mu.Lock()
+	stored := st.contacts[[2]int64{alice, bob}]
+	st.mu.Unlock()
+	if !stored {
+		t.Fatal("the contact was not stored")
+	}
+	// Asked again, the known contact's presence is told to the asker only.
+	a.writeJSON(map[string]any{"type": protocol.TContact, "user": bob, "ref": "c-2"})
+	if f := a.next(); f.Type != protocol.TOK {
+		t.Fatalf("the second contact frame got %s", f)
+	}
+	if f := a.nextOthersPresence(); f.User != bob || f.Status != protocol.PresenceAway {
+		t.Fatalf("alice got %s, want bob away again", f)
+	}
+
+	// A patient may not make a clinician off their care team a contact.
+	e := tr.dial(erin, erinA)
+	e.writeJSON(map[string]any{"type": protocol.TContact, "user": bob, "ref": "c-3"})
+	wantError(t, e.next(), protocol.CodeNotReachable, "c-3")
+	e.writeJSON(map[string]any{"type": protocol.TContact, "user": nobody, "ref": "c-4"})
+	wantError(t, e.next(), protocol.CodeNotReachable, "c-4")
+	select {
+	case f := <-b.presence:
+		if f.User == erin {
+			t.Fatalf("bob learnt the patient's presence: %s", f)
+		}
+	case <-time.After(100 * time.Millisecond):
+	}
+	if tr.r.Connected(aliceA) != true || tr.r.Connected(carolA) {
+		t.Fatal("Connected does not follow the sessions")
+	}
+}

@@ -49,5 +49,7 @@ type Store interface {
 	Reach(ctx context.Context, user int64) (*model.Reach, error)
 	LoadPolicy(ctx context.Context) (model.Policy, error)
 	AllContacts(ctx context.Context) ([][2]int64, error)
+	// AddContacts stores contact pairs (a < b) made without a message.
+	AddContacts(ctx context.Context, pairs [][2]int64) error
 	TouchDevice(ctx context.Context, id, at int64) error
 }

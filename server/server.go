@@ -393,7 +393,7 @@ func NewParts(st *store.Store, cfg Config, log *slog.Logger) (*Parts, error) {
 		Apps: &api.API{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged,
 			Version: cfg.Version, PublicURL: cfg.PublicURL, Push: sender},
 		Console: &console.Console{Auth: a, Store: st, Log: log, Commands: cmds, Mail: ml, DevicesChanged: rl.DevicesChanged,
-			EndDevice: rl.EndDevice, RulesChanged: rl.RulesChanged, Version: cfg.Version, PublicURL: cfg.PublicURL},
+			EndDevice: rl.EndDevice, Connected: rl.Connected, RulesChanged: rl.RulesChanged, Version: cfg.Version, PublicURL: cfg.PublicURL},
 	}, nil
 }
 

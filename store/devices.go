@@ -31,8 +31,9 @@ type Device struct {
 	State     string `json:"state"`
 	CreatedAt int64  `json:"created_at"`
 	LastSeen  int64  `json:"last_seen"`
-	Agent     string `json:"agent"` // the User-Agent that registered it, at most MaxAgentLen bytes
-	Wiped     bool   `json:"wiped"` // a wipe command was issued for it
+	Agent     string `json:"agent"`    // the User-Agent that registered it, at most MaxAgentLen bytes
+	Wiped     bool   `json:"wiped"`    // a wipe command was issued for it
+	WipedAt   int64  `json:"wiped_at"` // when it fetched that command (0: not yet)
 }
 
 // MaxAgentLen bounds the stored User-Agent of a device: enough to tell a
@@ -54,10 +55,10 @@ func TrimAgent(ua string) string {
 }
 
 // deviceColumns are the columns scanDevice reads, in its order.
-const deviceColumns = `id, user_id, name, enc_key, sign_key, state, created_at, last_seen, agent, wipe IS NOT NULL`
+const deviceColumns = `id, user_id, name, enc_key, sign_key, state, created_at, last_seen, agent, wipe IS NOT NULL, wiped_at`
 
 func (d *Device) dest() []any {
-	return []any{&d.ID, &d.User, &d.Name, &d.Enc, &d.Sign, &d.State, &d.CreatedAt, &d.LastSeen, &d.Agent, &d.Wiped}
+	return []any{&d.ID, &d.User, &d.Name, &d.Enc, &d.Sign, &d.State, &d.CreatedAt, &d.LastSeen, &d.Agent, &d.Wiped, &d.WipedAt}
 }
 
 // RegisterDevice adds the device newDev, named name and registered by the

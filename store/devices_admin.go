@@ -159,6 +159,15 @@ func (s *Store) DeviceWipeCommand(ctx context.Context, id int64) ([]byte, error)
 	return cmd, err
 }
 
+// WipeFetched records that a wiped device fetched its wipe command, the
+// device's confirmation that the wipe reached it; the first time stands.
+func (s *Store) WipeFetched(ctx context.Context, id, at int64) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE devices SET wiped_at = ? WHERE id = ? AND wipe IS NOT NULL AND wiped_at = 0`, at, id)
+		return err
+	})
+}
+
 // commandKeyName is the server_state row holding the command key's seed.
 const commandKeyName = "command_key"
 

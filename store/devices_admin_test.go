@@ -95,3 +95,47 @@ func TestDeviceInventoryFilter(t *testing.T) {
 		t.Fatal("the command key changed between two reads")
 	}
 }
+
+// TestConsoleStatusFacts: a user is not signed in until a first session
+// (the console shows "Invited" until then), and a wiped device records
+// when it fetched its command, once.
+func TestConsoleStatusFacts(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	u := addUser(t, s, "ivy")
+	if got, _ := s.UserByID(ctx, u); got.SignedInAt != 0 {
+		t.Fatalf("a new user has signed_in_at %d", got.SignedInAt)
+	}
+	if err := s.CreateSession(ctx, []byte("token-hash-1"), u, nowMS()+60000); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := s.UserByID(ctx, u)
+	if first.SignedInAt == 0 {
+		t.Fatal("the first session did not record the first sign-in")
+	}
+	if err := s.CreateSession(ctx, []byte("token-hash-2"), u, nowMS()+60000); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.UserByID(ctx, u); again.SignedInAt != first.SignedInAt {
+		t.Fatalf("a later session moved the first sign-in from %d to %d", first.SignedInAt, again.SignedInAt)
+	}
+
+	addDevice(t, s, u, 77)
+	if err := s.WipeFetched(ctx, 77, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := s.DeviceByID(ctx, 77); d.WipedAt != 0 {
+		t.Fatal("a device never wiped recorded a fetched wipe")
+	}
+	if _, err := s.WipeDevice(ctx, 77, []byte(`{"cmd":"wipe"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []int64{2000, 3000} {
+		if err := s.WipeFetched(ctx, 77, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d, _ := s.DeviceByID(ctx, 77); !d.Wiped || d.WipedAt != 2000 {
+		t.Fatalf("wiped %v at %d, want the first fetch (2000)", d.Wiped, d.WipedAt)
+	}
+}

@@ -501,6 +501,20 @@ func (s *Store) Sweep(ctx context.Context, now int64, batch int) (items, msgs in
 	return items, msgs, err
 }
 
+// AddContacts stores contact pairs (a < b) made without a message: a
+// person opened a direct conversation with someone the rules let them
+// reach (PROTOCOL.md section 4.1, the contact frame).
+func (s *Store) AddContacts(ctx context.Context, pairs [][2]int64) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		for _, p := range pairs {
+			if _, err := s.stmt(tx, stmtContact).Exec(p[0], p[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // AllContacts returns every stored contact pair, for warming a cache.
 func (s *Store) AllContacts(ctx context.Context) ([][2]int64, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT a, b FROM contacts`)

@@ -386,6 +386,16 @@ CREATE TRIGGER push_subscription_device_ended AFTER UPDATE OF state ON devices
 	DELETE FROM push_subscriptions WHERE device_id = new.id;
 END;
 `,
+	// 11: what the console's status is read from: when a user first
+	// signed in (0: never, shown as invited) and when a wiped device
+	// fetched its wipe command (0: not yet, shown as wipe sent). Users
+	// who hold a session or a device have signed in already.
+	`
+ALTER TABLE users ADD COLUMN signed_in_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN wiped_at INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET signed_in_at = created_at
+	WHERE id IN (SELECT user_id FROM sessions UNION SELECT user_id FROM devices);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

@@ -45,8 +45,11 @@ func (s *Store) CreateSessionFrom(ctx context.Context, tokenHash []byte, user in
 		if n >= pol.SessionsMaxPerUser {
 			return model.Refuse(model.ErrLimit, "you are signed in on %d browsers or devices, the most your practice allows; sign out on one of them, or wait until an unused sign-in ends", n)
 		}
-		_, err = tx.Exec(`INSERT INTO sessions (token_hash, user_id, created_at, last_used, expires_at, mfa, ip) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			tokenHash, user, now, now, expiresAt, mfa, ip)
+		if _, err := tx.Exec(`INSERT INTO sessions (token_hash, user_id, created_at, last_used, expires_at, mfa, ip) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			tokenHash, user, now, now, expiresAt, mfa, ip); err != nil {
+			return err
+		}
+		_, err = tx.Exec(`UPDATE users SET signed_in_at = ? WHERE id = ? AND signed_in_at = 0`, now, user)
 		return err
 	})
 }

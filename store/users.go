@@ -13,12 +13,12 @@ import (
 	"github.com/curbside-health/curbside/model"
 )
 
-const userColumns = `id, username, display, role, state, admin_level, email, offboarded_at, password_hash, failed_logins, locked_until, created_at`
+const userColumns = `id, username, display, role, state, admin_level, email, offboarded_at, password_hash, failed_logins, locked_until, created_at, signed_in_at`
 
 // dest lists where scanUser puts userColumns, so that a query joining
 // users can scan them after its own columns.
 func userDest(u *model.User) []any {
-	return []any{&u.ID, &u.Username, &u.Display, &u.Role, &u.State, &u.AdminLevel, &u.Email, &u.OffboardedAt, &u.PasswordHash, &u.FailedLogins, &u.LockedUntil, &u.CreatedAt}
+	return []any{&u.ID, &u.Username, &u.Display, &u.Role, &u.State, &u.AdminLevel, &u.Email, &u.OffboardedAt, &u.PasswordHash, &u.FailedLogins, &u.LockedUntil, &u.CreatedAt, &u.SignedInAt}
 }
 
 func scanUser(row interface{ Scan(...any) error }) (*model.User, error) {

@@ -46,6 +46,11 @@ func Constants() []byte {
 	w("/** The most seqs one ack frame may carry. */\nexport const MAX_ACK_SEQS = %d;\n", protocol.MaxAckSeqs)
 	w("/** The most attachments one message may carry (and blob ids its envelope's blobs list may name). */\nexport const MAX_ATTACHMENTS = %d;\n", protocol.MaxAttachments)
 
+	w("\n// The username rule (model.ValidUsername): the longest, the symbols allowed besides letters and digits, and its words.\n")
+	w("export const USERNAME_MAX_LEN = %d;\n", model.UsernameMaxLen)
+	w("export const USERNAME_SYMBOLS = %s;\n", js(model.UsernameSymbols))
+	w("export const USERNAME_RULE = %s;\n", js(model.UsernameRule))
+
 	w("\n// Envelope flags (protocol.Flag*), cleartext metadata of every envelope.\n")
 	w("export const FLAG_ACK_REQUESTED = %d;\n", protocol.FlagAckRequested)
 	w("export const FLAG_URGENT = %d;\n", protocol.FlagUrgent)

@@ -81,10 +81,14 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 // rejecting unknown fields, trailing data and other content types. Requiring
 // application/json also makes a cross-site form post impossible without a
 // CORS preflight, which the server never grants.
+//
+// Its refusals carry the catalogue's words: what encoding/json says ("cannot
+// unmarshal array into Go struct field …") is about Go, not about what the
+// person did, so it stays in the error's Cause and never reaches the client.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" {
-		return protocol.Errorf(protocol.CodeUnsupportedType, "send the request body as application/json")
+		return protocol.CodeUnsupportedType.Err()
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(r.Body)
@@ -92,12 +96,18 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return protocol.Errorf(protocol.CodeTooLarge, "request body is larger than %d bytes", limit)
+			e := protocol.CodeTooLarge.Err()
+			e.Cause = err
+			return e
 		}
-		return protocol.Errorf(protocol.CodeBadRequest, "request body is not valid JSON for this endpoint: %v", err)
+		e := protocol.CodeBadRequest.Err()
+		e.Cause = err
+		return e
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return protocol.Errorf(protocol.CodeBadRequest, "request body has data after its JSON value")
+		e := protocol.CodeBadRequest.Err()
+		e.Cause = errors.New("data after the JSON value")
+		return e
 	}
 	return nil
 }

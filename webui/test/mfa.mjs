@@ -231,8 +231,8 @@ export function mfaTests() {
       // The passkey list shows when it was last used, and it can be removed.
       await openSettings(p);
       await p.locator(".passkeys li", { hasText: "last used" }).waitFor();
-      p.once("dialog", (d) => d.accept());
       await p.getByRole("button", { name: "Remove passkey Frank's laptop" }).click();
+      await p.locator("dialog[open]").getByRole("button", { name: "Remove passkey", exact: true }).click();
       await p.getByText("No passkeys.").waitFor();
     }],
 

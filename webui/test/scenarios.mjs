@@ -185,9 +185,9 @@ export function scenarioTests() {
       const t = `Wrong patient, ignore ${marker("recall")}`;
       await sendText(a, t);
       await msgLocator(b, t).waitFor();
-      a.once("dialog", (d) => d.accept());
       await msgLocator(a, t).getByRole("button", { name: "Message options" }).click();
       await a.getByRole("button", { name: "Recall from everyone" }).click();
+      await a.locator("dialog[open]").getByRole("button", { name: "Recall", exact: true }).click();
       await waitFor(async () => (await msgLocator(b, t).count()) === 0, "the recalled text gone from bob");
       await b.getByText("This message was recalled by the sender.").first().waitFor();
       await a.getByText("You recalled this message.").first().waitFor();

@@ -3,6 +3,8 @@
 // integrity check, and a CSV export of what the filters select.
 import { admin } from "./api.js";
 import { badge, busy, download, errorLine, failure, field, fill, fmtDate, h, loading, pageHead, select, table } from "./ui.js";
+import { parseGoDuration } from "./policy.js";
+import { fmtDuration } from "../js/ui/common.js";
 
 // Filters by action or by a family of actions (a prefix ending in ".").
 const ACTIONS = ["login.", "login.ok", "login.fail", "login.locked_out", "logout", "mfa.", "user.", "user.create", "user.update", "user.state", "user.offboard",
@@ -98,12 +100,38 @@ function target(t) {
   return m ? h("a", { href: `#/users/${m[1]}` }, t) : t || "—";
 }
 
-function detail(d) {
+/**
+ * detail renders an entry's detail as words: "retention: from 7 days to
+ * 30 days; sessions ended: 2", never raw JSON or Go's duration text.
+ * @param {any} d
+ * @returns {string}
+ */
+export function detail(d) {
   if (!d) return "";
   let o = d;
   if (typeof d === "string") { try { o = JSON.parse(d); } catch { return d; } }
   if (o === null || typeof o !== "object") return String(o ?? "");
+  return words(o, "");
+}
+
+/** words renders one detail value; key is its name (for …_at times). */
+function words(v, key) {
+  if (v === null || v === undefined || v === "") return "—";
   // Times in the detail (…_at, ms since the epoch) are shown as dates.
-  const show = (k, v) => (/_at$/.test(k) && typeof v === "number" && v > 1e11 ? fmtDate(v) : typeof v === "object" ? JSON.stringify(v) : v);
-  return Object.entries(o).map(([k, v]) => `${k}: ${show(k, v)}`).join("; ");
+  if (/_at$/.test(key) && typeof v === "number" && v > 1e11) return fmtDate(v);
+  if (typeof v === "boolean") return v ? "yes" : "no";
+  if (typeof v === "string") {
+    // Go's duration text ("168h0m0s", "30m0s") as people say it.
+    if (/\d[a-zµ]+$/.test(v) && !Number.isNaN(parseGoDuration(v))) return fmtDuration(parseGoDuration(v));
+    return v;
+  }
+  if (Array.isArray(v)) return v.length ? v.map((x) => words(x, key)).join(", ") : "none";
+  if (typeof v === "object") {
+    const ks = Object.keys(v);
+    if (ks.length && ks.every((k) => k === "from" || k === "to")) {
+      return [ks.includes("from") ? `from ${words(v.from, key)}` : "", ks.includes("to") ? `to ${words(v.to, key)}` : ""].filter(Boolean).join(" ");
+    }
+    return Object.entries(v).map(([k, x]) => `${k.replace(/_/g, " ")}: ${words(x, k)}`).join("; ");
+  }
+  return String(v);
 }

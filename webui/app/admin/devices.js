@@ -2,8 +2,8 @@
 // Devices: every registered device at the practice, with its owner, and
 // the same Lock and Wipe actions as on a user's page.
 import { admin } from "./api.js";
-import { ago, errorLine, failure, field, fill, fmtDate, h, loading, pageHead, select, table } from "./ui.js";
-import { deviceActions, deviceState } from "./users.js";
+import { errorLine, failure, field, fill, h, loading, pageHead, select, table } from "./ui.js";
+import { deviceActions, deviceColumns } from "./users.js";
 
 export async function devicesPage(view, ctx) {
   const box = h("div", loading());
@@ -31,13 +31,8 @@ export async function devicesPage(view, ctx) {
     const rows = all.filter(match);
     status.textContent = `${rows.length} of ${all.length} device${all.length === 1 ? "" : "s"}.`;
     fill(box, table([
-      { label: "Owner", cell: (d) => (d.user ? h("a", { href: `#/users/${d.user.id}` }, d.user.display || d.user.username) : "—") },
-      { label: "Device", cell: (d) => d.name || `Device ${d.id}` },
-      { label: "Browser / app", cell: (d) => d.agent || "—", cls: "wrap" },
-      { label: "Added", cell: (d) => fmtDate(d.created_at) },
-      { label: "Last seen", cell: (d) => ago(d.last_seen) },
-      { label: "Fingerprint", cell: (d) => h("code", d.fingerprint || "—") },
-      { label: "State", cell: deviceState },
+      { label: "Owner", cell: (d) => (d.user ? h("a", { href: `#/users/${d.user.id}`, dir: "auto" }, d.user.display || d.user.username) : "—") },
+      ...deviceColumns,
       { label: "Actions", cell: (d) => h("div.cell-actions", deviceActions(d, ctx, d.user?.display || d.user?.username || "its owner", load, err)) },
     ], rows, { caption: "Devices", empty: all.length ? "No device matches." : "No devices are registered yet." }));
   };

@@ -118,15 +118,18 @@ export async function policyPage(view, ctx) {
  * @property {any} save the Save policy button
  */
 
-/** render draws the policy form, a card per section, with notice (if any) above it. */
+/**
+ * render draws the policy form, a card per section, with notice (if any)
+ * beside the Save button: the bar it sits in stays at the bottom of the
+ * screen, where the person who pressed Save is looking.
+ */
 function render(view, res, notice, ctx) {
   const fields = res.fields || Object.entries(res.values || {}).map(([key, value]) => ({ key, value, default: value, help: "" }));
   /** @type {PolicyForm} */
   const pf = { view, ctx, inputs: new Map(), rows: new Map(), err: errorLine(), save: h("button.primary", { type: "submit" }, "Save policy") };
   const form = h("form.policy-form", { novalidate: true },
-    notice ? h("p.notice.ok", { role: "status" }, notice) : null,
     sectionsOf(fields).filter(([, fs]) => fs.length).map(([title, fs]) => card(title, fs.map((f) => fieldRow(pf, f)))),
-    h("div.sticky-actions", pf.err, pf.save));
+    h("div.sticky-actions", notice ? h("p.notice.ok.saved", { role: "status" }, notice) : null, pf.err, pf.save));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     await submitPolicy(pf);
@@ -251,9 +254,10 @@ function changedValues(pf) {
 async function saveValues(pf, values) {
   try {
     const r = await admin.savePolicy(values);
+    const y = window.scrollY;
     render(pf.view, r, `Saved: ${Object.keys(values).map((k) => LABELS[k] || k).join(", ")}.`, pf.ctx);
+    window.scrollTo(0, y); // the page stays where the person was
     if ("inactivity_lock" in values) pf.ctx?.policyChanged?.();
-    pf.view.querySelector(".notice")?.scrollIntoView({ block: "nearest" });
   } catch (ex) {
     const key = ex.field || Object.keys(values).find((k) => ex.message.includes(k)) || (Object.keys(values).length === 1 ? Object.keys(values)[0] : null);
     if (key && pf.rows.has(key)) {

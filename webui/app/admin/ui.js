@@ -2,7 +2,7 @@
 // Building blocks of the console's pages: headings, fields with their own
 // error line, tables, confirmations, copy and download. Text goes in only
 // through textContent (the dom.js helpers), never as markup.
-import { dialog, fill, h, icon, toast } from "../js/ui/dom.js";
+import { confirmDialog, dialog, fill, h, icon, toast } from "../js/ui/dom.js";
 import { admin } from "./api.js";
 import { LEVEL_ADMIN, LEVEL_HELPDESK, LEVEL_NONE, LEVEL_OWNER, LEVEL_RANK, ROLE_ADMIN, ROLE_EXTERNAL, ROLE_PATIENT, ROLE_STAFF, STATE_ACTIVE, STATE_DISABLED, STATE_LOCKED } from "../js/constants.js";
 
@@ -79,19 +79,14 @@ export function stateBadge(state) {
   return badge(labelOf(STATES, state), { [STATE_ACTIVE]: "ok", [STATE_LOCKED]: "warn", [STATE_DISABLED]: "bad" }[state] || "");
 }
 
-/** confirm asks a yes/no question in a modal; resolves true on yes. */
-export function confirm(title, body, { yes = "Confirm", danger = false } = {}) {
-  return new Promise((resolve) => {
-    let answer = false;
-    const d = dialog(title, body, {
-      actions: [
-        h("button.secondary", { type: "button", onclick: () => d.close() }, "Cancel"),
-        h(danger ? "button.danger" : "button.primary", { type: "button", onclick: () => { answer = true; d.close(); } }, yes),
-      ],
-      onclose: () => resolve(answer),
-    });
-  });
+/** userBadge is a user's state, and "Invited" for an active account that has never signed in. */
+export function userBadge(u) {
+  if (u.state === STATE_ACTIVE && !u.signed_in_at && !u.offboarded_at) return badge("Invited", "brand");
+  return stateBadge(u.state);
 }
+
+/** confirm asks a yes/no question in a modal; resolves true on yes. It is the app's own (dom.js). */
+export const confirm = confirmDialog;
 
 /** copyText puts text on the clipboard, with a fallback message when it is not allowed. */
 export async function copyText(text, what = "Link") {

@@ -6,8 +6,9 @@ import { admin } from "./api.js";
 import { careTeamCard } from "./careteam.js";
 import {
   ago, badge, busy, card, confirm, dialog, errorLine, failure, field, fill, fmtDate, h, labelOf, linkBox, loading,
-  LEVELS, pageHead, rank, ROLES, select, STATES, stateBadge, table, toast, userName,
+  LEVELS, pageHead, rank, ROLES, select, STATES, table, toast, userBadge, userName,
 } from "./ui.js";
+import { agentName } from "../js/agent.js";
 import { LEVEL_ADMIN, LEVEL_HELPDESK, LEVEL_NONE, LEVEL_OWNER, ROLE_STAFF, STATE_ACTIVE, STATE_DISABLED, STATE_LOCKED } from "../js/constants.js";
 
 const PAGE = 50;
@@ -61,7 +62,7 @@ export async function usersPage(view, ctx) {
       { label: "Username", cell: (u) => u.username },
       { label: "Role", cell: (u) => labelOf(ROLES, u.role) },
       { label: "Admin level", cell: (u) => (u.admin_level ? badge(labelOf(LEVELS, u.admin_level), "brand") : "—") },
-      { label: "State", cell: (u) => h("span", stateBadge(u.state), u.offboarded_at ? badge("Offboarded", "bad") : null) },
+      { label: "State", cell: (u) => h("span", userBadge(u), u.offboarded_at ? badge("Offboarded", "bad") : null) },
       { label: "E-mail", cell: (u) => u.email || "—", cls: "wrap" },
       { label: "Created", cell: (u) => fmtDate(u.created_at) },
     ], users, { caption: "Users", empty: "No users match these filters." }));
@@ -169,7 +170,7 @@ export async function userPage(view, ctx, id, notice) {
     h("p.crumbs", h("a", { href: "#/users" }, "← All users")),
     pageHead(u.display || u.username, null, ctx.can(LEVEL_ADMIN) ? h("a.secondary.small", { href: `#/audit?actor=${u.id}` }, "Audit entries by this person") : null),
     notice ? h("p.notice.ok", { role: "status" }, notice) : null,
-    h("div.user-sub", h("span.muted", u.username), stateBadge(u.state), u.admin_level ? badge(labelOf(LEVELS, u.admin_level), "brand") : null,
+    h("div.user-sub", h("span.muted", u.username), userBadge(u), u.admin_level ? badge(labelOf(LEVELS, u.admin_level), "brand") : null,
       u.offboarded_at ? badge(`Offboarded ${fmtDate(u.offboarded_at)}`, "bad") : null),
     h("div.grid2",
       profileCard(u, ctx, reload),
@@ -274,7 +275,7 @@ function accessCard(u, res, ctx, reload, self) {
   const lockedOut = res.locked_out_until && res.locked_out_until > Date.now() ? res.locked_out_until : 0;
   return card("Access",
     h("dl.facts",
-      h("dt", "State"), h("dd", stateBadge(u.state)),
+      h("dt", "State"), h("dd", userBadge(u), u.signed_in_at ? h("span.muted", ` first signed in ${fmtDate(u.signed_in_at)}`) : null),
       h("dt", "Signed in"), h("dd", `${res.sessions ?? 0} session${res.sessions === 1 ? "" : "s"}`),
       lockedOut ? [h("dt", "Sign-in wait"), h("dd", badge("Waiting", "warn"), ` after failed sign-ins: the next try is checked from ${fmtDate(lockedOut)} (a device already set up signs in at once)`)] : null,
       res.has_password === false ? [h("dt", "Password"), h("dd", "Not set yet (the invitation is not used)")] : null,
@@ -333,7 +334,10 @@ function groupsCard(u, groups, ctx, reload) {
 
 /** deviceState says what state a device is in, in words. */
 export function deviceState(d) {
-  if (d.wiped) return badge("Wipe sent", "bad");
+  // Wiped once the device fetched its signed command; until then the
+  // command waits for it.
+  if (d.wiped && d.wiped_at) return h("span", badge("Wiped", "bad"), h("span.muted.small", ` ${fmtDate(d.wiped_at)}`));
+  if (d.wiped) return badge("Wipe sent", "warn");
   if (d.state === "revoked") return badge("Revoked", "bad");
   if (!d.sessions) return h("span", badge("Active", "ok"), badge("Signed out", "warn"));
   return h("span", badge("Active", "ok"), badge("Signed in", "brand"));
@@ -368,6 +372,33 @@ export function deviceActions(d, ctx, owner, reload, err) {
   return out;
 }
 
+/**
+ * lastSeen is "Connected now" for a device holding a live connection,
+ * else when it was last seen.
+ */
+export function lastSeen(d) {
+  return d.connected ? badge("Connected now", "ok") : ago(d.last_seen);
+}
+
+/**
+ * agentCell names a device's browser or app shortly ("Chrome on Linux"),
+ * with the full User-Agent in its details.
+ */
+export function agentCell(d) {
+  if (!d.agent) return "—";
+  return h("details.agent", h("summary", agentName(d.agent)), h("code.wrap", d.agent));
+}
+
+/** deviceColumns are the columns a device table shows on both device pages. */
+export const deviceColumns = [
+  { label: "Device", cell: (d) => h("span", { dir: "auto" }, d.name || `Device ${d.id}`) },
+  { label: "Browser / app", cell: agentCell },
+  { label: "Added", cell: (d) => fmtDate(d.created_at) },
+  { label: "Last seen", cell: lastSeen },
+  { label: "Fingerprint", cell: (d) => h("code", d.fingerprint || "—") },
+  { label: "State", cell: deviceState },
+];
+
 function devicesCard(u, ctx) {
   const box = h("div", loading());
   const err = errorLine();
@@ -376,12 +407,7 @@ function devicesCard(u, ctx) {
     let res;
     try { res = await admin.userDevices(u.id); } catch (e) { fill(box, failure(e, load)); return; }
     fill(box, table([
-      { label: "Device", cell: (d) => d.name || `Device ${d.id}` },
-      { label: "Browser / app", cell: (d) => d.agent || "—", cls: "wrap" },
-      { label: "Added", cell: (d) => fmtDate(d.created_at) },
-      { label: "Last seen", cell: (d) => ago(d.last_seen) },
-      { label: "Fingerprint", cell: (d) => h("code", d.fingerprint || "—") },
-      { label: "State", cell: deviceState },
+      ...deviceColumns,
       { label: "Actions", cell: (d) => h("div.cell-actions", deviceActions(d, ctx, owner, load, err)) },
     ], res.devices || [], { caption: `Devices of ${userName(u)}`, empty: "No devices: this person has not set up Curbside on any device yet." }));
   };

@@ -15,6 +15,19 @@ import { unb64 } from "./bytes.js";
 /** @typedef {import("./types.js").Group} Group */
 /** @typedef {import("./types.js").DeviceProof} DeviceProof */
 
+/**
+ * sentence makes a server's words read as a sentence: a capital first
+ * letter and a full stop ("no such device" → "No such device."). The
+ * catalogue's words already are one and pass unchanged.
+ * @param {string} text
+ * @returns {string}
+ */
+export function sentence(text) {
+  const t = String(text || "").trim();
+  if (!t) return t;
+  return t[0].toUpperCase() + t.slice(1) + (/[.!?…)]$/.test(t) ? "" : ".");
+}
+
 /** ApiError carries the server's stable error code (PROTOCOL.md section 6). */
 export class ApiError extends Error {
   /**
@@ -23,7 +36,7 @@ export class ApiError extends Error {
    * @param {string} [message]
    */
   constructor(status, code, message) {
-    super(message || code);
+    super(sentence(message || code));
     this.status = status;
     this.code = code;
     /** @type {string | undefined} the request field the error is about, if the server named one */
@@ -75,6 +88,7 @@ export async function call(method, path, body) {
  *   directory(q: string): Promise<{users: Entry[]}>,
  *   keys(uid: number): Promise<KeysAnswer>,
  *   registerDevice(name: string, list: DeviceList): Promise<{device: number}>,
+ *   devices(): Promise<{devices: {id: number, name: string, state: string, created_at: number, last_seen: number}[]}>,
  *   challenge(device: number): Promise<{nonce: string, expires_at: number}>,
  *   resume(device: number, sig: string): Promise<{device: number}>,
  *   share(): Promise<{share: string}>,
@@ -99,6 +113,7 @@ export const api = {
   directory: (q) => call("GET", `/api/v1/directory?q=${encodeURIComponent(q)}`),
   keys: (uid) => call("GET", `/api/v1/keys/${uid}`),
   registerDevice: (name, list) => call("POST", "/api/v1/devices", { name, list }),
+  devices: () => call("GET", "/api/v1/devices"),
   challenge: (device) => call("POST", `/api/v1/devices/${device}/challenge`),
   resume: (device, sig) => call("POST", `/api/v1/devices/${device}/resume`, { sig }),
   share: () => call("GET", "/api/v1/devices/me/share"),

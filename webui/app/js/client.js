@@ -26,7 +26,7 @@
 // Client (this file: the lifecycle, the relay, sending and receiving,
 // receipts, recall, expiry and presence). The UI listens for "change"
 // events and reads the public maps.
-import { api, ApiError } from "./api.js";
+import { api, ApiError, sentence } from "./api.js";
 import { b64, b64url, fromUtf8, randomBytes, unb64, utf8 } from "./bytes.js";
 import { CryptoError, decryptBlob, encryptBlob, keyFingerprint, newMessageId, openEnvelope, sealEnvelope } from "./crypto.js";
 import { Relay } from "./relay.js";
@@ -64,6 +64,8 @@ export class Client extends Conversations {
     /** @type {Map<string, {kind: AttachmentKind, view: string | null, save: string}>} attachment blob id → its object URLs */
     this.urls = new Map();
     this.openConvId = null;
+    /** @type {Set<number>} people asked about with a contact frame on this connection */
+    this.contacted = new Set();
     this.relay = new Relay((f) => this.onFrame(f));
     this.relay.addEventListener("state", (e) => this.onRelayState(/** @type {CustomEvent} */ (e).detail));
     this.relay.addEventListener("closed", (e) => this.onRelayClosed(/** @type {CustomEvent} */ (e).detail));
@@ -142,6 +144,12 @@ export class Client extends Conversations {
     if (state === "online") {
       if (hello.device !== this.keys?.id) { this.relay.stop(); this.notify("error", { text: "The server bound this session to another device. Sign in again." }); return; }
       this.serverOffset = hello.server_time - Date.now();
+      // What was known of others' presence is stale: the server's
+      // snapshot of the contacts follows the hello at once.
+      this.presence.clear();
+      this.contacted.clear();
+      const open = this.openConvId && this.convs.get(this.openConvId);
+      if (open) setTimeout(() => this.contact(this.peerOf(open)), 0);
       this.relay.request({ type: "presence", status: this.settings.presence || PRESENCE_AVAILABLE }, "p" + b64url(randomBytes(6))).catch(() => {});
       this.flushOutbox();
       this.flushReceipts();
@@ -187,7 +195,7 @@ export class Client extends Conversations {
     // A refused ack (the server's disk full, say) leaves its items queued:
     // they are acked again after a while, and come again on reconnecting.
     if (f.type === "error" && f.seqs?.length) { this.retryAcks(f.seqs); return; }
-    if (f.type === "error" && !f.ref) this.notify("error", { text: f.message });
+    if (f.type === "error" && !f.ref) this.notify("error", { text: sentence(f.message) });
   }
 
   /** retryAcks acks again, after a while, the items of an ack the server refused. */
@@ -311,7 +319,7 @@ export class Client extends Conversations {
     this.changed("msg", { id: m.id, conv: m.conv, incoming: !fromMe });
     if (m.forwarded && !this.users.has(m.forwarded.from)) this.learnUser(m.forwarded.from);
     if (!fromMe) {
-      this.announceTo(env.from.user);
+      if (conv.kind === "direct") this.contact(env.from.user);
       this.notify("message", { msg: m, conv });
       this.maybeAutoReply(m, conv);
     }
@@ -458,7 +466,7 @@ export class Client extends Conversations {
       m.status = "sent";
       m.sent = acc.ts;
       const cv = this.convs.get(m.conv);
-      for (const u of cv.kind === "direct" ? [this.peerOf(cv)] : cv.members || []) this.announceTo(u);
+      if (cv.kind === "direct") this.contact(this.peerOf(cv));
       delete m.envJson;
       delete m.error;
       delete m.note;
@@ -642,18 +650,18 @@ export class Client extends Conversations {
   }
 
   /**
-   * announceTo sends this user's presence again when a conversation starts
-   * with someone whose presence is unknown: the server tells a user's
-   * contacts (people who have exchanged messages) of changes only, so a new
-   * contact would otherwise see "offline" until the next change.
+   * contact asks the server for the presence of someone this user has a
+   * direct conversation with (PROTOCOL.md section 4.1, the contact frame):
+   * the rules permitting, they become contacts and each is told the
+   * other's presence now, rather than "offline" until a first message.
+   * Once per person per connection, and only while their presence is
+   * unknown.
+   * @param {number | null} uid
    */
-  announceTo(uid) {
-    if (uid === this.me.id || this.presence.has(uid) || this.announced?.has(uid)) return;
-    (this.announced = this.announced || new Set()).add(uid);
-    clearTimeout(this.announceTimer);
-    this.announceTimer = setTimeout(() => {
-      if (this.online) this.relay.request({ type: "presence", status: this.settings.presence || PRESENCE_AVAILABLE }, "p" + b64url(randomBytes(6))).catch(() => {});
-    }, 300);
+  contact(uid) {
+    if (!uid || uid === this.me.id || !this.online || this.presence.has(uid) || this.contacted.has(uid)) return;
+    this.contacted.add(uid);
+    this.relay.request({ type: "contact", user: uid }, "k" + b64url(randomBytes(6))).catch(() => {});
   }
 
   async setPresence(status) {
@@ -688,6 +696,9 @@ export class Client extends Conversations {
   async myDevices() {
     const p = await this.lookup(this.me.id, true);
     const active = new Set(p.recips.map((r) => r.device));
-    return Promise.all((p.list?.devices || []).map(async (d) => ({ id: d.id, active: active.has(d.id), me: d.id === this.keys.id, fingerprint: await keyFingerprint(unb64(d.sign)) })));
+    // The names the devices registered with, which the console shows too.
+    const names = new Map();
+    try { for (const d of (await api.devices()).devices || []) names.set(d.id, d.name); } catch { /* offline: ids only */ }
+    return Promise.all((p.list?.devices || []).map(async (d) => ({ id: d.id, name: names.get(d.id) || "", active: active.has(d.id), me: d.id === this.keys.id, fingerprint: await keyFingerprint(unb64(d.sign)) })));
   }
 }

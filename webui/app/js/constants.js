@@ -110,6 +110,11 @@ export const MAX_ACK_SEQS = 1024;
 /** The most attachments one message may carry (and blob ids its envelope's blobs list may name). */
 export const MAX_ATTACHMENTS = 20;
 
+// The username rule (model.ValidUsername): the longest, the symbols allowed besides letters and digits, and its words.
+export const USERNAME_MAX_LEN = 64;
+export const USERNAME_SYMBOLS = "._-@";
+export const USERNAME_RULE = "1-64 characters: letters, digits, dots (.), underscores (_), dashes (-) or @";
+
 // Envelope flags (protocol.Flag*), cleartext metadata of every envelope.
 export const FLAG_ACK_REQUESTED = 1;
 export const FLAG_URGENT = 2;

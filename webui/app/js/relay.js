@@ -3,6 +3,7 @@
 // device, reconnecting with backoff, with request/answer matching by ref.
 // The session cookie authenticates the upgrade; the subprotocol names the
 // protocol version.
+import { sentence } from "./api.js";
 import { CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, SUBPROTOCOL } from "./constants.js";
 
 const REQUEST_TIMEOUT = 20000;
@@ -136,7 +137,7 @@ export class Relay extends EventTarget {
     if (!p) return false;
     this.pending.delete(ref);
     clearTimeout(p.timer);
-    if (f.type === "error") p.reject(Object.assign(new Error(f.message), { code: f.code, devices: f.devices }));
+    if (f.type === "error") p.reject(Object.assign(new Error(sentence(f.message)), { code: f.code, devices: f.devices }));
     else p.resolve(f);
     return true;
   }

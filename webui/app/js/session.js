@@ -6,6 +6,7 @@
 // with the server's key share. Later: the PIN unlocks (with the share). When
 // the server session has ended: the password signs in again and the device
 // *resumes* (challenge, resume) so peers see no key change; then the PIN.
+import { browserOf } from "./agent.js";
 import { api, ApiError } from "./api.js";
 import { b64, Canon, randomBytes, unb64 } from "./bytes.js";
 import { generateDeviceKeys, importDeviceKeys, importSigningSeed, signDeviceList, signEd25519, verifyDeviceList, verifyEd25519 } from "./crypto.js";
@@ -142,10 +143,8 @@ async function runWipeCheck() {
 export { getMeta };
 
 export function deviceName() {
-  const ua = navigator.userAgent;
-  const browser = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox" : /Chrom(e|ium)\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : "Browser";
-  const os = /iPhone|iPad/.test(ua) ? "iOS" : /Android/.test(ua) ? "Android" : /Mac OS X/.test(ua) ? "Mac" : /Windows/.test(ua) ? "Windows" : /Linux/.test(ua) ? "Linux" : "";
-  return `Curbside web on ${browser}${os ? " (" + os + ")" : ""}`;
+  const { browser, os } = browserOf(navigator.userAgent);
+  return `Curbside web on ${browser || "Browser"}${os ? " (" + os + ")" : ""}`;
 }
 
 /**

@@ -191,7 +191,8 @@ export {};
  *   | {type: "receipt", msg: string, kind: string, ref?: string}
  *   | {type: "recall", msg: string, ref?: string}
  *   | {type: "presence", status: string, ref?: string}
- *   | {type: "details", msg: string, ref?: string}} ClientFrame
+ *   | {type: "details", msg: string, ref?: string}
+ *   | {type: "contact", user: number, ref?: string}} ClientFrame
  */
 
 // ------------------------------------------------------------- API answers

@@ -7,7 +7,7 @@
 // the address bar as soon as it is read; the page sends it to the server
 // only in request bodies (POST /api/v1/invitations/show and /accept).
 import { fill, h, icon } from "./ui/dom.js";
-import { CODE_INVITATION_GONE, CODE_INVITATION_INVALID } from "./constants.js";
+import { CODE_INVITATION_GONE, CODE_INVITATION_INVALID, LEVEL_OWNER, USERNAME_MAX_LEN, USERNAME_RULE, USERNAME_SYMBOLS } from "./constants.js";
 
 const root = document.getElementById("welcome");
 
@@ -106,6 +106,14 @@ function rulesList(pol) {
 const LEVEL_WORDS = { owner: "Owner", admin: "Administrator", helpdesk: "Helpdesk" };
 const ROLE_WORDS = { staff: "Staff", admin: "Practice admin", external: "External", patient: "Patient" };
 
+/**
+ * validUsername is model.ValidUsername: the same rule, from the same constants.
+ * @param {string} s
+ */
+export function validUsername(s) {
+  return s.length >= 1 && s.length <= USERNAME_MAX_LEN && [...s].every((ch) => /[A-Za-z0-9]/.test(ch) || USERNAME_SYMBOLS.includes(ch));
+}
+
 function showForm(inv, pol) {
   setState("form");
   const needName = !inv.username && inv.kind !== "reset";
@@ -128,10 +136,13 @@ function showForm(inv, pol) {
   const form = h("form.auth-form", { novalidate: true },
     h("div.who-for", h("dl.facts",
       inv.display ? [h("dt", "For"), h("dd", inv.display)] : null,
-      inv.role ? [h("dt", "Role"), h("dd", ROLE_WORDS[inv.role] || inv.role)] : null,
-      inv.admin_level ? [h("dt", "Console"), h("dd", LEVEL_WORDS[inv.admin_level] || inv.admin_level)] : null,
+      // The first-run link makes the practice's owner, whatever the role
+      // underneath: "Staff" would tell them the wrong thing.
+      inv.admin_level === LEVEL_OWNER ? [h("dt", "Role"), h("dd", "Owner")]
+        : inv.role ? [h("dt", "Role"), h("dd", ROLE_WORDS[inv.role] || inv.role)] : null,
+      inv.admin_level && inv.admin_level !== LEVEL_OWNER ? [h("dt", "Console"), h("dd", LEVEL_WORDS[inv.admin_level] || inv.admin_level)] : null,
       inv.expires_at ? [h("dt", "Link expires"), h("dd", new Date(inv.expires_at).toLocaleString())] : null)),
-    h("div.field", h("label", { for: "w-user" }, "Username"), uname, needName ? h("p.hint", "You will sign in with it. Lower-case letters, digits, dots and dashes.") : null),
+    h("div.field", h("label", { for: "w-user" }, "Username"), uname, needName ? h("p.hint", `You will sign in with it. ${USERNAME_RULE}.`) : null),
     needDisplay ? h("div.field", h("label", { for: "w-display" }, "Your full name"), disp, h("p.hint", "As colleagues will see it, e.g. Dr. Ana Ruiz.")) : null,
     h("div.field", h("label", { for: "w-pass" }, "Password"), pw),
     h("div.field", h("label", { for: "w-pass2" }, "Repeat the password"), pw2),
@@ -142,6 +153,7 @@ function showForm(inv, pol) {
     err.textContent = "";
     const r = check();
     if (needName && !uname.value.trim()) { err.textContent = "Choose a username."; uname.focus(); return; }
+    if (needName && !validUsername(uname.value.trim())) { err.textContent = `That username cannot be used. A username has ${USERNAME_RULE}.`; uname.focus(); return; }
     if (needDisplay && !disp.value.trim()) { err.textContent = "Enter your full name."; disp.focus(); return; }
     if (!r.length) { err.textContent = `The password must have at least ${pol.min_length} characters.`; pw.focus(); return; }
     if (!r.classes) { err.textContent = `The password needs at least ${pol.classes} kinds of characters; it has ${r.have}.`; pw.focus(); return; }

@@ -83,6 +83,7 @@ class AppUI {
     this.view = "list";
     if (hash.startsWith("/c/")) { this.convId = hash.slice(3); this.view = "conv"; }
     else if (hash === "/settings") this.view = "settings";
+    this.c.openConvId = this.convId;
     this.shell.classList.toggle("has-pane", this.view !== "list");
     this.renderSidebar();
     this.renderPane(true);
@@ -143,10 +144,15 @@ class AppUI {
       const convId = d.msg.conv, from = d.msg.from.user;
       const urgent = d.msg.flags & FLAG_URGENT;
       const inView = this.convId === convId && document.visibilityState === "visible";
-      if (c.settings.presence !== PRESENCE_DND || urgent) play(urgent ? "urgent" : c.settings.sound);
+      // Do not disturb holds back everything but urgent messages: no
+      // sound, no banner, no system notification. The list still shows them.
+      if (c.settings.presence === PRESENCE_DND && !urgent) return;
+      play(urgent ? "urgent" : c.settings.sound);
       if (document.visibilityState === "visible") {
         if (!inView) {
-          toast(`${urgent ? "Urgent message" : "New message"} from ${c.userName(from)}`, { kind: urgent ? "urgent" : "info", action: { label: "Open", run: () => this.go("/c/" + convId) } });
+          // One message banner at a time, the newest: a stack of them
+          // would cover the conversation list, urgent rows and all.
+          toast(`${urgent ? "Urgent message" : "New message"} from ${c.userName(from)}`, { kind: urgent ? "urgent" : "info", key: "message", action: { label: "Open", run: () => this.go("/c/" + convId) } });
         }
       } else if ("Notification" in window && Notification.permission === "granted") {
         // The system notification carries no message text and no name: a
@@ -167,6 +173,6 @@ class AppUI {
     if (!unreadUrgent.length) return;
     play("urgent");
     const convId = unreadUrgent[0].conv, from = unreadUrgent[0].from.user;
-    toast(`Urgent message from ${c.userName(from)} is still unread`, { kind: "urgent", action: { label: "Open", run: () => this.go("/c/" + convId) } });
+    toast(`Urgent message from ${c.userName(from)} is still unread`, { kind: "urgent", key: "message", action: { label: "Open", run: () => this.go("/c/" + convId) } });
   }
 }

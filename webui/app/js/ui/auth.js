@@ -52,6 +52,7 @@ export function signInScreen(root, { known, message, onSubmit, onOtherAccount })
   const form = h("form.auth-form", { novalidate: true },
     info, field("Username", user), field("Password", pass), err,
     h("button.primary.big", { type: "submit" }, known ? "Sign in again" : "Sign in"),
+    forgotPassword(),
     known ? h("button.link", { type: "button", onclick: onOtherAccount }, `Not ${known.display || known.username}? Set up this browser for someone else`) : null);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -68,6 +69,23 @@ export function signInScreen(root, { known, message, onSubmit, onOtherAccount })
   });
   screen(root, known ? `Welcome back, ${known.display || known.username}` : "Sign in to Curbside",
     known ? "Your session has ended. Enter your password to continue on this device." : "Use the username and password your practice gave you.", form);
+}
+
+/**
+ * forgotPassword is the sign-in's "Forgot your password?": the app cannot
+ * reset a password by itself (nor say whether an account exists), so it
+ * tells the person how to get a one-time reset link from an administrator,
+ * the same path the console offers.
+ */
+function forgotPassword() {
+  const help = h("div.forgot-help", { id: "forgot-help", role: "region", "aria-label": "How to get a reset link", hidden: true },
+    h("p", "Curbside cannot reset a password by itself: ask your practice's Curbside administrator (or helpdesk) for a password reset link."),
+    h("p", "They open your name in the admin console and choose Reset password. The link they send you works once: open it, choose a new password, then sign in here."));
+  const btn = h("button.link", { type: "button", "aria-expanded": "false", "aria-controls": "forgot-help", onclick: () => {
+    help.hidden = !help.hidden;
+    btn.setAttribute("aria-expanded", String(!help.hidden));
+  } }, "Forgot your password?");
+  return h("div.forgot", btn, help);
 }
 
 /** checkNewPin returns why a new PIN is refused, or "". */

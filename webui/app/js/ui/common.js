@@ -7,6 +7,21 @@ import { PRESENCE_AVAILABLE, PRESENCE_AWAY, PRESENCE_DND, PRESENCE_OFFLINE, ROLE
 /** PRESENCE names each presence status for people. */
 export const PRESENCE = { [PRESENCE_AVAILABLE]: "Available", [PRESENCE_AWAY]: "Away", [PRESENCE_DND]: "Do not disturb", [PRESENCE_OFFLINE]: "Offline" };
 
+/**
+ * presenceOf says what is known of a person's presence, as a dot class and
+ * words. Presence is live: while this device is offline what it last heard
+ * is stale and reads as unknown, and so does a person the server has told
+ * it nothing about.
+ * @param {any} c the client
+ * @param {number} uid
+ * @returns {{cls: string, text: string}}
+ */
+export function presenceOf(c, uid) {
+  if (!c.online) return { cls: "unknown", text: "Status unknown while you're offline" };
+  const st = c.presence.get(uid);
+  return st ? { cls: st, text: PRESENCE[st] || st } : { cls: "unknown", text: "Status unknown" };
+}
+
 /** audience returns the users a message of mine in conv goes to (besides my devices). */
 export function audience(c, conv) {
   const p = parseConv(conv.id);

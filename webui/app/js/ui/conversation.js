@@ -4,9 +4,9 @@
 // composer below them is built once per opened conversation (composer.js)
 // and never re-rendered, so a draft survives a message arriving.
 import { fmtBytes, parseConv } from "../conv.js";
-import { FLAG_ACK_REQUESTED, FLAG_URGENT, PRESENCE_OFFLINE } from "../constants.js";
+import { FLAG_ACK_REQUESTED, FLAG_URGENT } from "../constants.js";
 import { fill, fmtFull, fmtTime, h, icon } from "./dom.js";
-import { audience, fmtDuration, PRESENCE, recipientCount } from "./common.js";
+import { audience, fmtDuration, presenceOf, recipientCount } from "./common.js";
 import { buildComposer } from "./composer.js";
 import { messageMenu, safetyDialog } from "./dialogs.js";
 import { attachmentKind, fileName, refusedNote } from "../attachments.js";
@@ -47,6 +47,8 @@ export function renderConversation(ui, fresh = false) {
   setPrintHead(ui, printHead);
   renderConvBody(ui, true);
   if (fresh) {
+    // Learn the peer's presence now, not at their next change.
+    c.contact(c.peerOf(conv));
     // Fetch members' keys afresh when a conversation is opened, so a
     // changed device set is reported before the next message, not after.
     c.recipientsOf(conv).then((users) => Promise.all([...users, c.me.id].map((u) => c.lookup(u, true).catch(() => {}))))
@@ -60,12 +62,12 @@ export function renderConvHead(ui) {
   const c = ui.c;
   const conv = c.convs.get(ui.convId);
   const peer = c.peerOf(conv);
-  const sub = peer ? PRESENCE[c.presence.get(peer) || PRESENCE_OFFLINE] :
+  const sub = peer ? presenceOf(c, peer).text :
     conv.kind === "group" ? `Group · ${conv.members.length} members` :
       parseConv(conv.id).owner === c.me.id ? "Broadcast · each person replies only to you" : "Broadcast · your replies go only to the sender";
   fill(ui.convHead,
     h("button.icon-btn.back", { type: "button", "aria-label": "Back to conversations", onclick: () => ui.go("/") }, icon("back")),
-    h("div.conv-id", h("h1", { tabindex: "-1" }, c.title(conv)), h("p.sub", sub)),
+    h("div.conv-id", h("h1", { tabindex: "-1", dir: "auto" }, c.title(conv)), h("p.sub", sub)),
     peer ? h("button.icon-btn", { type: "button", "aria-label": "Safety number", title: "Verify safety number", onclick: () => safetyDialog(ui, peer) }, icon("shield")) : null,
     conv.kind === "group" ? h("button.icon-btn", { type: "button", "aria-label": "Group info", title: "Members and who can receive", onclick: () => groupInfoDialog(ui, conv) }, icon("users")) : null,
     h("button.icon-btn", { type: "button", "aria-label": "Print or save as PDF", title: "Print or save as PDF", onclick: () => printConversation() }, icon("print")));
@@ -127,12 +129,14 @@ export function renderMessage(ui, conv, m) {
   // A printout names every message's sender and its full time; the screen
   // names the sender where the bubble's side does not already.
   const when = m.sent || m.created;
-  body.push(h("p.sender" + (showSender ? "" : ".print-only"), m.out ? `${c.userName(c.me.id)} (you)` : c.userName(m.from.user),
+  body.push(h("p.sender" + (showSender ? "" : ".print-only"), { dir: "auto" }, m.out ? `${c.userName(c.me.id)} (you)` : c.userName(m.from.user),
     h("span.print-only.print-time", ` · ${fmtFull(when)}`)));
   if (m.flags & FLAG_URGENT) body.push(h("p.flag.urgent", icon("bell"), " Urgent"));
   if (m.forwarded) body.push(h("p.forwarded", icon("forward"), ` Forwarded from ${c.userName(m.forwarded.from)}`));
   if (m.autoReply) body.push(h("p.forwarded", "Automatic reply"));
-  if (m.text) body.push(h("p.text", m.text));
+  // dir="auto": Arabic or Hebrew text is laid out right to left, each
+  // message and name by its own first strong letter.
+  if (m.text) body.push(h("p.text", { dir: "auto" }, m.text));
   for (const a of m.attachments || []) body.push(renderAttachment(ui, a));
   // Acknowledgement.
   if (m.flags & FLAG_ACK_REQUESTED) {

@@ -2,8 +2,8 @@
 // The sidebar: who I am and my status, connection and key banners, the
 // search box, and the conversation list (or the search hits).
 import { avatarClass, fill, fmtTime, h, icon, initials } from "./dom.js";
-import { FLAG_URGENT, PRESENCE_AVAILABLE, PRESENCE_OFFLINE, PRESENCE_SETTABLE } from "../constants.js";
-import { PRESENCE } from "./common.js";
+import { FLAG_URGENT, PRESENCE_AVAILABLE, PRESENCE_SETTABLE } from "../constants.js";
+import { PRESENCE, presenceOf } from "./common.js";
 import { newConversation } from "./dialogs.js";
 import { pushOfferBanner } from "./notifications.js";
 
@@ -15,7 +15,7 @@ export function renderSidebar(ui) {
   const head = h("header.bar",
     h("div.me", h("span.avatar." + avatarClass(me.id), { "aria-hidden": "true" }, initials(me.display || me.username),
       h("span.dot." + (c.settings.presence || PRESENCE_AVAILABLE))),
-    h("div.me-text", h("strong", me.display || me.username), presence)),
+    h("div.me-text", h("strong", { dir: "auto" }, me.display || me.username), presence)),
     h("button.icon-btn", { type: "button", "aria-label": "New message", title: "New message", onclick: () => newConversation(ui) }, icon("plus")),
     h("button.icon-btn", { type: "button", "aria-label": "Settings", title: "Settings", onclick: () => ui.go("/settings") }, icon("settings")),
     h("button.icon-btn", { type: "button", "aria-label": "Lock Curbside", title: "Lock", onclick: () => ui.actions.onLock() }, icon("lock")));
@@ -51,7 +51,7 @@ export function renderList(ui) {
       hits.length ? h("ul.list", hits.map((m) => {
         const conv = c.convs.get(m.conv);
         return h("li", h("button.conv-item", { type: "button", onclick: () => { ui.highlight = m.id; ui.go("/c/" + m.conv); } },
-          h("span.conv-text", h("span.conv-title", conv ? c.title(conv) : ""), h("span.conv-last", snippet(m.text || m.attachments?.[0]?.name || "", ui.query))),
+          h("span.conv-text", h("span.conv-title", { dir: "auto" }, conv ? c.title(conv) : ""), h("span.conv-last", { dir: "auto" }, snippet(m.text || m.attachments?.[0]?.name || "", ui.query))),
           h("span.conv-time", fmtTime(m.sent || m.created))));
       })) : h("p.empty", "No messages on this device match. Messages older than your practice's retention period are deleted."));
     return;
@@ -74,10 +74,10 @@ export function renderList(ui) {
       { type: "button", "aria-label": label, "aria-current": conv.id === ui.convId ? "true" : null,
         onclick: () => { if (conv.id === ui.convId) ui.composer?.querySelector("textarea")?.focus(); else ui.go("/c/" + conv.id); } },
       h("span.avatar." + avatarClass(peer || conv.id.length), { "aria-hidden": "true" }, kind ? icon(kind) : initials(title),
-        peer ? h("span.dot." + (c.presence.get(peer) || PRESENCE_OFFLINE)) : null),
+        peer ? h("span.dot." + presenceOf(c, peer).cls, { title: presenceOf(c, peer).text }) : null),
       h("span.conv-text",
-        h("span.conv-title", title, pin?.warning ? h("span.tag.warn", "Keys changed") : null),
-        h("span.conv-last", last ? preview(c, last) : conv.kind === "group" ? `${conv.members.length} members` : "")),
+        h("span.conv-title", { dir: "auto" }, title, pin?.warning ? h("span.tag.warn", "Keys changed") : null),
+        h("span.conv-last", { dir: "auto" }, last ? preview(c, last) : conv.kind === "group" ? `${conv.members.length} members` : "")),
       h("span.conv-side", h("span.conv-time", t ? fmtTime(t) : ""),
         urgent ? h("span.badge.urgent", "Urgent") : unread ? h("span.badge", { "aria-hidden": "true" }, String(unread)) : null)));
   })));

@@ -4,7 +4,7 @@
 // PIN change.
 import { qrcode } from "../../vendor/qrcode-generator@2.0.4/dist/qrcode.mjs";
 import { FLAG_ACK_REQUESTED, FLAG_URGENT } from "../constants.js";
-import { avatarClass, dialog, fill, fmtFull, h, icon, initials, toast } from "./dom.js";
+import { avatarClass, confirmDialog, dialog, fill, fmtFull, h, icon, initials, toast } from "./dom.js";
 import { checkNewPin } from "./auth.js";
 import { audience, debounce, roleName } from "./common.js";
 import { receiptSummary, shortReason } from "./reach.js";
@@ -23,7 +23,7 @@ export function messageMenu(ui, m) {
   if (m.out && !m.recalled && m.status === "sent") {
     items.push(h("button.menu-item.danger", { type: "button", onclick: async () => {
       close();
-      if (!confirmDialogSync()) return;
+      if (!(await confirmDialog("Recall this message?", h("p", "It will be removed from every recipient's device. They may have read it already."), { yes: "Recall", danger: true }))) return;
       try { await c.recall(m.id); toast("Message recalled from every device."); } catch (e) { toast(`Could not recall: ${e.message}`, { kind: "error" }); }
     } }, icon("close"), " Recall from everyone"));
   }
@@ -31,7 +31,6 @@ export function messageMenu(ui, m) {
     items.push(h("button.menu-item.danger", { type: "button", onclick: () => { close(); c.discard(m.id); } }, icon("close"), " Delete unsent message"));
   }
   const d = dialog("Message", h("div.menu", items));
-  function confirmDialogSync() { return window.confirm("Recall this message? It will be removed from every recipient's device."); }
 }
 
 export async function detailsDialog(ui, id) {

@@ -21,6 +21,9 @@ export function h(sel, attrs, ...children) {
   /** @type {any} */
   const el = document.createElement(tag || "div");
   if (classes.length) el.className = classes.join(" ");
+  // What people type may be right to left (Arabic, Hebrew): every text
+  // field takes the direction of its own content unless told otherwise.
+  if ((el.tagName === "TEXTAREA" || el.tagName === "INPUT") && !("dir" in attrs)) el.dir = "auto";
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
@@ -141,16 +144,42 @@ export function dialog(title, body, { actions = [], onclose, wide = false } = {}
   return d;
 }
 
+/**
+ * confirmDialog asks a yes/no question in the app's own modal (never the
+ * browser's confirm(), which a phone shows as a bare system box and some
+ * browsers suppress); it resolves true on yes.
+ * @param {string} title
+ * @param {any} body
+ * @param {{yes?: string, danger?: boolean}} [opts]
+ * @returns {Promise<boolean>}
+ */
+export function confirmDialog(title, body, { yes = "Confirm", danger = false } = {}) {
+  return new Promise((resolve) => {
+    let answer = false;
+    const d = dialog(title, body, {
+      actions: [
+        h("button.secondary", { type: "button", onclick: () => d.close() }, "Cancel"),
+        h(danger ? "button.danger" : "button.primary", { type: "button", onclick: () => { answer = true; d.close(); } }, yes),
+      ],
+      onclose: () => resolve(answer),
+    });
+  });
+}
+
 let toastBox;
 const toastTimers = new Set();
 /**
- * toast shows a short, polite status message; action is {label, run}.
+ * toast shows a short, polite status message; action is {label, run}. A
+ * toast with a key replaces the one shown with the same key, so a burst
+ * (messages arriving) shows the newest alone rather than a stack over
+ * the page.
  * @param {string} text
- * @param {{action?: {label: string, run: () => void}, kind?: string, timeout?: number}} [opts]
+ * @param {{action?: {label: string, run: () => void}, kind?: string, timeout?: number, key?: string}} [opts]
  */
-export function toast(text, { action, kind = "info", timeout = 6000 } = {}) {
+export function toast(text, { action, kind = "info", timeout = 6000, key = "" } = {}) {
   if (!toastBox) { toastBox = h("div.toasts", { role: "status", "aria-live": "polite" }); document.body.append(toastBox); }
-  const t = h("div.toast." + kind, h("span", text),
+  if (key) for (const old of toastBox.querySelectorAll(`[data-key="${CSS.escape(key)}"]`)) old.remove();
+  const t = h("div.toast." + kind, { "data-key": key || null }, h("span", text),
     action ? h("button.link", { type: "button", onclick: () => { t.remove(); action.run(); } }, action.label) : null,
     h("button.icon-btn.small", { type: "button", "aria-label": "Dismiss", onclick: () => t.remove() }, icon("close")));
   toastBox.append(t);

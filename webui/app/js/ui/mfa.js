@@ -8,7 +8,7 @@ import {
   addPasskey, beginTotp, confirmTotp, listPasskeys, loginMfa, mfaStatus, newRecoveryCodes, passkeyLogin,
   passkeysSupported, removePasskey, removeTotp,
 } from "../mfa.js";
-import { fill, fmtFull, h, icon } from "./dom.js";
+import { confirmDialog, fill, fmtFull, h, icon } from "./dom.js";
 
 let seq = 0;
 const uid = (p) => `${p}-${++seq}`;
@@ -245,8 +245,9 @@ export function mfaSettings(container) {
       icon("shield"), " ", h("strong", p.name),
       h("span.muted", ` added ${fmtFull(p.created_at)}${p.last_used ? ", last used " + fmtFull(p.last_used) : ""}`), " ",
       h("button.link", { type: "button", "aria-label": `Remove passkey ${p.name}`, onclick: async (e) => {
-        if (!window.confirm(`Remove the passkey “${p.name}”? It will no longer sign you in.`)) return;
-        const r = await busy(e.currentTarget, err, "Removing…", () => removePasskey(p.id).then(() => true));
+        const btn = e.currentTarget;
+        if (!(await confirmDialog(`Remove the passkey “${p.name}”?`, h("p", "It will no longer sign you in."), { yes: "Remove passkey", danger: true }))) return;
+        const r = await busy(btn, err, "Removing…", () => removePasskey(p.id).then(() => true));
         if (r) refresh();
       } }, "Remove"))) : h("li.muted", "No passkeys."));
     fill(body,

@@ -2,7 +2,7 @@
 // The settings page: status and automatic reply, sounds, quick messages,
 // security (lock, PIN, devices), sign-in security and the account.
 import { PRESENCE_SETTABLE } from "../constants.js";
-import { fill, h, icon } from "./dom.js";
+import { confirmDialog, fill, h, icon } from "./dom.js";
 import { fmtDuration, PRESENCE } from "./common.js";
 import { changePinDialog } from "./dialogs.js";
 import { mfaSettings } from "./mfa.js";
@@ -25,7 +25,7 @@ export function renderSettings(ui) {
   const signInSecurity = ui.signInSecurity;
   // The key fingerprint is what the admin console shows for each device,
   // so an administrator and the owner can tell which device is which.
-  c.myDevices().then((ds) => fill(devices, ds.map((d) => h("li", { "data-device": d.id }, icon(d.me ? "check" : "shield"), ` Device ${d.id}`, d.me ? h("strong", " (this browser)") : null, d.active ? "" : h("span.muted", " (inactive)"),
+  c.myDevices().then((ds) => fill(devices, ds.map((d) => h("li", { "data-device": d.id }, icon(d.me ? "check" : "shield"), " ", h("span.device-name", { dir: "auto" }, d.name || `Device ${d.id}`), d.me ? h("strong", " (this browser)") : null, d.active ? "" : h("span.muted", " (inactive)"),
     h("span.fingerprint", { title: "Key fingerprint" }, d.fingerprint)))),
     () => fill(devices, h("li.muted", "Connect to see your devices.")));
   fill(ui.pane, h("section.settings", { "aria-label": "Settings" },
@@ -59,6 +59,6 @@ export function renderSettings(ui) {
         h("p", `Signed in as ${c.me.display || c.me.username} (@${c.me.username}).`),
         h("div.row",
           h("button.secondary", { type: "button", onclick: () => ui.actions.onSignOut() }, "Sign out"),
-          h("button.danger", { type: "button", onclick: () => { if (window.confirm("Erase this device? Its message history on this browser will be deleted for good.")) ui.actions.onErase(); } }, "Sign out and erase this device")),
+          h("button.danger", { type: "button", onclick: async () => { if (await confirmDialog("Erase this device?", h("p", "Its message history on this browser will be deleted for good."), { yes: "Sign out and erase", danger: true })) ui.actions.onErase(); } }, "Sign out and erase this device")),
         h("p.hint", "Signing out keeps this device's encrypted history; signing in again restores it. Erasing deletes it.")))));
 }
