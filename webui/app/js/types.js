@@ -345,7 +345,7 @@ export {};
  * @property {{from: number, id: string, sent: number}} [forwarded]
  * @property {string} [replyTo]
  * @property {Quote | null} [quote] of the message replyTo names
- * @property {number[]} [mentions] users this message names with @
+ * @property {number[]} [mentions] users this message mentions
  * @property {boolean} [autoReply]
  * @property {"pending" | "sending" | "sent" | "failed"} [status] of an outgoing message
  * @property {string} [error] why it was not sent
