@@ -12,7 +12,7 @@ import (
 
 // The web app's body carries a reply's quote, a group message's mentions
 // and a voice note's attachment fields; the Go client opens such a message,
-// reads what it knows and ignores the rest (PROTOCOL.md, section 5.1).
+// reads what it knows and ignores the rest (PROTOCOL.md section 5, the plaintext).
 func TestOpenEnvelopeWithAppBodyFields(t *testing.T) {
 	alice := newAccount(t, 1, "alice", 1)
 	bob := newAccount(t, 2, "bob", 1)

@@ -1,5 +1,5 @@
 // @ts-check
-// The fields of a message body beyond its text (PROTOCOL.md section 5.1):
+// The fields of a message body beyond its text (PROTOCOL.md section 5, the plaintext):
 // a reply's quote of the message it answers and a group message's
 // mentions. Both live inside the encrypted body; the server never sees
 // them. Every field has a limit, and what a sender puts past it is cut
