@@ -23,7 +23,28 @@ type Plaintext struct {
 	ReplyTo     string       `json:"reply_to,omitempty"` // id of the message this one answers
 	Attachments []Attachment `json:"attachments,omitempty"`
 	Forwarded   *Forwarded   `json:"forwarded,omitempty"`
+	// Quote is what a reply shows of the message ReplyTo names, so that
+	// the reply reads well where the original has expired or never came.
+	Quote *Quote `json:"quote,omitempty"`
+	// Mentions are the users a group message names with @: their apps
+	// alert them even in a conversation they muted.
+	Mentions []int64 `json:"mentions,omitempty"`
 }
+
+// Quote is an excerpt of the message a reply answers: who sent it and at
+// most MaxQuoteChars characters of its text (or its first attachment's
+// name). A receiver shortens a longer one.
+type Quote struct {
+	From int64  `json:"from"`
+	Text string `json:"text,omitempty"`
+}
+
+// Limits of the reply and mention fields; a receiver ignores what is past
+// them.
+const (
+	MaxQuoteChars = 200 // characters (Unicode code points) of a quote's text
+	MaxMentions   = 64  // users one message mentions
+)
 
 // Forwarded marks a message forwarded from another conversation.
 type Forwarded struct {

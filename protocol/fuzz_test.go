@@ -18,6 +18,7 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		`{"type":"ack","seqs":[1,2,3]}`,
 		`{"type":"receipt","msg":"AAAAAAAAAAAAAAAAAAAAAA","kind":"acknowledged"}`,
 		`{"type":"presence","status":"away"}`,
+		`{"type":"typing","conv":"g:1"}`,
 		`{"type":"details","msg":"AAAAAAAAAAAAAAAAAAAAAA","ref":"x"}`,
 		`{"type":"send","env":{"v":1,"keys":[{}]}}`,
 		`[]`, `null`, `{"type":1}`,

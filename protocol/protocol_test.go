@@ -165,6 +165,8 @@ func TestDecodeClientFrame(t *testing.T) {
 		`{"type":"recall","msg":"AAAAAAAAAAAAAAAAAAAAAA"}`,
 		`{"type":"presence","status":"dnd"}`,
 		`{"type":"details","msg":"AAAAAAAAAAAAAAAAAAAAAA","ref":"r1"}`,
+		`{"type":"typing","conv":"d:1:2"}`,
+		`{"type":"typing","conv":"g:7","ref":"t1"}`,
 	}
 	for _, s := range ok {
 		if _, err := DecodeClientFrame([]byte(s)); err != nil {
@@ -176,17 +178,21 @@ func TestDecodeClientFrame(t *testing.T) {
 		t.Errorf("send frame: envelope %v ref %q", f.Envelope, f.Ref)
 	}
 	bad := map[string]Code{
-		`not json`:                            CodeBadFrame,
-		`{"type":"send"}`:                     CodeBadFrame,
-		`{"type":"ack","seqs":[]}`:            CodeBadFrame,
-		`{"type":"ack","seqs":[-1]}`:          CodeBadFrame,
-		`{"type":"receipt","msg":"x"}`:        CodeBadFrame,
-		`{"type":"presence","status":"gone"}`: CodeBadFrame,
-		`{"type":"warp"}`:                     CodeBadFrame,
-		`{"type":"ack","seqs":[1],"extra":1}`: CodeBadFrame,
-		`{"type":"ack","seqs":[1]} {}`:        CodeBadFrame,
-		`{"type":"send","env":{"v":1}}`:       CodeBadEnvelope,
-		`{}`:                                  CodeBadFrame,
+		`not json`:                                   CodeBadFrame,
+		`{"type":"send"}`:                            CodeBadFrame,
+		`{"type":"ack","seqs":[]}`:                   CodeBadFrame,
+		`{"type":"ack","seqs":[-1]}`:                 CodeBadFrame,
+		`{"type":"receipt","msg":"x"}`:               CodeBadFrame,
+		`{"type":"presence","status":"gone"}`:        CodeBadFrame,
+		`{"type":"warp"}`:                            CodeBadFrame,
+		`{"type":"typing"}`:                          CodeBadFrame,
+		`{"type":"typing","conv":"d:2:1"}`:           CodeBadFrame,
+		`{"type":"typing","conv":"b:1:tok"}`:         CodeBadFrame,
+		`{"type":"typing","conv":"g:1","text":"hi"}`: CodeBadFrame,
+		`{"type":"ack","seqs":[1],"extra":1}`:        CodeBadFrame,
+		`{"type":"ack","seqs":[1]} {}`:               CodeBadFrame,
+		`{"type":"send","env":{"v":1}}`:              CodeBadEnvelope,
+		`{}`:                                         CodeBadFrame,
 	}
 	for s, code := range bad {
 		_, err := DecodeClientFrame([]byte(s))

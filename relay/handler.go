@@ -214,6 +214,8 @@ func (r *Relay) handle(ctx context.Context, s *session, data []byte) {
 			}
 			release()
 		}()
+	case protocol.TTyping:
+		r.typing(ctx, s, f.Conv, f.Ref, release)
 	case protocol.TDetails:
 		// Details must reflect everything this device sent before asking,
 		// so wait until those writes have committed.

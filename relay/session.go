@@ -28,6 +28,9 @@ type session struct {
 	// was admitted under (nil when the relay runs without Config.Sessions):
 	// the connection lives only as long as that session.
 	token []byte
+	// typingRate bounds this connection's typing frames; only the
+	// session's reader touches it.
+	typingRate typingBucket
 	// used is set when the device sends a frame, and cleared when the
 	// relay records that use on the sign-in session (Sessions.Touch).
 	used atomic.Bool

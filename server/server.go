@@ -491,7 +491,10 @@ func secure(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		// The microphone is for voice notes, recorded by the app itself;
+		// photos come through the file picker (<input capture>), which
+		// needs no camera permission.
+		h.Set("Permissions-Policy", "camera=(), microphone=(self), geolocation=()")
 		if web.IsHTTPS(r) {
 			// Two years: browsers then refuse plain HTTP to this name,
 			// so a network attacker cannot strip TLS from a later visit.

@@ -27,7 +27,7 @@ async function shellFiles() {
       queue.push(new URL(m[1], new URL(url, sw.location.origin)).pathname);
     }
   }
-  return ["/", "/manifest.webmanifest", ASSETS + "/css/app.css", ASSETS + "/icons/icon.svg", ASSETS + "/icons/icon-192.png", ASSETS + "/icons/icon-512.png", ...seen];
+  return ["/", "/manifest.webmanifest", ASSETS + "/css/app.css", ASSETS + "/css/messaging.css", ASSETS + "/icons/icon.svg", ASSETS + "/icons/icon-192.png", ASSETS + "/icons/icon-512.png", ...seen];
 }
 
 sw.addEventListener("install", (event) => {

@@ -18,6 +18,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { attackTests, closeAttackProfiles } from "./attack.mjs";
 import { closeConsole, consoleTests } from "./console.mjs";
+import { closeFeatureProfiles, featureTests } from "./features.mjs";
 import { closeFirstDayProfiles, firstDayTests } from "./firstday_fixes.mjs";
 import { closeFirstDay, firstDayTests as firstDayStatusTests } from "./firstday_status.mjs";
 import { interopTests } from "./interop.mjs";
@@ -65,7 +66,7 @@ async function run(name, fn, ctx) {
   } catch (e) {
     failed++;
     console.log(`FAIL ${name}\n     ${String(e.stack || e).split("\n").slice(0, 6).join("\n     ")}`);
-    for (const p of ["alice", "bob", "bob2", "wanda", "walt", "dana", "erin", "frank", "gail", "mallory", "vera", "petra", "ana", "ben"]) {
+    for (const p of ["alice", "bob", "bob2", "wanda", "walt", "dana", "erin", "frank", "gail", "mallory", "vera", "petra", "ana", "ben", "fay", "gus"]) {
       if (ctx[p] && opt.screenshots) await ctx[p].page.screenshot({ path: path.join(opt.screenshots, `FAIL-${p}-${name.slice(0, 30).replace(/\W+/g, "-")}.png`) }).catch(() => {});
     }
     if (ctx.failShots && opt.screenshots) await ctx.failShots(name).catch(() => {});
@@ -99,6 +100,8 @@ try {
   for (const [name, fn] of attackTests()) await run(name, fn, ctx);
   // What broke on a clinic's first day, with users of their own.
   for (const [name, fn] of firstDayTests()) await run(name, fn, ctx);
+  // What every messenger has, with users of their own.
+  for (const [name, fn] of featureTests()) await run(name, fn, ctx);
 
   // The profile at rest: a copy of the browser profile must reveal no
   // message text and no usable private key. First, with the PIN and the
@@ -154,6 +157,7 @@ try {
   await closeMfaProfiles(ctx);
   await closeAttackProfiles(ctx);
   await closeFirstDayProfiles(ctx);
+  await closeFeatureProfiles(ctx);
 }
 
 // With every browser closed (its files flushed), search the profiles and the

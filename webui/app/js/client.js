@@ -35,6 +35,8 @@ import { FULL_RETRY_FIRST_MS, fmtBytes, mimeAllowed, parseConv, sendOutcome } fr
 import { Conversations } from "./conversations.js";
 import { UntrustedKeys } from "./directory.js";
 import { attachmentKind, DOWNLOAD_TYPE, ownBlobs, refusedNote, viewBlob, wellFormed } from "./attachments.js";
+import { readMentions, readQuote } from "./body.js";
+import { Typing } from "./typing.js";
 
 /** @typedef {import("./types.js").ServerFrame} ServerFrame */
 /** @typedef {import("./types.js").QueuedFrame} QueuedFrame */
@@ -67,6 +69,7 @@ export class Client extends Conversations {
     /** @type {Set<number>} people asked about with a contact frame on this connection */
     this.contacted = new Set();
     this.relay = new Relay((f) => this.onFrame(f));
+    this.typing = new Typing(this);
     this.relay.addEventListener("state", (e) => this.onRelayState(/** @type {CustomEvent} */ (e).detail));
     this.relay.addEventListener("closed", (e) => this.onRelayClosed(/** @type {CustomEvent} */ (e).detail));
   }
@@ -106,6 +109,7 @@ export class Client extends Conversations {
     clearTimeout(this.ackTimer);
     clearTimeout(this.retryTimer);
     clearTimeout(this.outboxTimer);
+    this.typing.clear();
     this.retrying.clear(); // still queued on the server: they come again on the next connection
     for (const b of [...this.urls.keys()]) this.dropURLs(b);
     this.msgs.clear(); this.convs.clear(); this.pins.clear(); this.peers.clear(); this.users.clear();
@@ -185,6 +189,10 @@ export class Client extends Conversations {
     }
     if (f.type === "devices") {
       this.devicesChanged(f.user);
+      return;
+    }
+    if (f.type === "typing") {
+      this.typing.received(f);
       return;
     }
     if (f.type === "msg" || f.type === "receipt" || f.type === "recall") {
@@ -292,7 +300,8 @@ export class Client extends Conversations {
     const fromMe = env.from.user === this.me.id;
     const m = {
       id: env.id, conv: env.conv, from: env.from, created: env.created, sent: f.ts, flags: env.flags,
-      type: pt.type, text: typeof pt.text === "string" ? pt.text : "", replyTo: pt.reply_to || "",
+      type: pt.type, text: typeof pt.text === "string" ? pt.text : "", replyTo: typeof pt.reply_to === "string" ? pt.reply_to : "",
+      quote: readQuote(pt.quote), mentions: readMentions(pt.mentions),
       attachments: Array.isArray(pt.attachments) ? pt.attachments.filter(wellFormed) : [], forwarded: pt.forwarded || null, autoReply: !!pt.auto_reply,
       out: fromMe, status: fromMe ? "sent" : undefined, receipts: {},
     };
@@ -316,6 +325,7 @@ export class Client extends Conversations {
     await this.vault.putMany([["msg", m.id, m], ["conv", conv.id, conv]]);
     this.retrying.delete(env.id);
     this.ack(f.seq);
+    this.typing.stopped(m.conv, env.from.user);
     this.changed("msg", { id: m.id, conv: m.conv, incoming: !fromMe });
     if (m.forwarded && !this.users.has(m.forwarded.from)) this.learnUser(m.forwarded.from);
     if (!fromMe) {
@@ -376,13 +386,14 @@ export class Client extends Conversations {
    * send queues a message and sends it when online. The message is stored
    * first (status pending), so it survives a reload while offline.
    */
-  async send(convId, { text = "", attachments = [], flags = 0, forwarded = null, replyTo = "", autoReply = false }) {
+  async send(convId, { text = "", attachments = [], flags = 0, forwarded = null, replyTo = "", quote = null, mentions = [], autoReply = false }) {
     const conv = this.convs.get(convId) || (await this.ensureConv(convId));
     if (attachments.length > MAX_ATTACHMENTS) throw new Error(`A message can carry at most ${MAX_ATTACHMENTS} attachments; send the rest in another message.`);
     const m = {
       id: newMessageId(), conv: convId, from: { user: this.me.id, device: this.keys.id }, created: this.now(), flags,
-      type: "text", text, attachments, blobs: ownBlobs(attachments, forwarded), forwarded, replyTo, autoReply, out: true, status: "pending", receipts: {},
+      type: "text", text, attachments, blobs: ownBlobs(attachments, forwarded), forwarded, replyTo, quote, mentions, autoReply, out: true, status: "pending", receipts: {},
     };
+    this.typing.sent(convId);
     this.msgs.set(m.id, m);
     conv.lastTs = m.created;
     await this.vault.putMany([["msg", m.id, m], ["conv", conv.id, conv]]);
@@ -395,6 +406,8 @@ export class Client extends Conversations {
     const pt = { type: "text" };
     if (m.text) pt.text = m.text;
     if (m.replyTo) pt.reply_to = m.replyTo;
+    if (m.replyTo && m.quote) pt.quote = m.quote;
+    if (m.mentions?.length) pt.mentions = m.mentions;
     if (m.attachments?.length) pt.attachments = m.attachments;
     if (m.forwarded) pt.forwarded = m.forwarded;
     if (m.autoReply) pt.auto_reply = true;

@@ -107,6 +107,11 @@ export const SUITE_X25519_AES256 = 1;
 export const SEALED_KEY_BYTES = 80;
 /** The most seqs one ack frame may carry. */
 export const MAX_ACK_SEQS = 1024;
+/** Typing frames: sent every TYPING_EVERY_MS while typing goes on, shown for TYPING_SHOW_MS; a connection may send TYPING_BURST at once, then TYPING_PER_SECOND. */
+export const TYPING_EVERY_MS = 3000;
+export const TYPING_SHOW_MS = 6000;
+export const TYPING_BURST = 5;
+export const TYPING_PER_SECOND = 1;
 /** The most attachments one message may carry (and blob ids its envelope's blobs list may name). */
 export const MAX_ATTACHMENTS = 20;
 

@@ -132,6 +132,16 @@ export {};
  */
 
 /**
+ * Someone is typing in a conversation (protocol.Typing): ephemeral, shown
+ * for TYPING_SHOW_MS.
+ * @typedef {object} TypingFrame
+ * @property {"typing"} type
+ * @property {number} user
+ * @property {string} conv
+ * @property {number} ts
+ */
+
+/**
  * An ephemeral notice that a user's active devices changed (protocol.DevicesFrame):
  * keys fetched for that user before it are stale.
  * @typedef {object} DevicesFrame
@@ -182,7 +192,7 @@ export {};
  */
 
 /** @typedef {MsgFrame | ReceiptFrame | RecallFrame} QueuedFrame a frame the device acknowledges by its seq */
-/** @typedef {HelloFrame | AcceptedFrame | QueuedFrame | PresenceFrame | DevicesFrame | ErrorFrame | OkFrame | DetailsFrame} ServerFrame */
+/** @typedef {HelloFrame | AcceptedFrame | QueuedFrame | PresenceFrame | DevicesFrame | TypingFrame | ErrorFrame | OkFrame | DetailsFrame} ServerFrame */
 
 /**
  * A frame the client sends (protocol.ClientFrame).
@@ -192,7 +202,8 @@ export {};
  *   | {type: "recall", msg: string, ref?: string}
  *   | {type: "presence", status: string, ref?: string}
  *   | {type: "details", msg: string, ref?: string}
- *   | {type: "contact", user: number, ref?: string}} ClientFrame
+ *   | {type: "contact", user: number, ref?: string}
+ *   | {type: "typing", conv: string, ref?: string}} ClientFrame
  */
 
 // ------------------------------------------------------------- API answers
@@ -307,6 +318,15 @@ export {};
  * @property {string} [name]
  * @property {string} [mime]
  * @property {number} [size]
+ * @property {boolean} [voice] a voice note recorded in the app
+ * @property {number} [duration_ms] a voice note's length
+ */
+
+/**
+ * What a reply shows of the message it answers (e2ee.Quote).
+ * @typedef {object} Quote
+ * @property {number} from the original's sender
+ * @property {string} text at most MAX_QUOTE_CHARS characters of it
  */
 
 /**
@@ -325,6 +345,8 @@ export {};
  * @property {string[]} [blobs] of an outgoing message: the blobs this app uploaded for it, named in its envelope so the server keeps them
  * @property {{from: number, id: string, sent: number}} [forwarded]
  * @property {string} [replyTo]
+ * @property {Quote | null} [quote] of the message replyTo names
+ * @property {number[]} [mentions] users this message mentions
  * @property {boolean} [autoReply]
  * @property {"pending" | "sending" | "sent" | "failed"} [status] of an outgoing message
  * @property {string} [error] why it was not sent
@@ -359,4 +381,5 @@ export {};
  * @property {string} autoReply
  * @property {string} sound
  * @property {string[]} quick
+ * @property {Object<string, boolean>} [muted] conversations muted on this device, by id
  */

@@ -20,12 +20,13 @@ const ARGS = [
  * downloads lets a test receive files the page saves (the console's exports).
  * args are extra Chromium switches; hosts are further names the page may
  * load from besides 127.0.0.1 and localhost (the server's own name).
+ * hasTouch makes the page a touch device (a coarse pointer).
  */
-export async function openProfile(name, { viewport = { width: 390, height: 780 }, dir, downloads = false, args = [], hosts = [] } = {}) {
+export async function openProfile(name, { viewport = { width: 390, height: 780 }, dir, downloads = false, args = [], hosts = [], hasTouch = false } = {}) {
   dir = dir || fs.mkdtempSync(path.join(os.tmpdir(), `curbside-profile-${name}-`));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM, headless: true, args: [...ARGS, ...args], viewport,
-    serviceWorkers: "allow", acceptDownloads: downloads,
+    serviceWorkers: "allow", acceptDownloads: downloads, hasTouch,
   });
   // Generous: under `go test ./...` the browser shares two cores with other
   // packages' tests. A wait that times out is a failure, never a measure.

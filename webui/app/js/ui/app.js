@@ -17,6 +17,8 @@ import { safetyDialog } from "./dialogs.js";
 import { offerPush } from "./notifications.js";
 import { renderSettings } from "./settings.js";
 import { play } from "./sounds.js";
+import { alerts, mentionsMe } from "./mute.js";
+import { renderTyping } from "./typingline.js";
 
 export function mountApp(root, client, actions) {
   const ui = new AppUI(root, client, actions);
@@ -99,6 +101,8 @@ class AppUI {
   }
 
   changed(d) {
+    // Someone typing redraws one line, not the conversation.
+    if (d.what === "typing") { if (d.conv === this.convId) renderTyping(this); return; }
     // Coalesce bursts (a reconnect delivers many frames) into one render per frame.
     if (d.what === "msg" || d.what === "expired") this.dirtyConv = true;
     if (d.what === "config") this.tryPushOffer();
@@ -144,15 +148,18 @@ class AppUI {
       const convId = d.msg.conv, from = d.msg.from.user;
       const urgent = d.msg.flags & FLAG_URGENT;
       const inView = this.convId === convId && document.visibilityState === "visible";
+      // A muted conversation stays quiet, but for a mention or an urgent message.
+      if (!alerts(c, d.msg)) return;
       // Do not disturb holds back everything but urgent messages: no
       // sound, no banner, no system notification. The list still shows them.
       if (c.settings.presence === PRESENCE_DND && !urgent) return;
+      const mention = mentionsMe(c, d.msg);
       play(urgent ? "urgent" : c.settings.sound);
       if (document.visibilityState === "visible") {
         if (!inView) {
           // One message banner at a time, the newest: a stack of them
           // would cover the conversation list, urgent rows and all.
-          toast(`${urgent ? "Urgent message" : "New message"} from ${c.userName(from)}`, { kind: urgent ? "urgent" : "info", key: "message", action: { label: "Open", run: () => this.go("/c/" + convId) } });
+          toast(`${urgent ? "Urgent message" : mention ? "You were mentioned" : "New message"} from ${c.userName(from)}`, { kind: urgent ? "urgent" : "info", key: "message", action: { label: "Open", run: () => this.go("/c/" + convId) } });
         }
       } else if ("Notification" in window && Notification.permission === "granted") {
         // The system notification carries no message text and no name: a

@@ -6,6 +6,10 @@
 import { fmtBytes, parseConv } from "../conv.js";
 import { FLAG_ACK_REQUESTED, FLAG_URGENT, MAX_ATTACHMENTS, ROLE_PATIENT } from "../constants.js";
 import { dialog, fill, h, icon } from "./dom.js";
+import { INLINE_IMAGES } from "../attachments.js";
+import { mentionPicker, mentionsIn } from "./mentions.js";
+import { replyBar, takeReply } from "./reply.js";
+import { fmtClock, voiceButton } from "./voice.js";
 
 /**
  * MAX_TEXT is the longest text one message carries, in characters (UTF-16
@@ -44,15 +48,19 @@ export function buildComposer(ui, conv) {
     send.disabled = over;
     send.title = over ? "Too long to send: shorten the text" : "";
   };
-  ta.addEventListener("input", () => { ui.drafts.set(conv.id, ta.value); grow(); recount(); });
+  ta.addEventListener("input", () => { ui.drafts.set(conv.id, ta.value); grow(); recount(); if (ta.value.trim()) c.typing.typed(conv.id); });
+  const mentions = mentionPicker(ui, conv, ta);
+  const voiceBox = h("div.voice-rec", { hidden: true, role: "status" });
   ta.addEventListener("keydown", (e) => {
     // Enter sends on a desktop keyboard; Shift+Enter is a new line.
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing && window.matchMedia("(pointer: fine)").matches) { e.preventDefault(); form.requestSubmit(); }
   });
   const form = h("form.composer", { "aria-label": "Write a message" },
-    picker.files, err,
+    replyBar(ui), picker.files, err, mentions, voiceBox,
     h("div.compose-row",
       h("button.icon-btn", { type: "button", "aria-label": "Attach a file", title: "Attach a file", onclick: () => picker.fileInput.click() }, icon("attach")),
+      picker.cameraInput ? h("button.icon-btn", { type: "button", "aria-label": "Camera", title: "Take a photo", onclick: () => picker.cameraInput.click() }, icon("camera")) : null,
+      voiceButton(ui, voiceBox, err, picker.add),
       h("button.icon-btn.quick-btn", { type: "button", "aria-label": "Quick messages", title: "Quick messages", onclick: () => quickDialog(ui, ta) }, "Aa"),
       ta,
       send),
@@ -61,7 +69,7 @@ export function buildComposer(ui, conv) {
       mayAck ? h("label.opt", { for: "opt-ack" }, ackBox, " Ask to acknowledge") : null,
       mayUrgent ? h("label.opt", { for: "opt-urgent" }, urgentBox, " Urgent") : null,
       p.kind === "broadcast" && p.owner !== c.me.id ? h("span.hint", "Your reply goes only to the sender.") : null),
-    picker.fileInput);
+    picker.fileInput, picker.cameraInput);
   recount(); // a kept draft may already be long
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -74,11 +82,13 @@ export function buildComposer(ui, conv) {
     if (ui.pendingFiles.length > MAX_ATTACHMENTS) { err.textContent = `A message can carry at most ${MAX_ATTACHMENTS} attachments: remove ${ui.pendingFiles.length - MAX_ATTACHMENTS} and send them in another message.`; return; }
     const flags = (ackBox.checked ? FLAG_ACK_REQUESTED : 0) | (urgentBox.checked ? FLAG_URGENT : 0);
     const attachments = ui.pendingFiles.map((f) => f.att);
+    const { replyTo, quote } = takeReply(ui);
+    const mentioned = mentionsIn(ui, conv, text);
     ta.value = ""; grow(); recount(); ui.drafts.delete(conv.id);
     ackBox.checked = false; urgentBox.checked = false;
     picker.clear();
     try {
-      await c.send(conv.id, { text, attachments, flags });
+      await c.send(conv.id, { text, attachments, flags, replyTo, quote, mentions: mentioned });
     } catch (ex) { err.textContent = ex.message; }
     ta.focus();
   });
@@ -103,28 +113,44 @@ function attachmentPicker(ui, err) {
   const c = ui.c;
   const fileInput = h("input.visually-hidden", { type: "file", multiple: true, tabindex: "-1", "aria-hidden": "true",
     accept: (c.policy.attachment_types || []).join(",") });
+  // On a phone or tablet, the camera is a choice of its own: the same
+  // picker, straight to a photo.
+  const touch = window.matchMedia("(pointer: coarse)").matches || navigator.maxTouchPoints > 0;
+  const cameraInput = touch ? h("input.visually-hidden", { type: "file", accept: "image/*", capture: "environment", tabindex: "-1", "aria-hidden": "true" }) : null;
   const files = h("div.files", { "aria-live": "polite" });
   ui.pendingFiles = [];
-  const renderFiles = () => fill(files, ui.pendingFiles.map((f) => h("div.file-chip" + (f.error ? ".error" : ""),
-    h("span", f.file.name, " · ", fmtBytes(f.file.size)),
+  // What is picked is shown before it is sent: an image as itself, a
+  // voice note in a player, both from the file on this device (object
+  // URLs revoked as the chip goes).
+  const drop = (f) => { if (f.preview) URL.revokeObjectURL(f.preview); };
+  const previewOf = (f) => f.extra?.voice ? h("audio.chip-audio", { controls: true, src: f.preview, "aria-label": `Listen to ${f.file.name}` })
+    : h("img.chip-preview", { src: f.preview, alt: `Preview of ${f.file.name}` });
+  const renderFiles = () => fill(files, ui.pendingFiles.map((f) => h("div.file-chip" + (f.error ? ".error" : "") + (f.preview ? ".with-preview" : ""),
+    f.preview ? previewOf(f) : null,
+    h("span", f.extra?.voice ? `Voice note · ${fmtClock(f.extra.duration_ms)}` : f.file.name, " · ", fmtBytes(f.file.size)),
     f.error ? h("span.form-error", f.error) : f.att ? h("span.ok", icon("check"), " Ready")
       : h("progress", { max: 100, value: Math.round((f.progress || 0) * 100), "aria-label": `Encrypting and uploading ${f.file.name}` }),
-    h("button.icon-btn.small", { type: "button", "aria-label": `Remove ${f.file.name}`, onclick: () => { ui.pendingFiles = ui.pendingFiles.filter((x) => x !== f); renderFiles(); } }, icon("close")))));
-  fileInput.addEventListener("change", () => {
+    h("button.icon-btn.small", { type: "button", "aria-label": `Remove ${f.file.name}`, onclick: () => { drop(f); ui.pendingFiles = ui.pendingFiles.filter((x) => x !== f); renderFiles(); } }, icon("close")))));
+  /** add takes one picked (or recorded) file: checked, then encrypted and uploaded at once. */
+  const add = (file, extra = null) => {
     err.textContent = "";
-    for (const file of fileInput.files) {
-      const f = { file, progress: 0 };
-      ui.pendingFiles.push(f);
-      f.error = c.checkFile(file);
-      if (!f.error && !c.online) f.error = "Attachments need a connection. Try again when you are online.";
-      if (!f.error) {
-        f.promise = c.uploadFile(file, (x) => { f.progress = x; const pr = files.querySelector(`progress[aria-label="Encrypting and uploading ${CSS.escape(file.name)}"]`); if (pr) pr.value = Math.round(x * 100); })
-          .then((att) => { f.att = att; renderFiles(); }, (e) => { f.error = e.message; renderFiles(); });
-      }
+    const f = { file, progress: 0, extra };
+    ui.pendingFiles.push(f);
+    f.error = c.checkFile(file);
+    if (!f.error && !c.online) f.error = "Attachments need a connection. Try again when you are online.";
+    if (!f.error && (extra?.voice || INLINE_IMAGES.includes(file.type))) f.preview = URL.createObjectURL(file);
+    if (!f.error) {
+      f.promise = c.uploadFile(file, (x) => { f.progress = x; const pr = files.querySelector(`progress[aria-label="Encrypting and uploading ${CSS.escape(file.name)}"]`); if (pr) pr.value = Math.round(x * 100); })
+        .then((att) => { f.att = extra ? { ...att, ...extra } : att; renderFiles(); }, (e) => { f.error = e.message; renderFiles(); });
     }
-    fileInput.value = "";
     renderFiles();
-  });
+  };
+  for (const input of [fileInput, cameraInput].filter(Boolean)) {
+    input.addEventListener("change", () => {
+      for (const file of input.files) add(file);
+      input.value = "";
+    });
+  }
   /** ready waits for the uploads under way; false (with the reason shown) if a file cannot be sent. */
   const ready = async () => {
     const bad = ui.pendingFiles.find((f) => f.error);
@@ -137,8 +163,8 @@ function attachmentPicker(ui, err) {
     }
     return true;
   };
-  const clear = () => { ui.pendingFiles = []; renderFiles(); };
-  return { fileInput, files, ready, clear };
+  const clear = () => { ui.pendingFiles.forEach(drop); ui.pendingFiles = []; renderFiles(); };
+  return { fileInput, cameraInput, files, ready, clear, add };
 }
 
 export function quickDialog(ui, ta) {

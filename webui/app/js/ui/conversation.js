@@ -12,6 +12,13 @@ import { messageMenu, safetyDialog } from "./dialogs.js";
 import { attachmentKind, fileName, refusedNote } from "../attachments.js";
 import { groupInfoDialog, receiptSummary, renderReachNote } from "./reach.js";
 import { printConversation, setPrintHead } from "./print.js";
+import { richText } from "./richtext.js";
+import { quoteBlock, replyButton } from "./reply.js";
+import { searchBar, searchButton, searchState } from "./convsearch.js";
+import { muteButton } from "./mute.js";
+import { jumpToUnread, markUnread, unreadDivider } from "./unread.js";
+import { renderTyping, typingLine } from "./typingline.js";
+import { fmtClock } from "./voice.js";
 
 export function renderConversation(ui, fresh = false) {
   if (ui.view !== "conv" || !ui.c.convs.get(ui.convId)) {
@@ -42,10 +49,12 @@ export function renderConversation(ui, fresh = false) {
   ui.composer = buildComposer(ui, conv);
   const printHead = h("div.print-head");
   fill(ui.pane, h("section.conversation", { "aria-label": c.title(conv) },
-    ui.convHead, ui.netBanner, ui.keyBanner, ui.reachBanner, printHead,
-    ui.msgBox, ui.composer));
+    ui.convHead, ui.netBanner, ui.keyBanner, ui.reachBanner, searchBar(ui), printHead,
+    ui.msgBox, typingLine(ui), ui.composer));
   setPrintHead(ui, printHead);
+  markUnread(ui, conv.id);
   renderConvBody(ui, true);
+  renderTyping(ui);
   if (fresh) {
     // Learn the peer's presence now, not at their next change.
     c.contact(c.peerOf(conv));
@@ -70,6 +79,7 @@ export function renderConvHead(ui) {
     h("div.conv-id", h("h1", { tabindex: "-1", dir: "auto" }, c.title(conv)), h("p.sub", sub)),
     peer ? h("button.icon-btn", { type: "button", "aria-label": "Safety number", title: "Verify safety number", onclick: () => safetyDialog(ui, peer) }, icon("shield")) : null,
     conv.kind === "group" ? h("button.icon-btn", { type: "button", "aria-label": "Group info", title: "Members and who can receive", onclick: () => groupInfoDialog(ui, conv) }, icon("users")) : null,
+    searchButton(ui), muteButton(ui, conv),
     h("button.icon-btn", { type: "button", "aria-label": "Print or save as PDF", title: "Print or save as PDF", onclick: () => printConversation() }, icon("print")));
 }
 
@@ -101,6 +111,8 @@ export function renderConvBody(ui, initial = false) {
   for (const m of msgs) {
     const d = new Date(m.sent || m.created).toDateString();
     if (d !== day) { day = d; nodes.push(h("div.day", { role: "separator" }, new Date(m.sent || m.created).toLocaleDateString([], { weekday: "long", month: "long", day: "numeric" }))); }
+    const divider = unreadDivider(ui, m);
+    if (divider) nodes.push(divider);
     nodes.push(renderMessage(ui, conv, m));
   }
   if (!msgs.length) nodes.push(h("div.empty-state.small", h("p", "No messages yet. Say hello — or use a quick message below."),
@@ -110,6 +122,8 @@ export function renderConvBody(ui, initial = false) {
     const el = ui.msgBox.querySelector(`[data-id="${CSS.escape(ui.highlight)}"]`);
     if (el) { el.classList.add("highlight"); el.scrollIntoView({ block: "center" }); }
     ui.highlight = null;
+  } else if (initial && jumpToUnread(ui)) {
+    // Opened where the unread messages begin.
   } else if (atBottom) ui.msgBox.scrollTop = ui.msgBox.scrollHeight;
   if (document.visibilityState === "visible") c.markRead(conv.id);
 }
@@ -120,6 +134,10 @@ export function renderMessage(ui, conv, m) {
   if (m.flags & FLAG_URGENT) cls.push("urgent");
   if (m.recalled) cls.push("recalled");
   const showSender = !m.out && conv.kind !== "direct";
+  const search = searchState(ui);
+  if (search.ids.has(m.id)) cls.push("search-hit");
+  if (search.current === m.id) cls.push("search-current");
+  if (!m.out && m.mentions?.includes(c.me.id)) cls.push("mentions-me");
   if (m.recalled) {
     return h("div." + cls.join("."), { dataset: { id: m.id } },
       h("p.text.muted", m.out ? "You recalled this message." : "This message was recalled by the sender."),
@@ -134,9 +152,10 @@ export function renderMessage(ui, conv, m) {
   if (m.flags & FLAG_URGENT) body.push(h("p.flag.urgent", icon("bell"), " Urgent"));
   if (m.forwarded) body.push(h("p.forwarded", icon("forward"), ` Forwarded from ${c.userName(m.forwarded.from)}`));
   if (m.autoReply) body.push(h("p.forwarded", "Automatic reply"));
+  body.push(quoteBlock(ui, m));
   // dir="auto": Arabic or Hebrew text is laid out right to left, each
   // message and name by its own first strong letter.
-  if (m.text) body.push(h("p.text", { dir: "auto" }, m.text));
+  if (m.text) body.push(h("p.text", { dir: "auto" }, richText(m.text, { mentions: (m.mentions || []).map((u) => c.userName(u)), me: c.userName(c.me.id), query: search.q })));
   for (const a of m.attachments || []) body.push(renderAttachment(ui, a));
   // Acknowledgement.
   if (m.flags & FLAG_ACK_REQUESTED) {
@@ -168,6 +187,7 @@ export function renderMessage(ui, conv, m) {
   }
   return h("div." + cls.join("."), { dataset: { id: m.id } },
     h("div.bubble", body),
+    replyButton(ui, m),
     h("button.icon-btn.small.msg-more", { type: "button", "aria-label": "Message options", onclick: () => messageMenu(ui, m) }, icon("more")));
 }
 
@@ -187,7 +207,9 @@ export function renderAttachment(ui, a) {
   const kind = attachmentKind(a, c.policy.attachment_types);
   const name = fileName(a);
   const box = h("div.attachment", { dataset: { kind } });
-  const label = h("span.file-name", icon("file"), ` ${name} · ${fmtBytes(a.size || 0)}`);
+  const voice = a.voice === true && kind === "audio";
+  const label = voice ? h("span.file-name.voice-note", icon("mic"), ` Voice note${typeof a.duration_ms === "number" ? ` · ${fmtClock(a.duration_ms)}` : ""}`)
+    : h("span.file-name", icon("file"), ` ${name} · ${fmtBytes(a.size || 0)}`);
   if (kind === "refused") {
     fill(box, label, h("p.note.attachment-refused", { role: "note" }, icon("alert"), " ", refusedNote(a)));
     return box;
@@ -195,7 +217,7 @@ export function renderAttachment(ui, a) {
   const save = (url) => h("a.link", { href: url, download: name }, "Save");
   const render = ({ view, save: saveURL }, fresh) => {
     if (kind === "image" || kind === "svg") fill(box, h("img.preview", { src: view, alt: name }), save(saveURL));
-    else if (kind === "audio") fill(box, h("audio", { controls: true, src: view, "aria-label": name }), save(saveURL));
+    else if (kind === "audio") fill(box, voice ? label : null, h("audio", { controls: true, src: view, "aria-label": voice ? "Voice note" : name }), save(saveURL));
     else if (kind === "video") fill(box, h("video.preview", { controls: true, src: view, "aria-label": name }), save(saveURL));
     else {
       const link = save(saveURL);
@@ -222,7 +244,7 @@ export function renderAttachment(ui, a) {
     // Images preview by themselves once decrypted (a cached URL is instant).
     show();
   } else {
-    fill(box, label, h("button.secondary.small", { type: "button", onclick: show }, kind === "file" ? "Download" : "Open"));
+    fill(box, label, h("button.secondary.small", { type: "button", onclick: show }, kind === "file" ? "Download" : voice ? "Play" : "Open"));
   }
   return box;
 }

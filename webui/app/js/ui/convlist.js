@@ -6,6 +6,7 @@ import { FLAG_URGENT, PRESENCE_AVAILABLE, PRESENCE_SETTABLE } from "../constants
 import { PRESENCE, presenceOf } from "./common.js";
 import { newConversation } from "./dialogs.js";
 import { pushOfferBanner } from "./notifications.js";
+import { isMuted } from "./mute.js";
 
 export function renderSidebar(ui) {
   const c = ui.c;
@@ -60,6 +61,9 @@ export function renderList(ui) {
   if (!items.length) {
     fill(ui.listBox, h("div.empty-state", icon("users"), h("h2", "No conversations yet"),
       h("p", "Start one by choosing someone from your practice's directory."),
+      // History is not copied between devices yet (that comes with device
+      // approval): a browser set up now starts empty, and says so.
+      h("p.hint.history-note", "Messages received before this browser was set up stay on the device that received them: Curbside does not copy history to a new device."),
       h("button.primary", { type: "button", onclick: () => newConversation(ui) }, "New message")));
     return;
   }
@@ -76,7 +80,8 @@ export function renderList(ui) {
       h("span.avatar." + avatarClass(peer || conv.id.length), { "aria-hidden": "true" }, kind ? icon(kind) : initials(title),
         peer ? h("span.dot." + presenceOf(c, peer).cls, { title: presenceOf(c, peer).text }) : null),
       h("span.conv-text",
-        h("span.conv-title", { dir: "auto" }, title, pin?.warning ? h("span.tag.warn", "Keys changed") : null),
+        h("span.conv-title", { dir: "auto" }, title, pin?.warning ? h("span.tag.warn", "Keys changed") : null,
+          isMuted(c, conv.id) ? h("span.muted-mark", { title: "Muted on this device" }, icon("belloff", "Muted")) : null),
         h("span.conv-last", { dir: "auto" }, last ? preview(c, last) : conv.kind === "group" ? `${conv.members.length} members` : "")),
       h("span.conv-side", h("span.conv-time", t ? fmtTime(t) : ""),
         urgent ? h("span.badge.urgent", "Urgent") : unread ? h("span.badge", { "aria-hidden": "true" }, String(unread)) : null)));

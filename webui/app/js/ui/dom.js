@@ -78,6 +78,12 @@ const ICONS = {
   users: "M9 11a4 4 0 100-8 4 4 0 000 8zM2 21a7 7 0 0114 0M16 4a4 4 0 010 7M22 21a7 7 0 00-5-6.7",
   megaphone: "M3 10v4h3l7 5V5L6 10H3zM17 9a4 4 0 010 6",
   wifioff: "M2 2l20 20M8.5 16.5a5 5 0 017 0M5 13a10 10 0 015.2-2.8M19 13a10 10 0 00-2.5-1.8M12 20h.01",
+  reply: "M10 8L4 13l6 5M4 13h10a6 6 0 016 6",
+  mic: "M12 3a3 3 0 00-3 3v6a3 3 0 006 0V6a3 3 0 00-3-3zM5 11a7 7 0 0014 0M12 18v3",
+  camera: "M3 8h4l2-3h6l2 3h4v11H3zM12 17a4 4 0 100-8 4 4 0 000 8z",
+  belloff: "M6 16V11a6 6 0 019-5.2M18 11v5l2 2H4M10 20a2 2 0 004 0M3 3l18 18",
+  up: "M6 15l6-6 6 6",
+  down: "M6 9l6 6 6-6",
 };
 
 export function icon(name, label) {
