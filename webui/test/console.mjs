@@ -226,7 +226,7 @@ export function consoleTests() {
       await enrollTOTP(p, c.owner);
       await consoleState(p, "console");
       const nav = await p.locator(".side-nav a").allTextContents();
-      assert.deepEqual(nav, ["Users", "Groups", "Import", "Invitations", "Devices", "Policy", "Email", "Audit log", "Reports", "My account"]);
+      assert.deepEqual(nav, ["Users", "Groups", "Import", "Invitations", "Devices", "Policy", "Email", "Backup", "Audit log", "Reports", "My account"]);
       // Sign out, and in again: now the code is asked for at sign-in.
       await p.getByRole("button", { name: "Sign out" }).click();
       await consoleState(p, "signin");
@@ -647,7 +647,7 @@ export function consoleTests() {
       // Encryption off for a server elsewhere is refused with the reason.
       await p.getByLabel("Mail server (host)").fill("smtp.example.org");
       await p.getByRole("button", { name: "Save email settings" }).click();
-      await p.locator(".form-error", { hasText: /security/ }).waitFor();
+      await p.locator(".form-error", { hasText: /security/i }).waitFor();
       await p.getByLabel("Mail server (host)").fill("127.0.0.1");
       // A test email that cannot be sent says why, in words.
       await p.getByLabel("Send to").fill("olivia@example.org");
@@ -678,7 +678,7 @@ export function consoleTests() {
       const p = c.o.page;
       for (const [w, hgt] of [[1280, 860], [390, 800]]) {
         await p.setViewportSize({ width: w, height: hgt });
-        for (const r of ["users", `users/${c.danaId}`, "groups", "import", "invitations", "devices", "policy", "email", "audit", "reports", "account"]) {
+        for (const r of ["users", `users/${c.danaId}`, "groups", "import", "invitations", "devices", "policy", "email", "backup", "audit", "reports", "account"]) {
           await go(p, "#/" + r);
           await p.locator(".loading").first().waitFor({ state: "detached" }).catch(() => {});
           await p.waitForLoadState("networkidle").catch(() => {});
