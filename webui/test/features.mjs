@@ -1,6 +1,6 @@
 // What every messenger has, each checked in real Chromium with users of
 // its own (fay at desktop width; gus at phone width, a touch device with
-// Chromium's fake microphone; both in the group "Ward 3"): the empty list
+// Chromium's fake microphone; both in the group "Ward 5"): the empty list
 // says history stays on the old device; links are clickable and safe;
 // a reply carries a quote that leads back to the original; typing shows
 // and goes; a conversation opens at a "new messages" divider; search in
@@ -16,7 +16,7 @@ import { assert, msgLocator, online, openConv, sendText, sh, signUp, startConver
 
 const PW = { fay: "fay long passphrase 81", gus: "gus long passphrase 82" };
 const PIN = { fay: "583016", gus: "640271" };
-const FAY = "Dr Fay Moss", GUS = "Nurse Gus Lee", GROUP = "Ward 3";
+const FAY = "Dr Fay Moss", GUS = "Nurse Gus Lee", GROUP = "Ward 5";
 const MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
 
 // A 2×2 red PNG.
@@ -187,7 +187,7 @@ export function featureTests() {
       await openConv(f, GROUP);
       const toastFrom = g.locator(".toast", { hasText: `from ${FAY}` });
       // Not muted: a banner.
-      await sendText(f, "Ward 3 huddle at 2");
+      await sendText(f, "Ward 5 huddle at 2");
       await g.locator(".toast", { hasText: `New message from ${FAY}` }).waitFor();
       await g.locator(".toast button[aria-label=Dismiss]").first().click();
       // Gus mutes the group on his phone.
