@@ -150,6 +150,14 @@ func (d *directory) groupMembers(ctx context.Context, group int64) ([]int64, err
 	return ids, err
 }
 
+// forgetPolicy drops the cached policy, so the next loadPolicy reads the
+// stored one.
+func (d *directory) forgetPolicy() {
+	d.mu.Lock()
+	d.policy = cached[model.Policy]{}
+	d.mu.Unlock()
+}
+
 func (d *directory) loadPolicy(ctx context.Context) (model.Policy, error) {
 	d.mu.Lock()
 	c := d.policy

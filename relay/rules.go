@@ -96,6 +96,14 @@ func (r *Relay) checkFlags(ctx context.Context, sender int64, flags uint32, pol 
 	if me.Role != model.RolePatient {
 		return nil
 	}
+	if (flags&protocol.FlagUrgent != 0 && !pol.PatientUrgent) || (flags&protocol.FlagAckRequested != 0 && !pol.PatientAck) {
+		// The cached policy may be up to a poll older than the one the
+		// app was just given: refuse only on the stored one.
+		r.dir.forgetPolicy()
+		if pol, err = r.dir.loadPolicy(ctx); err != nil {
+			return err
+		}
+	}
 	if flags&protocol.FlagUrgent != 0 && !pol.PatientUrgent {
 		return protocol.Errorf(protocol.CodeFlagNotAllowed, "your practice does not let patients mark messages urgent; send it as a normal message")
 	}

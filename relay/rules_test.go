@@ -68,13 +68,24 @@ func TestPatientFlags(t *testing.T) {
 		b.sendOK(back)
 	}
 
+	// The practice allows acknowledgement requests. The relay's cached
+	// policy is older, but a refusal is only ever made on the stored one,
+	// so the app that was just told it may ask is not refused.
+	e.nextN(2) // bob's two messages
+	st.mu.Lock()
+	st.policy.PatientAck = true
+	st.mu.Unlock()
+	env := erinToBob()
+	env.Flags = protocol.FlagAckRequested
+	e.sendOK(env)
+
 	st2 := directoryStore()
 	st2.setRole(erin, model.RolePatient)
 	st2.link(erin, bob)
 	st2.policy.PatientUrgent, st2.policy.PatientAck = true, true
 	tr2 := startRelay(t, st2)
 	e2 := tr2.dial(erin, erinA)
-	env := erinToBob()
+	env = erinToBob()
 	env.Flags = protocol.FlagUrgent | protocol.FlagAckRequested
 	e2.sendOK(env)
 }

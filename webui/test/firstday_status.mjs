@@ -133,9 +133,12 @@ export function firstDayTests() {
       const text = msgLocator(n, ARABIC).locator(".text");
       await text.waitFor();
       assert.equal(await text.getAttribute("dir"), "auto");
-      assert.equal(await text.evaluate((el) => getComputedStyle(el).direction), "rtl", "Arabic text runs right to left");
+      // A re-render (a receipt, the divider) may replace the element between
+      // finding it and reading its style: read it until it holds.
+      const direction = (loc) => loc.evaluate((el) => (el.isConnected ? getComputedStyle(el).direction : ""));
+      await waitFor(async () => (await direction(text)) === "rtl", "Arabic text runs right to left");
       const latin = msgLocator(n, "Routine note 1").locator(".text");
-      assert.equal(await latin.evaluate((el) => getComputedStyle(el).direction), "ltr", "and Latin text left to right");
+      await waitFor(async () => (await direction(latin)) === "ltr", "and Latin text left to right");
       assert.equal(await n.locator(".conversation .conv-id h1").getAttribute("dir"), "auto");
       const box = n.getByLabel("Message", { exact: true });
       assert.equal(await box.getAttribute("dir"), "auto", "the composer takes the direction of what is typed");

@@ -90,7 +90,10 @@ export function buildComposer(ui, conv) {
     try {
       await c.send(conv.id, { text, attachments, flags, replyTo, quote, mentions: mentioned });
     } catch (ex) { err.textContent = ex.message; }
-    ta.focus();
+    // Back to the composer, unless the person has moved on meanwhile (to
+    // the search box, say): their typing must not land in this message.
+    const at = document.activeElement;
+    if (!at || at === document.body || form.contains(at)) ta.focus();
   });
   return form;
 }
