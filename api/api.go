@@ -179,8 +179,12 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Errorf(protocol.CodeBadRequest, "name must be 1-100 characters")
 	}
 	var list protocol.DeviceList
-	if err := json.Unmarshal(req.List, &list); err != nil {
-		return protocol.Errorf(protocol.CodeBadDeviceList, "list is not a device list: %v", err)
+	if err := protocol.StrictUnmarshal(req.List, &list); err != nil {
+		// The list is stored as sent and every peer parses it: it must
+		// read the same to them as it did here (no key twice or in
+		// another case). DecodeJSON's words are the model: the cause is
+		// for the log.
+		return &protocol.Error{Code: protocol.CodeBadDeviceList, Message: "list is not a device list", Cause: err}
 	}
 	if err := list.Validate(); err != nil {
 		return err

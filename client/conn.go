@@ -186,8 +186,8 @@ func readHello(ctx context.Context, ws *websocket.Conn, device int64) (*protocol
 		return nil, fmt.Errorf("connecting to the relay: waiting for hello: %w", err)
 	}
 	var f protocol.ServerFrame
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("connecting to the relay: the first frame is not JSON: %w", err)
+	if err := protocol.StrictUnmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("connecting to the relay: the first frame is not strict JSON: %w", err)
 	}
 	switch {
 	case f.Type == protocol.TError:
@@ -196,7 +196,7 @@ func readHello(ctx context.Context, ws *websocket.Conn, device int64) (*protocol
 		return nil, fmt.Errorf("connecting to the relay: the first frame is %q, not hello", f.Type)
 	}
 	var h protocol.Hello
-	if err := json.Unmarshal(data, &h); err != nil {
+	if err := protocol.StrictUnmarshal(data, &h); err != nil {
 		return nil, fmt.Errorf("connecting to the relay: hello: %w", err)
 	}
 	if h.Protocol != protocol.Version {
@@ -293,9 +293,12 @@ func (cn *Conn) readLoop() {
 		if _, data, err = cn.ws.Read(cn.ctx); err != nil {
 			break
 		}
+		// Strict, as the relay is with clients: a frame with a key twice,
+		// or one in another case than its field's, could read differently
+		// here than in the web app (protocol.CheckStrict).
 		f := new(protocol.ServerFrame)
-		if jerr := json.Unmarshal(data, f); jerr != nil {
-			cn.report(fmt.Errorf("the relay sent a frame that is not JSON: %w", jerr))
+		if jerr := protocol.StrictUnmarshal(data, f); jerr != nil {
+			cn.report(fmt.Errorf("the relay sent a frame that is not strict JSON: %w", jerr))
 			continue
 		}
 		cn.dispatch(f)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -423,5 +424,61 @@ func TestConnStorageFull(t *testing.T) {
 	conn.Close()
 	if got := <-acks; !slices.Equal(got, []int64{1, 2}) {
 		t.Fatalf("acked after the refusal: %v, want 1 again with 2", got)
+	}
+}
+
+// TestConnRefusesAmbiguousJSON: a server that sends a frame or an envelope
+// that another parser (the web app's JSON.parse) could read differently —
+// a key twice, a key in another case than its field's — gets it refused,
+// even when the signature would verify over what encoding/json reads.
+func TestConnRefusesAmbiguousJSON(t *testing.T) {
+	alice := newAccount(t, 1, "alice", 1)
+	bob := newAccount(t, 2, "bob", 1)
+	m1, m2 := seal(t, alice, bob, "first"), seal(t, alice, bob, "second")
+	raw, _ := json.Marshal(m1)
+	conv := `"conv":"` + m1.Conv + `"`
+	// encoding/json keeps the last conv, the one m1 was signed over.
+	twice := strings.Replace(string(raw), conv, `"conv":"g:5",`+conv, 1)
+	// encoding/json would take CONV for conv; JSON.parse would not.
+	variant := strings.Replace(string(raw), conv, `"conv":"g:5","CONV":"`+m1.Conv+`"`, 1)
+	acks := make(chan []int64, 1)
+	url := newRelay(t, newDirectory(alice, bob), bob, 0,
+		func(p *relayPeer) {
+			write := func(s string) {
+				if err := p.ws.Write(context.Background(), websocket.MessageText, []byte(s)); err != nil {
+					t.Error(err)
+				}
+			}
+			write(`{"type":"msg","seq":1,"ts":1700000000001,"env":` + twice + `}`)
+			write(`{"type":"msg","seq":2,"SEQ":7,"ts":1700000000002,"env":` + string(raw) + `}`)
+			p.msg(3, m2)
+			write(`{"type":"msg","seq":4,"ts":1700000000004,"env":` + variant + `}`)
+			acks <- p.drainAcks()
+		})
+	conn, err := clientFor(t, url, bob, 0).Connect(context.Background(), AutoAck())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fault anywhere in a frame refuses the frame whole: its seq cannot
+	// be trusted either, so it is not acknowledged.
+	var se *protocol.StrictError
+	if err := <-conn.Errors(); !errors.As(err, &se) || se.Key != "conv" || se.Path != "/env" {
+		t.Fatalf("envelope with conv twice: %v; want a StrictError naming conv", err)
+	}
+	if err := <-conn.Errors(); !errors.As(err, &se) || se.Key != "SEQ" {
+		t.Fatalf("frame with SEQ: %v; want a StrictError naming SEQ", err)
+	}
+	if got := <-conn.Messages(); got.ID != m2.ID || got.Seq != 3 {
+		t.Fatalf("got %+v; want only the second message, at seq 3", got)
+	}
+	// A frame that is sound but carries an envelope that is not is a
+	// message that cannot be opened: reported with its seq, and acked.
+	var me *MessageError
+	if err := <-conn.Errors(); !errors.As(err, &me) || me.Seq != 4 || !errors.As(err, &se) || se.Key != "CONV" {
+		t.Fatalf("envelope with CONV: %v; want a MessageError naming CONV", err)
+	}
+	conn.Close()
+	if got := <-acks; !slices.Equal(got, []int64{3, 4}) {
+		t.Fatalf("acked %v; want 3 and 4", got)
 	}
 }

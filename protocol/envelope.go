@@ -83,11 +83,24 @@ type Envelope struct {
 // ParseEnvelope decodes and validates an envelope. It checks shapes and
 // limits only; it cannot check signatures (the relay does not hold keys on
 // the hot path) or authorisation (that needs the directory).
-func ParseEnvelope(raw []byte) (*Envelope, error) {
+//
+// Its JSON is held to CheckStrict's rules: no key twice, none in another
+// case than its field's.
+func ParseEnvelope(raw []byte) (*Envelope, error) { return parseEnvelope(raw, false) }
+
+// parseEnvelope is ParseEnvelope; checked says that raw has passed
+// CheckStrict as an Envelope already (DecodeClientFrame checks a send's env
+// with its frame).
+func parseEnvelope(raw []byte, checked bool) (*Envelope, error) {
 	if len(raw) > MaxFrameBytes {
 		return nil, Errorf(CodeTooLarge, "envelope is %d bytes; the limit is %d", len(raw), MaxFrameBytes)
 	}
 	var e Envelope
+	if !checked {
+		if err := CheckStrict(raw, &e); err != nil {
+			return nil, strictRefusal(CodeBadEnvelope, "envelope", err)
+		}
+	}
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return nil, Errorf(CodeBadEnvelope, "envelope is not valid JSON: %v", err)
 	}

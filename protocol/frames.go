@@ -3,8 +3,10 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Version is the relay protocol version a server speaks; it is sent in the
@@ -83,6 +85,14 @@ type ClientFrame struct {
 	Envelope *Envelope `json:"-"`
 }
 
+// clientFrameShape is ClientFrame as CheckStrict sees it: env is an
+// Envelope rather than raw bytes, so that its keys are held to the
+// Envelope's fields in the same pass.
+type clientFrameShape struct {
+	ClientFrame
+	Env *Envelope `json:"env"`
+}
+
 // DecodeClientFrame parses one WebSocket message from a client and checks
 // it. The error is always an *Error whose message can be sent back.
 func DecodeClientFrame(raw []byte) (*ClientFrame, error) {
@@ -90,6 +100,18 @@ func DecodeClientFrame(raw []byte) (*ClientFrame, error) {
 		return nil, Errorf(CodeTooLarge, "frame is %d bytes; the limit is %d", len(raw), MaxFrameBytes)
 	}
 	var f ClientFrame
+	// The strict pass comes first: what the relay authorises must be what
+	// every client reads, key for key (CheckStrict). It refuses trailing
+	// data too. It walks a send's env as an Envelope, so one pass covers
+	// the envelope's keys as well, and a fault inside env is the
+	// envelope's.
+	if err := CheckStrict(raw, (*clientFrameShape)(nil)); err != nil {
+		var se *StrictError
+		if errors.As(err, &se) && (se.Path == "/env" || strings.HasPrefix(se.Path, "/env/")) {
+			return nil, strictRefusal(CodeBadEnvelope, "envelope", err)
+		}
+		return nil, strictRefusal(CodeBadFrame, "frame", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
@@ -111,7 +133,7 @@ func DecodeClientFrame(raw []byte) (*ClientFrame, error) {
 		if len(f.Env) == 0 {
 			return bad("send needs env")
 		}
-		env, err := ParseEnvelope(f.Env)
+		env, err := parseEnvelope(f.Env, true)
 		if err != nil {
 			return &f, err
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/coder/websocket"
@@ -249,6 +250,12 @@ func TestBadFrames(t *testing.T) {
 		{"receipt of an unknown kind", `{"type":"receipt","msg":"` + good.ID + `","kind":"delivered","ref":"r-7"}`, protocol.CodeBadFrame, "r-7"},
 		{"recall without msg", `{"type":"recall","ref":"r-8"}`, protocol.CodeBadFrame, "r-8"},
 		{"presence offline", `{"type":"presence","status":"offline","ref":"r-9"}`, protocol.CodeBadFrame, "r-9"},
+		// JSON that another parser would read differently is refused
+		// whole, without a ref (which of two refs would it be?).
+		{"conv beside CONV", `{"type":"send","env":` + strings.Replace(string(goodRaw), `"conv":`, `"conv":"g:5","CONV":`, 1) + `}`, protocol.CodeBadEnvelope, ""},
+		{"conv twice", `{"type":"send","env":` + strings.Replace(string(goodRaw), `"conv":`, `"conv":"g:5","conv":`, 1) + `}`, protocol.CodeBadEnvelope, ""},
+		{"type twice", `{"type":"presence","type":"shout","status":"away","ref":"r-10"}`, protocol.CodeBadFrame, ""},
+		{"Type", `{"Type":"presence","status":"away","ref":"r-11"}`, protocol.CodeBadFrame, ""},
 	}
 	st := directoryStore()
 	tr := startRelay(t, st)
@@ -274,5 +281,25 @@ func TestBadFrames(t *testing.T) {
 	wantAccepted(t, a.next(), good.ID, false)
 	if n := st.acceptCalls(); n != 1 {
 		t.Fatalf("%d envelopes reached the store, want the one good one", n)
+	}
+}
+
+// The relay forwards the envelope as the bytes it checked and authorised:
+// the env value of the send frame, white space and fields it does not know
+// included, never a re-encoding of what it parsed.
+func TestSendForwardsTheCheckedBytes(t *testing.T) {
+	st := directoryStore()
+	tr := startRelay(t, st)
+	a := tr.dial(alice, aliceA)
+	b := tr.dial(bob, bobA)
+	tr.waitLive(bobA)
+
+	env := aliceToBob()
+	raw, _ := json.Marshal(env)
+	sent := strings.Replace(string(raw), `"v":1,`, ` "v" : 1 , "later":{"x":[1,{"y":"z"}]},`, 1)
+	a.write([]byte(`{"type":"send","env":` + sent + ` }`))
+	wantAccepted(t, a.next(), env.ID, false)
+	if f := b.next(); f.Type != protocol.TMsg || string(f.Env) != sent {
+		t.Fatalf("bob got %s with env\n%s\nwant the bytes sent\n%s", f, f.Env, sent)
 	}
 }

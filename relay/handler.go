@@ -174,6 +174,14 @@ func (r *Relay) readLoop(ctx context.Context, s *session) error {
 func (r *Relay) handle(ctx context.Context, s *session, data []byte) {
 	f, err := protocol.DecodeClientFrame(data)
 	if err != nil {
+		// A frame whose JSON two parsers could read differently is no
+		// client's mistake: the log names the key, the client is told
+		// only a short reason.
+		var se *protocol.StrictError
+		if errors.As(err, &se) {
+			r.log.Warn("frame refused: ambiguous JSON", "user", s.user, "device", s.device,
+				"reason", se.Reason, "key", se.Key, "path", se.Path)
+		}
 		ref := ""
 		if f != nil {
 			ref = f.Ref

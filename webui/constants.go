@@ -45,6 +45,7 @@ func Constants() []byte {
 	w("export const SEALED_KEY_BYTES = %d;\n", protocol.SealedKeyBytes)
 	w("/** The most seqs one ack frame may carry. */\nexport const MAX_ACK_SEQS = %d;\n", protocol.MaxAckSeqs)
 	w("/** Typing frames: sent every TYPING_EVERY_MS while typing goes on, shown for TYPING_SHOW_MS; a connection may send TYPING_BURST at once, then TYPING_PER_SECOND. */\nexport const TYPING_EVERY_MS = %d;\nexport const TYPING_SHOW_MS = %d;\nexport const TYPING_BURST = %d;\nexport const TYPING_PER_SECOND = %d;\n", protocol.TypingEveryMs, protocol.TypingShowMs, protocol.TypingBurst, protocol.TypingPerSecond)
+	w("/** How deeply objects and arrays may nest in a frame, envelope or API body (protocol.MaxJSONDepth). */\nexport const MAX_JSON_DEPTH = %d;\n", protocol.MaxJSONDepth)
 	w("/** The most attachments one message may carry (and blob ids its envelope's blobs list may name). */\nexport const MAX_ATTACHMENTS = %d;\n", protocol.MaxAttachments)
 
 	w("\n// The username rule (model.ValidUsername): the longest, the symbols allowed besides letters and digits, and its words.\n")

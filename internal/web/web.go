@@ -5,6 +5,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -51,6 +52,13 @@ func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err er
 		e = protocol.Internal(err)
 	}
 	status := e.Status()
+	var se *protocol.StrictError
+	if errors.As(err, &se) {
+		// JSON that two parsers could read differently is no client's
+		// mistake; the log names the key, the answer does not.
+		log.Warn("request refused: ambiguous JSON", "method", r.Method, "path", r.URL.Path,
+			"reason", se.Reason, "key", se.Key, "at", se.Path)
+	}
 	if status >= 500 && !full {
 		attrs := []any{"method", r.Method, "path", r.URL.Path, "code", e.Code, "err", err}
 		if c, ok := CallerOf(r.Context()); ok {
@@ -82,6 +90,10 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 // application/json also makes a cross-site form post impossible without a
 // CORS preflight, which the server never grants.
 //
+// The body is held to protocol.CheckStrict's rules first: no object with a
+// key twice, no key that matches a field only when case is ignored (which
+// encoding/json would take), nesting at most protocol.MaxJSONDepth deep.
+//
 // Its refusals carry the catalogue's words: what encoding/json says ("cannot
 // unmarshal array into Go struct field …") is about Go, not about what the
 // person did, so it stays in the error's Cause and never reaches the client.
@@ -90,10 +102,8 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	if mt != "application/json" {
 		return protocol.CodeUnsupportedType.Err()
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			e := protocol.CodeTooLarge.Err()
@@ -104,9 +114,16 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		e.Cause = err
 		return e
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if err := protocol.CheckStrict(body, v); err != nil {
 		e := protocol.CodeBadRequest.Err()
-		e.Cause = errors.New("data after the JSON value")
+		e.Cause = err // a *protocol.StrictError naming the key, for WriteError's log
+		return e
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		e := protocol.CodeBadRequest.Err()
+		e.Cause = err
 		return e
 	}
 	return nil

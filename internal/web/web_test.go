@@ -74,6 +74,9 @@ func TestDecodeJSONSpeaksTheCatalogue(t *testing.T) {
 		"not json":      {"application/json", `{`, protocol.CodeBadRequest},
 		"unknown field": {"application/json", `{"admin":true}`, protocol.CodeBadRequest},
 		"trailing data": {"application/json", `{"name":"a"} {}`, protocol.CodeBadRequest},
+		"duplicate key": {"application/json", `{"name":"a","name":"b"}`, protocol.CodeBadRequest},
+		"case variant":  {"application/json", `{"name":"a","NAME":"b"}`, protocol.CodeBadRequest},
+		"case alone":    {"application/json", `{"Count":1}`, protocol.CodeBadRequest},
 		"too large":     {"application/json", `{"name":"` + strings.Repeat("a", 200) + `"}`, protocol.CodeTooLarge},
 		"form post":     {"application/x-www-form-urlencoded", `name=a`, protocol.CodeUnsupportedType},
 	} {
@@ -101,5 +104,44 @@ func TestDecodeJSONSpeaksTheCatalogue(t *testing.T) {
 	var v body
 	if err := DecodeJSON(httptest.NewRecorder(), r, 64, &v); err != nil || v.Name != "a" || v.Count != 2 {
 		t.Fatalf("a good body: %v %+v", err, v)
+	}
+}
+
+// TestDecodeJSONStrictLogsTheKey: a body refused for a duplicate or
+// case-variant key, however deep, is answered bad_request with the
+// catalogue's words, and only the server's log names the key.
+func TestDecodeJSONStrictLogsTheKey(t *testing.T) {
+	type item struct {
+		ID int64 `json:"id"`
+	}
+	type body struct {
+		Items []item `json:"items"`
+	}
+	for name, tc := range map[string]struct{ body, key string }{
+		"nested case variant": {`{"items":[{"id":1},{"ID":2}]}`, "ID"},
+		"nested duplicate":    {`{"items":[{"id":1,"id":2}]}`, "id"},
+		"top duplicate":       {`{"items":[],"items":[{"id":3}]}`, "items"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logged bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&logged, nil))
+			h := Handle(log, func(w http.ResponseWriter, r *http.Request) error {
+				var v body
+				return DecodeJSON(w, r, 1024, &v)
+			})
+			r := httptest.NewRequest(http.MethodPost, "/x", strings.NewReader(tc.body))
+			r.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"bad_request"`) {
+				t.Fatalf("answer %d %s, want 400 bad_request", rec.Code, rec.Body)
+			}
+			if strings.Contains(rec.Body.String(), `\"`+tc.key+`\"`) || strings.Contains(rec.Body.String(), "duplicate") {
+				t.Errorf("the answer names the fault: %s", rec.Body)
+			}
+			if !strings.Contains(logged.String(), "key="+tc.key) {
+				t.Errorf("the log does not name key %q: %s", tc.key, logged.String())
+			}
+		})
 	}
 }

@@ -112,6 +112,8 @@ export const TYPING_EVERY_MS = 3000;
 export const TYPING_SHOW_MS = 6000;
 export const TYPING_BURST = 5;
 export const TYPING_PER_SECOND = 1;
+/** How deeply objects and arrays may nest in a frame, envelope or API body (protocol.MaxJSONDepth). */
+export const MAX_JSON_DEPTH = 32;
 /** The most attachments one message may carry (and blob ids its envelope's blobs list may name). */
 export const MAX_ATTACHMENTS = 20;
 

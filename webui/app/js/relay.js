@@ -5,6 +5,7 @@
 // protocol version.
 import { sentence } from "./api.js";
 import { CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, SUBPROTOCOL } from "./constants.js";
+import { StrictJSONError, strictParse } from "./strictjson.js";
 
 const REQUEST_TIMEOUT = 20000;
 const BACKOFF = [500, 1000, 2000, 5000, 10000, 20000, 30000];
@@ -70,7 +71,13 @@ export class Relay extends EventTarget {
     ws.onmessage = (ev) => {
       /** @type {ServerFrame} */
       let f;
-      try { f = JSON.parse(ev.data); } catch { return; }
+      // Strict: a frame with a key twice, or beside a case variant of
+      // itself, could read differently here than in the Go client, and
+      // the server never sends one (strictjson.js).
+      try { f = strictParse(ev.data); } catch (e) {
+        if (e instanceof StrictJSONError) console.warn("relay frame refused:", e.message);
+        return;
+      }
       if (f.type === "hello") {
         this.attempt = 0;
         this.hello = f;
