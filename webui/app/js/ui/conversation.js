@@ -39,7 +39,16 @@ export function renderConversation(ui, fresh = false) {
   ui.stick = true;
   ui.msgList = h("div.msg-list");
   ui.msgBox.append(ui.msgList);
-  ui.msgBox.addEventListener("scroll", () => { ui.stick = ui.msgBox.scrollHeight - ui.msgBox.scrollTop - ui.msgBox.clientHeight < 80; });
+  // Only the reader scrolling up lets go: a scroll event that lands after
+  // an image grew the list (scrollTop unchanged, the end further away)
+  // must not, or the view stops following new messages.
+  let lastTop = 0;
+  ui.msgBox.addEventListener("scroll", () => {
+    const box = ui.msgBox;
+    if (box.scrollHeight - box.scrollTop - box.clientHeight < 80) ui.stick = true;
+    else if (box.scrollTop < lastTop) ui.stick = false;
+    lastTop = box.scrollTop;
+  });
   ui.resizeObs?.disconnect();
   ui.resizeObs = new ResizeObserver(() => { if (ui.stick && ui.msgBox) ui.msgBox.scrollTop = ui.msgBox.scrollHeight; });
   ui.resizeObs.observe(ui.msgList);
