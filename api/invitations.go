@@ -74,9 +74,20 @@ func (a *API) showInvitation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return protocol.Internal(err)
 	}
+	// A "reset" link also sets the first password of someone added in the
+	// console or imported, who has never signed in: the welcome page greets
+	// them as a new colleague, not as someone replacing a password.
+	newAccount := false
+	if inv.Kind == store.InviteReset && inv.User != 0 {
+		u, err := a.Store.UserByID(r.Context(), inv.User)
+		if err != nil {
+			return protocol.Internal(err)
+		}
+		newAccount = u.SignedInAt == 0
+	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{
 		"invitation": map[string]any{"kind": inv.Kind, "username": inv.Username, "display": inv.Display, "role": inv.Role,
-			"admin_level": inv.AdminLevel, "expires_at": inv.ExpiresAt},
+			"admin_level": inv.AdminLevel, "expires_at": inv.ExpiresAt, "new_account": newAccount},
 		"password_policy": map[string]any{"min_length": pol.PasswordMinLength, "classes": pol.PasswordClasses},
 	})
 }

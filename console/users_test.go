@@ -36,9 +36,14 @@ func TestCreateUserAndAcceptInvitation(t *testing.T) {
 	if code, _ := f.Do("POST", "/api/v1/login", "", map[string]string{"username": "nina", "password": "anything at all 1"}); code != 401 {
 		t.Fatalf("sign-in before the password is set: %d", code)
 	}
+	ninaID := apitest.Itoa(int64(out["user"].(map[string]any)["id"].(float64)))
 	code, out = f.Do("POST", "/api/v1/invitations/show", "", map[string]string{"token": tok})
 	if code != 200 || out["invitation"].(map[string]any)["kind"] != "reset" || out["invitation"].(map[string]any)["username"] != "nina" {
 		t.Fatalf("show: %d %v", code, out)
+	}
+	// Her first password: the welcome page greets a new colleague.
+	if out["invitation"].(map[string]any)["new_account"] != true {
+		t.Fatalf("show: a never-used account is not new_account: %v", out)
 	}
 	// The policy is enforced at acceptance.
 	f.Do("PUT", "/api/v1/admin/policy", adm, map[string]any{"values": map[string]string{"password_min_length": "16", "password_classes": "3"}})
@@ -58,6 +63,15 @@ func TestCreateUserAndAcceptInvitation(t *testing.T) {
 	code, out = f.Do("POST", "/api/v1/invitations/accept", "", map[string]string{"token": tok, "password": "Another pass 3rd!!"})
 	if code != http.StatusGone || apitest.ErrCode(out) != string(protocol.CodeInvitationGone) {
 		t.Fatalf("second use: %d %v", code, out)
+	}
+	// Once she has signed in, a reset link replaces a password in use.
+	code, out = f.Do("POST", "/api/v1/admin/users/"+ninaID+"/password", adm, nil)
+	if code != 200 {
+		t.Fatalf("reset: %d %v", code, out)
+	}
+	code, out = f.Do("POST", "/api/v1/invitations/show", "", map[string]string{"token": apitest.TokenOf(t, out["invitation"].(map[string]any)["url"].(string))})
+	if code != 200 || out["invitation"].(map[string]any)["new_account"] != false {
+		t.Fatalf("show after a reset of a used account: %d %v", code, out)
 	}
 	g, _ := f.Store.GroupByID(context.Background(), gid)
 	if len(g.Members) != 1 || g.Members[0].Username != "nina" {

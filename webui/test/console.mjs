@@ -61,7 +61,7 @@ const step = () => Math.floor(Date.now() / 30000);
  * is used at once if it is at most one ahead, else this waits for the
  * clock (an event, not a timing threshold).
  */
-async function code(who) {
+export async function code(who) {
   const target = Math.max(step(), (who.lastStep ?? -1) + 1);
   if (target > step() + 1) await waitFor(() => target <= step() + 1, "the next TOTP time step", 40000);
   who.lastStep = target;

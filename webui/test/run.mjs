@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { attackTests, closeAttackProfiles } from "./attack.mjs";
 import { closeConsole, consoleTests } from "./console.mjs";
 import { closeFeatureProfiles, featureTests } from "./features.mjs";
+import { closeFirstDayWalk, firstDayWalkTests, walkFailShots } from "./firstday.mjs";
 import { closeFirstDayProfiles, firstDayTests } from "./firstday_fixes.mjs";
 import { closeFirstDay, firstDayTests as firstDayStatusTests } from "./firstday_status.mjs";
 import { interopTests } from "./interop.mjs";
@@ -258,9 +259,18 @@ try {
   await closeFirstDay();
 }
 
+// A clinic's first day walked through, on a server of its own: it starts
+// from the first-run set-up link, as a new practice does.
+try {
+  const failShots = opt.screenshots ? (name) => walkFailShots(opt.screenshots, name) : undefined;
+  for (const [name, fn] of firstDayWalkTests()) await run(name, fn, { bin: opt.bin, shots: opt.screenshots, failShots });
+} finally {
+  await closeFirstDayWalk();
+}
+
 // A block that stopped early must not pass for a short green run: every
 // test planned must have run.
-const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + firstDayStatusTests().length + featureTests().length + AT_REST_TESTS;
+const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + firstDayStatusTests().length + firstDayWalkTests().length + featureTests().length + AT_REST_TESTS;
 if (!opt.only && passed + failed !== planned) {
   console.log(`FAIL only ${passed + failed} of the ${planned} planned tests ran`);
   failed += Math.max(planned - passed - failed, 1);

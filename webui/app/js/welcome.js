@@ -177,21 +177,31 @@ function showForm(inv, pol) {
   });
 
   // A "reset" link sets the password of an account that exists: a new
-  // colleague's first one, or a replacement after a reset.
-  const title = inv.kind === "setup" ? "Set up Curbside" : inv.kind === "reset" ? `Choose your password${inv.display ? ", " + inv.display : ""}` : `Welcome${inv.display ? ", " + inv.display : ""}`;
+  // colleague's first one (never signed in to: greeted as an invitation),
+  // or a replacement after a reset.
+  const title = inv.kind === "setup" ? "Set up Curbside" : replaces(inv) ? `Choose your password${inv.display ? ", " + inv.display : ""}` : `Welcome${inv.display ? ", " + inv.display : ""}`;
   const intro = inv.kind === "setup"
     ? "Create the first owner account of this Curbside server. The owner manages users, policy and the audit log in the admin console."
-    : inv.kind === "reset"
+    : replaces(inv)
       ? "Your practice's administrator sent you this link to set the password of your Curbside account. If you had a password, this one replaces it."
       : "Your practice invited you to Curbside, its secure messenger. Choose your password to finish.";
   screen(title, intro, form);
+}
+
+/**
+ * replaces reports whether a link replaces the password of an account
+ * already in use (a reset), rather than setting a new colleague's first.
+ * @param {{kind: string, new_account?: boolean}} inv
+ */
+function replaces(inv) {
+  return inv.kind === "reset" && !inv.new_account;
 }
 
 function showDone(inv, user) {
   setState("done");
   const toConsole = inv.kind === "setup" || !!(inv.admin_level || user.admin_level);
   const name = user.username || inv.username;
-  screen(inv.kind === "reset" ? "Your password is set" : "Your account is ready",
+  screen(replaces(inv) ? "Your password is set" : "Your account is ready",
     `Sign in as ${name} with the password you just chose.`,
     h("div.welcome-done",
       h("div.actions-col",

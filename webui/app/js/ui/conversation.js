@@ -39,7 +39,16 @@ export function renderConversation(ui, fresh = false) {
   ui.stick = true;
   ui.msgList = h("div.msg-list");
   ui.msgBox.append(ui.msgList);
-  ui.msgBox.addEventListener("scroll", () => { ui.stick = ui.msgBox.scrollHeight - ui.msgBox.scrollTop - ui.msgBox.clientHeight < 80; });
+  // Only the reader scrolling up lets go: a scroll event that lands after
+  // an image grew the list (scrollTop unchanged, the end further away)
+  // must not, or the view stops following new messages.
+  let lastTop = 0;
+  ui.msgBox.addEventListener("scroll", () => {
+    const box = ui.msgBox;
+    if (box.scrollHeight - box.scrollTop - box.clientHeight < 80) ui.stick = true;
+    else if (box.scrollTop < lastTop) ui.stick = false;
+    lastTop = box.scrollTop;
+  });
   ui.resizeObs?.disconnect();
   ui.resizeObs = new ResizeObserver(() => { if (ui.stick && ui.msgBox) ui.msgBox.scrollTop = ui.msgBox.scrollHeight; });
   ui.resizeObs.observe(ui.msgList);
@@ -128,6 +137,15 @@ export function renderConvBody(ui, initial = false) {
   if (document.visibilityState === "visible") c.markRead(conv.id);
 }
 
+/**
+ * stamp is a time as the screen shows it (the time of day) and, printed,
+ * in full: a record names the day as well.
+ * @param {number} ts
+ */
+function stamp(ts) {
+  return [h("span.screen-only", fmtTime(ts)), h("span.print-only", fmtFull(ts))];
+}
+
 export function renderMessage(ui, conv, m) {
   const c = ui.c;
   const cls = ["msg", m.out ? "out" : "in"];
@@ -140,7 +158,8 @@ export function renderMessage(ui, conv, m) {
   if (!m.out && m.mentions?.includes(c.me.id)) cls.push("mentions-me");
   if (m.recalled) {
     return h("div." + cls.join("."), { dataset: { id: m.id } },
-      h("p.text.muted", m.out ? "You recalled this message." : "This message was recalled by the sender."),
+      h("p.text.muted", m.out ? "You recalled this message." : "This message was recalled by the sender.",
+        h("span.print-only.print-time", ` It was sent ${fmtFull(m.sent || m.created)}.`)),
       h("p.meta", fmtTime(m.sent || m.created)));
   }
   const body = [];
@@ -160,7 +179,7 @@ export function renderMessage(ui, conv, m) {
   // Acknowledgement.
   if (m.flags & FLAG_ACK_REQUESTED) {
     if (!m.out) {
-      body.push(m.acked ? h("p.ack.done", icon("check"), ` You acknowledged this ${fmtTime(m.acked)}`)
+      body.push(m.acked ? h("p.ack.done", icon("check"), " You acknowledged this ", stamp(m.acked))
         : h("div.ack", h("span", "The sender asked you to acknowledge this message."),
           h("button.primary.small", { type: "button", onclick: () => c.acknowledge(m.id) }, "Acknowledge")));
     } else {
@@ -168,7 +187,7 @@ export function renderMessage(ui, conv, m) {
       const n = rs.filter((r) => r.acknowledged).length;
       const total = recipientCount(c, conv);
       body.push(h("p.ack" + (n ? ".done" : ""), icon(n ? "check" : "clock"),
-        total === 1 ? (n ? ` Acknowledged ${fmtTime(rs.find((r) => r.acknowledged).acknowledged)}` : " Acknowledgement requested")
+        total === 1 ? (n ? [" Acknowledged ", stamp(rs.find((r) => r.acknowledged).acknowledged)] : " Acknowledgement requested")
           : ` Acknowledged by ${n} of ${total}`));
     }
   }
@@ -215,10 +234,12 @@ export function renderAttachment(ui, a) {
     return box;
   }
   const save = (url) => h("a.link", { href: url, download: name }, "Save");
+  // A printout names every attachment, a picture or a player too.
+  const printed = () => voice ? null : h("p.print-only.file-name", icon("file"), ` ${name} · ${fmtBytes(a.size || 0)}`);
   const render = ({ view, save: saveURL }, fresh) => {
-    if (kind === "image" || kind === "svg") fill(box, h("img.preview", { src: view, alt: name }), save(saveURL));
-    else if (kind === "audio") fill(box, voice ? label : null, h("audio", { controls: true, src: view, "aria-label": voice ? "Voice note" : name }), save(saveURL));
-    else if (kind === "video") fill(box, h("video.preview", { controls: true, src: view, "aria-label": name }), save(saveURL));
+    if (kind === "image" || kind === "svg") fill(box, printed(), h("img.preview", { src: view, alt: name }), save(saveURL));
+    else if (kind === "audio") fill(box, voice ? label : printed(), h("audio", { controls: true, src: view, "aria-label": voice ? "Voice note" : name }), save(saveURL));
+    else if (kind === "video") fill(box, printed(), h("video.preview", { controls: true, src: view, "aria-label": name }), save(saveURL));
     else {
       const link = save(saveURL);
       fill(box, label, h("span.file-actions", link), h("p.hint", "Files open outside Curbside, from your downloads."));

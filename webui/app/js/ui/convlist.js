@@ -2,7 +2,7 @@
 // The sidebar: who I am and my status, connection and key banners, the
 // search box, and the conversation list (or the search hits).
 import { avatarClass, fill, fmtTime, h, icon, initials } from "./dom.js";
-import { FLAG_URGENT, PRESENCE_AVAILABLE, PRESENCE_SETTABLE } from "../constants.js";
+import { FLAG_URGENT, PRESENCE_AVAILABLE, PRESENCE_SETTABLE, ROLE_PATIENT } from "../constants.js";
 import { PRESENCE, presenceOf } from "./common.js";
 import { newConversation } from "./dialogs.js";
 import { pushOfferBanner } from "./notifications.js";
@@ -60,7 +60,8 @@ export function renderList(ui) {
   const items = c.conversations();
   if (!items.length) {
     fill(ui.listBox, h("div.empty-state", icon("users"), h("h2", "No conversations yet"),
-      h("p", "Start one by choosing someone from your practice's directory."),
+      // A patient reaches only their care team, not the practice's directory.
+      h("p", c.me.role === ROLE_PATIENT ? "Start one by choosing someone from your care team." : "Start one by choosing someone from your practice's directory."),
       // History is not copied between devices yet (that comes with device
       // approval): a browser set up now starts empty, and says so.
       h("p.hint.history-note", "Messages received before this browser was set up stay on the device that received them: Curbside does not copy history to a new device."),

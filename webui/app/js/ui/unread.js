@@ -36,7 +36,11 @@ export function unreadDivider(ui, m) {
 export function jumpToUnread(ui) {
   const el = ui.msgBox?.querySelector(".unread-divider");
   if (!el) return false;
-  ui.stick = false;
   el.scrollIntoView({ block: "start" });
+  // Where the newest message is in view too (a few unread that fit), keep
+  // following new ones: nothing scrolled, so no scroll event would say so,
+  // and the conversation would stay put as messages pile up below.
+  const box = ui.msgBox;
+  ui.stick = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   return true;
 }
