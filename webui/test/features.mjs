@@ -194,7 +194,8 @@ export function featureTests() {
       await openConv(g, GROUP);
       await g.getByRole("button", { name: "Mute this conversation" }).click();
       await g.getByRole("button", { name: "Unmute this conversation" }).waitFor();
-      for (const t of await g.locator(".toast").all()) await t.locator("button[aria-label=Dismiss]").click().catch(() => {});
+      // Clear any banner left (one may time out by itself meanwhile: a short wait each).
+      for (const t of await g.locator(".toast").all()) await t.locator("button[aria-label=Dismiss]").click({ timeout: 2000 }).catch(() => {});
       await openConv(g, FAY);
       const before = await unreadOf(g, GROUP);
       await sendText(f, "Beds 4 and 5 are free");
