@@ -133,6 +133,8 @@ export function firstDayTests() {
       for (const want of ["Participants: Ana Diaz (printed by), Nurse Ben Cole", "Messages from", "Ana Diaz (you)", "Nurse Ben Cole ·", "Urgent", "Acknowledged by Nurse Ben Cole", "Handover line 90"]) {
         assert.ok(text.includes(want), `the PDF says ${JSON.stringify(want)}:\n${text.slice(0, 1500)}`);
       }
+      // Each receipt of a message of mine is dated, as on paper a record must be.
+      assert.match(text, /(Acknowledged|Read) by Nurse Ben Cole \([A-Z][a-z]{2} \d{1,2}, \d{4}/, "a receipt in the printout has its date and time");
       // Page numbers, from the CSS @page margin boxes.
       const pages = [...text.matchAll(/Page (\d+) of (\d+)/g)].map((x) => [+x[1], +x[2]]);
       assert.ok(pages.length >= 2 && pages.every(([, n]) => n === pages.length) && pages.every(([i], k) => i === k + 1), `page numbers ${JSON.stringify(pages)}`);

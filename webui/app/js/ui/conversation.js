@@ -191,7 +191,7 @@ export function renderMessage(ui, conv, m) {
           : ` Acknowledged by ${n} of ${total}`));
     }
   }
-  const receipts = !m.out ? "" : m.status !== "sent" ? "Not sent yet." : receiptSummary(c, m, audience(c, conv).map((u) => ({ user: u, ...(m.receipts?.[u] || {}) }))) || "Sent.";
+  const receipts = !m.out ? "" : m.status !== "sent" ? "Not sent yet." : receiptSummary(c, m, audience(c, conv).map((u) => ({ user: u, ...(m.receipts?.[u] || {}) })), true) || "Sent.";
   if (receipts) body.push(h("p.print-only.print-receipts", receipts));
   if (!m.out && m.read) body.push(h("p.print-only.print-receipts", `Read by you ${fmtFull(m.read)}.`));
   const status = m.out ? outStatus(c, conv, m) : null;

@@ -8,7 +8,7 @@
 // receipts it holds: nothing about a message goes to the server.
 import { CODE_NO_DEVICE, CODE_RECIPIENT_INACTIVE } from "../constants.js";
 import { audience, roleName } from "./common.js";
-import { avatarClass, dialog, fill, h, icon, initials } from "./dom.js";
+import { avatarClass, dialog, fill, fmtFull, h, icon, initials } from "./dom.js";
 
 /** SHORT words a reason in a list or a sentence. */
 const SHORT = { [CODE_NO_DEVICE]: "no device yet", [CODE_RECIPIENT_INACTIVE]: "account switched off" };
@@ -95,10 +95,12 @@ export function groupInfoDialog(ui, conv) {
  * @param {any} c the client
  * @param {any} m the message
  * @param {Array<{user: number, delivered?: number, read?: number, acknowledged?: number}>} recips its recipients' receipts
+ * @param {boolean} [times] name each receipt's full time too (a printout is a record)
  * @returns {string}
  */
-export function receiptSummary(c, m, recips) {
-  const names = (xs) => xs.map((r) => c.userName(r.user)).join(", ");
+export function receiptSummary(c, m, recips, times = false) {
+  /** @param {any[]} xs @param {"acknowledged" | "read" | "delivered" | ""} [at] */
+  const names = (xs, at = "") => xs.map((r) => c.userName(r.user) + (times && at && r[at] ? ` (${fmtFull(r[at])})` : "")).join(", ");
   const left = new Map((m.left || []).map(([u, code]) => [u, code]));
   const sent = recips.filter((r) => !left.has(r.user));
   const parts = [];
@@ -106,9 +108,9 @@ export function receiptSummary(c, m, recips) {
   const read = sent.filter((r) => r.read && !r.acknowledged);
   const delivered = sent.filter((r) => r.delivered && !r.read && !r.acknowledged);
   const waiting = sent.filter((r) => !r.delivered && !r.read && !r.acknowledged);
-  if (acked.length) parts.push(`acknowledged by ${names(acked)}`);
-  if (read.length) parts.push(`read by ${names(read)}`);
-  if (delivered.length) parts.push(`delivered to ${names(delivered)}, not read yet`);
+  if (acked.length) parts.push(`acknowledged by ${names(acked, "acknowledged")}`);
+  if (read.length) parts.push(`read by ${names(read, "read")}`);
+  if (delivered.length) parts.push(`delivered to ${names(delivered, "delivered")}, not read yet`);
   if (waiting.length) parts.push(`not delivered yet to ${names(waiting)}`);
   for (const [u, code] of left) parts.push(`not delivered to ${c.userName(u)}: ${shortReason(code)}`);
   if (!parts.length) return "";
