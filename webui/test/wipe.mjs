@@ -142,7 +142,14 @@ export function wipeTests() {
       await p.evaluate(() => navigator.serviceWorker.ready);
       await p.getByRole("button", { name: "Lock Curbside" }).click();
       await p.waitForFunction(() => window.curbside.state === "locked");
+      // The device is away (offline) when the wipe is ordered, so that it
+      // cannot learn of it over its open connection; it starts again while
+      // still away (locked, as it was), and then once more when back.
+      await ctx.walt.context.setOffline(true);
       await admin(ctx, "POST", `/api/v1/admin/devices/${device}/wipe`);
+      await p.reload();
+      await p.waitForFunction(() => window.curbside.state === "locked");
+      await ctx.walt.context.setOffline(false);
       await p.reload();
       await p.getByRole("heading", { name: WIPED }).waitFor();
       assert.deepEqual(await leftovers(p), { databases: [], caches: [], workers: 0, local: 0 });
