@@ -176,32 +176,51 @@ const commandKeyName = "command_key"
 // only: it opens no message, and a copy of it lets one forge a wipe of a
 // device, nothing more.
 func (s *Store) CommandKey(ctx context.Context) (ed25519.PrivateKey, error) {
-	var seed []byte
-	err := s.read.QueryRowContext(ctx, `SELECT value FROM server_state WHERE name = ?`, commandKeyName).Scan(&seed)
-	if err == nil && len(seed) == ed25519.SeedSize {
-		return ed25519.NewKeyFromSeed(seed), nil
+	// Another request (or the CLI) may make it meanwhile: the first one
+	// stored wins, so every command verifies with one key.
+	seed, err := s.serverKey(ctx, commandKeyName, func(v []byte) bool { return len(v) == ed25519.SeedSize },
+		func() ([]byte, error) {
+			seed := make([]byte, ed25519.SeedSize)
+			rand.Read(seed)
+			return seed, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// serverKey returns the server_state value name, making it with gen and
+// storing it on first use. The first value stored wins over one made
+// meanwhile; a stored value that valid refuses is replaced (valid nil
+// takes any).
+func (s *Store) serverKey(ctx context.Context, name string, valid func([]byte) bool, gen func() ([]byte, error)) ([]byte, error) {
+	ok := func(v []byte) bool { return valid == nil || valid(v) }
+	var v []byte
+	err := s.read.QueryRowContext(ctx, `SELECT value FROM server_state WHERE name = ?`, name).Scan(&v)
+	if err == nil && ok(v) {
+		return v, nil
 	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
 	err = s.submit(ctx, func(tx *sql.Tx) error {
-		// Another request (or the CLI) may have made it meanwhile: the
-		// first one stored wins, so every command verifies with one key.
-		err := tx.QueryRow(`SELECT value FROM server_state WHERE name = ?`, commandKeyName).Scan(&seed)
-		if err == nil && len(seed) == ed25519.SeedSize {
+		err := tx.QueryRow(`SELECT value FROM server_state WHERE name = ?`, name).Scan(&v)
+		if err == nil && ok(v) {
 			return nil
 		}
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		seed = make([]byte, ed25519.SeedSize)
-		rand.Read(seed)
+		if v, err = gen(); err != nil {
+			return err
+		}
 		_, err = tx.Exec(`INSERT INTO server_state (name, value) VALUES (?, ?)
-			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, commandKeyName, seed)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, v)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return ed25519.NewKeyFromSeed(seed), nil
+	return v, nil
 }

@@ -78,27 +78,13 @@ const vapidKeyName = "vapid_key"
 // to subscribed browsers, nothing more. It lives in the database so that
 // a restored backup keeps the subscriptions working.
 func (s *Store) VAPIDKey(ctx context.Context) (*ecdh.PrivateKey, error) {
-	var raw []byte
-	err := s.read.QueryRowContext(ctx, `SELECT value FROM server_state WHERE name = ?`, vapidKeyName).Scan(&raw)
-	if err == nil {
-		return ecdh.P256().NewPrivateKey(raw)
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return nil, err
-	}
-	err = s.submit(ctx, func(tx *sql.Tx) error {
-		// The first key stored wins, so every subscription is to one key.
-		err := tx.QueryRow(`SELECT value FROM server_state WHERE name = ?`, vapidKeyName).Scan(&raw)
-		if err == nil || !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
+	// The first key stored wins, so every subscription is to one key.
+	raw, err := s.serverKey(ctx, vapidKeyName, nil, func() ([]byte, error) {
 		k, err := ecdh.P256().GenerateKey(rand.Reader)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		raw = k.Bytes()
-		_, err = tx.Exec(`INSERT INTO server_state (name, value) VALUES (?, ?)`, vapidKeyName, raw)
-		return err
+		return k.Bytes(), nil
 	})
 	if err != nil {
 		return nil, err
