@@ -115,8 +115,12 @@ func (s *Service) Settings(ctx context.Context) (Settings, string, error) {
 	if err != nil {
 		return Settings{}, "", err
 	}
-	return Settings{Host: m.Host, Port: m.Port, Security: m.Security, Username: m.Username, From: m.From, Practice: m.Practice},
-		s.passwordSource(m.Password), nil
+	return settingsOf(m), s.passwordSource(m.Password), nil
+}
+
+// settingsOf is the stored row's settings, without the password.
+func settingsOf(m *store.MailSettings) Settings {
+	return Settings{Host: m.Host, Port: m.Port, Security: m.Security, Username: m.Username, From: m.From, Practice: m.Practice}
 }
 
 func (s *Service) passwordSource(sealed []byte) string {
@@ -160,7 +164,7 @@ func (s *Service) load(ctx context.Context) (Settings, string, error) {
 	if err != nil {
 		return Settings{}, "", err
 	}
-	set := Settings{Host: m.Host, Port: m.Port, Security: m.Security, Username: m.Username, From: m.From, Practice: m.Practice}
+	set := settingsOf(m)
 	if s.opts.EnvPassword != "" {
 		return set, s.opts.EnvPassword, nil
 	}
