@@ -15,8 +15,9 @@ import (
 // Record, or with Entry when the write must complete it, and passes the
 // returned context to the store. Only entries that record no change of
 // state, so have no transaction of their own to go in, are written alone:
-// AuditRefused (an attempt refused before anything changed), AuditRead (a
-// read of the log or of a report), and failed sign-ins (failaudit.go).
+// AuditRefused (an attempt refused before anything changed), AuditEvent (a
+// read of the log or of a report, an email sent), and failed sign-ins
+// (failaudit.go).
 
 // Entry builds the audit entry of an action of the request's user (or of
 // nobody, before sign-in), from the request's address, with outcome ok.
@@ -45,17 +46,10 @@ func (a *Auth) AuditRefused(r *http.Request, action, target string, detail map[s
 	a.auditAlone(r.Context(), p)
 }
 
-// AuditRead records, in a transaction of its own, a read of audited data
-// (the audit log, a report): it changes nothing, so no write carries it.
-func (a *Auth) AuditRead(r *http.Request, action, target, outcome string, detail map[string]any) {
-	p := Entry(r, action, target, detail)
-	p.Entry.Outcome = outcome
-	a.auditAlone(r.Context(), p)
-}
-
-// AuditSent records, in a transaction of its own, something sent out of
-// the server that changes nothing it stores (an email): no write carries it.
-func (a *Auth) AuditSent(r *http.Request, action, target, outcome string, detail map[string]any) {
+// AuditEvent records, in a transaction of its own, an event that changes
+// nothing the server stores (a read of the audit log or a report, an email
+// sent), so no write carries it.
+func (a *Auth) AuditEvent(r *http.Request, action, target, outcome string, detail map[string]any) {
 	p := Entry(r, action, target, detail)
 	p.Entry.Outcome = outcome
 	a.auditAlone(r.Context(), p)

@@ -189,7 +189,7 @@ func (a *Console) auditList(w http.ResponseWriter, r *http.Request) error {
 	// Looking at the audit log is itself recorded, once per search: the
 	// first page, not every further page of the same search.
 	if q.Before == 0 {
-		a.Auth.AuditRead(r, "audit.view", "audit", store.OutcomeOK, filterDetail(q))
+		a.Auth.AuditEvent(r, "audit.view", "audit", store.OutcomeOK, filterDetail(q))
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"entries": views, "next_before": next})
 }
@@ -255,7 +255,7 @@ func (a *Console) auditExport(w http.ResponseWriter, r *http.Request) error {
 	detail := filterDetail(q)
 	detail["entries"] = n
 	if err != nil {
-		a.Auth.AuditRead(r, "audit.export", "audit", store.OutcomeFail, detail)
+		a.Auth.AuditEvent(r, "audit.export", "audit", store.OutcomeFail, detail)
 		if cw.n == 0 {
 			h.Del("Content-Disposition")
 			return protocol.Internal(err)
@@ -265,7 +265,7 @@ func (a *Console) auditExport(w http.ResponseWriter, r *http.Request) error {
 		// download fails instead of looking complete.
 		panic(http.ErrAbortHandler)
 	}
-	a.Auth.AuditRead(r, "audit.export", "audit", store.OutcomeOK, detail)
+	a.Auth.AuditEvent(r, "audit.export", "audit", store.OutcomeOK, detail)
 	return nil
 }
 
@@ -278,7 +278,7 @@ func (a *Console) auditVerify(w http.ResponseWriter, r *http.Request) error {
 	if !v.OK {
 		outcome = store.OutcomeFail
 	}
-	a.Auth.AuditRead(r, "audit.verify", "audit", outcome, map[string]any{"entries": v.Entries, "head_seq": v.HeadSeq, "first_bad": v.FirstBad})
+	a.Auth.AuditEvent(r, "audit.verify", "audit", outcome, map[string]any{"entries": v.Entries, "head_seq": v.HeadSeq, "first_bad": v.FirstBad})
 	return web.WriteJSON(w, http.StatusOK, v)
 }
 

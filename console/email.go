@@ -144,7 +144,7 @@ func (a *Console) testEmail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		outcome = store.OutcomeFail
 	}
-	a.Auth.AuditSent(r, "email.test", "email", outcome, nil)
+	a.Auth.AuditEvent(r, "email.test", "email", outcome, nil)
 	if err != nil {
 		// Send logged the cause; the answer says what to check.
 		return protocol.Errorf(protocol.CodeMailFailed, "%s", mail.Explain(err))
@@ -217,6 +217,6 @@ func (a *Console) emailInvitation(w http.ResponseWriter, r *http.Request) error 
 	case err != nil:
 		return protocol.Errorf(protocol.CodeMailFailed, "%s", mail.Explain(err))
 	}
-	a.Auth.AuditSent(r, "invitation.email", auth.InvitationTarget(inv.ID), store.OutcomeOK, nil)
+	a.Auth.AuditEvent(r, "invitation.email", auth.InvitationTarget(inv.ID), store.OutcomeOK, nil)
 	return web.WriteJSON(w, http.StatusAccepted, map[string]any{"queued": true, "to": to})
 }

@@ -56,7 +56,7 @@ func (a *Console) activityReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return protocol.Internal(err)
 	}
-	a.Auth.AuditRead(r, "report.view", "report:activity", store.OutcomeOK, map[string]any{"from": rep.From, "to": rep.To})
+	a.Auth.AuditEvent(r, "report.view", "report:activity", store.OutcomeOK, map[string]any{"from": rep.From, "to": rep.To})
 	return web.WriteJSON(w, http.StatusOK, rep)
 }
 
@@ -110,7 +110,7 @@ func (a *Console) inventoryReport(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return protocol.Internal(err)
 	}
-	a.Auth.AuditRead(r, "report.view", "report:inventory", store.OutcomeOK, nil)
+	a.Auth.AuditEvent(r, "report.view", "report:inventory", store.OutcomeOK, nil)
 	return web.WriteJSON(w, http.StatusOK, map[string]any{
 		"generated_at": time.Now().UnixMilli(),
 		"version":      a.Version,
