@@ -15,6 +15,7 @@ import (
 
 	"github.com/curbside-health/curbside/internal/nonce"
 	"github.com/curbside-health/curbside/internal/ratelimit"
+	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
@@ -116,7 +117,7 @@ func (a *Auth) ShiftClock(d time.Duration) { a.skew.Add(int64(d)) }
 // one that password sign-ins use, for other guessable secrets (invitation
 // links); false means the allowance is spent.
 func (a *Auth) AllowAttempt(ip string) bool {
-	_, ok := a.reserveLogin(sourceKey(ip))
+	_, ok := a.reserveLogin(web.SourceKey(ip))
 	return ok
 }
 
@@ -187,7 +188,7 @@ func (a *Auth) Login(ctx context.Context, ip, username, password string) (*Login
 // bad_login after one argon2id check, or the same wait once the username's
 // failures started one. Only the log and the audit say which it was.
 func (a *Auth) LoginFrom(ctx context.Context, ip, username, password string, proof *DeviceProof) (*LoginResponse, error) {
-	refund, ok := a.reserveLogin(sourceKey(ip))
+	refund, ok := a.reserveLogin(web.SourceKey(ip))
 	if !ok {
 		return nil, errRateLimited
 	}

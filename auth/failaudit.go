@@ -2,10 +2,10 @@ package auth
 
 import (
 	"context"
-	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/store"
 )
@@ -38,25 +38,9 @@ type failAudit struct {
 	m  map[string]*failBucket
 }
 
-// sourceKey is the source an address counts as, for the sign-in limit and
-// the audit: an IPv4 address, or the /64 of an IPv6 one (one subscriber's
-// network, which can hold any number of addresses).
-func sourceKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.Prefix(64)
-	return p.String()
-}
-
 // recordFail records a failed sign-in step, coalesced per source.
 func (a *Auth) recordFail(ctx context.Context, ip string, u *model.User, detail map[string]any) {
-	key := sourceKey(ip)
+	key := web.SourceKey(ip)
 	now := time.Now()
 	reason, _ := detail["reason"].(string)
 	a.fails.mu.Lock()

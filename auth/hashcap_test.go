@@ -45,16 +45,3 @@ func TestPasswordChecksAreCapped(t *testing.T) {
 		t.Fatalf("%d slots taken after the check, want the 1 still held", len(a.hashing.slots))
 	}
 }
-
-// TestSourceKey: IPv6 addresses count per /64, IPv4 ones (also mapped
-// into IPv6) one by one.
-func TestSourceKey(t *testing.T) {
-	for in, want := range map[string]string{
-		"192.0.2.7": "192.0.2.7", "::ffff:192.0.2.7": "192.0.2.7",
-		"2001:db8:1:2:aaaa::1": "2001:db8:1:2::/64", "2001:db8:1:2:bbbb::9": "2001:db8:1:2::/64", "not an ip": "not an ip",
-	} {
-		if got := sourceKey(in); got != want {
-			t.Errorf("sourceKey(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

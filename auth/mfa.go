@@ -16,6 +16,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/store"
@@ -259,7 +260,7 @@ type mfaLoginRequest struct {
 // code. Wrong codes count toward the account's backoff and the pending
 // sign-in's own limit.
 func (a *Auth) CompleteMFA(ctx context.Context, ip, token, code string) (*LoginResponse, error) {
-	refund, ok := a.reserveLogin(sourceKey(ip))
+	refund, ok := a.reserveLogin(web.SourceKey(ip))
 	if !ok {
 		return nil, errRateLimited
 	}

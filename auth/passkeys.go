@@ -157,7 +157,7 @@ func (a *Auth) loginPasskeyFinish(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	ctx, ip := r.Context(), web.ClientIP(r)
-	refund, ok := a.reserveLogin(sourceKey(ip))
+	refund, ok := a.reserveLogin(web.SourceKey(ip))
 	if !ok {
 		return errRateLimited
 	}

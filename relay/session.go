@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/curbside-health/curbside/internal/ratelimit"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
 )
@@ -28,9 +29,10 @@ type session struct {
 	// was admitted under (nil when the relay runs without Config.Sessions):
 	// the connection lives only as long as that session.
 	token []byte
-	// typingRate bounds this connection's typing frames; only the
-	// session's reader touches it.
-	typingRate typingBucket
+	// typingRate bounds this connection's typing frames
+	// (protocol.TypingBurst at once, then protocol.TypingPerSecond); only
+	// the session's reader touches it.
+	typingRate ratelimit.Bucket
 	// used is set when the device sends a frame, and cleared when the
 	// relay records that use on the sign-in session (Sessions.Touch).
 	used atomic.Bool

@@ -11,28 +11,6 @@ import (
 	"github.com/curbside-health/curbside/protocol"
 )
 
-// typingBucket is a token bucket of typing frames for one connection:
-// protocol.TypingBurst at once, then protocol.TypingPerSecond.
-type typingBucket struct {
-	tokens float64
-	at     time.Time
-}
-
-// allow takes a token if there is one.
-func (b *typingBucket) allow(now time.Time) bool {
-	if b.at.IsZero() {
-		b.tokens = protocol.TypingBurst
-	} else {
-		b.tokens = min(protocol.TypingBurst, b.tokens+now.Sub(b.at).Seconds()*protocol.TypingPerSecond)
-	}
-	b.at = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
 // typing passes "user is typing in conv" to the conversation's other
 // participants who are connected, under the rules a message there
 // follows: in a direct conversation the sender must be one of its two
@@ -40,7 +18,7 @@ func (b *typingBucket) allow(now time.Time) bool {
 // other members. It is never stored or queued: a device that is not
 // connected, or whose buffer is full, misses it, as with presence.
 func (r *Relay) typing(ctx context.Context, s *session, conv, ref string, release func()) {
-	if !s.typingRate.allow(time.Now()) {
+	if !s.typingRate.Allow(time.Now(), time.Second/protocol.TypingPerSecond, protocol.TypingBurst) {
 		s.reply(s.errorFrame(ref, protocol.Errorf(protocol.CodeRateLimited, "too many typing frames; send at most %d a second", protocol.TypingPerSecond)))
 		return
 	}

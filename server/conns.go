@@ -5,12 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/protocol"
 )
 
@@ -82,7 +82,7 @@ type connCounts struct {
 
 	mu      sync.Mutex
 	total   int
-	byIP    map[string]int       // by sourceKey
+	byIP    map[string]int       // by web.SourceKey
 	logged  map[string]time.Time // when each kind of refusal was last logged
 	refused map[string]int       // refusals of each kind since it was logged
 
@@ -122,7 +122,7 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 
 // take counts a new connection from ip, or says why it is refused.
 func (l *connCounts) take(ip string) string {
-	key := sourceKey(ip)
+	key := web.SourceKey(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -136,23 +136,6 @@ func (l *connCounts) take(ip string) string {
 	l.total++
 	l.byIP[key]++
 	return ""
-}
-
-// sourceKey is what the per-address cap counts ip under: an IPv4 address
-// as it is, an IPv6 address by its /64. A single IPv6 host is commonly
-// given a whole /64 and may connect from as many of its addresses as it
-// likes, so counting addresses would let one host take the whole total.
-// (The sign-in limit counts sources the same way.)
-func sourceKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	if a = a.Unmap(); a.Is4() {
-		return a.String()
-	}
-	p, _ := a.WithZone("").Prefix(64)
-	return p.String()
 }
 
 // note logs a refusal at WARN the first time it happens, and then at most
@@ -174,7 +157,7 @@ func (l *connCounts) note(kind, msg string, args ...any) {
 }
 
 func (l *connCounts) release(ip string) {
-	key := sourceKey(ip)
+	key := web.SourceKey(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.total--

@@ -304,7 +304,7 @@ func Run(ctx context.Context, cfg Config) error {
 	ready.Store(true)
 	log.Info("serving", "addr", ls.scheme+"://"+ls.main.Addr().String(), "tls", ls.tlsMode, "public_url", cfg.PublicURL,
 		"trusted_proxies", proxies.String(), "startup", time.Since(start).Round(time.Millisecond))
-	logSetupLink(ctx, p.Apps, cfg.PublicURL, ls.scheme, ls.main.Addr(), log)
+	logSetupLink(ctx, p.Apps, origin, log)
 	if cfg.Ready != nil {
 		cfg.Ready(ls.main.Addr())
 	}
@@ -466,12 +466,9 @@ func mailOrigin(publicURL, scheme string, addr net.Addr) string {
 }
 
 // logSetupLink logs, on a fresh data directory, the single-use link that
-// creates the owner account.
-func logSetupLink(ctx context.Context, apps *api.API, publicURL, scheme string, addr net.Addr, log *slog.Logger) {
-	origin := publicURL
-	if origin == "" {
-		origin = scheme + "://" + addr.String()
-	}
+// creates the owner account, under origin (the public URL, or the
+// listening address).
+func logSetupLink(ctx context.Context, apps *api.API, origin string, log *slog.Logger) {
 	link, exp, err := apps.SetupLink(ctx, origin)
 	if err != nil {
 		log.Error("first-run set-up link not made", "err", err)

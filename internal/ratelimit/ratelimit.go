@@ -22,18 +22,36 @@ type Keyed struct {
 	every   time.Duration
 	burst   int
 	maxKeys int
-	keys    map[string]*bucket
+	keys    map[string]*Bucket
 }
 
-type bucket struct {
+// Bucket is one token bucket, for an owner that needs no lock (one
+// connection's reader, say): burst attempts, then one more every every.
+// Its zero value is full. Keyed holds one per key under its mutex.
+type Bucket struct {
 	tokens float64
 	last   time.Time
+}
+
+// Allow takes one attempt from the bucket; false means it is spent.
+func (b *Bucket) Allow(now time.Time, every time.Duration, burst int) bool {
+	if b.last.IsZero() {
+		b.tokens = float64(burst)
+	} else {
+		b.tokens = min(float64(burst), b.tokens+float64(now.Sub(b.last))/float64(every))
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 // New returns buckets of burst attempts that earn one back every every,
 // for up to maxKeys keys.
 func New(every time.Duration, burst, maxKeys int) *Keyed {
-	return &Keyed{every: every, burst: burst, maxKeys: maxKeys, keys: map[string]*bucket{}}
+	return &Keyed{every: every, burst: burst, maxKeys: maxKeys, keys: map[string]*Bucket{}}
 }
 
 // SetRate reshapes the buckets (zero leaves either as it is).
@@ -67,16 +85,13 @@ func (k *Keyed) Reserve(key string, now time.Time) (refund func(), ok bool) {
 				return nil, false // bounded memory first
 			}
 		}
-		b = &bucket{tokens: float64(k.burst), last: now}
+		b = &Bucket{}
 		k.keys[key] = b
 	}
-	burst := float64(k.burst)
-	b.tokens = min(burst, b.tokens+float64(now.Sub(b.last))/float64(k.every))
-	b.last = now
-	if b.tokens < 1 {
+	if !b.Allow(now, k.every, k.burst) {
 		return nil, false
 	}
-	b.tokens--
+	burst := float64(k.burst)
 	var once sync.Once
 	return func() {
 		once.Do(func() {

@@ -262,6 +262,24 @@ func hopAddr(s string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
+// SourceKey is the source an address counts as wherever callers are
+// counted (the sign-in limit and its audit, the per-address connection
+// cap): an IPv4 address (also mapped into IPv6) as it is, an IPv6 one by
+// its /64 (one subscriber's network, which can hold any number of
+// addresses); anything that is not an address, as it is.
+func SourceKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
+
 // peerAddr parses an http.Request's RemoteAddr.
 func peerAddr(remote string) netip.Addr {
 	if ap, err := netip.ParseAddrPort(remote); err == nil {

@@ -173,3 +173,16 @@ func FuzzResolve(f *testing.F) {
 		}
 	})
 }
+
+// TestSourceKey: IPv6 addresses count per /64, IPv4 ones (also mapped
+// into IPv6) one by one.
+func TestSourceKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7": "192.0.2.7", "::ffff:192.0.2.7": "192.0.2.7",
+		"2001:db8:1:2:aaaa::1": "2001:db8:1:2::/64", "2001:db8:1:2:bbbb::9": "2001:db8:1:2::/64", "not an ip": "not an ip",
+	} {
+		if got := SourceKey(in); got != want {
+			t.Errorf("SourceKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
