@@ -15,7 +15,7 @@ import { printConversation, setPrintHead } from "./print.js";
 import { richText } from "./richtext.js";
 import { quoteBlock, replyButton } from "./reply.js";
 import { searchBar, searchButton, searchState } from "./convsearch.js";
-import { muteButton } from "./mute.js";
+import { mentionsMe, muteButton } from "./mute.js";
 import { jumpToUnread, markUnread, unreadDivider } from "./unread.js";
 import { renderTyping, typingLine } from "./typingline.js";
 import { fmtClock } from "./voice.js";
@@ -155,7 +155,7 @@ export function renderMessage(ui, conv, m) {
   const search = searchState(ui);
   if (search.ids.has(m.id)) cls.push("search-hit");
   if (search.current === m.id) cls.push("search-current");
-  if (!m.out && m.mentions?.includes(c.me.id)) cls.push("mentions-me");
+  if (mentionsMe(c, m)) cls.push("mentions-me");
   if (m.recalled) {
     return h("div." + cls.join("."), { dataset: { id: m.id } },
       h("p.text.muted", m.out ? "You recalled this message." : "This message was recalled by the sender.",
