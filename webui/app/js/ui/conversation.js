@@ -10,7 +10,7 @@ import { audience, fmtDuration, presenceOf, recipientCount } from "./common.js";
 import { buildComposer } from "./composer.js";
 import { messageMenu, safetyDialog } from "./dialogs.js";
 import { attachmentKind, fileName, refusedNote } from "../attachments.js";
-import { groupInfoDialog, receiptSummary, renderReachNote } from "./reach.js";
+import { groupInfoDialog, heldReceipts, receiptSummary, renderReachNote } from "./reach.js";
 import { printConversation, setPrintHead } from "./print.js";
 import { richText } from "./richtext.js";
 import { quoteBlock, replyButton } from "./reply.js";
@@ -191,7 +191,7 @@ export function renderMessage(ui, conv, m) {
           : ` Acknowledged by ${n} of ${total}`));
     }
   }
-  const receipts = !m.out ? "" : m.status !== "sent" ? "Not sent yet." : receiptSummary(c, m, audience(c, conv).map((u) => ({ user: u, ...(m.receipts?.[u] || {}) })), true) || "Sent.";
+  const receipts = !m.out ? "" : m.status !== "sent" ? "Not sent yet." : receiptSummary(c, m, heldReceipts(c, conv, m), true) || "Sent.";
   if (receipts) body.push(h("p.print-only.print-receipts", receipts));
   if (!m.out && m.read) body.push(h("p.print-only.print-receipts", `Read by you ${fmtFull(m.read)}.`));
   const status = m.out ? outStatus(c, conv, m) : null;
