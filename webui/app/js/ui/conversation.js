@@ -10,12 +10,12 @@ import { audience, fmtDuration, presenceOf, recipientCount } from "./common.js";
 import { buildComposer } from "./composer.js";
 import { messageMenu, safetyDialog } from "./dialogs.js";
 import { attachmentKind, fileName, refusedNote } from "../attachments.js";
-import { groupInfoDialog, receiptSummary, renderReachNote } from "./reach.js";
+import { groupInfoDialog, heldReceipts, receiptSummary, renderReachNote } from "./reach.js";
 import { printConversation, setPrintHead } from "./print.js";
 import { richText } from "./richtext.js";
 import { quoteBlock, replyButton } from "./reply.js";
 import { searchBar, searchButton, searchState } from "./convsearch.js";
-import { muteButton } from "./mute.js";
+import { mentionsMe, muteButton } from "./mute.js";
 import { jumpToUnread, markUnread, unreadDivider } from "./unread.js";
 import { renderTyping, typingLine } from "./typingline.js";
 import { fmtClock } from "./voice.js";
@@ -155,7 +155,7 @@ export function renderMessage(ui, conv, m) {
   const search = searchState(ui);
   if (search.ids.has(m.id)) cls.push("search-hit");
   if (search.current === m.id) cls.push("search-current");
-  if (!m.out && m.mentions?.includes(c.me.id)) cls.push("mentions-me");
+  if (mentionsMe(c, m)) cls.push("mentions-me");
   if (m.recalled) {
     return h("div." + cls.join("."), { dataset: { id: m.id } },
       h("p.text.muted", m.out ? "You recalled this message." : "This message was recalled by the sender.",
@@ -191,7 +191,7 @@ export function renderMessage(ui, conv, m) {
           : ` Acknowledged by ${n} of ${total}`));
     }
   }
-  const receipts = !m.out ? "" : m.status !== "sent" ? "Not sent yet." : receiptSummary(c, m, audience(c, conv).map((u) => ({ user: u, ...(m.receipts?.[u] || {}) })), true) || "Sent.";
+  const receipts = !m.out ? "" : m.status !== "sent" ? "Not sent yet." : receiptSummary(c, m, heldReceipts(c, conv, m), true) || "Sent.";
   if (receipts) body.push(h("p.print-only.print-receipts", receipts));
   if (!m.out && m.read) body.push(h("p.print-only.print-receipts", `Read by you ${fmtFull(m.read)}.`));
   const status = m.out ? outStatus(c, conv, m) : null;

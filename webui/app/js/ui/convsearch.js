@@ -31,21 +31,25 @@ export function searchBar(ui) {
   return ui.searchBar;
 }
 
+/** NO_SEARCH is the state with nothing searched; never changed. */
+const NO_SEARCH = { q: "", current: "", ids: new Set() };
+
 /**
- * searchQuery is what the open conversation highlights, and the ids of
- * the match shown now and of every match.
+ * searchState is what the open conversation highlights, and the ids of
+ * the match shown now and of every match. Every message of a render asks,
+ * so the set of matches is made once per search, not per message.
  * @returns {{q: string, current: string, ids: Set<string>}}
  */
 export function searchState(ui) {
   const s = ui.convSearch;
-  if (!s || !s.q.trim()) return { q: "", current: "", ids: new Set() };
-  return { q: s.q.trim(), current: s.ids[s.i] || "", ids: new Set(s.ids) };
+  if (!s || !s.q.trim()) return NO_SEARCH;
+  return { q: s.q.trim(), current: s.ids[s.i] || "", ids: s.hits };
 }
 
 function openSearch(ui) {
   if (!ui.searchBar) return;
   if (ui.convSearch) { ui.searchBar.querySelector("input")?.focus(); return; }
-  ui.convSearch = { q: "", ids: [], i: -1 };
+  ui.convSearch = { q: "", ids: [], hits: new Set(), i: -1 };
   const input = h("input.conv-search-input", { type: "search", placeholder: "Search this conversation", "aria-label": "Search this conversation", autocomplete: "off" });
   const count = h("span.conv-search-count", { "aria-live": "polite" });
   const show = () => {
@@ -64,6 +68,7 @@ function openSearch(ui) {
     const s = ui.convSearch;
     s.q = input.value;
     s.ids = matchesOf(ui.c, ui.convId, s.q);
+    s.hits = new Set(s.ids);
     s.i = s.ids.length - 1; // the newest first
     show();
   });

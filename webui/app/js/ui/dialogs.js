@@ -6,8 +6,8 @@ import { qrcode } from "../../vendor/qrcode-generator@2.0.4/dist/qrcode.mjs";
 import { FLAG_ACK_REQUESTED, FLAG_URGENT } from "../constants.js";
 import { avatarClass, confirmDialog, dialog, fill, fmtFull, h, icon, initials, toast } from "./dom.js";
 import { checkNewPin } from "./auth.js";
-import { audience, debounce, roleName } from "./common.js";
-import { receiptSummary, shortReason } from "./reach.js";
+import { debounce, roleName } from "./common.js";
+import { heldReceipts, receiptSummary, shortReason } from "./reach.js";
 
 export function messageMenu(ui, m) {
   const c = ui.c;
@@ -62,15 +62,11 @@ export async function detailsDialog(ui, id) {
         : [h("td.delivered", fmtFull(r.delivered)), h("td.read", fmtFull(r.read)), h("td.acknowledged", fmtFull(r.acknowledged))])));
     summary.textContent = m.status === "sent" ? receiptSummary(c, m, recips) : "";
   };
-  const local = () => {
-    const users = conv ? audience(c, conv) : [];
-    return users.map((u) => ({ user: u, ...(m.receipts?.[u] || {}) }));
-  };
   const body = h("div.details", h("dl", rows.map(([k, v]) => [h("dt", k), h("dd", v)])), m.out ? summary : null, m.out ? table : null,
     m.out ? h("p.hint.details-source", "") : null);
   dialog("Message details", body, { wide: true });
   if (m.out) {
-    fillRecipients(local());
+    fillRecipients(heldReceipts(c, conv, m));
     if (m.status === "sent" && c.online) {
       try {
         const d = await c.details(id);

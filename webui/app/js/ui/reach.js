@@ -90,6 +90,18 @@ export function groupInfoDialog(ui, conv) {
 }
 
 /**
+ * heldReceipts lists the recipients of m, a message of mine in conv, each
+ * with the receipts this device holds from them.
+ * @param {any} c the client
+ * @param {any} conv
+ * @param {any} m
+ * @returns {Array<{user: number, delivered?: number, read?: number, acknowledged?: number}>}
+ */
+export function heldReceipts(c, conv, m) {
+  return (conv ? audience(c, conv) : []).map((u) => ({ user: u, ...(m.receipts?.[u] || {}) }));
+}
+
+/**
  * receiptSummary says in one sentence who read a message of mine, who has
  * it, who does not have it yet, and who it was never sent to and why.
  * @param {any} c the client
