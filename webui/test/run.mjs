@@ -154,7 +154,7 @@ try {
   // The second sign-in step, with its own users and browsers.
   for (const [name, fn] of mfaTests()) await run(name, fn, ctx);
 } finally {
-  for (const p of ["alice", "bob", "bob2", "wanda", "walt"]) if (ctx[p]) await ctx[p].close();
+  for (const p of ["alice", "bob", "bob2", "wanda", "walt", "wynn"]) if (ctx[p]) await ctx[p].close();
   await closeMfaProfiles(ctx);
   await closeAttackProfiles(ctx);
   await closeFirstDayProfiles(ctx);

@@ -7,8 +7,8 @@ import path from "node:path";
 import { openProfile } from "./lib/browser.mjs";
 import { assert, consoleCaller, msgLocator, online, openConv, sendText, sh, signUp, startConversation, unlock, waitFor } from "./lib/harness.mjs";
 
-const PW = { wanda: "wanda long passphrase 4", walt: "walt long passphrase 55", wadmin: "wadmin long passphrase 6" };
-const PIN = { wanda: "591736", walt: "648203" };
+const PW = { wanda: "wanda long passphrase 4", walt: "walt long passphrase 55", wadmin: "wadmin long passphrase 6", wynn: "wynn long passphrase 77" };
+const PIN = { wanda: "591736", walt: "648203", wynn: "730519" };
 const WIPED = "This device was wiped by your administrator";
 
 async function shot(ctx, page, name) {
@@ -135,7 +135,7 @@ export function wipeTests() {
       assert.deepEqual(await leftovers(w), { databases: [], caches: [], workers: 0, local: 0 }, "the check itself left nothing behind");
     }],
 
-    ["remote wipe: a PWA wiped while it was locked erases itself on its next start, without the PIN", async (ctx) => {
+    ["remote wipe: a PWA wiped while it was locked and away erases itself the moment it is back online, without the PIN", async (ctx) => {
       const p = ctx.walt.page;
       await online(p);
       const device = await p.evaluate(() => window.curbside.device);
@@ -143,21 +143,40 @@ export function wipeTests() {
       await p.getByRole("button", { name: "Lock Curbside" }).click();
       await p.waitForFunction(() => window.curbside.state === "locked");
       // The device is away (offline) when the wipe is ordered, so that it
-      // cannot learn of it over its open connection; it starts again while
-      // still away (locked, as it was), and then once more when back.
+      // cannot learn of it over a connection; it starts again while still
+      // away (locked, as it was, its data all there), and then comes back.
       await ctx.walt.context.setOffline(true);
       await admin(ctx, "POST", `/api/v1/admin/devices/${device}/wipe`);
       await p.reload();
       await p.waitForFunction(() => window.curbside.state === "locked");
+      assert.ok((await leftovers(p)).databases.length > 0, "nothing is erased while the command cannot be fetched");
       await ctx.walt.context.setOffline(false);
-      await p.reload();
       await p.getByRole("heading", { name: WIPED }).waitFor();
+      await waitFor(async () => (await leftovers(p)).workers === 0, "the service worker unregistered");
       assert.deepEqual(await leftovers(p), { databases: [], caches: [], workers: 0, local: 0 });
       // Starting again is a fresh set-up: the sign-in screen, no account.
       await p.getByRole("button", { name: "Set up this browser again" }).click();
       await p.getByLabel("Username").waitFor();
       assert.equal(await p.getByLabel("Username").inputValue(), "");
-      for (const who of [ctx.walt, ctx.wanda]) {
+    }],
+
+    ["remote wipe: an erase cut short (the tab closed as it began) is finished at the next start", async (ctx) => {
+      await sh(ctx.bin, ["user", "add", "--data", ctx.srv.dataDir, "--username", "wynn", "--display", "Wynn Ward", "--role", "staff", "--password-stdin"], { input: PW.wynn + "\n" });
+      ctx.wynn = await openProfile("wynn");
+      const p = ctx.wynn.page;
+      await signUp(p, ctx.srv.url, "wynn", PW.wynn, PIN.wynn);
+      await p.evaluate(() => navigator.serviceWorker.ready);
+      // The first step of a verified wipe, and nothing after it: what a
+      // browser killed mid-erase leaves behind.
+      await p.evaluate(async () => {
+        const prefix = document.querySelector("script[type=module]").src.replace(/\/js\/main\.js$/, "");
+        await (await import(`${prefix}/js/store.js`)).startWipe();
+      });
+      await p.reload();
+      await p.getByRole("heading", { name: WIPED }).waitFor();
+      await waitFor(async () => (await leftovers(p)).workers === 0, "the service worker unregistered");
+      assert.deepEqual(await leftovers(p), { databases: [], caches: [], workers: 0, local: 0 });
+      for (const who of [ctx.walt, ctx.wanda, ctx.wynn]) {
         assert.deepEqual(who.csp, [], `${who.name}: CSP violations`);
         assert.deepEqual(who.problems.filter((x) => /page error/.test(x)), [], `${who.name}: script errors`);
       }

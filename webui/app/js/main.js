@@ -23,8 +23,9 @@ async function boot() {
   swRegistered = registerServiceWorker();
   if (navigator.storage?.persist) navigator.storage.persist().catch(() => {}); // eviction must not lose keys (HIPAA.md notes)
   const meta = await session.getMeta();
-  if (!meta) showSignIn();
-  else showUnlock();
+  if (meta) showUnlock();
+  else if (await session.wipeStarted()) wipeIfOrdered(); // a wipe cut short: finish it
+  else showSignIn();
 }
 
 /**
@@ -247,6 +248,10 @@ function checkIdle() {
 }
 // A background tab's timers are throttled: check again the moment it shows.
 document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") checkIdle(); });
+
+// A device that is locked or signed out keeps no connection to the relay,
+// so it asks about a wipe the moment it is back online.
+window.addEventListener("online", () => { if (!client) wipeIfOrdered(); });
 
 // --------------------------------------------------------- service worker
 

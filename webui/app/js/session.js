@@ -11,7 +11,7 @@ import { api, ApiError } from "./api.js";
 import { b64, Canon, randomBytes, unb64 } from "./bytes.js";
 import { generateDeviceKeys, importDeviceKeys, importSigningSeed, signDeviceList, signEd25519, verifyDeviceList, verifyEd25519 } from "./crypto.js";
 import {
-  BadPin, derivePin, eraseAll, getMeta, graceShare, putMeta, unwrapDataKey, unwrapSeedForResume, Vault, wipe,
+  BadPin, derivePin, eraseAll, getMeta, graceShare, putMeta, startWipe, unwrapDataKey, unwrapSeedForResume, Vault, wipe, wipeStarted,
   wrapDataKey, wrapGraceShare, wrapSeedForResume,
 } from "./store.js";
 import { CODE_CONFLICT, CODE_MFA_ENROLLMENT_REQUIRED } from "./constants.js";
@@ -124,23 +124,28 @@ export function checkWipe() {
 }
 
 async function runWipeCheck() {
-  let meta;
-  try { meta = await getMeta(); } catch { return false; }
-  if (!meta?.commandKey) return false;
-  let key;
-  try { key = await proofKey(meta); } catch { return false; }
-  if (!key) return false;
-  let cmd;
+  let started, meta;
   try {
-    cmd = await api.wipeCommand(meta.device, async (nonce) => b64(await signEd25519(key, wipeCheckBytes(meta.device, nonce))));
+    started = await wipeStarted();
+    if (!started) meta = await getMeta();
   } catch { return false; }
-  if (!(await verifyWipe(cmd, meta))) return false;
-  await wipe().catch(() => {}); // the records first, in case a later step fails
+  if (!started) {
+    if (!meta?.commandKey) return false;
+    let key;
+    try { key = await proofKey(meta); } catch { return false; }
+    if (!key) return false;
+    let cmd;
+    try {
+      cmd = await api.wipeCommand(meta.device, async (nonce) => b64(await signEd25519(key, wipeCheckBytes(meta.device, nonce))));
+    } catch { return false; }
+    if (!(await verifyWipe(cmd, meta))) return false;
+    await startWipe(); // the keys and records first, and a mark to finish by
+  }
   await eraseAll();
   return true;
 }
 
-export { getMeta };
+export { getMeta, wipeStarted };
 
 export function deviceName() {
   const { browser, os } = browserOf(navigator.userAgent);

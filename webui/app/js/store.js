@@ -85,30 +85,56 @@ export async function putMeta(meta) {
  * of this origin (not just cleared: deleted), every Cache Storage cache,
  * localStorage and sessionStorage, and unregisters the service worker.
  * Each step is attempted even if an earlier one fails; the first failure
- * is thrown at the end.
+ * is thrown at the end. Curbside's own database goes last: until it is
+ * gone, the mark startWipe left in it makes the next start finish the
+ * erase (a closed tab or a killed browser does not leave half of it).
  */
 export async function eraseAll() {
   let first = null;
   const step = async (f) => { try { await f(); } catch (e) { first = first || e; } };
+  const drop = (n) => new Promise((resolve, reject) => {
+    const r = indexedDB.deleteDatabase(n);
+    r.onsuccess = () => resolve();
+    r.onerror = () => reject(r.error);
+    // Another tab holding the database open delays the deletion until it
+    // closes; it gets the wipe command itself on its next contact.
+  });
   await step(async () => {
-    if (dbp) { const db = await dbp; db.close(); }
-    dbp = null;
-    const names = indexedDB.databases ? (await indexedDB.databases()).map((d) => d.name) : [DB_NAME];
-    if (!names.includes(DB_NAME)) names.push(DB_NAME);
-    await Promise.all(names.map((n) => new Promise((resolve, reject) => {
-      const r = indexedDB.deleteDatabase(n);
-      r.onsuccess = () => resolve();
-      r.onerror = () => reject(r.error);
-      // Another tab holding the database open delays the deletion until it
-      // closes; it gets the wipe command itself on its next contact.
-    })));
+    const names = indexedDB.databases ? (await indexedDB.databases()).map((d) => d.name) : [];
+    await Promise.all(names.filter((n) => n !== DB_NAME).map(drop));
   });
   await step(async () => { if (self.caches) for (const k of await caches.keys()) await caches.delete(k); });
   await step(() => { localStorage.clear(); sessionStorage.clear(); });
   await step(async () => {
     if (navigator.serviceWorker) for (const reg of await navigator.serviceWorker.getRegistrations()) await reg.unregister();
   });
+  await step(async () => {
+    if (dbp) { const db = await dbp; db.close(); }
+    dbp = null;
+    await drop(DB_NAME);
+  });
   if (first) throw first;
+}
+
+/**
+ * startWipe is a remote wipe's first step, taken once its command
+ * verified: in one durable transaction it deletes the keys and records and
+ * leaves only the mark wipeStarted reads, so that a wipe cut short is
+ * finished at the next start, PIN or not, server or not.
+ */
+export async function startWipe() {
+  const db = await openDB();
+  const tx = db.transaction(["meta", "rec"], "readwrite", { durability: "strict" });
+  tx.objectStore("meta").clear();
+  tx.objectStore("rec").clear();
+  tx.objectStore("meta").put(true, "wiping");
+  await done(tx);
+}
+
+/** wipeStarted reports whether a remote wipe began on this browser and has not finished. */
+export async function wipeStarted() {
+  const db = await openDB();
+  return (await req(db.transaction("meta").objectStore("meta").get("wiping"))) === true;
 }
 
 /** wipe deletes everything this browser holds for Curbside. */
