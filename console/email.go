@@ -23,6 +23,9 @@ func (a *Console) emailRoutes() []web.Route {
 		{Pattern: "GET /api/v1/admin/email", Access: web.Admin, Func: a.getEmail},
 		{Pattern: "PUT /api/v1/admin/email", Access: web.Admin, Func: a.putEmail},
 		{Pattern: "POST /api/v1/admin/email/test", Access: web.Admin, Func: a.testEmail},
+		// Whether a link can be mailed at all, for whoever may mail one: the
+		// console offers "Send by email" only then.
+		{Pattern: "GET /api/v1/admin/email/ready", Access: web.Helpdesk, Func: a.emailReady},
 		// Helpdesk makes reset links, so it may mail them; the handler
 		// checks the level for each kind of invitation.
 		{Pattern: "POST /api/v1/admin/invitations/{id}/email", Access: web.Helpdesk, Func: a.emailInvitation},
@@ -58,6 +61,14 @@ func (a *Console) writeEmail(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *Console) getEmail(w http.ResponseWriter, r *http.Request) error { return a.writeEmail(w, r) }
+
+// emailReady answers whether an invitation or reset link can be mailed:
+// email is set up and the server knows the address people reach it at
+// (the link must name it). It says nothing of the settings themselves.
+func (a *Console) emailReady(w http.ResponseWriter, r *http.Request) error {
+	ready := a.Mail != nil && a.MailOrigin != "" && a.Mail.Configured(r.Context())
+	return web.WriteJSON(w, http.StatusOK, map[string]bool{"ready": ready})
+}
 
 type emailIn struct {
 	mail.Settings

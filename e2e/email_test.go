@@ -296,7 +296,21 @@ func TestEmailSettingsAndInvitation(t *testing.T) {
 	mp := startMailpit(t)
 	ts, token := emailServer(t)
 
+	ready := func() any {
+		t.Helper()
+		code, out, raw := bearer(t, "GET", ts.URL+"/api/v1/admin/email/ready", token, nil)
+		if code != 200 {
+			t.Fatalf("email ready: %d %s", code, raw)
+		}
+		return out["ready"]
+	}
+	if got := ready(); got != false {
+		t.Fatalf("email ready before it is set up: %v", got)
+	}
 	out := ts.setupEmail(t, token, mp, "not-the-password")
+	if got := ready(); got != true {
+		t.Fatalf("email ready once set up: %v", got)
+	}
 	if out["password"] != "set" || out["password_source"] != "stored" {
 		t.Fatalf("settings: %v", out)
 	}

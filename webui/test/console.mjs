@@ -627,6 +627,15 @@ export function consoleTests() {
 
     ["console: the Email page saves the SMTP settings without ever showing the password, explains a failed test email, and invitations offer Send by email", async (ctx) => {
       const p = c.o.page;
+      // Before email is set up, a new link offers no "Send by email".
+      await go(p, "#/invitations");
+      await p.getByRole("button", { name: "New invitation" }).click();
+      const first = p.locator("dialog[open]");
+      await first.getByLabel("Full name").fill("Nell Nomail");
+      await first.getByRole("button", { name: "Create link" }).click();
+      await first.locator(".copy-row[data-mail=checked]").waitFor();
+      assert.equal(await first.getByRole("button", { name: "Send by email" }).count(), 0, "no Send by email while email is not set up");
+      await first.getByRole("button", { name: "Done" }).click();
       await go(p, "#/email");
       const secret = "smtp-Secret-9431";
       await p.getByLabel("Mail server (host)").fill("127.0.0.1");

@@ -88,6 +88,7 @@ export const admin = {
   emailInvitation: (id, token) => req("POST", `${A}/invitations/${id}/email`, { json: { token } }),
 
   email: () => req("GET", `${A}/email`),
+  emailReady: () => req("GET", `${A}/email/ready`),
   saveEmail: (settings) => req("PUT", `${A}/email`, { json: settings }),
   testEmail: (to) => req("POST", `${A}/email/test`, { json: { to } }),
   backup: () => req("GET", `${A}/backup`),

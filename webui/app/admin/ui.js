@@ -108,8 +108,15 @@ export async function copyText(text, what = "Link") {
  */
 export function linkBox(url, label = "Invitation link", invitation) {
   const input = h("input.linkbox", { readonly: true, value: url, "aria-label": label, onfocus: (e) => e.target.select() });
-  const mail = invitation ? h("button.secondary.small", { type: "button", onclick: (e) => sendLink(e.currentTarget, invitation, url) }, "Send by email") : null;
-  return h("div.copy-row", input, h("button.secondary.small", { type: "button", onclick: () => copyText(url) }, "Copy link"), mail);
+  const row = h("div.copy-row", input, h("button.secondary.small", { type: "button", onclick: () => copyText(url) }, "Copy link"));
+  // "Send by email" only where a link can be mailed (email set up, and the
+  // server's public address known); the row says when it has asked.
+  if (invitation) {
+    admin.emailReady().then((r) => {
+      if (r.ready) row.append(h("button.secondary.small", { type: "button", onclick: (e) => sendLink(e.currentTarget, invitation, url) }, "Send by email"));
+    }, () => {}).finally(() => { row.dataset.mail = "checked"; });
+  }
+  return row;
 }
 
 /** sendLink asks the server to mail an invitation link (the token is the link's fragment). */

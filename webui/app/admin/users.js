@@ -110,7 +110,7 @@ async function addUserDialog(ctx, reload) {
   const fields = {
     username: field("Username", username, "Lower-case letters, digits, dots, dashes. Used to sign in."),
     display: field("Full name", display, "As colleagues will see it, e.g. Dr. Ana Ruiz."),
-    email: field("E-mail (optional)", email, "For your records; Curbside sends no e-mail."),
+    email: field("E-mail (optional)", email, "Where invitation and password reset links can be sent, once email is set up."),
     role: field("Role", role),
     admin_level: field("Admin level", level, ctx.level === LEVEL_OWNER ? "Console access. Helpdesk can reset passwords and lock devices; admins manage everything; owners also make admins." : "Console access. Only an owner can make admins and owners."),
   };
@@ -146,7 +146,7 @@ function showInvitation(d, user, inv) {
     h("p.notice.ok", { role: "status" }, `${user.display || user.username} was added.`),
     h("p", "Give them this link. It lets them choose a password and sign in; it works once and expires on ", h("strong", fmtDate(inv.expires_at)), "."),
     linkBox(inv.url, "Invitation link", inv.id),
-    h("p.hint", "Send it by email to the address in their profile, or through another channel only they can read (in person). Anyone with the link can set the password."));
+    h("p.hint", "Send it to them by email, or through another channel only they can read (in person). Anyone with the link can set the password."));
   const foot = d.querySelector(".dialog-actions");
   fill(foot, h("a.secondary", { href: `#/users/${user.id}`, onclick: () => d.close() }, "Open user"), h("button.primary", { type: "button", onclick: () => d.close() }, "Done"));
   body.querySelector("input").focus();
