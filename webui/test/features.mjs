@@ -243,6 +243,35 @@ export function featureTests() {
       assert.equal(await g.locator(".file-chip").count(), 0, "the preview goes once sent");
     }],
 
+    ["features: a toast shown over a dialog can be read and dismissed, and outlives the dialog", async (ctx) => {
+      for (const p of [ctx.fay.page, ctx.gus.page]) {
+        await p.evaluate(async () => {
+          const prefix = document.querySelector("script[type=module]").src.replace(/\/js\/main\.js$/, "");
+          const { dialog, h, toast } = await import(`${prefix}/js/ui/dom.js`);
+          /** @type {any} */ (window).testDialog = dialog("A dialog", h("p", "Its body"));
+          toast("First toast", { timeout: 0 });
+        });
+        const dlg = p.locator("dialog[open]");
+        const first = p.locator(".toast", { hasText: "First toast" });
+        await first.waitFor();
+        assert.equal(await dlg.locator(".toast", { hasText: "First toast" }).count(), 1, "the toast is in the open dialog, not under its backdrop");
+        // A real click: it fails if the toast were inert behind the modal.
+        await first.getByRole("button", { name: "Dismiss" }).click({ timeout: 5000 });
+        await first.waitFor({ state: "detached" });
+        await p.evaluate(async () => {
+          const prefix = document.querySelector("script[type=module]").src.replace(/\/js\/main\.js$/, "");
+          const { toast } = await import(`${prefix}/js/ui/dom.js`);
+          toast("Second toast", { timeout: 0 });
+          /** @type {any} */ (window).testDialog.close();
+        });
+        await dlg.waitFor({ state: "detached" });
+        const second = p.locator("body > .toasts .toast", { hasText: "Second toast" });
+        await second.waitFor();
+        await second.getByRole("button", { name: "Dismiss" }).click({ timeout: 5000 });
+        await second.waitFor({ state: "detached" });
+      }
+    }],
+
     ["features: a voice note is recorded, previewed, encrypted, sent and played", async (ctx) => {
       const f = ctx.fay.page, g = ctx.gus.page;
       await openConv(g, FAY);

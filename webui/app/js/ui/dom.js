@@ -144,9 +144,15 @@ export function dialog(title, body, { actions = [], onclose, wide = false } = {}
       h("button.icon-btn", { type: "button", "aria-label": "Close", onclick: () => d.close() }, icon("close"))),
     h("div.dialog-body", body),
     actions.length ? h("footer.dialog-actions", actions) : null);
-  d.addEventListener("close", () => { d.remove(); onclose?.(); });
+  d.addEventListener("close", () => {
+    if (toastBox && d.contains(toastBox)) document.body.append(toastBox); // the toasts outlive the dialog
+    d.remove();
+    homeToasts();
+    onclose?.();
+  });
   document.body.append(d);
   d.showModal();
+  homeToasts();
   return d;
 }
 
@@ -174,6 +180,19 @@ export function confirmDialog(title, body, { yes = "Confirm", danger = false } =
 
 let toastBox;
 const toastTimers = new Set();
+
+/**
+ * homeToasts keeps the toasts where they can be read and dismissed: in
+ * the topmost open dialog while one is open (a modal dialog makes the rest
+ * of the page inert, so a toast outside it could not be closed and would
+ * sit under its backdrop), else in the page. Moving the box keeps its toasts.
+ */
+function homeToasts() {
+  if (!toastBox) return;
+  const open = document.querySelectorAll("dialog[open]");
+  const host = open.length ? open[open.length - 1] : document.body;
+  if (toastBox.parentNode !== host) host.append(toastBox);
+}
 /**
  * toast shows a short, polite status message; action is {label, run}. A
  * toast with a key replaces the one shown with the same key, so a burst
@@ -184,6 +203,7 @@ const toastTimers = new Set();
  */
 export function toast(text, { action, kind = "info", timeout = 6000, key = "" } = {}) {
   if (!toastBox) { toastBox = h("div.toasts", { role: "status", "aria-live": "polite" }); document.body.append(toastBox); }
+  homeToasts();
   if (key) for (const old of toastBox.querySelectorAll(`[data-key="${CSS.escape(key)}"]`)) old.remove();
   const t = h("div.toast." + kind, { "data-key": key || null }, h("span", text),
     action ? h("button.link", { type: "button", onclick: () => { t.remove(); action.run(); } }, action.label) : null,
