@@ -272,6 +272,18 @@ export function featureTests() {
       }
     }],
 
+    ["features: a message's banner goes once its conversation is opened, however it was opened", async (ctx) => {
+      const f = ctx.fay.page, g = ctx.gus.page;
+      await openConv(f, GROUP);
+      await openConv(g, FAY);
+      await sendText(g, "Bed 3 is asking for you");
+      const banner = f.locator(".toast", { hasText: `New message from ${GUS}` });
+      await banner.waitFor();
+      await openConv(f, GUS); // from the list, not the banner's Open
+      await msgLocator(f, "Bed 3 is asking for you").waitFor();
+      assert.equal(await banner.count(), 0, "the banner went when its conversation opened");
+    }],
+
     ["features: a voice note is recorded, previewed, encrypted, sent and played", async (ctx) => {
       const f = ctx.fay.page, g = ctx.gus.page;
       await openConv(g, FAY);

@@ -10,7 +10,7 @@
 // the client reports a change; the composer is never re-rendered, so what a
 // nurse is typing survives a message arriving.
 import { FLAG_URGENT, PRESENCE_DND } from "../constants.js";
-import { clearToasts, fill, h, toast } from "./dom.js";
+import { clearToasts, dismissToasts, fill, h, toast } from "./dom.js";
 import { renderSidebar } from "./convlist.js";
 import { renderConvBody, renderConversation } from "./conversation.js";
 import { safetyDialog } from "./dialogs.js";
@@ -86,6 +86,7 @@ class AppUI {
     if (hash.startsWith("/c/")) { this.convId = hash.slice(3); this.view = "conv"; }
     else if (hash === "/settings") this.view = "settings";
     this.c.openConvId = this.convId;
+    if (this.convId) dismissToasts(this.convId); // its banner is answered
     this.shell.classList.toggle("has-pane", this.view !== "list");
     this.renderSidebar();
     this.renderPane(true);
@@ -159,7 +160,7 @@ class AppUI {
         if (!inView) {
           // One message banner at a time, the newest: a stack of them
           // would cover the conversation list, urgent rows and all.
-          toast(`${urgent ? "Urgent message" : mention ? "You were mentioned" : "New message"} from ${c.userName(from)}`, { kind: urgent ? "urgent" : "info", key: "message", action: { label: "Open", run: () => this.go("/c/" + convId) } });
+          toast(`${urgent ? "Urgent message" : mention ? "You were mentioned" : "New message"} from ${c.userName(from)}`, { kind: urgent ? "urgent" : "info", key: "message", about: convId, action: { label: "Open", run: () => this.go("/c/" + convId) } });
         }
       } else if ("Notification" in window && Notification.permission === "granted") {
         // The system notification carries no message text and no name: a
@@ -180,6 +181,6 @@ class AppUI {
     if (!unreadUrgent.length) return;
     play("urgent");
     const convId = unreadUrgent[0].conv, from = unreadUrgent[0].from.user;
-    toast(`Urgent message from ${c.userName(from)} is still unread`, { kind: "urgent", key: "message", action: { label: "Open", run: () => this.go("/c/" + convId) } });
+    toast(`Urgent message from ${c.userName(from)} is still unread`, { kind: "urgent", key: "message", about: convId, action: { label: "Open", run: () => this.go("/c/" + convId) } });
   }
 }

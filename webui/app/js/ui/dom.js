@@ -197,20 +197,26 @@ function homeToasts() {
  * toast shows a short, polite status message; action is {label, run}. A
  * toast with a key replaces the one shown with the same key, so a burst
  * (messages arriving) shows the newest alone rather than a stack over
- * the page.
+ * the page. about names what the toast is about (a conversation's id),
+ * for dismissToasts.
  * @param {string} text
- * @param {{action?: {label: string, run: () => void}, kind?: string, timeout?: number, key?: string}} [opts]
+ * @param {{action?: {label: string, run: () => void}, kind?: string, timeout?: number, key?: string, about?: string}} [opts]
  */
-export function toast(text, { action, kind = "info", timeout = 6000, key = "" } = {}) {
+export function toast(text, { action, kind = "info", timeout = 6000, key = "", about = "" } = {}) {
   if (!toastBox) { toastBox = h("div.toasts", { role: "status", "aria-live": "polite" }); document.body.append(toastBox); }
   homeToasts();
   if (key) for (const old of toastBox.querySelectorAll(`[data-key="${CSS.escape(key)}"]`)) old.remove();
-  const t = h("div.toast." + kind, { "data-key": key || null }, h("span", text),
+  const t = h("div.toast." + kind, { "data-key": key || null, "data-about": about || null }, h("span", text),
     action ? h("button.link", { type: "button", onclick: () => { t.remove(); action.run(); } }, action.label) : null,
     h("button.icon-btn.small", { type: "button", "aria-label": "Dismiss", onclick: () => t.remove() }, icon("close")));
   toastBox.append(t);
   if (timeout) toastTimers.add(setTimeout(() => t.remove(), timeout));
   return t;
+}
+
+/** dismissToasts removes the toasts about one thing (a conversation just opened: its banner has done its work). */
+export function dismissToasts(about) {
+  if (toastBox && about) for (const t of toastBox.querySelectorAll(`[data-about="${CSS.escape(about)}"]`)) t.remove();
 }
 
 /** clearToasts removes every toast (at lock: a toast may name a sender). */
