@@ -279,6 +279,7 @@ export function featureTests() {
       await sendText(g, "Bed 3 is asking for you");
       const banner = f.locator(".toast", { hasText: `New message from ${GUS}` });
       await banner.waitFor();
+      await shot(ctx, f, "ft-10-banner-desktop");
       await openConv(f, GUS); // from the list, not the banner's Open
       await msgLocator(f, "Bed 3 is asking for you").waitFor();
       assert.equal(await banner.count(), 0, "the banner went when its conversation opened");
