@@ -43,6 +43,10 @@ const rounds = Number(arg("rounds", 15));
 const count = Number(arg("count", 10));
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
+// The machine's load when the run starts and ends: on a shared machine it
+// says how far the figures can be trusted.
+const load0 = os.loadavg()[0];
+
 // ------------------------------------------------------------------- Go
 const goOut = execFileSync("go", ["test", "./e2ee", "-run", "^$", "-bench", "Suites", "-count", String(count)],
   { cwd: repo, encoding: "utf8", maxBuffer: 16 << 20 });
@@ -140,6 +144,7 @@ const version = br.ua.match(/Chrom(?:e|ium)\/([\d.]+)/)?.[1] || "?";
 const f = (v, d = 2) => v.toFixed(d);
 const lines = [];
 lines.push(`${goCPU}, ${os.cpus().length} cores; Go ${execFileSync("go", ["env", "GOVERSION"], { encoding: "utf8" }).trim()}, Chromium ${version}; ${new Date().toISOString().slice(0, 10)}`);
+lines.push(`Load average (1 min): ${f(load0)} at the start, ${f(os.loadavg()[0])} at the end.`);
 lines.push(`Go: median of ${count} runs of each benchmark; Chromium: median (p90) of ${rounds} rounds after 3 warm-up rounds, the operations compared timed in turn within each round.`, "");
 lines.push("| devices | key section, suite 1 | key section, suite 2 | size ratio | seal key section, Go, suite 1 / 2 (ms) | ratio | seal key section, Chromium, suite 1 / 2 (ms) | ratio | whole envelope, Go, suite 1 / 2 (ms) | ratio |");
 lines.push("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
