@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/curbside-health/curbside/protocol"
 )
@@ -20,9 +21,10 @@ import (
 //	          signature over S (which covers every sealed key)
 //	open      one device opening its sealed key
 //
-// Each sub-benchmark reports the key section's size: raw sealed-key bytes
-// (key-B) and its JSON as it travels, base64 and field names included
-// (keys-json-B).
+// Each sub-benchmark reports the process's CPU time per operation
+// (cpu-ns/op) beside the wall time, and the seals report the key section's
+// size: raw sealed-key bytes (key-B) and its JSON as it travels, base64
+// and field names included (keys-json-B).
 
 // xwingRecipient is a suite-2 recipient device, as a signed device list
 // will one day give it.
@@ -57,6 +59,14 @@ func sealXWingEnvelope(b *testing.B, hdr protocol.Envelope, rs []xwingRecipient,
 	return env
 }
 
+// reportCPU reports the CPU time per operation since start, taken just
+// before the b.Loop loop.
+func reportCPU(b *testing.B, start time.Duration) {
+	if d := cpuTime() - start; d > 0 && start > 0 {
+		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+}
+
 func reportKeySection(b *testing.B, keys []protocol.SealedKey) {
 	n := 0
 	for _, k := range keys {
@@ -88,6 +98,7 @@ func BenchmarkSuites(b *testing.B) {
 	for _, n := range []int{10, 100} {
 		b.Run(fmt.Sprintf("keys/suite=1/devices=%d", n), func(b *testing.B) {
 			keys := make([]protocol.SealedKey, n)
+			start := cpuTime()
 			for b.Loop() {
 				for i, r := range classic[:n] {
 					sealed, err := hpke.Seal(r.pub, suiteKDF, suiteAEAD, protocol.KeyInfo(id, r.Device), key)
@@ -97,10 +108,12 @@ func BenchmarkSuites(b *testing.B) {
 					keys[i] = protocol.SealedKey{User: r.User, Device: r.Device, Sealed: sealed}
 				}
 			}
+			reportCPU(b, start)
 			reportKeySection(b, keys)
 		})
 		b.Run(fmt.Sprintf("keys/suite=2/devices=%d", n), func(b *testing.B) {
 			keys := make([]protocol.SealedKey, n)
+			start := cpuTime()
 			for b.Loop() {
 				for i, r := range pq[:n] {
 					sealed, err := SealKeyXWing(r.pub, id, r.device, key)
@@ -110,23 +123,28 @@ func BenchmarkSuites(b *testing.B) {
 					keys[i] = protocol.SealedKey{User: r.user, Device: r.device, Sealed: sealed}
 				}
 			}
+			reportCPU(b, start)
 			reportKeySection(b, keys)
 		})
 		b.Run(fmt.Sprintf("envelope/suite=1/devices=%d", n), func(b *testing.B) {
 			var env *protocol.Envelope
+			start := cpuTime()
 			for b.Loop() {
 				var err error
 				if env, err = Seal(header(sender, "b:1:bench"), classic[:n], pt, sender.keys.SignKey()); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, start)
 			reportKeySection(b, env.Keys)
 		})
 		b.Run(fmt.Sprintf("envelope/suite=2/devices=%d", n), func(b *testing.B) {
 			var env *protocol.Envelope
+			start := cpuTime()
 			for b.Loop() {
 				env = sealXWingEnvelope(b, header(sender, "b:1:bench"), pq[:n], pt, sender.keys.SignKey())
 			}
+			reportCPU(b, start)
 			reportKeySection(b, env.Keys)
 		})
 	}
@@ -138,11 +156,13 @@ func BenchmarkSuites(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("open/suite=1", func(b *testing.B) {
+		start := cpuTime()
 		for b.Loop() {
 			if _, err := hpke.Open(me.keys.hpke, suiteKDF, suiteAEAD, protocol.KeyInfo(id, me.keys.ID()), sealed1); err != nil {
 				b.Fatal(err)
 			}
 		}
+		reportCPU(b, start)
 	})
 	xk, xpub := newXWing(b)
 	sealed2, err := SealKeyXWing(xpub, id, 7, key)
@@ -150,11 +170,13 @@ func BenchmarkSuites(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("open/suite=2", func(b *testing.B) {
+		start := cpuTime()
 		for b.Loop() {
 			if _, err := OpenKeyXWing(xk, id, 7, sealed2); err != nil {
 				b.Fatal(err)
 			}
 		}
+		reportCPU(b, start)
 	})
 }
 
