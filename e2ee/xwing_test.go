@@ -251,3 +251,41 @@ func TestXWingVectors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzOpenKeyXWing: whatever a relay puts in a suite-2 key, opening it
+// never panics, and nothing but the sealed key itself opens. The genuine
+// key is the first fixed vector's (sealing is randomised, and every fuzz
+// worker must agree on which bytes are genuine).
+func FuzzOpenKeyXWing(f *testing.F) {
+	raw, err := os.ReadFile(xwingVectorsFile)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var vs []xwingVector
+	if err := json.Unmarshal(raw, &vs); err != nil || len(vs) == 0 {
+		f.Fatalf("vectors: %v", err)
+	}
+	v := vs[0]
+	k, err := NewXWingKey(v.Seed)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v.Sealed)
+	f.Add(v.Sealed[:protocol.XWingEncBytes])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := OpenKeyXWing(k, v.MsgID, v.Device, b)
+		if bytes.Equal(b, v.Sealed) {
+			if err != nil || !bytes.Equal(got, v.Key) {
+				t.Fatalf("the genuine sealed key did not open: %v", err)
+			}
+			return
+		}
+		if err == nil {
+			t.Fatalf("a changed sealed key opened to %x", got)
+		}
+		if !errors.Is(err, ErrXWingOpen) {
+			t.Fatalf("error %v is not ErrXWingOpen", err)
+		}
+	})
+}
