@@ -57,6 +57,13 @@ func Constants() []byte {
 	w("export const FLAG_ACK_REQUESTED = %d;\n", protocol.FlagAckRequested)
 	w("export const FLAG_URGENT = %d;\n", protocol.FlagUrgent)
 
+	w("\n// Suite 2, X-Wing (protocol.SuiteXWingAES256, protocol.XWing*): built, not yet negotiated.\n")
+	w("export const SUITE_XWING_AES256 = %d;\n", protocol.SuiteXWingAES256)
+	w("export const XWING_SEED_BYTES = %d;\n", protocol.XWingSeedBytes)
+	w("export const XWING_PUBLIC_KEY_BYTES = %d;\n", protocol.XWingPublicKeyBytes)
+	w("export const XWING_ENC_BYTES = %d;\n", protocol.XWingEncBytes)
+	w("export const XWING_SEALED_KEY_BYTES = %d;\n", protocol.XWingSealedKeyBytes)
+
 	w("\n// WebSocket close codes of the relay (protocol.Close*).\n")
 	w("/** The same device connected again elsewhere; do not reconnect. */\nexport const CLOSE_REPLACED = %d;\n", protocol.CloseReplaced)
 	w("/** The device was revoked or wiped, or its user disabled; do not reconnect. */\nexport const CLOSE_REVOKED = %d;\n", protocol.CloseRevoked)

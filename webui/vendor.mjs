@@ -13,12 +13,15 @@
 // Why checked: a reviewer can re-derive every vendored byte from the
 // registry's tarball (whose sha512 integrity is pinned below) with one command.
 //
-// The one change made to upstream bytes: @hpke/core imports "@hpke/common"
-// by its bare package name, which a browser resolves only through an import
-// map, and an inline import map is blocked by the strict CSP. The script
-// rewrites that specifier to the relative path of the vendored copy. And
-// go:embed skips files whose names begin with "_", so @hpke/common's
-// esm/_dnt.shims.js is renamed dnt.shims.js and its two importers rewritten.
+// The one change made to upstream bytes: @hpke/core, @hpke/dhkem-x25519 and
+// @hpke/hybridkem-x-wing import their dependencies by bare package name
+// ("@hpke/common", "@hpke/dhkem-x25519", "mlkem"), which a browser resolves
+// only through an import map, and an inline import map is blocked by the
+// strict CSP. The script rewrites those specifiers to the relative paths of
+// the vendored copies, and fails if a bare static import is left. And
+// go:embed skips files whose names begin with "_", so @hpke/common's and
+// mlkem's esm/_dnt.shims.js become dnt.shims.js, mlkem's _u64.js becomes
+// u64.js, and their importers are rewritten to match.
 // Nothing else is touched, and --check repeats both before comparing.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -48,6 +51,34 @@ const packages = [
     integrity: "sha512-pFxWl1nNJeQCSUFs7+GAblHvXBCjn9EPN65vdKlYQil2aURaRxfGMO6vBKGqm1YHTKwiAxJQNEI70PbSowMP9Q==",
     files: (f) => /^esm\/.*\.js$/.test(f) || f === "LICENSE",
     rewrite: { "@hpke/common": "hpke-common@1.10.1/esm/mod.js" },
+  },
+  // The post-quantum hybrid KEM X-Wing (suite 2, webui/app/js/xwing.js) and
+  // what it imports: ML-KEM-768 and SHA-3 from mlkem, X25519 from
+  // @hpke/dhkem-x25519 (pure JS: WebCrypto's X25519 cannot derive a public
+  // key from a private one, which X-Wing's seed expansion needs).
+  {
+    name: "@hpke/dhkem-x25519", version: "1.8.0", license: "MIT",
+    integrity: "sha512-S1MWWkAfu+TFxySgv5+2P3O4Mx/jk7BsoplzQaA1s3sfUJVJ2UsZsSzSsMc+FXJumLXncoJFlO6mK6mDGspfmA==",
+    files: (f) => /^esm\/.*\.js$/.test(f) || f === "LICENSE",
+    rewrite: { "@hpke/common": "hpke-common@1.10.1/esm/mod.js" },
+  },
+  {
+    name: "mlkem", version: "2.7.0", license: "MIT",
+    integrity: "sha512-I2bcB5d6jtkdan6MLGOxObpUbidqv0ej+PhbCGnXUqmcGYZ6X8F0qBpU6HE4mvYc81NSznBrVDp+Uc808Ba2RA==",
+    files: (f) => /^esm\/.*\.js$/.test(f) || f === "LICENSE",
+    // Two files whose names start with "_", renamed for go:embed as above.
+    rename: { "esm/_dnt.shims.js": "esm/dnt.shims.js", "esm/src/sha3/_u64.js": "esm/src/sha3/u64.js" },
+    rewriteRel: { "_dnt.shims.js": "dnt.shims.js", "_u64.js": "u64.js" },
+  },
+  {
+    name: "@hpke/hybridkem-x-wing", version: "0.7.0", license: "MIT",
+    integrity: "sha512-95M8gJMperA4iWwHFgsEkmxjKcvAX8M4koheFnT85zXcqLL/vBh4597ucw2wLol6d2dC6gpKp9ZApL4d6hmDzA==",
+    files: (f) => /^esm\/.*\.js$/.test(f) || f === "LICENSE",
+    rewrite: {
+      "@hpke/common": "hpke-common@1.10.1/esm/mod.js",
+      "@hpke/dhkem-x25519": "hpke-dhkem-x25519@1.8.0/esm/mod.js",
+      "mlkem": "mlkem@2.7.0/esm/mod.js",
+    },
   },
   {
     name: "qrcode-generator", version: "2.0.4", license: "MIT",
@@ -101,6 +132,13 @@ function build(outDir) {
             text = text.split(`from "${bare}"`).join(`from "${rel}"`);
           }
           data = Buffer.from(text, "utf8");
+        }
+        if (f.endsWith(".js") || f.endsWith(".mjs")) {
+          // A browser under the app's CSP resolves only relative specifiers:
+          // a bare one left in a static import or export would fail to load.
+          const bare = data.toString("utf8").split("\n")
+            .filter((l) => /^\s*(import|export)\b.*\bfrom "[^./]/.test(l));
+          if (bare.length) throw new Error(`${spec} ${f}: bare import left: ${bare[0].trim()}`);
         }
         const out = (p.rename && p.rename[f]) || f;
         fs.mkdirSync(path.dirname(path.join(dst, out)), { recursive: true });

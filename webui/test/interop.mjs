@@ -1,11 +1,18 @@
 // Crypto interop between the browser (webui/app/js/crypto.js on Chromium's
 // WebCrypto and the vendored @hpke/core) and the Go reference (package e2ee,
 // through webui/test/gointerop): envelopes both ways, device lists both ways,
-// safety numbers, and attachment blobs both ways. No server is involved;
+// safety numbers, attachment blobs both ways, and suite 2's X-Wing sealed
+// content keys both ways. No server is involved;
 // the end-to-end run in scenarios.mjs does the same through the relay.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+// The suite-2 test vectors package e2ee made and checks (e2ee/xwing_test.go).
+const xwingVectors = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../e2ee/testdata/xwing_vectors.json");
 
 function go(bin, cmd, req) {
   const out = execFileSync(bin, [cmd], { input: req ? JSON.stringify(req) : "", encoding: "utf8", maxBuffer: 64 << 20 });
@@ -78,6 +85,94 @@ export function interopTests() {
       const goSafety = go(gointerop, "safety", { list: glist, list2: b.list }).safety;
       const brSafety = await page.evaluate(async ([prefix, a, b]) => (await import(`${prefix}/js/crypto.js`)).safetyNumber(a, b), [prefix, b.list, glist]);
       assert.equal(brSafety, goSafety);
+    }],
+
+    ["crypto interop: suite 2 (X-Wing) content keys both ways, the shared vectors, under the app's CSP", async ({ page, prefix, gointerop }) => {
+      // Record CSP violations from here on: the vendored X-Wing graph
+      // (mlkem, @hpke/dhkem-x25519) must load under the strict policy.
+      await page.evaluate(() => {
+        window.__cspViolations = [];
+        document.addEventListener("securitypolicyviolation", (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+      });
+
+      // The fixed vectors: the seed expands to the same public key, the
+      // info is the same bytes, and the sealed key opens to the same key.
+      const vectors = JSON.parse(fs.readFileSync(xwingVectors, "utf8"));
+      assert.ok(vectors.length >= 2);
+      const vout = await page.evaluate(async ([prefix, vectors]) => {
+        const x = await import(`${prefix}/js/xwing.js`);
+        const c = await import(`${prefix}/js/crypto.js`);
+        const { b64, unb64 } = await import(`${prefix}/js/bytes.js`);
+        const out = [];
+        for (const v of vectors) {
+          const pub = b64(await x.xwingPublicKey(unb64(v.seed)));
+          const info = b64(c.keyInfo(v.msg_id, v.device));
+          const key = b64(await x.openKeyXWing(await x.importXWingPrivate(unb64(v.seed)), v.msg_id, v.device, unb64(v.sealed)));
+          out.push({ pub, info, key });
+        }
+        return out;
+      }, [prefix, vectors]);
+      vectors.forEach((v, i) => {
+        assert.equal(vout[i].pub, v.public, `vector ${i}: the browser expands the seed to another public key`);
+        assert.equal(vout[i].info, v.info, `vector ${i}: keyInfo differs`);
+        assert.equal(vout[i].key, v.key, `vector ${i}: the browser opened another content key`);
+      });
+
+      // Go → browser: the browser makes a seed; Go expands the same seed to
+      // the same public key, seals a content key to it, the browser opens it.
+      const mine = await page.evaluate(async (prefix) => {
+        const x = await import(`${prefix}/js/xwing.js`);
+        const { b64 } = await import(`${prefix}/js/bytes.js`);
+        const seed = x.generateXWingSeed();
+        window.__xwingSeed = b64(seed);
+        return { seed: b64(seed), public: b64(await x.xwingPublicKey(seed)) };
+      }, prefix);
+      assert.equal(Buffer.from(mine.public, "base64").length, 1216);
+      assert.equal(go(gointerop, "xwingkey", { seed: mine.seed }).public, mine.public, "Go and the browser expand a seed differently");
+      const K = randomBytes(32).toString("base64");
+      const msgID = "xwingGoToBrowser_" + randomBytes(6).toString("hex");
+      const gsealed = go(gointerop, "xwingseal", { public: mine.public, msg_id: msgID, device: 987654321, key: K }).sealed;
+      assert.equal(Buffer.from(gsealed, "base64").length, 1168);
+      const bopen = await page.evaluate(async ([prefix, sealed, msgID]) => {
+        const x = await import(`${prefix}/js/xwing.js`);
+        const { b64, unb64 } = await import(`${prefix}/js/bytes.js`);
+        const priv = await x.importXWingPrivate(unb64(window.__xwingSeed));
+        const key = b64(await x.openKeyXWing(priv, msgID, 987654321, unb64(sealed)));
+        // The info binds message and device; any changed byte of enc or ct fails.
+        const refusals = {};
+        const tryOpen = async (name, id, dev, s) => {
+          try { await x.openKeyXWing(priv, id, dev, s); refusals[name] = "opened"; } catch (e) { refusals[name] = e.kind; }
+        };
+        await tryOpen("other device", msgID, 987654322, unb64(sealed));
+        await tryOpen("other message", msgID + "x", 987654321, unb64(sealed));
+        for (const [name, at] of [["ML-KEM ciphertext", 17], ["X25519 ephemeral key", 1100], ["sealed key", 1130]]) {
+          const bad = unb64(sealed); bad[at] ^= 1;
+          await tryOpen(name, msgID, 987654321, bad);
+        }
+        const other = await x.importXWingPrivate(x.generateXWingSeed());
+        try { await x.openKeyXWing(other, msgID, 987654321, unb64(sealed)); refusals["other key"] = "opened"; } catch (e) { refusals["other key"] = e.kind; }
+        return { key, refusals };
+      }, [prefix, gsealed, msgID]);
+      assert.equal(bopen.key, K, "the browser did not open Go's X-Wing seal to the same content key");
+      assert.deepEqual(bopen.refusals, { "other device": "decrypt", "other message": "decrypt", "ML-KEM ciphertext": "decrypt",
+        "X25519 ephemeral key": "decrypt", "sealed key": "decrypt", "other key": "decrypt" });
+
+      // Browser → Go: Go makes the key; the browser seals to its public key.
+      const gk = go(gointerop, "xwingkey", {});
+      const K2 = randomBytes(32).toString("base64");
+      const msg2 = "xwingBrowserToGo_" + randomBytes(6).toString("hex");
+      const bsealed = await page.evaluate(async ([prefix, pub, msg2, K2]) => {
+        const x = await import(`${prefix}/js/xwing.js`);
+        const { b64, unb64 } = await import(`${prefix}/js/bytes.js`);
+        return b64(await x.sealKeyXWing(await x.importXWingPublic(unb64(pub)), msg2, 42, unb64(K2)));
+      }, [prefix, gk.public, msg2, K2]);
+      assert.equal(Buffer.from(bsealed, "base64").length, 1168);
+      assert.equal(go(gointerop, "xwingopen", { seed: gk.seed, msg_id: msg2, device: 42, sealed: bsealed }).key, K2,
+        "Go did not open the browser's X-Wing seal to the same content key");
+      // Go refuses it for another device, as the browser does.
+      assert.throws(() => execFileSync(gointerop, ["xwingopen"], { input: JSON.stringify({ seed: gk.seed, msg_id: msg2, device: 43, sealed: bsealed }), stdio: ["pipe", "pipe", "pipe"] }));
+
+      assert.deepEqual(await page.evaluate(() => window.__cspViolations), [], "CSP violations while loading or running X-Wing");
     }],
 
     ["crypto interop: attachment blobs both ways (empty, one chunk, exact chunk, many chunks)", async ({ page, prefix, gointerop }) => {

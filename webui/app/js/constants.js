@@ -126,6 +126,13 @@ export const USERNAME_RULE = "1-64 characters: letters, digits, dots (.), unders
 export const FLAG_ACK_REQUESTED = 1;
 export const FLAG_URGENT = 2;
 
+// Suite 2, X-Wing (protocol.SuiteXWingAES256, protocol.XWing*): built, not yet negotiated.
+export const SUITE_XWING_AES256 = 2;
+export const XWING_SEED_BYTES = 32;
+export const XWING_PUBLIC_KEY_BYTES = 1216;
+export const XWING_ENC_BYTES = 1120;
+export const XWING_SEALED_KEY_BYTES = 1168;
+
 // WebSocket close codes of the relay (protocol.Close*).
 /** The same device connected again elsewhere; do not reconnect. */
 export const CLOSE_REPLACED = 4000;

@@ -12,6 +12,9 @@
 //	gointerop safety        the safety number of two device lists
 //	gointerop blobseal      encrypt a file as an attachment (PROTOCOL.md section 8)
 //	gointerop blobopen      decrypt one
+//	gointerop xwingkey      a suite-2 (X-Wing) key: its seed (given or fresh) and public key
+//	gointerop xwingseal     seal a content key to an X-Wing public key (suite 2)
+//	gointerop xwingopen     open one with a seed
 package main
 
 import (
@@ -37,6 +40,13 @@ type request struct {
 	Data       []byte               `json:"data"`
 	Key        []byte               `json:"key"`
 	SHA256     []byte               `json:"sha256"`
+	// Suite 2 (X-Wing): a private key's seed, a public key, and the message
+	// and device a sealed content key is bound to.
+	Seed   []byte `json:"seed"`
+	Public []byte `json:"public"`
+	MsgID  string `json:"msg_id"`
+	Device int64  `json:"device"`
+	Sealed []byte `json:"sealed"`
 }
 
 type recipient struct {
@@ -54,7 +64,7 @@ func main() {
 
 func run() error {
 	if len(os.Args) != 2 {
-		return errors.New("usage: gointerop keys|seal|open|signlist|verifylist|safety|blobseal|blobopen < request.json")
+		return errors.New("usage: gointerop keys|seal|open|signlist|verifylist|safety|blobseal|blobopen|xwingkey|xwingseal|xwingopen < request.json")
 	}
 	var req request
 	if os.Args[1] != "keys" {
@@ -127,6 +137,38 @@ func run() error {
 			return err
 		}
 		out = map[string]any{"data": pt}
+	case "xwingkey":
+		var k *e2ee.XWingKey
+		var err error
+		if req.Seed != nil {
+			k, err = e2ee.NewXWingKey(req.Seed)
+		} else {
+			k, err = e2ee.GenerateXWingKey()
+		}
+		if err != nil {
+			return err
+		}
+		out = map[string]any{"seed": k.Seed(), "public": k.PublicKey()}
+	case "xwingseal":
+		pub, err := e2ee.ParseXWingPublicKey(req.Public)
+		if err != nil {
+			return err
+		}
+		sealed, err := e2ee.SealKeyXWing(pub, req.MsgID, req.Device, req.Key)
+		if err != nil {
+			return err
+		}
+		out = map[string]any{"sealed": sealed}
+	case "xwingopen":
+		k, err := e2ee.NewXWingKey(req.Seed)
+		if err != nil {
+			return err
+		}
+		key, err := e2ee.OpenKeyXWing(k, req.MsgID, req.Device, req.Sealed)
+		if err != nil {
+			return err
+		}
+		out = map[string]any{"key": key}
 	default:
 		return fmt.Errorf("unknown command %q", os.Args[1])
 	}

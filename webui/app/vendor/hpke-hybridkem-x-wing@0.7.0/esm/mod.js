@@ -1,0 +1,1 @@
+export { XWing } from "./src/xWing.js";
