@@ -6,12 +6,14 @@ import { api, ApiError } from "./api.js";
 import { b64url, randomBytes } from "./bytes.js";
 import { directConv, parseConv } from "./conv.js";
 import { Directory } from "./directory.js";
+import { Members } from "./members.js";
 
 export class Conversations extends Directory {
   constructor(opts) {
     super(opts);
     this.msgs = new Map(); // id → message
     this.convs = new Map(); // id → conversation
+    this.members = new Members(this); // group membership events
   }
 
   // ---------------------------------------------------------- conversations
@@ -41,6 +43,7 @@ export class Conversations extends Directory {
       try {
         const { group } = await api.group(p.group);
         for (const m of group.members) this.rememberUser(m);
+        await this.members.observeList(conv, group.members.map((m) => m.id));
         conv.members = group.members.map((m) => m.id);
         conv.name = group.name;
         await this.saveConv(conv);
