@@ -211,6 +211,15 @@ func (c *Client) announced(f *protocol.ServerFrame) MemberEvent {
 	ev := MemberEvent{Conv: f.Conv, Group: f.Group, Kind: f.Kind, User: f.User, Name: f.Name, By: f.By, ByName: f.ByName,
 		Via: f.Via, At: time.UnixMilli(f.TS), Seq: f.Seq, Announced: true}
 	c.mu.Lock()
+	for i := len(c.memberEvents) - 1; i >= 0 && ev.Seq > 0; i-- {
+		if c.memberEvents[i].Seq == ev.Seq && c.memberEvents[i].Announced {
+			// The same queue item again (it was not acked before a
+			// reconnect): nothing new.
+			dup := c.memberEvents[i]
+			c.mu.Unlock()
+			return dup
+		}
+	}
 	if ev.Name != "" {
 		c.memberNames[ev.User] = ev.Name
 	}

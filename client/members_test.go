@@ -52,6 +52,12 @@ func TestMemberObservations(t *testing.T) {
 	if got := memberStrings(c.MemberEvents()); !slices.Equal(got, []string{"Dr Ana Ruiz added Eve Hall [both]"}) {
 		t.Fatalf("after the server's event: %q", got)
 	}
+	// The same queue item again (not acked before a reconnect): nothing new.
+	c.announced(&protocol.ServerFrame{Type: protocol.TMember, Conv: conv, Group: 5, Kind: protocol.MemberAdded, User: 3,
+		Name: "Eve Hall", By: 1, ByName: "Dr Ana Ruiz", Via: protocol.ViaConsole, Seq: 9, TS: 1000})
+	if n := len(c.MemberEvents()); n != 1 {
+		t.Fatalf("a redelivered event made %d events", n)
+	}
 	// An event first, then a list that agrees: nothing more.
 	c.announced(&protocol.ServerFrame{Type: protocol.TMember, Conv: conv, Group: 5, Kind: protocol.MemberRemoved, User: 2,
 		Name: "Sam Lee", Via: protocol.ViaCLI, Seq: 10, TS: 2000})

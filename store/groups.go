@@ -95,7 +95,7 @@ func (s *Store) UpdateGroup(ctx context.Context, id int64, name, description str
 		if err != nil {
 			return err
 		}
-		return recordMemberChanges(ctx, tx, before, "")
+		return recordMemberChanges(ctx, tx, before, nil)
 	})
 }
 
@@ -152,7 +152,7 @@ func (s *Store) ChangeGroupMembers(ctx context.Context, group int64, add, remove
 				return err
 			}
 		}
-		return recordMemberChanges(ctx, tx, before, "")
+		return recordMemberChanges(ctx, tx, before, nil)
 	})
 }
 

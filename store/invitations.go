@@ -247,7 +247,12 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash []byte, username
 				return err
 			}
 		}
-		if err := recordMemberChanges(ctx, tx, before, protocol.ViaSync); err != nil {
+		// The administrator who made the invitation chose its groups.
+		by := &memberActor{by: inv.CreatedBy, via: protocol.ViaConsole}
+		if inv.CreatedBy == 0 {
+			by = &memberActor{via: protocol.ViaServer}
+		}
+		if err := recordMemberChanges(ctx, tx, before, by); err != nil {
 			return err
 		}
 		u, err = scanUser(tx.QueryRow(`SELECT `+userColumns+` FROM users WHERE id = ?`, id))
@@ -307,6 +312,6 @@ func (s *Store) CreateAccounts(ctx context.Context, accounts []*NewAccount) erro
 				return err
 			}
 		}
-		return recordMemberChanges(ctx, tx, before, protocol.ViaSync)
+		return recordMemberChanges(ctx, tx, before, &memberActor{via: protocol.ViaSync})
 	})
 }

@@ -99,9 +99,10 @@ func actorOf(tx *sql.Tx, ctx context.Context) (memberActor, error) {
 
 // recordMemberChanges compares the members of each group of before with
 // its members now and records an event for each user who joined or left,
-// for the members before and after. via, when not "", overrides the way
-// the change came that ctx tells (an invitation's groups: ViaSync).
-func recordMemberChanges(ctx context.Context, tx *sql.Tx, before memberSnapshot, via string) error {
+// for the members before and after. over, when set, says who made the
+// change instead of ctx (the directory import; the administrator who
+// made an invitation whose groups its account joins).
+func recordMemberChanges(ctx context.Context, tx *sql.Tx, before memberSnapshot, over *memberActor) error {
 	groups := make([]int64, 0, len(before))
 	for g := range before {
 		groups = append(groups, g)
@@ -133,8 +134,13 @@ func recordMemberChanges(ctx context.Context, tx *sql.Tx, before memberSnapshot,
 			if err != nil {
 				return err
 			}
-			if via != "" {
-				a.via = via
+			if over != nil {
+				a = *over
+				if a.by != 0 && a.byName == "" {
+					if err := tx.QueryRow(`SELECT display FROM users WHERE id = ?`, a.by).Scan(&a.byName); err != nil && !errors.Is(err, sql.ErrNoRows) {
+						return err
+					}
+				}
 			}
 			actor = &a
 		}
