@@ -313,16 +313,8 @@ export class Client extends Conversations {
     if (env.conv.startsWith("b:")) hint.members = [...new Set([env.from.user, ...env.keys.map((k) => k.user)])];
     const known = this.convs.has(env.conv);
     const conv = await this.ensureConv(env.conv, hint);
-    if (!known && conv.kind === "group") {
-      // A group first seen through a message: learn its name and members.
-      api.group(parseConv(conv.id).group).then(async ({ group }) => {
-        for (const u of group.members) this.rememberUser(u);
-        conv.name = group.name;
-        conv.members = group.members.map((u) => u.id);
-        await this.vault?.put("conv", conv.id, conv);
-        this.changed("convs");
-      }).catch(() => {});
-    }
+    // A group first seen through a message: learn its name and members.
+    if (!known && conv.kind === "group") this.refreshGroup(conv);
     if (env.conv.startsWith("b:") && fromMe && conv.members.length < 2) { conv.members = hint.members; }
     // Whoever this was sealed to can read it: a member not known here is
     // shown, whatever the server announced (members.js).

@@ -35,6 +35,22 @@ export class Conversations extends Directory {
     return c;
   }
 
+  /**
+   * refreshGroup fetches a group's name and members in the background and
+   * stores them on conv, comparing the members with those it knew.
+   * @param {any} conv
+   */
+  refreshGroup(conv) {
+    api.group(parseConv(conv.id).group).then(async ({ group }) => {
+      for (const u of group.members) this.rememberUser(u);
+      await this.members.observeList(conv, group.members.map((u) => u.id));
+      conv.name = group.name;
+      conv.members = group.members.map((u) => u.id);
+      await this.vault?.put("conv", conv.id, conv);
+      this.changed("convs");
+    }).catch(() => {});
+  }
+
   /** recipientsOf returns the users (other than me) a message in conv goes to. */
   async recipientsOf(conv) {
     const p = parseConv(conv.id);

@@ -84,7 +84,14 @@ export class Members {
    */
   async announced(f) {
     if (f.name && !this.c.users.has(f.user)) this.c.rememberUser({ id: f.user, username: "", display: f.name, role: "" });
-    const conv = this.c.convs.get(f.conv);
+    let conv = this.c.convs.get(f.conv);
+    if (!conv && f.kind === MEMBER_ADDED && f.user === this.c.me.id) {
+      // Added to a group this device did not know: it shows in the list
+      // now, with its name and members once they are fetched (the first
+      // list is only learnt).
+      conv = await this.c.ensureConv(f.conv);
+      this.c.refreshGroup(conv);
+    }
     if (conv?.members?.length) {
       if (f.kind === MEMBER_ADDED && !conv.members.includes(f.user)) conv.members.push(f.user);
       if (f.kind === MEMBER_REMOVED) conv.members = conv.members.filter((/** @type {number} */ u) => u !== f.user);
