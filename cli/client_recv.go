@@ -37,6 +37,11 @@ type recvEvent struct {
 	Device   int64  `json:"device,omitempty"`
 	At       string `json:"at"`
 	Seq      int64  `json:"seq,omitempty"`
+	// A group membership event: its conversation, how it was made, and
+	// what it says.
+	Conv string `json:"conv,omitempty"`
+	Via  string `json:"via,omitempty"`
+	Text string `json:"text,omitempty"`
 }
 
 // clientRecv prints received messages and events as JSON lines. Only the
@@ -161,8 +166,13 @@ func printMessage(env *Env, m client.Incoming) error {
 	})
 }
 
-// printEvent prints a receipt, recall or presence update as one JSON line.
+// printEvent prints a receipt, recall, membership event or presence update
+// as one JSON line.
 func printEvent(env *Env, ev client.Event) error {
-	return printJSON(env.Stdout, recvEvent{Event: ev.Type, Msg: ev.Msg, Kind: ev.Kind, Status: ev.Status,
-		User: ev.User, Username: ev.Username, Device: ev.Device, At: fmtTime(ev.At), Seq: ev.Seq})
+	out := recvEvent{Event: ev.Type, Msg: ev.Msg, Kind: ev.Kind, Status: ev.Status,
+		User: ev.User, Username: ev.Username, Device: ev.Device, At: fmtTime(ev.At), Seq: ev.Seq}
+	if m := ev.Member; m != nil {
+		out.Conv, out.Via, out.Text = m.Conv, m.Via, m.String()
+	}
+	return printJSON(env.Stdout, out)
 }

@@ -24,6 +24,7 @@ type Client struct {
 	expiresAt int64
 
 	onKeyChange func(KeyChange)
+	onMember    func(MemberEvent)
 
 	mu         sync.Mutex
 	pins       map[int64]*Pin  // trust-on-first-use device lists, persisted
@@ -31,6 +32,12 @@ type Client struct {
 	keyChanges []KeyChange
 	seen       *seenSet
 	outbox     []*outboxEntry // oldest first, at most DefaultOutbox
+	// members is the member set last known of each group conversation
+	// (members.go), persisted; memberEvents the changes seen, this
+	// process only.
+	members      map[string]map[int64]bool
+	memberEvents []MemberEvent
+	memberNames  map[int64]string // names member lists and events gave, this process only
 }
 
 // Option configures a Client made by Login or Load.
@@ -62,10 +69,12 @@ func newClient(server string, opts []Option) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		api:   api{base: base, hc: &http.Client{}},
-		pins:  make(map[int64]*Pin),
-		peers: make(map[int64]*peer),
-		seen:  newSeenSet(DefaultSeenIDs),
+		api:         api{base: base, hc: &http.Client{}},
+		pins:        make(map[int64]*Pin),
+		peers:       make(map[int64]*peer),
+		seen:        newSeenSet(DefaultSeenIDs),
+		members:     make(map[string]map[int64]bool),
+		memberNames: make(map[int64]string),
 	}
 	for _, o := range opts {
 		o(c)
@@ -162,6 +171,9 @@ func (c *Client) Groups(ctx context.Context) ([]Group, error) {
 	if err := c.api.do(ctx, http.MethodGet, "/api/v1/groups", nil, &out); err != nil {
 		return nil, err
 	}
+	for _, g := range out.Groups {
+		c.observeGroup(g)
+	}
 	return out.Groups, nil
 }
 
@@ -173,6 +185,7 @@ func (c *Client) Group(ctx context.Context, id int64) (Group, error) {
 	if err := c.api.do(ctx, http.MethodGet, "/api/v1/groups/"+strconv.FormatInt(id, 10), nil, &out); err != nil {
 		return Group{}, err
 	}
+	c.observeGroup(out.Group)
 	return out.Group, nil
 }
 

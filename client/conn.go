@@ -27,7 +27,7 @@ const DefaultBuffer = 64
 
 // RawFrame is a queued server frame as RawReceive passes it on, undecrypted.
 type RawFrame struct {
-	Type string // protocol.TMsg, protocol.TReceipt or protocol.TRecall
+	Type string // protocol.TMsg, protocol.TReceipt, protocol.TRecall or protocol.TMember
 	Seq  int64
 	TS   int64           // server time, ms
 	Env  json.RawMessage // msg: the envelope
@@ -339,7 +339,7 @@ func (cn *Conn) dispatch(f *protocol.ServerFrame) {
 		if !cn.resolve(f.Ref, frameResult{f: f}) && !cn.resolveDetails(f) {
 			cn.report(fmt.Errorf("the relay answered details for %s, which nobody asked", f.Msg))
 		}
-	case protocol.TMsg, protocol.TReceipt, protocol.TRecall:
+	case protocol.TMsg, protocol.TReceipt, protocol.TRecall, protocol.TMember:
 		if cn.cfg.raw != nil {
 			if f.Seq > 0 {
 				cn.Ack(f.Seq)

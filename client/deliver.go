@@ -33,10 +33,11 @@ func (m *Incoming) AckRequested() bool { return m.Flags&protocol.FlagAckRequeste
 // Urgent reports whether the sender marked the message urgent.
 func (m *Incoming) Urgent() bool { return m.Flags&protocol.FlagUrgent != 0 }
 
-// Event is a receipt, recall or presence update. Receipts and recalls are
-// queued (Seq > 0) and must be acknowledged like messages; presence is not.
+// Event is a receipt, recall, group membership event or presence update.
+// Receipts, recalls and membership events are queued (Seq > 0) and must be
+// acknowledged like messages; presence is not.
 type Event struct {
-	Type     string // protocol.TReceipt, protocol.TRecall or protocol.TPresence
+	Type     string // protocol.TReceipt, protocol.TRecall, protocol.TMember or protocol.TPresence
 	Seq      int64
 	Msg      string // the message a receipt or recall is about
 	User     int64  // receipt: the recipient; recall: the sender; presence: the user
@@ -45,6 +46,9 @@ type Event struct {
 	Kind     string // receipt kind: delivered, read or acknowledged
 	Status   string // presence status
 	At       time.Time
+	// Member is set for protocol.TMember: the change, as joined with what
+	// this client observed (Client.MemberEvents keeps them too).
+	Member *MemberEvent
 }
 
 // MessageError reports a queued message that could not be verified or
@@ -116,9 +120,13 @@ func (cn *Conn) deliverLoop() {
 		switch f.Type {
 		case protocol.TMsg:
 			ok = cn.deliverMsg(f)
-		case protocol.TReceipt, protocol.TRecall, protocol.TPresence:
+		case protocol.TReceipt, protocol.TRecall, protocol.TPresence, protocol.TMember:
 			ev := Event{Type: f.Type, Seq: f.Seq, Msg: f.Msg, User: f.User, Username: cn.c.username(f.User),
 				Device: f.Device, Kind: f.Kind, Status: f.Status, At: time.UnixMilli(f.TS)}
+			if f.Type == protocol.TMember {
+				m := cn.c.announced(f)
+				ev.Member = &m
+			}
 			select {
 			case cn.events <- ev:
 				ok = true
@@ -223,6 +231,15 @@ func (c *Client) OpenEnvelope(ctx context.Context, env *protocol.Envelope) (*Inc
 	clear(body)
 	if err != nil {
 		return nil, err
+	}
+	if cv, _ := protocol.ParseConv(env.Conv); cv.Kind == protocol.Group {
+		// Who this message was sealed to is who can read it: a member
+		// the client did not know of is shown, whatever the server said.
+		users := []int64{env.From.User}
+		for _, k := range env.Keys {
+			users = append(users, k.User)
+		}
+		c.observeRecipients(ctx, env.Conv, cv.Group, users, map[int64]string{env.From.User: sender.Display})
 	}
 	return &Incoming{
 		ID: env.ID, Conv: env.Conv, FromUser: env.From.User, FromDevice: env.From.Device,

@@ -32,6 +32,9 @@ type stateFile struct {
 	// Outbox holds sealed messages sent with a caller-chosen id, for
 	// idempotent resends across runs. Ciphertext only.
 	Outbox []*outboxEntry `json:"outbox,omitempty"`
+	// Members is the member set last known of each group conversation,
+	// which later member lists and messages are compared with.
+	Members map[string][]int64 `json:"members,omitempty"`
 }
 
 // Save writes the client's state to path with mode 0600, atomically: a
@@ -50,6 +53,17 @@ func (c *Client) Save(path string) error {
 	}
 	for _, p := range c.pins {
 		st.Pins = append(st.Pins, p)
+	}
+	if len(c.members) > 0 {
+		st.Members = make(map[string][]int64, len(c.members))
+		for conv, set := range c.members {
+			ids := make([]int64, 0, len(set))
+			for u := range set {
+				ids = append(ids, u)
+			}
+			sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+			st.Members[conv] = ids
+		}
 	}
 	sort.Slice(st.Pins, func(i, j int) bool { return st.Pins[i].User < st.Pins[j].User })
 	b, err := json.MarshalIndent(&st, "", "  ")
@@ -150,6 +164,16 @@ func Load(path string, opts ...Option) (*Client, error) {
 	}
 	for _, id := range st.Seen {
 		c.seen.add(id)
+	}
+	for conv, ids := range st.Members {
+		if cv, err := protocol.ParseConv(conv); err != nil || cv.Kind != protocol.Group {
+			continue
+		}
+		set := make(map[int64]bool, len(ids))
+		for _, u := range ids {
+			set[u] = true
+		}
+		c.members[conv] = set
 	}
 	for _, e := range st.Outbox {
 		if e != nil && protocol.ValidID(e.ID) {

@@ -297,13 +297,16 @@ func (a *Console) createAccount(r *http.Request, p userProfile) (*model.User, *i
 		p.Entry.Target = auth.UserTarget(u.ID)
 		p.Detail["admin_level"] = u.AdminLevel // as CreateUser stored it
 	}
-	if err := a.Store.CreateUser(store.WithAudit(ctx, rec), u); errors.Is(err, model.ErrExists) {
+	// The group memberships below are part of the same action: their
+	// membership events name the same administrator.
+	actx := store.WithAudit(ctx, rec)
+	if err := a.Store.CreateUser(actx, u); errors.Is(err, model.ErrExists) {
 		return nil, nil, protocol.Errorf(protocol.CodeConflict, "a user named %q already exists", p.Username)
 	} else if err != nil {
 		return nil, nil, protocol.Internal(err)
 	}
 	for _, g := range p.Groups {
-		if err := a.Store.SetGroupMembers(ctx, g, []int64{u.ID}, true); err != nil {
+		if err := a.Store.SetGroupMembers(actx, g, []int64{u.ID}, true); err != nil {
 			return nil, nil, protocol.Internal(err)
 		}
 	}

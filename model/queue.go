@@ -9,6 +9,9 @@ type Item struct {
 	TS     int64           // message: server acceptance time
 	Env    []byte          // message: the envelope as the sender sent it
 	Event  *protocol.Event // event: a receipt or a recall, with Seq set
+	// Member is a group membership event, with Seq set (an item is a
+	// message, an Event or a Member).
+	Member *protocol.MemberEvent
 }
 
 // NewMessage is a message the relay has validated and authorised.

@@ -341,6 +341,12 @@ type ServerFrame struct {
 	AckRequested bool              `json:"ack_requested,omitempty"`
 	Recalled     bool              `json:"recalled,omitempty"`
 	Recipients   []RecipientStatus `json:"recipients,omitempty"`
+	// member (MemberEvent); conv, kind, user, seq and ts are above
+	Group  int64  `json:"group,omitempty"`
+	Name   string `json:"name,omitempty"`
+	By     int64  `json:"by,omitempty"`
+	ByName string `json:"by_name,omitempty"`
+	Via    string `json:"via,omitempty"`
 }
 
 func (f *ServerFrame) String() string { return fmt.Sprintf("%s frame", f.Type) }

@@ -11,6 +11,10 @@ import (
 // appended to dst. A message goes out as the envelope its sender sent,
 // byte for byte; an event (receipt, recall) as its JSON.
 func itemFrame(dst []byte, it *model.Item) []byte {
+	if it.Member != nil {
+		b, _ := json.Marshal(it.Member)
+		return append(dst, b...)
+	}
 	if it.Event != nil {
 		b, _ := json.Marshal(it.Event)
 		return append(dst, b...)

@@ -57,6 +57,11 @@ type Config struct {
 	// Waker, if set, wakes devices that are offline when a message for
 	// them arrives (Web Push); nil: push is off.
 	Waker Waker
+
+	// MemberEvents, if set, is where group membership events are taken
+	// from to be queued for the members' devices (members.go); nil: none
+	// are sent.
+	MemberEvents MemberEvents
 }
 
 // Relay is the WebSocket relay. Create it with New, serve it as an
@@ -75,6 +80,8 @@ type Relay struct {
 	byUser   map[int64][]*session // by user
 	closing  bool
 	recheck  chan struct{} // asks watchSessions to check now
+	// memberWake asks watchMemberEvents to fan out now.
+	memberWake chan struct{}
 	// sessionDue is when watchSessions next checks every connection's
 	// session (Unix ms): when the first of them is due to end.
 	sessionDue atomic.Int64
@@ -108,7 +115,7 @@ func New(cfg Config) (*Relay, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Relay{cfg: cfg, store: cfg.Store, log: cfg.Logger, sessions: map[int64]*session{}, byUser: map[int64][]*session{}, recheck: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
+	r := &Relay{cfg: cfg, store: cfg.Store, log: cfg.Logger, sessions: map[int64]*session{}, byUser: map[int64][]*session{}, recheck: make(chan struct{}, 1), memberWake: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
 	r.dir = newDirectory(cfg.Store)
 	r.uploads = newUploadRate()
 	var err error
@@ -128,6 +135,10 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.Sessions != nil {
 		r.wg.Add(1)
 		go r.watchSessions()
+	}
+	if cfg.MemberEvents != nil {
+		r.wg.Add(1)
+		go r.watchMemberEvents()
 	}
 	return r, nil
 }

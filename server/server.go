@@ -368,7 +368,7 @@ func NewParts(st *store.Store, cfg Config, log *slog.Logger) (*Parts, error) {
 	if err != nil {
 		return nil, err
 	}
-	rcfg := relay.Config{Store: st, Logger: log, Sessions: a}
+	rcfg := relay.Config{Store: st, Logger: log, Sessions: a, MemberEvents: st}
 	if sender != nil {
 		rcfg.Waker = sender
 	}
@@ -393,7 +393,12 @@ func NewParts(st *store.Store, cfg Config, log *slog.Logger) (*Parts, error) {
 		Apps: &api.API{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged,
 			Version: cfg.Version, PublicURL: cfg.PublicURL, Push: sender},
 		Console: &console.Console{Auth: a, Store: st, Log: log, Commands: cmds, Mail: ml, DevicesChanged: rl.DevicesChanged,
-			EndDevice: rl.EndDevice, Connected: rl.Connected, RulesChanged: rl.RulesChanged, Version: cfg.Version, PublicURL: cfg.PublicURL},
+			EndDevice: rl.EndDevice, Connected: rl.Connected, RulesChanged: func() {
+				// A change of the rules may be one of a group's members,
+				// whose events go out now rather than at the next poll.
+				rl.RulesChanged()
+				rl.MembersChanged()
+			}, Version: cfg.Version, PublicURL: cfg.PublicURL},
 	}, nil
 }
 

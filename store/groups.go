@@ -82,11 +82,20 @@ func (s *Store) UpdateGroup(ctx context.Context, id int64, name, description str
 				return model.Refuse(model.ErrConflict, "a group cannot be moved under itself or one of its subgroups")
 			}
 		}
-		_, err := tx.Exec(`UPDATE groups SET name = ?, description = ?, parent_id = NULLIF(?, 0) WHERE id = ?`, name, description, parent, id)
+		// A move changes the members of the groups above the old parent
+		// and the new one.
+		before, err := snapshotMembers(tx, id, parent)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(`UPDATE groups SET name = ?, description = ?, parent_id = NULLIF(?, 0) WHERE id = ?`, name, description, parent, id)
 		if isUnique(err) {
 			return fmt.Errorf("group %q: %w", name, model.ErrExists)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return recordMemberChanges(ctx, tx, before, nil)
 	})
 }
 
@@ -118,7 +127,8 @@ func (s *Store) SetGroupMembers(ctx context.Context, group int64, users []int64,
 }
 
 // ChangeGroupMembers adds the users of add to a group and removes those of
-// remove, in one transaction.
+// remove, in one transaction, with a membership event for each user who
+// joins or leaves the group's conversation or one above it.
 func (s *Store) ChangeGroupMembers(ctx context.Context, group int64, add, remove []int64) error {
 	return s.submit(ctx, func(tx *sql.Tx) error {
 		var one int
@@ -126,6 +136,10 @@ func (s *Store) ChangeGroupMembers(ctx context.Context, group int64, add, remove
 			if errors.Is(err, sql.ErrNoRows) {
 				return model.ErrNotFound
 			}
+			return err
+		}
+		before, err := snapshotMembers(tx, group)
+		if err != nil {
 			return err
 		}
 		for _, u := range add {
@@ -138,7 +152,7 @@ func (s *Store) ChangeGroupMembers(ctx context.Context, group int64, add, remove
 				return err
 			}
 		}
-		return nil
+		return recordMemberChanges(ctx, tx, before, nil)
 	})
 }
 

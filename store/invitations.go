@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/curbside-health/curbside/model"
+	"github.com/curbside-health/curbside/protocol"
 )
 
 // Invitation kinds.
@@ -237,10 +238,22 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash []byte, username
 			return err
 		}
 		id, _ := res.LastInsertId()
+		before, err := snapshotMembers(tx, inv.Groups...)
+		if err != nil {
+			return err
+		}
 		for _, g := range inv.Groups {
 			if _, err := tx.Exec(`INSERT OR IGNORE INTO group_members (group_id, user_id) SELECT id, ? FROM groups WHERE id = ?`, id, g); err != nil {
 				return err
 			}
+		}
+		// The administrator who made the invitation chose its groups.
+		by := &memberActor{by: inv.CreatedBy, via: protocol.ViaConsole}
+		if inv.CreatedBy == 0 {
+			by = &memberActor{via: protocol.ViaServer}
+		}
+		if err := recordMemberChanges(ctx, tx, before, by); err != nil {
+			return err
 		}
 		u, err = scanUser(tx.QueryRow(`SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 		if err == nil {
@@ -266,6 +279,14 @@ type NewAccount struct {
 func (s *Store) CreateAccounts(ctx context.Context, accounts []*NewAccount) error {
 	return s.submit(ctx, func(tx *sql.Tx) error {
 		now := nowMS()
+		var groups []int64
+		for _, a := range accounts {
+			groups = append(groups, a.Groups...)
+		}
+		before, err := snapshotMembers(tx, groups...)
+		if err != nil {
+			return err
+		}
 		for _, a := range accounts {
 			u := a.User
 			res, err := tx.Exec(`INSERT INTO users (username, display, role, state, admin_level, email, password_hash, created_at, updated_at)
@@ -291,6 +312,6 @@ func (s *Store) CreateAccounts(ctx context.Context, accounts []*NewAccount) erro
 				return err
 			}
 		}
-		return nil
+		return recordMemberChanges(ctx, tx, before, &memberActor{via: protocol.ViaSync})
 	})
 }

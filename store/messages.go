@@ -17,6 +17,8 @@ import (
 const (
 	kindMsg   = 1
 	kindEvent = 2
+	// kindMember is a group membership event (member_events.go).
+	kindMember = 3
 )
 
 // Receipt kinds as stored.
@@ -216,7 +218,14 @@ func (s *Store) Pending(ctx context.Context, device, after int64, limit int) ([]
 			return nil, err
 		}
 		it := model.Item{Device: device, Seq: seq}
-		if kind == kindEvent {
+		if kind == kindMember {
+			var ev protocol.MemberEvent
+			if err := json.Unmarshal(event, &ev); err != nil {
+				return nil, fmt.Errorf("store: queue item %d/%d: %w", device, seq, err)
+			}
+			ev.Seq = seq
+			it.Member = &ev
+		} else if kind == kindEvent {
 			var ev protocol.Event
 			if err := json.Unmarshal(event, &ev); err != nil {
 				return nil, fmt.Errorf("store: queue item %d/%d: %w", device, seq, err)

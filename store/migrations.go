@@ -396,6 +396,27 @@ ALTER TABLE devices ADD COLUMN wiped_at INTEGER NOT NULL DEFAULT 0;
 UPDATE users SET signed_in_at = created_at
 	WHERE id IN (SELECT user_id FROM sessions UNION SELECT user_id FROM devices);
 `,
+	// 12: group membership events. Each change of a group's members is
+	// recorded in the transaction that makes it, by whichever process
+	// makes it (the server or the operator CLI), with who made it and
+	// who should hear of it (the members before and after, as a list of
+	// ids); the server then queues it for those users' devices (queue
+	// kind 3: event holds protocol.MemberEvent as JSON, without its seq)
+	// and deletes the row.
+	`
+CREATE TABLE member_events (
+	id         INTEGER PRIMARY KEY,
+	group_id   INTEGER NOT NULL,
+	kind       TEXT    NOT NULL CHECK (kind IN ('added', 'removed')),
+	user_id    INTEGER NOT NULL,
+	name       TEXT    NOT NULL,
+	by_user    INTEGER NOT NULL DEFAULT 0,
+	by_name    TEXT    NOT NULL DEFAULT '',
+	via        TEXT    NOT NULL,
+	at         INTEGER NOT NULL,
+	recipients TEXT    NOT NULL
+);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

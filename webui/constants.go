@@ -74,6 +74,14 @@ func Constants() []byte {
 	w("export const RECEIPT_READ = %s;\n", js(protocol.ReceiptRead))
 	w("export const RECEIPT_ACKNOWLEDGED = %s;\n", js(protocol.ReceiptAcknowledged))
 
+	w("\n// Group membership events (protocol.Member*, protocol.Via*).\n")
+	w("export const MEMBER_ADDED = %s;\n", js(protocol.MemberAdded))
+	w("export const MEMBER_REMOVED = %s;\n", js(protocol.MemberRemoved))
+	w("export const VIA_CONSOLE = %s;\n", js(protocol.ViaConsole))
+	w("export const VIA_SYNC = %s;\n", js(protocol.ViaSync))
+	w("export const VIA_CLI = %s;\n", js(protocol.ViaCLI))
+	w("export const VIA_SERVER = %s;\n", js(protocol.ViaServer))
+
 	w("\n// Presence statuses (protocol.Presence*); offline is set by the server only.\n")
 	w("export const PRESENCE_AVAILABLE = %s;\n", js(protocol.PresenceAvailable))
 	w("export const PRESENCE_AWAY = %s;\n", js(protocol.PresenceAway))

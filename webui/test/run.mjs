@@ -23,6 +23,7 @@ import { closeFirstDayWalk, firstDayWalkTests, walkFailShots } from "./firstday.
 import { closeFirstDayProfiles, firstDayTests } from "./firstday_fixes.mjs";
 import { closeFirstDay, firstDayTests as firstDayStatusTests } from "./firstday_status.mjs";
 import { interopTests } from "./interop.mjs";
+import { closeMemberProfiles, memberTests } from "./members.mjs";
 import { closeMfaProfiles, mfaTests } from "./mfa.mjs";
 import { openProfile } from "./lib/browser.mjs";
 import { assert, startServer } from "./lib/harness.mjs";
@@ -67,7 +68,7 @@ async function run(name, fn, ctx) {
   } catch (e) {
     failed++;
     console.log(`FAIL ${name}\n     ${String(e.stack || e).split("\n").slice(0, 6).join("\n     ")}`);
-    for (const p of ["alice", "bob", "bob2", "wanda", "walt", "dana", "erin", "frank", "gail", "mallory", "vera", "petra", "ana", "ben", "fay", "gus"]) {
+    for (const p of ["alice", "bob", "bob2", "wanda", "walt", "dana", "erin", "frank", "gail", "mallory", "vera", "petra", "ana", "ben", "fay", "gus", "nia", "ola"]) {
       if (ctx[p] && opt.screenshots) await ctx[p].page.screenshot({ path: path.join(opt.screenshots, `FAIL-${p}-${name.slice(0, 30).replace(/\W+/g, "-")}.png`) }).catch(() => {});
     }
     if (ctx.failShots && opt.screenshots) await ctx.failShots(name).catch(() => {});
@@ -103,6 +104,8 @@ try {
   for (const [name, fn] of firstDayTests()) await run(name, fn, ctx);
   // What every messenger has, with users of their own.
   for (const [name, fn] of featureTests()) await run(name, fn, ctx);
+  // Group membership changes everyone in the group sees, with users of their own.
+  for (const [name, fn] of memberTests()) await run(name, fn, ctx);
 
   // The profile at rest: a copy of the browser profile must reveal no
   // message text and no usable private key. First, with the PIN and the
@@ -159,6 +162,7 @@ try {
   await closeAttackProfiles(ctx);
   await closeFirstDayProfiles(ctx);
   await closeFeatureProfiles(ctx);
+  await closeMemberProfiles(ctx);
 }
 
 // With every browser closed (its files flushed), search the profiles and the
@@ -270,7 +274,7 @@ try {
 
 // A block that stopped early must not pass for a short green run: every
 // test planned must have run.
-const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + firstDayStatusTests().length + firstDayWalkTests().length + featureTests().length + AT_REST_TESTS;
+const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + firstDayStatusTests().length + firstDayWalkTests().length + featureTests().length + memberTests().length + AT_REST_TESTS;
 if (!opt.only && passed + failed !== planned) {
   console.log(`FAIL only ${passed + failed} of the ${planned} planned tests ran`);
   failed += Math.max(planned - passed - failed, 1);

@@ -85,6 +85,7 @@ export class Client extends Conversations {
     for (const { obj } of await this.vault.all("pin")) this.pins.set(obj.user, obj);
     for (const { obj } of await this.vault.all("conv")) this.convs.set(obj.id, obj);
     for (const { obj } of await this.vault.all("msg")) this.msgs.set(obj.id, obj);
+    await this.members.load();
     const s = await this.vault.get("settings", "user");
     if (s) Object.assign(this.settings, s);
     this.users.set(this.me.id, { ...this.me, ...(this.users.get(this.me.id) || {}) });
@@ -110,6 +111,7 @@ export class Client extends Conversations {
     clearTimeout(this.retryTimer);
     clearTimeout(this.outboxTimer);
     this.typing.clear();
+    this.members.clear();
     this.retrying.clear(); // still queued on the server: they come again on the next connection
     for (const b of [...this.urls.keys()]) this.dropURLs(b);
     this.msgs.clear(); this.convs.clear(); this.pins.clear(); this.peers.clear(); this.users.clear();
@@ -130,6 +132,7 @@ export class Client extends Conversations {
       const { groups } = await api.groups();
       for (const g of groups || []) {
         for (const m of g.members) this.rememberUser(m);
+        await this.members.observeList(this.convs.get(`g:${g.id}`), g.members.map((m) => m.id));
         await this.saveConv({ ...(this.convs.get(`g:${g.id}`) || { lastTs: 0 }), id: `g:${g.id}`, kind: "group", name: g.name, members: g.members.map((m) => m.id) });
       }
       this.changed("convs");
@@ -195,7 +198,7 @@ export class Client extends Conversations {
       this.typing.received(f);
       return;
     }
-    if (f.type === "msg" || f.type === "receipt" || f.type === "recall") {
+    if (f.type === "msg" || f.type === "receipt" || f.type === "recall" || f.type === "member") {
       // Handled one at a time, in queue order, so a receipt never overtakes
       // the message it is about.
       this.chain = this.chain.then(() => this.handleQueued(f)).catch((e) => console.error("handling a frame:", e));
@@ -231,6 +234,7 @@ export class Client extends Conversations {
   async handleQueued(f) {
     if (!this.vault) return; // locked meanwhile: the item stays queued
     if (f.type === "msg") return this.receiveMsg(f);
+    if (f.type === "member") { await this.members.announced(f); this.ack(f.seq); return; }
     const m = this.msgs.get(f.msg);
     if (f.type === "receipt") {
       if (m) {
@@ -309,17 +313,12 @@ export class Client extends Conversations {
     if (env.conv.startsWith("b:")) hint.members = [...new Set([env.from.user, ...env.keys.map((k) => k.user)])];
     const known = this.convs.has(env.conv);
     const conv = await this.ensureConv(env.conv, hint);
-    if (!known && conv.kind === "group") {
-      // A group first seen through a message: learn its name and members.
-      api.group(parseConv(conv.id).group).then(async ({ group }) => {
-        for (const u of group.members) this.rememberUser(u);
-        conv.name = group.name;
-        conv.members = group.members.map((u) => u.id);
-        await this.vault?.put("conv", conv.id, conv);
-        this.changed("convs");
-      }).catch(() => {});
-    }
+    // A group first seen through a message: learn its name and members.
+    if (!known && conv.kind === "group") this.refreshGroup(conv);
     if (env.conv.startsWith("b:") && fromMe && conv.members.length < 2) { conv.members = hint.members; }
+    // Whoever this was sealed to can read it: a member not known here is
+    // shown, whatever the server announced (members.js).
+    if (conv.kind === "group") await this.members.observeRecipients(conv, [env.from.user, ...env.keys.map((k) => k.user)]);
     conv.lastTs = Math.max(conv.lastTs || 0, f.ts);
     this.msgs.set(m.id, m);
     await this.vault.putMany([["msg", m.id, m], ["conv", conv.id, conv]]);
@@ -689,6 +688,7 @@ export class Client extends Conversations {
   async sweep() {
     if (!this.vault) return;
     const limit = this.now() - this.policy.retention_ms;
+    await this.members.sweep(limit);
     const gone = [];
     for (const m of this.msgs.values()) {
       const t = m.sent || m.created;

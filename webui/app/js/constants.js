@@ -146,6 +146,14 @@ export const RECEIPT_DELIVERED = "delivered";
 export const RECEIPT_READ = "read";
 export const RECEIPT_ACKNOWLEDGED = "acknowledged";
 
+// Group membership events (protocol.Member*, protocol.Via*).
+export const MEMBER_ADDED = "added";
+export const MEMBER_REMOVED = "removed";
+export const VIA_CONSOLE = "console";
+export const VIA_SYNC = "sync";
+export const VIA_CLI = "cli";
+export const VIA_SERVER = "server";
+
 // Presence statuses (protocol.Presence*); offline is set by the server only.
 export const PRESENCE_AVAILABLE = "available";
 export const PRESENCE_AWAY = "away";

@@ -6,12 +6,14 @@ import { api, ApiError } from "./api.js";
 import { b64url, randomBytes } from "./bytes.js";
 import { directConv, parseConv } from "./conv.js";
 import { Directory } from "./directory.js";
+import { Members } from "./members.js";
 
 export class Conversations extends Directory {
   constructor(opts) {
     super(opts);
     this.msgs = new Map(); // id → message
     this.convs = new Map(); // id → conversation
+    this.members = new Members(this); // group membership events
   }
 
   // ---------------------------------------------------------- conversations
@@ -33,6 +35,22 @@ export class Conversations extends Directory {
     return c;
   }
 
+  /**
+   * refreshGroup fetches a group's name and members in the background and
+   * stores them on conv, comparing the members with those it knew.
+   * @param {any} conv
+   */
+  refreshGroup(conv) {
+    api.group(parseConv(conv.id).group).then(async ({ group }) => {
+      for (const u of group.members) this.rememberUser(u);
+      await this.members.observeList(conv, group.members.map((u) => u.id));
+      conv.name = group.name;
+      conv.members = group.members.map((u) => u.id);
+      await this.vault?.put("conv", conv.id, conv);
+      this.changed("convs");
+    }).catch(() => {});
+  }
+
   /** recipientsOf returns the users (other than me) a message in conv goes to. */
   async recipientsOf(conv) {
     const p = parseConv(conv.id);
@@ -41,6 +59,7 @@ export class Conversations extends Directory {
       try {
         const { group } = await api.group(p.group);
         for (const m of group.members) this.rememberUser(m);
+        await this.members.observeList(conv, group.members.map((m) => m.id));
         conv.members = group.members.map((m) => m.id);
         conv.name = group.name;
         await this.saveConv(conv);

@@ -191,7 +191,42 @@ export {};
  * @property {RecipientStatus[]} recipients
  */
 
-/** @typedef {MsgFrame | ReceiptFrame | RecallFrame} QueuedFrame a frame the device acknowledges by its seq */
+/**
+ * A change of a group's members (protocol.MemberEvent): queued, acked by
+ * its seq. Unsigned: the server's word, which members.js checks against
+ * what the device sees itself.
+ * @typedef {object} MemberFrame
+ * @property {"member"} type
+ * @property {number} seq
+ * @property {string} conv "g:<group>"
+ * @property {number} group
+ * @property {string} kind MEMBER_ADDED or MEMBER_REMOVED of constants.js
+ * @property {number} user who was added or removed
+ * @property {string} [name] their display name then
+ * @property {number} [by] the administrator who made the change, if one
+ * @property {string} [by_name]
+ * @property {string} via VIA_* of constants.js
+ * @property {number} ts
+ */
+
+/**
+ * A membership change as this device keeps it (members.js): announced by
+ * the server, observed by the device, or both.
+ * @typedef {object} MemberEvent
+ * @property {string} id
+ * @property {string} conv
+ * @property {string} kind MEMBER_ADDED or MEMBER_REMOVED
+ * @property {number} user
+ * @property {string} name
+ * @property {number} by
+ * @property {string} byName
+ * @property {string} via "" when the server did not announce it
+ * @property {number} ts
+ * @property {boolean} announced the server sent a member frame for it
+ * @property {boolean} observed this device saw it in a member list or a message's recipients
+ */
+
+/** @typedef {MsgFrame | ReceiptFrame | RecallFrame | MemberFrame} QueuedFrame a frame the device acknowledges by its seq */
 /** @typedef {HelloFrame | AcceptedFrame | QueuedFrame | PresenceFrame | DevicesFrame | TypingFrame | ErrorFrame | OkFrame | DetailsFrame} ServerFrame */
 
 /**

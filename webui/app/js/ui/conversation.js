@@ -19,6 +19,7 @@ import { mentionsMe, muteButton } from "./mute.js";
 import { jumpToUnread, markUnread, unreadDivider } from "./unread.js";
 import { renderTyping, typingLine } from "./typingline.js";
 import { fmtClock } from "./voice.js";
+import { memberNote, memberText } from "../members.js";
 
 export function renderConversation(ui, fresh = false) {
   if (ui.view !== "conv" || !ui.c.convs.get(ui.convId)) {
@@ -115,16 +116,24 @@ export function renderConvBody(ui, initial = false) {
   fill(ui.netBanner, c.online ? null : h("div.banner.offline", { role: "status" }, icon("wifioff"),
     h("span", c.relay.state === "connecting" ? " Connecting… What you write is kept and sent when the connection returns." : " Offline. What you write is kept and sent when the connection returns.")));
   const msgs = c.messagesOf(conv.id).filter((m) => !m.hidden);
+  // Membership events take their place among the messages by time.
+  /** @type {Array<{t: number, m?: any, e?: import("../types.js").MemberEvent}>} */
+  const items = msgs.map((m) => ({ t: m.sent || m.created, m }));
+  if (conv.kind === "group") {
+    for (const e of c.members.of(conv.id)) items.push({ t: e.ts, e });
+    items.sort((a, b) => a.t - b.t);
+  }
   const nodes = [];
   let day = "";
-  for (const m of msgs) {
-    const d = new Date(m.sent || m.created).toDateString();
-    if (d !== day) { day = d; nodes.push(h("div.day", { role: "separator" }, new Date(m.sent || m.created).toLocaleDateString([], { weekday: "long", month: "long", day: "numeric" }))); }
+  for (const { t, m, e } of items) {
+    const d = new Date(t).toDateString();
+    if (d !== day) { day = d; nodes.push(h("div.day", { role: "separator" }, new Date(t).toLocaleDateString([], { weekday: "long", month: "long", day: "numeric" }))); }
+    if (e) { nodes.push(renderMemberLine(c, e)); continue; }
     const divider = unreadDivider(ui, m);
     if (divider) nodes.push(divider);
     nodes.push(renderMessage(ui, conv, m));
   }
-  if (!msgs.length) nodes.push(h("div.empty-state.small", h("p", "No messages yet. Say hello — or use a quick message below."),
+  if (!items.length) nodes.push(h("div.empty-state.small", h("p", "No messages yet. Say hello — or use a quick message below."),
     h("p.hint", `Messages disappear from every device after ${fmtDuration(c.policy.retention_ms)}.`)));
   fill(ui.msgList, nodes);
   if (ui.highlight) {
@@ -135,6 +144,20 @@ export function renderConvBody(ui, initial = false) {
     // Opened where the unread messages begin.
   } else if (atBottom) ui.msgBox.scrollTop = ui.msgBox.scrollHeight;
   if (document.visibilityState === "visible") c.markRead(conv.id);
+}
+
+/**
+ * renderMemberLine is a membership event as a centred line of the
+ * conversation, with its time; one the server did not announce says so.
+ * @param {any} c the client
+ * @param {import("../types.js").MemberEvent} e
+ */
+export function renderMemberLine(c, e) {
+  const note = memberNote(e);
+  return h("div.sysline" + (e.announced ? "" : ".unannounced"), { role: "note", dataset: { member: e.kind, user: e.user, announced: String(e.announced) } },
+    h("p", note ? icon("alert") : icon("users"), " ", h("span.sys-text", { dir: "auto" }, memberText(c, e)), " · ",
+      h("time", { datetime: new Date(e.ts).toISOString() }, stamp(e.ts))),
+    note ? h("p.sys-note", note) : null);
 }
 
 /**

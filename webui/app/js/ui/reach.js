@@ -9,6 +9,7 @@
 import { CODE_NO_DEVICE, CODE_RECIPIENT_INACTIVE } from "../constants.js";
 import { audience, roleName } from "./common.js";
 import { avatarClass, dialog, fill, fmtFull, h, icon, initials } from "./dom.js";
+import { memberNote, memberText } from "../members.js";
 
 /** SHORT words a reason in a list or a sentence. */
 const SHORT = { [CODE_NO_DEVICE]: "no device yet", [CODE_RECIPIENT_INACTIVE]: "account switched off" };
@@ -82,8 +83,16 @@ export function groupInfoDialog(ui, conv) {
     const others = members.length - 1;
     summary.textContent = `${members.length} members. ${can} of ${others} others can receive messages${can < others ? "; the others get nothing sent here until they can." : "."}`;
   };
+  // The membership changes this device knows of, newest first.
+  const changes = c.members.of(conv.id).reverse();
+  const history = changes.length ? [h("h3.member-changes-head", "Changes to the members"),
+    h("ul.member-changes", { "aria-label": "Changes to the members" }, changes.map((e) => h("li.member-change" + (e.announced ? "" : ".unannounced"),
+      { dataset: { member: e.kind, user: e.user, announced: String(e.announced) } },
+      e.announced ? null : icon("alert"), h("span", { dir: "auto" }, ` ${memberText(c, e)}`), h("span.muted", ` · ${fmtFull(e.ts)}`),
+      e.announced ? null : h("p.sys-note", memberNote(e)))))] : [];
   dialog(`${c.title(conv)}: members`, [summary, list,
-    h("p.hint", "Someone can receive once they have signed in on a device. A person whose account is switched off receives nothing until an administrator switches it on.")], { wide: true });
+    h("p.hint", "Someone can receive once they have signed in on a device. A person whose account is switched off receives nothing until an administrator switches it on."),
+    ...history], { wide: true });
   draw();
   c.recipientsOf(conv).then((users) => Promise.all(users.map((u) => c.lookup(u, true).catch(() => {}))))
     .catch(() => {}).then(() => { if (list.isConnected) draw(); });
