@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/curbside-health/curbside/e2ee"
 )
@@ -31,6 +32,29 @@ type Client struct {
 	keyChanges []KeyChange
 	seen       *seenSet
 	outbox     []*outboxEntry // oldest first, at most DefaultOutbox
+	// maxAge is the retention window: an envelope signed as created
+	// longer ago is refused as a replay (WithMaxAge).
+	maxAge time.Duration
+	// v2Since is when this device's state first ran protocol version 2,
+	// ms: it opens version 1 envelopes made before it, for
+	// protocol.V1DrainMs after it. Saved with the state.
+	v2Since int64
+}
+
+// DefaultMaxAge is the retention window a client assumes (the server's
+// default retention policy): messages signed as created longer ago are
+// refused.
+const DefaultMaxAge = 7 * 24 * time.Hour
+
+// WithMaxAge sets the retention window (DefaultMaxAge if d <= 0): an
+// envelope whose signed created time is older is refused as a replay
+// (ErrTooOld). Set it to the practice's retention policy.
+func WithMaxAge(d time.Duration) Option {
+	return func(c *Client) {
+		if d > 0 {
+			c.maxAge = d
+		}
+	}
 }
 
 // Option configures a Client made by Login or Load.
@@ -62,10 +86,12 @@ func newClient(server string, opts []Option) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		api:   api{base: base, hc: &http.Client{}},
-		pins:  make(map[int64]*Pin),
-		peers: make(map[int64]*peer),
-		seen:  newSeenSet(DefaultSeenIDs),
+		api:     api{base: base, hc: &http.Client{}},
+		pins:    make(map[int64]*Pin),
+		peers:   make(map[int64]*peer),
+		seen:    newSeenSet(DefaultSeenIDs),
+		maxAge:  DefaultMaxAge,
+		v2Since: time.Now().UnixMilli(),
 	}
 	for _, o := range opts {
 		o(c)

@@ -32,6 +32,10 @@ type stateFile struct {
 	// Outbox holds sealed messages sent with a caller-chosen id, for
 	// idempotent resends across runs. Ciphertext only.
 	Outbox []*outboxEntry `json:"outbox,omitempty"`
+	// V2Since is when this state first ran protocol version 2, ms (see
+	// Client.v2Since); absent in a state saved before, which then starts
+	// its drain period when loaded.
+	V2Since int64 `json:"v2_since,omitempty"`
 }
 
 // Save writes the client's state to path with mode 0600, atomically: a
@@ -47,6 +51,7 @@ func (c *Client) Save(path string) error {
 	st := stateFile{
 		Format: stateFormat, Server: c.api.base, Token: c.api.token, ExpiresAt: c.expiresAt,
 		User: c.user, Device: c.keys.ID(), Keys: keys, Seen: c.seen.list(), Outbox: c.outbox,
+		V2Since: c.v2Since,
 	}
 	for _, p := range c.pins {
 		st.Pins = append(st.Pins, p)
@@ -143,6 +148,9 @@ func Load(path string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("state file %s: device %d does not match its keys", path, st.Device)
 	}
 	c.api.token, c.user, c.expiresAt = st.Token, st.User, st.ExpiresAt
+	if st.V2Since > 0 {
+		c.v2Since = st.V2Since
+	}
 	for _, p := range st.Pins {
 		if p != nil && p.User > 0 {
 			c.pins[p.User] = p
