@@ -21,10 +21,15 @@ const FORGED_SEQ = 9_000_000_000_000; // far past any seq the server gives
 async function relayTap(who) {
   who.toPage = null;
   who.fromPage = [];
+  who.rewrite = null; // (frame) => frame: edits what the server sends before the page sees it
   await who.context.routeWebSocket(/\/api\/v1\/relay$/, (ws) => {
     const server = ws.connectToServer();
     ws.onMessage((m) => { who.fromPage.push(String(m)); server.send(m); });
-    server.onMessage((m) => ws.send(m));
+    server.onMessage((m) => {
+      if (!who.rewrite) { ws.send(m); return; }
+      const f = JSON.parse(String(m));
+      ws.send(JSON.stringify(who.rewrite(f)));
+    });
     who.toPage = ws;
   });
 }
@@ -103,6 +108,28 @@ export function sigTests() {
       assert.equal(await s.locator(".msg.recalled").count(), 0, "a forged recall left a tombstone");
       await openConv(s, "Tess Tran");
       await msgLocator(s, reply).waitFor();
+    }],
+
+    ["signed times: a message whose server time is far from its signed time is shown at the signed time, with a note", async (ctx) => {
+      const s = ctx.sam.page, t = ctx.tess.page;
+      // The server claims it took the next message two hours later than
+      // tess's device signed it was made.
+      ctx.sam.rewrite = (f) => (f.type === "msg" ? { ...f, ts: f.ts + 2 * 3600e3 } : f);
+      const text = "Dressing changed at the bedside";
+      const before = Date.now();
+      await sendText(t, text);
+      await msgLocator(s, text).waitFor();
+      ctx.sam.rewrite = null;
+      const m = msgLocator(s, text);
+      await m.getByText("The server's time for this message differs.").waitFor();
+      const shown = Date.parse(await m.locator("time").getAttribute("datetime"));
+      assert.ok(shown >= before - 60e3 && shown < before + 3600e3, `the message is shown at ${new Date(shown).toISOString()}, not at its signed time`);
+      // An honest server's time gets no note.
+      const plain = "And the chart is updated";
+      await sendText(t, plain);
+      await msgLocator(s, plain).waitFor();
+      assert.equal(await msgLocator(s, plain).locator(".time-note").count(), 0);
+      if (ctx.shots) await s.screenshot({ path: `${ctx.shots}/sig-time-note.png` });
     }],
 
     ["update required: an app that speaks protocol version 1 is told to reload, in the catalogue's words", async (ctx) => {
