@@ -274,7 +274,7 @@ try {
 
 // A block that stopped early must not pass for a short green run: every
 // test planned must have run.
-const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + firstDayStatusTests().length + firstDayWalkTests().length + featureTests().length + AT_REST_TESTS;
+const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + firstDayStatusTests().length + firstDayWalkTests().length + featureTests().length + sigTests().length + AT_REST_TESTS;
 if (!opt.only && passed + failed !== planned) {
   console.log(`FAIL only ${passed + failed} of the ${planned} planned tests ran`);
   failed += Math.max(planned - passed - failed, 1);
