@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/e2ee"
+	"github.com/curbside-health/curbside/protocol"
 )
 
 // Client is one device of one user: its session with the server, its
@@ -75,7 +76,8 @@ func WithKeyChangeHandler(f func(KeyChange)) Option {
 }
 
 // WithSeenIDs sets how many recent message ids are kept for deduplication
-// (DefaultSeenIDs if n <= 0).
+// at least (DefaultSeenIDs if n <= 0); none younger than the retention
+// window (WithMaxAge) is forgotten.
 func WithSeenIDs(n int) Option {
 	return func(c *Client) { c.seen = newSeenSet(n) }
 }
@@ -96,6 +98,9 @@ func newClient(server string, opts []Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
+	// Every id is kept for the whole retention window, past which the
+	// envelope's signed time refuses it anyway.
+	c.seen.keepMS = c.maxAge.Milliseconds() + protocol.ClockSkewMs
 	return c, nil
 }
 

@@ -266,3 +266,41 @@ func TestConnectUpdateRequired(t *testing.T) {
 		t.Fatal("UpdateRequired of an unrelated error")
 	}
 }
+
+// A server that re-queues a message the device already handled, after
+// more messages than the seen set's count have come since, is still
+// caught: within the retention window no id is forgotten.
+func TestReplayAfterTheSeenCountIsDropped(t *testing.T) {
+	alice := newAccount(t, 1, "alice", 1)
+	bob := newAccount(t, 2, "bob", 1)
+	m1, m2, m3 := seal(t, alice, bob, "first"), seal(t, alice, bob, "second"), seal(t, alice, bob, "third")
+	acks := make(chan []int64, 1)
+	url := newRelay(t, newDirectory(alice, bob), bob, 0, func(p *relayPeer) {
+		p.msg(1, m1)
+		p.msg(2, m2)
+		var got []int64
+		for f := p.read(); f != nil && len(got) < 2; f = p.read() {
+			if f.Type == protocol.TAck {
+				got = append(got, f.Seqs...)
+			}
+		}
+		p.msg(3, m1) // the replay, after the count of one has been passed
+		p.msg(4, m3)
+		acks <- append(got, p.drainAcks()...)
+	})
+	conn, err := clientFor(t, url, bob, 0, WithSeenIDs(1)).Connect(context.Background(), AutoAck())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range 3 {
+		ids = append(ids, (<-conn.Messages()).ID)
+	}
+	conn.Close()
+	if !slices.Equal(ids, []string{m1.ID, m2.ID, m3.ID}) {
+		t.Fatalf("delivered %v; want first, second, third once each (the replay of first dropped)", ids)
+	}
+	if got := <-acks; !slices.Contains(got, 3) {
+		t.Fatalf("acked %v; the replay must be acked as a duplicate", got)
+	}
+}

@@ -28,7 +28,8 @@ type stateFile struct {
 	Device    int64    `json:"device"`
 	Keys      []byte   `json:"keys"` // e2ee.DeviceKeys.MarshalBinary
 	Pins      []*Pin   `json:"pins"`
-	Seen      []string `json:"seen"` // oldest first
+	Seen      []string `json:"seen"`              // oldest first
+	SeenAt    []int64  `json:"seen_at,omitempty"` // when each was seen, ms; absent: at load
 	// Outbox holds sealed messages sent with a caller-chosen id, for
 	// idempotent resends across runs. Ciphertext only.
 	Outbox []*outboxEntry `json:"outbox,omitempty"`
@@ -50,9 +51,10 @@ func (c *Client) Save(path string) error {
 	c.mu.Lock()
 	st := stateFile{
 		Format: stateFormat, Server: c.api.base, Token: c.api.token, ExpiresAt: c.expiresAt,
-		User: c.user, Device: c.keys.ID(), Keys: keys, Seen: c.seen.list(), Outbox: c.outbox,
+		User: c.user, Device: c.keys.ID(), Keys: keys, Outbox: c.outbox,
 		V2Since: c.v2Since,
 	}
+	st.Seen, st.SeenAt = c.seen.list()
 	for _, p := range c.pins {
 		st.Pins = append(st.Pins, p)
 	}
@@ -156,8 +158,12 @@ func Load(path string, opts ...Option) (*Client, error) {
 			c.pins[p.User] = p
 		}
 	}
-	for _, id := range st.Seen {
-		c.seen.add(id)
+	for i, id := range st.Seen {
+		if i < len(st.SeenAt) && st.SeenAt[i] > 0 {
+			c.seen.addAt(id, st.SeenAt[i])
+		} else {
+			c.seen.add(id)
+		}
 	}
 	for _, e := range st.Outbox {
 		if e != nil && protocol.ValidID(e.ID) {
