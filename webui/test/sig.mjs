@@ -4,10 +4,13 @@
 //   - receipts and a recall that the server makes up (injected into the
 //     relay's frames between the server and sam's browser) change nothing
 //     sam sees; only what tess's device signed shows;
+//   - a server time far from a message's signed time is noted, and the
+//     signed time is what is shown;
+//   - a message queued again after the app let it expire is not shown;
 //   - an app that speaks version 1 is told, in the catalogue's words, to
 //     reload, and stops trying.
 import { openProfile } from "./lib/browser.mjs";
-import { assert, msgLocator, msgStatus, online, openConv, sendText, sh, signUp, startConversation, waitFor } from "./lib/harness.mjs";
+import { assert, msgLocator, msgStatus, online, openConv, sendText, sh, signUp, startConversation, unlock, waitFor } from "./lib/harness.mjs";
 
 const PW = { sam: "sam long passphrase 4412", tess: "tess long passphrase 9031", otto: "otto long passphrase 2280" };
 const PIN = { sam: "418263", tess: "930571", otto: "662814" };
@@ -22,10 +25,12 @@ async function relayTap(who) {
   who.toPage = null;
   who.fromPage = [];
   who.rewrite = null; // (frame) => frame: edits what the server sends before the page sees it
+  who.msgFrames = []; // every msg frame the server sent, as sent
   await who.context.routeWebSocket(/\/api\/v1\/relay$/, (ws) => {
     const server = ws.connectToServer();
     ws.onMessage((m) => { who.fromPage.push(String(m)); server.send(m); });
     server.onMessage((m) => {
+      if (String(m).startsWith('{"type":"msg"')) who.msgFrames.push(String(m));
       if (!who.rewrite) { ws.send(m); return; }
       const f = JSON.parse(String(m));
       ws.send(JSON.stringify(who.rewrite(f)));
@@ -130,6 +135,39 @@ export function sigTests() {
       await msgLocator(s, plain).waitFor();
       assert.equal(await msgLocator(s, plain).locator(".time-note").count(), 0);
       if (ctx.shots) await s.screenshot({ path: `${ctx.shots}/sig-time-note.png` });
+    }],
+
+    ["replays: a message the server queues again after the app has let it expire is not shown again", async (ctx) => {
+      const s = ctx.sam.page, t = ctx.tess.page;
+      const policy = (kv) => sh(ctx.bin, ["policy", "set", "--data", ctx.srv.dataDir, kv]);
+      const relock = async (page, pin) => {
+        const back = page.getByRole("button", { name: "Back to conversations" });
+        if (await back.isVisible()) await back.click();
+        await page.getByRole("button", { name: "Lock Curbside" }).click();
+        await page.waitForFunction(() => window.curbside.state === "locked");
+        await unlock(page, pin);
+        await online(page);
+      };
+      try {
+        await policy("retention=20s");
+        await relock(s, PIN.sam);
+        await openConv(t, "Sam Stone");
+        const text = "Hand-over notes for bay 2";
+        await sendText(t, text);
+        await msgLocator(s, text).waitFor();
+        const id = await msgId(s, text);
+        const kept = ctx.sam.msgFrames.map((m) => JSON.parse(m)).find((f) => f.env.id === id);
+        assert.ok(kept, "the tap kept the message's frame");
+        // The app deletes it at the retention age, by its signed time...
+        await waitFor(async () => (await msgLocator(s, text).count()) === 0, "the message expired on sam's device", 90000);
+        // ...and the server queues it again, as it was.
+        await inject(ctx.sam, [{ ...kept, seq: FORGED_SEQ + 10 }]);
+        assert.equal(await msgLocator(s, text).count(), 0, "a replayed expired message was shown again");
+        assert.equal(await s.evaluate((id) => document.querySelector(`[data-id="${id}"]`) !== null, id), false);
+      } finally {
+        await policy("retention=168h");
+        await relock(s, PIN.sam);
+      }
     }],
 
     ["update required: an app that speaks protocol version 1 is told to reload, in the catalogue's words", async (ctx) => {

@@ -326,7 +326,7 @@ export class Client extends Conversations {
       // for V1_DRAIN_MS after it.
       // This device's own clock, not the server-corrected one: the server
       // must not be able to move "now" back to let an old message through.
-      if (!(env.created >= Date.now() - this.policy.retention_ms - CLOCK_SKEW_MS)) throw new CryptoError("replay", `message ${env.id} is older than the retention window`);
+      if (!(env.created >= Date.now() - this.policy.retention_ms)) throw new CryptoError("replay", `message ${env.id} is older than the retention window`);
       if (env.v === 1 && (env.created > this.v2Since || Date.now() >= this.v2Since + V1_DRAIN_MS)) throw new CryptoError("version", `message ${env.id} is a version 1 message from after this device's upgrade`);
       const cv = parseConv(env.conv);
       if (cv.kind === "direct" && ((cv.a !== this.me.id && cv.b !== this.me.id) || (cv.a !== env.from.user && cv.b !== env.from.user))) {
