@@ -407,7 +407,7 @@ type RateResult struct {
 	MachineBusy            float64 // share of the machine's CPU time busy during the window, 0-1
 }
 
-// msgIndex finds the message id in a raw envelope ({"v":1,"suite":1,"id":"…").
+// msgIndex finds the message id in a raw envelope ({"v":2,"suite":1,"id":"…").
 func msgIndex(env []byte) string {
 	const key = `"id":"`
 	i := bytes.Index(env, []byte(key))

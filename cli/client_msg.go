@@ -50,9 +50,10 @@ func parseMsgCommand(env *Env, name string, args []string, more func(*flag.FlagS
 
 // clientReceipt tells the sender that a message was read or acknowledged.
 func clientReceipt(ctx context.Context, env *Env, args []string) error {
-	var kind *string
+	var kind, conv *string
 	cf, msg, err := parseMsgCommand(env, "receipt", args, func(fs *flag.FlagSet) {
 		kind = fs.String("kind", protocol.ReceiptRead, "read or acknowledged")
+		conv = fs.String("conv", "", "the message's conversation `id` (required: the receipt is signed over it)")
 	})
 	if err != nil {
 		return err
@@ -60,8 +61,11 @@ func clientReceipt(ctx context.Context, env *Env, args []string) error {
 	if *kind != protocol.ReceiptRead && *kind != protocol.ReceiptAcknowledged {
 		return usagef("--kind must be read or acknowledged")
 	}
+	if _, err := protocol.ParseConv(*conv); err != nil {
+		return usagef("--conv must be the message's conversation id (d:1:2, g:5, b:1:token)")
+	}
 	return withConn(ctx, env, cf, func(ctx context.Context, _ *client.Client, conn *client.Conn) error {
-		if err := conn.Receipt(ctx, *msg, *kind); err != nil {
+		if err := conn.Receipt(ctx, *msg, *conv, *kind); err != nil {
 			return err
 		}
 		return printJSON(env.Stdout, map[string]any{"msg": *msg, "receipt": *kind})
@@ -75,7 +79,13 @@ func clientRecall(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	return withConn(ctx, env, cf, func(ctx context.Context, _ *client.Client, conn *client.Conn) error {
-		if err := conn.Recall(ctx, *msg); err != nil {
+		// The recall is signed over the message's conversation, which the
+		// sender's details give (recipients check it against their copy).
+		before, err := conn.Details(ctx, *msg)
+		if err != nil {
+			return err
+		}
+		if err := conn.Recall(ctx, *msg, before.Conv); err != nil {
 			return err
 		}
 		// Confirm from the server's own record rather than from silence.

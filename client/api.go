@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/curbside-health/curbside/protocol"
 )
 
@@ -61,6 +63,14 @@ type Error struct {
 // request (for a message, the same envelope: Outgoing.ID keeps it) should
 // be sent again later, once an administrator has freed space.
 func StorageFull(err error) bool { return ErrorCode(err) == protocol.CodeStorageFull }
+
+// UpdateRequired reports whether err is the server refusing this client
+// because it speaks an older protocol version (protocol.CodeUpdateRequired,
+// or a connection closed with protocol.CloseUpdateRequired): nothing will
+// work until the program is updated, so do not retry.
+func UpdateRequired(err error) bool {
+	return ErrorCode(err) == protocol.CodeUpdateRequired || websocket.CloseStatus(err) == protocol.CloseUpdateRequired
+}
 
 func (e *Error) Error() string {
 	var b strings.Builder

@@ -9,8 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/curbside-health/curbside/e2ee"
+	"github.com/curbside-health/curbside/protocol"
 )
 
 // Client is one device of one user: its session with the server, its
@@ -38,6 +40,29 @@ type Client struct {
 	members      map[string]map[int64]bool
 	memberEvents []MemberEvent
 	memberNames  map[int64]string // names member lists and events gave, this process only
+	// maxAge is the retention window: an envelope signed as created
+	// longer ago is refused as a replay (WithMaxAge).
+	maxAge time.Duration
+	// v2Since is when this device's state first ran protocol version 2,
+	// ms: it opens version 1 envelopes made before it, for
+	// protocol.V1DrainMs after it. Saved with the state.
+	v2Since int64
+}
+
+// DefaultMaxAge is the retention window a client assumes (the server's
+// default retention policy): messages signed as created longer ago are
+// refused.
+const DefaultMaxAge = 7 * 24 * time.Hour
+
+// WithMaxAge sets the retention window (DefaultMaxAge if d <= 0): an
+// envelope whose signed created time is older is refused as a replay
+// (ErrTooOld). Set it to the practice's retention policy.
+func WithMaxAge(d time.Duration) Option {
+	return func(c *Client) {
+		if d > 0 {
+			c.maxAge = d
+		}
+	}
 }
 
 // Option configures a Client made by Login or Load.
@@ -58,7 +83,8 @@ func WithKeyChangeHandler(f func(KeyChange)) Option {
 }
 
 // WithSeenIDs sets how many recent message ids are kept for deduplication
-// (DefaultSeenIDs if n <= 0).
+// at least (DefaultSeenIDs if n <= 0); none younger than the retention
+// window (WithMaxAge) is forgotten.
 func WithSeenIDs(n int) Option {
 	return func(c *Client) { c.seen = newSeenSet(n) }
 }
@@ -75,10 +101,15 @@ func newClient(server string, opts []Option) (*Client, error) {
 		seen:        newSeenSet(DefaultSeenIDs),
 		members:     make(map[string]map[int64]bool),
 		memberNames: make(map[int64]string),
+		maxAge:      DefaultMaxAge,
+		v2Since:     time.Now().UnixMilli(),
 	}
 	for _, o := range opts {
 		o(c)
 	}
+	// Every id is kept for the whole retention window, past which the
+	// envelope's signed time refuses it anyway.
+	c.seen.keepMS = c.maxAge.Milliseconds() + protocol.ClockSkewMs
 	return c, nil
 }
 

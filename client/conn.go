@@ -89,13 +89,18 @@ type Conn struct {
 	pending map[string]*waiter // by send id or frame ref
 	dead    bool               // set by failPending: register refuses
 
-	amu       sync.Mutex
-	acks      []int64
-	ackWake   chan struct{}
-	ackStop   chan struct{} // closed by Close: the ack goroutine finishes its write and ends
-	ackDone   chan struct{}
-	unacked   map[int64]string    // seq → id of messages handed over, not yet acked
-	delivered map[string]struct{} // ids of those messages
+	amu     sync.Mutex
+	acks    []int64
+	ackWake chan struct{}
+	ackStop chan struct{} // closed by Close: the ack goroutine finishes its write and ends
+	ackDone chan struct{}
+	unacked map[int64]string // seq → id of messages handed over, not yet acked
+	// receiptFor holds, by seq, the messages from others handed over and
+	// not yet acked; receipts, those acked whose signed delivered receipt
+	// is yet to be written.
+	receiptFor map[int64]deliveredMsg
+	receipts   []deliveredMsg
+	delivered  map[string]struct{} // ids of those messages
 
 	qmu   sync.Mutex
 	queue []*protocol.ServerFrame // frames for the delivery goroutine
@@ -161,17 +166,18 @@ func (c *Client) Connect(ctx context.Context, opts ...ConnOption) (*Conn, error)
 	cn := &Conn{
 		c: c, ws: ws, hello: *hello, cfg: cfg, ctx: lctx, cancel: cancel,
 		dctx: dctx, dcancel: dcancel, deliverDone: make(chan struct{}),
-		msgs:      make(chan Incoming, cfg.buffer),
-		events:    make(chan Event, cfg.buffer),
-		errs:      make(chan error, 64),
-		pending:   make(map[string]*waiter),
-		unacked:   make(map[int64]string),
-		delivered: make(map[string]struct{}),
-		ackWake:   make(chan struct{}, 1),
-		ackStop:   make(chan struct{}),
-		ackDone:   make(chan struct{}),
-		qWake:     make(chan struct{}, 1),
-		done:      make(chan struct{}),
+		msgs:       make(chan Incoming, cfg.buffer),
+		events:     make(chan Event, cfg.buffer),
+		errs:       make(chan error, 64),
+		pending:    make(map[string]*waiter),
+		unacked:    make(map[int64]string),
+		receiptFor: make(map[int64]deliveredMsg),
+		delivered:  make(map[string]struct{}),
+		ackWake:    make(chan struct{}, 1),
+		ackStop:    make(chan struct{}),
+		ackDone:    make(chan struct{}),
+		qWake:      make(chan struct{}, 1),
+		done:       make(chan struct{}),
 	}
 	cn.wg.Add(2)
 	go cn.deliverLoop()

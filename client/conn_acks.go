@@ -18,6 +18,10 @@ func (cn *Conn) Ack(seqs ...int64) {
 	cn.amu.Lock()
 	cn.acks = append(cn.acks, seqs...)
 	for _, s := range seqs {
+		if m, ok := cn.receiptFor[s]; ok {
+			cn.receipts = append(cn.receipts, m)
+			delete(cn.receiptFor, s)
+		}
 		if id, ok := cn.unacked[s]; ok {
 			// Marked seen before it leaves delivered (under the same
 			// lock), so deliverMsg never finds it in neither.
@@ -48,8 +52,16 @@ func (cn *Conn) ackLoop() {
 	}
 }
 
-// flushAcks writes every pending ack, in frames of at most MaxAckSeqs.
+// flushAcks writes every pending ack, in frames of at most MaxAckSeqs,
+// then the signed delivered receipts of the messages they acknowledged.
 func (cn *Conn) flushAcks(ctx context.Context) {
+	defer func() {
+		cn.amu.Lock()
+		r := cn.receipts
+		cn.receipts = nil
+		cn.amu.Unlock()
+		cn.sendDelivered(ctx, r)
+	}()
 	for {
 		cn.amu.Lock()
 		n := min(len(cn.acks), protocol.MaxAckSeqs)

@@ -30,16 +30,19 @@ func (cn *Conn) confirm(ctx context.Context, f *protocol.ClientFrame) error {
 }
 
 // Receipt tells a message's sender that this user read (protocol.ReceiptRead)
-// or acknowledged (protocol.ReceiptAcknowledged) it.
-func (cn *Conn) Receipt(ctx context.Context, msgID, kind string) error {
-	return cn.confirm(ctx, &protocol.ClientFrame{Type: protocol.TReceipt, Msg: msgID, Kind: kind})
+// or acknowledged (protocol.ReceiptAcknowledged) message msgID of
+// conversation conv (Incoming.Conv), signed by this device. Delivered
+// receipts are sent by the connection itself once a message is acked.
+func (cn *Conn) Receipt(ctx context.Context, msgID, conv, kind string) error {
+	return cn.confirm(ctx, cn.c.signedFrame(protocol.TReceipt, kind, msgID, conv))
 }
 
-// Recall asks the server to recall a message this user sent: it deletes
-// what is still queued and tells recipients' clients to hide it. It cannot
-// unsend what a device already holds.
-func (cn *Conn) Recall(ctx context.Context, msgID string) error {
-	return cn.confirm(ctx, &protocol.ClientFrame{Type: protocol.TRecall, Msg: msgID})
+// Recall asks the server to recall message msgID of conversation conv,
+// which this user sent: it deletes what is still queued and gives
+// recipients' clients this device's signed recall, which they obey by
+// hiding the message. It cannot unsend what a device already holds.
+func (cn *Conn) Recall(ctx context.Context, msgID, conv string) error {
+	return cn.confirm(ctx, cn.c.signedFrame(protocol.TRecall, "", msgID, conv))
 }
 
 // SetPresence sets this user's presence: protocol.PresenceAvailable,

@@ -89,7 +89,11 @@ func (cn *Conn) SendPrepared(ctx context.Context, p *Prepared) (Accepted, error)
 		return Accepted{}, err
 	}
 	f, err := cn.wait(ctx, w)
-	return accepted(frameResult{f: f, err: err})
+	acc, err := accepted(frameResult{f: f, err: err})
+	if err == nil {
+		acc.Conv = p.Conv
+	}
+	return acc, err
 }
 
 // SendPreparedAsync writes a prepared message and returns at once; done is

@@ -313,10 +313,10 @@ func TestConnRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if err := conn.Receipt(ctx, msg, protocol.ReceiptRead); ErrorCode(err) != protocol.CodeForbidden {
+	if err := conn.Receipt(ctx, msg, "d:1:2", protocol.ReceiptRead); ErrorCode(err) != protocol.CodeForbidden {
 		t.Fatalf("Receipt: %v; want the server's forbidden", err)
 	}
-	if err := conn.Recall(ctx, msg); err != nil {
+	if err := conn.Recall(ctx, msg, "d:1:2"); err != nil {
 		t.Fatalf("Recall: %v", err)
 	}
 	if err := conn.SetPresence(ctx, protocol.PresenceAway); err != nil {

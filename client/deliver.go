@@ -21,10 +21,17 @@ type Incoming struct {
 	Text         string
 	ReplyTo      string
 	Plaintext    *e2ee.Plaintext
-	Created      time.Time // the sender's clock
-	SentAt       time.Time // the server's acceptance time
+	Created      time.Time // the sender's clock, signed: order and expire by it
+	SentAt       time.Time // the server's acceptance time, unsigned
 	Seq          int64     // the queue item to Ack
 	Flags        uint32
+	// ServerTimeDiffers is set when SentAt and Created are more than
+	// protocol.ClockSkewMs apart: the server's time for the message (or
+	// the sender's clock) is not to be believed; show Created, with a note.
+	ServerTimeDiffers bool
+	// Version is the envelope's version: 1 for one sealed before the
+	// upgrade to version 2, which has no key commitment.
+	Version int
 }
 
 // AckRequested reports whether the sender asked for an acknowledged receipt.
@@ -36,16 +43,25 @@ func (m *Incoming) Urgent() bool { return m.Flags&protocol.FlagUrgent != 0 }
 // Event is a receipt, recall, group membership event or presence update.
 // Receipts, recalls and membership events are queued (Seq > 0) and must be
 // acknowledged like messages; presence is not.
+//
+// A receipt or recall reaches the application only once its signature has
+// verified: User and Device signed it, for message Msg in Conv, at At.
+// The application must still check that the signer may say it: a receipt
+// from one of the message's recipients (or this user's other device), a
+// recall only from the message's own sender (Incoming.FromUser), in the
+// message's conversation.
 type Event struct {
 	Type     string // protocol.TReceipt, protocol.TRecall, protocol.TMember or protocol.TPresence
 	Seq      int64
-	Msg      string // the message a receipt or recall is about
-	User     int64  // receipt: the recipient; recall: the sender; presence: the user
-	Username string // "" if not known
-	Device   int64  // receipt: the recipient's device, if one
-	Kind     string // receipt kind: delivered, read or acknowledged
-	Status   string // presence status
-	At       time.Time
+	Msg      string    // the message a receipt or recall is about
+	Conv     string    // receipt, recall: the message's conversation, signed
+	User     int64     // receipt: the recipient; recall: the sender; presence: the user
+	Username string    // "" if not known
+	Device   int64     // receipt, recall: the signing device
+	Kind     string    // receipt kind: delivered, read or acknowledged
+	Status   string    // presence status
+	At       time.Time // receipt, recall: the signer's time; presence: the server's
+	ServerAt time.Time // the server's time, unsigned
 	// Member is set for protocol.TMember: the change, as joined with what
 	// this client observed (Client.MemberEvents keeps them too).
 	Member *MemberEvent
@@ -120,9 +136,11 @@ func (cn *Conn) deliverLoop() {
 		switch f.Type {
 		case protocol.TMsg:
 			ok = cn.deliverMsg(f)
-		case protocol.TReceipt, protocol.TRecall, protocol.TPresence, protocol.TMember:
+		case protocol.TReceipt, protocol.TRecall:
+			ok = cn.deliverEvent(f)
+		case protocol.TPresence, protocol.TMember:
 			ev := Event{Type: f.Type, Seq: f.Seq, Msg: f.Msg, User: f.User, Username: cn.c.username(f.User),
-				Device: f.Device, Kind: f.Kind, Status: f.Status, At: time.UnixMilli(f.TS)}
+				Device: f.Device, Kind: f.Kind, Status: f.Status, At: time.UnixMilli(f.TS), ServerAt: time.UnixMilli(f.TS)}
 			if f.Type == protocol.TMember {
 				m := cn.c.announced(f)
 				ev.Member = &m
@@ -176,12 +194,16 @@ func (cn *Conn) deliverMsg(f *protocol.ServerFrame) bool {
 		return true
 	}
 	in.Seq, in.SentAt = f.Seq, time.UnixMilli(f.TS)
+	in.ServerTimeDiffers = abs(f.TS-env.Created) > protocol.ClockSkewMs
 	// Record the message as in hand before the application can ack it;
 	// it becomes "seen" (and persisted by Save) only when acked, so a
 	// message that was buffered but never handled comes again next time.
 	cn.amu.Lock()
 	cn.delivered[env.ID] = struct{}{}
 	cn.unacked[f.Seq] = env.ID
+	if env.From.User != cn.c.user.ID {
+		cn.receiptFor[f.Seq] = deliveredMsg{id: env.ID, conv: env.Conv}
+	}
 	cn.amu.Unlock()
 	select {
 	case cn.msgs <- *in:
@@ -215,6 +237,9 @@ func (c *Client) OpenEnvelope(ctx context.Context, env *protocol.Envelope) (*Inc
 			return nil, fmt.Errorf("direct conversation %s does not hold both the sender (user %d) and this user", env.Conv, from)
 		}
 	}
+	if err := c.checkAge(env); err != nil {
+		return nil, err
+	}
 	key, sender, err := c.senderKey(ctx, env.From.User, env.From.Device)
 	if err != nil {
 		var untrusted *UntrustedKeysError
@@ -244,8 +269,41 @@ func (c *Client) OpenEnvelope(ctx context.Context, env *protocol.Envelope) (*Inc
 	return &Incoming{
 		ID: env.ID, Conv: env.Conv, FromUser: env.From.User, FromDevice: env.From.Device,
 		FromUsername: sender.Username, Type: pt.Type, Text: pt.Text, ReplyTo: pt.ReplyTo, Plaintext: pt,
-		Created: time.UnixMilli(env.Created), Flags: env.Flags,
+		Created: time.UnixMilli(env.Created), Flags: env.Flags, Version: env.V,
 	}, nil
+}
+
+// ErrTooOld and ErrVersion1 refuse an envelope by its signed times.
+var (
+	// ErrTooOld: the envelope's signed created time is older than the
+	// retention window (WithMaxAge), so an honest server would have
+	// expired it: it is a replay of an old message, and is refused even
+	// once its id has left the seen set.
+	ErrTooOld = errors.New("message is older than the retention window: refused as a replay")
+	// ErrVersion1: a version 1 envelope (no key commitment) arrived after
+	// this device's drain period (protocol.V1DrainMs from when it first ran
+	// version 2), or claims to have been made after it.
+	ErrVersion1 = errors.New("version 1 message refused: this device no longer accepts messages without a key commitment")
+)
+
+// checkAge refuses an envelope that is too old to be anything but a
+// replay, and a version 1 envelope outside the drain period.
+func (c *Client) checkAge(env *protocol.Envelope) error {
+	now := time.Now().UnixMilli()
+	if env.Created < now-c.maxAge.Milliseconds() {
+		return ErrTooOld
+	}
+	if env.V == 1 && (now >= c.v2Since+protocol.V1DrainMs || env.Created > c.v2Since) {
+		return ErrVersion1
+	}
+	return nil
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 func (c *Client) hasSeen(id string) bool {

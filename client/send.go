@@ -38,6 +38,7 @@ type Outgoing struct {
 // Accepted is the server's confirmation that a message is durable.
 type Accepted struct {
 	ID     string
+	Conv   string    // the message's conversation (for Recall); set by Send and SendPrepared
 	SentAt time.Time // the server's acceptance time
 	Dup    bool      // the server had already accepted this id
 }
@@ -200,7 +201,7 @@ func (c *Client) header(id, conv string, out Outgoing) protocol.Envelope {
 		created = time.Now()
 	}
 	return protocol.Envelope{
-		V: 1, Suite: protocol.SuiteX25519AES256, ID: id, Conv: conv,
+		V: protocol.EnvelopeVersion, Suite: protocol.SuiteX25519AES256, ID: id, Conv: conv,
 		From:    protocol.Party{User: c.user.ID, Device: c.keys.ID()},
 		Created: created.UnixMilli(), Flags: out.Flags,
 	}

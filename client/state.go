@@ -28,13 +28,18 @@ type stateFile struct {
 	Device    int64    `json:"device"`
 	Keys      []byte   `json:"keys"` // e2ee.DeviceKeys.MarshalBinary
 	Pins      []*Pin   `json:"pins"`
-	Seen      []string `json:"seen"` // oldest first
+	Seen      []string `json:"seen"`              // oldest first
+	SeenAt    []int64  `json:"seen_at,omitempty"` // when each was seen, ms; absent: at load
 	// Outbox holds sealed messages sent with a caller-chosen id, for
 	// idempotent resends across runs. Ciphertext only.
 	Outbox []*outboxEntry `json:"outbox,omitempty"`
 	// Members is the member set last known of each group conversation,
 	// which later member lists and messages are compared with.
 	Members map[string][]int64 `json:"members,omitempty"`
+	// V2Since is when this state first ran protocol version 2, ms (see
+	// Client.v2Since); absent in a state saved before, which then starts
+	// its drain period when loaded.
+	V2Since int64 `json:"v2_since,omitempty"`
 }
 
 // Save writes the client's state to path with mode 0600, atomically: a
@@ -49,8 +54,10 @@ func (c *Client) Save(path string) error {
 	c.mu.Lock()
 	st := stateFile{
 		Format: stateFormat, Server: c.api.base, Token: c.api.token, ExpiresAt: c.expiresAt,
-		User: c.user, Device: c.keys.ID(), Keys: keys, Seen: c.seen.list(), Outbox: c.outbox,
+		User: c.user, Device: c.keys.ID(), Keys: keys, Outbox: c.outbox,
+		V2Since: c.v2Since,
 	}
+	st.Seen, st.SeenAt = c.seen.list()
 	for _, p := range c.pins {
 		st.Pins = append(st.Pins, p)
 	}
@@ -157,13 +164,20 @@ func Load(path string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("state file %s: device %d does not match its keys", path, st.Device)
 	}
 	c.api.token, c.user, c.expiresAt = st.Token, st.User, st.ExpiresAt
+	if st.V2Since > 0 {
+		c.v2Since = st.V2Since
+	}
 	for _, p := range st.Pins {
 		if p != nil && p.User > 0 {
 			c.pins[p.User] = p
 		}
 	}
-	for _, id := range st.Seen {
-		c.seen.add(id)
+	for i, id := range st.Seen {
+		if i < len(st.SeenAt) && st.SeenAt[i] > 0 {
+			c.seen.addAt(id, st.SeenAt[i])
+		} else {
+			c.seen.add(id)
+		}
 	}
 	for conv, ids := range st.Members {
 		if cv, err := protocol.ParseConv(conv); err != nil || cv.Kind != protocol.Group {

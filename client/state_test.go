@@ -57,8 +57,10 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got.Pins(), c.Pins()) || len(got.Pins()) != 2 {
 		t.Fatalf("pins changed in a round trip:\n%+v\n%+v", got.Pins(), c.Pins())
 	}
-	if !reflect.DeepEqual(got.seen.list(), []string{"seen-message-000001", "seen-message-000002"}) {
-		t.Fatalf("seen ids: %v", got.seen.list())
+	ids, at := got.seen.list()
+	_, wantAt := c.seen.list()
+	if !reflect.DeepEqual(ids, []string{"seen-message-000001", "seen-message-000002"}) || !reflect.DeepEqual(at, wantAt) {
+		t.Fatalf("seen ids: %v at %v; want the times kept too (%v)", ids, at, wantAt)
 	}
 	// The kept message comes back byte for byte, so a resend after a
 	// restart is one the server recognises.

@@ -112,7 +112,8 @@ func TestBadInput(t *testing.T) {
 			e.Keys[0].User = 999
 		}) + `}`, protocol.CodeNotReachable},
 		{"stale devices", `{"type":"send","env":` + envJSON(t, a, b, func(e *protocol.Envelope) { e.Keys[0].Device = 12345 }) + `}`, protocol.CodeDevicesChanged},
-		{"unknown message", `{"type":"recall","msg":"nosuchmessage0000000"}`, protocol.CodeNotFound},
+		{"unsigned recall", `{"type":"recall","msg":"nosuchmessage0000000"}`, protocol.CodeBadFrame},
+		{"unknown message", `{"type":"recall","msg":"nosuchmessage0000000","conv":"d:1:2","at":1,"sig":"` + strings.Repeat("A", 86) + `=="}`, protocol.CodeNotFound},
 	}
 	for _, tc := range cases {
 		write(t, ws, websocket.MessageText, []byte(tc.frame))

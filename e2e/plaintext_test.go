@@ -35,7 +35,7 @@ func TestNoPlaintextOnServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
+	var ids, convs []string
 	for _, out := range []client.Outgoing{
 		{To: []int64{b.User().ID}, Text: marker + " direct", Flags: protocol.FlagAckRequested},
 		{Conv: protocol.GroupConv(g.ID), Text: marker + " group"},
@@ -45,15 +45,15 @@ func TestNoPlaintextOnServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, acc.ID)
+		ids, convs = append(ids, acc.ID), append(convs, acc.Conv)
 	}
 	m := ib.message(ids[0])
 	if m.Text != marker+" direct" {
 		t.Fatalf("bob read %q: the marker must reach the recipient intact", m.Text)
 	}
 	ic.message(ids[1])
-	cb.Receipt(ctx, ids[0], protocol.ReceiptRead)
-	cb.Receipt(ctx, ids[0], protocol.ReceiptAcknowledged)
+	cb.Receipt(ctx, ids[0], convs[0], protocol.ReceiptRead)
+	cb.Receipt(ctx, ids[0], convs[0], protocol.ReceiptAcknowledged)
 	// One message stays undelivered (carol's copy of a recalled one is
 	// deleted; bob's second device never connects), so ciphertext is on
 	// disk when we look.
@@ -62,7 +62,7 @@ func TestNoPlaintextOnServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca.Recall(ctx, ids[2])
+	ca.Recall(ctx, ids[2], convs[2])
 
 	// The CLI path too.
 	state := filepath.Join(t.TempDir(), "alice.json")

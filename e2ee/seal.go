@@ -4,8 +4,10 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/hpke"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -28,7 +30,21 @@ var (
 	// ErrUnsupported means the envelope's version or suite is not one this
 	// package implements.
 	ErrUnsupported = errors.New("e2ee: unsupported envelope version or suite")
+	// ErrCommitment means the signature verified but the content key this
+	// device's sealed key opens to is not the one the signed header commits
+	// to: the sender (or whoever sealed the keys) gave different recipients
+	// different keys, so what this device would read need not be what the
+	// others read. It wraps ErrDecrypt.
+	ErrCommitment = fmt.Errorf("%w: the content key does not match the envelope's commitment", ErrDecrypt)
 )
+
+// Commitment returns the key commitment of a version 2 envelope with the
+// given id: HMAC-SHA256(key, protocol.CommitBytes(id)).
+func Commitment(key []byte, msgID string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(protocol.CommitBytes(msgID))
+	return m.Sum(nil)
+}
 
 // contentKeyBytes is the size of a message's AES-256-GCM content key.
 const contentKeyBytes = 32
@@ -51,8 +67,9 @@ func NewID() string {
 //
 // hdr supplies the cleartext header: ID, Conv, From, Created and Flags (its
 // Keys, Nonce, Body and Sig are ignored), and Blobs, which is copied as it
-// is and is not signed (PROTOCOL.md section 8). V and Suite default to 1 and
-// protocol.SuiteX25519AES256, and an empty ID is replaced by NewID, so a
+// is and is not signed (PROTOCOL.md section 8). V and Suite default to
+// protocol.EnvelopeVersion and protocol.SuiteX25519AES256 (Seal makes no
+// version 1 envelopes), and an empty ID is replaced by NewID, so a
 // caller that wants an idempotent resend passes the same ID again. signKey
 // must be the private key of device hdr.From.Device.
 //
@@ -71,12 +88,12 @@ func Seal(hdr protocol.Envelope, recipients []Recipient, plaintext []byte, signK
 		Blobs: hdr.Blobs, // outside the signature: for the server only
 	}
 	if env.V == 0 {
-		env.V = 1
+		env.V = protocol.EnvelopeVersion
 	}
 	if env.Suite == 0 {
 		env.Suite = protocol.SuiteX25519AES256
 	}
-	if env.V != 1 || env.Suite != protocol.SuiteX25519AES256 {
+	if env.V != protocol.EnvelopeVersion || env.Suite != protocol.SuiteX25519AES256 {
 		return nil, ErrUnsupported
 	}
 	if env.ID == "" {
@@ -86,6 +103,7 @@ func Seal(hdr protocol.Envelope, recipients []Recipient, plaintext []byte, signK
 	key := make([]byte, contentKeyBytes)
 	rand.Read(key)
 	defer clear(key)
+	env.Commit = Commitment(key, env.ID)
 
 	env.Keys = make([]protocol.SealedKey, len(recipients))
 	for i, r := range recipients {
@@ -129,10 +147,13 @@ func Seal(hdr protocol.Envelope, recipients []Recipient, plaintext []byte, signK
 // from the sender's verified device list.
 //
 // The signature is checked first, so nothing of a forged envelope is
-// decrypted. Errors wrap ErrUnsupported, ErrSignature, ErrNotRecipient or
-// ErrDecrypt.
+// decrypted. In a version 2 envelope the content key must match the signed
+// commitment (ErrCommitment otherwise); a version 1 envelope, which has
+// none, is opened as before: the caller decides whether to accept one
+// (client accepts them only as old as the upgrade allows). Errors wrap
+// ErrUnsupported, ErrSignature, ErrNotRecipient or ErrDecrypt.
 func Open(env *protocol.Envelope, senderSign ed25519.PublicKey, me *DeviceKeys) ([]byte, error) {
-	if env.V != 1 || env.Suite != protocol.SuiteX25519AES256 {
+	if (env.V != 1 && env.V != protocol.EnvelopeVersion) || env.Suite != protocol.SuiteX25519AES256 {
 		return nil, fmt.Errorf("%w: v=%d suite=%d", ErrUnsupported, env.V, env.Suite)
 	}
 	if len(senderSign) != ed25519.PublicKeySize || protocol.DeviceID(senderSign) != env.From.Device {
@@ -160,6 +181,9 @@ func Open(env *protocol.Envelope, senderSign ed25519.PublicKey, me *DeviceKeys) 
 	defer clear(key)
 	if len(key) != contentKeyBytes || len(env.Nonce) != protocol.NonceBytes {
 		return nil, fmt.Errorf("%w: bad content key or nonce size", ErrDecrypt)
+	}
+	if env.V != 1 && !hmac.Equal(Commitment(key, env.ID), env.Commit) {
+		return nil, fmt.Errorf("%w (message %s, device %d)", ErrCommitment, env.ID, me.id)
 	}
 	gcm, err := newGCM(key)
 	if err != nil {

@@ -6,8 +6,10 @@ import (
 	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/hpke"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,7 +137,7 @@ func TestSealDefaultsAndPresetID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env.V != 1 || env.Suite != protocol.SuiteX25519AES256 || !protocol.ValidID(env.ID) {
+	if env.V != protocol.EnvelopeVersion || env.Suite != protocol.SuiteX25519AES256 || !protocol.ValidID(env.ID) || len(env.Commit) != protocol.CommitBytesLen {
 		t.Fatalf("defaults not filled: v=%d suite=%d id=%q", env.V, env.Suite, env.ID)
 	}
 	h := header(a, protocol.DirectConv(1, 2))
@@ -200,7 +202,9 @@ func TestOpenRejectsTampering(t *testing.T) {
 		mutate func(e *protocol.Envelope)
 		want   error
 	}{
-		{"version", func(e *protocol.Envelope) { e.V = 2 }, ErrUnsupported},
+		{"version", func(e *protocol.Envelope) { e.V = 3 }, ErrUnsupported},
+		{"down to version 1", func(e *protocol.Envelope) { e.V, e.Commit = 1, nil }, ErrSignature},
+		{"commit", func(e *protocol.Envelope) { e.Commit[0] ^= 1 }, ErrSignature},
 		{"suite", func(e *protocol.Envelope) { e.Suite = 2 }, ErrUnsupported},
 		{"id", func(e *protocol.Envelope) { e.ID = NewID() }, ErrSignature},
 		{"conv", func(e *protocol.Envelope) { e.Conv = "b:1:other" }, ErrSignature},
@@ -254,9 +258,10 @@ func TestOpenWrongDeviceOrSender(t *testing.T) {
 func sealManually(t *testing.T, from party, to party, id string, info func(id string, dev int64) []byte, aad func(e *protocol.Envelope) []byte, plaintext []byte) *protocol.Envelope {
 	t.Helper()
 	e := header(from, protocol.DirectConv(from.user, to.user))
-	e.V, e.Suite, e.ID = 1, protocol.SuiteX25519AES256, id
+	e.V, e.Suite, e.ID = protocol.EnvelopeVersion, protocol.SuiteX25519AES256, id
 	key := make([]byte, 32)
 	rand.Read(key)
+	e.Commit = Commitment(key, id)
 	pub, err := hpke.DHKEM(ecdh.X25519()).NewPublicKey(to.keys.EncPublic())
 	if err != nil {
 		t.Fatal(err)
@@ -306,6 +311,11 @@ func TestKnownConstruction(t *testing.T) {
 		}
 		if !ed25519.Verify(a.keys.SignPublic(), e.SignedBytes(), e.Sig) {
 			t.Fatal("sig is not over SignedBytes")
+		}
+		m := hmac.New(sha256.New, key)
+		m.Write(append([]byte("curbside/commit/v2\x00\x00\x00\x14"), id...))
+		if !bytes.Equal(e.Commit, m.Sum(nil)) {
+			t.Fatal("commit is not HMAC-SHA256(K, \"curbside/commit/v2\" || str(id))")
 		}
 	})
 	// A sender that binds the key to another message or device, or

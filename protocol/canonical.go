@@ -10,10 +10,13 @@ import "encoding/binary"
 
 // Domain-separation labels, one per signed or authenticated structure.
 const (
-	labelHeader  = "curbside/env/v1"
-	labelSig     = "curbside/sig/v1"
-	labelKeyInfo = "curbside/key/v1"
-	labelDevices = "curbside/devices/v1"
+	labelHeader   = "curbside/env/v1"
+	labelSig      = "curbside/sig/v1"
+	labelHeaderV2 = "curbside/env/v2"
+	labelSigV2    = "curbside/sig/v2"
+	labelCommit   = "curbside/commit/v2"
+	labelKeyInfo  = "curbside/key/v1"
+	labelDevices  = "curbside/devices/v1"
 )
 
 type canon []byte
@@ -28,16 +31,25 @@ func (c canon) bytes(b []byte) canon {
 
 // HeaderBytes returns the canonical encoding of the envelope's cleartext
 // header. It is the associated data of the body's AES-256-GCM encryption, so
-// any change to routing metadata makes the body fail to open.
+// any change to routing metadata makes the body fail to open. Version 2:
 //
-//	"curbside/env/v1" || u16 suite || str(id) || str(conv) ||
+//	"curbside/env/v2" || u16 suite || str(id) || str(conv) ||
 //	u64 from.user || u64 from.device || u64 created || u32 flags ||
-//	u32 len(keys) || for each key: u64 user || u64 device
+//	str(commit) || u32 len(keys) || for each key: u64 user || u64 device
+//
+// Version 1 has the label "curbside/env/v1" and no str(commit).
 func (e *Envelope) HeaderBytes() []byte {
-	c := make(canon, 0, 64+len(e.ID)+len(e.Conv)+16*len(e.Keys))
-	c = append(c, labelHeader...)
+	c := make(canon, 0, 100+len(e.ID)+len(e.Conv)+16*len(e.Keys))
+	if e.V == 1 {
+		c = append(c, labelHeader...)
+	} else {
+		c = append(c, labelHeaderV2...)
+	}
 	c = c.u16(e.Suite).str(e.ID).str(e.Conv)
 	c = c.u64(e.From.User).u64(e.From.Device).u64(e.Created).u32(e.Flags)
+	if e.V != 1 {
+		c = c.bytes(e.Commit)
+	}
 	c = c.u32(uint32(len(e.Keys)))
 	for _, k := range e.Keys {
 		c = c.u64(k.User).u64(k.Device)
@@ -47,21 +59,40 @@ func (e *Envelope) HeaderBytes() []byte {
 
 // SignedBytes returns what the sender's Ed25519 key signs:
 //
-//	"curbside/sig/v1" || HeaderBytes || for each key: str(sealed key) ||
+//	"curbside/sig/v2" || HeaderBytes || for each key: str(sealed key) ||
 //	str(nonce) || str(body)
+//
+// Version 1 has the label "curbside/sig/v1" (and its own header).
 func (e *Envelope) SignedBytes() []byte {
 	h := e.HeaderBytes()
-	n := len(labelSig) + len(h) + 8 + len(e.Nonce) + len(e.Body)
+	n := len(labelSigV2) + len(h) + 8 + len(e.Nonce) + len(e.Body)
 	for _, k := range e.Keys {
 		n += 4 + len(k.Sealed)
 	}
 	c := make(canon, 0, n)
-	c = append(c, labelSig...)
+	if e.V == 1 {
+		c = append(c, labelSig...)
+	} else {
+		c = append(c, labelSigV2...)
+	}
 	c = append(c, h...)
 	for _, k := range e.Keys {
 		c = c.bytes(k.Sealed)
 	}
 	return c.bytes(e.Nonce).bytes(e.Body)
+}
+
+// CommitBytes returns the message that a version 2 envelope's content key K
+// authenticates to commit to it: commit = HMAC-SHA256(K, CommitBytes(id)).
+// HMAC keyed with K is collision resistant in K, which AES-GCM alone is
+// not: without it one body and one signature could open to two different
+// plaintexts under two keys sealed to two recipients.
+//
+//	"curbside/commit/v2" || str(id)
+func CommitBytes(msgID string) []byte {
+	c := make(canon, 0, len(labelCommit)+4+len(msgID))
+	c = append(c, labelCommit...)
+	return c.str(msgID)
 }
 
 // KeyInfo returns the HPKE info string used when sealing a message's content

@@ -14,4 +14,8 @@ const (
 	// are gone but the device is still active. Sign in with the password
 	// again and resume the device (section 9); local history stays.
 	CloseSessionEnded = 4002
+	// CloseUpdateRequired: the client speaks an older protocol version
+	// than the server (it offered only curbside.v1). Do not reconnect:
+	// reload or update the app.
+	CloseUpdateRequired = 4003
 )

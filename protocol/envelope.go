@@ -16,6 +16,12 @@ const (
 	SuiteX25519AES256 uint16 = 1
 )
 
+// EnvelopeVersion is the envelope version clients seal and the relay
+// accepts in a send. Version 1 envelopes (no key commitment) still parse,
+// so that clients can open those queued before the upgrade; the relay
+// refuses a new one with CodeUpdateRequired.
+const EnvelopeVersion = 2
+
 // Envelope flags. They are cleartext metadata: the relay needs them to know
 // which receipts a message may receive.
 const (
@@ -36,6 +42,7 @@ const (
 	SealedKeyBytes   = 32 + 32 + 16 // HPKE enc (X25519) || AES-256-GCM(32-byte key) with tag
 	NonceBytes       = 12
 	SignatureBytes   = 64
+	CommitBytesLen   = 32 // an envelope's key commitment: HMAC-SHA256
 	PublicKeyBytes   = 32
 	MaxDevicesOfUser = 32
 	// MaxAttachments is the most attachments one message may carry, and so
@@ -69,9 +76,14 @@ type Envelope struct {
 	Created int64       `json:"created"` // sender's clock, ms since the Unix epoch
 	Flags   uint32      `json:"flags"`
 	Keys    []SealedKey `json:"keys"`
-	Nonce   []byte      `json:"nonce"`
-	Body    []byte      `json:"body"`
-	Sig     []byte      `json:"sig"`
+	// Commit (version 2) is the content key's commitment,
+	// HMAC-SHA256(K, CommitBytes(ID)): it is in the header, so the signature
+	// covers it, and a recipient whose sealed key opens to any other K
+	// refuses the message. Version 1 envelopes have none.
+	Commit []byte `json:"commit,omitempty"`
+	Nonce  []byte `json:"nonce"`
+	Body   []byte `json:"body"`
+	Sig    []byte `json:"sig"`
 	// Blobs lists the sender's own uploaded blobs the message's attachments
 	// use, in cleartext, so that the server can keep them and delete the
 	// uploads no message uses (PROTOCOL.md section 8). It is outside the
@@ -114,8 +126,12 @@ func parseEnvelope(raw []byte, checked bool) (*Envelope, error) {
 func (e *Envelope) Validate() error {
 	bad := func(format string, a ...any) error { return Errorf(CodeBadEnvelope, format, a...) }
 	switch {
-	case e.V != 1:
-		return bad("unsupported envelope version %d (this server speaks 1)", e.V)
+	case e.V != 1 && e.V != EnvelopeVersion:
+		return bad("unsupported envelope version %d (this server speaks %d)", e.V, EnvelopeVersion)
+	case e.V == EnvelopeVersion && len(e.Commit) != CommitBytesLen:
+		return bad("commit must be %d bytes", CommitBytesLen)
+	case e.V == 1 && e.Commit != nil:
+		return bad("a version 1 envelope has no commit")
 	case e.Suite != SuiteX25519AES256:
 		return bad("unsupported suite %d", e.Suite)
 	case !ValidID(e.ID):

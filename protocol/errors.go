@@ -57,6 +57,7 @@ const (
 	CodeMailFailed         Code = "mail_failed"             // the mail server refused or could not be reached
 	CodePushRefused        Code = "push_refused"            // the browser's push service is not one the server sends to
 	CodePushUnavailable    Code = "push_unavailable"        // Web Push is turned off on this server
+	CodeUpdateRequired     Code = "update_required"         // the client speaks an older protocol version than the server
 	CodeInternal           Code = "internal"                // a server fault; details are in the server's log
 )
 
@@ -110,6 +111,7 @@ var catalogue = map[Code]codeInfo{
 	CodeMailFailed:         {http.StatusBadGateway, "The email could not be sent. Check the email settings; the server's log has the details."},
 	CodePushRefused:        {http.StatusBadRequest, "Notifications cannot be turned on in this browser: its notification service is not one your practice's server sends to. Ask your administrator."},
 	CodePushUnavailable:    {http.StatusNotFound, "Notifications that wake the app are turned off on this server. Keep Curbside open to receive messages, or ask your administrator."},
+	CodeUpdateRequired:     {http.StatusUpgradeRequired, "This version of Curbside is out of date. Reload the page to update it."},
 	CodeInternal:           {http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell your administrator."},
 }
 

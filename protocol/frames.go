@@ -11,17 +11,23 @@ import (
 
 // Version is the relay protocol version a server speaks; it is sent in the
 // hello frame and in the WebSocket subprotocol name.
-const Version = 1
+const Version = 2
 
 // Subprotocol is the WebSocket subprotocol clients must offer.
-const Subprotocol = "curbside.v1"
+const Subprotocol = "curbside.v2"
+
+// SubprotocolV1 is the subprotocol of version 1. The relay still agrees to
+// it, but only to tell such a client, in an error frame of code
+// CodeUpdateRequired and a CloseUpdateRequired close, that it must be
+// updated: it serves nothing else to it.
+const SubprotocolV1 = "curbside.v1"
 
 // Client frame types (client → server).
 const (
 	TSend     = "send"     // env: an Envelope
 	TAck      = "ack"      // seqs: queue items the device now holds durably
-	TReceipt  = "receipt"  // msg, kind: read | acknowledged
-	TRecall   = "recall"   // msg: a message this user sent
+	TReceipt  = "receipt"  // msg, kind: delivered | read | acknowledged, conv, at, sig
+	TRecall   = "recall"   // msg: a message this user sent, conv, at, sig
 	TPresence = "presence" // status: available | away | dnd
 	TDetails  = "details"  // msg: a message this user sent
 	TContact  = "contact"  // user: someone this user opened a direct conversation with
@@ -80,6 +86,9 @@ type ClientFrame struct {
 	Status string          `json:"status,omitempty"`
 	User   int64           `json:"user,omitempty"`
 	Conv   string          `json:"conv,omitempty"`
+	// At and Sig sign a receipt or recall (with Conv): see Attestation.
+	At  int64  `json:"at,omitempty"`
+	Sig []byte `json:"sig,omitempty"`
 
 	// Envelope is the parsed Env of a send frame.
 	Envelope *Envelope `json:"-"`
@@ -154,10 +163,20 @@ func DecodeClientFrame(raw []byte) (*ClientFrame, error) {
 		if !ValidID(f.Msg) {
 			return bad("receipt needs a valid msg id")
 		}
-		if f.Kind != ReceiptRead && f.Kind != ReceiptAcknowledged {
-			return bad("receipt kind must be %q or %q", ReceiptRead, ReceiptAcknowledged)
+		if f.Kind != ReceiptDelivered && f.Kind != ReceiptRead && f.Kind != ReceiptAcknowledged {
+			return bad("receipt kind must be %q, %q or %q", ReceiptDelivered, ReceiptRead, ReceiptAcknowledged)
 		}
-	case TRecall, TDetails:
+		if err := validSigned(f.Conv, f.At, f.Sig); err != nil {
+			return &f, err
+		}
+	case TRecall:
+		if !ValidID(f.Msg) {
+			return bad("recall needs a valid msg id")
+		}
+		if err := validSigned(f.Conv, f.At, f.Sig); err != nil {
+			return &f, err
+		}
+	case TDetails:
 		if !ValidID(f.Msg) {
 			return bad("%s needs a valid msg id", f.Type)
 		}
@@ -219,15 +238,30 @@ type ErrorFrame struct {
 	Seqs []int64 `json:"seqs,omitempty"`
 }
 
-// Event is a queued server frame other than a message: a receipt or a recall.
+// Event is a queued server frame other than a message: a receipt or a
+// recall, carrying the signing device's attestation (Conv, At, Sig with
+// User and Device) as that device sent it.
 type Event struct {
 	Type   string `json:"type"` // TReceipt or TRecall
 	Seq    int64  `json:"seq"`
 	Msg    string `json:"msg"`
-	User   int64  `json:"user,omitempty"`   // receipt: the recipient it is about
-	Device int64  `json:"device,omitempty"` // receipt: the recipient's device, if one
+	User   int64  `json:"user,omitempty"`   // the signer: a receipt's recipient, a recall's sender
+	Device int64  `json:"device,omitempty"` // the signing device
 	Kind   string `json:"kind,omitempty"`   // receipt kind
-	TS     int64  `json:"ts"`
+	TS     int64  `json:"ts"`               // the server's time, unsigned
+	Conv   string `json:"conv,omitempty"`   // signed: the message's conversation
+	At     int64  `json:"at,omitempty"`     // signed: the signer's time
+	Sig    []byte `json:"sig,omitempty"`    // Ed25519 over Attestation.SignedBytes
+}
+
+// Attestation returns what a receipt or recall event claims its signer
+// signed; verify Sig over its SignedBytes with the signer's key.
+func (e *Event) Attestation() *Attestation {
+	kind := e.Kind
+	if e.Type == TRecall {
+		kind = RecallKind
+	}
+	return &Attestation{Kind: kind, Msg: e.Msg, Conv: e.Conv, At: e.At, User: e.User, Device: e.Device}
 }
 
 // Presence is an ephemeral presence update.
@@ -334,6 +368,8 @@ type ServerFrame struct {
 	Device int64           `json:"device,omitempty"`
 	Kind   string          `json:"kind,omitempty"`
 	Status string          `json:"status,omitempty"`
+	At     int64           `json:"at,omitempty"`  // a receipt's or recall's signed time
+	Sig    []byte          `json:"sig,omitempty"` // its signature
 	// details
 	Conv         string            `json:"conv,omitempty"`
 	Created      int64             `json:"created,omitempty"`

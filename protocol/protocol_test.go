@@ -161,8 +161,9 @@ func TestDecodeClientFrame(t *testing.T) {
 	ok := []string{
 		`{"type":"send","env":` + string(env) + `}`,
 		`{"type":"ack","seqs":[1,2,3]}`,
-		`{"type":"receipt","msg":"AAAAAAAAAAAAAAAAAAAAAA","kind":"read"}`,
-		`{"type":"recall","msg":"AAAAAAAAAAAAAAAAAAAAAA"}`,
+		`{"type":"receipt","msg":"AAAAAAAAAAAAAAAAAAAAAA","kind":"read","conv":"d:1:2","at":5,"sig":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="}`,
+		`{"type":"receipt","msg":"AAAAAAAAAAAAAAAAAAAAAA","kind":"delivered","conv":"g:7","at":5,"sig":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="}`,
+		`{"type":"recall","msg":"AAAAAAAAAAAAAAAAAAAAAA","conv":"d:1:2","at":5,"sig":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="}`,
 		`{"type":"presence","status":"dnd"}`,
 		`{"type":"details","msg":"AAAAAAAAAAAAAAAAAAAAAA","ref":"r1"}`,
 		`{"type":"typing","conv":"d:1:2"}`,
@@ -178,11 +179,16 @@ func TestDecodeClientFrame(t *testing.T) {
 		t.Errorf("send frame: envelope %v ref %q", f.Envelope, f.Ref)
 	}
 	bad := map[string]Code{
-		`not json`:                                   CodeBadFrame,
-		`{"type":"send"}`:                            CodeBadFrame,
-		`{"type":"ack","seqs":[]}`:                   CodeBadFrame,
-		`{"type":"ack","seqs":[-1]}`:                 CodeBadFrame,
-		`{"type":"receipt","msg":"x"}`:               CodeBadFrame,
+		`not json`:                     CodeBadFrame,
+		`{"type":"send"}`:              CodeBadFrame,
+		`{"type":"ack","seqs":[]}`:     CodeBadFrame,
+		`{"type":"ack","seqs":[-1]}`:   CodeBadFrame,
+		`{"type":"receipt","msg":"x"}`: CodeBadFrame,
+		// Version 2: a receipt or recall is signed, or refused.
+		`{"type":"receipt","msg":"AAAAAAAAAAAAAAAAAAAAAA","kind":"read"}`:                     CodeBadFrame,
+		`{"type":"recall","msg":"AAAAAAAAAAAAAAAAAAAAAA"}`:                                    CodeBadFrame,
+		`{"type":"recall","msg":"AAAAAAAAAAAAAAAAAAAAAA","conv":"d:1:2","at":5,"sig":"AAAA"}`: CodeBadFrame,
+		`{"type":"receipt","msg":"AAAAAAAAAAAAAAAAAAAAAA","kind":"read","conv":"x","at":5,"sig":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="}`: CodeBadFrame,
 		`{"type":"presence","status":"gone"}`:        CodeBadFrame,
 		`{"type":"warp"}`:                            CodeBadFrame,
 		`{"type":"typing"}`:                          CodeBadFrame,

@@ -296,7 +296,7 @@ func TestSendForwardsTheCheckedBytes(t *testing.T) {
 
 	env := aliceToBob()
 	raw, _ := json.Marshal(env)
-	sent := strings.Replace(string(raw), `"v":1,`, ` "v" : 1 , "later":{"x":[1,{"y":"z"}]},`, 1)
+	sent := strings.Replace(string(raw), `"v":2,`, ` "v" : 2 , "later":{"x":[1,{"y":"z"}]},`, 1)
 	a.write([]byte(`{"type":"send","env":` + sent + ` }`))
 	wantAccepted(t, a.next(), env.ID, false)
 	if f := b.next(); f.Type != protocol.TMsg || string(f.Env) != sent {

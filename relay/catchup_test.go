@@ -107,6 +107,19 @@ func TestAckReceiptReachesSender(t *testing.T) {
 	}
 }
 
+// signedFrame is a receipt (or, with kind "", a recall) frame with the
+// signed part a client adds. The relay does not verify the signature
+// (clients do), so a recognisable filler stands in for it.
+func signedFrame(typ, msg, kind, conv, ref string) map[string]any {
+	sig := make([]byte, protocol.SignatureBytes)
+	sig[0] = 7
+	f := map[string]any{"type": typ, "msg": msg, "conv": conv, "at": 1234, "sig": sig, "ref": ref}
+	if kind != "" {
+		f["kind"] = kind
+	}
+	return f
+}
+
 // Receipts, recalls and details travel through the relay with the store's
 // refusals turned into error frames that carry the store's reason.
 func TestReceiptRecallDetails(t *testing.T) {
@@ -120,28 +133,53 @@ func TestReceiptRecallDetails(t *testing.T) {
 	a.sendOK(env)
 	wantMsg(t, b.next(), env)
 
-	b.writeJSON(map[string]any{"type": protocol.TReceipt, "msg": env.ID, "kind": protocol.ReceiptRead, "ref": "read-1"})
+	// A receipt naming another conversation than the message's is refused.
+	b.writeJSON(signedFrame(protocol.TReceipt, env.ID, protocol.ReceiptRead, "g:77", "read-0"))
+	wantError(t, b.next(), protocol.CodeForbidden, "read-0")
+
+	b.writeJSON(signedFrame(protocol.TReceipt, env.ID, protocol.ReceiptRead, env.Conv, "read-1"))
 	if f := b.next(); f.Type != protocol.TOK || f.Ref != "read-1" {
 		t.Fatalf("got %s, want ok", f)
 	}
-	kinds := []string{a.next().Kind, a.next().Kind}
+	got2 := []frame{a.next(), a.next()}
+	kinds := []string{got2[0].Kind, got2[1].Kind}
 	if !slices.Equal(kinds, []string{protocol.ReceiptDelivered, protocol.ReceiptRead}) {
 		t.Fatalf("sender got receipts %v, want delivered then read", kinds)
+	}
+	// The read receipt carries the device's attestation as it was sent;
+	// the implied delivered one is the server's own, unsigned.
+	if r := got2[1]; r.Conv != env.Conv || r.At != 1234 || len(r.Sig) != protocol.SignatureBytes || r.Sig[0] != 7 || r.User != bob || r.Device != bobA {
+		t.Fatalf("read receipt %+v does not carry the signed attestation", r)
+	}
+	if len(got2[0].Sig) != 0 {
+		t.Fatalf("the implied delivered receipt carries a signature %x", got2[0].Sig)
+	}
+	// A signed delivered receipt is passed on once, beside the server's.
+	b.writeJSON(signedFrame(protocol.TReceipt, env.ID, protocol.ReceiptDelivered, env.Conv, "dlv-1"))
+	if f := b.next(); f.Type != protocol.TOK {
+		t.Fatalf("got %s, want ok", f)
+	}
+	if r := a.next(); r.Kind != protocol.ReceiptDelivered || len(r.Sig) != protocol.SignatureBytes {
+		t.Fatalf("sender got %+v, want the signed delivered receipt", r)
+	}
+	b.writeJSON(signedFrame(protocol.TReceipt, env.ID, protocol.ReceiptDelivered, env.Conv, "dlv-2"))
+	if f := b.next(); f.Type != protocol.TOK {
+		t.Fatalf("got %s, want ok", f)
 	}
 
 	// Acknowledging a message that did not ask for it, and a receipt from
 	// someone who is not a recipient, are refused with the store's words.
-	b.writeJSON(map[string]any{"type": protocol.TReceipt, "msg": env.ID, "kind": protocol.ReceiptAcknowledged, "ref": "ack-2"})
+	b.writeJSON(signedFrame(protocol.TReceipt, env.ID, protocol.ReceiptAcknowledged, env.Conv, "ack-2"))
 	f := b.next()
 	wantError(t, f, protocol.CodeForbidden, "ack-2")
 	if f.Message != "this message did not request acknowledgement" {
 		t.Fatalf("message %q, want the store's reason", f.Message)
 	}
-	c.writeJSON(map[string]any{"type": protocol.TReceipt, "msg": env.ID, "kind": protocol.ReceiptRead, "ref": "read-c"})
+	c.writeJSON(signedFrame(protocol.TReceipt, env.ID, protocol.ReceiptRead, env.Conv, "read-c"))
 	wantError(t, c.next(), protocol.CodeForbidden, "read-c")
 
 	// Only the sender may recall or ask for details.
-	b.writeJSON(map[string]any{"type": protocol.TRecall, "msg": env.ID, "ref": "recall-b"})
+	b.writeJSON(signedFrame(protocol.TRecall, env.ID, "", env.Conv, "recall-b"))
 	wantError(t, b.next(), protocol.CodeForbidden, "recall-b")
 	b.writeJSON(map[string]any{"type": protocol.TDetails, "msg": env.ID, "ref": "details-b"})
 	wantError(t, b.next(), protocol.CodeForbidden, "details-b")
@@ -155,12 +193,12 @@ func TestReceiptRecallDetails(t *testing.T) {
 		t.Fatalf("details %s", d)
 	}
 
-	a.writeJSON(map[string]any{"type": protocol.TRecall, "msg": env.ID, "ref": "recall-a"})
+	a.writeJSON(signedFrame(protocol.TRecall, env.ID, "", env.Conv, "recall-a"))
 	if f := a.next(); f.Type != protocol.TOK || f.Ref != "recall-a" {
 		t.Fatalf("got %s, want ok", f)
 	}
-	if f := b.next(); f.Type != protocol.TRecall || f.Msg != env.ID || f.Seq <= 0 {
-		t.Fatalf("recipient got %s, want a recall of %s", f, env.ID)
+	if f := b.next(); f.Type != protocol.TRecall || f.Msg != env.ID || f.Seq <= 0 || f.User != alice || f.Device != aliceA || f.Conv != env.Conv || len(f.Sig) != protocol.SignatureBytes {
+		t.Fatalf("recipient got %+v, want a signed recall of %s", f, env.ID)
 	}
 	// Bob's offline second device gets the read receipt (it was read
 	// elsewhere) and the recall, not the message.

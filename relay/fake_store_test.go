@@ -383,14 +383,27 @@ func (f *fakeStore) AckAsync(ctx context.Context, user, device int64, seqs []int
 // receipt records a receipt the first time and queues it for the sender's
 // devices (and the recipient's other devices); call under mu.
 func (f *fakeStore) receipt(m *fakeMsg, user, device int64, kind string, now int64, toOwn bool) []model.Item {
+	return f.signedReceipt(m, user, device, kind, nil, now, toOwn)
+}
+
+// signedReceipt is receipt carrying a device's attestation; a signed
+// delivered receipt is recorded apart from the server's unsigned one.
+func (f *fakeStore) signedReceipt(m *fakeMsg, user, device int64, kind string, signed *protocol.Signed, now int64, toOwn bool) []model.Item {
 	if m.receipts[user] == nil {
 		m.receipts[user] = map[string]int64{}
 	}
-	if m.receipts[user][kind] != 0 {
+	key := kind
+	if signed != nil && kind == protocol.ReceiptDelivered {
+		key = "delivered, signed"
+	}
+	if m.receipts[user][key] != 0 {
 		return nil
 	}
-	m.receipts[user][kind] = now
+	m.receipts[user][key] = now
 	ev := &protocol.Event{Type: protocol.TReceipt, Msg: m.id, User: user, Device: device, Kind: kind, TS: now}
+	if signed != nil {
+		ev.Conv, ev.At, ev.Sig = signed.Conv, signed.At, signed.Sig
+	}
 	targets := slices.Clone(f.devices[m.sender])
 	if toOwn {
 		for _, d := range f.devices[user] {
@@ -406,7 +419,7 @@ func (f *fakeStore) receipt(m *fakeMsg, user, device int64, kind string, now int
 	return items
 }
 
-func (f *fakeStore) ReceiptAsync(ctx context.Context, user, device int64, msgID, kind string, done func(error)) error {
+func (f *fakeStore) ReceiptAsync(ctx context.Context, user, device int64, msgID, kind string, signed protocol.Signed, done func(error)) error {
 	return f.submit(func() ([]model.Item, error) {
 		m := f.msgs[msgID]
 		if m == nil {
@@ -418,13 +431,16 @@ func (f *fakeStore) ReceiptAsync(ctx context.Context, user, device int64, msgID,
 		if kind == protocol.ReceiptAcknowledged && m.flags&protocol.FlagAckRequested == 0 {
 			return nil, model.Refuse(model.ErrForbidden, "this message did not request acknowledgement")
 		}
+		if signed.Conv != m.conv {
+			return nil, model.Refuse(model.ErrForbidden, "the receipt names another conversation than the message's")
+		}
 		now := time.Now().UnixMilli()
 		items := f.receipt(m, user, device, protocol.ReceiptDelivered, now, false)
-		return append(items, f.receipt(m, user, device, kind, now, true)...), nil
+		return append(items, f.signedReceipt(m, user, device, kind, &signed, now, kind != protocol.ReceiptDelivered)...), nil
 	}, done)
 }
 
-func (f *fakeStore) RecallAsync(ctx context.Context, user int64, msgID string, done func(error)) error {
+func (f *fakeStore) RecallAsync(ctx context.Context, user, device int64, msgID string, signed protocol.Signed, done func(error)) error {
 	return f.submit(func() ([]model.Item, error) {
 		m := f.msgs[msgID]
 		if m == nil {
@@ -433,11 +449,15 @@ func (f *fakeStore) RecallAsync(ctx context.Context, user int64, msgID string, d
 		if m.sender != user {
 			return nil, model.Refuse(model.ErrForbidden, "only the sender can recall a message")
 		}
+		if signed.Conv != m.conv {
+			return nil, model.Refuse(model.ErrForbidden, "the recall names another conversation than the message's")
+		}
 		if m.recalled {
 			return nil, nil
 		}
 		m.recalled = true
-		ev := &protocol.Event{Type: protocol.TRecall, Msg: msgID, TS: time.Now().UnixMilli()}
+		ev := &protocol.Event{Type: protocol.TRecall, Msg: msgID, User: user, Device: device, TS: time.Now().UnixMilli(),
+			Conv: signed.Conv, At: signed.At, Sig: signed.Sig}
 		var items []model.Item
 		for _, d := range m.devices {
 			f.queues[d] = slices.DeleteFunc(f.queues[d], func(it model.Item) bool {

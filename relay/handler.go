@@ -36,11 +36,17 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	user, device := c.User, c.Device
 	conn, err := websocket.Accept(w, req, &websocket.AcceptOptions{
-		Subprotocols:    []string{protocol.Subprotocol},
+		// The old version is agreed to only to be told to update, in words
+		// the app can show, rather than failing the handshake with nothing.
+		Subprotocols:    []string{protocol.Subprotocol, protocol.SubprotocolV1},
 		CompressionMode: websocket.CompressionDisabled, // ciphertext does not compress; a compressor per connection costs memory
 	})
 	if err != nil {
 		return // Accept has written the HTTP error
+	}
+	if conn.Subprotocol() == protocol.SubprotocolV1 {
+		r.refuseOldVersion(req.Context(), conn, user, device)
+		return
 	}
 	if conn.Subprotocol() != protocol.Subprotocol {
 		conn.Close(websocket.StatusPolicyViolation, "offer the "+protocol.Subprotocol+" subprotocol")
@@ -55,6 +61,23 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer r.unregister(s)
 	r.checkSession(s)
 	r.run(req.Context(), s)
+}
+
+// refuseOldVersion answers a client that offered only curbside.v1: one
+// error frame of code update_required, then a CloseUpdateRequired close.
+// Nothing is read from it and nothing of its queue is sent: a version 1
+// client would sign its receipts with nothing and seal without a key
+// commitment, which version 2 clients refuse.
+func (r *Relay) refuseOldVersion(ctx context.Context, conn *websocket.Conn, user, device int64) {
+	r.log.Info("relay: refused a client of protocol version 1", "user", user, "device", device)
+	b, _ := json.Marshal(protocol.ErrorFrame{Type: protocol.TError, Code: protocol.CodeUpdateRequired, Message: protocol.CodeUpdateRequired.Message()})
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := conn.Write(wctx, websocket.MessageText, b); err != nil {
+		conn.CloseNow()
+		return
+	}
+	conn.Close(protocol.CloseUpdateRequired, "update the app: the server speaks "+protocol.Subprotocol)
 }
 
 func (r *Relay) register(s *session) bool {
@@ -205,11 +228,11 @@ func (r *Relay) handle(ctx context.Context, s *session, data []byte) {
 		r.ack(ctx, s, f, release)
 	case protocol.TReceipt:
 		r.replyOK(s, f.Ref, release, func(done func(error)) error {
-			return r.store.ReceiptAsync(ctx, s.user, s.device, f.Msg, f.Kind, done)
+			return r.store.ReceiptAsync(ctx, s.user, s.device, f.Msg, f.Kind, protocol.Signed{Conv: f.Conv, At: f.At, Sig: f.Sig}, done)
 		})
 	case protocol.TRecall:
 		r.replyOK(s, f.Ref, release, func(done func(error)) error {
-			return r.store.RecallAsync(ctx, s.user, f.Msg, done)
+			return r.store.RecallAsync(ctx, s.user, s.device, f.Msg, protocol.Signed{Conv: f.Conv, At: f.At, Sig: f.Sig}, done)
 		})
 	case protocol.TPresence:
 		r.pres.set(s.user, f.Status)

@@ -420,8 +420,8 @@ func newID(tag string) string {
 
 func newEnv(conv string, from protocol.Party, to ...protocol.Party) *protocol.Envelope {
 	e := &protocol.Envelope{
-		V: 1, Suite: protocol.SuiteX25519AES256, ID: newID("m"), Conv: conv, From: from,
-		Created: time.Now().UnixMilli(), Nonce: make([]byte, protocol.NonceBytes),
+		V: protocol.EnvelopeVersion, Suite: protocol.SuiteX25519AES256, ID: newID("m"), Conv: conv, From: from,
+		Created: time.Now().UnixMilli(), Commit: make([]byte, protocol.CommitBytesLen), Nonce: make([]byte, protocol.NonceBytes),
 		Body: bytes.Repeat([]byte{0xb0}, 32), Sig: make([]byte, protocol.SignatureBytes),
 	}
 	for _, p := range to {

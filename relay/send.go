@@ -67,6 +67,11 @@ func (r *Relay) send(ctx context.Context, s *session, env *protocol.Envelope, ra
 // recipient and of the sender's other devices.
 func (r *Relay) authorise(ctx context.Context, s *session, env *protocol.Envelope, raw []byte) (*model.NewMessage, [][2]int64, error) {
 	forbid := func(format string, a ...any) error { return protocol.Errorf(protocol.CodeForbidden, format, a...) }
+	if env.V != protocol.EnvelopeVersion {
+		// Version 1 envelopes still parse, for the clients that open those
+		// queued before the upgrade; a new one is taken from no one.
+		return nil, nil, protocol.Errorf(protocol.CodeUpdateRequired, "%s", protocol.CodeUpdateRequired.Message())
+	}
 	if env.From.User != s.user || env.From.Device != s.device {
 		return nil, nil, forbid("from must be this session's user %d and device %d", s.user, s.device)
 	}

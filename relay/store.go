@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/curbside-health/curbside/model"
+	"github.com/curbside-health/curbside/protocol"
 )
 
 // Store is everything the relay needs from storage. It is deliberately
@@ -28,8 +29,11 @@ type Store interface {
 	AcceptAsync(ctx context.Context, m *model.NewMessage, done func(model.AcceptResult, error)) error
 	Accepted(ctx context.Context, msgID string, sender int64, digest []byte) (ts int64, ok bool, err error)
 	AckAsync(ctx context.Context, user, device int64, seqs []int64, done func(error)) error
-	ReceiptAsync(ctx context.Context, user, device int64, msgID, kind string, done func(error)) error
-	RecallAsync(ctx context.Context, user int64, msgID string, done func(error)) error
+	// ReceiptAsync and RecallAsync queue the signing device's attestation
+	// with the event; they check the signed conversation against the
+	// message's, not the signature (clients verify it).
+	ReceiptAsync(ctx context.Context, user, device int64, msgID, kind string, signed protocol.Signed, done func(error)) error
+	RecallAsync(ctx context.Context, user, device int64, msgID string, signed protocol.Signed, done func(error)) error
 	Details(ctx context.Context, user int64, msgID string) (*model.MessageStatus, error)
 	// Pending may return fewer than limit items though more are waiting
 	// (a page is bounded in bytes too); an empty page means none is.

@@ -293,7 +293,24 @@ func (s *Store) AckAsync(ctx context.Context, user, device int64, seqs []int64, 
 // (and, when toOwnDevices, for the recipient's other devices, so they know
 // the message was read elsewhere).
 func (s *Store) receipt(tx *sql.Tx, q *queuer, msgRow int64, msgID string, sender, user, device int64, kind string, now, expires int64, toOwnDevices bool) error {
-	res, err := s.stmt(tx, stmtReceiptInsert).Exec(msgRow, user, receiptKinds[kind], now)
+	return s.queueReceipt(tx, q, msgRow, msgID, sender, user, device, kind, nil, now, expires, toOwnDevices)
+}
+
+// kindDeliveredSigned is the stored kind of the first signed delivered
+// receipt of a recipient user: the unsigned one (kind 1) is the server's
+// own record, made when a device acks, and the signed one is queued once
+// besides it.
+const kindDeliveredSigned = 4
+
+// queueReceipt is receipt with the signing device's attestation, which the
+// queued event carries as the device sent it; signed nil is the server's
+// own unsigned record (a delivered receipt made by an ack).
+func (s *Store) queueReceipt(tx *sql.Tx, q *queuer, msgRow int64, msgID string, sender, user, device int64, kind string, signed *protocol.Signed, now, expires int64, toOwnDevices bool) error {
+	stored := receiptKinds[kind]
+	if signed != nil && kind == protocol.ReceiptDelivered {
+		stored = kindDeliveredSigned
+	}
+	res, err := s.stmt(tx, stmtReceiptInsert).Exec(msgRow, user, stored, now)
 	if err != nil {
 		return err
 	}
@@ -301,6 +318,9 @@ func (s *Store) receipt(tx *sql.Tx, q *queuer, msgRow int64, msgID string, sende
 		return nil // already recorded; the first time stands
 	}
 	ev := protocol.Event{Type: protocol.TReceipt, Msg: msgID, User: user, Device: device, Kind: kind, TS: now}
+	if signed != nil {
+		ev.Conv, ev.At, ev.Sig = signed.Conv, signed.At, signed.Sig
+	}
 	targets, err := activeDeviceIDs(s.stmt(tx, stmtActiveDevices), sender)
 	if err != nil {
 		return err
@@ -372,16 +392,18 @@ func (s *Store) meta(q interface {
 	return &m, nil
 }
 
-// Receipt records a read or acknowledged receipt from a recipient's device
-// and queues it for the sender's devices and the recipient's other devices.
+// Receipt records a signed delivered, read or acknowledged receipt from a
+// recipient's device and queues it, signature and all, for the sender's
+// devices (and, read or acknowledged, for the recipient's other devices).
 // Repeats are ignored. Acknowledging a message that did not request it is
-// ErrForbidden, as is any receipt from a user who is not a recipient.
-func (s *Store) Receipt(ctx context.Context, user, device int64, msgID, kind string) error {
-	return wait(func(done func(error)) error { return s.ReceiptAsync(ctx, user, device, msgID, kind, done) })
+// ErrForbidden, as is any receipt from a user who is not a recipient, or
+// one whose signed conversation is not the message's.
+func (s *Store) Receipt(ctx context.Context, user, device int64, msgID, kind string, signed protocol.Signed) error {
+	return wait(func(done func(error)) error { return s.ReceiptAsync(ctx, user, device, msgID, kind, signed, done) })
 }
 
 // ReceiptAsync is Receipt that returns once queued; done reports the outcome.
-func (s *Store) ReceiptAsync(ctx context.Context, user, device int64, msgID, kind string, done func(error)) error {
+func (s *Store) ReceiptAsync(ctx context.Context, user, device int64, msgID, kind string, signed protocol.Signed, done func(error)) error {
 	return s.submitItemsAsync(ctx, func(tx *sql.Tx, q *queuer) error {
 		m, err := s.meta(tx, msgID)
 		if err != nil {
@@ -389,6 +411,9 @@ func (s *Store) ReceiptAsync(ctx context.Context, user, device int64, msgID, kin
 		}
 		if !contains(m.recipients, user) {
 			return model.Refuse(model.ErrForbidden, "you are not a recipient of this message")
+		}
+		if signed.Conv != m.conv {
+			return model.Refuse(model.ErrForbidden, "the receipt names another conversation than the message's")
 		}
 		if kind == protocol.ReceiptAcknowledged && m.flags&protocol.FlagAckRequested == 0 {
 			return model.Refuse(model.ErrForbidden, "this message did not request acknowledgement")
@@ -398,19 +423,20 @@ func (s *Store) ReceiptAsync(ctx context.Context, user, device int64, msgID, kin
 		if err := s.receipt(tx, q, m.row, msgID, m.sender, user, device, protocol.ReceiptDelivered, now, m.expires, false); err != nil {
 			return err
 		}
-		return s.receipt(tx, q, m.row, msgID, m.sender, user, device, kind, now, m.expires, true)
+		return s.queueReceipt(tx, q, m.row, msgID, m.sender, user, device, kind, &signed, now, m.expires, kind != protocol.ReceiptDelivered)
 	}, done)
 }
 
 // Recall withdraws a message its sender sent: every undelivered copy is
-// deleted, and every device it was sent to gets a recall event, which
-// clients obey by deleting the message. Recalling twice is harmless.
-func (s *Store) Recall(ctx context.Context, user int64, msgID string) error {
-	return wait(func(done func(error)) error { return s.RecallAsync(ctx, user, msgID, done) })
+// deleted, and every device it was sent to gets a recall event carrying
+// the sending device's signature, which clients obey (once it verifies) by
+// deleting the message. Recalling twice is harmless.
+func (s *Store) Recall(ctx context.Context, user, device int64, msgID string, signed protocol.Signed) error {
+	return wait(func(done func(error)) error { return s.RecallAsync(ctx, user, device, msgID, signed, done) })
 }
 
 // RecallAsync is Recall that returns once queued; done reports the outcome.
-func (s *Store) RecallAsync(ctx context.Context, user int64, msgID string, done func(error)) error {
+func (s *Store) RecallAsync(ctx context.Context, user, device int64, msgID string, signed protocol.Signed, done func(error)) error {
 	return s.submitItemsAsync(ctx, func(tx *sql.Tx, q *queuer) error {
 		m, err := s.meta(tx, msgID)
 		if err != nil {
@@ -419,6 +445,9 @@ func (s *Store) RecallAsync(ctx context.Context, user int64, msgID string, done 
 		if m.sender != user {
 			return model.Refuse(model.ErrForbidden, "only the sender can recall a message")
 		}
+		if signed.Conv != m.conv {
+			return model.Refuse(model.ErrForbidden, "the recall names another conversation than the message's")
+		}
 		if m.recalled {
 			return nil
 		}
@@ -426,7 +455,8 @@ func (s *Store) RecallAsync(ctx context.Context, user int64, msgID string, done 
 			return err
 		}
 		now := nowMS()
-		ev := protocol.Event{Type: protocol.TRecall, Msg: msgID, TS: now}
+		ev := protocol.Event{Type: protocol.TRecall, Msg: msgID, User: user, Device: device, TS: now,
+			Conv: signed.Conv, At: signed.At, Sig: signed.Sig}
 		for _, d := range m.devices {
 			if _, err := tx.Exec(`DELETE FROM queue WHERE device_id = ? AND kind = 1 AND message = ?`, d, m.row); err != nil {
 				return err

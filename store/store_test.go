@@ -128,14 +128,29 @@ func TestMessageLifecycle(t *testing.T) {
 		t.Fatalf("ciphertext kept after every device acked")
 	}
 
-	if err := s.Receipt(ctx, bob, 21, m.Env.ID, protocol.ReceiptRead); err != nil {
+	signed := protocol.Signed{Conv: m.Env.Conv, At: 99, Sig: make([]byte, 64)}
+	if err := s.Receipt(ctx, bob, 21, m.Env.ID, protocol.ReceiptRead, protocol.Signed{Conv: "g:1", At: 99, Sig: make([]byte, 64)}); !errors.Is(err, model.ErrForbidden) {
+		t.Fatalf("a receipt naming another conversation: %v", err)
+	}
+	if err := s.Receipt(ctx, bob, 21, m.Env.ID, protocol.ReceiptRead, signed); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Receipt(ctx, bob, 21, m.Env.ID, protocol.ReceiptAcknowledged); err != nil {
+	if err := s.Receipt(ctx, bob, 21, m.Env.ID, protocol.ReceiptAcknowledged, signed); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Receipt(ctx, alice, 11, m.Env.ID, protocol.ReceiptRead); !errors.Is(err, model.ErrForbidden) {
+	if err := s.Receipt(ctx, alice, 11, m.Env.ID, protocol.ReceiptRead, signed); !errors.Is(err, model.ErrForbidden) {
 		t.Fatalf("sender's own read receipt: %v", err)
+	}
+	// The queued events carry the signed attestation as it was given.
+	evs, _ := s.Pending(ctx, 11, 0, 100)
+	var read *protocol.Event
+	for _, it := range evs {
+		if it.Event != nil && it.Event.Kind == protocol.ReceiptRead {
+			read = it.Event
+		}
+	}
+	if read == nil || read.Conv != m.Env.Conv || read.At != 99 || len(read.Sig) != 64 || read.User != bob || read.Device != 21 {
+		t.Fatalf("the read receipt queued for the sender is %+v", read)
 	}
 	d, err := s.Details(ctx, alice, m.Env.ID)
 	if err != nil {
@@ -159,14 +174,19 @@ func TestRecallDeletesUndelivered(t *testing.T) {
 	if _, err := s.Accept(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Recall(ctx, bob, m.Env.ID); !errors.Is(err, model.ErrForbidden) {
+	signed := protocol.Signed{Conv: m.Env.Conv, At: 5, Sig: make([]byte, 64)}
+	if err := s.Recall(ctx, bob, 21, m.Env.ID, signed); !errors.Is(err, model.ErrForbidden) {
 		t.Fatalf("recall by a recipient: %v", err)
 	}
-	if err := s.Recall(ctx, alice, m.Env.ID); err != nil {
+	if err := s.Recall(ctx, alice, 11, m.Env.ID, protocol.Signed{Conv: "g:3", At: 5, Sig: make([]byte, 64)}); !errors.Is(err, model.ErrForbidden) {
+		t.Fatalf("recall naming another conversation: %v", err)
+	}
+	if err := s.Recall(ctx, alice, 11, m.Env.ID, signed); err != nil {
 		t.Fatal(err)
 	}
 	items, _ := s.Pending(ctx, 21, 0, 10)
-	if len(items) != 1 || items[0].Event == nil || items[0].Event.Type != protocol.TRecall {
+	if len(items) != 1 || items[0].Event == nil || items[0].Event.Type != protocol.TRecall ||
+		items[0].Event.User != alice || items[0].Event.Device != 11 || items[0].Event.Conv != m.Env.Conv || items[0].Event.At != 5 {
 		t.Fatalf("after recall bob's queue = %+v, want only the recall event", items)
 	}
 	if _, withCT, _ := s.QueueDepth(ctx); withCT != 0 {

@@ -68,6 +68,13 @@ func Constants() []byte {
 	w("/** The same device connected again elsewhere; do not reconnect. */\nexport const CLOSE_REPLACED = %d;\n", protocol.CloseReplaced)
 	w("/** The device was revoked or wiped, or its user disabled; do not reconnect. */\nexport const CLOSE_REVOKED = %d;\n", protocol.CloseRevoked)
 	w("/** An administrator locked the device: sign in with the password again. */\nexport const CLOSE_SESSION_ENDED = %d;\n", protocol.CloseSessionEnded)
+	w("/** The app speaks an older protocol version than the server: reload to update. */\nexport const CLOSE_UPDATE_REQUIRED = %d;\n", protocol.CloseUpdateRequired)
+
+	w("\n// Version 2: what clients check themselves (protocol.EnvelopeVersion, ClockSkewMs, V1DrainMs, RecallKind).\n")
+	w("export const ENVELOPE_VERSION = %d;\n", protocol.EnvelopeVersion)
+	w("/** The server's time for a message may differ from its signed created time by this much (ms) before the app notes it. */\nexport const CLOCK_SKEW_MS = %d;\n", protocol.ClockSkewMs)
+	w("/** How long (ms) after this device first ran version 2 it still opens version 1 envelopes. */\nexport const V1_DRAIN_MS = %d;\n", protocol.V1DrainMs)
+	w("export const RECALL_KIND = %s;\n", js(protocol.RecallKind))
 
 	w("\n// Receipt kinds (protocol.Receipt*).\n")
 	w("export const RECEIPT_DELIVERED = %s;\n", js(protocol.ReceiptDelivered))

@@ -175,6 +175,70 @@ export function interopTests() {
       assert.deepEqual(await page.evaluate(() => window.__cspViolations), [], "CSP violations while loading or running X-Wing");
     }],
 
+    ["crypto interop: key commitment and signed receipts both ways", async ({ page, prefix, gointerop }) => {
+      const g = go(gointerop, "keys"), g2 = go(gointerop, "keys");
+      const b = await page.evaluate(async (prefix) => {
+        const c = await import(`${prefix}/js/crypto.js`);
+        const { b64 } = await import(`${prefix}/js/bytes.js`);
+        const { raw, keys } = await c.generateDeviceKeys();
+        window.__me2 = keys;
+        return { id: keys.id, enc: b64(raw.encPub), sign: b64(raw.signPub) };
+      }, prefix);
+
+      // A dishonest Go sender: K1 sealed to a Go device and committed to,
+      // K2 to the browser, one body that AES-GCM opens under both. The Go
+      // device reads it; the browser refuses the key it was given.
+      const env = go(gointerop, "twokeys", {
+        keys: g.keys,
+        header: { id: "twoKeys_" + randomBytes(8).toString("hex"), conv: "g:4", from: { user: 7, device: g.device.id }, created: Date.now(), flags: 0 },
+        recipients: [{ user: 8, device: g2.device.id, enc: g2.device.enc }, { user: 9, device: b.id, enc: b.enc }],
+      });
+      assert.equal(env.v, 2);
+      assert.ok(go(gointerop, "open", { keys: g2.keys, env, sender_sign: g.device.sign }).plaintext !== undefined);
+      const kind = await page.evaluate(async ([prefix, env, sign]) => {
+        const c = await import(`${prefix}/js/crypto.js`);
+        const { unb64 } = await import(`${prefix}/js/bytes.js`);
+        try { await c.openEnvelope(env, unb64(sign), window.__me2); return "opened"; } catch (e) { return e.kind; }
+      }, [prefix, env, g.device.sign]);
+      assert.equal(kind, "commitment", "the browser opened a content key the signed header does not commit to");
+
+      // A dishonest browser sender: a real seal, then a commitment to
+      // another key, signed again. Go refuses it; the honest seal opens.
+      const benv = await page.evaluate(async ([prefix, g]) => {
+        const c = await import(`${prefix}/js/crypto.js`);
+        const { b64, unb64, utf8 } = await import(`${prefix}/js/bytes.js`);
+        const honest = await c.sealEnvelope({ id: c.newMessageId(), conv: "d:7:9", from: { user: 9, device: window.__me2.id }, created: Date.now(), flags: 0 },
+          [{ user: 7, device: g.device.id, enc: unb64(g.device.enc) }], utf8(JSON.stringify({ type: "text", text: "committed" })), window.__me2.signKey);
+        const bad = structuredClone(honest);
+        bad.commit = b64(crypto.getRandomValues(new Uint8Array(32)));
+        bad.sig = b64(await c.signEd25519(window.__me2.signKey, c.envelopeSignedBytes(bad)));
+        return { honest, bad };
+      }, [prefix, g]);
+      assert.equal(JSON.parse(Buffer.from(go(gointerop, "open", { keys: g.keys, env: benv.honest, sender_sign: b.sign }).plaintext, "base64")).text, "committed");
+      assert.throws(() => execFileSync(gointerop, ["open"], { input: JSON.stringify({ keys: g.keys, env: benv.bad, sender_sign: b.sign }), encoding: "utf8", stdio: "pipe" }),
+        (e) => /commitment/.test(String(e.stderr)), "Go opened a content key the signed header does not commit to");
+
+      // Signed receipts and recalls: the browser's verify in Go, Go's in
+      // the browser; a changed kind, time or signer does not verify.
+      const attest = { kind: "read", msg: "msg_" + randomBytes(8).toString("hex"), conv: "d:7:9", at: Date.now(), user: 9, device: b.id };
+      const bsig = await page.evaluate(async ([prefix, a]) => {
+        const c = await import(`${prefix}/js/crypto.js`);
+        return (await c.signAttestation({ type: "receipt", kind: a.kind, msg: a.msg, conv: a.conv }, { user: a.user, device: a.device, signKey: window.__me2.signKey }, a.at)).sig;
+      }, [prefix, attest]);
+      assert.deepEqual(go(gointerop, "verifyattest", { attest, sig: bsig, sign_pub: b.sign }), { ok: true });
+      assert.deepEqual(go(gointerop, "verifyattest", { attest: { ...attest, kind: "acknowledged" }, sig: bsig, sign_pub: b.sign }), { ok: false });
+      const recall = { kind: "recall", msg: attest.msg, conv: "d:7:9", at: Date.now(), user: 7, device: g.device.id };
+      const gsig = go(gointerop, "signattest", { keys: g.keys, attest: recall }).sig;
+      const verdicts = await page.evaluate(async ([prefix, r, sig, pub]) => {
+        const c = await import(`${prefix}/js/crypto.js`);
+        const { unb64 } = await import(`${prefix}/js/bytes.js`);
+        const ev = { type: "recall", msg: r.msg, conv: r.conv, at: r.at, user: r.user, device: r.device, sig };
+        return [await c.verifyAttestation(ev, unb64(pub)), await c.verifyAttestation({ ...ev, at: ev.at + 1 }, unb64(pub)),
+          await c.verifyAttestation({ ...ev, type: "receipt", kind: "read" }, unb64(pub)), await c.verifyAttestation({ ...ev, sig: undefined }, unb64(pub))];
+      }, [prefix, recall, gsig, g.device.sign]);
+      assert.deepEqual(verdicts, [true, false, false, false]);
+    }],
+
     ["crypto interop: attachment blobs both ways (empty, one chunk, exact chunk, many chunks)", async ({ page, prefix, gointerop }) => {
       for (const size of [0, 1000, 65536, 65536 * 3 + 17]) {
         const data = randomBytes(size);

@@ -30,6 +30,7 @@ import { assert, startServer } from "./lib/harness.mjs";
 import { serveStatic } from "./lib/static.mjs";
 import { closePush, pushTests } from "./push.mjs";
 import { PIN, RUN, scenarioTests } from "./scenarios.mjs";
+import { closeSigProfiles, sigTests } from "./sig.mjs";
 import { wipeTests } from "./wipe.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -68,7 +69,7 @@ async function run(name, fn, ctx) {
   } catch (e) {
     failed++;
     console.log(`FAIL ${name}\n     ${String(e.stack || e).split("\n").slice(0, 6).join("\n     ")}`);
-    for (const p of ["alice", "bob", "bob2", "wanda", "walt", "dana", "erin", "frank", "gail", "mallory", "vera", "petra", "ana", "ben", "fay", "gus", "nia", "ola"]) {
+    for (const p of ["alice", "bob", "bob2", "wanda", "walt", "dana", "erin", "frank", "gail", "mallory", "vera", "petra", "ana", "ben", "fay", "gus", "nia", "ola", "sam", "tess", "otto", "wynn"]) {
       if (ctx[p] && opt.screenshots) await ctx[p].page.screenshot({ path: path.join(opt.screenshots, `FAIL-${p}-${name.slice(0, 30).replace(/\W+/g, "-")}.png`) }).catch(() => {});
     }
     if (ctx.failShots && opt.screenshots) await ctx.failShots(name).catch(() => {});
@@ -100,6 +101,8 @@ try {
   for (const [name, fn] of wipeTests()) await run(name, fn, ctx);
   // A hostile sender's attachments, and a victim whose key fetches fail.
   for (const [name, fn] of attackTests()) await run(name, fn, ctx);
+  // Protocol version 2: receipts and recalls a server makes up, an old app.
+  for (const [name, fn] of sigTests()) await run(name, fn, ctx);
   // What broke on a clinic's first day, with users of their own.
   for (const [name, fn] of firstDayTests()) await run(name, fn, ctx);
   // What every messenger has, with users of their own.
@@ -160,6 +163,7 @@ try {
   for (const p of ["alice", "bob", "bob2", "wanda", "walt", "wynn"]) if (ctx[p]) await ctx[p].close();
   await closeMfaProfiles(ctx);
   await closeAttackProfiles(ctx);
+  await closeSigProfiles(ctx);
   await closeFirstDayProfiles(ctx);
   await closeFeatureProfiles(ctx);
   await closeMemberProfiles(ctx);
@@ -274,7 +278,7 @@ try {
 
 // A block that stopped early must not pass for a short green run: every
 // test planned must have run.
-const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + firstDayStatusTests().length + firstDayWalkTests().length + featureTests().length + memberTests().length + AT_REST_TESTS;
+const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + firstDayStatusTests().length + firstDayWalkTests().length + featureTests().length + memberTests().length + sigTests().length + AT_REST_TESTS;
 if (!opt.only && passed + failed !== planned) {
   console.log(`FAIL only ${passed + failed} of the ${planned} planned tests ran`);
   failed += Math.max(planned - passed - failed, 1);

@@ -28,9 +28,9 @@
 // events and reads the public maps.
 import { api, ApiError, sentence } from "./api.js";
 import { b64, b64url, fromUtf8, randomBytes, unb64, utf8 } from "./bytes.js";
-import { CryptoError, decryptBlob, encryptBlob, keyFingerprint, newMessageId, openEnvelope, sealEnvelope } from "./crypto.js";
+import { CryptoError, decryptBlob, encryptBlob, keyFingerprint, newMessageId, openEnvelope, sealEnvelope, signAttestation, verifyAttestation } from "./crypto.js";
 import { Relay } from "./relay.js";
-import { CLIENT_POLICY_DEFAULTS, CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, CODE_DEVICES_CHANGED, FLAG_ACK_REQUESTED, MAX_ACK_SEQS, MAX_ATTACHMENTS, PRESENCE_AVAILABLE, PRESENCE_DND, RECEIPT_ACKNOWLEDGED, RECEIPT_READ } from "./constants.js";
+import { CLIENT_POLICY_DEFAULTS, CLOCK_SKEW_MS, CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, CLOSE_UPDATE_REQUIRED, CODE_DEVICES_CHANGED, CODES, FLAG_ACK_REQUESTED, MAX_ACK_SEQS, MAX_ATTACHMENTS, PRESENCE_AVAILABLE, PRESENCE_DND, RECEIPT_ACKNOWLEDGED, RECEIPT_DELIVERED, RECEIPT_READ, V1_DRAIN_MS } from "./constants.js";
 import { FULL_RETRY_FIRST_MS, fmtBytes, mimeAllowed, parseConv, sendOutcome } from "./conv.js";
 import { Conversations } from "./conversations.js";
 import { UntrustedKeys } from "./directory.js";
@@ -88,6 +88,10 @@ export class Client extends Conversations {
     await this.members.load();
     const s = await this.vault.get("settings", "user");
     if (s) Object.assign(this.settings, s);
+    // When this device first ran protocol version 2: it opens version 1
+    // envelopes (no key commitment) made before then, for V1_DRAIN_MS.
+    this.v2Since = (await this.vault.get("settings", "v2since"))?.at;
+    if (!this.v2Since) { this.v2Since = Date.now(); await this.vault.put("settings", "v2since", { at: this.v2Since }); }
     this.users.set(this.me.id, { ...this.me, ...(this.users.get(this.me.id) || {}) });
     // A message that was "sending" when the app stopped is pending again.
     for (const m of this.msgs.values()) if (m.out && m.status === "sending") m.status = "pending";
@@ -168,7 +172,8 @@ export class Client extends Conversations {
     this.changed("connection");
   }
 
-  async onRelayClosed({ code, opened }) {
+  async onRelayClosed({ code, opened, updateText }) {
+    if (code === CLOSE_UPDATE_REQUIRED) { this.relay.stop(); this.notify("update_required", { text: updateText || CODES.update_required.message }); return; }
     if (code === CLOSE_REVOKED) { this.notify("revoked", {}); return; }
     if (code === CLOSE_SESSION_ENDED) { this.relay.stop(); this.notify("locked_by_admin", {}); return; }
     if (code === CLOSE_REPLACED) { this.notify("replaced", {}); return; }
@@ -236,32 +241,68 @@ export class Client extends Conversations {
     if (f.type === "msg") return this.receiveMsg(f);
     if (f.type === "member") { await this.members.announced(f); this.ack(f.seq); return; }
     const m = this.msgs.get(f.msg);
-    if (f.type === "receipt") {
+    // A receipt or recall counts only if the device it names signed it
+    // (PROTOCOL.md section 5.1): the server's own unsigned delivered
+    // records, and anything it made up or changed, are acked and ignored.
+    let signed;
+    try { signed = await this.verifiedEvent(f, m); } catch (e) {
+      if (e instanceof ApiError) return; // the signer's keys could not be fetched now: it stays queued
+      signed = false;
+    }
+    if (!signed) {
+      if (f.sig || f.type === "recall" || f.kind !== RECEIPT_DELIVERED) console.warn("ignoring an unverified", f.type, "for", f.msg);
+    } else if (f.type === "receipt") {
       if (m) {
         if (f.user === this.me.id && !m.out) {
           // Read or acknowledged on another of my devices.
-          if (f.kind === RECEIPT_READ && !m.read) { m.read = f.ts; m.readSent = true; }
-          if (f.kind === RECEIPT_ACKNOWLEDGED && !m.acked) { m.acked = f.ts; m.ackSent = true; }
+          if (f.kind === RECEIPT_READ && !m.read) { m.read = f.at; m.readSent = true; }
+          if (f.kind === RECEIPT_ACKNOWLEDGED && !m.acked) { m.acked = f.at; m.ackSent = true; }
         } else {
           m.receipts = m.receipts || {};
           const r = (m.receipts[f.user] = m.receipts[f.user] || {});
-          if (!r[f.kind]) r[f.kind] = f.ts;
-          if ((f.kind === RECEIPT_READ || f.kind === RECEIPT_ACKNOWLEDGED) && !r.delivered) r.delivered = f.ts;
+          if (!r[f.kind]) r[f.kind] = f.at;
+          if ((f.kind === RECEIPT_READ || f.kind === RECEIPT_ACKNOWLEDGED) && !r.delivered) r.delivered = f.at;
         }
         await this.vault.put("msg", m.id, m);
         this.changed("msg", { id: m.id, conv: m.conv });
       }
     } else if (f.type === "recall") {
       if (m && !m.recalled) {
-        await this.tombstone(m, f.ts);
+        await this.tombstone(m, f.at);
       } else if (!m) {
         // The recall overtook nothing here (the message was never received);
-        // remember the id so a late copy is not shown.
-        await this.vault.put("msg", f.msg, { id: f.msg, conv: "", recalled: f.ts, hidden: true, created: f.ts });
-        this.msgs.set(f.msg, { id: f.msg, conv: "", recalled: f.ts, hidden: true, created: f.ts });
+        // remember the id, and who recalled it, so a late copy from that
+        // sender is not shown.
+        const t = { id: f.msg, conv: f.conv, recalled: f.at, recalledBy: f.user, hidden: true, created: f.at };
+        await this.vault.put("msg", f.msg, t);
+        this.msgs.set(f.msg, t);
       }
     }
     this.ack(f.seq);
+  }
+
+  /**
+   * verifiedEvent reports whether a queued receipt or recall was signed by
+   * the device it names (checked against that user's verified device list)
+   * and says what that signer may say: a receipt from one of the message's
+   * recipients (or my own other device, about a message to me), a recall
+   * from the message's own sender only, each in the message's conversation.
+   * About a message this device does not hold, only the signature is
+   * checked (a recall is remembered with its signer, receiveMsg checks it).
+   * @param {QueuedFrame} f
+   * @param {any} m the message it is about, if held
+   * @returns {Promise<boolean>}
+   */
+  async verifiedEvent(f, m) {
+    const ev = /** @type {any} */ (f);
+    if (!ev.sig || !(ev.user > 0) || !(ev.device > 0)) return false;
+    const key = await this.senderKey(ev.user, ev.device).catch((e) => { if (e instanceof ApiError) throw e; return null; });
+    if (!key || !(await verifyAttestation(ev, key))) return false;
+    if (!m || m.hidden) return true;
+    if (ev.conv !== m.conv) return false;
+    if (f.type === "recall") return ev.user === m.from.user;
+    if (m.out) return ev.user !== this.me.id && (m.recips ? m.recips.includes(ev.user) : true);
+    return ev.user === this.me.id;
   }
 
   async tombstone(m, ts) {
@@ -276,9 +317,21 @@ export class Client extends Conversations {
  */
   async receiveMsg(f) {
     const env = f.env;
-    if (this.msgs.has(env.id)) { this.retrying.delete(env.id); this.ack(f.seq); return; } // a redelivery
+    const held = this.msgs.get(env.id);
+    // A redelivery; or a message recalled before it arrived: dropped if the
+    // signed recall came from its own sender, else opened as any other.
+    if (held && !(held.hidden && held.recalledBy !== env.from.user)) { this.retrying.delete(env.id); this.ack(f.seq); return; }
     let pt, body;
     try {
+      // Signed times (created is in the signed header): a message older
+      // than the retention window would have expired on an honest server,
+      // so it is a replay, whether or not its id is still remembered; a
+      // version 1 envelope opens only from before this device's upgrade,
+      // for V1_DRAIN_MS after it.
+      // This device's own clock, not the server-corrected one: the server
+      // must not be able to move "now" back to let an old message through.
+      if (!(env.created >= Date.now() - this.policy.retention_ms)) throw new CryptoError("replay", `message ${env.id} is older than the retention window`);
+      if (env.v === 1 && (env.created > this.v2Since || Date.now() >= this.v2Since + V1_DRAIN_MS)) throw new CryptoError("version", `message ${env.id} is a version 1 message from after this device's upgrade`);
       const cv = parseConv(env.conv);
       if (cv.kind === "direct" && ((cv.a !== this.me.id && cv.b !== this.me.id) || (cv.a !== env.from.user && cv.b !== env.from.user))) {
         throw new CryptoError("misaddressed", `direct conversation ${env.conv} does not hold both the sender and this user`);
@@ -302,12 +355,17 @@ export class Client extends Conversations {
       body?.fill(0);
     }
     const fromMe = env.from.user === this.me.id;
+    // Shown, ordered and expired by the signed created time; the server's
+    // time only makes a note when it is far from it.
     const m = {
-      id: env.id, conv: env.conv, from: env.from, created: env.created, sent: f.ts, flags: env.flags,
+      id: env.id, conv: env.conv, from: env.from, created: env.created, sent: env.created, serverTs: f.ts,
+      timeNote: Math.abs(f.ts - env.created) > CLOCK_SKEW_MS, flags: env.flags, v: env.v,
       type: pt.type, text: typeof pt.text === "string" ? pt.text : "", replyTo: typeof pt.reply_to === "string" ? pt.reply_to : "",
       quote: readQuote(pt.quote), mentions: readMentions(pt.mentions),
       attachments: Array.isArray(pt.attachments) ? pt.attachments.filter(wellFormed) : [], forwarded: pt.forwarded || null, autoReply: !!pt.auto_reply,
       out: fromMe, status: fromMe ? "sent" : undefined, receipts: {},
+      recips: [...new Set(env.keys.map((k) => k.user))].filter((u) => u !== env.from.user),
+      deliveredSent: fromMe,
     };
     const hint = {};
     if (env.conv.startsWith("b:")) hint.members = [...new Set([env.from.user, ...env.keys.map((k) => k.user)])];
@@ -319,11 +377,12 @@ export class Client extends Conversations {
     // Whoever this was sealed to can read it: a member not known here is
     // shown, whatever the server announced (members.js).
     if (conv.kind === "group") await this.members.observeRecipients(conv, [env.from.user, ...env.keys.map((k) => k.user)]);
-    conv.lastTs = Math.max(conv.lastTs || 0, f.ts);
+    conv.lastTs = Math.max(conv.lastTs || 0, env.created);
     this.msgs.set(m.id, m);
     await this.vault.putMany([["msg", m.id, m], ["conv", conv.id, conv]]);
     this.retrying.delete(env.id);
     this.ack(f.seq);
+    if (!fromMe) this.flushReceipts();
     this.typing.stopped(m.conv, env.from.user);
     this.changed("msg", { id: m.id, conv: m.conv, incoming: !fromMe });
     if (m.forwarded && !this.users.has(m.forwarded.from)) this.learnUser(m.forwarded.from);
@@ -438,6 +497,8 @@ export class Client extends Conversations {
     const mine = await this.lookup(this.me.id, fresh);
     recips.push(...mine.recips.filter((r) => r.device !== this.keys.id));
     m.env = await sealEnvelope({ id: m.id, conv: m.conv, from: m.from, created: m.created, flags: m.flags }, recips, this.plaintextOf(m), this.keys.signKey);
+    // Who may sign a receipt for it: the users it was sealed to.
+    m.recips = [...new Set(recips.map((r) => r.user))].filter((u) => u !== this.me.id);
     // Unsigned, for the server alone: it keeps these uploads and deletes
     // those no message names (PROTOCOL.md section 8).
     if (m.blobs?.length) m.env.blobs = m.blobs;
@@ -476,7 +537,7 @@ export class Client extends Conversations {
         }
       }
       m.status = "sent";
-      m.sent = acc.ts;
+      m.serverTs = acc.ts; // shown and ordered by created, which is signed
       const cv = this.convs.get(m.conv);
       if (cv.kind === "direct") this.contact(this.peerOf(cv));
       delete m.envJson;
@@ -628,11 +689,13 @@ export class Client extends Conversations {
   async flushReceipts() {
     if (!this.online) return;
     for (const m of [...this.msgs.values()]) {
-      for (const [kind, flag] of [[RECEIPT_READ, "readSent"], [RECEIPT_ACKNOWLEDGED, "ackSent"]]) {
+      for (const [kind, flag] of [[RECEIPT_DELIVERED, "deliveredSent"], [RECEIPT_READ, "readSent"], [RECEIPT_ACKNOWLEDGED, "ackSent"]]) {
         if (m[flag] !== false || m.recalled) continue;
         if (kind === RECEIPT_ACKNOWLEDGED && !(m.flags & FLAG_ACK_REQUESTED)) { m[flag] = true; continue; }
         try {
-          await this.relay.request({ type: "receipt", msg: m.id, kind }, "r" + b64url(randomBytes(9)));
+          // Signed by this device: the sender shows it only if it verifies.
+          const f = { type: /** @type {"receipt"} */ ("receipt"), msg: m.id, kind, conv: m.conv };
+          await this.relay.request({ ...f, ...(await signAttestation(f, { user: this.me.id, device: this.keys.id, signKey: this.keys.signKey }, this.now())) }, "r" + b64url(randomBytes(9)));
           m[flag] = true;
         } catch (e) {
           if (e.code === "offline" || e.code === "timeout") return;
@@ -649,7 +712,8 @@ export class Client extends Conversations {
     const m = this.msgs.get(id);
     if (!m || !m.out) return;
     if (m.status !== "sent") { await this.discard(id); return; }
-    await this.relay.request({ type: "recall", msg: id }, "c" + b64url(randomBytes(9)));
+    const f = { type: /** @type {"recall"} */ ("recall"), msg: id, conv: m.conv };
+    await this.relay.request({ ...f, ...(await signAttestation(f, { user: this.me.id, device: this.keys.id, signKey: this.keys.signKey }, this.now())) }, "c" + b64url(randomBytes(9)));
     await this.tombstone(m, this.now());
   }
 
@@ -691,7 +755,7 @@ export class Client extends Conversations {
     await this.members.sweep(limit);
     const gone = [];
     for (const m of this.msgs.values()) {
-      const t = m.sent || m.created;
+      const t = m.created; // signed (or, for this device's own messages, its own clock)
       // A pending message has not been sent: it is kept until it is.
       if (t < limit && !(m.out && m.status !== "sent")) gone.push(m);
     }

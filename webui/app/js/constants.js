@@ -51,6 +51,7 @@ export const CODE_TOO_MANY_CONNECTIONS = "too_many_connections";
 export const CODE_UNAUTHORIZED = "unauthorized";
 export const CODE_UNAVAILABLE = "unavailable";
 export const CODE_UNSUPPORTED_TYPE = "unsupported_type";
+export const CODE_UPDATE_REQUIRED = "update_required";
 export const CODE_WEAK_PASSWORD = "weak_password";
 export const CODE_WRONG_CODE = "wrong_code";
 
@@ -96,13 +97,14 @@ export const CODES = Object.freeze({
   unauthorized: Object.freeze({ status: 401, message: "Sign in first: the session is missing, expired or ended." }),
   unavailable: Object.freeze({ status: 503, message: "The server is busy or restarting. Try again in a moment." }),
   unsupported_type: Object.freeze({ status: 415, message: "The request was sent in a form the server does not take here." }),
+  update_required: Object.freeze({ status: 426, message: "This version of Curbside is out of date. Reload the page to update it." }),
   weak_password: Object.freeze({ status: 400, message: "That password does not meet your practice's password rules." }),
   wrong_code: Object.freeze({ status: 401, message: "That code is not right or was already used." }),
 });
 
 // The relay protocol (protocol.Version, protocol.Subprotocol) and envelope suite.
-export const PROTOCOL_VERSION = 1;
-export const SUBPROTOCOL = "curbside.v1";
+export const PROTOCOL_VERSION = 2;
+export const SUBPROTOCOL = "curbside.v2";
 export const SUITE_X25519_AES256 = 1;
 export const SEALED_KEY_BYTES = 80;
 /** The most seqs one ack frame may carry. */
@@ -140,6 +142,16 @@ export const CLOSE_REPLACED = 4000;
 export const CLOSE_REVOKED = 4001;
 /** An administrator locked the device: sign in with the password again. */
 export const CLOSE_SESSION_ENDED = 4002;
+/** The app speaks an older protocol version than the server: reload to update. */
+export const CLOSE_UPDATE_REQUIRED = 4003;
+
+// Version 2: what clients check themselves (protocol.EnvelopeVersion, ClockSkewMs, V1DrainMs, RecallKind).
+export const ENVELOPE_VERSION = 2;
+/** The server's time for a message may differ from its signed created time by this much (ms) before the app notes it. */
+export const CLOCK_SKEW_MS = 300000;
+/** How long (ms) after this device first ran version 2 it still opens version 1 envelopes. */
+export const V1_DRAIN_MS = 604800000;
+export const RECALL_KIND = "recall";
 
 // Receipt kinds (protocol.Receipt*).
 export const RECEIPT_DELIVERED = "delivered";

@@ -12,7 +12,7 @@
 // store) or unlocked (unwrapped, imported, then zeroed).
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "../vendor/hpke-core@1.9.0/esm/mod.js";
 import { b64, Canon, concat, equal, randomBytes, unb64, utf8 } from "./bytes.js";
-import { SEALED_KEY_BYTES, SUITE_X25519_AES256 } from "./constants.js";
+import { ENVELOPE_VERSION, RECALL_KIND, SEALED_KEY_BYTES, SUITE_X25519_AES256 } from "./constants.js";
 
 const subtle = crypto.subtle;
 
@@ -136,19 +136,81 @@ async function x25519Public(pub) {
 
 // ------------------------------------------------------ canonical encodings
 
-/** headerBytes is protocol.Envelope.HeaderBytes. */
+/**
+ * headerBytes is protocol.Envelope.HeaderBytes: version 2 has its label and
+ * the key commitment (env.commit, base64); version 1 neither.
+ */
 export function headerBytes(env) {
-  const c = new Canon().label("curbside/env/v1").u16(env.suite).str(env.id).str(env.conv)
-    .u64(env.from.user).u64(env.from.device).u64(env.created).u32(env.flags).u32(env.keys.length);
+  const v1 = env.v === 1;
+  const c = new Canon().label(v1 ? "curbside/env/v1" : "curbside/env/v2").u16(env.suite).str(env.id).str(env.conv)
+    .u64(env.from.user).u64(env.from.device).u64(env.created).u32(env.flags);
+  if (!v1) c.bytes(unb64(env.commit || ""));
+  c.u32(env.keys.length);
   for (const k of env.keys) c.u64(k.user).u64(k.device);
   return c.done();
 }
 
+/**
+ * commitment is e2ee.Commitment: HMAC-SHA256(K, "curbside/commit/v2" ||
+ * str(id)), the version 2 header's commitment to the content key.
+ * @param {Uint8Array} K
+ * @param {string} msgId
+ */
+export async function commitment(K, msgId) {
+  const key = await subtle.importKey("raw", /** @type {Uint8Array<ArrayBuffer>} */ (K), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return new Uint8Array(await subtle.sign("HMAC", key, new Canon().label("curbside/commit/v2").str(msgId).done()));
+}
+
+/**
+ * attestationBytes is protocol.Attestation.SignedBytes: what a device signs
+ * for a receipt (kind delivered, read, acknowledged) or a recall (kind
+ * RECALL_KIND).
+ * @param {{kind: string, msg: string, conv: string, at: number, user: number, device: number}} a
+ */
+export function attestationBytes(a) {
+  return new Canon().label("curbside/receipt/v2").str(a.kind).str(a.msg).str(a.conv).u64(a.at).u64(a.user).u64(a.device).done();
+}
+
+/**
+ * signAttestation returns the signed part of a receipt or recall frame
+ * ({conv, at, sig}) made by this device now.
+ * @param {{type: string, kind?: string, msg: string, conv: string}} f the frame being signed
+ * @param {{user: number, device: number, signKey: CryptoKey}} me
+ * @param {number} at the signer's time, ms
+ */
+export async function signAttestation(f, me, at) {
+  const kind = f.type === "recall" ? RECALL_KIND : f.kind || "";
+  const sig = await signEd25519(me.signKey, attestationBytes({ kind, msg: f.msg, conv: f.conv, at, user: me.user, device: me.device }));
+  return { conv: f.conv, at, sig: b64(sig) };
+}
+
+/**
+ * verifyAttestation checks a queued receipt or recall event: signed (sig,
+ * at, conv present) by the device it names, with signPub that device's key
+ * from its user's verified list.
+ * @param {{type: string, kind?: string, msg: string, conv?: string, at?: number, sig?: string, user?: number, device?: number}} ev
+ * @param {Uint8Array} signPub
+ */
+export async function verifyAttestation(ev, signPub) {
+  if (!ev.sig || !ev.conv || !(ev.at > 0) || !(ev.user > 0) || !(ev.device > 0)) return false;
+  if (signPub.length !== 32 || (await deviceId(signPub)) !== ev.device) return false;
+  const kind = ev.type === "recall" ? RECALL_KIND : ev.kind || "";
+  return verifyEd25519(signPub, unb64(ev.sig), attestationBytes({ kind, msg: ev.msg, conv: ev.conv, at: ev.at, user: ev.user, device: ev.device }));
+}
+
 /** signedBytes is protocol.Envelope.SignedBytes; keys, nonce and body are bytes here. */
-function signedBytes(header, sealed, nonce, body) {
-  const c = new Canon().label("curbside/sig/v1").push(header);
+function signedBytes(header, sealed, nonce, body, v1 = false) {
+  const c = new Canon().label(v1 ? "curbside/sig/v1" : "curbside/sig/v2").push(header);
   for (const s of sealed) c.bytes(s);
   return c.bytes(nonce).bytes(body).done();
+}
+
+/**
+ * envelopeSignedBytes is protocol.Envelope.SignedBytes of an envelope in its
+ * JSON form (byte fields in base64).
+ */
+export function envelopeSignedBytes(env) {
+  return signedBytes(headerBytes(env), env.keys.map((k) => unb64(k.key)), unb64(env.nonce), unb64(env.body), env.v === 1);
 }
 
 /** keyInfo is protocol.KeyInfo: the HPKE info binding a sealed key to one message and device. */
@@ -192,9 +254,10 @@ export async function sealEnvelope(hdr, recipients, plaintext, signKey) {
       return out;
     }));
     const env = {
-      v: 1, suite: SUITE, id: hdr.id, conv: hdr.conv,
+      v: ENVELOPE_VERSION, suite: SUITE, id: hdr.id, conv: hdr.conv,
       from: { user: hdr.from.user, device: hdr.from.device },
       created: hdr.created, flags: hdr.flags | 0,
+      commit: b64(await commitment(K, hdr.id)),
       keys: recipients.map((r) => ({ user: r.user, device: r.device })),
     };
     const nonce = randomBytes(12);
@@ -214,10 +277,15 @@ export async function sealEnvelope(hdr, recipients, plaintext, signKey) {
 
 /**
  * openEnvelope is e2ee.Open: verify the signature with the sending device's
- * key from its verified list, then open this device's sealed key, then the body.
+ * key from its verified list, then open this device's sealed key, check it
+ * against the signed commitment (version 2), then open the body. A version
+ * 1 envelope (no commitment) opens as before: the caller decides whether
+ * to accept one at all.
  */
 export async function openEnvelope(env, senderSignPub, me) {
-  if (env.v !== 1 || env.suite !== SUITE) throw new CryptoError("unsupported", `unsupported envelope v=${env.v} suite=${env.suite}`);
+  if ((env.v !== 1 && env.v !== ENVELOPE_VERSION) || env.suite !== SUITE) throw new CryptoError("unsupported", `unsupported envelope v=${env.v} suite=${env.suite}`);
+  const v1 = env.v === 1;
+  if (!v1 && (typeof env.commit !== "string" || unb64(env.commit).length !== 32)) throw new CryptoError("unsupported", `message ${env.id}: no key commitment`);
   if (senderSignPub.length !== 32 || (await deviceId(senderSignPub)) !== env.from.device) {
     throw new CryptoError("signature", `the key given is not device ${env.from.device}'s`);
   }
@@ -226,7 +294,7 @@ export async function openEnvelope(env, senderSignPub, me) {
   const body = unb64(env.body);
   const header = headerBytes(env);
   const sig = unb64(env.sig);
-  if (!(await verifyEd25519(senderSignPub, sig, signedBytes(header, sealed, nonce, body)))) {
+  if (!(await verifyEd25519(senderSignPub, sig, signedBytes(header, sealed, nonce, body, v1)))) {
     throw new CryptoError("signature", `message ${env.id}: the signature does not verify`);
   }
   const i = env.keys.findIndex((k) => k.device === me.id);
@@ -240,9 +308,13 @@ export async function openEnvelope(env, senderSignPub, me) {
   }
   try {
     if (K.length !== 32 || nonce.length !== 12) throw new CryptoError("decrypt", "bad content key or nonce size");
+    if (!v1 && !equal(await commitment(K, env.id), unb64(env.commit))) {
+      throw new CryptoError("commitment", `message ${env.id}: the content key does not match the signed commitment`);
+    }
     const key = await aesKey(K, ["decrypt"]);
     return new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: nonce, additionalData: header }, key, body));
   } catch (e) {
+    if (e instanceof CryptoError) throw e;
     throw new CryptoError("decrypt", `message ${env.id}: the body does not decrypt`);
   } finally {
     K.fill(0);

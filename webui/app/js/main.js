@@ -4,7 +4,7 @@
 import { Client } from "./client.js";
 import * as session from "./session.js";
 import { mountApp } from "./ui/app.js";
-import { enrollScreen, mfaScreen, pinSetupScreen, signInScreen, unlockScreen, wipedScreen } from "./ui/auth.js";
+import { enrollScreen, mfaScreen, pinSetupScreen, signInScreen, unlockScreen, updateScreen, wipedScreen } from "./ui/auth.js";
 import { dialog, h } from "./ui/dom.js";
 
 const root = document.getElementById("app");
@@ -208,6 +208,7 @@ function onClientNotify(e) {
   }
   else if (k === "mfa_enrollment") { teardown(); showEnrollThenUnlock(); }
   else if (k === "replaced") { teardown(); showUnlock("Curbside was opened in another tab or window. Unlock here to use it in this one."); }
+  else if (k === "update_required") { teardown(); setState("update-required"); updateScreen(root, { text: e.detail.text, onReload: () => location.reload() }); }
 }
 
 function teardown() {

@@ -4,7 +4,7 @@
 // The session cookie authenticates the upgrade; the subprotocol names the
 // protocol version.
 import { sentence } from "./api.js";
-import { CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, SUBPROTOCOL } from "./constants.js";
+import { CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, CLOSE_UPDATE_REQUIRED, CODE_UPDATE_REQUIRED, SUBPROTOCOL } from "./constants.js";
 import { StrictJSONError, strictParse } from "./strictjson.js";
 
 const REQUEST_TIMEOUT = 20000;
@@ -26,6 +26,7 @@ export class Relay extends EventTarget {
     this.stopped = true;
     this.timer = null;
     this.hello = null;
+    this.updateText = ""; // the server's words when it refuses this version of the app
     this.onOnline = () => { if (!this.stopped && this.state === "offline") { this.attempt = 0; this.connectNow(); } };
     // When the browser says the network is gone, the socket is as good as
     // dead, but TCP may take minutes to notice: drop it now, so what the
@@ -78,6 +79,9 @@ export class Relay extends EventTarget {
         if (e instanceof StrictJSONError) console.warn("relay frame refused:", e.message);
         return;
       }
+      // A server of a newer protocol refuses this copy of the app before
+      // any hello: its words are kept for the screen that says so.
+      if (f.type === "error" && f.code === CODE_UPDATE_REQUIRED) { this.updateText = sentence(f.message); return; }
       if (f.type === "hello") {
         this.attempt = 0;
         this.hello = f;
@@ -94,9 +98,10 @@ export class Relay extends EventTarget {
       // CLOSE_REVOKED: this device was revoked or wiped, or its user
       // disabled; CLOSE_REPLACED: the same device connected elsewhere
       // (another tab); CLOSE_SESSION_ENDED: an administrator ended this
-      // device's session (sign in again). None is retried blindly.
-      this.dispatchEvent(new CustomEvent("closed", { detail: { code: ev.code, opened } }));
-      if (ev.code === CLOSE_REVOKED || ev.code === CLOSE_REPLACED || ev.code === CLOSE_SESSION_ENDED) return;
+      // device's session (sign in again); CLOSE_UPDATE_REQUIRED: this app
+      // is older than the server (reload). None is retried blindly.
+      this.dispatchEvent(new CustomEvent("closed", { detail: { code: ev.code, opened, updateText: this.updateText } }));
+      if (ev.code === CLOSE_REVOKED || ev.code === CLOSE_REPLACED || ev.code === CLOSE_SESSION_ENDED || ev.code === CLOSE_UPDATE_REQUIRED) return;
       this.retry();
     };
   }

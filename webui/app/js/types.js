@@ -34,6 +34,7 @@ export {};
  * @property {Party} from
  * @property {number} created sender's clock, ms
  * @property {number} flags FLAG_* of constants.js
+ * @property {string} [commit] version 2: the content key's commitment, HMAC-SHA256(K, "curbside/commit/v2" || str(id)), in the signed header
  * @property {SealedKey[]} keys
  * @property {string} [nonce]
  * @property {string} [body]
@@ -102,24 +103,35 @@ export {};
 
 /**
  * A queued receipt (protocol.Event): the recipient user read,
- * acknowledged or (server-made) received a message.
+ * acknowledged or received a message. It counts only when signed (conv,
+ * at, sig) by the device it names; the server's own delivered records,
+ * made when a device acks, are unsigned and ignored.
  * @typedef {object} ReceiptFrame
  * @property {"receipt"} type
  * @property {number} seq
  * @property {string} msg
- * @property {number} user
- * @property {number} [device]
+ * @property {number} user the signer
+ * @property {number} [device] the signing device
  * @property {string} kind RECEIPT_* of constants.js
- * @property {number} ts
+ * @property {number} ts the server's time, unsigned
+ * @property {string} [conv] signed: the message's conversation
+ * @property {number} [at] signed: the signer's time
+ * @property {string} [sig] Ed25519 over protocol.Attestation.SignedBytes
  */
 
 /**
- * A queued recall (protocol.Event).
+ * A queued recall (protocol.Event), signed like a receipt by the
+ * message's sender's device.
  * @typedef {object} RecallFrame
  * @property {"recall"} type
  * @property {number} seq
  * @property {string} msg
- * @property {number} ts
+ * @property {number} ts the server's time, unsigned
+ * @property {number} [user] the signer: the message's sender
+ * @property {number} [device] the signing device
+ * @property {string} [conv] signed: the message's conversation
+ * @property {number} [at] signed: the signer's time
+ * @property {string} [sig] Ed25519 over protocol.Attestation.SignedBytes
  */
 
 /**
@@ -233,8 +245,8 @@ export {};
  * A frame the client sends (protocol.ClientFrame).
  * @typedef {{type: "send", env: Envelope, ref?: string}
  *   | {type: "ack", seqs: number[], ref?: string}
- *   | {type: "receipt", msg: string, kind: string, ref?: string}
- *   | {type: "recall", msg: string, ref?: string}
+ *   | {type: "receipt", msg: string, kind: string, conv: string, at: number, sig: string, ref?: string}
+ *   | {type: "recall", msg: string, conv: string, at: number, sig: string, ref?: string}
  *   | {type: "presence", status: string, ref?: string}
  *   | {type: "details", msg: string, ref?: string}
  *   | {type: "contact", user: number, ref?: string}

@@ -15,31 +15,42 @@
 //	gointerop xwingkey      a suite-2 (X-Wing) key: its seed (given or fresh) and public key
 //	gointerop xwingseal     seal a content key to an X-Wing public key (suite 2)
 //	gointerop xwingopen     open one with a seed
+//	gointerop twokeys       a dishonest sender's envelope: two content keys under one signature (salamander)
+//	gointerop signattest    sign a receipt or recall attestation as a given device
+//	gointerop verifyattest  verify one signed elsewhere
 package main
 
 import (
 	"bytes"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/hpke"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 
 	"github.com/curbside-health/curbside/e2ee"
+	"github.com/curbside-health/curbside/internal/salamander"
 	"github.com/curbside-health/curbside/protocol"
 )
 
 type request struct {
-	Keys       []byte               `json:"keys"` // e2ee.DeviceKeys.MarshalBinary
-	Header     *protocol.Envelope   `json:"header"`
-	Recipients []recipient          `json:"recipients"`
-	Plaintext  []byte               `json:"plaintext"`
-	Env        *protocol.Envelope   `json:"env"`
-	SenderSign []byte               `json:"sender_sign"`
-	List       *protocol.DeviceList `json:"list"`
-	List2      *protocol.DeviceList `json:"list2"`
-	Data       []byte               `json:"data"`
-	Key        []byte               `json:"key"`
-	SHA256     []byte               `json:"sha256"`
+	Keys       []byte                `json:"keys"` // e2ee.DeviceKeys.MarshalBinary
+	Header     *protocol.Envelope    `json:"header"`
+	Recipients []recipient           `json:"recipients"`
+	Plaintext  []byte                `json:"plaintext"`
+	Env        *protocol.Envelope    `json:"env"`
+	SenderSign []byte                `json:"sender_sign"`
+	List       *protocol.DeviceList  `json:"list"`
+	List2      *protocol.DeviceList  `json:"list2"`
+	Data       []byte                `json:"data"`
+	Key        []byte                `json:"key"`
+	SHA256     []byte                `json:"sha256"`
+	Attest     *protocol.Attestation `json:"attest"`
+	Sig        []byte                `json:"sig"`
+	SignPub    []byte                `json:"sign_pub"`
 	// Suite 2 (X-Wing): a private key's seed, a public key, and the message
 	// and device a sealed content key is bound to.
 	Seed   []byte `json:"seed"`
@@ -64,7 +75,7 @@ func main() {
 
 func run() error {
 	if len(os.Args) != 2 {
-		return errors.New("usage: gointerop keys|seal|open|signlist|verifylist|safety|blobseal|blobopen|xwingkey|xwingseal|xwingopen < request.json")
+		return errors.New("usage: gointerop keys|seal|open|signlist|verifylist|safety|blobseal|blobopen|xwingkey|xwingseal|xwingopen|twokeys|signattest|verifyattest < request.json")
 	}
 	var req request
 	if os.Args[1] != "keys" {
@@ -169,8 +180,63 @@ func run() error {
 			return err
 		}
 		out = map[string]any{"key": key}
+	case "twokeys":
+		k, err := e2ee.UnmarshalDeviceKeys(req.Keys)
+		if err != nil {
+			return err
+		}
+		env, err := twoKeys(*req.Header, req.Recipients, k)
+		if err != nil {
+			return err
+		}
+		out = env
+	case "signattest":
+		k, err := e2ee.UnmarshalDeviceKeys(req.Keys)
+		if err != nil {
+			return err
+		}
+		out = map[string]any{"sig": ed25519.Sign(k.SignKey(), req.Attest.SignedBytes())}
+	case "verifyattest":
+		out = map[string]any{"ok": len(req.SignPub) == ed25519.PublicKeySize && ed25519.Verify(req.SignPub, req.Attest.SignedBytes(), req.Sig)}
 	default:
 		return fmt.Errorf("unknown command %q", os.Args[1])
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// twoKeys is what a dishonest sender (or whoever seals the keys) builds to
+// show recipients different messages under one signature: content key K1
+// sealed to the first recipient and committed to in the header, K2 sealed
+// to every other, and a body that AES-GCM opens under both.
+func twoKeys(hdr protocol.Envelope, rs []recipient, k *e2ee.DeviceKeys) (*protocol.Envelope, error) {
+	e := hdr
+	e.V, e.Suite = protocol.EnvelopeVersion, protocol.SuiteX25519AES256
+	k1, k2 := make([]byte, 32), make([]byte, 32)
+	rand.Read(k1)
+	rand.Read(k2)
+	e.Commit = e2ee.Commitment(k1, e.ID)
+	for i, r := range rs {
+		key := k2
+		if i == 0 {
+			key = k1
+		}
+		pub, err := hpke.DHKEM(ecdh.X25519()).NewPublicKey(r.Enc)
+		if err != nil {
+			return nil, err
+		}
+		sealed, err := hpke.Seal(pub, hpke.HKDFSHA256(), hpke.AES256GCM(), protocol.KeyInfo(e.ID, r.Device), key)
+		if err != nil {
+			return nil, err
+		}
+		e.Keys = append(e.Keys, protocol.SealedKey{User: r.User, Device: r.Device, Sealed: sealed})
+	}
+	e.Nonce = make([]byte, protocol.NonceBytes)
+	rand.Read(e.Nonce)
+	body, err := salamander.Ciphertext(k1, k2, e.Nonce, e.HeaderBytes(), 4)
+	if err != nil {
+		return nil, err
+	}
+	e.Body = body
+	e.Sig = ed25519.Sign(k.SignKey(), e.SignedBytes())
+	return &e, e.Validate()
 }

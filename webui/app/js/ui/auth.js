@@ -161,6 +161,18 @@ export function wipedScreen(root, { title, onRestart }) {
 }
 
 /**
+ * updateScreen says that this copy of the app speaks an older protocol
+ * than the server (update_required): nothing will work until the page is
+ * reloaded, which fetches the new version. Local history is untouched.
+ */
+export function updateScreen(root, { text, onReload }) {
+  const form = h("div.auth-form",
+    h("p.form-info", { role: "alert" }, text),
+    h("button.primary.big", { type: "button", onclick: onReload }, "Reload"));
+  screen(root, "Update Curbside", null, form);
+}
+
+/**
  * mfaScreen is the second sign-in step after a right password: a code from
  * the authenticator app, a recovery code, or a passkey.
  */

@@ -220,7 +220,10 @@ export function renderMessage(ui, conv, m) {
   const status = m.out ? outStatus(c, conv, m) : null;
   body.push(h("p.meta",
     h("time", { datetime: new Date(m.sent || m.created).toISOString() }, fmtTime(m.sent || m.created)),
-    status ? h("span.status." + status.cls, { "aria-label": status.label }, icon(status.icon), " ", status.text) : null));
+    status ? h("span.status." + status.cls, { "aria-label": status.label }, icon(status.icon), " ", status.text) : null,
+    // The time shown is the sender's, which is signed; the server's record
+    // of when it took the message is far from it.
+    m.timeNote ? h("span.time-note", { title: `The server recorded ${fmtFull(m.serverTs)}.` }, " The server's time for this message differs.") : null));
   if (m.status === "pending" && m.note) body.push(h("p.send-note", { role: "status" }, m.note));
   if (m.status === "failed") {
     body.push(h("div.failed", { role: "alert", dataset: { code: m.errorCode || "" } }, h("span", m.error || "Not sent."),

@@ -66,21 +66,10 @@ export async function detailsDialog(ui, id) {
     m.out ? h("p.hint.details-source", "") : null);
   dialog("Message details", body, { wide: true });
   if (m.out) {
+    // Only receipts signed by the recipients' own devices, verified here:
+    // the server's record of them (the details frame) could say anything.
     fillRecipients(heldReceipts(c, conv, m));
-    if (m.status === "sent" && c.online) {
-      try {
-        const d = await c.details(id);
-        for (const r of d.recipients || []) {
-          // The server's record wins; keep what we learned from receipts too.
-          const mine = m.receipts?.[r.user] || {};
-          r.delivered = r.delivered || mine.delivered; r.read = r.read || mine.read; r.acknowledged = r.acknowledged || mine.acknowledged;
-        }
-        fillRecipients(d.recipients || []);
-        body.querySelector(".details-source").textContent = "Times from the server's record.";
-      } catch (e) {
-        body.querySelector(".details-source").textContent = "Times from receipts this device has received.";
-      }
-    } else body.querySelector(".details-source").textContent = "Times from receipts this device has received.";
+    body.querySelector(".details-source").textContent = "Times from receipts signed by the recipients' devices.";
   }
 }
 
