@@ -140,9 +140,23 @@ export function pinTests() {
           await unlock(g, PIN.gwen);
           return !!(await meta(g)).grace;
         }, "a grace copy once the policy has one");
+        await lock(g);
+        // The server is out of reach: wrong PINs are counted on the device,
+        // and the last one deletes the grace copy.
+        await g.route("**/api/**", (r) => r.abort());
+        await g.reload();
+        for (let left = 4; left > 0; left--) await wrongPin(g, "000000", `That PIN is not right. ${left} ${left === 1 ? "attempt" : "attempts"} left.`);
+        await wrongPin(g, "000000", "Too many wrong PINs. This device can no longer open its history offline");
+        assert.equal((await meta(g)).grace, undefined, "the grace copy is deleted after too many wrong PINs offline");
+        await g.getByLabel("PIN").fill(PIN.gwen);
+        await g.getByRole("button", { name: "Unlock" }).click();
+        await g.getByRole("alert").filter({ hasText: "cannot open its history without the server" }).waitFor();
+        // Back online, an unlock keeps a new copy; offline, it opens the history.
+        await g.unroute("**/api/**");
+        await unlock(g, PIN.gwen);
+        await online(g);
         const expires = (await meta(g)).grace.expires;
         await lock(g);
-        // The server is out of reach: the grace copy opens the history.
         await g.route("**/api/**", (r) => r.abort());
         await g.reload();
         await unlock(g, PIN.gwen);
