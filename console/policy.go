@@ -21,7 +21,7 @@ func (a *Console) policyRoutes() []web.Route {
 var policyHelp = map[string][2]string{
 	"password_min_length":  {"int", "Fewest characters in a new password (checked by the server whenever a password is set)."},
 	"password_classes":     {"int", "How many of lower case, upper case, digits and symbols a new password must mix (1-4)."},
-	"lockout_threshold":    {"int", "Failed sign-ins in a row with one username before each further try must wait: 30 seconds at first, doubling after every further failure. Nobody is locked out: a device already set up signs in at once."},
+	"lockout_threshold":    {"int", "Failed sign-ins in a row with one username before each further try must wait: 30 seconds at first, doubling after every further failure. Nobody is locked out: a command-line client already set up signs in at once."},
 	"lockout_cooldown":     {"duration", "The longest wait between sign-in tries after failures, e.g. 15m."},
 	"session_idle":         {"duration", "A server session unused this long ends (automatic logoff), e.g. 12h."},
 	"session_max":          {"duration", "A server session ends this long after sign-in, used or not."},

@@ -10,9 +10,9 @@ import (
 // What an offline PIN search of a grace copy costs (BENCHMARKS.md,
 // "Offline PIN guessing"): one guess is PBKDF2-SHA256 with the app's
 // iterations. pinGuessesPerCore is BenchmarkPBKDF2PIN's rate on one core
-// (the best of three runs: 105 ms a guess), rounded; laptopCores is a
-// laptop's cores, each of which searches on its own. A newer or idle core,
-// or a graphics card, goes faster: the words say so.
+// of a busy shared machine (the fastest of seven runs: 105 ms a guess),
+// rounded: an idle core is faster, so the words give it as a least rate;
+// laptopCores is a laptop's cores, each of which searches on its own.
 const (
 	pinIterations     = 600000
 	pinGuessesPerCore = 10
@@ -28,7 +28,7 @@ func graceCost(d time.Duration, max int) string {
 	}
 	rate := pinGuessesPerCore * laptopCores
 	hours := float64(pinSpace) / float64(rate) / 3600
-	return fmt.Sprintf("Offline unlock is on for %s. For that long after each unlock, a copied browser profile could be searched for the PIN offline, without the server counting: about %d guesses per second on a laptop (%d cores), all 6-digit PINs in about %s. A graphics card would be faster still. A longer PIN makes the search longer; 0 turns offline unlock off.",
+	return fmt.Sprintf("Offline unlock is on for %s. For that long after each unlock, a copied browser profile could be searched for the PIN offline, without the server counting: at least %d guesses per second on a laptop (%d cores), so all 6-digit PINs in at most about %s, and a graphics card is faster still. A longer PIN makes the search longer; 0 turns offline unlock off.",
 		spell(d), rate, laptopCores, aboutHours(hours))
 }
 

@@ -39,7 +39,7 @@ func TestPolicyGraceNote(t *testing.T) {
 		t.Fatalf("turn it on: %d %v", code, out)
 	}
 	_, note = graceNote(t, f, own)
-	for _, want := range []string{"on for 2 days", "a copied browser profile could be searched for the PIN offline", "80 guesses per second on a laptop", "all 6-digit PINs in about 3 hours"} {
+	for _, want := range []string{"on for 2 days", "a copied browser profile could be searched for the PIN offline", "at least 80 guesses per second on a laptop", "all 6-digit PINs in at most about 3 hours"} {
 		if !strings.Contains(note, want) {
 			t.Errorf("%q lacks %q", note, want)
 		}

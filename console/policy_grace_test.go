@@ -31,7 +31,7 @@ func TestGraceCostWords(t *testing.T) {
 		"Offline unlock is on for 3 days",
 		"a copied browser profile could be searched for the PIN offline",
 		"guesses per second on a laptop",
-		"all 6-digit PINs in about",
+		"all 6-digit PINs in at most about",
 	} {
 		if !strings.Contains(on, want) {
 			t.Errorf("on: %q lacks %q", on, want)
