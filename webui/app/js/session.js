@@ -374,9 +374,6 @@ export async function unlock(pin, progress = () => {}) {
   raw.encPriv.fill(0); raw.seed.fill(0); DK.fill(0); P.fill(0); share.fill(0);
   deviceKey = keys.signKey;
   if (!offline) {
-    // The first unlock of a device the server has no verifier for (set up
-    // before PIN proofs) gives it one: from now on the server counts.
-    if (!r.verified) await setVerifier(meta, proof);
     if (!r.bound) {
       try {
         await bindDevice(meta, keys.signKey);
@@ -385,6 +382,10 @@ export async function unlock(pin, progress = () => {}) {
         throw err;
       }
     }
+    // The first unlock of a device the server has no verifier for (set up
+    // before PIN proofs) gives it one, once the session is the device's:
+    // from now on the server counts.
+    if (!r.verified) await setVerifier(meta, proof);
     await ensureWipeKey(meta);
   }
   return { meta, vault, keys, config, offline };
