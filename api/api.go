@@ -36,6 +36,9 @@ type API struct {
 	// DevicesChanged is called after a user's device set changes, so the
 	// relay can drop what it cached.
 	DevicesChanged func(user int64)
+	// EndDevice, if set, disconnects one device's relay session at once
+	// (a device wiped after too many wrong PINs).
+	EndDevice func(device int64, code int, reason string)
 	// Version is the server's version, reported to clients.
 	Version string
 	// PublicURL is the origin people reach the server at, for the
@@ -63,7 +66,8 @@ func (a *API) Routes() []web.Route {
 		{Pattern: "GET /api/v1/groups/{id}", Access: web.User, Func: a.group},
 		{Pattern: "POST /api/v1/devices/{id}/challenge", Access: web.User, Func: a.challenge},
 		{Pattern: "POST /api/v1/devices/{id}/resume", Access: web.User, Func: a.resume},
-		{Pattern: "GET /api/v1/devices/me/share", Access: web.User, Func: a.share},
+		{Pattern: "POST /api/v1/devices/{id}/share", Access: web.User, Func: a.share},
+		{Pattern: "PUT /api/v1/devices/me/pin", Access: web.Device, Func: a.setPIN},
 		{Pattern: "GET /api/v1/config", Access: web.User, Func: a.config},
 		{Pattern: "POST /api/v1/devices/{id}/wipe/challenge", Access: web.Public, Func: a.wipeChallenge},
 		{Pattern: "POST /api/v1/devices/{id}/wipe", Access: web.Public, Func: a.wipeCommand},

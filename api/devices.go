@@ -123,21 +123,6 @@ func (a *API) resume(w http.ResponseWriter, r *http.Request) error {
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"device": d.ID})
 }
 
-func (a *API) share(w http.ResponseWriter, r *http.Request) error {
-	s := auth.SessionOf(r.Context())
-	if s.Device == 0 {
-		return protocol.Errorf(protocol.CodeForbidden, "only a session bound to a device gets its key share")
-	}
-	share, err := a.Store.DeviceShare(r.Context(), s.Device)
-	if errors.Is(err, model.ErrNotFound) {
-		return protocol.Errorf(protocol.CodeNotFound, "this device has no key share (revoked or wiped)")
-	}
-	if err != nil {
-		return protocol.Internal(err)
-	}
-	return web.WriteJSON(w, http.StatusOK, map[string]any{"share": share})
-}
-
 func (a *API) config(w http.ResponseWriter, r *http.Request) error {
 	p, err := a.Store.LoadPolicy(r.Context())
 	if err != nil {

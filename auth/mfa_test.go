@@ -284,7 +284,7 @@ func TestMFAEnrollmentOnlySession(t *testing.T) {
 	}
 	for _, p := range []struct{ method, path string }{
 		{"GET", "/api/v1/directory"}, {"GET", "/api/v1/groups"}, {"GET", "/api/v1/config"},
-		{"GET", "/api/v1/devices/me/share"}, {"POST", "/api/v1/devices"}, {"GET", "/api/v1/keys/1"},
+		{"POST", "/api/v1/devices/1/share"}, {"POST", "/api/v1/devices"}, {"GET", "/api/v1/keys/1"},
 	} {
 		if code, out := f.Do(p.method, p.path, tok, map[string]any{}); code != 403 || apitest.ErrCode(out) != "mfa_enrollment_required" {
 			t.Errorf("%s %s: %d %v", p.method, p.path, code, out)

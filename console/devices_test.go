@@ -41,7 +41,9 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 	if code, out := f.Do("POST", "/api/v1/devices", tok2, map[string]any{"name": "laptop", "list": apitest.SignedList(nina, 2, d2, d1.Listed(), d2.Listed())}); code != 201 {
 		t.Fatalf("register d2: %d %v", code, out)
 	}
-	_, sh := f.Do("GET", "/api/v1/devices/me/share", tok1, nil)
+	pin := map[string]any{"proof": make([]byte, 32)}
+	share1Path := fmt.Sprintf("/api/v1/devices/%d/share", d1.ID)
+	_, sh := f.Do("POST", share1Path, tok1, pin)
 	share1 := sh["share"]
 
 	// omar's message waits in d1's queue.
@@ -115,7 +117,7 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 	if code, out := f.Do("POST", path+"/resume", tok3, map[string]any{"sig": ed25519.Sign(d1.Sign, protocol.ResumeBytes(nina, d1.ID, nonce))}); code != 200 {
 		t.Fatalf("resume after lock: %d %v", code, out)
 	}
-	if _, sh := f.Do("GET", "/api/v1/devices/me/share", tok3, nil); sh["share"] != share1 {
+	if _, sh := f.Do("POST", share1Path, tok3, pin); sh["share"] != share1 {
 		t.Fatal("after lock and resume the share changed")
 	}
 
@@ -131,7 +133,7 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 	if code != 200 || out["ended_sessions"].(float64) != 1 || out["device"].(map[string]any)["wiped"] != true || out["device"].(map[string]any)["state"] != "revoked" {
 		t.Fatalf("wipe: %d %v", code, out)
 	}
-	if code, _ := f.Do("GET", "/api/v1/devices/me/share", tok3, nil); code != 401 {
+	if code, _ := f.Do("POST", share1Path, tok3, pin); code != 401 {
 		t.Fatalf("share after wipe: %d", code)
 	}
 	if items, _ := f.Store.Pending(ctx, d1.ID, 0, 10); len(items) != 0 {
@@ -144,7 +146,7 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 		t.Fatalf("share of the wiped device: %v", err)
 	}
 	// The other device of nina goes on.
-	if code, _ := f.Do("GET", "/api/v1/devices/me/share", tok2, nil); code != 200 {
+	if code, _ := f.Do("POST", fmt.Sprintf("/api/v1/devices/%d/share", d2.ID), tok2, pin); code != 200 {
 		t.Fatalf("the other device lost its share: %d", code)
 	}
 

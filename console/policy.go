@@ -21,16 +21,17 @@ func (a *Console) policyRoutes() []web.Route {
 var policyHelp = map[string][2]string{
 	"password_min_length":  {"int", "Fewest characters in a new password (checked by the server whenever a password is set)."},
 	"password_classes":     {"int", "How many of lower case, upper case, digits and symbols a new password must mix (1-4)."},
-	"lockout_threshold":    {"int", "Failed sign-ins in a row with one username before each further try must wait: 30 seconds at first, doubling after every further failure. Nobody is locked out: a device already set up signs in at once."},
+	"lockout_threshold":    {"int", "Failed sign-ins in a row with one username before each further try must wait: 30 seconds at first, doubling after every further failure. Nobody is locked out: a command-line client already set up signs in at once."},
 	"lockout_cooldown":     {"duration", "The longest wait between sign-in tries after failures, e.g. 15m."},
 	"session_idle":         {"duration", "A server session unused this long ends (automatic logoff), e.g. 12h."},
 	"session_max":          {"duration", "A server session ends this long after sign-in, used or not."},
 	"inactivity_lock":      {"duration", "Apps lock and drop decrypted messages from memory after this long without use, e.g. 5m."},
 	"pin_required":         {"bool", "Apps must be protected with a PIN."},
+	"pin_max_attempts":     {"int", "Wrong PINs in a row, counted by the server, after which a browser device is erased (its key is deleted and the device wiped); its person then signs in with the password and sets it up again."},
 	"retention":            {"duration", "Undelivered messages, attachments and message metadata are deleted after this long (default 168h, 7 days)."},
 	"attachment_max_bytes": {"int", "Largest attachment in bytes; the server refuses larger uploads."},
 	"attachment_types":     {"list", "File types people may attach, as MIME patterns such as image/*."},
-	"offline_grace":        {"duration", "How long a device may open its history without reaching the server (0 turns offline access off)."},
+	"offline_grace":        {"duration", "How long after each unlock a browser may open its history without reaching the server (default 0: off). While it is on, the PIN alone protects a copied profile: see the note below."},
 	"quick_messages":       {"list", "The organisation's quick replies, offered in every app."},
 	"mfa_required":         {"roles", "Roles (admin, staff, external, patient) and administrator levels (owner, admin, helpdesk) that must sign in with a second factor."},
 	"admin_networks":       {"cidrs", "Address ranges the admin console may be used from, such as 192.168.1.0/24; empty allows any."},
@@ -59,6 +60,9 @@ type policyFieldOut struct {
 	Default string `json:"default"`
 	Kind    string `json:"kind"`
 	Help    string `json:"help"`
+	// Note says what the setting's current value means, where that needs
+	// more than its help (offline_grace: what a copied profile then yields).
+	Note string `json:"note,omitempty"`
 }
 
 func (a *Console) writePolicy(w http.ResponseWriter, r *http.Request) error {
@@ -72,7 +76,11 @@ func (a *Console) writePolicy(w http.ResponseWriter, r *http.Request) error {
 		v, _ := p.Get(k)
 		def, _ := model.DefaultPolicy.Get(k)
 		values[k] = v
-		fields = append(fields, policyFieldOut{Key: k, Value: v, Default: def, Kind: policyHelp[k][0], Help: policyHelp[k][1]})
+		f := policyFieldOut{Key: k, Value: v, Default: def, Kind: policyHelp[k][0], Help: policyHelp[k][1]}
+		if k == "offline_grace" {
+			f.Note = graceCost(p.OfflineGrace, p.PINMaxAttempts)
+		}
+		fields = append(fields, f)
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"values": values, "fields": fields})
 }

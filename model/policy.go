@@ -24,6 +24,7 @@ type Policy struct {
 
 	InactivityLock     time.Duration // clients lock and drop decrypted state after this long idle
 	PINRequired        bool          // clients must set a PIN for quick unlock
+	PINMaxAttempts     int           // wrong PINs in a row, counted by the server, before a browser device is wiped
 	AttachmentMaxBytes int           // largest attachment, before encryption
 	AttachmentTypes    []string      // MIME patterns clients may attach ("image/*")
 	OfflineGrace       time.Duration // how long a device may open its local store without the server
@@ -67,11 +68,12 @@ var DefaultPolicy = Policy{
 
 	InactivityLock:     5 * time.Minute,
 	PINRequired:        true,
+	PINMaxAttempts:     10,
 	AttachmentMaxBytes: 25 << 20,
 	AttachmentTypes: []string{"image/*", "application/pdf", "audio/*", "video/*", "text/plain",
 		"application/msword", "application/vnd.openxmlformats-officedocument.*", "application/vnd.ms-excel",
 		"application/vnd.oasis.opendocument.*", "application/rtf"},
-	OfflineGrace: 72 * time.Hour,
+	OfflineGrace: 0, // off: an offline copy of the share can be searched for the PIN (SECURITY.md)
 	QuickMessages: []string{"On my way", "Call me when you can", "Seen, thanks", "Patient is ready",
 		"Running 10 minutes late"},
 
@@ -275,6 +277,7 @@ var policyFields = map[string]policyField{
 	"session_max":          durField(func(p *Policy) *time.Duration { return &p.SessionMax }, time.Minute, 365*24*time.Hour),
 	"inactivity_lock":      durField(func(p *Policy) *time.Duration { return &p.InactivityLock }, 10*time.Second, 24*time.Hour),
 	"pin_required":         boolField(func(p *Policy) *bool { return &p.PINRequired }),
+	"pin_max_attempts":     intField(func(p *Policy) *int { return &p.PINMaxAttempts }, 3, 100),
 	"attachment_max_bytes": intField(func(p *Policy) *int { return &p.AttachmentMaxBytes }, 1024, 1<<30),
 	"attachment_types":     listField(func(p *Policy) *[]string { return &p.AttachmentTypes }, 100, 100),
 	"offline_grace":        durField(func(p *Policy) *time.Duration { return &p.OfflineGrace }, 0, 30*24*time.Hour),
@@ -344,6 +347,7 @@ type ClientPolicy struct {
 	RetentionMS        int64    `json:"retention_ms"`
 	InactivityLockMS   int64    `json:"inactivity_lock_ms"`
 	PINRequired        bool     `json:"pin_required"`
+	PINMaxAttempts     int      `json:"pin_max_attempts"`
 	AttachmentMaxBytes int      `json:"attachment_max_bytes"`
 	AttachmentTypes    []string `json:"attachment_types"`
 	OfflineGraceMS     int64    `json:"offline_grace_ms"`
@@ -355,7 +359,7 @@ type ClientPolicy struct {
 func (p *Policy) Client() ClientPolicy {
 	return ClientPolicy{
 		RetentionMS: p.Retention.Milliseconds(), InactivityLockMS: p.InactivityLock.Milliseconds(),
-		PINRequired: p.PINRequired, AttachmentMaxBytes: p.AttachmentMaxBytes, AttachmentTypes: p.AttachmentTypes,
+		PINRequired: p.PINRequired, PINMaxAttempts: p.PINMaxAttempts, AttachmentMaxBytes: p.AttachmentMaxBytes, AttachmentTypes: p.AttachmentTypes,
 		OfflineGraceMS: p.OfflineGrace.Milliseconds(),
 		PatientUrgent:  p.PatientUrgent, PatientAck: p.PatientAck,
 	}

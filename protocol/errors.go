@@ -58,6 +58,8 @@ const (
 	CodePushRefused        Code = "push_refused"            // the browser's push service is not one the server sends to
 	CodePushUnavailable    Code = "push_unavailable"        // Web Push is turned off on this server
 	CodeUpdateRequired     Code = "update_required"         // the client speaks an older protocol version than the server
+	CodeWrongPIN           Code = "wrong_pin"               // the PIN proof is not right; the server counted it (the words say how many attempts are left)
+	CodePINLockedOut       Code = "pin_locked_out"          // too many wrong PINs in a row: the server deleted the key share and wiped the device
 	CodeInternal           Code = "internal"                // a server fault; details are in the server's log
 )
 
@@ -112,6 +114,8 @@ var catalogue = map[Code]codeInfo{
 	CodePushRefused:        {http.StatusBadRequest, "Notifications cannot be turned on in this browser: its notification service is not one your practice's server sends to. Ask your administrator."},
 	CodePushUnavailable:    {http.StatusNotFound, "Notifications that wake the app are turned off on this server. Keep Curbside open to receive messages, or ask your administrator."},
 	CodeUpdateRequired:     {http.StatusUpgradeRequired, "This version of Curbside is out of date. Reload the page to update it."},
+	CodeWrongPIN:           {http.StatusForbidden, "That PIN is not right."},
+	CodePINLockedOut:       {http.StatusGone, "Too many wrong PINs: this device's messages have been erased. Sign in with your password to set it up again."},
 	CodeInternal:           {http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell your administrator."},
 }
 

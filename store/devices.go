@@ -227,12 +227,15 @@ func (s *Store) BindSession(ctx context.Context, tokenHash []byte, user, device 
 }
 
 // DeviceShare returns an active device's local-store key share, making one
-// for a device that has none yet. A revoked or wiped device has none.
+// for a device that has none yet. A revoked or wiped device has none, nor
+// does one whose share too many wrong PINs deleted (store/pin.go). It
+// checks no PIN: the apps get the share through CheckPINProof.
 func (s *Store) DeviceShare(ctx context.Context, device int64) ([]byte, error) {
 	var share []byte
 	err := s.submit(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRow(`SELECT share FROM devices WHERE id = ? AND state = 'active'`, device).Scan(&share)
-		if errors.Is(err, sql.ErrNoRows) {
+		var verified bool
+		err := tx.QueryRow(`SELECT share, pin_verifier IS NOT NULL FROM devices WHERE id = ? AND state = 'active'`, device).Scan(&share, &verified)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && share == nil && verified) {
 			return model.ErrNotFound
 		}
 		if err != nil || share != nil {

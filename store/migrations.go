@@ -417,6 +417,14 @@ CREATE TABLE member_events (
 	recipients TEXT    NOT NULL
 );
 `,
+	// 13: the PIN proof: the server keeps SHA-256 of each browser device's
+	// PIN proof and counts wrong proofs in a row; the key share is released
+	// only on a right one (store/pin.go). NULL: a device set up before, or
+	// not yet past its set-up, whose share goes to its session as before.
+	`
+ALTER TABLE devices ADD COLUMN pin_verifier BLOB;
+ALTER TABLE devices ADD COLUMN pin_failures INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

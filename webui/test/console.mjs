@@ -307,6 +307,22 @@ export function consoleTests() {
       await shot(ctx, p, "import-valid-1280");
     }],
 
+    ["console: offline unlock is off by default; turned on, the policy page states its length and what a copied profile's PIN search costs", async (ctx) => {
+      const p = c.o.page;
+      await go(p, "#/policy");
+      const row = p.locator(".policy-field", { has: p.getByText("Offline unlock grace", { exact: true }) });
+      await row.locator(".policy-note", { hasText: "Offline unlock is off" }).waitFor();
+      assert.equal(await row.locator("input").inputValue(), "0", "off by default");
+      await setPolicy(p, [["Offline unlock grace", async (f) => { await f.locator("input").fill("3"); await f.locator("select").selectOption("d"); }]]);
+      await p.locator(".notice.ok", { hasText: "Saved" }).waitFor();
+      const note = row.locator(".policy-note");
+      await note.filter({ hasText: "Offline unlock is on for 3 days" }).waitFor();
+      assert.match(await note.textContent(), /a copied browser profile could be searched for the PIN offline.*at least \d+ guesses per second on a laptop.*all 6-digit PINs in at most about \d+ hours/);
+      if (ctx.shots) await row.screenshot({ path: path.join(ctx.shots, "console-policy-grace-on.png") });
+      await setPolicy(p, [["Offline unlock grace", (f) => f.locator("input").fill("0")]]);
+      await row.locator(".policy-note", { hasText: "Offline unlock is off" }).waitFor();
+    }],
+
     ["console: a policy change is enforced: a longer minimum password on the welcome page and the server; inactivity sign-out", async (ctx) => {
       const p = c.o.page;
       // A value out of range is refused next to its field.

@@ -29,6 +29,7 @@ import { openProfile } from "./lib/browser.mjs";
 import { assert, startServer } from "./lib/harness.mjs";
 import { serveStatic } from "./lib/static.mjs";
 import { closePush, pushTests } from "./push.mjs";
+import { closePinProfiles, pinTests } from "./pin.mjs";
 import { PIN, RUN, scenarioTests } from "./scenarios.mjs";
 import { closeSigProfiles, sigTests } from "./sig.mjs";
 import { wipeTests } from "./wipe.mjs";
@@ -109,6 +110,8 @@ try {
   for (const [name, fn] of featureTests()) await run(name, fn, ctx);
   // Group membership changes everyone in the group sees, with users of their own.
   for (const [name, fn] of memberTests()) await run(name, fn, ctx);
+  // The local store against a copied profile: PIN proofs, grace, upgrade.
+  for (const [name, fn] of pinTests()) await run(name, fn, ctx);
 
   // The profile at rest: a copy of the browser profile must reveal no
   // message text and no usable private key. First, with the PIN and the
@@ -124,8 +127,11 @@ try {
         const store = await import(`${prefix}/js/store.js`);
         const { unb64 } = await import(`${prefix}/js/bytes.js`);
         const meta = await store.getMeta();
-        const share = unb64((await (await fetch("/api/v1/devices/me/share")).json()).share);
+        const { b64 } = await import(`${prefix}/js/bytes.js`);
         const P = await store.derivePin(pin, meta);
+        const proof = b64(await store.pinProof(meta, P));
+        const res = await fetch(`/api/v1/devices/${meta.device}/share`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ proof }) });
+        const share = unb64((await res.json()).share);
         let wrongRefused = false;
         try { await store.unwrapDataKey(meta, await store.derivePin("111111", meta), share); } catch { wrongRefused = true; }
         const DK = await store.unwrapDataKey(meta, P, share);
@@ -133,11 +139,15 @@ try {
         const k = await v.get("keys", "device");
         // The meta record (plaintext) holds only wrapped keys and public
         // facts, and the wipe-check key, which opens nothing: it only lets
-        // a locked device prove itself to the wipe check.
-        return { k, wrongRefused, metaKeys: Object.keys(meta).sort() };
+        // a locked device prove itself to the wipe check. Nothing is
+        // wrapped under the password, and with the offline grace off (the
+        // default) nothing under the PIN alone.
+        return { k, wrongRefused, metaKeys: Object.keys(meta).sort(), pinKeys: Object.keys(meta.pin).sort(), shareOK: res.status };
       }, [prefix, pin]);
       assert.ok(keys.wrongRefused, "a wrong PIN must not unwrap the data key");
-      assert.deepEqual(keys.metaKeys, ["commandKey", "created", "device", "encPub", "failed", "grace", "pin", "resume", "signPub", "user", "v", "wipeKey", "wipeKeyPub", "wipeKeySet"]);
+      assert.equal(keys.shareOK, 200, "the right PIN's proof fetches the share");
+      assert.deepEqual(keys.pinKeys, ["iterations", "kekSalt", "salt", "verified", "wrapped"], "the PIN record: salts, the wrapped data key, and that the server has the verifier");
+      assert.deepEqual(keys.metaKeys, ["commandKey", "created", "device", "encPub", "failed", "pin", "signPub", "user", "v", "wipeKey", "wipeKeyPub", "wipeKeySet"]);
       ctx.secrets.push({ who, what: "X25519 private key", b64: keys.k.encPriv }, { who, what: "Ed25519 seed", b64: keys.k.seed });
     }
   }, ctx);
@@ -167,6 +177,7 @@ try {
   await closeFirstDayProfiles(ctx);
   await closeFeatureProfiles(ctx);
   await closeMemberProfiles(ctx);
+  await closePinProfiles(ctx);
 }
 
 // With every browser closed (its files flushed), search the profiles and the
@@ -278,7 +289,7 @@ try {
 
 // A block that stopped early must not pass for a short green run: every
 // test planned must have run.
-const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + firstDayStatusTests().length + firstDayWalkTests().length + featureTests().length + memberTests().length + sigTests().length + AT_REST_TESTS;
+const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + firstDayStatusTests().length + firstDayWalkTests().length + featureTests().length + memberTests().length + sigTests().length + pinTests().length + AT_REST_TESTS;
 if (!opt.only && passed + failed !== planned) {
   console.log(`FAIL only ${passed + failed} of the ${planned} planned tests ran`);
   failed += Math.max(planned - passed - failed, 1);

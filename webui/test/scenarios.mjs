@@ -38,6 +38,14 @@ async function relock(page, pin) {
   await online(page);
 }
 
+/** hasGrace reports whether the page's store keeps a grace copy of the key share. */
+function hasGrace(page) {
+  return page.evaluate(async () => {
+    const prefix = document.querySelector("script[type=module]").src.replace(/\/js\/main\.js$/, "");
+    return !!(await (await import(`${prefix}/js/store.js`)).getMeta()).grace;
+  });
+}
+
 /** toList goes back to the conversation list where a phone shows one pane at a time. */
 async function toList(page) {
   const back = page.getByRole("button", { name: "Back to conversations" });
@@ -297,6 +305,11 @@ export function scenarioTests() {
 
     ["offline: the app opens offline, shows history, queues what is written and sends it on reconnect", async (ctx) => {
       const b = ctx.bob.page;
+      // Offline unlock is off by default (SECURITY.md, "A copied browser
+      // profile"); the practice turns it on, and bob's app keeps a grace
+      // copy of the share at an unlock once it has read the policy.
+      await policy(ctx, "offline_grace=72h");
+      await waitFor(async () => { await relock(b, PIN.bob); return hasGrace(b); }, "a grace copy once the policy has one");
       await b.waitForFunction(() => navigator.serviceWorker.controller !== null || navigator.serviceWorker.ready.then(() => true), null, { timeout: 30000 });
       await b.evaluate(() => navigator.serviceWorker.ready);
       await ctx.bob.context.setOffline(true);
@@ -317,6 +330,9 @@ export function scenarioTests() {
       await waitFor(async () => /Sent|Delivered|Read/.test(await msgStatus(b, t)), "sent on reconnect", 60000);
       await openConv(ctx.alice.page, "Bob Brown");
       await msgLocator(ctx.alice.page, t).waitFor();
+      // Turned off again, the next unlock deletes the grace copy.
+      await policy(ctx, "offline_grace=0s");
+      await waitFor(async () => { await relock(b, PIN.bob); return !(await hasGrace(b)); }, "the grace copy deleted once the policy has none");
     }],
 
     ["lock: the inactivity lock drops decrypted state and the PIN unlocks", async (ctx) => {
@@ -343,7 +359,7 @@ export function scenarioTests() {
       // A wrong PIN is refused and counted; the right one unlocks.
       await b.getByLabel("PIN").fill("000000");
       await b.getByRole("button", { name: "Unlock" }).click();
-      await b.getByRole("alert").filter({ hasText: /not right/ }).waitFor();
+      await b.getByRole("alert").filter({ hasText: /not right\. \d+ attempts left/ }).waitFor();
       await unlock(b, PIN.bob);
       await policy(ctx, "inactivity_lock=5m");
       await relock(b, PIN.bob);
@@ -354,7 +370,7 @@ export function scenarioTests() {
       await b.getByLabel("New PIN", { exact: true }).fill("264815");
       await b.getByLabel("Repeat the new PIN").fill("264815");
       await b.locator("dialog").getByRole("button", { name: "Change PIN" }).click();
-      await b.locator("dialog").getByRole("alert").filter({ hasText: "current PIN is not right" }).waitFor();
+      await b.locator("dialog").getByRole("alert").filter({ hasText: /PIN is not right\. \d+ attempts left/ }).waitFor();
       await b.getByLabel("Current PIN").fill(PIN.bob);
       await b.locator("dialog").getByRole("button", { name: "Change PIN" }).click();
       await b.getByText("Your PIN has been changed.").waitFor();

@@ -14,6 +14,7 @@ const LABELS = {
   session_max: "Longest sign-in",
   inactivity_lock: "Lock / sign out after inactivity",
   pin_required: "Require a PIN on each device",
+  pin_max_attempts: "Wrong PINs before a device is erased",
   retention: "Keep messages for",
   attachment_max_bytes: "Largest attachment (bytes)",
   attachment_types: "Allowed attachment types",
@@ -41,7 +42,7 @@ const LABELS = {
 /** @type {[string, string[]][]} */
 const GROUPS = [
   ["Sign-in and passwords", ["password_min_length", "password_classes", "lockout_threshold", "lockout_cooldown", "mfa_required", "session_idle", "session_max"]],
-  ["Devices", ["inactivity_lock", "pin_required", "offline_grace", "devices_max_per_user", "sessions_max_per_user"]],
+  ["Devices", ["inactivity_lock", "pin_required", "pin_max_attempts", "offline_grace", "devices_max_per_user", "sessions_max_per_user"]],
   ["Messages and attachments", ["retention", "attachment_max_bytes", "attachment_types", "blob_grace", "quick_messages"]],
   ["Notifications", ["push_interval", "push_urgent_dnd"]],
   ["Limits per person", ["attachment_quota_bytes", "attachment_quota_count", "attachment_rate_bytes", "queue_max_per_device"]],
@@ -166,11 +167,14 @@ function fieldRow(pf, f) {
   const { input, read } = fieldInput(f, id, label, kind);
   const err = h("p.field-error", { id: id + "-err", role: "alert" });
   const help = h("p.hint", { id: id + "-help" }, f.help || "", f.help ? " " : "", `Default: ${showDefault(f.default, kind)}.`, kind === "list" ? " One per line." : "");
-  (input.focusable || input).setAttribute("aria-describedby", `${id}-help ${id}-err`);
+  // What the current value means, said by the server (offline_grace: what
+  // a copied browser profile then yields to an offline PIN search).
+  const note = f.note ? h(`p.notice.${f.value === "0s" ? "ok" : "warn"}.policy-note`, { id: id + "-note" }, f.note) : null;
+  (input.focusable || input).setAttribute("aria-describedby", `${id}-help ${note ? id + "-note " : ""}${id}-err`);
   pf.inputs.set(f.key, { read, input, original: f.value, kind });
   const row = kind === "bool"
-    ? h("div.field.policy-field", { "data-key": f.key }, h("label.check", { for: id }, input, h("span", label)), help, err)
-    : h("div.field.policy-field", { "data-key": f.key }, h("label", { for: id }, label), input, help, err);
+    ? h("div.field.policy-field", { "data-key": f.key }, h("label.check", { for: id }, input, h("span", label)), help, note, err)
+    : h("div.field.policy-field", { "data-key": f.key }, h("label", { for: id }, label), input, help, note, err);
   row.setError = (m) => { err.textContent = m || ""; (input.focusable || input).toggleAttribute("aria-invalid", !!m); };
   pf.rows.set(f.key, row);
   return row;

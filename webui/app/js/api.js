@@ -91,7 +91,8 @@ export async function call(method, path, body) {
  *   devices(): Promise<{devices: {id: number, name: string, state: string, created_at: number, last_seen: number}[]}>,
  *   challenge(device: number): Promise<{nonce: string, expires_at: number}>,
  *   resume(device: number, sig: string): Promise<{device: number}>,
- *   share(): Promise<{share: string}>,
+ *   share(device: number, proof: string): Promise<{share: string, verified: boolean, bound: boolean}>,
+ *   setPin(proof: string, old?: string): Promise<any>,
  *   wipeCommand(device: number, sign: (nonce: Uint8Array) => Promise<string>): Promise<any>,
  *   setWipeKey(key: string): Promise<{device: number}>,
  *   pushStatus(): Promise<{subscribed: boolean}>,
@@ -116,7 +117,10 @@ export const api = {
   devices: () => call("GET", "/api/v1/devices"),
   challenge: (device) => call("POST", `/api/v1/devices/${device}/challenge`),
   resume: (device, sig) => call("POST", `/api/v1/devices/${device}/resume`, { sig }),
-  share: () => call("GET", "/api/v1/devices/me/share"),
+  /** share trades the PIN's proof (base64) for the device's key share (PROTOCOL.md 9, "The PIN proof"). */
+  share: (device, proof) => call("POST", `/api/v1/devices/${device}/share`, { proof }),
+  /** setPin gives the server the verifier of a new PIN: its proof, and the current PIN's if the server has one. */
+  setPin: (proof, old) => call("PUT", "/api/v1/devices/me/pin", old ? { proof, old } : { proof }),
   /**
    * wipeCommand returns the signed wipe command for a device, or null if
    * there is none. The device proves it is asking: sign returns its

@@ -40,6 +40,7 @@ export const CODE_NOT_FOUND = "not_found";
 export const CODE_NOT_REACHABLE = "not_reachable";
 export const CODE_PASSKEY_FAILED = "passkey_failed";
 export const CODE_PASSKEY_UNAVAILABLE = "passkey_unavailable";
+export const CODE_PIN_LOCKED_OUT = "pin_locked_out";
 export const CODE_PUSH_REFUSED = "push_refused";
 export const CODE_PUSH_UNAVAILABLE = "push_unavailable";
 export const CODE_QUEUE_FULL = "queue_full";
@@ -54,6 +55,7 @@ export const CODE_UNSUPPORTED_TYPE = "unsupported_type";
 export const CODE_UPDATE_REQUIRED = "update_required";
 export const CODE_WEAK_PASSWORD = "weak_password";
 export const CODE_WRONG_CODE = "wrong_code";
+export const CODE_WRONG_PIN = "wrong_pin";
 
 /** @type {Readonly<Record<string, CodeInfo>>} every code of the catalogue with its HTTP status and words */
 export const CODES = Object.freeze({
@@ -86,6 +88,7 @@ export const CODES = Object.freeze({
   not_reachable: Object.freeze({ status: 403, message: "This person cannot be reached from your account. Ask your practice to add them to your care team." }),
   passkey_failed: Object.freeze({ status: 400, message: "The passkey could not be checked. Try again, or use a code." }),
   passkey_unavailable: Object.freeze({ status: 400, message: "Passkeys cannot be used at this address." }),
+  pin_locked_out: Object.freeze({ status: 410, message: "Too many wrong PINs: this device's messages have been erased. Sign in with your password to set it up again." }),
   push_refused: Object.freeze({ status: 400, message: "Notifications cannot be turned on in this browser: its notification service is not one your practice's server sends to. Ask your administrator." }),
   push_unavailable: Object.freeze({ status: 404, message: "Notifications that wake the app are turned off on this server. Keep Curbside open to receive messages, or ask your administrator." }),
   queue_full: Object.freeze({ status: 503, message: "Not sent: the recipient's device has too many messages waiting. Try again once they are back online." }),
@@ -100,6 +103,7 @@ export const CODES = Object.freeze({
   update_required: Object.freeze({ status: 426, message: "This version of Curbside is out of date. Reload the page to update it." }),
   weak_password: Object.freeze({ status: 400, message: "That password does not meet your practice's password rules." }),
   wrong_code: Object.freeze({ status: 401, message: "That code is not right or was already used." }),
+  wrong_pin: Object.freeze({ status: 403, message: "That PIN is not right." }),
 });
 
 // The relay protocol (protocol.Version, protocol.Subprotocol) and envelope suite.
@@ -216,11 +220,12 @@ export const POLICY_DEFAULTS = Object.freeze({
   lockout_cooldown: "15m0s",
   lockout_threshold: "5",
   mfa_required: "[\"owner\",\"admin\",\"helpdesk\"]",
-  offline_grace: "72h0m0s",
+  offline_grace: "0s",
   password_classes: "1",
   password_min_length: "12",
   patient_ack: "false",
   patient_urgent: "false",
+  pin_max_attempts: "10",
   pin_required: "true",
   push_interval: "15m0s",
   push_urgent_dnd: "true",
@@ -241,6 +246,7 @@ export const CLIENT_POLICY_DEFAULTS = Object.freeze({
   "retention_ms": 604800000,
   "inactivity_lock_ms": 300000,
   "pin_required": true,
+  "pin_max_attempts": 10,
   "attachment_max_bytes": 26214400,
   "attachment_types": [
     "image/*",
@@ -254,7 +260,7 @@ export const CLIENT_POLICY_DEFAULTS = Object.freeze({
     "application/vnd.oasis.opendocument.*",
     "application/rtf"
   ],
-  "offline_grace_ms": 259200000,
+  "offline_grace_ms": 0,
   "patient_urgent": false,
   "patient_ack": false
 });

@@ -22,6 +22,9 @@ let swRegistered = Promise.resolve();
 async function boot() {
   swRegistered = registerServiceWorker();
   if (navigator.storage?.persist) navigator.storage.persist().catch(() => {}); // eviction must not lose keys (HIPAA.md notes)
+  // A grace copy of the key share past its expiry is deleted now, before
+  // anything else: a profile copied later must not hold it.
+  try { await session.dropExpiredGrace(); } catch (e) { console.error("offline grace:", e); }
   const meta = await session.getMeta();
   if (meta) showUnlock();
   else if (await session.wipeStarted()) wipeIfOrdered(); // a wipe cut short: finish it
@@ -88,7 +91,6 @@ function showResume(meta, message) {
       } catch (e) {
         if (e.kind === "wiped") { showSignIn(e.message); return; }
         if (e.kind === "wiped_by_admin") { showWiped(); return; }
-        if (e.kind === "cannot_resume") { offerFreshStart(e.message); return; }
         if (hooks.fail(e)) return;
         throw e;
       }

@@ -3,20 +3,28 @@
 //
 // First sign-in: password → a new device (keys made here, a signed device
 // list, POST /api/v1/devices) → the PIN wraps the local data key together
-// with the server's key share. Later: the PIN unlocks (with the share). When
-// the server session has ended: the password signs in again and the device
-// *resumes* (challenge, resume) so peers see no key change; then the PIN.
+// with the server's key share, and the server keeps the verifier of the
+// PIN's proof. Later: the PIN unlocks; the server releases the share only
+// for the PIN's proof and counts wrong ones. When the server session has
+// ended: the password signs in again, the PIN unlocks as usual, and the
+// unlocked device key *resumes* the device (challenge, resume) so peers see
+// no key change.
 import { browserOf } from "./agent.js";
 import { api, ApiError } from "./api.js";
 import { b64, Canon, randomBytes, unb64 } from "./bytes.js";
-import { generateDeviceKeys, importDeviceKeys, importSigningSeed, signDeviceList, signEd25519, verifyDeviceList, verifyEd25519 } from "./crypto.js";
+import { generateDeviceKeys, importDeviceKeys, signDeviceList, signEd25519, verifyDeviceList, verifyEd25519 } from "./crypto.js";
 import {
-  BadPin, derivePin, eraseAll, getMeta, graceShare, putMeta, startWipe, unwrapDataKey, unwrapSeedForResume, Vault, wipe, wipeStarted,
-  wrapDataKey, wrapGraceShare, wrapSeedForResume,
+  BadPin, derivePin, dropExpiredGrace, dropGrace, eraseAll, getMeta, graceShare, newPin, pinProof, putMeta, sealDataKey, startWipe,
+  unwrapDataKey, Vault, wipe, wipeStarted, wrapGraceShare,
 } from "./store.js";
-import { CODE_CONFLICT, CODE_MFA_ENROLLMENT_REQUIRED } from "./constants.js";
+import { CODE_CONFLICT, CODE_MFA_ENROLLMENT_REQUIRED, CODE_PIN_LOCKED_OUT, CODE_WRONG_PIN } from "./constants.js";
 
-/** MAX_PIN_TRIES wrong PINs in a row end the server session: the password is needed again. */
+/**
+ * MAX_PIN_TRIES wrong PINs in a row, counted on the device, end the server
+ * session of a device whose server has no PIN verifier yet, and delete the
+ * grace copy when offline. Online, the server counts (policy
+ * pin_max_attempts) and wipes the device at its limit.
+ */
 export const MAX_PIN_TRIES = 5;
 
 /** SessionError says which screen must come next. */
@@ -25,7 +33,7 @@ export class SessionError extends Error {
 }
 // kinds: need_password (sign in with the password, then resume), wiped (the
 // device was revoked or wiped: local data is gone), offline (no server and no
-// grace share), bad_pin, cannot_resume (the password changed since set-up),
+// grace share), bad_pin,
 // need_enroll (the policy requires a second factor the account lacks),
 // cancelled (the person left the second step),
 // wiped_by_admin (a signed wipe command was carried out: nothing is left).
@@ -145,7 +153,7 @@ async function runWipeCheck() {
   return true;
 }
 
-export { getMeta, wipeStarted };
+export { dropExpiredGrace, getMeta, wipeStarted };
 
 export function deviceName() {
   const { browser, os } = browserOf(navigator.userAgent);
@@ -201,11 +209,12 @@ export async function signIn(username, password, hooks) {
 
 /**
  * setUp makes this browser a new device of the signed-in user, protected by
- * pin. The password is needed once more to wrap the resume key.
- * progress(text) reports the slow steps.
+ * pin: the server's share is fetched with the new PIN's proof (the device
+ * has no verifier yet) and the proof's verifier is then given to the server.
+ * @param {string} _password unused: nothing is wrapped under the password
  * @param {(text: string) => void} [progress] reports the slow steps
  */
-export async function setUp(user, password, pin, progress = () => {}) {
+export async function setUp(user, _password, pin, progress = () => {}) {
   let cfg = null;
   try { cfg = await api.config(); } catch { /* older server: defaults */ }
   progress("Making this device's keys…");
@@ -223,15 +232,16 @@ export async function setUp(user, password, pin, progress = () => {}) {
     }
   }
   progress("Protecting this device with your PIN…");
-  const share = unb64((await api.share()).share);
-  await wipe(); // nothing of an earlier account may survive on this browser
   const meta = { v: 1, user, device: keys.id, encPub: b64(raw.encPub), signPub: b64(raw.signPub), created: Date.now(), failed: 0 };
   // Pin the server's command key: only commands it signed can wipe this device.
   if (cfg?.command_key) meta.commandKey = cfg.command_key;
+  const P = await newPin(meta, pin);
+  const proof = b64(await pinProof(meta, P));
+  const share = unb64((await api.share(keys.id, proof)).share);
+  await wipe(); // nothing of an earlier account may survive on this browser
   const DK = randomBytes(32);
-  const P = await wrapDataKey(meta, pin, share, DK);
+  await sealDataKey(meta, P, share, DK);
   await wrapGraceShare(meta, P, share, cfg?.policy?.offline_grace_ms);
-  await wrapSeedForResume(meta, password, raw.seed);
   const vault = await Vault.open(DK);
   await vault.putMany([
     ["keys", "device", { encPriv: b64(raw.encPriv), seed: b64(raw.seed), encPub: b64(raw.encPub), signPub: b64(raw.signPub) }],
@@ -243,25 +253,73 @@ export async function setUp(user, password, pin, progress = () => {}) {
   await putMeta(meta);
   raw.encPriv.fill(0); raw.seed.fill(0); DK.fill(0); P.fill(0); share.fill(0);
   deviceKey = keys.signKey;
+  // A failure leaves pin.verified unset: the next unlock sets the verifier.
+  await setVerifier(meta, proof);
   await ensureWipeKey(meta);
   return { meta, vault, keys, config: cfg, offline: false };
 }
 
 /**
- * unlock opens the local store with the PIN. It asks the server for the key
- * share; offline, it uses the grace copy if the policy allowed one.
+ * setVerifier gives the server the verifier of this device's PIN (its
+ * proof; old, the current PIN's proof, when the server has one) and marks
+ * meta.pin as verified. It reports whether it did; a failure is tried
+ * again at the next unlock.
+ */
+async function setVerifier(meta, proof, old = undefined) {
+  try {
+    await api.setPin(proof, old);
+  } catch (e) {
+    console.warn("PIN verifier not set yet:", e);
+    return false;
+  }
+  meta.pin.verified = true;
+  await putMeta(meta);
+  return true;
+}
+
+/** lockedOut erases this browser after the server wiped the device for too many wrong PINs. */
+async function lockedOut(message) {
+  let erased = false;
+  try { erased = await checkWipe(); } catch { /* erased below */ }
+  if (!erased) { await startWipe(); await eraseAll(); }
+  return new SessionError("wiped", message);
+}
+
+/**
+ * shareFor asks the server for the key share with the PIN's proof. It
+ * returns the answer, or the error: a wrong PIN and a lock-out are turned
+ * into their SessionErrors here, with the server's words.
+ */
+async function shareFor(meta, proof) {
+  try {
+    return { r: await api.share(meta.device, proof), e: null };
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    if (e.code === CODE_WRONG_PIN) throw new SessionError("bad_pin", e.message);
+    if (e.code === CODE_PIN_LOCKED_OUT) throw await lockedOut(e.message);
+    return { r: null, e };
+  }
+}
+
+/**
+ * unlock opens the local store with the PIN. The server releases the key
+ * share for the PIN's proof, and counts a wrong one; offline, the grace
+ * copy opens it if the policy keeps one. A session with no device yet
+ * (signed in again with the password) resumes the device once it is open.
  * @param {(text: string) => void} [progress] reports the slow steps
  */
 export async function unlock(pin, progress = () => {}) {
+  await dropExpiredGrace();
   const meta = await getMeta();
   if (!meta) throw new SessionError("need_setup", "This browser is not set up.");
   progress("Checking your PIN…");
-  const [P, shareRes] = await Promise.all([derivePin(pin, meta), api.share().then((r) => ({ r, e: null }), (e) => ({ r: null, e }))]);
+  const P = await derivePin(pin, meta);
+  const proof = b64(await pinProof(meta, P));
+  const { r, e } = await shareFor(meta, proof);
   let share, offline = false;
-  if (shareRes.r) {
-    share = unb64(shareRes.r.share);
+  if (r) {
+    share = unb64(r.share);
   } else {
-    const e = shareRes.e;
     if (e.code === CODE_MFA_ENROLLMENT_REQUIRED) throw new SessionError("need_enroll", "Your practice now requires a second sign-in step. Set one up to continue.");
     if ((e.status === 401 || e.status === 403 || e.status === 404) && await checkWipe()) throw new SessionError("wiped_by_admin", WIPED);
     if (e.status === 401 || e.status === 403) throw new SessionError("need_password", "Your session has ended. Sign in with your password to continue.");
@@ -273,10 +331,14 @@ export async function unlock(pin, progress = () => {}) {
     try {
       share = await graceShare(meta, P);
     } catch (err) {
-      await countFailure(meta);
-      throw new SessionError("bad_pin", err.message);
+      const left = await countFailure(meta);
+      if (left <= 0) {
+        await dropGrace(meta);
+        throw new SessionError("offline", "Too many wrong PINs. This device can no longer open its history offline: connect to the network to unlock.");
+      }
+      throw new SessionError("bad_pin", `${err.message} ${left} ${left === 1 ? "attempt" : "attempts"} left.`);
     }
-    if (!share) throw new SessionError("offline", "You are offline, and this device may open its history offline only for a limited time after it was last online. Connect to the network to unlock.");
+    if (!share) throw new SessionError("offline", "You are offline, and this device cannot open its history without the server. Connect to the network to unlock.");
     offline = true;
   }
   let DK;
@@ -284,16 +346,22 @@ export async function unlock(pin, progress = () => {}) {
     DK = await unwrapDataKey(meta, P, share);
   } catch (err) {
     if (!(err instanceof BadPin)) throw err;
+    // Online, the server checked the proof: a PIN it let through opens
+    // the store, unless the device has no verifier yet (set up before
+    // PIN proofs), which the device counts itself, as it used to.
     const left = await countFailure(meta);
     if (left <= 0 && !offline) {
       try { await api.logout(); } catch { /* offline: the PIN screen stays locked by the counter */ }
       throw new SessionError("need_password", `Too many wrong PINs. Sign in with your password to continue.`);
     }
-    throw new SessionError("bad_pin", left > 0 ? `That PIN is not right. ${left} ${left === 1 ? "try" : "tries"} left.` : "Too many wrong PINs.");
+    throw new SessionError("bad_pin", left > 0 ? `That PIN is not right. ${left} ${left === 1 ? "attempt" : "attempts"} left.` : "Too many wrong PINs.");
   }
   const vault = await Vault.open(DK);
   const config = await vault.get("settings", "config");
   meta.failed = 0;
+  // An older profile kept the device's signing key under the password,
+  // which a copy could be searched with offline; resuming no longer needs it.
+  delete meta.resume;
   if (!offline) await wrapGraceShare(meta, P, share, config?.policy?.offline_grace_ms);
   if (!offline && !meta.commandKey) {
     // A device set up before the server published its command key pins it now.
@@ -305,7 +373,21 @@ export async function unlock(pin, progress = () => {}) {
   const keys = await importDeviceKeys(raw);
   raw.encPriv.fill(0); raw.seed.fill(0); DK.fill(0); P.fill(0); share.fill(0);
   deviceKey = keys.signKey;
-  if (!offline) await ensureWipeKey(meta);
+  if (!offline) {
+    if (!r.bound) {
+      try {
+        await bindDevice(meta, keys.signKey);
+      } catch (err) {
+        vault.lock(); forgetDeviceKey();
+        throw err;
+      }
+    }
+    // The first unlock of a device the server has no verifier for (set up
+    // before PIN proofs) gives it one, once the session is the device's:
+    // from now on the server counts.
+    if (!r.verified) await setVerifier(meta, proof);
+    await ensureWipeKey(meta);
+  }
   return { meta, vault, keys, config, offline };
 }
 
@@ -316,79 +398,80 @@ async function countFailure(meta) {
 }
 
 /**
- * resume signs in with the password after the server session ended and
- * binds the new session to this existing device by signing the server's
- * challenge with the device's key (PROTOCOL.md section 9).
+ * bindDevice binds a session that has no device yet to this one, by
+ * signing the server's challenge with the device's key (PROTOCOL.md
+ * section 9), so peers see no key change.
+ */
+async function bindDevice(meta, key) {
+  let ch;
+  try {
+    ch = await api.challenge(meta.device);
+  } catch (e) {
+    if (e.status === 404) {
+      if (await checkWipe()) throw new SessionError("wiped_by_admin", WIPED);
+      await wipe();
+      throw new SessionError("wiped", "This device was removed from your account, so its local data has been erased. Sign in to set it up again.");
+    }
+    throw e;
+  }
+  const msg = new Canon().label("curbside/resume/v1").u64(meta.user.id).u64(meta.device).bytes(unb64(ch.nonce)).done();
+  await api.resume(meta.device, b64(await signEd25519(key, msg)));
+}
+
+/**
+ * resume signs in with the password after the server session ended. The
+ * session has no device yet: the next unlock (the PIN) opens the store
+ * with the share the server releases for the PIN's proof, and then binds
+ * the session to this device with the device's own key (bindDevice).
  * @param {(text: string) => void} [progress] reports the slow steps
  */
 export async function resume(password, progress = () => {}, hooks = {}) {
   const meta = await getMeta();
   progress("Signing in…");
-  // The device's key opens with the password; with it, the sign-in proves
-  // this browser is a known device, which the server lets past the wait
-  // that failed sign-ins elsewhere put on the account.
-  const seed = await unwrapSeedForResume(meta, password);
-  const key = seed ? await importSigningSeed(seed) : null;
-  seed?.fill(0);
-  await passwordLogin(meta.user.username, password, hooks, key ? await deviceProof(meta, key) : undefined);
+  await passwordLogin(meta.user.username, password, hooks);
   const me = await api.me();
-  if (me.device !== meta.device) {
-    if (me.device !== 0) throw new Error("This session is bound to another device.");
-    progress("Confirming this device…");
-    if (!key) throw new SessionError("cannot_resume", "Your password has changed since this browser was set up, so it cannot restore this device. Set it up again as a new device (its history on this browser will be erased).");
-    deviceKey = key;
-    let ch;
-    try {
-      ch = await api.challenge(meta.device);
-    } catch (e) {
-      if (e.status === 404) {
-        if (await checkWipe()) throw new SessionError("wiped_by_admin", WIPED);
-        await wipe();
-        throw new SessionError("wiped", "This device was removed from your account, so its local data has been erased. Sign in to set it up again.");
-      }
-      throw e;
-    }
-    const msg = new Canon().label("curbside/resume/v1").u64(meta.user.id).u64(meta.device).bytes(unb64(ch.nonce)).done();
-    await api.resume(meta.device, b64(await signEd25519(key, msg)));
-  }
-  meta.failed = 0;
-  await putMeta(meta);
+  if (me.device !== 0 && me.device !== meta.device) throw new Error("This session is bound to another device.");
 }
 
 /**
- * deviceProof signs a fresh sign-in nonce with this device's key (PROTOCOL.md,
- * "Signing in from a known device"): "curbside/login/v1" || u64 user ||
- * u64 device || str(nonce). Without a nonce (an older server, a network
- * fault) the sign-in goes ahead without a proof.
- * @returns {Promise<import("./types.js").DeviceProof | undefined>}
+ * changePin rewraps the data key under a new PIN. The share comes, as at
+ * an unlock, for the current PIN's proof, counted by the server; the new
+ * PIN's verifier replaces the old one only with that proof, so a stolen
+ * profile cannot have its PIN changed.
  */
-async function deviceProof(meta, key) {
-  let ch;
-  try { ch = await api.loginChallenge(); } catch { return undefined; }
-  const msg = new Canon().label("curbside/login/v1").u64(meta.user.id).u64(meta.device).bytes(unb64(ch.nonce)).done();
-  return { id: meta.device, nonce: ch.nonce, sig: b64(await signEd25519(key, msg)) };
-}
-
-/**
- * changePin rewraps the data key under a new PIN. It needs the server's
- * share, as an unlock does, so a stolen profile cannot have its PIN changed.
- */
-export async function changePin(oldPin, newPin) {
+export async function changePin(oldPin, newPinText) {
   const meta = await getMeta();
-  const share = unb64((await api.share()).share);
+  const oldP = await derivePin(oldPin, meta);
+  const oldProof = b64(await pinProof(meta, oldP));
+  const { r, e } = await shareFor(meta, oldProof);
+  if (!r) throw e;
+  const share = unb64(r.share);
   let DK;
   try {
-    DK = await unwrapDataKey(meta, await derivePin(oldPin, meta), share);
-  } catch (e) {
-    if (e instanceof BadPin) throw new SessionError("bad_pin", "The current PIN is not right.");
-    throw e;
+    DK = await unwrapDataKey(meta, oldP, share);
+  } catch (err) {
+    if (err instanceof BadPin) throw new SessionError("bad_pin", "The current PIN is not right.");
+    throw err;
   }
   const cfg = await (async () => { try { return await api.config(); } catch { return null; } })();
-  const P = await wrapDataKey(meta, newPin, share, DK);
-  await wrapGraceShare(meta, P, share, cfg?.policy?.offline_grace_ms);
-  meta.failed = 0;
-  await putMeta(meta);
-  DK.fill(0); P.fill(0); share.fill(0);
+  const next = { ...meta };
+  const P = await newPin(next, newPinText);
+  await sealDataKey(next, P, share, DK);
+  const proof = b64(await pinProof(next, P));
+  // The server takes the new verifier first: were the new wrapping kept
+  // and the server not told, the new PIN would be refused as wrong.
+  try {
+    await api.setPin(proof, r.verified ? oldProof : undefined);
+  } catch (err) {
+    if (err instanceof ApiError && err.code === CODE_WRONG_PIN) throw new SessionError("bad_pin", err.message);
+    if (err instanceof ApiError && err.code === CODE_PIN_LOCKED_OUT) throw await lockedOut(err.message);
+    throw err;
+  }
+  next.pin.verified = true;
+  await wrapGraceShare(next, P, share, cfg?.policy?.offline_grace_ms);
+  next.failed = 0;
+  await putMeta(next);
+  DK.fill(0); P.fill(0); oldP.fill(0); share.fill(0);
 }
 
 /** signOut ends the server session. Local data stays, encrypted: the next sign-in resumes. */

@@ -12,23 +12,30 @@
 //         key, with its type and id as associated data so records cannot be
 //         swapped, and stored under an opaque HMAC of its id.
 //
-// The key hierarchy (DESIGN.md "Local store at rest"):
+// The key hierarchy (DESIGN.md "Local store at rest"; PROTOCOL.md section 9,
+// "The PIN proof"):
 //   DK     32 random bytes, the data key; records use keys derived from it.
 //   P      PBKDF2-SHA256(PIN, salt, 600,000): slow, so each PIN guess costs.
-//   share  32 bytes the server releases only to a session bound to this
-//          device (GET /api/v1/devices/me/share); 404 once the device is
-//          wiped or revoked.
+//   proof  HKDF(P, kekSalt, "curbside/store/pin-proof/v1"): sent to the
+//          server, which keeps only SHA-256(proof), counts wrong ones and
+//          wipes the device after the policy's pin_max_attempts.
+//   share  32 bytes the server releases only for the right proof
+//          (POST /api/v1/devices/{id}/share); gone once the device is
+//          wiped, revoked or locked out.
 //   KEK    HKDF(P || share): wraps DK. Neither a copy of the profile (no
-//          share) nor the server (no PIN) can unwrap DK alone.
-// Two optional wrappings, for the cases the share cannot serve:
+//          share, and nothing to check a PIN guess against) nor the
+//          server (no PIN, no salt, no wrapped DK) can unwrap DK alone.
+// One optional wrapping, off unless the policy's offline_grace is set:
 //   grace  the share wrapped under HKDF(P), with its expiry bound in, kept
-//          for the policy's offline_grace_ms so history opens during an
-//          outage (DESIGN.md: emergency access). During that window the
-//          profile is protected by the PIN's PBKDF2 alone.
-//   resume the Ed25519 signing seed (not the X25519 key: it cannot open a
-//          message) wrapped under PBKDF2(password), so that after the server
-//          session ends the device can prove itself and resume (section 9)
-//          without registering anew.
+//          for offline_grace so history opens during an outage (DESIGN.md:
+//          emergency access). While it is kept the profile can be searched
+//          for the PIN offline; it is deleted at the first start after it
+//          expires and after too many wrong PINs offline.
+// Nothing in the profile is wrapped under the password: a device whose
+// session ended signs in with the password and then unlocks with the PIN
+// as usual, and the unlocked device key resumes the device (section 9).
+// An older profile's password-wrapped "resume" key is deleted at its next
+// unlock.
 //
 // Browsers write even "non-extractable" CryptoKeys to disk in the clear when
 // they are stored in IndexedDB, so no CryptoKey is ever stored: only bytes
@@ -149,28 +156,44 @@ export async function wipe() {
 // --------------------------------------------------------------- key wrapping
 
 const LBL = {
-  kek: "curbside/store/kek/v1", grace: "curbside/store/grace/v1", resume: "curbside/store/resume/v1",
+  kek: "curbside/store/kek/v1", grace: "curbside/store/grace/v1", proof: "curbside/store/pin-proof/v1",
   records: "curbside/store/records/v1", index: "curbside/store/index/v1",
 };
 
 async function kekFrom(P, share, salt) { return importAesKey(await hkdf(concat(P, share), LBL.kek, salt)); }
 const dkAad = (device) => utf8(`curbside/store/dk/v1:${device}`);
 const graceAad = (device, expires) => utf8(`curbside/store/grace/v1:${device}:${expires}`);
-const seedAad = (device) => utf8(`curbside/store/seed/v1:${device}`);
 
 /** derivePin is the slow step of every unlock; callers show a spinner. */
 export async function derivePin(pin, meta) {
   return pbkdf2(pin, unb64(meta.pin.salt), meta.pin.iterations);
 }
 
-/** newPinWrap wraps a fresh or existing DK under a PIN and the share. */
-export async function wrapDataKey(meta, pin, share, DK) {
+/**
+ * pinProof is what the server checks a PIN by: HKDF-SHA256 of P with the
+ * PIN's kekSalt as salt and "curbside/store/pin-proof/v1" as info. The
+ * server keeps SHA-256 of it; the salts never leave the profile.
+ */
+export async function pinProof(meta, P) {
+  return hkdf(P, LBL.proof, unb64(meta.pin.kekSalt));
+}
+
+/**
+ * newPin gives meta.pin fresh salts for pin and returns P. The data key is
+ * then sealed under P and the share with sealDataKey; until the server has
+ * the new proof's verifier (PUT /api/v1/devices/me/pin), pin.verified is unset.
+ */
+export async function newPin(meta, pin) {
   const salt = randomBytes(16);
   const P = await pbkdf2(pin, salt, PBKDF2_ITERATIONS);
-  const kekSalt = randomBytes(32);
-  const kek = await kekFrom(P, share, kekSalt);
-  meta.pin = { salt: b64(salt), iterations: PBKDF2_ITERATIONS, kekSalt: b64(kekSalt), wrapped: b64(await aeadSeal(kek, DK, dkAad(meta.device))) };
+  meta.pin = { salt: b64(salt), iterations: PBKDF2_ITERATIONS, kekSalt: b64(randomBytes(32)) };
   return P;
+}
+
+/** sealDataKey wraps DK under the KEK of P and the share. */
+export async function sealDataKey(meta, P, share, DK) {
+  const kek = await kekFrom(P, share, unb64(meta.pin.kekSalt));
+  meta.pin.wrapped = b64(await aeadSeal(kek, DK, dkAad(meta.device)));
 }
 
 /** unwrapDataKey returns DK, or throws BadPin when the PIN (or share) is wrong. */
@@ -184,11 +207,31 @@ export async function unwrapDataKey(meta, P, share) {
   }
 }
 
+/** wrapGraceShare keeps the share under the PIN for graceMs, or deletes the kept one when the policy has no grace. */
 export async function wrapGraceShare(meta, P, share, graceMs) {
   if (!(graceMs > 0)) { delete meta.grace; return; }
   const expires = Date.now() + graceMs;
   const key = await importAesKey(await hkdf(P, LBL.grace));
   meta.grace = { expires, wrapped: b64(await aeadSeal(key, share, graceAad(meta.device, expires))) };
+}
+
+/**
+ * dropExpiredGrace deletes the grace copy of the share from the profile
+ * once it has expired (not merely ignores it), durably; it reports whether
+ * it deleted one. Every start and every unlock calls it.
+ */
+export async function dropExpiredGrace() {
+  const meta = await getMeta();
+  if (!meta?.grace || Date.now() <= meta.grace.expires) return false;
+  delete meta.grace;
+  await putMeta(meta);
+  return true;
+}
+
+/** dropGrace deletes the grace copy, whatever its expiry (too many wrong PINs offline). */
+export async function dropGrace(meta) {
+  delete meta.grace;
+  await putMeta(meta);
 }
 
 /** graceShare returns the kept share if it has not expired, else null. */
@@ -199,24 +242,6 @@ export async function graceShare(meta, P) {
     return await aeadOpen(key, unb64(meta.grace.wrapped), graceAad(meta.device, meta.grace.expires));
   } catch {
     throw new BadPin("That PIN is not right.");
-  }
-}
-
-export async function wrapSeedForResume(meta, password, seed) {
-  const salt = randomBytes(16);
-  const P = await pbkdf2(password, salt, PBKDF2_ITERATIONS);
-  const key = await importAesKey(await hkdf(P, LBL.resume));
-  meta.resume = { salt: b64(salt), iterations: PBKDF2_ITERATIONS, wrapped: b64(await aeadSeal(key, seed, seedAad(meta.device))) };
-}
-
-export async function unwrapSeedForResume(meta, password) {
-  if (!meta.resume) return null;
-  const P = await pbkdf2(password, unb64(meta.resume.salt), meta.resume.iterations);
-  const key = await importAesKey(await hkdf(P, LBL.resume));
-  try {
-    return await aeadOpen(key, unb64(meta.resume.wrapped), seedAad(meta.device));
-  } catch {
-    return null; // the password changed since: this device cannot resume
   }
 }
 
