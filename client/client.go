@@ -30,7 +30,9 @@ type Client struct {
 	peers      map[int64]*peer // verified lists and active sets, this process only
 	keyChanges []KeyChange
 	seen       *seenSet
-	outbox     []*outboxEntry // oldest first, at most DefaultOutbox
+	outbox     []*outboxEntry         // oldest first, at most DefaultOutbox
+	pending    *pendingState          // set while this device waits for approval
+	answers    map[int64]*answerState // requests this device answered, by device id
 }
 
 // Option configures a Client made by Login or Load.
@@ -62,10 +64,11 @@ func newClient(server string, opts []Option) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		api:   api{base: base, hc: &http.Client{}},
-		pins:  make(map[int64]*Pin),
-		peers: make(map[int64]*peer),
-		seen:  newSeenSet(DefaultSeenIDs),
+		api:     api{base: base, hc: &http.Client{}},
+		pins:    make(map[int64]*Pin),
+		peers:   make(map[int64]*peer),
+		seen:    newSeenSet(DefaultSeenIDs),
+		answers: make(map[int64]*answerState),
 	}
 	for _, o := range opts {
 		o(c)

@@ -32,6 +32,10 @@ type stateFile struct {
 	// Outbox holds sealed messages sent with a caller-chosen id, for
 	// idempotent resends across runs. Ciphertext only.
 	Outbox []*outboxEntry `json:"outbox,omitempty"`
+	// Pending is set while the device waits for approval; Answers are the
+	// device requests it answered as an approver (client/approval.go).
+	Pending *pendingState  `json:"pending,omitempty"`
+	Answers []*answerState `json:"answers,omitempty"`
 }
 
 // Save writes the client's state to path with mode 0600, atomically: a
@@ -46,8 +50,12 @@ func (c *Client) Save(path string) error {
 	c.mu.Lock()
 	st := stateFile{
 		Format: stateFormat, Server: c.api.base, Token: c.api.token, ExpiresAt: c.expiresAt,
-		User: c.user, Device: c.keys.ID(), Keys: keys, Seen: c.seen.list(), Outbox: c.outbox,
+		User: c.user, Device: c.keys.ID(), Keys: keys, Seen: c.seen.list(), Outbox: c.outbox, Pending: c.pending,
 	}
+	for _, a := range c.answers {
+		st.Answers = append(st.Answers, a)
+	}
+	sort.Slice(st.Answers, func(i, j int) bool { return st.Answers[i].Device < st.Answers[j].Device })
 	for _, p := range c.pins {
 		st.Pins = append(st.Pins, p)
 	}
@@ -150,6 +158,12 @@ func Load(path string, opts ...Option) (*Client, error) {
 	}
 	for _, id := range st.Seen {
 		c.seen.add(id)
+	}
+	c.pending = st.Pending
+	for _, a := range st.Answers {
+		if a != nil && a.Device > 0 {
+			c.answers[a.Device] = a
+		}
 	}
 	for _, e := range st.Outbox {
 		if e != nil && protocol.ValidID(e.ID) {
