@@ -28,6 +28,17 @@ export function interopTests() {
       }, prefix);
       assert.deepEqual(go(gointerop, "verifylist", { list: b.list }), { ok: true });
 
+      // The device-approval commitment and code are the same in both.
+      const nonce = randomBytes(32).toString("base64"), approverNonce = randomBytes(32).toString("base64");
+      const goApproval = go(gointerop, "approval", { user: 9, device: { id: b.id, enc: b.enc, sign: b.sign }, nonce, approver_nonce: approverNonce });
+      const jsApproval = await page.evaluate(async ([prefix, b, nonce, approverNonce]) => {
+        const a = await import(`${prefix}/js/approval.js`);
+        const { b64, unb64 } = await import(`${prefix}/js/bytes.js`);
+        return { commit: b64(await a.approvalCommit(unb64(nonce))), code: await a.approvalCode(9, { id: b.id, enc: unb64(b.enc), sign: unb64(b.sign) }, unb64(nonce), unb64(approverNonce)) };
+      }, [prefix, b, nonce, approverNonce]);
+      assert.deepEqual(jsApproval, goApproval);
+      assert.match(goApproval.code, /^\d{6}$/);
+
       // Go signs its list; the browser verifies it, and rejects a tampered copy.
       const glist = go(gointerop, "signlist", { keys: g.keys, list: { user: 7, version: 3, devices: [g.device] } });
       const verdict = await page.evaluate(async ([prefix, glist]) => {

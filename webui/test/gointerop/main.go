@@ -37,6 +37,11 @@ type request struct {
 	Data       []byte               `json:"data"`
 	Key        []byte               `json:"key"`
 	SHA256     []byte               `json:"sha256"`
+	// approval: the user, the new device, and the two nonces.
+	User          int64                 `json:"user"`
+	Device        protocol.ListedDevice `json:"device"`
+	Nonce         []byte                `json:"nonce"`
+	ApproverNonce []byte                `json:"approver_nonce"`
 }
 
 type recipient struct {
@@ -54,7 +59,7 @@ func main() {
 
 func run() error {
 	if len(os.Args) != 2 {
-		return errors.New("usage: gointerop keys|seal|open|signlist|verifylist|safety|blobseal|blobopen < request.json")
+		return errors.New("usage: gointerop keys|seal|open|signlist|verifylist|safety|approval|blobseal|blobopen < request.json")
 	}
 	var req request
 	if os.Args[1] != "keys" {
@@ -114,6 +119,8 @@ func run() error {
 		out = map[string]any{"ok": true}
 	case "safety":
 		out = map[string]any{"safety": e2ee.SafetyNumber(req.List, req.List2), "fingerprint": e2ee.Fingerprint(req.List)}
+	case "approval":
+		out = map[string]any{"commit": protocol.ApprovalCommit(req.Nonce), "code": protocol.ApprovalCode(req.User, req.Device, req.Nonce, req.ApproverNonce)}
 	case "blobseal":
 		var blob bytes.Buffer
 		a, err := e2ee.EncryptAttachment(&blob, bytes.NewReader(req.Data))
