@@ -37,6 +37,12 @@ type KeyChange struct {
 	Added      []int64 // device ids now listed that were not
 	Removed    []int64 // device ids no longer listed
 	Rekeyed    []int64 // device ids listed before with other keys
+	// Reset is set when none of the devices seen before is left: the user
+	// lost every device and set up a new one, which no earlier device
+	// could approve. It is accepted, as the one way back for such a user,
+	// and is exactly what a server that ended all of a user's devices and
+	// invented one would send: it calls for comparing safety numbers.
+	Reset bool
 	At         time.Time
 	// Own is set when the devices are the signed-in user's own: another
 	// device was added to (or removed from) this account.
@@ -52,7 +58,11 @@ func (k KeyChange) String() string {
 	if len(k.Rekeyed) > 0 {
 		s += fmt.Sprintf(", new keys for %v", k.Rekeyed)
 	}
-	return s + ")"
+	s += ")"
+	if k.Reset {
+		s += "; every earlier device is gone and no earlier device approved the new one"
+	}
+	return s
 }
 
 // ErrUntrustedKeys is matched (errors.Is) by every *UntrustedKeysError.
@@ -153,13 +163,14 @@ func (c *Client) accept(uid int64, kr *keysResponse) (*peer, error) {
 			}
 		default:
 			added, removed, rekeyed := diffDevices(pin.List, l)
-			if reason := unapproved(pin.List, l, added, rekeyed); reason != "" {
+			reset := len(removed) == len(pin.List.Devices)
+			if reason := unapproved(pin.List, l, added, rekeyed); reason != "" && !reset {
 				c.mu.Unlock()
 				return nil, untrusted(reason, nil)
 			}
 			if len(added) > 0 || len(removed) > 0 || len(rekeyed) > 0 {
 				change = &KeyChange{User: uid, Username: kr.User.Username, OldVersion: pin.List.Version, NewVersion: l.Version,
-					Added: added, Removed: removed, Rekeyed: rekeyed, At: time.Now(), Own: uid == c.user.ID}
+					Added: added, Removed: removed, Rekeyed: rekeyed, Reset: reset, At: time.Now(), Own: uid == c.user.ID}
 				c.keyChanges = append(c.keyChanges, *change)
 			}
 			c.pins[uid] = &Pin{User: uid, Username: kr.User.Username, List: l, Since: time.Now().UnixMilli()}

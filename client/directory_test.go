@@ -202,3 +202,27 @@ func TestDirectoryReportsANewEncryptionKey(t *testing.T) {
 		t.Fatalf("changes = %+v; want one naming device %d as rekeyed", changes, next.Devices[1].ID)
 	}
 }
+
+// A user who lost every device sets up a new one that no earlier device
+// can approve: peers accept it as a reset, and say so, while a list that
+// keeps an old device and adds a self-signed one is refused.
+func TestDirectoryAcceptsAResetWithAWarning(t *testing.T) {
+	alice := newAccount(t, 1, "alice", 1)
+	bob := newAccount(t, 2, "bob", 2)
+	var changes []KeyChange
+	c := clientFor(t, "http://127.0.0.1:1", alice, 0, WithKeyChangeHandler(func(k KeyChange) { changes = append(changes, k) }))
+	if _, err := c.accept(2, bob.keysResponse()); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := e2ee.GenerateDeviceKeys()
+	next := &protocol.DeviceList{User: 2, Version: bob.list.Version + 1, Devices: []protocol.ListedDevice{fresh.Listed()}}
+	if err := e2ee.SignDeviceList(next, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.accept(2, &keysResponse{User: bob.user, List: next, Active: []int64{fresh.ID()}}); err != nil {
+		t.Fatalf("a reset: %v", err)
+	}
+	if len(changes) != 1 || !changes[0].Reset || len(changes[0].Removed) != 2 {
+		t.Fatalf("changes = %+v; want one reset", changes)
+	}
+}

@@ -75,14 +75,17 @@ export class Directory extends EventTarget {
         // A list that adds a device, or gives one other keys, must be signed
         // by a device of the list verified before (PROTOCOL.md 3.1): a
         // device that signs itself in is what a server adding a listener sends.
-        if (added.length || rekeyed.length) {
+        // A reset (no earlier device left: a user who lost every device) is
+        // the one exception, accepted with a warning that says so.
+        const reset = removed.length === pin.list.devices.length;
+        if ((added.length || rekeyed.length) && !reset) {
           const s = l.devices.find((d) => d.id === l.signer), o = pin.list.devices.find((d) => d.id === l.signer);
           if (!o || o.sign !== s?.sign) throw new UntrustedKeys(uid, `a device was added to the list that none of their own devices approved (device ${l.signer} signed itself in, or the list was forged)`);
         }
         const next = { ...pin, list: l, since: Date.now() };
         const changedSet = added.length > 0 || removed.length > 0 || rekeyed.length > 0;
         if (changedSet) {
-          next.warning = { added, removed, rekeyed, at: Date.now(), own: uid === this.me.id };
+          next.warning = { added, removed, rekeyed, reset, at: Date.now(), own: uid === this.me.id };
           // A changed set invalidates an earlier safety-number check.
           if (added.length || rekeyed.length) next.verified = false;
         }
