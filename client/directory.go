@@ -43,7 +43,7 @@ type KeyChange struct {
 	// and is exactly what a server that ended all of a user's devices and
 	// invented one would send: it calls for comparing safety numbers.
 	Reset bool
-	At         time.Time
+	At    time.Time
 	// Own is set when the devices are the signed-in user's own: another
 	// device was added to (or removed from) this account.
 	Own bool
