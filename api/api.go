@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -39,6 +40,10 @@ type API struct {
 	// EndDevice, if set, disconnects one device's relay session at once
 	// (a device wiped after too many wrong PINs).
 	EndDevice func(device int64, code int, reason string)
+	// DeviceRequested is called after a user's device requests change,
+	// with the number now waiting, so the relay can tell the user's own
+	// devices at once.
+	DeviceRequested func(user int64, requests int)
 	// Version is the server's version, reported to clients.
 	Version string
 	// PublicURL is the origin people reach the server at, for the
@@ -62,6 +67,12 @@ func (a *API) Routes() []web.Route {
 		{Pattern: "GET /api/v1/keys/{id}", Access: web.User, Func: a.keys},
 		{Pattern: "POST /api/v1/devices", Access: web.User, Func: a.registerDevice},
 		{Pattern: "GET /api/v1/devices", Access: web.User, Func: a.myDevices},
+		{Pattern: "GET /api/v1/devices/me/request", Access: web.User, Func: a.myRequest},
+		{Pattern: "POST /api/v1/devices/me/request/reveal", Access: web.User, Func: a.revealRequest},
+		{Pattern: "GET /api/v1/devices/requests", Access: web.Device, Func: a.deviceRequests},
+		{Pattern: "POST /api/v1/devices/requests/{id}/answer", Access: web.Device, Func: a.answerRequest},
+		{Pattern: "POST /api/v1/devices/requests/{id}/approve", Access: web.Device, Func: a.approveRequest},
+		{Pattern: "DELETE /api/v1/devices/requests/{id}", Access: web.Device, Func: a.denyRequest},
 		{Pattern: "GET /api/v1/groups", Access: web.User, Func: a.groups},
 		{Pattern: "GET /api/v1/groups/{id}", Access: web.User, Func: a.group},
 		{Pattern: "POST /api/v1/devices/{id}/challenge", Access: web.User, Func: a.challenge},
@@ -168,6 +179,10 @@ func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
 type registerRequest struct {
 	Name string          `json:"name"`
 	List json.RawMessage `json:"list"`
+	// Commit is the new device's commitment to its approval nonce
+	// (protocol.ApprovalCommit); needed when the user has an active
+	// device already, as the new one is then only requested.
+	Commit []byte `json:"commit,omitempty"`
 }
 
 func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
@@ -201,8 +216,23 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Errorf(protocol.CodeBadDeviceList, "the list's signature does not verify with the signer's key")
 	}
 	agent := store.TrimAgent(r.UserAgent())
-	rec := auth.Record(r, "device.register", auth.DeviceTarget(signer.ID), map[string]any{"name": req.Name, "agent": agent, "list_version": list.Version})
-	err := a.Store.RegisterDevice(rec, s.User.ID, req.Name, agent, signer, &list, req.List, s.TokenHash)
+	if req.Commit != nil && len(req.Commit) != sha256.Size {
+		return protocol.Errorf(protocol.CodeBadRequest, "commit must be %d bytes", sha256.Size)
+	}
+	// A request is audited as one; the approval that makes it a device is
+	// audited as device.approve.
+	action := "device.register"
+	if active, err := a.Store.ActiveDevices(r.Context(), s.User.ID); err != nil {
+		return protocol.Internal(err)
+	} else if len(active) > 0 {
+		action = "device.request"
+	}
+	rec := auth.Record(r, action, auth.DeviceTarget(signer.ID), map[string]any{"name": req.Name, "agent": agent, "list_version": list.Version})
+	pending, err := a.Store.RegisterDevice(rec, s.User.ID, req.Name, agent, signer, &list, req.List, s.TokenHash, req.Commit)
+	if err == nil && pending != (action == "device.request") {
+		// The devices changed between the two reads; the client signs again.
+		err = model.Refuse(model.ErrConflict, "your devices changed meanwhile")
+	}
 	switch {
 	case errors.Is(err, model.ErrConflict):
 		return protocol.Errorf(protocol.CodeConflict, "%s; fetch /api/v1/keys/%d and sign a new list", model.ReasonOf(err, "the device list changed"), s.User.ID)
@@ -214,11 +244,16 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return protocol.Internal(err)
 	}
+	if pending {
+		a.Log.Info("device requested", "user", s.User.ID, "device", signer.ID)
+		a.announceRequests(r.Context(), s.User.ID)
+		return web.WriteJSON(w, http.StatusAccepted, map[string]any{"device": signer.ID, "state": StatePending})
+	}
 	a.Log.Info("device registered", "user", s.User.ID, "device", signer.ID, "list_version", list.Version)
 	if a.DevicesChanged != nil {
 		a.DevicesChanged(s.User.ID)
 	}
-	return web.WriteJSON(w, http.StatusCreated, map[string]any{"device": signer.ID})
+	return web.WriteJSON(w, http.StatusCreated, map[string]any{"device": signer.ID, "state": store.DeviceActive})
 }
 
 // OwnDevice is one of the signed-in user's devices as the app lists it:

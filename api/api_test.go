@@ -68,7 +68,8 @@ func TestDeviceRegistration(t *testing.T) {
 	if code, _ := f.Do("POST", "/api/v1/devices", tok2, map[string]any{"name": "laptop", "list": apitest.SignedList(uid, 1, d2, d1.Listed(), d2.Listed())}); code != 409 {
 		t.Fatalf("stale version: %d", code)
 	}
-	if code, out := f.Do("POST", "/api/v1/devices", tok2, map[string]any{"name": "laptop", "list": apitest.SignedList(uid, 2, d2, d1.Listed(), d2.Listed())}); code != 201 {
+	// A second device is only requested; d1 approves it.
+	if code, out := f.AddDevice(uid, tok2, d2, tok, d1, 2, d1.Listed(), d2.Listed()); code != 200 {
 		t.Fatalf("register second device: %d %v", code, out)
 	}
 	code, out := f.Do("GET", "/api/v1/keys/"+apitest.Itoa(uid), tok2, nil)

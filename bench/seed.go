@@ -150,7 +150,7 @@ func seedOne(ctx context.Context, st *store.Store, name, hash string, expires in
 	if err != nil {
 		return nil, err
 	}
-	if err := st.RegisterDevice(ctx, u.ID, "bench", "curbside-bench", keys.Listed(), list, raw, auth.HashToken(token)); err != nil {
+	if _, err := st.RegisterDevice(ctx, u.ID, "bench", "curbside-bench", keys.Listed(), list, raw, auth.HashToken(token), nil); err != nil {
 		return nil, fmt.Errorf("seed device of %s: %w", name, err)
 	}
 	return &Identity{User: u.ID, Username: name, Device: keys.ID(), Token: token, Keys: keys}, nil

@@ -32,7 +32,8 @@ const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // clientCommand is one `curbside client` subcommand. Each lives in a file
 // of its own: client_login.go, client_send.go, client_recv.go,
-// client_msg.go (receipt, recall, details) and client_safety.go.
+// client_msg.go (receipt, recall, details), client_safety.go and
+// client_devices.go (devices, approve, deny).
 type clientCommand struct {
 	name, summary string
 	run           func(ctx context.Context, env *Env, args []string) error
@@ -49,6 +50,9 @@ func clientCommands() []clientCommand {
 		{"recall", "recall a message you sent", clientRecall},
 		{"details", "show a sent message's delivery status", clientDetails},
 		{"safety", "show the safety number shared with a user", clientSafety},
+		{"devices", "list your devices; show or answer a device's approval", clientDevices},
+		{"approve", "approve the new device that shows CODE", clientApprove},
+		{"deny", "refuse the new device with that id", clientDeny},
 	}
 }
 

@@ -42,7 +42,12 @@ func clientLogin(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	u := c.User()
-	return printJSON(env.Stdout, map[string]any{"user": u.Username, "user_id": u.ID, "device": c.DeviceID(), "state": req.cf.state})
+	out := map[string]any{"user": u.Username, "user_id": u.ID, "device": c.DeviceID(), "state": req.cf.state}
+	if c.Pending() {
+		out["approval"] = "pending"
+		fmt.Fprintf(env.Stderr, "curbside: this device must be approved on one of your other devices before it receives anything: run `curbside client devices` there, then `curbside client devices --state %s` here to see the code to enter\n", req.cf.state)
+	}
+	return printJSON(env.Stdout, out)
 }
 
 // parseLogin parses and checks the flags of `client login`. The password

@@ -242,12 +242,14 @@ type keysResponse struct {
 }
 
 type registerRequest struct {
-	Name string               `json:"name"`
-	List *protocol.DeviceList `json:"list"`
+	Name   string               `json:"name"`
+	List   *protocol.DeviceList `json:"list"`
+	Commit []byte               `json:"commit,omitempty"`
 }
 
 type registerResponse struct {
-	Device int64 `json:"device"`
+	Device int64  `json:"device"`
+	State  string `json:"state"` // "active", or "pending" approval
 }
 
 func (a *api) login(ctx context.Context, username, password string, proof *deviceProof) (*loginResponse, error) {

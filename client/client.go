@@ -33,7 +33,9 @@ type Client struct {
 	peers      map[int64]*peer // verified lists and active sets, this process only
 	keyChanges []KeyChange
 	seen       *seenSet
-	outbox     []*outboxEntry // oldest first, at most DefaultOutbox
+	outbox     []*outboxEntry         // oldest first, at most DefaultOutbox
+	pending    *pendingState          // set while this device waits for approval
+	answers    map[int64]*answerState // requests this device answered, by device id
 	// members is the member set last known of each group conversation
 	// (members.go), persisted; memberEvents the changes seen, this
 	// process only.
@@ -103,6 +105,7 @@ func newClient(server string, opts []Option) (*Client, error) {
 		memberNames: make(map[int64]string),
 		maxAge:      DefaultMaxAge,
 		v2Since:     time.Now().UnixMilli(),
+		answers:     make(map[int64]*answerState),
 	}
 	for _, o := range opts {
 		o(c)

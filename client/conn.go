@@ -129,6 +129,9 @@ type frameResult struct {
 // Connect opens the relay session and waits for the server's hello. The
 // session must be bound to this client's device (Login does that).
 func (c *Client) Connect(ctx context.Context, opts ...ConnOption) (*Conn, error) {
+	if c.Pending() {
+		return nil, errors.New("this device is waiting to be approved on another of your devices, and receives nothing until then")
+	}
 	cfg := connConfig{buffer: DefaultBuffer}
 	for _, o := range opts {
 		o(&cfg)

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"os"
@@ -71,8 +72,12 @@ func (c *Client) registerDevice(ctx context.Context, name string) error {
 		if list, err = NextDeviceList(c.user.ID, kr.List, kr.Active, c.keys); err != nil {
 			return fmt.Errorf("registering the device: %w", err)
 		}
+		// The commitment to an approval nonce, used if the server makes
+		// this device a request (the user has an active device already).
+		p := &pendingState{Nonce: make([]byte, protocol.ApprovalNonceSize)}
+		rand.Read(p.Nonce)
 		var out registerResponse
-		err = c.api.do(ctx, http.MethodPost, "/api/v1/devices", registerRequest{Name: name, List: list}, &out)
+		err = c.api.do(ctx, http.MethodPost, "/api/v1/devices", registerRequest{Name: name, List: list, Commit: protocol.ApprovalCommit(p.Nonce)}, &out)
 		if ErrorCode(err) == protocol.CodeConflict {
 			continue
 		}
@@ -81,6 +86,14 @@ func (c *Client) registerDevice(ctx context.Context, name string) error {
 		}
 		if out.Device != 0 && out.Device != c.keys.ID() {
 			return fmt.Errorf("registering the device: the server registered device %d, not this device %d", out.Device, c.keys.ID())
+		}
+		if out.State == "pending" {
+			// Not a device yet: another of the user's devices approves it
+			// (Approval). Its own list is pinned once it is approved.
+			c.mu.Lock()
+			c.pending = p
+			c.mu.Unlock()
+			return nil
 		}
 		// Pin the list this device signed: it is the one thing about its
 		// own account a device knows first-hand.

@@ -36,7 +36,14 @@ type KeyChange struct {
 	NewVersion int64
 	Added      []int64 // device ids now listed that were not
 	Removed    []int64 // device ids no longer listed
-	At         time.Time
+	Rekeyed    []int64 // device ids listed before with other keys
+	// Reset is set when none of the devices seen before is left: the user
+	// lost every device and set up a new one, which no earlier device
+	// could approve. It is accepted, as the one way back for such a user,
+	// and is exactly what a server that ended all of a user's devices and
+	// invented one would send: it calls for comparing safety numbers.
+	Reset bool
+	At    time.Time
 	// Own is set when the devices are the signed-in user's own: another
 	// device was added to (or removed from) this account.
 	Own bool
@@ -47,7 +54,15 @@ func (k KeyChange) String() string {
 	if name == "" {
 		name = "user " + strconv.FormatInt(k.User, 10)
 	}
-	return fmt.Sprintf("the devices of %s changed (list version %d → %d; added %v, removed %v)", name, k.OldVersion, k.NewVersion, k.Added, k.Removed)
+	s := fmt.Sprintf("the devices of %s changed (list version %d → %d; added %v, removed %v", name, k.OldVersion, k.NewVersion, k.Added, k.Removed)
+	if len(k.Rekeyed) > 0 {
+		s += fmt.Sprintf(", new keys for %v", k.Rekeyed)
+	}
+	s += ")"
+	if k.Reset {
+		s += "; every earlier device is gone and no earlier device approved the new one"
+	}
+	return s
 }
 
 // ErrUntrustedKeys is matched (errors.Is) by every *UntrustedKeysError.
@@ -147,10 +162,15 @@ func (c *Client) accept(uid int64, kr *keysResponse) (*peer, error) {
 				return nil, untrusted(fmt.Sprintf("two different lists both claim version %d", l.Version), nil)
 			}
 		default:
-			added, removed := diffDevices(pin.List, l)
-			if len(added) > 0 || len(removed) > 0 {
+			added, removed, rekeyed := diffDevices(pin.List, l)
+			reset := len(removed) == len(pin.List.Devices)
+			if reason := unapproved(pin.List, l, added, rekeyed); reason != "" && !reset {
+				c.mu.Unlock()
+				return nil, untrusted(reason, nil)
+			}
+			if len(added) > 0 || len(removed) > 0 || len(rekeyed) > 0 {
 				change = &KeyChange{User: uid, Username: kr.User.Username, OldVersion: pin.List.Version, NewVersion: l.Version,
-					Added: added, Removed: removed, At: time.Now(), Own: uid == c.user.ID}
+					Added: added, Removed: removed, Rekeyed: rekeyed, Reset: reset, At: time.Now(), Own: uid == c.user.ID}
 				c.keyChanges = append(c.keyChanges, *change)
 			}
 			c.pins[uid] = &Pin{User: uid, Username: kr.User.Username, List: l, Since: time.Now().UnixMilli()}
@@ -201,13 +221,19 @@ func sameList(a, b *protocol.DeviceList) bool {
 	return true
 }
 
-// diffDevices returns the device ids added and removed from old to new.
-// Ids are derived from signing keys, so a changed signing key shows as one
-// removed and one added; a rotated encryption key is not a change.
-func diffDevices(old, new *protocol.DeviceList) (added, removed []int64) {
+// diffDevices returns the device ids added, removed and given another
+// encryption key from old to new. Devices are compared by their keys, not
+// their ids: ids are derived from signing keys, so a changed signing key
+// shows as one removed and one added (or, were an id to collide, as
+// rekeyed), and a changed encryption key is a change too.
+func diffDevices(old, new *protocol.DeviceList) (added, removed, rekeyed []int64) {
 	for _, d := range new.Devices {
-		if _, ok := old.Find(d.ID); !ok {
+		o, ok := old.Find(d.ID)
+		switch {
+		case !ok:
 			added = append(added, d.ID)
+		case !bytes.Equal(o.Sign, d.Sign) || !bytes.Equal(o.Enc, d.Enc):
+			rekeyed = append(rekeyed, d.ID)
 		}
 	}
 	for _, d := range old.Devices {
@@ -215,7 +241,23 @@ func diffDevices(old, new *protocol.DeviceList) (added, removed []int64) {
 			removed = append(removed, d.ID)
 		}
 	}
-	return added, removed
+	return added, removed, rekeyed
+}
+
+// unapproved returns why a newer list that adds or rekeys devices cannot
+// be trusted, or "" if it can: such a list must be signed by a device that
+// was already in the verified list, with the same keys (PROTOCOL.md 3.1).
+// A device that signs itself in is exactly what a server adding its own
+// listener would send.
+func unapproved(old, new *protocol.DeviceList, added, rekeyed []int64) string {
+	if len(added) == 0 && len(rekeyed) == 0 {
+		return ""
+	}
+	s, _ := new.Find(new.Signer)
+	if o, ok := old.Find(new.Signer); ok && bytes.Equal(o.Sign, s.Sign) {
+		return ""
+	}
+	return fmt.Sprintf("device %d was added to the list by a device that was not in it before (a device signed itself in, or the list was forged); it was not approved on one of the user's own devices", new.Signer)
 }
 
 // KeyChanges returns the key changes seen since the client was made, oldest

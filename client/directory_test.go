@@ -67,11 +67,21 @@ func TestDirectoryRefusesUntrustedLists(t *testing.T) {
 
 	fork := newAccount(t, 2, "bob", 3) // other keys, the same version number as bob's
 
+	// The server adds its own device to bob's list and signs the list
+	// with that device: a well-formed list a device signed itself into.
+	selfSigned := *bob.list
+	selfSigned.Version++
+	selfSigned.Devices = append(slices.Clone(bob.list.Devices), intruder.Listed())
+	if err := e2ee.SignDeviceList(&selfSigned, intruder); err != nil {
+		t.Fatal(err)
+	}
+
 	for _, tc := range []struct {
 		name string
 		kr   *keysResponse
 	}{
 		{"device added without a signature", &keysResponse{User: bob.user, List: &added, Active: append(bob.activeIDs(), intruder.ID())}},
+		{"a device that signed itself in", &keysResponse{User: bob.user, List: &selfSigned, Active: append(bob.activeIDs(), intruder.ID())}},
 		{"rolled back to an older version", old},
 		{"another list with the pinned version", fork.keysResponse()},
 		{"someone else's list", &keysResponse{User: bob.user, List: alice.list, Active: alice.activeIDs()}},
@@ -165,4 +175,54 @@ func sorted(s []int64) []int64 {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// A device is the same device only with the same keys: a new encryption
+// key under a known id is reported as a key change, not passed over.
+func TestDirectoryReportsANewEncryptionKey(t *testing.T) {
+	alice := newAccount(t, 1, "alice", 1)
+	bob := newAccount(t, 2, "bob", 2)
+	var changes []KeyChange
+	c := clientFor(t, "http://127.0.0.1:1", alice, 0, WithKeyChangeHandler(func(k KeyChange) { changes = append(changes, k) }))
+	if _, err := c.accept(2, bob.keysResponse()); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := e2ee.GenerateDeviceKeys()
+	next := *bob.list
+	next.Version++
+	next.Devices = slices.Clone(bob.list.Devices)
+	next.Devices[1].Enc = other.EncPublic()
+	if err := e2ee.SignDeviceList(&next, bob.devices[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.accept(2, &keysResponse{User: bob.user, List: &next, Active: bob.activeIDs()}); err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 1 || !slices.Equal(changes[0].Rekeyed, []int64{next.Devices[1].ID}) || len(changes[0].Added) != 0 {
+		t.Fatalf("changes = %+v; want one naming device %d as rekeyed", changes, next.Devices[1].ID)
+	}
+}
+
+// A user who lost every device sets up a new one that no earlier device
+// can approve: peers accept it as a reset, and say so, while a list that
+// keeps an old device and adds a self-signed one is refused.
+func TestDirectoryAcceptsAResetWithAWarning(t *testing.T) {
+	alice := newAccount(t, 1, "alice", 1)
+	bob := newAccount(t, 2, "bob", 2)
+	var changes []KeyChange
+	c := clientFor(t, "http://127.0.0.1:1", alice, 0, WithKeyChangeHandler(func(k KeyChange) { changes = append(changes, k) }))
+	if _, err := c.accept(2, bob.keysResponse()); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := e2ee.GenerateDeviceKeys()
+	next := &protocol.DeviceList{User: 2, Version: bob.list.Version + 1, Devices: []protocol.ListedDevice{fresh.Listed()}}
+	if err := e2ee.SignDeviceList(next, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.accept(2, &keysResponse{User: bob.user, List: next, Active: []int64{fresh.ID()}}); err != nil {
+		t.Fatalf("a reset: %v", err)
+	}
+	if len(changes) != 1 || !changes[0].Reset || len(changes[0].Removed) != 2 {
+		t.Fatalf("changes = %+v; want one reset", changes)
+	}
 }

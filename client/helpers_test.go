@@ -44,6 +44,12 @@ func (a *account) addDevice(t testing.TB) *e2ee.DeviceKeys {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(a.devices) > 0 {
+		// Approved: the first existing device counter-signs the list.
+		if err := e2ee.SignDeviceList(l, a.devices[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
 	a.devices, a.list = append(a.devices, k), l
 	return k
 }

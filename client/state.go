@@ -40,6 +40,10 @@ type stateFile struct {
 	// Client.v2Since); absent in a state saved before, which then starts
 	// its drain period when loaded.
 	V2Since int64 `json:"v2_since,omitempty"`
+	// Pending is set while the device waits for approval; Answers are the
+	// device requests it answered as an approver (client/approval.go).
+	Pending *pendingState  `json:"pending,omitempty"`
+	Answers []*answerState `json:"answers,omitempty"`
 }
 
 // Save writes the client's state to path with mode 0600, atomically: a
@@ -54,10 +58,14 @@ func (c *Client) Save(path string) error {
 	c.mu.Lock()
 	st := stateFile{
 		Format: stateFormat, Server: c.api.base, Token: c.api.token, ExpiresAt: c.expiresAt,
-		User: c.user, Device: c.keys.ID(), Keys: keys, Outbox: c.outbox,
+		User: c.user, Device: c.keys.ID(), Keys: keys, Outbox: c.outbox, Pending: c.pending,
 		V2Since: c.v2Since,
 	}
 	st.Seen, st.SeenAt = c.seen.list()
+	for _, a := range c.answers {
+		st.Answers = append(st.Answers, a)
+	}
+	sort.Slice(st.Answers, func(i, j int) bool { return st.Answers[i].Device < st.Answers[j].Device })
 	for _, p := range c.pins {
 		st.Pins = append(st.Pins, p)
 	}
@@ -188,6 +196,12 @@ func Load(path string, opts ...Option) (*Client, error) {
 			set[u] = true
 		}
 		c.members[conv] = set
+	}
+	c.pending = st.Pending
+	for _, a := range st.Answers {
+		if a != nil && a.Device > 0 {
+			c.answers[a.Device] = a
+		}
 	}
 	for _, e := range st.Outbox {
 		if e != nil && protocol.ValidID(e.ID) {

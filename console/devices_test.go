@@ -38,7 +38,7 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 		t.Fatalf("register d1: %d %v", code, out)
 	}
 	tok2 := f.Login("nina")
-	if code, out := f.Do("POST", "/api/v1/devices", tok2, map[string]any{"name": "laptop", "list": apitest.SignedList(nina, 2, d2, d1.Listed(), d2.Listed())}); code != 201 {
+	if code, out := f.AddDevice(nina, tok2, d2, tok1, d1, 2, d1.Listed(), d2.Listed()); code != 200 {
 		t.Fatalf("register d2: %d %v", code, out)
 	}
 	pin := map[string]any{"proof": make([]byte, 32)}
@@ -229,7 +229,8 @@ func TestConsoleDeviceLockAndWipe(t *testing.T) {
 	dt := func(d *apitest.TestDevice) string { return "device:" + apitest.Itoa(d.ID) }
 	for _, want := range [][4]string{
 		{"device.register", dt(d1), "nina", "ok"},
-		{"device.register", dt(d2), "nina", "ok"},
+		{"device.request", dt(d2), "nina", "ok"},
+		{"device.approve", dt(d2), "nina", "ok"},
 		{"device.lock", dt(d1), "help", "ok"},
 		{"device.resume", dt(d1), "nina", "ok"},
 		{"device.wipe", dt(d1), "boss", "ok"},
@@ -250,7 +251,7 @@ func TestOffboardWipesDevices(t *testing.T) {
 	sam := f.Users["sam"]
 	d1, d2 := apitest.NewTestDevice(), apitest.NewTestDevice()
 	f.Do("POST", "/api/v1/devices", tokens["sam"], map[string]any{"name": "phone", "list": apitest.SignedList(sam.ID, 1, d1, d1.Listed())})
-	if code, out := f.Do("POST", "/api/v1/devices", f.Login("sam"), map[string]any{"name": "laptop", "list": apitest.SignedList(sam.ID, 2, d2, d1.Listed(), d2.Listed())}); code != 201 {
+	if code, out := f.AddDevice(sam.ID, f.Login("sam"), d2, tokens["sam"], d1, 2, d1.Listed(), d2.Listed()); code != 200 {
 		t.Fatalf("second device: %d %v", code, out)
 	}
 	// d2 was wiped before offboarding; it is left as it was.

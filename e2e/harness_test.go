@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -131,7 +132,14 @@ func (ts *testServer) addUser(t *testing.T, name, role string) {
 	}
 }
 
-// device signs a user in and registers a new device.
+// devicesOf holds every device the harness set up, by data directory and
+// username, so that a user's next device is approved by an earlier one.
+var devicesOf sync.Map // string → []*client.Client
+
+// device signs a user in and registers a new device. A user's second and
+// later devices are approved by an earlier device, as a person would:
+// the earlier device answers, the new one shows its code, and the code is
+// entered on the earlier one.
 func (ts *testServer) device(t *testing.T, name string) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -140,7 +148,41 @@ func (ts *testServer) device(t *testing.T, name string) *client.Client {
 	if err != nil {
 		t.Fatalf("login %s: %v", name, err)
 	}
+	key := ts.Data + "\x00" + name
+	prev, _ := devicesOf.Load(key)
+	earlier, _ := prev.([]*client.Client)
+	if c.Pending() {
+		approveWithAny(t, ctx, c, earlier)
+	}
+	devicesOf.Store(key, append(earlier, c))
 	return c
+}
+
+// approveWithAny approves the pending device c with the newest of earlier
+// that is still an active device.
+func approveWithAny(t *testing.T, ctx context.Context, c *client.Client, earlier []*client.Client) {
+	t.Helper()
+	for i := len(earlier) - 1; i >= 0; i-- {
+		e := earlier[i]
+		if _, err := e.DeviceRequests(ctx); err != nil {
+			continue
+		}
+		st, err := c.Approval(ctx)
+		if err != nil {
+			t.Fatalf("approval of %s's new device: %v", c.User().Username, err)
+		}
+		if st.Code == "" {
+			continue // another device answered; try the next
+		}
+		if _, err := e.Approve(ctx, st.Code); err != nil {
+			t.Fatalf("approving %s's new device: %v", c.User().Username, err)
+		}
+		if st, err := c.Approval(ctx); err != nil || !st.Approved {
+			t.Fatalf("%s's new device after approval: %+v %v", c.User().Username, st, err)
+		}
+		return
+	}
+	t.Fatalf("no earlier device of %s could approve the new one", c.User().Username)
 }
 
 func connect(t *testing.T, c *client.Client) *client.Conn {
@@ -293,4 +335,31 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// approveState approves the pending device of the CLI state file state
+// with the earlier device approver: approver answers, `client devices`
+// on the new device shows the code, and approver is given it.
+func approveState(t *testing.T, state string, approver *client.Client) {
+	t.Helper()
+	ctx := ctxT(t)
+	if _, err := approver.DeviceRequests(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, err := curbside(t, "", "client", "devices", "--state", state)
+	if err != nil {
+		t.Fatalf("client devices on the new device: %v %s", err, out)
+	}
+	var st struct {
+		State, Code string
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.State != "pending" || len(st.Code) != 6 {
+		t.Fatalf("client devices on the new device: %q %v", out, err)
+	}
+	if _, err := approver.Approve(ctx, st.Code); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := curbside(t, "", "client", "devices", "--state", state); err != nil || !strings.Contains(out, `"state":"active"`) {
+		t.Fatalf("client devices after approval: %v %s", err, out)
+	}
 }

@@ -69,6 +69,7 @@ func TestNoPlaintextOnServer(t *testing.T) {
 	if out, err := curbside(t, password+"\n", "client", "login", "--server", ts.URL, "--username", "alice", "--password-stdin", "--state", state); err != nil {
 		t.Fatalf("client login: %v %s", err, out)
 	}
+	approveState(t, state, a)
 	if out, err := curbside(t, "", "client", "send", "--state", state, "--to", "bob", marker+" cli"); err != nil {
 		t.Fatalf("client send: %v %s", err, out)
 	}

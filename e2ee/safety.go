@@ -11,19 +11,20 @@ import (
 )
 
 // labelSafety separates safety-number hashes from every other hash.
-const labelSafety = "curbside/safety/v1"
+const labelSafety = "curbside/safety/v2"
 
 // Fingerprint returns 30 decimal digits that identify a user's set of
 // devices: SHA-256 over
 //
-//	"curbside/safety/v1" || u64 user || u32 n ||
-//	for each device in ascending id order: u32 32 || sign key
+//	"curbside/safety/v2" || u64 user || u32 n ||
+//	for each device in ascending id order: str(sign key) || str(enc key)
 //
 // read as six 5-byte big-endian numbers, each taken mod 100000 and printed
-// as 5 digits. Only the signing keys count: encryption keys rotate on a
-// schedule (each rotation is a list signed by the device itself), and a
-// number that changed weekly would teach people to ignore it. The version
-// does not count either, for the same reason.
+// as 5 digits. Both keys of every device count: a server that put its own
+// encryption key in place of a device's (so that it, not the device, could
+// open what is sealed to it) changes the number as surely as one that
+// added a device. (Version 1 covered the signing keys only.) The list's
+// version does not count: re-signing the same devices is not a change.
 func Fingerprint(list *protocol.DeviceList) string {
 	devs := slices.Clone(list.Devices)
 	slices.SortFunc(devs, func(a, b protocol.ListedDevice) int {
@@ -43,6 +44,8 @@ func Fingerprint(list *protocol.DeviceList) string {
 	for _, d := range devs {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(d.Sign)))
 		b = append(b, d.Sign...)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(d.Enc)))
+		b = append(b, d.Enc...)
 	}
 	h.Write(b)
 	sum := h.Sum(nil)

@@ -296,10 +296,16 @@ const (
 // DevicesFrame is the ephemeral frame of type TDevices: user's active
 // devices changed at TS. It names no device: the client fetches the user's
 // signed list again (GET /api/v1/keys/{user}) and trusts only that.
+//
+// Requests is set only on a frame to the user's own devices about their own
+// account: the number of devices waiting for approval (PROTOCOL.md 3.1), so
+// an open app asks at once whether to approve one. It is 0, and omitted,
+// when nothing waits.
 type DevicesFrame struct {
-	Type string `json:"type"`
-	User int64  `json:"user"`
-	TS   int64  `json:"ts"`
+	Type     string `json:"type"`
+	User     int64  `json:"user"`
+	TS       int64  `json:"ts"`
+	Requests int    `json:"requests,omitempty"`
 }
 
 // RecipientStatus is one recipient's receipt times in a Details frame; zero

@@ -63,3 +63,20 @@ func (r *Relay) announceDevices(user int64) {
 		}
 	}()
 }
+
+// DeviceRequested tells user's own connected devices that the set of their
+// devices waiting for approval changed (one was requested, denied or
+// approved): a devices frame carrying requests, the number now waiting
+// (PROTOCOL.md 3.1). Nobody else is told: a request is not a device, and
+// peers have nothing to fetch until one is approved.
+func (r *Relay) DeviceRequested(user int64, requests int) {
+	frame, _ := json.Marshal(protocol.DevicesFrame{Type: protocol.TDevices, User: user, TS: time.Now().UnixMilli(), Requests: requests})
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closing {
+		return
+	}
+	for _, s := range r.byUser[user] {
+		s.pushEphemeral(frame)
+	}
+}

@@ -390,7 +390,7 @@ func NewParts(st *store.Store, cfg Config, log *slog.Logger) (*Parts, error) {
 		Assets: assets,
 		Mail:   ml,
 		Push:   sender,
-		Apps: &api.API{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged, EndDevice: rl.EndDevice,
+		Apps: &api.API{Auth: a, Store: st, Log: log, Commands: cmds, DevicesChanged: rl.DevicesChanged, EndDevice: rl.EndDevice, DeviceRequested: rl.DeviceRequested,
 			Version: cfg.Version, PublicURL: cfg.PublicURL, Push: sender},
 		Console: &console.Console{Auth: a, Store: st, Log: log, Commands: cmds, Mail: ml, DevicesChanged: rl.DevicesChanged,
 			EndDevice: rl.EndDevice, Connected: rl.Connected, RulesChanged: func() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -71,9 +72,16 @@ func (d *Device) dest() []any {
 // devices must be exactly the user's active devices plus the new one, with
 // unchanged keys. Anything else is ErrConflict (raced with another
 // registration or a revocation: refetch and re-sign).
-func (s *Store) RegisterDevice(ctx context.Context, user int64, name, agent string, newDev protocol.ListedDevice, list *protocol.DeviceList, rawList []byte, tokenHash []byte) error {
+//
+// When the user already has an active device, the new one is not
+// registered but requested (pending is true): it is stored as a device
+// request with commit, its commitment to an approval nonce, and waits for
+// one of the active devices to approve it (ApproveDevice). Its list is not
+// stored, and the session stays unbound until then.
+func (s *Store) RegisterDevice(ctx context.Context, user int64, name, agent string, newDev protocol.ListedDevice, list *protocol.DeviceList, rawList []byte, tokenHash []byte, commit []byte) (pending bool, err error) {
 	now := nowMS()
-	return s.submit(ctx, func(tx *sql.Tx) error {
+	err = s.submit(ctx, func(tx *sql.Tx) error {
+		pending = false
 		var cur int64
 		err := tx.QueryRow(`SELECT version FROM device_lists WHERE user_id = ?`, user).Scan(&cur)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -83,7 +91,7 @@ func (s *Store) RegisterDevice(ctx context.Context, user int64, name, agent stri
 			return model.Refuse(model.ErrConflict, "device list version %d does not follow the current version %d", list.Version, cur)
 		}
 		var owner int64
-		switch err := tx.QueryRow(`SELECT user_id FROM devices WHERE id = ?`, newDev.ID).Scan(&owner); {
+		switch err := tx.QueryRow(`SELECT user_id FROM devices WHERE id = ? UNION ALL SELECT user_id FROM device_requests WHERE id = ? AND token_hash != ?`, newDev.ID, newDev.ID, tokenHash).Scan(&owner); {
 		case err == nil:
 			return model.Refuse(model.ErrExists, "device %d is already registered", newDev.ID)
 		case !errors.Is(err, sql.ErrNoRows):
@@ -113,6 +121,30 @@ func (s *Store) RegisterDevice(ctx context.Context, user int64, name, agent stri
 				return model.Refuse(model.ErrConflict, "device %d in the list is not an active device of this user with those keys", d.ID)
 			}
 		}
+		if len(active) > 0 {
+			// Not a device yet: a request that an active device approves.
+			pending = true
+			if len(commit) != sha256.Size {
+				return model.Refuse(model.ErrConflict, "a device of a user who has one already needs an approval commitment")
+			}
+			if _, err := tx.Exec(`DELETE FROM device_requests WHERE token_hash = ?`, tokenHash); err != nil {
+				return err
+			}
+			_, err := tx.Exec(`INSERT INTO device_requests (id, user_id, token_hash, name, agent, enc_key, sign_key, commit_hash, created_at)
+				SELECT ?, ?, token_hash, ?, ?, ?, ?, ?, ? FROM sessions WHERE token_hash = ? AND user_id = ? AND device_id = 0`,
+				newDev.ID, user, name, TrimAgent(agent), newDev.Enc, newDev.Sign, commit, now, tokenHash, user)
+			if err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRow(`SELECT count(*) FROM device_requests WHERE id = ?`, newDev.ID).Scan(&n); err != nil {
+				return err
+			}
+			if n != 1 {
+				return model.Refuse(model.ErrNotFound, "the session ended during registration")
+			}
+			return nil
+		}
 		if _, err := tx.Exec(`INSERT INTO devices (id, user_id, name, enc_key, sign_key, created_at, last_seen, share, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			newDev.ID, user, name, newDev.Enc, newDev.Sign, now, now, newShare(), TrimAgent(agent)); err != nil {
 			return err
@@ -130,6 +162,7 @@ func (s *Store) RegisterDevice(ctx context.Context, user int64, name, agent stri
 		}
 		return nil
 	})
+	return pending, err
 }
 
 func activeDevices(q interface {

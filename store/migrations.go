@@ -425,6 +425,27 @@ CREATE TABLE member_events (
 ALTER TABLE devices ADD COLUMN pin_verifier BLOB;
 ALTER TABLE devices ADD COLUMN pin_failures INTEGER NOT NULL DEFAULT 0;
 `,
+	// 14: devices waiting to be approved by one of the user's active
+	// devices (PROTOCOL.md 3.1). A request is not a device: it is in no
+	// device list, gets no queue and cannot connect to the relay. It ends
+	// with the session that made it.
+	`
+CREATE TABLE device_requests (
+	id             INTEGER PRIMARY KEY,
+	user_id        INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	token_hash     BLOB    NOT NULL UNIQUE REFERENCES sessions (token_hash) ON DELETE CASCADE,
+	name           TEXT    NOT NULL,
+	agent          TEXT    NOT NULL DEFAULT '',
+	enc_key        BLOB    NOT NULL,
+	sign_key       BLOB    NOT NULL,
+	commit_hash    BLOB    NOT NULL,
+	approver_id    INTEGER NOT NULL DEFAULT 0,
+	approver_nonce BLOB,
+	reveal_nonce   BLOB,
+	created_at     INTEGER NOT NULL
+);
+CREATE INDEX device_requests_user ON device_requests (user_id);
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

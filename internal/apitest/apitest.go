@@ -603,3 +603,27 @@ func (f *Fixture) WipeCheck(id int64, signer ed25519.PrivateKey) (int, []byte) {
 	b, _ := json.Marshal(map[string]any{"nonce": nonce, "sig": ed25519.Sign(signer, protocol.WipeCheckBytes(id, nonce))})
 	return f.Send("", "POST", path, "", "application/json", bytes.NewReader(b))
 }
+
+// AddDevice registers dev for user on session newTok, when user has active
+// devices already: the request, the approval exchange run by approver
+// (the device bound to session approverTok) and approver's counter-signed
+// list of version, naming devs (which include dev). It returns the status
+// and body of the approval.
+func (f *Fixture) AddDevice(user int64, newTok string, dev *TestDevice, approverTok string, approver *TestDevice, version int64, devs ...protocol.ListedDevice) (int, map[string]any) {
+	f.T.Helper()
+	nonceN, nonceE := make([]byte, protocol.ApprovalNonceSize), make([]byte, protocol.ApprovalNonceSize)
+	rand.Read(nonceN)
+	rand.Read(nonceE)
+	self := SignedList(user, version, dev, devs...)
+	if code, out := f.Do("POST", "/api/v1/devices", newTok, map[string]any{"name": "device " + Itoa(dev.ID), "list": self, "commit": protocol.ApprovalCommit(nonceN)}); code != http.StatusAccepted {
+		f.T.Fatalf("request device %d: %d %v", dev.ID, code, out)
+	}
+	path := "/api/v1/devices/requests/" + Itoa(dev.ID)
+	if code, out := f.Do("POST", path+"/answer", approverTok, map[string]any{"nonce": nonceE}); code != http.StatusOK {
+		f.T.Fatalf("answer device %d: %d %v", dev.ID, code, out)
+	}
+	if code, out := f.Do("POST", "/api/v1/devices/me/request/reveal", newTok, map[string]any{"nonce": nonceN}); code != http.StatusOK {
+		f.T.Fatalf("reveal device %d: %d %v", dev.ID, code, out)
+	}
+	return f.Do("POST", path+"/approve", approverTok, map[string]any{"list": SignedList(user, version, approver, devs...)})
+}

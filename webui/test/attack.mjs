@@ -11,11 +11,15 @@
 //   - the victim's fetch of the sender's keys failing (500, 429, 401):
 //     the message must be kept and retried, and the sender must not see
 //     "delivered" until it is really stored.
+//   - a device the server signs into the sender's list itself (a list
+//     that verifies, but no device the victim had seen signed it): the
+//     victim's app must refuse to seal to it, and say why.
 //
 // A script that runs reports itself by fetching a marker URL on the server;
 // every request of each browser is watched for it. A control opens the same
 // SVG the way the app once did, to prove that the payload and the watch
 // work: without it, "no marker" would prove nothing.
+import crypto from "node:crypto";
 import path from "node:path";
 import { openProfile } from "./lib/browser.mjs";
 import { assert, msgLocator, msgStatus, online, openConv, sendText, sh, signUp, startConversation, unlock, waitFor } from "./lib/harness.mjs";
@@ -267,6 +271,32 @@ export function attackTests() {
       await v.unroute("**/api/v1/keys/*");
     }],
 
+    ["attack: a device the server signs into mallory's list itself is refused by vera's app, which says why", async (ctx) => {
+      const v = ctx.vera.page;
+      // The server (here: the network between it and vera) answers mallory's
+      // keys with her real list plus a device of its own, in a list that
+      // device signed: well formed, and its signature verifies.
+      let forged = 0;
+      await v.route("**/api/v1/keys/*", async (route) => {
+        const res = await route.fetch();
+        const body = await res.json();
+        if (body.user?.username !== "mallory" || !body.list) return route.fulfill({ response: res, json: body });
+        forged++;
+        const intruder = newDevice();
+        const list = { user: body.list.user, version: body.list.version + 1, devices: [...body.list.devices, intruder.listed].sort((a, b) => a.id - b.id) };
+        list.signer = intruder.listed.id;
+        list.sig = crypto.sign(null, deviceListBytes(list), intruder.sign).toString("base64");
+        await route.fulfill({ response: res, json: { ...body, list, active: [...body.active, intruder.listed.id] } });
+      });
+      await relock(v, PIN.vera);
+      await openConv(v, "Mallory Marsh");
+      await sendText(v, "Is bay 2 free?").catch(() => {});
+      await v.getByText(/none of their own devices approved/).first().waitFor();
+      assert.ok(forged > 0, "the forged list was served");
+      await shot(ctx, v, "35-attack-self-signed-device-refused");
+      await v.unroute("**/api/v1/keys/*");
+    }],
+
     ["attack: a patient's composer offers neither Urgent nor an acknowledgement request until the policy allows each", async (ctx) => {
       // Urgent breaks through do-not-disturb; a patient may use it only
       // where the practice allows (patient_urgent, patient_ack: off by
@@ -340,4 +370,26 @@ export function attackTests() {
 /** closeAttackProfiles closes the browsers of this file. */
 export async function closeAttackProfiles(ctx) {
   for (const p of ["mallory", "vera", "petra"]) if (ctx[p]) await ctx[p].close();
+}
+
+/** newDevice makes a device's key pairs in Node, as a server inventing one would. */
+function newDevice() {
+  const sign = crypto.generateKeyPairSync("ed25519"), enc = crypto.generateKeyPairSync("x25519");
+  const signPub = Buffer.from(sign.publicKey.export({ format: "jwk" }).x, "base64url");
+  const encPub = Buffer.from(enc.publicKey.export({ format: "jwk" }).x, "base64url");
+  const h = crypto.createHash("sha256").update(signPub).digest();
+  let id = 0;
+  for (let i = 0; i < 6; i++) id = id * 256 + h[i];
+  return { sign: sign.privateKey, listed: { id, enc: encPub.toString("base64"), sign: signPub.toString("base64") } };
+}
+
+/** deviceListBytes is protocol.DeviceList.SignedBytes. */
+function deviceListBytes(list) {
+  const parts = [Buffer.from("curbside/devices/v1")];
+  const u64 = (n) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b; };
+  const bytes = (b64) => { const b = Buffer.from(b64, "base64"); const n = Buffer.alloc(4); n.writeUInt32BE(b.length); return Buffer.concat([n, b]); };
+  const n = Buffer.alloc(4); n.writeUInt32BE(list.devices.length);
+  parts.push(u64(list.user), u64(list.version), n);
+  for (const d of list.devices) parts.push(u64(d.id), bytes(d.enc), bytes(d.sign));
+  return Buffer.concat(parts);
 }

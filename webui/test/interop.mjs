@@ -35,6 +35,17 @@ export function interopTests() {
       }, prefix);
       assert.deepEqual(go(gointerop, "verifylist", { list: b.list }), { ok: true });
 
+      // The device-approval commitment and code are the same in both.
+      const nonce = randomBytes(32).toString("base64"), approverNonce = randomBytes(32).toString("base64");
+      const goApproval = go(gointerop, "approval", { user: 9, device: { id: b.id, enc: b.enc, sign: b.sign }, nonce, approver_nonce: approverNonce });
+      const jsApproval = await page.evaluate(async ([prefix, b, nonce, approverNonce]) => {
+        const a = await import(`${prefix}/js/approval.js`);
+        const { b64, unb64 } = await import(`${prefix}/js/bytes.js`);
+        return { commit: b64(await a.approvalCommit(unb64(nonce))), code: await a.approvalCode(9, { id: b.id, enc: unb64(b.enc), sign: unb64(b.sign) }, unb64(nonce), unb64(approverNonce)) };
+      }, [prefix, b, nonce, approverNonce]);
+      assert.deepEqual(jsApproval, goApproval);
+      assert.match(goApproval.code, /^\d{6}$/);
+
       // Go signs its list; the browser verifies it, and rejects a tampered copy.
       const glist = go(gointerop, "signlist", { keys: g.keys, list: { user: 7, version: 3, devices: [g.device] } });
       const verdict = await page.evaluate(async ([prefix, glist]) => {
@@ -131,7 +142,7 @@ export function interopTests() {
       assert.equal(go(gointerop, "xwingkey", { seed: mine.seed }).public, mine.public, "Go and the browser expand a seed differently");
       const K = randomBytes(32).toString("base64");
       const msgID = "xwingGoToBrowser_" + randomBytes(6).toString("hex");
-      const gsealed = go(gointerop, "xwingseal", { public: mine.public, msg_id: msgID, device: 987654321, key: K }).sealed;
+      const gsealed = go(gointerop, "xwingseal", { public: mine.public, msg_id: msgID, device_id: 987654321, key: K }).sealed;
       assert.equal(Buffer.from(gsealed, "base64").length, 1168);
       const bopen = await page.evaluate(async ([prefix, sealed, msgID]) => {
         const x = await import(`${prefix}/js/xwing.js`);
@@ -167,10 +178,10 @@ export function interopTests() {
         return b64(await x.sealKeyXWing(await x.importXWingPublic(unb64(pub)), msg2, 42, unb64(K2)));
       }, [prefix, gk.public, msg2, K2]);
       assert.equal(Buffer.from(bsealed, "base64").length, 1168);
-      assert.equal(go(gointerop, "xwingopen", { seed: gk.seed, msg_id: msg2, device: 42, sealed: bsealed }).key, K2,
+      assert.equal(go(gointerop, "xwingopen", { seed: gk.seed, msg_id: msg2, device_id: 42, sealed: bsealed }).key, K2,
         "Go did not open the browser's X-Wing seal to the same content key");
       // Go refuses it for another device, as the browser does.
-      assert.throws(() => execFileSync(gointerop, ["xwingopen"], { input: JSON.stringify({ seed: gk.seed, msg_id: msg2, device: 43, sealed: bsealed }), stdio: ["pipe", "pipe", "pipe"] }));
+      assert.throws(() => execFileSync(gointerop, ["xwingopen"], { input: JSON.stringify({ seed: gk.seed, msg_id: msg2, device_id: 43, sealed: bsealed }), stdio: ["pipe", "pipe", "pipe"] }));
 
       assert.deepEqual(await page.evaluate(() => window.__cspViolations), [], "CSP violations while loading or running X-Wing");
     }],

@@ -70,7 +70,7 @@ async function run(name, fn, ctx) {
   } catch (e) {
     failed++;
     console.log(`FAIL ${name}\n     ${String(e.stack || e).split("\n").slice(0, 6).join("\n     ")}`);
-    for (const p of ["alice", "bob", "bob2", "wanda", "walt", "dana", "erin", "frank", "gail", "mallory", "vera", "petra", "ana", "ben", "fay", "gus", "nia", "ola", "sam", "tess", "otto", "wynn"]) {
+    for (const p of ["alice", "bob", "bob2", "bob3", "wanda", "walt", "dana", "erin", "frank", "gail", "mallory", "vera", "petra", "ana", "ben", "fay", "gus", "nia", "ola", "sam", "tess", "otto", "wynn"]) {
       if (ctx[p] && opt.screenshots) await ctx[p].page.screenshot({ path: path.join(opt.screenshots, `FAIL-${p}-${name.slice(0, 30).replace(/\W+/g, "-")}.png`) }).catch(() => {});
     }
     if (ctx.failShots && opt.screenshots) await ctx.failShots(name).catch(() => {});
@@ -170,7 +170,7 @@ try {
   // The second sign-in step, with its own users and browsers.
   for (const [name, fn] of mfaTests()) await run(name, fn, ctx);
 } finally {
-  for (const p of ["alice", "bob", "bob2", "wanda", "walt", "wynn"]) if (ctx[p]) await ctx[p].close();
+  for (const p of ["alice", "bob", "bob2", "bob3", "wanda", "walt", "wynn"]) if (ctx[p]) await ctx[p].close();
   await closeMfaProfiles(ctx);
   await closeAttackProfiles(ctx);
   await closeSigProfiles(ctx);

@@ -378,11 +378,48 @@ export function scenarioTests() {
       await relock(b, PIN.bob);
     }],
 
-    ["multi-device: bob adds a second device; alice is warned that bob's keys changed", async (ctx) => {
-      const a = ctx.alice.page;
+    ["multi-device: bob adds a second device, approves it on his phone with its code; alice is warned that bob's keys changed", async (ctx) => {
+      const a = ctx.alice.page, b = ctx.bob.page;
       ctx.bob2 = await openProfile("bob2", { viewport: { width: 1024, height: 768 } });
-      await signUp(ctx.bob2.page, ctx.srv.url, "bob", PW.bob, "915372");
-      await online(ctx.bob2.page);
+      const b2 = ctx.bob2.page;
+      await b2.goto(ctx.srv.url + "/");
+      await b2.getByLabel("Username").fill("bob");
+      await b2.getByLabel("Password").fill(PW.bob);
+      await b2.getByRole("button", { name: "Sign in" }).click();
+      await b2.getByLabel("New PIN").fill("915372");
+      await b2.getByLabel("Repeat the PIN").fill("915372");
+      await b2.getByRole("button", { name: "Set PIN and continue" }).click();
+      // The new device waits; the phone asks at once, and answers, so the new device shows its code.
+      await b2.getByRole("heading", { name: "Approve this device" }).waitFor();
+      const ask = b.locator("dialog[open]", { hasText: "A new device wants to join your account" });
+      await ask.waitFor();
+      const codeBox = b2.locator(".approval-code");
+      await codeBox.waitFor();
+      const code = (await codeBox.textContent()).replace(/\D/g, "");
+      assert.match(code, /^\d{6}$/);
+      await shot(ctx, b2, "16-new-device-waiting-desktop");
+      await shot(ctx, b, "16-approve-new-device-phone");
+      if (ctx.shots) {
+        // Each screen at the other size too.
+        await b2.setViewportSize({ width: 390, height: 780 });
+        await shot(ctx, b2, "16-new-device-waiting-phone");
+        await b2.setViewportSize({ width: 1024, height: 768 });
+        const size = b.viewportSize();
+        await b.setViewportSize({ width: 1280, height: 800 });
+        await shot(ctx, b, "16-approve-new-device-desktop");
+        await b.setViewportSize(size);
+      }
+      assert.equal(await b2.evaluate(() => window.curbside.state), "awaiting-approval", "the new device is not in before approval");
+      // A wrong code approves nothing.
+      const wrong = code === "000000" ? "111111" : "000000";
+      await ask.getByLabel("Code shown on the new device").fill(wrong);
+      await ask.getByRole("button", { name: "Approve" }).click();
+      await ask.getByRole("alert").filter({ hasText: "not the code the new device shows" }).waitFor();
+      await ask.getByLabel("Code shown on the new device").fill(code.slice(0, 3) + " " + code.slice(3));
+      await ask.getByRole("button", { name: "Approve" }).click();
+      await ask.waitFor({ state: "detached" });
+      await unlocked(b2);
+      await online(b2);
       await a.getByRole("button", { name: "Lock Curbside" }).click(); // reopen: conversations refetch keys when opened
       await unlock(a, PIN.alice);
       await openConv(a, "Bob Brown");
@@ -393,14 +430,35 @@ export function scenarioTests() {
       await sendText(a, t);
       await openConv(ctx.bob2.page, "Alice Adams");
       await msgLocator(ctx.bob2.page, t).waitFor();
-      const b = ctx.bob.page;
       await openConv(b, "Alice Adams");
       await msgLocator(b, t).waitFor();
-      // Bob's first device learns of the new device too.
+      // Bob's phone approved the new device itself: it has nothing to warn of.
       await toList(b);
-      await b.locator(".banner.warn", { hasText: "A new device was added to your account" }).waitFor({ timeout: 30000 });
+      assert.equal(await b.locator(".banner.warn", { hasText: "A new device was added to your account" }).count(), 0);
       await shot(ctx, b, "16-own-new-device-phone");
       await a.locator(".keybanner").getByRole("button", { name: "Dismiss" }).click();
+    }],
+
+    ["device approval: a device bob denies on his phone is told so on its own screen", async (ctx) => {
+      const b = ctx.bob.page;
+      ctx.bob3 = await openProfile("bob3");
+      const b3 = ctx.bob3.page;
+      await b3.goto(ctx.srv.url + "/");
+      await b3.getByLabel("Username").fill("bob");
+      await b3.getByLabel("Password").fill(PW.bob);
+      await b3.getByRole("button", { name: "Sign in" }).click();
+      await b3.getByLabel("New PIN").fill("915372");
+      await b3.getByLabel("Repeat the PIN").fill("915372");
+      await b3.getByRole("button", { name: "Set PIN and continue" }).click();
+      await b3.getByRole("heading", { name: "Approve this device" }).waitFor();
+      const ask = b.locator("dialog[open]", { hasText: "A new device wants to join your account" });
+      await ask.getByRole("button", { name: "Deny" }).click();
+      await ask.waitFor({ state: "detached" });
+      await b3.getByText("This device was not approved").waitFor();
+      await b3.getByRole("button", { name: "Sign in" }).waitFor();
+      await shot(ctx, b3, "16-new-device-denied-phone");
+      await ctx.bob3.close();
+      ctx.bob3 = null;
     }],
 
     ["resume: after the server session ends, the password resumes the same device (no key change)", async (ctx) => {

@@ -196,6 +196,8 @@ export class Client extends Conversations {
       return;
     }
     if (f.type === "devices") {
+      // requests: devices waiting to join this account (PROTOCOL.md 3.1).
+      if (f.user === this.me.id) this.notify("device-request", { count: f.requests || 0 });
       this.devicesChanged(f.user);
       return;
     }

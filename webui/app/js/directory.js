@@ -71,13 +71,23 @@ export class Directory extends EventTarget {
       } else if (l.version === pin.list.version) {
         if (!sameList(l, pin.list)) throw new UntrustedKeys(uid, `two different lists both claim version ${l.version}`);
       } else {
-        const { added, removed } = diffDevices(pin.list, l);
+        const { added, removed, rekeyed } = diffDevices(pin.list, l);
+        // A list that adds a device, or gives one other keys, must be signed
+        // by a device of the list verified before (PROTOCOL.md 3.1): a
+        // device that signs itself in is what a server adding a listener sends.
+        // A reset (no earlier device left: a user who lost every device) is
+        // the one exception, accepted with a warning that says so.
+        const reset = removed.length === pin.list.devices.length;
+        if ((added.length || rekeyed.length) && !reset) {
+          const s = l.devices.find((d) => d.id === l.signer), o = pin.list.devices.find((d) => d.id === l.signer);
+          if (!o || o.sign !== s?.sign) throw new UntrustedKeys(uid, `a device was added to the list that none of their own devices approved (device ${l.signer} signed itself in, or the list was forged)`);
+        }
         const next = { ...pin, list: l, since: Date.now() };
-        const changedSet = added.length > 0 || removed.length > 0;
+        const changedSet = added.length > 0 || removed.length > 0 || rekeyed.length > 0;
         if (changedSet) {
-          next.warning = { added, removed, at: Date.now(), own: uid === this.me.id };
+          next.warning = { added, removed, rekeyed, reset, at: Date.now(), own: uid === this.me.id };
           // A changed set invalidates an earlier safety-number check.
-          if (added.length) next.verified = false;
+          if (added.length || rekeyed.length) next.verified = false;
         }
         await this.savePin(next);
         if (changedSet) this.notify("keychange", { user: uid, warning: next.warning });
@@ -183,7 +193,17 @@ function sameList(a, b) {
   return a.devices.every((d, i) => d.id === b.devices[i].id && d.enc === b.devices[i].enc && d.sign === b.devices[i].sign);
 }
 
+/**
+ * diffDevices is client.diffDevices: devices are compared by their keys,
+ * not their ids, so a new encryption key under a known id is a change too.
+ */
 function diffDevices(oldL, newL) {
-  const o = new Set(oldL.devices.map((d) => d.id)), n = new Set(newL.devices.map((d) => d.id));
-  return { added: [...n].filter((x) => !o.has(x)), removed: [...o].filter((x) => !n.has(x)) };
+  const o = new Map(oldL.devices.map((d) => [d.id, d])), n = new Set(newL.devices.map((d) => d.id));
+  const added = [], rekeyed = [];
+  for (const d of newL.devices) {
+    const was = o.get(d.id);
+    if (!was) added.push(d.id);
+    else if (was.enc !== d.enc || was.sign !== d.sign) rekeyed.push(d.id);
+  }
+  return { added, removed: [...o.keys()].filter((x) => !n.has(x)), rekeyed };
 }

@@ -4,7 +4,8 @@
 import { Client } from "./client.js";
 import * as session from "./session.js";
 import { mountApp } from "./ui/app.js";
-import { enrollScreen, mfaScreen, pinSetupScreen, signInScreen, unlockScreen, updateScreen, wipedScreen } from "./ui/auth.js";
+import { enrollScreen, mfaScreen, pinSetupScreen, signInScreen, unlockScreen, updateScreen, waitingScreen, wipedScreen } from "./ui/auth.js";
+import { Denied } from "./approval.js";
 import { dialog, h } from "./ui/dom.js";
 
 const root = document.getElementById("app");
@@ -113,7 +114,18 @@ function showPinSetup(user, password) {
   setState("pin-setup");
   pinSetupScreen(root, {
     onSubmit: async (pin, progress) => {
-      const res = await session.setUp(user, password, pin, progress);
+      let res, waiting = false;
+      try {
+        res = await session.setUp(user, password, pin, progress, (code) => {
+          waiting = true;
+          setState("awaiting-approval");
+          waitingScreen(root, { who: user.display || user.username, code, onCancel: async () => { await session.signOut(); location.reload(); } });
+        });
+      } catch (e) {
+        // Once the waiting screen is up, the PIN form is gone: say what went wrong on the sign-in screen.
+        if (e instanceof Denied || waiting) { await session.signOut(); showSignIn(e.message || String(e)); return; }
+        throw e;
+      }
       await startApp(res);
     },
   });

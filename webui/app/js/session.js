@@ -18,6 +18,7 @@ import {
   unwrapDataKey, Vault, wipe, wipeStarted, wrapGraceShare,
 } from "./store.js";
 import { CODE_CONFLICT, CODE_MFA_ENROLLMENT_REQUIRED, CODE_PIN_LOCKED_OUT, CODE_WRONG_PIN } from "./constants.js";
+import { approvalCommit, waitForApproval } from "./approval.js";
 
 /**
  * MAX_PIN_TRIES wrong PINs in a row, counted on the device, end the server
@@ -211,25 +212,45 @@ export async function signIn(username, password, hooks) {
  * setUp makes this browser a new device of the signed-in user, protected by
  * pin: the server's share is fetched with the new PIN's proof (the device
  * has no verifier yet) and the proof's verifier is then given to the server.
+ * When the user has a device already, this one must be approved there
+ * first (PROTOCOL.md 3.1): onCode("") says so, and onCode(code) gives the
+ * code to enter there.
  * @param {string} _password unused: nothing is wrapped under the password
  * @param {(text: string) => void} [progress] reports the slow steps
+ * @param {(code: string) => void} [onCode] shows the waiting screen
  */
-export async function setUp(user, _password, pin, progress = () => {}) {
+export async function setUp(user, _password, pin, progress = () => {}, onCode = () => {}) {
   let cfg = null;
   try { cfg = await api.config(); } catch { /* older server: defaults */ }
   progress("Making this device's keys…");
   const { raw, keys } = await generateDeviceKeys();
-  let list;
+  const nonce = randomBytes(32);
+  const commit = b64(await approvalCommit(nonce));
+  let list, reg;
   for (let attempt = 0; ; attempt++) {
     const kr = await api.keys(user.id);
     list = await nextDeviceList(user.id, kr.list, kr.active, keys);
     try {
-      await api.registerDevice(deviceName(), list);
+      reg = await api.registerDevice(deviceName(), list, commit);
       break;
     } catch (e) {
       // conflict: another device registered meanwhile; sign the fresh list once more.
       if (!(e instanceof ApiError && e.code === CODE_CONFLICT) || attempt >= 1) throw e;
     }
+  }
+  if (reg?.state === "pending") {
+    onCode("");
+    await waitForApproval(user.id, { id: keys.id, enc: raw.encPub, sign: raw.signPub }, nonce, onCode);
+    // The list that approved this device must name it with its keys; it
+    // is pinned as this device's first view of its own account.
+    const kr = await api.keys(user.id);
+    await verifyDeviceList(kr.list);
+    const mine = kr.list?.devices.find((d) => d.id === keys.id);
+    if (kr.list?.user !== user.id || !mine || mine.enc !== b64(raw.encPub) || mine.sign !== b64(raw.signPub)) {
+      throw new Error("This device was approved, but your device list does not name it with its keys. Tell your administrator.");
+    }
+    list = kr.list;
+    progress("Approved. Protecting this device with your PIN…");
   }
   progress("Protecting this device with your PIN…");
   const meta = { v: 1, user, device: keys.id, encPub: b64(raw.encPub), signPub: b64(raw.signPub), created: Date.now(), failed: 0 };

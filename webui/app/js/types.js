@@ -61,6 +61,21 @@ export {};
  */
 
 /**
+ * A device waiting to join its user's account (api.DeviceRequest).
+ * @typedef {object} DeviceRequest
+ * @property {number} id
+ * @property {string} name
+ * @property {string} agent
+ * @property {number} created_at
+ * @property {string} enc
+ * @property {string} sign
+ * @property {string} commit
+ * @property {number} approver
+ * @property {string | null} approver_nonce
+ * @property {string | null} reveal
+ */
+
+/**
  * A user's devices, signed by one of them (protocol.DeviceList).
  * @typedef {object} DeviceList
  * @property {number} user
@@ -160,6 +175,7 @@ export {};
  * @property {"devices"} type
  * @property {number} user
  * @property {number} ts
+ * @property {number} [requests] on a frame about one's own account: devices waiting for approval
  */
 
 /**

@@ -53,11 +53,16 @@ type request struct {
 	SignPub    []byte                `json:"sign_pub"`
 	// Suite 2 (X-Wing): a private key's seed, a public key, and the message
 	// and device a sealed content key is bound to.
-	Seed   []byte `json:"seed"`
-	Public []byte `json:"public"`
-	MsgID  string `json:"msg_id"`
-	Device int64  `json:"device"`
-	Sealed []byte `json:"sealed"`
+	Seed     []byte `json:"seed"`
+	Public   []byte `json:"public"`
+	MsgID    string `json:"msg_id"`
+	DeviceID int64  `json:"device_id"`
+	Sealed   []byte `json:"sealed"`
+	// approval: the user, the new device, and the two nonces.
+	User          int64                 `json:"user"`
+	Device        protocol.ListedDevice `json:"device"`
+	Nonce         []byte                `json:"nonce"`
+	ApproverNonce []byte                `json:"approver_nonce"`
 }
 
 type recipient struct {
@@ -75,7 +80,7 @@ func main() {
 
 func run() error {
 	if len(os.Args) != 2 {
-		return errors.New("usage: gointerop keys|seal|open|signlist|verifylist|safety|blobseal|blobopen|xwingkey|xwingseal|xwingopen|twokeys|signattest|verifyattest < request.json")
+		return errors.New("usage: gointerop keys|seal|open|signlist|verifylist|safety|approval|blobseal|blobopen|xwingkey|xwingseal|xwingopen|twokeys|signattest|verifyattest < request.json")
 	}
 	var req request
 	if os.Args[1] != "keys" {
@@ -135,6 +140,8 @@ func run() error {
 		out = map[string]any{"ok": true}
 	case "safety":
 		out = map[string]any{"safety": e2ee.SafetyNumber(req.List, req.List2), "fingerprint": e2ee.Fingerprint(req.List)}
+	case "approval":
+		out = map[string]any{"commit": protocol.ApprovalCommit(req.Nonce), "code": protocol.ApprovalCode(req.User, req.Device, req.Nonce, req.ApproverNonce)}
 	case "blobseal":
 		var blob bytes.Buffer
 		a, err := e2ee.EncryptAttachment(&blob, bytes.NewReader(req.Data))
@@ -165,7 +172,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		sealed, err := e2ee.SealKeyXWing(pub, req.MsgID, req.Device, req.Key)
+		sealed, err := e2ee.SealKeyXWing(pub, req.MsgID, req.DeviceID, req.Key)
 		if err != nil {
 			return err
 		}
@@ -175,7 +182,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		key, err := e2ee.OpenKeyXWing(k, req.MsgID, req.Device, req.Sealed)
+		key, err := e2ee.OpenKeyXWing(k, req.MsgID, req.DeviceID, req.Sealed)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import { clearToasts, dismissToasts, fill, h, toast } from "./dom.js";
 import { renderSidebar } from "./convlist.js";
 import { renderConvBody, renderConversation } from "./conversation.js";
 import { safetyDialog } from "./dialogs.js";
+import { approvalDialog } from "./approve.js";
 import { offerPush } from "./notifications.js";
 import { renderSettings } from "./settings.js";
 import { play } from "./sounds.js";
@@ -56,6 +57,8 @@ class AppUI {
     this.onVisible = () => { if (document.visibilityState === "visible" && this.convId) this.c.markRead(this.convId); };
     document.addEventListener("visibilitychange", this.onVisible);
     this.route();
+    // A device that asked to join while this one was away is shown now.
+    approvalDialog(this);
     this.pushOffer = false;
     this.pushOfferTried = false;
     this.tryPushOffer();
@@ -170,6 +173,8 @@ class AppUI {
     } else if (d.kind === "keychange") {
       const uid = d.user;
       if (!d.warning.own) toast(`${c.userName(uid)}'s security keys changed. Check the safety number if you did not expect it.`, { kind: "warn", timeout: 10000, action: { label: "Check", run: () => safetyDialog(this, uid) } });
+    } else if (d.kind === "device-request") {
+      approvalDialog(this);
     } else if (d.kind === "error") {
       toast(d.text, { kind: "error", timeout: 10000 });
     }

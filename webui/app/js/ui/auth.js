@@ -192,3 +192,22 @@ export function enrollScreen(root, { onDone, onSignOut }) {
   screen(root, "Set up a second sign-in step", null, form);
   mfaEnroll(box, { required: true, onDone });
 }
+
+/**
+ * waitingScreen is a new device's screen while it waits to be approved on
+ * one of the user's other devices (PROTOCOL.md 3.1): first how to start,
+ * then, once the other device has answered, the code to enter there.
+ * @param {HTMLElement} root
+ * @param {{who: string, code: string, onCancel: () => void}} opts
+ */
+export function waitingScreen(root, { who, code, onCancel }) {
+  const body = code
+    ? [h("p.form-info", { role: "status" }, "On your other device, enter this code:"),
+      h("p.approval-code", { "aria-label": `Approval code ${code.split("").join(" ")}` }, code.slice(0, 3) + " " + code.slice(3)),
+      h("p.hint", "If the code on your other device does not match, do not approve there: someone else may be trying to add a device.")]
+    : [h("p.form-info", { role: "status" }, "Open Curbside on a device where you are already signed in. It will ask you to approve this one."),
+      h("p.hint", "This device receives no messages until you approve it.")];
+  const form = h("div.auth-form.waiting", ...body,
+    h("button.link", { type: "button", onclick: onCancel }, "Cancel and sign out"));
+  screen(root, "Approve this device", `Signed in as ${who}. To keep your messages safe, a new device must be approved on one you already use.`, form);
+}

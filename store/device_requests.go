@@ -1,0 +1,206 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+
+	"github.com/curbside-health/curbside/model"
+	"github.com/curbside-health/curbside/protocol"
+)
+
+// DeviceRequest is a device waiting for one of its user's active devices
+// to approve it (PROTOCOL.md 3.1).
+type DeviceRequest struct {
+	ID            int64  `json:"id"`
+	User          int64  `json:"user"`
+	Name          string `json:"name"`
+	Agent         string `json:"agent"`
+	Enc           []byte `json:"enc"`
+	Sign          []byte `json:"sign"`
+	Commit        []byte `json:"commit"`
+	Approver      int64  `json:"approver"`       // the device that answered with its nonce (0: none yet)
+	ApproverNonce []byte `json:"approver_nonce"` // that device's nonce
+	Reveal        []byte `json:"reveal"`         // the new device's nonce, once revealed
+	CreatedAt     int64  `json:"created_at"`
+	tokenHash     []byte
+}
+
+// Listed returns the requested device as a device list names it.
+func (r *DeviceRequest) Listed() protocol.ListedDevice {
+	return protocol.ListedDevice{ID: r.ID, Enc: r.Enc, Sign: r.Sign}
+}
+
+const requestColumns = `id, user_id, name, agent, enc_key, sign_key, commit_hash, approver_id, approver_nonce, reveal_nonce, created_at, token_hash`
+
+func (r *DeviceRequest) dest() []any {
+	return []any{&r.ID, &r.User, &r.Name, &r.Agent, &r.Enc, &r.Sign, &r.Commit, &r.Approver, &r.ApproverNonce, &r.Reveal, &r.CreatedAt, &r.tokenHash}
+}
+
+// DeviceRequests lists a user's devices waiting for approval, oldest first.
+func (s *Store) DeviceRequests(ctx context.Context, user int64) ([]*DeviceRequest, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM device_requests WHERE user_id = ? ORDER BY created_at, id`, user)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*DeviceRequest
+	for rows.Next() {
+		r := &DeviceRequest{}
+		if err := rows.Scan(r.dest()...); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DeviceRequestOf returns the device request the session tokenHash made.
+func (s *Store) DeviceRequestOf(ctx context.Context, tokenHash []byte) (*DeviceRequest, error) {
+	r := &DeviceRequest{}
+	err := s.read.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM device_requests WHERE token_hash = ?`, tokenHash).Scan(r.dest()...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, model.ErrNotFound
+	}
+	return r, err
+}
+
+// AnswerDeviceRequest records approver's nonce on user's request id. The
+// first active device to answer is the approver; the same device may send
+// the same nonce again, any other answer is ErrConflict.
+func (s *Store) AnswerDeviceRequest(ctx context.Context, user, id, approver int64, nonce []byte) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRow(`SELECT 1 FROM devices WHERE id = ? AND user_id = ? AND state = 'active'`, approver, user).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return model.Refuse(model.ErrNotFound, "device %d is not an active device of this user", approver)
+		}
+		if err != nil {
+			return err
+		}
+		var cur int64
+		var curNonce []byte
+		err = tx.QueryRow(`SELECT approver_id, approver_nonce FROM device_requests WHERE id = ? AND user_id = ?`, id, user).Scan(&cur, &curNonce)
+		if errors.Is(err, sql.ErrNoRows) {
+			return model.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if cur != 0 {
+			if cur == approver && bytes.Equal(curNonce, nonce) {
+				return nil
+			}
+			return model.Refuse(model.ErrConflict, "device %d is approving this request already", cur)
+		}
+		_, err = tx.Exec(`UPDATE device_requests SET approver_id = ?, approver_nonce = ? WHERE id = ?`, approver, nonce, id)
+		return err
+	})
+}
+
+// RevealDeviceRequest records the new device's nonce on the request its
+// session made, once an approver has answered. The nonce must match the
+// commitment made with the request: anything else is ErrConflict.
+func (s *Store) RevealDeviceRequest(ctx context.Context, tokenHash, nonce []byte) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		var id, approver int64
+		var commit, reveal []byte
+		err := tx.QueryRow(`SELECT id, approver_id, commit_hash, reveal_nonce FROM device_requests WHERE token_hash = ?`, tokenHash).Scan(&id, &approver, &commit, &reveal)
+		if errors.Is(err, sql.ErrNoRows) {
+			return model.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if approver == 0 {
+			return model.Refuse(model.ErrConflict, "no device has answered the request yet")
+		}
+		if subtle.ConstantTimeCompare(protocol.ApprovalCommit(nonce), commit) != 1 {
+			return model.Refuse(model.ErrConflict, "the nonce does not match the request's commitment")
+		}
+		if reveal != nil {
+			return nil
+		}
+		_, err = tx.Exec(`UPDATE device_requests SET reveal_nonce = ? WHERE id = ?`, nonce, id)
+		return err
+	})
+}
+
+// DenyDeviceRequest deletes user's device request id.
+func (s *Store) DenyDeviceRequest(ctx context.Context, user, id int64) error {
+	return s.exec1(ctx, `DELETE FROM device_requests WHERE id = ? AND user_id = ?`, id, user)
+}
+
+// ApproveDevice turns user's device request id into an active device,
+// stores list (signed by approver, verified by the caller) as the user's
+// new device list, and binds the session that made the request to the new
+// device, all in one transaction. approver must be the device that
+// answered the request, and still active; the request must have been
+// revealed; the list must follow the stored version and name exactly the
+// user's active devices plus the new one, with unchanged keys.
+func (s *Store) ApproveDevice(ctx context.Context, user, approver, id int64, list *protocol.DeviceList, rawList []byte) error {
+	now := nowMS()
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		r := &DeviceRequest{}
+		err := tx.QueryRow(`SELECT `+requestColumns+` FROM device_requests WHERE id = ? AND user_id = ?`, id, user).Scan(r.dest()...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return model.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if r.Approver != approver || r.Reveal == nil {
+			return model.Refuse(model.ErrConflict, "the request has not been answered by this device and revealed by the new one")
+		}
+		var cur int64
+		if err := tx.QueryRow(`SELECT version FROM device_lists WHERE user_id = ?`, user).Scan(&cur); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if list.Version != cur+1 {
+			return model.Refuse(model.ErrConflict, "device list version %d does not follow the current version %d", list.Version, cur)
+		}
+		active, err := activeDevices(tx, user)
+		if err != nil {
+			return err
+		}
+		if active[approver] == nil {
+			return model.Refuse(model.ErrConflict, "the approving device %d is no longer active", approver)
+		}
+		pol, err := policyIn(tx)
+		if err != nil {
+			return err
+		}
+		if len(active) >= pol.DevicesMaxPerUser {
+			return model.Refuse(model.ErrLimit, "you already have %d devices set up, the most your practice allows; remove one in the app's settings or ask your administrator", len(active))
+		}
+		if len(list.Devices) != len(active)+1 {
+			return model.Refuse(model.ErrConflict, "the list names %d devices; the directory has %d active plus the new one", len(list.Devices), len(active))
+		}
+		for _, d := range list.Devices {
+			var want *Device
+			if d.ID == r.ID {
+				want = &Device{Enc: r.Enc, Sign: r.Sign}
+			} else {
+				want = active[d.ID]
+			}
+			if want == nil || !bytes.Equal(want.Enc, d.Enc) || !bytes.Equal(want.Sign, d.Sign) {
+				return model.Refuse(model.ErrConflict, "device %d in the list is not an active or requested device of this user with those keys", d.ID)
+			}
+		}
+		if _, err := tx.Exec(`INSERT INTO devices (id, user_id, name, enc_key, sign_key, created_at, last_seen, share, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, user, r.Name, r.Enc, r.Sign, now, now, newShare(), r.Agent); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`INSERT INTO device_lists (user_id, version, list) VALUES (?, ?, ?)
+			ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, list = excluded.list`, user, list.Version, rawList); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE sessions SET device_id = ? WHERE token_hash = ? AND user_id = ? AND device_id = 0`, r.ID, r.tokenHash, user); err != nil {
+			return err
+		}
+		_, err = tx.Exec(`DELETE FROM device_requests WHERE id = ?`, r.ID)
+		return err
+	})
+}
