@@ -46,8 +46,8 @@ func TestDeviceRequestApproval(t *testing.T) {
 	if act := keys["active"].([]any); len(act) != 1 || keys["list"].(map[string]any)["version"].(float64) != 1 {
 		t.Fatalf("keys while a device waits: %v", keys)
 	}
-	if code, _ := f.Do("GET", "/api/v1/devices/me/share", tok2, nil); code != 403 {
-		t.Fatalf("share for a pending device: %d", code)
+	if code, out := f.Do("POST", "/api/v1/devices/"+apitest.Itoa(d2.ID)+"/share", tok2, map[string]any{"proof": make([]byte, 32)}); code != 404 || out["share"] != nil {
+		t.Fatalf("share for a pending device: %d %v", code, out)
 	}
 	if code, _ := f.Do("GET", "/api/v1/devices/requests", tok2, nil); code != 403 {
 		t.Fatalf("a pending device lists requests: %d", code)
