@@ -142,6 +142,10 @@ type KeysResponse struct {
 	// off rather than that no device was set up. Those who may fetch the
 	// keys are those a send would tell so anyway (recipient_inactive).
 	Inactive bool `json:"inactive,omitempty"`
+	// AdminApproved is set when the list was stored by an administrator's
+	// approval of a user who had no device left (PROTOCOL.md 3.2), not
+	// signed by a device the user had before: peers say so.
+	AdminApproved bool `json:"admin_approved,omitempty"`
 }
 
 func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
@@ -161,7 +165,7 @@ func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return protocol.Internal(err)
 	}
-	list, active, err := a.Store.DeviceList(r.Context(), id)
+	list, active, approvedBy, err := a.Store.DeviceList(r.Context(), id)
 	if err != nil {
 		return protocol.Internal(err)
 	}
@@ -173,7 +177,7 @@ func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
 		// is to be sealed to, as the relay holds too.
 		active = []int64{}
 	}
-	return web.WriteJSON(w, http.StatusOK, KeysResponse{User: model.EntryOf(u), List: list, Active: active, Inactive: u.State != model.StateActive})
+	return web.WriteJSON(w, http.StatusOK, KeysResponse{User: model.EntryOf(u), List: list, Active: active, Inactive: u.State != model.StateActive, AdminApproved: approvedBy != 0})
 }
 
 type registerRequest struct {
@@ -221,15 +225,19 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	// A request is audited as one; the approval that makes it a device is
 	// audited as device.approve.
+	// A user who has had a device before and has none active now asks
+	// an administrator (a recovery, PROTOCOL.md 3.2).
 	action := "device.register"
-	if active, err := a.Store.ActiveDevices(r.Context(), s.User.ID); err != nil {
+	if had, active, _, err := a.Store.DeviceList(r.Context(), s.User.ID); err != nil {
 		return protocol.Internal(err)
 	} else if len(active) > 0 {
 		action = "device.request"
+	} else if had != nil {
+		action = "device.recovery_request"
 	}
 	rec := auth.Record(r, action, auth.DeviceTarget(signer.ID), map[string]any{"name": req.Name, "agent": agent, "list_version": list.Version})
 	pending, err := a.Store.RegisterDevice(rec, s.User.ID, req.Name, agent, signer, &list, req.List, s.TokenHash, req.Commit)
-	if err == nil && pending != (action == "device.request") {
+	if err == nil && pending != (action != "device.register") {
 		// The devices changed between the two reads; the client signs again.
 		err = model.Refuse(model.ErrConflict, "your devices changed meanwhile")
 	}
@@ -244,10 +252,14 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return protocol.Internal(err)
 	}
+	if pending && action == "device.recovery_request" {
+		a.Log.Info("device recovery requested", "user", s.User.ID, "device", signer.ID)
+		return web.WriteJSON(w, http.StatusAccepted, map[string]any{"device": signer.ID, "state": StatePending, "approval": ApprovalByAdmin})
+	}
 	if pending {
 		a.Log.Info("device requested", "user", s.User.ID, "device", signer.ID)
 		a.announceRequests(r.Context(), s.User.ID)
-		return web.WriteJSON(w, http.StatusAccepted, map[string]any{"device": signer.ID, "state": StatePending})
+		return web.WriteJSON(w, http.StatusAccepted, map[string]any{"device": signer.ID, "state": StatePending, "approval": ApprovalByDevice})
 	}
 	a.Log.Info("device registered", "user", s.User.ID, "device", signer.ID, "list_version", list.Version)
 	if a.DevicesChanged != nil {

@@ -18,6 +18,13 @@ import (
 // its user's active devices (PROTOCOL.md 3.1).
 const StatePending = "pending"
 
+// Who approves a pending device: one of the user's active devices, or, for
+// a user with no device left, an administrator (a recovery).
+const (
+	ApprovalByDevice = "device"
+	ApprovalByAdmin  = "admin"
+)
+
 // announceRequests tells the user's own connected devices how many device
 // requests wait now.
 func (a *API) announceRequests(ctx context.Context, user int64) {
@@ -46,11 +53,17 @@ type DeviceRequest struct {
 	Approver      int64  `json:"approver"`
 	ApproverNonce []byte `json:"approver_nonce"`
 	Reveal        []byte `json:"reveal"`
+	// Approval is who approves it: ApprovalByDevice or ApprovalByAdmin.
+	Approval string `json:"approval"`
 }
 
 func requestOf(r *store.DeviceRequest) DeviceRequest {
+	by := ApprovalByDevice
+	if r.Recovery {
+		by = ApprovalByAdmin
+	}
 	return DeviceRequest{ID: r.ID, Name: r.Name, Agent: r.Agent, CreatedAt: r.CreatedAt, Enc: r.Enc, Sign: r.Sign,
-		Commit: r.Commit, Approver: r.Approver, ApproverNonce: r.ApproverNonce, Reveal: r.Reveal}
+		Commit: r.Commit, Approver: r.Approver, ApproverNonce: r.ApproverNonce, Reveal: r.Reveal, Approval: by}
 }
 
 // myRequest is what a waiting device polls: its own request, or, once it

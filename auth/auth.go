@@ -52,6 +52,8 @@ type Auth struct {
 	// limiter is the per-address (and per-session) allowance of sign-in
 	// attempts.
 	limiter *ratelimit.Keyed
+	// stepUps is the per-user allowance of wrong step-up codes (StepUp).
+	stepUps *ratelimit.Keyed
 
 	// pending holds the sign-ins waiting for their second step.
 	pending pendingLogins
@@ -101,7 +103,8 @@ type Options struct {
 func New(st *store.Store, opts Options) *Auth {
 	a := &Auth{store: st, log: opts.Logger, publicURL: opts.PublicURL,
 		limiter: ratelimit.New(cmp.Or(opts.LoginEvery, DefaultLoginEvery), cmp.Or(opts.LoginBurst, DefaultLoginBurst), maxLimiterKeys),
-		nonces:  nonce.New("curbside/login-nonce/v1", loginNonceTTL), hashing: newHashGate(cmp.Or(opts.MaxHashing, DefaultMaxHashing()))}
+		nonces:  nonce.New("curbside/login-nonce/v1", loginNonceTTL), hashing: newHashGate(cmp.Or(opts.MaxHashing, DefaultMaxHashing())),
+		stepUps: newStepUpLimiter()}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

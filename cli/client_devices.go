@@ -48,10 +48,19 @@ func clientDevices(ctx context.Context, env *Env, args []string) error {
 		}
 		if !st.Approved {
 			out["state"] = "pending"
-			if st.Code != "" {
+			if st.ByAdmin {
+				out["approval"] = "admin"
+			}
+			switch {
+			case st.Code != "" && st.ByAdmin:
+				out["code"] = st.Code
+				fmt.Fprintf(env.Stderr, "curbside: read code %s to your administrator, who types it in the console to approve this device\n", st.Code)
+			case st.ByAdmin:
+				fmt.Fprintln(env.Stderr, "curbside: you have no other device left, so your administrator approves this one: ask them to open your account in the console; a code appears here once they start")
+			case st.Code != "":
 				out["code"] = st.Code
 				fmt.Fprintf(env.Stderr, "curbside: enter code %s on your other device: curbside client approve --state OTHER-FILE %s\n", st.Code, st.Code)
-			} else {
+			default:
 				fmt.Fprintln(env.Stderr, "curbside: this device waits for one of your other devices to answer; run `curbside client devices` on it, then here again")
 			}
 			return printJSON(env.Stdout, out)

@@ -43,7 +43,10 @@ func clientLogin(ctx context.Context, env *Env, args []string) error {
 	}
 	u := c.User()
 	out := map[string]any{"user": u.Username, "user_id": u.ID, "device": c.DeviceID(), "state": req.cf.state}
-	if c.Pending() {
+	if c.PendingByAdmin() {
+		out["approval"] = "pending"
+		fmt.Fprintf(env.Stderr, "curbside: you have no other device left, so your administrator must approve this one before it receives anything: ask them to open your account in the console, then run `curbside client devices --state %s` here to see the code to read to them\n", req.cf.state)
+	} else if c.Pending() {
 		out["approval"] = "pending"
 		fmt.Fprintf(env.Stderr, "curbside: this device must be approved on one of your other devices before it receives anything: run `curbside client devices` there, then `curbside client devices --state %s` here to see the code to enter\n", req.cf.state)
 	}

@@ -239,6 +239,9 @@ type keysResponse struct {
 	User   User                 `json:"user"`
 	List   *protocol.DeviceList `json:"list"`
 	Active []int64              `json:"active"`
+	// AdminApproved: an administrator approved the list's one device for
+	// a user who had none left (PROTOCOL.md 3.2).
+	AdminApproved bool `json:"admin_approved,omitempty"`
 }
 
 type registerRequest struct {
@@ -250,6 +253,9 @@ type registerRequest struct {
 type registerResponse struct {
 	Device int64  `json:"device"`
 	State  string `json:"state"` // "active", or "pending" approval
+	// Approval says who approves a pending device: "device" (another of
+	// the user's) or "admin" (the user has none left).
+	Approval string `json:"approval,omitempty"`
 }
 
 func (a *api) login(ctx context.Context, username, password string, proof *deviceProof) (*loginResponse, error) {

@@ -26,6 +26,9 @@ import (
 type pendingState struct {
 	Nonce    []byte `json:"nonce"`
 	Revealed bool   `json:"revealed,omitempty"`
+	// ByAdmin: the user has no other device left, so an administrator
+	// approves this one (PROTOCOL.md 3.2).
+	ByAdmin bool `json:"by_admin,omitempty"`
 }
 
 // answerState is what an approving device keeps about a request it
@@ -45,11 +48,20 @@ type answerState struct {
 var ErrDenied = errors.New("this device was not approved: the request was denied on another of your devices, or it expired; sign in again to ask once more")
 
 // Pending reports whether this device waits for approval by another of the
-// user's devices. A pending device cannot connect or send.
+// user's devices (or an administrator: PendingByAdmin). A pending device
+// cannot connect or send.
 func (c *Client) Pending() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.pending != nil
+}
+
+// PendingByAdmin reports whether this device waits for an administrator's
+// approval: the user had devices and has none left.
+func (c *Client) PendingByAdmin() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pending != nil && c.pending.ByAdmin
 }
 
 // ApprovalStatus is where this device's approval stands.
@@ -58,6 +70,9 @@ type ApprovalStatus struct {
 	// Code is the six digits to enter on the approving device, once one
 	// has answered; "" before that.
 	Code string
+	// ByAdmin: an administrator approves this device, in the console,
+	// with the code read to them.
+	ByAdmin bool
 }
 
 type myRequestResponse struct {
@@ -66,6 +81,7 @@ type myRequestResponse struct {
 	Request *struct {
 		Approver      int64  `json:"approver"`
 		ApproverNonce []byte `json:"approver_nonce"`
+		Approval      string `json:"approval"`
 	} `json:"request"`
 }
 
@@ -93,7 +109,8 @@ func (c *Client) Approval(ctx context.Context) (*ApprovalStatus, error) {
 			return nil, fmt.Errorf("the server bound this session to device %d, not this device %d", out.Device, c.keys.ID())
 		}
 		// The own list, first-hand at last: it must name this device with
-		// its keys, signed by one of the user's other devices.
+		// its keys, signed by one of the user's other devices (or, after an
+		// administrator's approval, by this device itself).
 		own, err := c.lookup(ctx, c.user.ID, true)
 		if err != nil {
 			return nil, fmt.Errorf("this device was approved, but %w", err)
@@ -106,8 +123,12 @@ func (c *Client) Approval(ctx context.Context) (*ApprovalStatus, error) {
 		c.mu.Unlock()
 		return &ApprovalStatus{Approved: true}, nil
 	}
-	if out.Request == nil || out.Request.Approver == 0 || len(out.Request.ApproverNonce) != protocol.ApprovalNonceSize {
-		return &ApprovalStatus{}, nil
+	if out.Request == nil {
+		return &ApprovalStatus{ByAdmin: p.ByAdmin}, nil
+	}
+	byAdmin := out.Request.Approval == "admin"
+	if len(out.Request.ApproverNonce) != protocol.ApprovalNonceSize {
+		return &ApprovalStatus{ByAdmin: byAdmin}, nil
 	}
 	if !p.Revealed {
 		if err := c.api.do(ctx, http.MethodPost, "/api/v1/devices/me/request/reveal", map[string][]byte{"nonce": p.Nonce}, nil); err != nil {
@@ -117,7 +138,7 @@ func (c *Client) Approval(ctx context.Context) (*ApprovalStatus, error) {
 		p.Revealed = true
 		c.mu.Unlock()
 	}
-	return &ApprovalStatus{Code: protocol.ApprovalCode(c.user.ID, c.keys.Listed(), p.Nonce, out.Request.ApproverNonce)}, nil
+	return &ApprovalStatus{Code: protocol.ApprovalCode(c.user.ID, c.keys.Listed(), p.Nonce, out.Request.ApproverNonce), ByAdmin: byAdmin}, nil
 }
 
 // DeviceRequest is a device waiting to join the signed-in user's account,

@@ -90,6 +90,7 @@ func (c *Client) registerDevice(ctx context.Context, name string) error {
 		if out.State == "pending" {
 			// Not a device yet: another of the user's devices approves it
 			// (Approval). Its own list is pinned once it is approved.
+			p.ByAdmin = out.Approval == "admin"
 			c.mu.Lock()
 			c.pending = p
 			c.mu.Unlock()

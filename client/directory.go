@@ -43,7 +43,12 @@ type KeyChange struct {
 	// and is exactly what a server that ended all of a user's devices and
 	// invented one would send: it calls for comparing safety numbers.
 	Reset bool
-	At    time.Time
+	// ByAdmin is set on a reset that the server says an administrator
+	// approved, after a second-factor step-up (PROTOCOL.md 3.2): the
+	// usual way back for a user who lost every device. It is the
+	// server's word, so it still calls for comparing safety numbers.
+	ByAdmin bool
+	At      time.Time
 	// Own is set when the devices are the signed-in user's own: another
 	// device was added to (or removed from) this account.
 	Own bool
@@ -59,7 +64,10 @@ func (k KeyChange) String() string {
 		s += fmt.Sprintf(", new keys for %v", k.Rekeyed)
 	}
 	s += ")"
-	if k.Reset {
+	switch {
+	case k.Reset && k.ByAdmin:
+		s += "; every earlier device is gone and the new one was approved by the administrator"
+	case k.Reset:
 		s += "; every earlier device is gone and no earlier device approved the new one"
 	}
 	return s
@@ -170,7 +178,7 @@ func (c *Client) accept(uid int64, kr *keysResponse) (*peer, error) {
 			}
 			if len(added) > 0 || len(removed) > 0 || len(rekeyed) > 0 {
 				change = &KeyChange{User: uid, Username: kr.User.Username, OldVersion: pin.List.Version, NewVersion: l.Version,
-					Added: added, Removed: removed, Rekeyed: rekeyed, Reset: reset, At: time.Now(), Own: uid == c.user.ID}
+					Added: added, Removed: removed, Rekeyed: rekeyed, Reset: reset, ByAdmin: reset && kr.AdminApproved, At: time.Now(), Own: uid == c.user.ID}
 				c.keyChanges = append(c.keyChanges, *change)
 			}
 			c.pins[uid] = &Pin{User: uid, Username: kr.User.Username, List: l, Since: time.Now().UnixMilli()}

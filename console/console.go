@@ -68,6 +68,7 @@ func (a *Console) Routes() []web.Route {
 	rs = append(rs, a.auditRoutes()...)
 	rs = append(rs, a.reportRoutes()...)
 	rs = append(rs, a.deviceRoutes()...)
+	rs = append(rs, a.recoveryRoutes()...)
 	rs = append(rs, a.mfaRoutes()...)
 	rs = append(rs, a.assignmentRoutes()...)
 	rs = append(rs, a.emailRoutes()...)

@@ -36,6 +36,8 @@ const (
 	CodeMFARequired        Code = "mfa_required"            // the console needs a sign-in confirmed with a second factor
 	CodeEnrollRequired     Code = "mfa_enrollment_required" // the policy requires a second factor and none is set up yet
 	CodeWrongCode          Code = "wrong_code"              // a sign-in's second-step code is not right (or was used)
+	CodeStepUpRequired     Code = "step_up_required"        // an action needs the administrator's own second-factor code, and none was given or none is set up
+	CodeApprovalCodeWrong  Code = "approval_code_wrong"     // the code typed to approve a device is not the one that device shows
 	CodeCodeNotAccepted    Code = "code_not_accepted"       // a code given while signed in (to confirm a set-up) is not right
 	CodeMFAExpired         Code = "mfa_expired"             // the sign-in's second step timed out, was used, or had too many wrong codes
 	CodePasskeyUnavailable Code = "passkey_unavailable"     // passkeys cannot be used at this address (no secure origin)
@@ -92,6 +94,8 @@ var catalogue = map[Code]codeInfo{
 	CodeMFARequired:        {http.StatusForbidden, "Sign in again and confirm with your second sign-in step."},
 	CodeEnrollRequired:     {http.StatusForbidden, "Your practice requires a second sign-in step. Set one up to continue."},
 	CodeWrongCode:          {http.StatusUnauthorized, "That code is not right or was already used."},
+	CodeStepUpRequired:     {http.StatusForbidden, "To do this, confirm it is you: enter the code from your authenticator app, or a recovery code. If you have neither, set up an authenticator app under Your account first."},
+	CodeApprovalCodeWrong:  {http.StatusBadRequest, "That code does not match the one on the person's device. Check it with them and type it again; after three wrong codes they must ask again from their device."},
 	CodeCodeNotAccepted:    {http.StatusBadRequest, "That code is not right or was already used: enter the code the app shows now."},
 	CodeMFAExpired:         {http.StatusUnauthorized, "This sign-in has expired. Sign in with your password again."},
 	CodePasskeyUnavailable: {http.StatusBadRequest, "Passkeys cannot be used at this address."},

@@ -113,6 +113,16 @@ func note(ctx context.Context, key string, v any) {
 	p.Detail[key] = v
 }
 
+// failed marks, from inside a write's transaction, the first entry ctx
+// carries as a failure with reason: for a write that commits what a refusal
+// changed (a count of wrong codes) and is then answered as refused.
+func failed(ctx context.Context, reason string) {
+	if set, _ := ctx.Value(pendingKey{}).(*pendingSet); set != nil && len(set.list) > 0 {
+		set.list[0].Entry.Outcome = OutcomeFail
+		note(ctx, "reason", reason)
+	}
+}
+
 // nothingDone tells, from inside a write's transaction, that the write
 // found nothing to do and changed nothing: the entries ctx carries are not
 // appended, as there is no action to record.

@@ -25,7 +25,13 @@ type DeviceRequest struct {
 	ApproverNonce []byte `json:"approver_nonce"` // that device's nonce
 	Reveal        []byte `json:"reveal"`         // the new device's nonce, once revealed
 	CreatedAt     int64  `json:"created_at"`
+	// Recovery is a request of a user with no active device left, which
+	// an administrator approves (PROTOCOL.md 3.2); its own list is kept.
+	Recovery      bool  `json:"recovery,omitempty"`
+	AdminApprover int64 `json:"-"` // the administrator who answered a recovery (0: none yet)
 	tokenHash     []byte
+	recoveryList  []byte
+	codeFailures  int
 }
 
 // Listed returns the requested device as a device list names it.
@@ -33,10 +39,20 @@ func (r *DeviceRequest) Listed() protocol.ListedDevice {
 	return protocol.ListedDevice{ID: r.ID, Enc: r.Enc, Sign: r.Sign}
 }
 
-const requestColumns = `id, user_id, name, agent, enc_key, sign_key, commit_hash, approver_id, approver_nonce, reveal_nonce, created_at, token_hash`
+const requestColumns = `id, user_id, name, agent, enc_key, sign_key, commit_hash, approver_id, approver_nonce, reveal_nonce, created_at, token_hash, recovery_list, admin_approver, code_failures`
 
 func (r *DeviceRequest) dest() []any {
-	return []any{&r.ID, &r.User, &r.Name, &r.Agent, &r.Enc, &r.Sign, &r.Commit, &r.Approver, &r.ApproverNonce, &r.Reveal, &r.CreatedAt, &r.tokenHash}
+	return []any{&r.ID, &r.User, &r.Name, &r.Agent, &r.Enc, &r.Sign, &r.Commit, &r.Approver, &r.ApproverNonce, &r.Reveal, &r.CreatedAt, &r.tokenHash, &r.recoveryList, &r.AdminApprover, &r.codeFailures}
+}
+
+// scanRequest reads one request row and derives Recovery.
+func scanRequest(row interface{ Scan(...any) error }) (*DeviceRequest, error) {
+	r := &DeviceRequest{}
+	if err := row.Scan(r.dest()...); err != nil {
+		return nil, err
+	}
+	r.Recovery = r.recoveryList != nil
+	return r, nil
 }
 
 // DeviceRequests lists a user's devices waiting for approval, oldest first.
@@ -48,8 +64,8 @@ func (s *Store) DeviceRequests(ctx context.Context, user int64) ([]*DeviceReques
 	defer rows.Close()
 	var out []*DeviceRequest
 	for rows.Next() {
-		r := &DeviceRequest{}
-		if err := rows.Scan(r.dest()...); err != nil {
+		r, err := scanRequest(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -59,8 +75,7 @@ func (s *Store) DeviceRequests(ctx context.Context, user int64) ([]*DeviceReques
 
 // DeviceRequestOf returns the device request the session tokenHash made.
 func (s *Store) DeviceRequestOf(ctx context.Context, tokenHash []byte) (*DeviceRequest, error) {
-	r := &DeviceRequest{}
-	err := s.read.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM device_requests WHERE token_hash = ?`, tokenHash).Scan(r.dest()...)
+	r, err := scanRequest(s.read.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM device_requests WHERE token_hash = ?`, tokenHash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, model.ErrNotFound
 	}
@@ -107,7 +122,7 @@ func (s *Store) RevealDeviceRequest(ctx context.Context, tokenHash, nonce []byte
 	return s.submit(ctx, func(tx *sql.Tx) error {
 		var id, approver int64
 		var commit, reveal []byte
-		err := tx.QueryRow(`SELECT id, approver_id, commit_hash, reveal_nonce FROM device_requests WHERE token_hash = ?`, tokenHash).Scan(&id, &approver, &commit, &reveal)
+		err := tx.QueryRow(`SELECT id, approver_id + admin_approver, commit_hash, reveal_nonce FROM device_requests WHERE token_hash = ?`, tokenHash).Scan(&id, &approver, &commit, &reveal)
 		if errors.Is(err, sql.ErrNoRows) {
 			return model.ErrNotFound
 		}
@@ -115,7 +130,7 @@ func (s *Store) RevealDeviceRequest(ctx context.Context, tokenHash, nonce []byte
 			return err
 		}
 		if approver == 0 {
-			return model.Refuse(model.ErrConflict, "no device has answered the request yet")
+			return model.Refuse(model.ErrConflict, "no device or administrator has answered the request yet")
 		}
 		if subtle.ConstantTimeCompare(protocol.ApprovalCommit(nonce), commit) != 1 {
 			return model.Refuse(model.ErrConflict, "the nonce does not match the request's commitment")
@@ -143,11 +158,7 @@ func (s *Store) DenyDeviceRequest(ctx context.Context, user, id int64) error {
 func (s *Store) ApproveDevice(ctx context.Context, user, approver, id int64, list *protocol.DeviceList, rawList []byte) error {
 	now := nowMS()
 	return s.submit(ctx, func(tx *sql.Tx) error {
-		r := &DeviceRequest{}
-		err := tx.QueryRow(`SELECT `+requestColumns+` FROM device_requests WHERE id = ? AND user_id = ?`, id, user).Scan(r.dest()...)
-		if errors.Is(err, sql.ErrNoRows) {
-			return model.ErrNotFound
-		}
+		r, err := requestIn(tx, user, id)
 		if err != nil {
 			return err
 		}
@@ -193,8 +204,7 @@ func (s *Store) ApproveDevice(ctx context.Context, user, approver, id int64, lis
 			r.ID, user, r.Name, r.Enc, r.Sign, now, now, newShare(), r.Agent); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`INSERT INTO device_lists (user_id, version, list) VALUES (?, ?, ?)
-			ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, list = excluded.list`, user, list.Version, rawList); err != nil {
+		if err := putDeviceList(tx, user, list.Version, rawList, 0); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(`UPDATE sessions SET device_id = ? WHERE token_hash = ? AND user_id = ? AND device_id = 0`, r.ID, r.tokenHash, user); err != nil {
@@ -204,3 +214,129 @@ func (s *Store) ApproveDevice(ctx context.Context, user, approver, id int64, lis
 		return err
 	})
 }
+
+// requestIn reads user's device request id in a transaction.
+func requestIn(tx *sql.Tx, user, id int64) (*DeviceRequest, error) {
+	r, err := scanRequest(tx.QueryRow(`SELECT `+requestColumns+` FROM device_requests WHERE id = ? AND user_id = ?`, id, user))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, model.ErrNotFound
+	}
+	return r, err
+}
+
+// MaxRecoveryCodeFailures is how many wrong codes an administrator may type
+// for one recovery request before it ends.
+const MaxRecoveryCodeFailures = 3
+
+// ErrRecoveryCode is ApproveRecovery's answer to a wrong code; the request
+// stays unless it was the last try (see ErrRecoveryEnded).
+var ErrRecoveryCode = errors.New("store: the code does not match the device's")
+
+// ErrRecoveryEnded means a wrong code was the last one allowed: the request
+// is deleted, and the device must ask again.
+var ErrRecoveryEnded = errors.New("store: too many wrong codes; the request is ended")
+
+// AnswerRecovery records admin's nonce on user's recovery request id (an
+// administrator takes the approving device's part, PROTOCOL.md 3.2). The
+// first administrator to answer is the approver; the same one may send the
+// same nonce again; any other answer is ErrConflict, and a request that is
+// not a recovery is ErrNotFound.
+func (s *Store) AnswerRecovery(ctx context.Context, user, id, admin int64, nonce []byte) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		r, err := requestIn(tx, user, id)
+		if err != nil {
+			return err
+		}
+		if !r.Recovery {
+			return model.Refuse(model.ErrNotFound, "request %d is approved on one of the user's devices, not by an administrator", id)
+		}
+		if r.AdminApprover != 0 {
+			if r.AdminApprover == admin && bytes.Equal(r.ApproverNonce, nonce) {
+				return nil
+			}
+			return model.Refuse(model.ErrConflict, "another administrator is approving this request already")
+		}
+		_, err = tx.Exec(`UPDATE device_requests SET admin_approver = ?, approver_nonce = ? WHERE id = ?`, admin, nonce, id)
+		return err
+	})
+}
+
+// ApproveRecovery turns user's recovery request id into the user's one
+// active device, if code is the one the device shows: it stores the
+// device's own list as the user's, marked approved by admin, and binds the
+// session that asked to the device, in one transaction. admin must be the
+// administrator who answered; the device must have revealed its nonce; the
+// user must still have no active device, and the list must still follow
+// the stored version. A wrong code counts: the third ends the request.
+func (s *Store) ApproveRecovery(ctx context.Context, user, id, admin int64, code string) error {
+	now := nowMS()
+	var wrong error
+	err := s.submit(ctx, func(tx *sql.Tx) error {
+		wrong = nil
+		r, err := requestIn(tx, user, id)
+		if err != nil {
+			return err
+		}
+		if !r.Recovery {
+			return model.Refuse(model.ErrNotFound, "request %d is not a recovery", id)
+		}
+		if r.AdminApprover != admin || r.Reveal == nil {
+			return model.Refuse(model.ErrConflict, "the request has not been answered by you and revealed by the new device")
+		}
+		want := protocol.ApprovalCode(user, r.Listed(), r.Reveal, r.ApproverNonce)
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) != 1 {
+			failed(ctx, "wrong code")
+			if r.codeFailures+1 >= MaxRecoveryCodeFailures {
+				wrong = ErrRecoveryEnded
+				note(ctx, "ended", true)
+				_, err = tx.Exec(`DELETE FROM device_requests WHERE id = ?`, id)
+			} else {
+				wrong = ErrRecoveryCode
+				_, err = tx.Exec(`UPDATE device_requests SET code_failures = code_failures + 1 WHERE id = ?`, id)
+			}
+			return err // the count commits; the refusal follows
+		}
+		var list protocol.DeviceList
+		if err := protocol.StrictUnmarshal(r.recoveryList, &list); err != nil {
+			return err
+		}
+		var cur int64
+		if err := tx.QueryRow(`SELECT version FROM device_lists WHERE user_id = ?`, user).Scan(&cur); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		active, err := activeDevices(tx, user)
+		if err != nil {
+			return err
+		}
+		if len(active) > 0 || list.Version != cur+1 {
+			return model.Refuse(model.ErrConflict, "the user's devices changed since the request; the device must ask again")
+		}
+		if _, err := tx.Exec(`INSERT INTO devices (id, user_id, name, enc_key, sign_key, created_at, last_seen, share, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, user, r.Name, r.Enc, r.Sign, now, now, newShare(), r.Agent); err != nil {
+			return err
+		}
+		if err := putDeviceList(tx, user, list.Version, r.recoveryList, admin); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE sessions SET device_id = ? WHERE token_hash = ? AND user_id = ? AND device_id = 0`, r.ID, r.tokenHash, user); err != nil {
+			return err
+		}
+		_, err = tx.Exec(`DELETE FROM device_requests WHERE id = ?`, r.ID)
+		return err
+	})
+	if err == nil && wrong != nil {
+		return wrong
+	}
+	return err
+}
+
+// OtherAdmins counts the active owners and admins other than user: who
+// else could approve user's recovery.
+func (s *Store) OtherAdmins(ctx context.Context, user int64) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE state = 'active' AND admin_level IN ('owner', 'admin') AND id != ?`, user).Scan(&n)
+	return n, err
+}
+
+// CodeTriesLeft is how many wrong codes the request still allows.
+func (r *DeviceRequest) CodeTriesLeft() int { return MaxRecoveryCodeFailures - r.codeFailures }

@@ -121,18 +121,24 @@ func (s *Store) RegisterDevice(ctx context.Context, user int64, name, agent stri
 				return model.Refuse(model.ErrConflict, "device %d in the list is not an active device of this user with those keys", d.ID)
 			}
 		}
-		if len(active) > 0 {
-			// Not a device yet: a request that an active device approves.
+		if len(active) > 0 || cur > 0 {
+			// Not a device yet: a request that an active device approves,
+			// or, for a user who had devices and has none left, that an
+			// administrator approves (a recovery: it keeps its own list).
 			pending = true
 			if len(commit) != sha256.Size {
-				return model.Refuse(model.ErrConflict, "a device of a user who has one already needs an approval commitment")
+				return model.Refuse(model.ErrConflict, "a device of a user who has had one before needs an approval commitment")
+			}
+			var recovery []byte
+			if len(active) == 0 {
+				recovery = rawList
 			}
 			if _, err := tx.Exec(`DELETE FROM device_requests WHERE token_hash = ?`, tokenHash); err != nil {
 				return err
 			}
-			_, err := tx.Exec(`INSERT INTO device_requests (id, user_id, token_hash, name, agent, enc_key, sign_key, commit_hash, created_at)
-				SELECT ?, ?, token_hash, ?, ?, ?, ?, ?, ? FROM sessions WHERE token_hash = ? AND user_id = ? AND device_id = 0`,
-				newDev.ID, user, name, TrimAgent(agent), newDev.Enc, newDev.Sign, commit, now, tokenHash, user)
+			_, err := tx.Exec(`INSERT INTO device_requests (id, user_id, token_hash, name, agent, enc_key, sign_key, commit_hash, created_at, recovery_list)
+				SELECT ?, ?, token_hash, ?, ?, ?, ?, ?, ?, ? FROM sessions WHERE token_hash = ? AND user_id = ? AND device_id = 0`,
+				newDev.ID, user, name, TrimAgent(agent), newDev.Enc, newDev.Sign, commit, now, recovery, tokenHash, user)
 			if err != nil {
 				return err
 			}
@@ -149,8 +155,7 @@ func (s *Store) RegisterDevice(ctx context.Context, user int64, name, agent stri
 			newDev.ID, user, name, newDev.Enc, newDev.Sign, now, now, newShare(), TrimAgent(agent)); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`INSERT INTO device_lists (user_id, version, list) VALUES (?, ?, ?)
-			ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, list = excluded.list`, user, list.Version, rawList); err != nil {
+		if err := putDeviceList(tx, user, list.Version, rawList, 0); err != nil {
 			return err
 		}
 		res, err := tx.Exec(`UPDATE sessions SET device_id = ? WHERE token_hash = ? AND user_id = ?`, newDev.ID, tokenHash, user)
@@ -187,13 +192,24 @@ func activeDevices(q interface {
 // DeviceList returns a user's newest signed device list as stored (nil if
 // the user has registered no device) and the ids of the user's active
 // devices.
-func (s *Store) DeviceList(ctx context.Context, user int64) (list json.RawMessage, active []int64, err error) {
-	err = s.read.QueryRowContext(ctx, `SELECT list FROM device_lists WHERE user_id = ?`, user).Scan((*[]byte)(&list))
+//
+// approvedBy is the administrator whose approval stored the list (a
+// recovery, PROTOCOL.md 3.2), or 0 when one of the user's devices signed it.
+func (s *Store) DeviceList(ctx context.Context, user int64) (list json.RawMessage, active []int64, approvedBy int64, err error) {
+	err = s.read.QueryRowContext(ctx, `SELECT list, approved_by FROM device_lists WHERE user_id = ?`, user).Scan((*[]byte)(&list), &approvedBy)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	active, err = s.ActiveDevices(ctx, user)
-	return list, active, err
+	return list, active, approvedBy, err
+}
+
+// putDeviceList stores a user's device list, with the administrator whose
+// approval stored it (0: one of the user's devices).
+func putDeviceList(tx *sql.Tx, user, version int64, raw []byte, approvedBy int64) error {
+	_, err := tx.Exec(`INSERT INTO device_lists (user_id, version, list, approved_by) VALUES (?, ?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, list = excluded.list, approved_by = excluded.approved_by`, user, version, raw, approvedBy)
+	return err
 }
 
 // ActiveDevices returns the ids of a user's active devices in ascending order.

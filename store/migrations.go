@@ -446,6 +446,19 @@ CREATE TABLE device_requests (
 );
 CREATE INDEX device_requests_user ON device_requests (user_id);
 `,
+	// 15: recovery, for a user with no device left (PROTOCOL.md 3.2): such
+	// a request holds the new device's own list, and an administrator,
+	// after a second-factor step-up, takes the approver's part
+	// (admin_approver, their user id) and types the code the device
+	// shows; three wrong codes end the request. device_lists.approved_by
+	// names the administrator whose approval stored the current list (0:
+	// a device of the user signed it after approving).
+	`
+ALTER TABLE device_requests ADD COLUMN recovery_list BLOB;
+ALTER TABLE device_requests ADD COLUMN admin_approver INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE device_requests ADD COLUMN code_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE device_lists ADD COLUMN approved_by INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.
