@@ -99,6 +99,10 @@ export const admin = {
   devices: () => req("GET", `${A}/devices`),
   lockDevice: (id) => req("POST", `${A}/devices/${id}/lock`),
   wipeDevice: (id) => req("POST", `${A}/devices/${id}/wipe`),
+  recoveryRequests: (user) => req("GET", `${A}/users/${user}/device-requests`),
+  answerRecovery: (user, id) => req("POST", `${A}/users/${user}/device-requests/${id}/answer`),
+  approveRecovery: (user, id, code, stepUp) => req("POST", `${A}/users/${user}/device-requests/${id}/approve`, { json: { code, step_up: stepUp } }),
+  denyRecovery: (user, id) => req("DELETE", `${A}/users/${user}/device-requests/${id}`),
 
   audit: (q) => req("GET", `${A}/audit${qs(q)}`),
   auditExport: (q) => req("GET", `${A}/audit/export${qs(q)}`, { as: "text" }),

@@ -4,6 +4,7 @@
 // second factor, groups and devices.
 import { admin } from "./api.js";
 import { careTeamCard } from "./careteam.js";
+import { recoveryBox } from "./recovery.js";
 import {
   ago, badge, busy, card, confirm, dialog, errorLine, failure, field, fill, fmtDate, h, labelOf, linkBox, loading,
   LEVELS, pageHead, rank, ROLES, select, STATES, table, toast, userBadge, userName,
@@ -178,7 +179,7 @@ export async function userPage(view, ctx, id, notice) {
       mfaCard(u, res, ctx, reload),
       groupsCard(u, res.groups || [], ctx, reload),
       careTeamCard(u, ctx)),
-    devicesCard(u, ctx));
+    devicesCard(u, ctx, reload));
 }
 
 function profileCard(u, ctx, reload) {
@@ -399,7 +400,7 @@ export const deviceColumns = [
   { label: "State", cell: deviceState },
 ];
 
-function devicesCard(u, ctx) {
+function devicesCard(u, ctx, reload) {
   const box = h("div", loading());
   const err = errorLine();
   const owner = u.display || u.username;
@@ -412,5 +413,5 @@ function devicesCard(u, ctx) {
     ], res.devices || [], { caption: `Devices of ${userName(u)}`, empty: "No devices: this person has not set up Curbside on any device yet." }));
   };
   load();
-  return card("Devices", h("p.hint", "Each browser or phone where this person set up Curbside. Lock ends its session; Wipe also erases its keys and history."), box, err);
+  return card("Devices", h("p.hint", "Each browser or phone where this person set up Curbside. Lock ends its session; Wipe also erases its keys and history."), recoveryBox(u, ctx, reload), box, err);
 }

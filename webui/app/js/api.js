@@ -87,7 +87,7 @@ export async function call(method, path, body) {
  *   user(username: string): Promise<{user: Entry}>,
  *   directory(q: string): Promise<{users: Entry[]}>,
  *   keys(uid: number): Promise<KeysAnswer>,
- *   registerDevice(name: string, list: DeviceList, commit: string): Promise<{device: number, state: string}>,
+ *   registerDevice(name: string, list: DeviceList, commit: string): Promise<{device: number, state: string, approval?: string}>,
  *   myRequest(): Promise<{state: string, device: number, request?: import("./types.js").DeviceRequest}>,
  *   revealRequest(nonce: string): Promise<any>,
  *   deviceRequests(): Promise<{requests: import("./types.js").DeviceRequest[]}>,

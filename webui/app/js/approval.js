@@ -49,7 +49,7 @@ export async function waitForApproval(user, dev, nonce, onCode) {
     try {
       r = await api.myRequest();
     } catch (e) {
-      if (e instanceof ApiError && e.status === 404) throw new Denied("This device was not approved: the request was denied on your other device. Sign in again to ask once more.");
+      if (e instanceof ApiError && e.status === 404) throw new Denied("This device was not approved: the request was denied, on your other device or by your administrator, or it ended. Sign in again to ask once more.");
       if (!(e instanceof ApiError && e.offline)) throw e;
       r = null; // offline for a moment: ask again
     }

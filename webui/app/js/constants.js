@@ -11,6 +11,7 @@
  */
 
 // Error codes (protocol.Code): the code field of API error answers and relay error frames.
+export const CODE_APPROVAL_CODE_WRONG = "approval_code_wrong";
 export const CODE_ATTACHMENT_GONE = "attachment_gone";
 export const CODE_BAD_DEVICE_LIST = "bad_device_list";
 export const CODE_BAD_ENVELOPE = "bad_envelope";
@@ -46,6 +47,7 @@ export const CODE_PUSH_UNAVAILABLE = "push_unavailable";
 export const CODE_QUEUE_FULL = "queue_full";
 export const CODE_RATE_LIMITED = "rate_limited";
 export const CODE_RECIPIENT_INACTIVE = "recipient_inactive";
+export const CODE_STEP_UP_REQUIRED = "step_up_required";
 export const CODE_STORAGE_FULL = "storage_full";
 export const CODE_TOO_LARGE = "too_large";
 export const CODE_TOO_MANY_CONNECTIONS = "too_many_connections";
@@ -59,6 +61,7 @@ export const CODE_WRONG_PIN = "wrong_pin";
 
 /** @type {Readonly<Record<string, CodeInfo>>} every code of the catalogue with its HTTP status and words */
 export const CODES = Object.freeze({
+  approval_code_wrong: Object.freeze({ status: 400, message: "That code does not match the one on the person's device. Check it with them and type it again; after three wrong codes they must ask again from their device." }),
   attachment_gone: Object.freeze({ status: 410, message: "An attachment of this message is no longer on the server. Attach the file again and send the message again." }),
   bad_device_list: Object.freeze({ status: 400, message: "This device's keys could not be checked. Set up the device again." }),
   bad_envelope: Object.freeze({ status: 400, message: "The app sent a message the server cannot accept. Update or reload the app." }),
@@ -94,6 +97,7 @@ export const CODES = Object.freeze({
   queue_full: Object.freeze({ status: 503, message: "Not sent: the recipient's device has too many messages waiting. Try again once they are back online." }),
   rate_limited: Object.freeze({ status: 429, message: "Too many attempts. Wait a minute and try again." }),
   recipient_inactive: Object.freeze({ status: 409, message: "This person's account is switched off, so they cannot receive messages now. Ask your administrator." }),
+  step_up_required: Object.freeze({ status: 403, message: "To do this, confirm it is you: enter the code from your authenticator app, or a recovery code. If you have neither, set up an authenticator app under Your account first." }),
   storage_full: Object.freeze({ status: 507, message: "Not sent: the server's storage is full. Your message is kept and will be sent when space is freed; tell your administrator." }),
   too_large: Object.freeze({ status: 413, message: "That is larger than the server accepts." }),
   too_many_connections: Object.freeze({ status: 503, message: "The server has too many connections open. Try again in a moment." }),

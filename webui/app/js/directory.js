@@ -85,7 +85,9 @@ export class Directory extends EventTarget {
         const next = { ...pin, list: l, since: Date.now() };
         const changedSet = added.length > 0 || removed.length > 0 || rekeyed.length > 0;
         if (changedSet) {
-          next.warning = { added, removed, rekeyed, reset, at: Date.now(), own: uid === this.me.id };
+          // byAdmin: the server says an administrator approved the reset
+          // (PROTOCOL.md 3.2); its word only, so the warning stays.
+          next.warning = { added, removed, rekeyed, reset, byAdmin: reset && !!kr.admin_approved, at: Date.now(), own: uid === this.me.id };
           // A changed set invalidates an earlier safety-number check.
           if (added.length || rekeyed.length) next.verified = false;
         }

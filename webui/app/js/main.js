@@ -116,10 +116,10 @@ function showPinSetup(user, password) {
     onSubmit: async (pin, progress) => {
       let res, waiting = false;
       try {
-        res = await session.setUp(user, password, pin, progress, (code) => {
+        res = await session.setUp(user, password, pin, progress, (code, byAdmin) => {
           waiting = true;
           setState("awaiting-approval");
-          waitingScreen(root, { who: user.display || user.username, code, onCancel: async () => { await session.signOut(); location.reload(); } });
+          waitingScreen(root, { who: user.display || user.username, code, byAdmin, onCancel: async () => { await session.signOut(); location.reload(); } });
         });
       } catch (e) {
         // Once the waiting screen is up, the PIN form is gone: say what went wrong on the sign-in screen.

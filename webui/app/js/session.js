@@ -213,11 +213,12 @@ export async function signIn(username, password, hooks) {
  * pin: the server's share is fetched with the new PIN's proof (the device
  * has no verifier yet) and the proof's verifier is then given to the server.
  * When the user has a device already, this one must be approved there
- * first (PROTOCOL.md 3.1): onCode("") says so, and onCode(code) gives the
- * code to enter there.
+ * first (PROTOCOL.md 3.1), or, when the user has no device left, by an
+ * administrator (3.2): onCode("", byAdmin) says so, and onCode(code, byAdmin)
+ * gives the code to enter there or to read to the administrator.
  * @param {string} _password unused: nothing is wrapped under the password
  * @param {(text: string) => void} [progress] reports the slow steps
- * @param {(code: string) => void} [onCode] shows the waiting screen
+ * @param {(code: string, byAdmin: boolean) => void} [onCode] shows the waiting screen
  */
 export async function setUp(user, _password, pin, progress = () => {}, onCode = () => {}) {
   let cfg = null;
@@ -239,8 +240,9 @@ export async function setUp(user, _password, pin, progress = () => {}, onCode = 
     }
   }
   if (reg?.state === "pending") {
-    onCode("");
-    await waitForApproval(user.id, { id: keys.id, enc: raw.encPub, sign: raw.signPub }, nonce, onCode);
+    const byAdmin = reg.approval === "admin";
+    onCode("", byAdmin);
+    await waitForApproval(user.id, { id: keys.id, enc: raw.encPub, sign: raw.signPub }, nonce, (code) => onCode(code, byAdmin));
     // The list that approved this device must name it with its keys; it
     // is pinned as this device's first view of its own account.
     const kr = await api.keys(user.id);

@@ -73,6 +73,7 @@ export {};
  * @property {number} approver
  * @property {string | null} approver_nonce
  * @property {string | null} reveal
+ * @property {string} [approval] who approves it: "device" (another of the user's) or "admin" (the user has none left)
  */
 
 /**
@@ -352,6 +353,7 @@ export {};
  * @property {DeviceList} list
  * @property {number[]} active
  * @property {boolean} [inactive] the account is disabled or locked: it receives nothing
+ * @property {boolean} [admin_approved] an administrator approved the list's one device for a user who had none left (PROTOCOL.md 3.2)
  */
 
 /**

@@ -195,19 +195,32 @@ export function enrollScreen(root, { onDone, onSignOut }) {
 
 /**
  * waitingScreen is a new device's screen while it waits to be approved on
- * one of the user's other devices (PROTOCOL.md 3.1): first how to start,
- * then, once the other device has answered, the code to enter there.
+ * one of the user's other devices (PROTOCOL.md 3.1), or by an administrator
+ * when the user has none left (byAdmin, 3.2): first how to start, then,
+ * once the approver has answered, the code to enter there or read out.
  * @param {HTMLElement} root
- * @param {{who: string, code: string, onCancel: () => void}} opts
+ * @param {{who: string, code: string, byAdmin?: boolean, onCancel: () => void}} opts
  */
-export function waitingScreen(root, { who, code, onCancel }) {
-  const body = code
-    ? [h("p.form-info", { role: "status" }, "On your other device, enter this code:"),
-      h("p.approval-code", { "aria-label": `Approval code ${code.split("").join(" ")}` }, code.slice(0, 3) + " " + code.slice(3)),
-      h("p.hint", "If the code on your other device does not match, do not approve there: someone else may be trying to add a device.")]
-    : [h("p.form-info", { role: "status" }, "Open Curbside on a device where you are already signed in. It will ask you to approve this one."),
-      h("p.hint", "This device receives no messages until you approve it.")];
+export function waitingScreen(root, { who, code, byAdmin = false, onCancel }) {
+  const shown = code && h("p.approval-code", { "aria-label": `Approval code ${code.split("").join(" ")}` }, code.slice(0, 3) + " " + code.slice(3));
+  let body;
+  if (byAdmin) {
+    body = code
+      ? [h("p.form-info", { role: "status" }, "Read this code to your administrator:"), shown,
+        h("p.hint", "Read it only to your practice's administrator, in person or on a call with them. Nobody from your practice will ask you for it by email or text.")]
+      : [h("p.form-info", { role: "status" }, "You have no other device signed in to Curbside, so your practice's administrator approves this one."),
+        h("p.hint", "Call your administrator or see them in person. When they start the approval, a code appears here for you to read to them. This device receives no messages until then.")];
+  } else {
+    body = code
+      ? [h("p.form-info", { role: "status" }, "On your other device, enter this code:"), shown,
+        h("p.hint", "If the code on your other device does not match, do not approve there: someone else may be trying to add a device.")]
+      : [h("p.form-info", { role: "status" }, "Open Curbside on a device where you are already signed in. It will ask you to approve this one."),
+        h("p.hint", "This device receives no messages until you approve it.")];
+  }
   const form = h("div.auth-form.waiting", ...body,
     h("button.link", { type: "button", onclick: onCancel }, "Cancel and sign out"));
-  screen(root, "Approve this device", `Signed in as ${who}. To keep your messages safe, a new device must be approved on one you already use.`, form);
+  const why = byAdmin
+    ? `Signed in as ${who}. To keep your messages safe, a new device must be approved, and you have no other device left to approve it on.`
+    : `Signed in as ${who}. To keep your messages safe, a new device must be approved on one you already use.`;
+  screen(root, "Approve this device", why, form);
 }

@@ -98,7 +98,7 @@ export function renderKeyBanner(ui, conv) {
   const users = audience(c, conv);
   const warned = users.map((u) => c.pins.get(u)).filter((p) => p?.warning);
   fill(ui.keyBanner, warned.map((p) => h("div.banner.warn", { role: "alert" }, icon("alert"),
-    h("span", ` ${c.userName(p.user)}'s security keys changed (${fmtTime(p.warning.at)})${p.warning.reset ? ": all their devices were replaced, and none of their earlier devices approved the new one" : p.warning.added.length ? ": a new device was added" : p.warning.rekeyed?.length ? ": a device has new keys" : ": a device was removed"}. If you did not expect this, check the safety number with them before sending anything sensitive.`),
+    h("span", ` ${c.userName(p.user)}'s security keys changed (${fmtTime(p.warning.at)})${p.warning.reset && p.warning.byAdmin ? ": all their devices were replaced, and the new one was approved by the administrator" : p.warning.reset ? ": all their devices were replaced, and none of their earlier devices approved the new one" : p.warning.added.length ? ": a new device was added" : p.warning.rekeyed?.length ? ": a device has new keys" : ": a device was removed"}. If you did not expect this, check the safety number with them before sending anything sensitive.`),
     h("span.banner-actions",
       h("button.link", { type: "button", onclick: () => safetyDialog(ui, p.user) }, "Check safety number"),
       h("button.link", { type: "button", onclick: () => c.dismissKeyWarning(p.user) }, "Dismiss")))));
