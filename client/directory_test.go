@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/curbside-health/curbside/e2ee"
@@ -222,7 +223,23 @@ func TestDirectoryAcceptsAResetWithAWarning(t *testing.T) {
 	if _, err := c.accept(2, &keysResponse{User: bob.user, List: next, Active: []int64{fresh.ID()}}); err != nil {
 		t.Fatalf("a reset: %v", err)
 	}
-	if len(changes) != 1 || !changes[0].Reset || len(changes[0].Removed) != 2 {
-		t.Fatalf("changes = %+v; want one reset", changes)
+	if len(changes) != 1 || !changes[0].Reset || len(changes[0].Removed) != 2 || changes[0].ByAdmin {
+		t.Fatalf("changes = %+v; want one reset, not said to be an administrator's", changes)
+	}
+	if !strings.Contains(changes[0].String(), "no earlier device approved") {
+		t.Fatalf("the warning: %s", changes[0])
+	}
+	// The next reset, approved by an administrator (PROTOCOL.md 3.2): the
+	// warning says so.
+	again, _ := e2ee.GenerateDeviceKeys()
+	last := &protocol.DeviceList{User: 2, Version: next.Version + 1, Devices: []protocol.ListedDevice{again.Listed()}}
+	if err := e2ee.SignDeviceList(last, again); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.accept(2, &keysResponse{User: bob.user, List: last, Active: []int64{again.ID()}, AdminApproved: true}); err != nil {
+		t.Fatalf("a reset approved by an administrator: %v", err)
+	}
+	if len(changes) != 2 || !changes[1].Reset || !changes[1].ByAdmin || !strings.Contains(changes[1].String(), "approved by the administrator") {
+		t.Fatalf("changes = %+v; want a second reset approved by the administrator", changes)
 	}
 }
