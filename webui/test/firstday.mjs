@@ -110,13 +110,14 @@ async function accept(ctx, who, person, link, n) {
 }
 
 /** signIn signs in on the app's first screen and chooses the PIN of a new device. */
-async function signIn(p, person, pin) {
+async function signIn(p, person, pin, { waits = false } = {}) {
   await p.getByLabel("Username").fill(person.username);
   await p.getByLabel("Password").fill(person.password);
   await p.getByRole("button", { name: "Sign in" }).click();
   await p.getByLabel("New PIN").fill(pin);
   await p.getByLabel("Repeat the PIN").fill(pin);
   await p.getByRole("button", { name: "Set PIN and continue" }).click();
+  if (waits) return; // the device waits for approval
   await unlocked(p);
   await online(p);
 }
@@ -390,7 +391,7 @@ function steps() {
       await shot(ctx, w.nurse, "26-unlocked");
     }],
 
-    ["walk-through 7: the owner wipes the nurse's phone; the nurse sets it up again and the doctor's open app reaches it without a reload", async (ctx) => {
+    ["walk-through 7: the owner wipes the nurse's phone; the nurse sets it up again, the owner approves it, and the doctor's open app reaches it without a reload", async (ctx) => {
       const p = w.owner.page, d = w.doc.page, n = w.nurse.page;
       await openConv(d, NURSE.display);
       await go(p, `#/users/${NURSE.id}`);
@@ -414,17 +415,40 @@ function steps() {
       await note.filter({ hasText: `${NURSE.display}: They have no device that can receive messages` }).waitFor();
       await shot(ctx, w.doc, "30-nurse-unreachable");
       // The nurse sets the phone up again: a new device with a new PIN.
+      // She has no other device left, so it waits for an administrator.
       await n.getByRole("button", { name: "Set up this browser again" }).click();
-      await signIn(n, NURSE, NURSE.pin2);
+      await signIn(n, NURSE, NURSE.pin2, { waits: true });
+      await n.getByText("your practice's administrator approves this one").waitFor();
+      await shot(ctx, w.nurse, "31-waits-for-the-owner");
+      // The owner, having called her back, starts the approval on her page;
+      // the phone shows six digits, which the nurse reads out, and the owner
+      // types them with her own authenticator code.
+      await go(p, `#/users/${NURSE.id}`);
+      const rq = p.locator("section.recovery-request");
+      await rq.getByRole("button", { name: "Start approval" }).click();
+      const shown = n.locator(".approval-code");
+      await shown.waitFor();
+      await shot(ctx, w.nurse, "31-code-to-read-out");
+      await rq.getByLabel("Code on their device").fill((await shown.textContent()).replace(/\s+/g, ""));
+      await rq.getByLabel("Your authenticator code").fill(await code(OWNER));
+      await both(ctx, w.owner, "31-owner-approves");
+      await rq.getByRole("button", { name: "Approve device" }).click();
+      await p.getByText(/is approved and set up/).waitFor();
+      await unlocked(n);
+      await online(n);
       await shot(ctx, w.nurse, "31-set-up-again");
       await note.waitFor({ state: "detached" });
       const after = "Welcome back Sam, bed 4 INR recheck at 8 tomorrow";
+      // The doctor is told that the nurse's devices changed, and who approved the new one.
+      await d.locator(".keybanner .banner.warn", { hasText: "the new one was approved by the administrator" }).waitFor();
       await sendText(d, after);
       await waitFor(async () => /Delivered|Read/.test(await msgStatus(d, after)), "the doctor's message delivered to the nurse's new device");
       await openConv(n, DOC.display);
       await msgLocator(n, after).waitFor();
       await shot(ctx, w.nurse, "32-reached-again");
       await shot(ctx, w.doc, "32-reached-again");
+      // The owner's page, read again, shows the new device connected.
+      await go(p, "#/devices");
       await go(p, `#/users/${NURSE.id}`);
       await devices.locator(".pill", { hasText: "Connected now" }).waitFor();
       await shot(ctx, w.owner, "33-console-new-device");

@@ -76,7 +76,7 @@ export function consoleCaller(srv, username, password) {
 
 // ------------------------------------------------------------ driving the app
 
-export async function signUp(page, url, username, password, pin) {
+export async function signUp(page, url, username, password, pin, { waits = false } = {}) {
   await page.goto(url + "/");
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
@@ -84,6 +84,26 @@ export async function signUp(page, url, username, password, pin) {
   await page.getByLabel("New PIN").fill(pin);
   await page.getByLabel("Repeat the PIN").fill(pin);
   await page.getByRole("button", { name: "Set PIN and continue" }).click();
+  if (waits) return; // the device waits for approval
+  await unlocked(page);
+}
+
+/**
+ * adminApproves approves, as the administrator behind call (consoleCaller),
+ * the one device of user uid that waits for an administrator because the
+ * user has no device left (PROTOCOL.md 3.2): it starts the approval, reads
+ * the code the waiting page shows, and sends it with stepUp (a TOTP or
+ * recovery code of the administrator's). It returns once the page is unlocked.
+ */
+export async function adminApproves(call, page, uid, stepUp) {
+  const base = `/api/v1/admin/users/${uid}/device-requests`;
+  const { requests } = await call("GET", base);
+  assert.equal(requests.length, 1, `one device waits for an administrator: ${JSON.stringify(requests)}`);
+  await call("POST", `${base}/${requests[0].id}/answer`);
+  const shown = page.locator(".approval-code");
+  await shown.waitFor();
+  const code = (await shown.textContent()).replace(/\s+/g, "");
+  await call("POST", `${base}/${requests[0].id}/approve`, { code, step_up: stepUp });
   await unlocked(page);
 }
 
