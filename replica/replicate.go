@@ -24,6 +24,7 @@ import (
 
 	"github.com/benbjohnson/litestream"
 	"github.com/curbside-health/curbside/store"
+	"github.com/superfly/ltx"
 )
 
 // Defaults for Options.
@@ -75,15 +76,26 @@ type Status struct {
 	URL          string `json:"url"`           // without credentials
 	SyncInterval int64  `json:"sync_interval"` // ms
 	// LastSync is when the newest complete sync began (ms): everything
-	// committed and every file written before it is on the replica. 0: not
-	// since the server started.
+	// committed and every file written before it is on the replica. Until
+	// the first sync of this process it is when the replica last received
+	// anything (its newest LTX file or manifest), as read at the start, so
+	// a restart does not make an old replica look new. 0: the replica
+	// holds nothing yet.
 	LastSync int64 `json:"last_sync"`
+	// Created is when the replica's oldest history still held was written
+	// (ms), as read at the start; or the first sync, for a new replica. 0:
+	// the replica holds nothing yet.
+	Created int64 `json:"created,omitempty"`
 	// LagMS is how far behind the replica may be now: the time since
-	// LastSync (since the start, before the first sync).
+	// LastSync (since the start, while the replica holds nothing).
 	LagMS      int64  `json:"lag_ms"`
 	LocalTXID  string `json:"local_txid,omitempty"`
 	RemoteTXID string `json:"remote_txid,omitempty"`
-	Files      int    `json:"files"` // files on the replica besides the database
+	// InSync is true when the replica holds the database's newest
+	// transaction: Litestream's SyncStatus at the start, then its positions
+	// after each sync.
+	InSync bool `json:"in_sync"`
+	Files  int  `json:"files"` // files on the replica besides the database
 	// Error is the last sync's failure, if it failed; ErrorSince when
 	// syncs began to fail (ms).
 	Error      string `json:"error,omitempty"`
@@ -146,6 +158,7 @@ func (r *Replicator) URL() string { return r.target.URL }
 
 func (r *Replicator) run(ctx context.Context) {
 	defer close(r.done)
+	r.seed(ctx)
 	t := time.NewTicker(r.interval)
 	defer t.Stop()
 	for {
@@ -155,6 +168,47 @@ func (r *Replicator) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// seedTimeout bounds the reads of the replica's state at the start, so an
+// unreachable replica delays the first sync (which then fails and says
+// why) by no more than this.
+const seedTimeout = 10 * time.Second
+
+// seed reads what the replica holds before the first sync: when it last
+// received anything, its oldest history, and Litestream's SyncStatus (the
+// remote position, read from the replica itself). Without it a restart
+// would count the replica's age from the start.
+func (r *Replicator) seed(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
+	defer cancel()
+	created, newest, err := litestream.NewReplicaWithClient(nil, r.target.DB).TimeBounds(ctx)
+	if err != nil {
+		r.log.Warn("replica: its newest transaction's time is unreadable; the first sync will tell", "replica", r.target.URL, "err", err)
+	}
+	if m, err := ReadManifest(ctx, r.target.Files); err == nil && m.Updated > 0 {
+		if t := time.UnixMilli(m.Updated); t.After(newest) {
+			newest = t
+		}
+	}
+	ss, sserr := r.db.SyncStatus(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.st.LastSync == 0 && !newest.IsZero() {
+		r.st.LastSync = newest.UnixMilli()
+	}
+	if r.st.Created == 0 && !created.IsZero() {
+		r.st.Created = created.UnixMilli()
+	}
+	if sserr == nil {
+		if ss.LocalTXID > 0 {
+			r.st.LocalTXID = ss.LocalTXID.String()
+		}
+		if ss.RemoteTXID > 0 {
+			r.st.RemoteTXID = ss.RemoteTXID.String()
+		}
+		r.st.InSync = ss.InSync
 	}
 }
 
@@ -185,11 +239,17 @@ func (r *Replicator) SyncOnce(ctx context.Context) error {
 	}
 	r.st.Error, r.st.ErrorSince = "", 0
 	r.st.LastSync = began.UnixMilli()
-	r.st.Files = res.Files
-	if pos, err := r.db.Pos(); err == nil {
-		r.st.LocalTXID = pos.TXID.String()
+	if r.st.Created == 0 {
+		r.st.Created = r.st.LastSync
 	}
-	r.st.RemoteTXID = r.db.Replica.Pos().TXID.String()
+	r.st.Files = res.Files
+	local, remote := ltx.TXID(0), r.db.Replica.Pos().TXID
+	if pos, err := r.db.Pos(); err == nil {
+		local = pos.TXID
+		r.st.LocalTXID = local.String()
+	}
+	r.st.RemoteTXID = remote.String()
+	r.st.InSync = local > 0 && local == remote
 	if res.Uploaded > 0 || res.Deleted > 0 {
 		r.log.Debug("replica files synced", "uploaded", res.Uploaded, "deleted", res.Deleted, "bytes", res.Bytes, "files", res.Files)
 	}
