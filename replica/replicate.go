@@ -38,6 +38,11 @@ const (
 	// DefaultSnapshotInterval is how often a full snapshot is written, so
 	// a restore replays at most this much history.
 	DefaultSnapshotInterval = 24 * time.Hour
+	// DefaultVerifyEvery is how often a sync also reads the replica's
+	// position from the replica itself (Litestream's SyncStatus). A sync
+	// with nothing new to send sends nothing, so without this an idle
+	// server would not notice its replica is unreachable, or emptied.
+	DefaultVerifyEvery = time.Minute
 	// MaxAge is the oldest a replica may be before the server raises an
 	// alert: the HIPAA Security Rule's 2025 proposal asks for backups no
 	// older than 48 hours.
@@ -50,6 +55,7 @@ type Options struct {
 	SyncInterval     time.Duration // 0: DefaultSyncInterval
 	Retention        time.Duration // 0: DefaultRetention
 	SnapshotInterval time.Duration // 0: DefaultSnapshotInterval
+	VerifyEvery      time.Duration // 0: DefaultVerifyEvery
 	Logger           *slog.Logger
 }
 
@@ -62,13 +68,15 @@ type Replicator struct {
 	files    *FileSync
 	log      *slog.Logger
 	interval time.Duration
+	verify   time.Duration
 	started  time.Time
 
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu sync.Mutex
-	st Status
+	mu       sync.Mutex
+	st       Status
+	verified time.Time // the last sync that read the replica's own position
 }
 
 // Status is what the console shows of replication.
@@ -138,7 +146,7 @@ func StartTarget(ctx context.Context, dataDir string, t *Target, opts Options) (
 		return nil, fmt.Errorf("replica %s: %w", t.URL, err)
 	}
 	rep := &Replicator{target: t, dir: dataDir, db: db, ls: ls, files: NewFileSync(dataDir, t.Files), log: log,
-		interval: interval, started: time.Now(), done: make(chan struct{})}
+		interval: interval, verify: cmp(opts.VerifyEvery, DefaultVerifyEvery), started: time.Now(), done: make(chan struct{})}
 	rep.st = Status{URL: t.URL, SyncInterval: interval.Milliseconds()}
 	runCtx, cancel := context.WithCancel(context.Background())
 	rep.cancel = cancel
@@ -213,19 +221,30 @@ func (r *Replicator) seed(ctx context.Context) {
 }
 
 // SyncOnce syncs the database and then the files, now, and records the
-// outcome in the status.
+// outcome in the status. Every VerifyEvery, and at every sync while syncs
+// fail, it also reads the replica's position from the replica (verify).
 func (r *Replicator) SyncOnce(ctx context.Context) error {
 	began := time.Now()
+	r.mu.Lock()
+	verify := r.st.Error != "" || began.Sub(r.verified) >= r.verify
+	r.mu.Unlock()
 	err := r.db.SyncAndWait(ctx)
 	var res SyncResult
 	if err == nil {
 		res, err = r.files.Sync(ctx)
+	}
+	var ss litestream.SyncStatus
+	if err == nil && verify {
+		ss, err = r.verifyRemote(ctx)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err == nil && verify {
+		r.verified = began
+	}
 	if err != nil {
 		if r.st.Error == "" {
 			r.st.ErrorSince = began.UnixMilli()
@@ -250,10 +269,30 @@ func (r *Replicator) SyncOnce(ctx context.Context) error {
 	}
 	r.st.RemoteTXID = remote.String()
 	r.st.InSync = local > 0 && local == remote
+	if verify {
+		r.st.RemoteTXID, r.st.InSync = ss.RemoteTXID.String(), ss.InSync
+	}
 	if res.Uploaded > 0 || res.Deleted > 0 {
 		r.log.Debug("replica files synced", "uploaded", res.Uploaded, "deleted", res.Deleted, "bytes", res.Bytes, "files", res.Files)
 	}
 	return nil
+}
+
+// verifyRemote asks the replica itself for its position (Litestream's
+// SyncStatus lists its level 0), which fails while it cannot be reached.
+// A replica behind what was sent to it was emptied or rolled back outside
+// the server: that fails too, and Litestream's cached position is dropped
+// so the next sync works from what the replica holds.
+func (r *Replicator) verifyRemote(ctx context.Context) (litestream.SyncStatus, error) {
+	ss, err := r.db.SyncStatus(ctx)
+	if err != nil {
+		return ss, fmt.Errorf("read the replica's position: %w", err)
+	}
+	if sent := r.db.Replica.Pos().TXID; ss.RemoteTXID < sent {
+		r.db.Replica.SetPos(ltx.Pos{})
+		return ss, fmt.Errorf("the replica holds transactions up to %s but %s were sent to it: it was emptied or changed outside the server", ss.RemoteTXID, sent)
+	}
+	return ss, nil
 }
 
 // Status reports the replication's state now.

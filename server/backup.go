@@ -60,7 +60,11 @@ func startBackup(ctx context.Context, cfg Config, st *store.Store, log *slog.Log
 		log.Warn("backup off: no replica (--replica file:///path or s3://bucket/path; see docs/OPERATIONS.md)")
 		return nil, nil
 	}
-	rep, err := replica.Start(ctx, cfg.DataDir, replica.Options{URL: cfg.Replica, SyncInterval: cfg.ReplicaSyncInterval, Logger: log})
+	// The replica is asked for its own position at least twice within
+	// the lag /healthz allows, so an unreachable replica fails it in time
+	// even when nothing is written (and so nothing sent).
+	rep, err := replica.Start(ctx, cfg.DataDir, replica.Options{URL: cfg.Replica, SyncInterval: cfg.ReplicaSyncInterval,
+		VerifyEvery: min(replica.DefaultVerifyEvery, cfg.replicaMaxLag()/2), Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("--replica: %w", err)
 	}
@@ -70,6 +74,14 @@ func startBackup(ctx context.Context, cfg Config, st *store.Store, log *slog.Log
 	}
 	log.Info("backup on: replicating", "replica", rep.URL(), "sync_interval", rep.Status().SyncInterval, "drill_every", every)
 	return newBackup(rep, cfg.DataDir, st, log, every), nil
+}
+
+// replicaMaxLag is ReplicaMaxLag or its default.
+func (c Config) replicaMaxLag() time.Duration {
+	if c.ReplicaMaxLag > 0 {
+		return c.ReplicaMaxLag
+	}
+	return DefaultReplicaMaxLag
 }
 
 // replicationCheck is /healthz's "replication" check: failing while the
