@@ -223,6 +223,9 @@ func wholeDiskLoss(t *testing.T, url, replicaDir string) {
 	if out, err := curbside(t, "", "audit", "verify", "--data", data); err != nil {
 		t.Fatalf("audit verify after restore: %v\n%s", err, out)
 	}
+	// What the replica restores to (the database, its WAL, the blobs and
+	// keys) holds no plaintext either.
+	scanForMarker(t, data, marker)
 
 	startProcArgs(t, data, "http://"+addr, http.DefaultClient, args...)
 	in := newInbox(t, connect(t, bob))
@@ -247,6 +250,7 @@ func wholeDiskLoss(t *testing.T, url, replicaDir string) {
 		t.Fatalf("restored attachment does not open: %v", err)
 	}
 	scanForMarker(t, replicaDir, marker)
+	scanLTXForMarker(t, replicaDir, marker, "alice")
 }
 
 // waitReplicated waits until the replica holds a transaction newer than
