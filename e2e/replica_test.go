@@ -211,6 +211,9 @@ func wholeDiskLoss(t *testing.T, url, replicaDir string) {
 		t.Fatalf("curbside restore: %v\n%s", err, out)
 	}
 	t.Logf("curbside restore:\n%s", out)
+	if strings.Contains(string(out), "\r") {
+		t.Errorf("restore into a pipe drew progress lines:\n%q", out)
+	}
 	for _, want := range []string{"newest transaction", "attachments", "database:"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("restore's summary lacks %q:\n%s", want, out)
@@ -320,6 +323,52 @@ func TestRestorePointInTime(t *testing.T) {
 	}
 	if out, err := curbside(t, "", "restore", "--replica", url, "--data", t.TempDir(), "--timestamp", "2001-01-01T00:00:00Z"); err == nil {
 		t.Errorf("restore to before the replica began succeeded:\n%s", out)
+	}
+}
+
+// TestRestoreProgress: restore shows its progress on a terminal (a pty
+// from script(1)), a line per step rewritten in place, and none when its
+// output is a pipe; the summary is the same either way.
+func TestRestoreProgress(t *testing.T) {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) (util-linux) is missing: no terminal to restore onto")
+	}
+	url := "file://" + t.TempDir()
+	ts := startServerWith(t, t.TempDir(), "127.0.0.1:0", func(c *server.Config) {
+		c.Replica, c.ReplicaSyncInterval = url, replicaInterval
+	})
+	before := time.Now()
+	ts.addUser(t, "alice", "staff")
+	att, err := ts.device(t, "alice").UploadAttachment(ctxT(t), strings.NewReader("ciphertext please"), "note.txt", "text/plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplicated(t, url, before, att.Blob)
+	ts.stop()
+
+	piped, err := exec.Command(binary(t), "restore", "--replica", url, "--data", t.TempDir()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("restore: %v\n%s", err, piped)
+	}
+	if strings.Contains(string(piped), "\r") || strings.Contains(string(piped), "/s") {
+		t.Errorf("restore into a pipe shows progress:\n%q", piped)
+	}
+	cmd := binary(t) + " restore --replica " + url + " --data " + filepath.Join(t.TempDir(), "data")
+	tty, err := exec.Command(script, "-qec", cmd, "/dev/null").CombinedOutput()
+	if err != nil {
+		t.Fatalf("restore on a terminal: %v\n%q", err, tty)
+	}
+	t.Logf("on a terminal: %q", tty)
+	for _, want := range []string{"\rdatabase: ", "\rfiles: ", " of ", "1 files", "/s, "} {
+		if !strings.Contains(string(tty), want) {
+			t.Errorf("restore on a terminal: no %q in\n%q", want, tty)
+		}
+	}
+	for _, want := range []string{"newest transaction", "attachments"} {
+		if !strings.Contains(string(piped), want) || !strings.Contains(string(tty), want) {
+			t.Errorf("the summary lacks %q:\npiped %q\nterminal %q", want, piped, tty)
+		}
 	}
 }
 
