@@ -100,8 +100,8 @@ type Status struct {
 	LocalTXID  string `json:"local_txid,omitempty"`
 	RemoteTXID string `json:"remote_txid,omitempty"`
 	// InSync is true when the replica holds the database's newest
-	// transaction: Litestream's SyncStatus at the start, then its positions
-	// after each sync.
+	// transaction: Litestream's SyncStatus (read from the replica) at the
+	// start and every VerifyEvery, its cached positions after other syncs.
 	InSync bool `json:"in_sync"`
 	Files  int  `json:"files"` // files on the replica besides the database
 	// Error is the last sync's failure, if it failed; ErrorSince when
@@ -250,7 +250,7 @@ func (r *Replicator) SyncOnce(ctx context.Context) error {
 			r.st.ErrorSince = began.UnixMilli()
 			r.log.Error("replication failed; retrying every sync interval", "replica", r.target.URL, "err", err)
 		}
-		r.st.Error = err.Error()
+		r.st.Error, r.st.InSync = err.Error(), false
 		return err
 	}
 	if r.st.Error != "" {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +82,52 @@ func TestStatusAfterRestart(t *testing.T) {
 	}
 	if s2.RemoteTXID != s1.RemoteTXID {
 		t.Errorf("remote position %s, want %s as the replica holds", s2.RemoteTXID, s1.RemoteTXID)
+	}
+}
+
+// TestVerifyEmptiedReplica: a replica emptied behind the server's back
+// fails the next verifying sync, saying so, and the one after sends the
+// database's history again.
+func TestVerifyEmptiedReplica(t *testing.T) {
+	ctx := context.Background()
+	dir, rdir := t.TempDir(), t.TempDir()
+	st, err := store.Open(ctx, dir, store.Options{Replicated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Audit(ctx, &store.AuditEntry{Action: "user.create", Target: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Start(ctx, dir, Options{URL: "file://" + rdir, SyncInterval: time.Hour, VerifyEvery: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Close(ctx)
+	rep.cancel() // this test drives the syncs
+	<-rep.done
+	if err := rep.SyncOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sent := rep.Status().RemoteTXID
+	if err := os.RemoveAll(filepath.Join(rdir, dbPrefix)); err != nil {
+		t.Fatal(err)
+	}
+	err = rep.SyncOnce(ctx)
+	if err == nil || !strings.Contains(err.Error(), "emptied or changed outside the server") {
+		t.Fatalf("sync after the replica was emptied: %v", err)
+	}
+	if s := rep.Status(); s.Error == "" || s.InSync {
+		t.Errorf("status after the replica was emptied: %+v", s)
+	}
+	if err := rep.SyncOnce(ctx); err != nil {
+		t.Fatalf("the sync after: %v", err)
+	}
+	if s := rep.Status(); s.Error != "" || !s.InSync || s.RemoteTXID != sent {
+		t.Errorf("status once sent again: %+v, want in sync at %s", s, sent)
+	}
+	newest, err := (&Target{DB: file.NewReplicaClient(filepath.Join(rdir, dbPrefix))}).Newest(ctx)
+	if err != nil || newest.IsZero() {
+		t.Errorf("the replica holds no database again: %v %v", newest, err)
 	}
 }
