@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/superfly/ltx"
 
 	"github.com/curbside-health/curbside/client"
 	"github.com/curbside-health/curbside/protocol"
@@ -82,14 +86,10 @@ func TestNoPlaintextOnServer(t *testing.T) {
 	scanForMarker(t, ts.Data, marker)
 }
 
+// scanForMarker searches every file under dir for the marker (markerForm)
+// and fails if one holds it, or if dir holds fewer than two files.
 func scanForMarker(t *testing.T, dir, marker string) {
 	t.Helper()
-	forms := map[string][]byte{
-		"plain":  []byte(marker),
-		"hex":    []byte(hex.EncodeToString([]byte(marker))),
-		"base64": []byte(base64.StdEncoding.EncodeToString([]byte(marker))[:len(marker)]),
-		"utf-16": []byte(strings.Join(strings.Split(marker, ""), "\x00")),
-	}
 	var files int
 	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
 		if err != nil || info.IsDir() {
@@ -100,10 +100,8 @@ func scanForMarker(t *testing.T, dir, marker string) {
 		if err != nil {
 			return err
 		}
-		for form, needle := range forms {
-			if bytes.Contains(bytes.ToLower(data), bytes.ToLower(needle)) {
-				t.Errorf("%s holds the marker (%s form)", path, form)
-			}
+		if form := markerForm(data, marker); form != "" {
+			t.Errorf("%s holds the marker (%s form)", path, form)
 		}
 		return nil
 	})
@@ -113,4 +111,70 @@ func scanForMarker(t *testing.T, dir, marker string) {
 	if files < 2 {
 		t.Fatalf("scanned only %d files under %s; the database and log should be there", files, dir)
 	}
+}
+
+// markerForm says in which form data holds the marker: plain, hex,
+// base64 or UTF-16, case aside; "" when in none.
+func markerForm(data []byte, marker string) string {
+	forms := map[string][]byte{
+		"plain":  []byte(marker),
+		"hex":    []byte(hex.EncodeToString([]byte(marker))),
+		"base64": []byte(base64.StdEncoding.EncodeToString([]byte(marker))[:len(marker)]),
+		"utf-16": []byte(strings.Join(strings.Split(marker, ""), "\x00")),
+	}
+	lower := bytes.ToLower(data)
+	for form, needle := range forms {
+		if bytes.Contains(lower, bytes.ToLower(needle)) {
+			return form
+		}
+	}
+	return ""
+}
+
+// scanLTXForMarker decodes every LTX file under dir (a replica's database
+// history: its pages are LZ4-compressed, so the raw scan cannot read
+// them) and scans each page, every version the replica keeps, for the
+// marker. It fails unless some page holds want, a plaintext the database
+// does keep (a user name), which shows the pages were read.
+func scanLTXForMarker(t *testing.T, dir, marker, want string) {
+	t.Helper()
+	var files, pages int
+	seen := false
+	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || !strings.HasSuffix(path, ".ltx") {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		dec := ltx.NewDecoder(f)
+		if err := dec.DecodeHeader(); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		files++
+		data := make([]byte, dec.Header().PageSize)
+		for {
+			var hdr ltx.PageHeader
+			if err := dec.DecodePage(&hdr, data); err == io.EOF {
+				break
+			} else if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			pages++
+			if form := markerForm(data, marker); form != "" {
+				t.Errorf("%s page %d holds the marker (%s form)", path, hdr.Pgno, form)
+			}
+			seen = seen || bytes.Contains(data, []byte(want))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files == 0 || !seen {
+		t.Fatalf("decoded %d LTX files (%d pages) under %s, and no page holds %q: the scan did not read the database", files, pages, dir, want)
+	}
+	t.Logf("decoded %d LTX files, %d pages: no marker", files, pages)
 }

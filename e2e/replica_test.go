@@ -52,6 +52,71 @@ func TestReplicaS3WholeDiskLoss(t *testing.T) {
 	wholeDiskLoss(t, "s3://curbside-backup/practice?endpoint="+endpoint+"&region=us-east-1", dir)
 }
 
+// TestReplicaLagHealthz: /healthz answers 503 naming the replication
+// while the S3 replica cannot be reached for longer than --replica-max-lag,
+// and 200 again once it can.
+func TestReplicaLagHealthz(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary and versitygw")
+	}
+	gw := newVersityGW(t)
+	url := "s3://curbside-backup/practice?endpoint=" + gw.endpoint() + "&region=us-east-1"
+	data := t.TempDir()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	startProcArgs(t, data, base, http.DefaultClient, "--listen", addr, "--replica", url,
+		"--replica-sync-interval", replicaInterval.String(), "--replica-max-lag", "2s")
+	waitReplicated(t, url, time.Now().Add(-time.Minute), "")
+
+	waitHealthz := func(what string, ok func(code int, body map[string]any) bool) map[string]any {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			code, body := getHealthz(t, base)
+			if ok(code, body) {
+				return body
+			}
+			if time.Now().After(deadline) {
+				log, _ := os.ReadFile(filepath.Join(data, "server.log"))
+				t.Fatalf("%s: /healthz still %d %v\n%s", what, code, body, log)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	gw.stop()
+	body := waitHealthz("the replica unreachable", func(code int, body map[string]any) bool { return code == http.StatusServiceUnavailable })
+	reason, _ := body["reason"].(string)
+	if body["status"] != "failing" || !strings.HasPrefix(reason, "replication: ") || !strings.Contains(reason, "behind (more than 2s)") {
+		t.Errorf("/healthz with the replica unreachable: %v", body)
+	}
+	checks, _ := body["checks"].([]any)
+	if len(checks) != 1 || checks[0].(map[string]any)["check"] != "replication" {
+		t.Errorf("/healthz's failing checks: %v", checks)
+	}
+	// A sync waits out the S3 client's retries before it fails.
+	waitLog(t, filepath.Join(data, "server.log"), "replication failed")
+
+	gw.start()
+	waitHealthz("the replica back", func(code int, _ map[string]any) bool { return code == http.StatusOK })
+	waitLog(t, filepath.Join(data, "server.log"), "replication works again")
+}
+
+// waitLog waits until the log at path holds want, or fails.
+func waitLog(t *testing.T, path, want string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		log, _ := os.ReadFile(path)
+		if strings.Contains(string(log), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log does not say %q:\n%s", want, log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func wholeDiskLoss(t *testing.T, url, replicaDir string) {
 	const marker = "PHI-MARKER-replica-Jane-Roe-1971"
 	data := t.TempDir()
@@ -146,6 +211,9 @@ func wholeDiskLoss(t *testing.T, url, replicaDir string) {
 		t.Fatalf("curbside restore: %v\n%s", err, out)
 	}
 	t.Logf("curbside restore:\n%s", out)
+	if strings.Contains(string(out), "\r") {
+		t.Errorf("restore into a pipe drew progress lines:\n%q", out)
+	}
 	for _, want := range []string{"newest transaction", "attachments", "database:"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("restore's summary lacks %q:\n%s", want, out)
@@ -158,6 +226,9 @@ func wholeDiskLoss(t *testing.T, url, replicaDir string) {
 	if out, err := curbside(t, "", "audit", "verify", "--data", data); err != nil {
 		t.Fatalf("audit verify after restore: %v\n%s", err, out)
 	}
+	// What the replica restores to (the database, its WAL, the blobs and
+	// keys) holds no plaintext either.
+	scanForMarker(t, data, marker)
 
 	startProcArgs(t, data, "http://"+addr, http.DefaultClient, args...)
 	in := newInbox(t, connect(t, bob))
@@ -182,6 +253,7 @@ func wholeDiskLoss(t *testing.T, url, replicaDir string) {
 		t.Fatalf("restored attachment does not open: %v", err)
 	}
 	scanForMarker(t, replicaDir, marker)
+	scanLTXForMarker(t, replicaDir, marker, "alice")
 }
 
 // waitReplicated waits until the replica holds a transaction newer than
@@ -211,7 +283,8 @@ func waitReplicated(t *testing.T, url string, after time.Time, blob string) {
 }
 
 // TestRestorePointInTime restores the state as of a moment between two
-// changes: the older is there, the newer is not.
+// changes, each a user and an attachment: the older are there, the newer
+// are not, and nothing is reported missing.
 func TestRestorePointInTime(t *testing.T) {
 	url := "file://" + t.TempDir()
 	ts := startServerWith(t, t.TempDir(), "127.0.0.1:0", func(c *server.Config) {
@@ -219,22 +292,46 @@ func TestRestorePointInTime(t *testing.T) {
 	})
 	before := time.Now()
 	ts.addUser(t, "alice", "staff")
-	waitReplicated(t, url, before, "")
+	alice := ts.device(t, "alice")
+	older, err := alice.UploadAttachment(ctxT(t), strings.NewReader("older ciphertext"), "older.txt", "text/plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplicated(t, url, before, older.Blob)
 	time.Sleep(1100 * time.Millisecond) // replica times are to the second on some stores
 	at := time.Now()
 	time.Sleep(1100 * time.Millisecond)
 	before = time.Now()
 	ts.addUser(t, "carol", "staff")
-	waitReplicated(t, url, before, "")
+	newer, err := alice.UploadAttachment(ctxT(t), strings.NewReader("newer ciphertext"), "newer.txt", "text/plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplicated(t, url, before, newer.Blob)
 	ts.stop()
 
 	past := t.TempDir()
-	if out, err := curbside(t, "", "restore", "--replica", url, "--data", past, "--timestamp", at.UTC().Format(time.RFC3339Nano)); err != nil {
+	out, err := curbside(t, "", "restore", "--replica", url, "--data", past, "--timestamp", at.UTC().Format(time.RFC3339Nano))
+	if err != nil {
 		t.Fatalf("restore --timestamp: %v\n%s", err, out)
+	}
+	// The newer attachment is on the replica but not in that state: not
+	// restored, and not reported missing either.
+	if !strings.Contains(out, "of them 1 attachments") || strings.Contains(out, "missing") {
+		t.Errorf("restore --timestamp's summary:\n%s", out)
 	}
 	now := t.TempDir()
 	if out, err := curbside(t, "", "restore", "--replica", url, "--data", now); err != nil {
 		t.Fatalf("restore: %v\n%s", err, out)
+	} else if !strings.Contains(out, "of them 2 attachments") || strings.Contains(out, "missing") {
+		t.Errorf("restore's summary:\n%s", out)
+	}
+	for dir, want := range map[string]map[string]bool{past: {older.Blob: true, newer.Blob: false}, now: {older.Blob: true, newer.Blob: true}} {
+		for blob, present := range want {
+			if got := fileExists(filepath.Join(dir, "blobs", blob)); got != present {
+				t.Errorf("restore into %s: attachment %s present %v, want %v", filepath.Base(dir), blob, got, present)
+			}
+		}
 	}
 	for dir, want := range map[string]map[string]bool{past: {"alice": true, "carol": false}, now: {"alice": true, "carol": true}} {
 		st, err := store.Open(context.Background(), dir, store.Options{ReadOnly: true})
@@ -251,6 +348,52 @@ func TestRestorePointInTime(t *testing.T) {
 	}
 	if out, err := curbside(t, "", "restore", "--replica", url, "--data", t.TempDir(), "--timestamp", "2001-01-01T00:00:00Z"); err == nil {
 		t.Errorf("restore to before the replica began succeeded:\n%s", out)
+	}
+}
+
+// TestRestoreProgress: restore shows its progress on a terminal (a pty
+// from script(1)), a line per step rewritten in place, and none when its
+// output is a pipe; the summary is the same either way.
+func TestRestoreProgress(t *testing.T) {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) (util-linux) is missing: no terminal to restore onto")
+	}
+	url := "file://" + t.TempDir()
+	ts := startServerWith(t, t.TempDir(), "127.0.0.1:0", func(c *server.Config) {
+		c.Replica, c.ReplicaSyncInterval = url, replicaInterval
+	})
+	before := time.Now()
+	ts.addUser(t, "alice", "staff")
+	att, err := ts.device(t, "alice").UploadAttachment(ctxT(t), strings.NewReader("ciphertext please"), "note.txt", "text/plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplicated(t, url, before, att.Blob)
+	ts.stop()
+
+	piped, err := exec.Command(binary(t), "restore", "--replica", url, "--data", t.TempDir()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("restore: %v\n%s", err, piped)
+	}
+	if strings.Contains(string(piped), "\r") || strings.Contains(string(piped), "/s") {
+		t.Errorf("restore into a pipe shows progress:\n%q", piped)
+	}
+	cmd := binary(t) + " restore --replica " + url + " --data " + filepath.Join(t.TempDir(), "data")
+	tty, err := exec.Command(script, "-qec", cmd, "/dev/null").CombinedOutput()
+	if err != nil {
+		t.Fatalf("restore on a terminal: %v\n%q", err, tty)
+	}
+	t.Logf("on a terminal: %q", tty)
+	for _, want := range []string{"\rdatabase: ", "\rfiles: ", " of ", "1 files", "/s, "} {
+		if !strings.Contains(string(tty), want) {
+			t.Errorf("restore on a terminal: no %q in\n%q", want, tty)
+		}
+	}
+	for _, want := range []string{"newest transaction", "attachments"} {
+		if !strings.Contains(string(piped), want) || !strings.Contains(string(tty), want) {
+			t.Errorf("the summary lacks %q:\npiped %q\nterminal %q", want, piped, tty)
+		}
 	}
 }
 
@@ -336,51 +479,85 @@ func TestDrill(t *testing.T) {
 // the AWS credentials in the environment; it returns the endpoint and the
 // backend's directory.
 func startVersityGW(t *testing.T) (string, string) {
+	gw := newVersityGW(t)
+	return gw.endpoint(), gw.dir
+}
+
+// versityGW is a versitygw process that a test can stop and start again
+// on the same address and backend directory.
+type versityGW struct {
+	t         *testing.T
+	bin, addr string
+	dir       string
+	log       string
+	cmd       *exec.Cmd
+}
+
+const versityKey, versitySecret = "curbsidetest", "curbsidetestsecret"
+
+// newVersityGW starts versitygw as startVersityGW says and returns it.
+func newVersityGW(t *testing.T) *versityGW {
 	t.Helper()
-	bin := tool(t, "versitygw", "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
-	const key, secret = "curbsidetest", "curbsidetestsecret"
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, "--access", key, "--secret", secret, "--port", addr, "posix", dir)
-	logf, err := os.Create(filepath.Join(t.TempDir(), "versitygw.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logf.Close() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("versitygw did not listen on %s:\n%s", addr, b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	gw := &versityGW{t: t, bin: tool(t, "versitygw", "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0"),
+		addr: freeAddr(t), dir: t.TempDir(), log: filepath.Join(t.TempDir(), "versitygw.log")}
+	gw.start()
+	t.Cleanup(gw.stop)
 	// Litestream's S3 client brings its own HTTP client, which the AWS
 	// SDK cannot give a CA bundle: without TLS here, none is needed.
 	if v, ok := os.LookupEnv("AWS_CA_BUNDLE"); ok {
 		os.Unsetenv("AWS_CA_BUNDLE")
 		t.Cleanup(func() { os.Setenv("AWS_CA_BUNDLE", v) })
 	}
-	t.Setenv("AWS_ACCESS_KEY_ID", key)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
-	endpoint := "http://" + addr
+	t.Setenv("AWS_ACCESS_KEY_ID", versityKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", versitySecret)
 	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion("us-east-1"),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(key, secret, "")))
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(versityKey, versitySecret, "")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = aws.String(endpoint), true })
+	c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = aws.String(gw.endpoint()), true })
 	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("curbside-backup")}); err != nil {
 		t.Fatalf("create bucket: %v", err)
 	}
-	return endpoint, dir
+	return gw
+}
+
+func (gw *versityGW) endpoint() string { return "http://" + gw.addr }
+
+// start runs versitygw and waits until it listens.
+func (gw *versityGW) start() {
+	t := gw.t
+	t.Helper()
+	logf, err := os.OpenFile(gw.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	gw.cmd = exec.Command(gw.bin, "--access", versityKey, "--secret", versitySecret, "--port", gw.addr, "posix", gw.dir)
+	gw.cmd.Stdout, gw.cmd.Stderr = logf, logf
+	if err := gw.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.Dial("tcp", gw.addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(gw.log)
+			t.Fatalf("versitygw did not listen on %s:\n%s", gw.addr, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop kills versitygw, if it runs.
+func (gw *versityGW) stop() {
+	if gw.cmd != nil {
+		gw.cmd.Process.Kill()
+		gw.cmd.Wait()
+		gw.cmd = nil
+	}
 }

@@ -23,6 +23,7 @@ type Progress struct {
 	stop, done  chan struct{}
 	mu          sync.Mutex
 	lastPrinted int
+	now         func() time.Time // time.Now; tests fix it
 }
 
 // NewProgress returns a Progress writing to w, or nil when w is nil (not
@@ -31,7 +32,7 @@ func NewProgress(w io.Writer) *Progress {
 	if w == nil {
 		return nil
 	}
-	return &Progress{w: w}
+	return &Progress{w: w, now: time.Now}
 }
 
 // Begin starts a step of total bytes (0: unknown).
@@ -40,7 +41,7 @@ func (p *Progress) Begin(step string, total int64) {
 		return
 	}
 	p.End()
-	p.step, p.total, p.start = step, total, time.Now()
+	p.step, p.total, p.start = step, total, p.now()
 	p.bytes.Store(0)
 	p.files.Store(0)
 	p.stop, p.done = make(chan struct{}), make(chan struct{})
@@ -74,7 +75,7 @@ func (p *Progress) print(final bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n, files := p.bytes.Load(), p.files.Load()
-	el := time.Since(p.start)
+	el := p.now().Sub(p.start)
 	rate := float64(n) / max(el.Seconds(), 0.001)
 	line := fmt.Sprintf("%s: %s", p.step, model.HumanBytes(n))
 	if p.total > 0 {

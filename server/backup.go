@@ -15,6 +15,13 @@ import (
 // replica: weekly.
 const DefaultDrillEvery = 7 * 24 * time.Hour
 
+// FirstDrillAfter is when the first restore drill runs on a server that
+// has none on record: this long after the replica began (its oldest
+// history, or its first sync), so at once on a replica older than that.
+// Measured from the replica, not from the start, so restarts do not put
+// it off.
+const FirstDrillAfter = time.Hour
+
 // DefaultReplicaMaxLag is how far behind the replica may fall before
 // /healthz fails ("replication"). Syncs run every second; a lag of
 // minutes means they are failing.
@@ -35,6 +42,15 @@ type Backup struct {
 	alerts  *mail.Alerts
 	log     *slog.Logger
 	every   time.Duration
+	first   time.Duration // FirstDrillAfter
+
+	// status and target are Rep's (tests give others).
+	status func() replica.Status
+	target func() *replica.Target
+}
+
+func newBackup(rep *replica.Replicator, dataDir string, st *store.Store, log *slog.Logger, every time.Duration) *Backup {
+	return &Backup{Rep: rep, dataDir: dataDir, st: st, log: log, every: every, first: FirstDrillAfter, status: rep.Status, target: rep.Target}
 }
 
 // startBackup starts replicating to cfg.Replica, or returns nil (and says
@@ -44,7 +60,11 @@ func startBackup(ctx context.Context, cfg Config, st *store.Store, log *slog.Log
 		log.Warn("backup off: no replica (--replica file:///path or s3://bucket/path; see docs/OPERATIONS.md)")
 		return nil, nil
 	}
-	rep, err := replica.Start(ctx, cfg.DataDir, replica.Options{URL: cfg.Replica, SyncInterval: cfg.ReplicaSyncInterval, Logger: log})
+	// The replica is asked for its own position at least twice within
+	// the lag /healthz allows, so an unreachable replica fails it in time
+	// even when nothing is written (and so nothing sent).
+	rep, err := replica.Start(ctx, cfg.DataDir, replica.Options{URL: cfg.Replica, SyncInterval: cfg.ReplicaSyncInterval,
+		VerifyEvery: min(replica.DefaultVerifyEvery, cfg.replicaMaxLag()/2), Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("--replica: %w", err)
 	}
@@ -53,7 +73,15 @@ func startBackup(ctx context.Context, cfg Config, st *store.Store, log *slog.Log
 		every = DefaultDrillEvery
 	}
 	log.Info("backup on: replicating", "replica", rep.URL(), "sync_interval", rep.Status().SyncInterval, "drill_every", every)
-	return &Backup{Rep: rep, dataDir: cfg.DataDir, st: st, log: log, every: every}, nil
+	return newBackup(rep, cfg.DataDir, st, log, every), nil
+}
+
+// replicaMaxLag is ReplicaMaxLag or its default.
+func (c Config) replicaMaxLag() time.Duration {
+	if c.ReplicaMaxLag > 0 {
+		return c.ReplicaMaxLag
+	}
+	return DefaultReplicaMaxLag
 }
 
 // replicationCheck is /healthz's "replication" check: failing while the
@@ -75,26 +103,48 @@ func (b *Backup) Status() (replica.Status, *replica.DrillReport) {
 	if err != nil {
 		b.log.Error("last drill report unreadable", "err", err)
 	}
-	return b.Rep.Status(), last
+	return b.status(), last
+}
+
+// nextDrill is when the next restore drill is due: every after the last
+// one on record (its report, which a restart keeps); with none, first
+// after the replica began; zero while the replica holds nothing.
+func nextDrill(last *replica.DrillReport, st replica.Status, every, first time.Duration) time.Time {
+	if last != nil {
+		return last.Started.Add(every)
+	}
+	if st.Created > 0 {
+		return time.UnixMilli(st.Created).Add(first)
+	}
+	return time.Time{}
 }
 
 // run raises the replica alert while the replica is older than
-// replica.MaxAge, and runs a drill every b.every (the first one b.every
-// after the last report, or after the start), until ctx ends.
+// replica.MaxAge, and runs a drill when nextDrill says, until ctx ends.
 func (b *Backup) run(ctx context.Context, alerts *mail.Alerts, check time.Duration) {
 	b.alerts = alerts
-	next := time.Now().Add(b.every)
-	if last, _ := replica.LastReport(b.dataDir); last != nil {
-		next = last.Started.Add(b.every)
+	last, err := replica.LastReport(b.dataDir)
+	if err != nil {
+		b.log.Error("last drill report unreadable", "err", err)
+	}
+	if last != nil {
 		b.drillAlert(ctx, last)
 	}
-	t := time.NewTicker(min(check, b.every))
+	t := time.NewTicker(min(check, b.every, b.first))
 	defer t.Stop()
 	for {
-		b.checkAge(ctx)
-		if !time.Now().Before(next) {
-			b.Drill(ctx)
-			next = time.Now().Add(b.every)
+		st := b.status()
+		b.checkAge(ctx, st)
+		if next := nextDrill(last, st, b.every, b.first); !next.IsZero() && !time.Now().Before(next) {
+			// A drill run by hand (curbside drill) since counts too.
+			if newer, _ := replica.LastReport(b.dataDir); newer != nil && (last == nil || newer.Started.After(last.Started)) {
+				last = newer
+				b.drillAlert(ctx, last)
+				continue
+			}
+			if rep := b.Drill(ctx); rep != nil {
+				last = rep
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -104,8 +154,7 @@ func (b *Backup) run(ctx context.Context, alerts *mail.Alerts, check time.Durati
 	}
 }
 
-func (b *Backup) checkAge(ctx context.Context) {
-	s := b.Rep.Status()
+func (b *Backup) checkAge(ctx context.Context, s replica.Status) {
 	if !s.Stale {
 		b.alerts.Clear(alertReplica)
 		return
@@ -123,12 +172,14 @@ func (b *Backup) checkAge(ctx context.Context) {
 
 // Drill runs a restore drill now, writes its report into the data
 // directory, records it in the audit log and raises or clears the drill
-// alert.
+// alert. It returns nil when ctx ended first (a drill stopped, not one
+// that failed).
 func (b *Backup) Drill(ctx context.Context) *replica.DrillReport {
-	b.log.Info("restore drill starting", "replica", b.Rep.URL())
-	rep := replica.Drill(ctx, replica.DrillOptions{Target: b.Rep.Target(), Live: b.st, Logger: b.log})
+	target := b.target()
+	b.log.Info("restore drill starting", "replica", target.URL)
+	rep := replica.Drill(ctx, replica.DrillOptions{Target: target, Live: b.st, Logger: b.log})
 	if ctx.Err() != nil {
-		return rep // stopped, not failed
+		return nil // stopped, not failed
 	}
 	path, err := replica.WriteReport(b.dataDir, rep)
 	if err != nil {

@@ -230,11 +230,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if backup != nil {
 		p.Console.Backup = backup
-		maxLag := cfg.ReplicaMaxLag
-		if maxLag <= 0 {
-			maxLag = DefaultReplicaMaxLag
-		}
-		p.Health.Register("replication", replicationCheck(backup.Rep.Status, maxLag))
+		p.Health.Register("replication", replicationCheck(backup.Rep.Status, cfg.replicaMaxLag()))
 	}
 	auditCtx, stopAudit := context.WithCancel(ctx)
 	auditDone := make(chan struct{})

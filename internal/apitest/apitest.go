@@ -29,6 +29,7 @@ import (
 
 	"github.com/curbside-health/curbside/api"
 	"github.com/curbside-health/curbside/auth"
+	"github.com/curbside-health/curbside/console"
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
 	"github.com/curbside-health/curbside/protocol"
@@ -45,14 +46,17 @@ const TestPassword = "correct horse battery"
 // console, the relay and the assets, behind the one guard) over a fresh
 // store, with users made straight in the store.
 type Fixture struct {
-	T      *testing.T
-	Auth   *auth.Auth
-	API    *api.API
-	Store  *store.Store
-	Log    *slog.Logger
-	Srv    *httptest.Server
-	Routes []web.Route
-	Users  map[string]*model.User
+	T    *testing.T
+	Auth *auth.Auth
+	API  *api.API
+	// Console is the console's handlers; a test may set its parts the
+	// server sets only when configured (Backup) before it sends requests.
+	Console *console.Console
+	Store   *store.Store
+	Log     *slog.Logger
+	Srv     *httptest.Server
+	Routes  []web.Route
+	Users   map[string]*model.User
 }
 
 // New returns the server's HTTP surface over a fresh store, with a staff
@@ -78,7 +82,7 @@ func New(t *testing.T, names ...string) *Fixture {
 	web.Mount(mux, log, p.Auth, routes)
 	srv := httptest.NewServer(server.SameOrigin("", log, mux))
 	t.Cleanup(srv.Close)
-	f := &Fixture{T: t, Auth: p.Auth, API: p.Apps, Store: st, Log: log, Srv: srv, Routes: routes, Users: map[string]*model.User{}}
+	f := &Fixture{T: t, Auth: p.Auth, API: p.Apps, Console: p.Console, Store: st, Log: log, Srv: srv, Routes: routes, Users: map[string]*model.User{}}
 	hash, _ := auth.HashPassword(TestPassword)
 	for _, n := range names {
 		u := &model.User{Username: n, Display: strings.ToUpper(n), Role: model.RoleStaff, State: model.StateActive, PasswordHash: hash}

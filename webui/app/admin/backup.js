@@ -9,7 +9,7 @@ import { badge, card, failure, fill, fmtDate, h, loading, pageHead } from "./ui.
 const INTRO = "Curbside copies the database and the data directory's files (encrypted attachments, keys, certificates) to a replica as they change, and restores that copy into a temporary directory every week to prove it works. The replica holds only what the server holds: ciphertext and metadata.";
 
 /**
- * @typedef {{url: string, sync_interval: number, last_sync: number, lag_ms: number, files: number, error?: string, error_since?: number, stale: boolean, local_txid?: string, remote_txid?: string}} ReplicaStatus
+ * @typedef {{url: string, sync_interval: number, last_sync: number, lag_ms: number, files: number, error?: string, error_since?: number, stale: boolean, local_txid?: string, remote_txid?: string, in_sync: boolean, created?: number}} ReplicaStatus
  * @typedef {{name: string, ok: boolean, took: string, detail?: string}} DrillStep
  * @typedef {{replica: string, started: string, took: string, ok: boolean, steps: DrillStep[], problems?: string[]}} DrillReport
  * @typedef {{configured: boolean, replica?: ReplicaStatus, last_drill?: DrillReport, max_age_ms: number}} BackupAnswer
@@ -45,7 +45,7 @@ function replicaCard(r, maxAge) {
     h("dl.facts",
       h("dt", "State"), h("dd", state),
       h("dt", "Location"), h("dd", h("code", r.url)),
-      h("dt", "Last sync"), h("dd", r.last_sync ? fmtDate(r.last_sync) : "not since the server started"),
+      h("dt", "Last sync"), h("dd", r.last_sync ? fmtDate(r.last_sync) : "never: the replica holds nothing yet"),
       h("dt", "Behind by at most"), h("dd", fmtLag(r.lag_ms), h("span.muted", ` (syncs every ${fmtLag(r.sync_interval)}; an alert at ${fmtLag(maxAge)})`)),
       h("dt", "Files besides the database"), h("dd", String(r.files))),
     r.error ? h("p.notice.bad", { role: "alert" }, `Syncing fails${r.error_since ? ` since ${fmtDate(r.error_since)}` : ""}: ${r.error}`) : null);
@@ -53,7 +53,7 @@ function replicaCard(r, maxAge) {
 
 /** @param {DrillReport | undefined} d */
 function drillCard(d) {
-  if (!d) return card("Last restore drill", h("p", "No drill yet. The server runs one a week; curbside drill runs one now."));
+  if (!d) return card("Last restore drill", h("p", "No drill yet. The server runs the first an hour after the replica began, then one a week; curbside drill runs one now."));
   return card("Last restore drill",
     h("p", badge(d.ok ? "Passed" : "Failed", d.ok ? "ok" : "bad"), ` ${fmtDate(Date.parse(d.started))}, took ${d.took}.`),
     h("table.steps",
