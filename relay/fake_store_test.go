@@ -40,6 +40,7 @@ type fakeStore struct {
 	groups   map[int64][]int64 // group → members
 	policy   model.Policy
 	contacts map[[2]int64]bool
+	dnd      map[int64]bool
 	links    map[int64]map[int64]bool // user → users linked by an assignment
 	blobs    map[string]fakeBlob
 	touched  map[int64]int
@@ -94,7 +95,7 @@ func newFakeStore() *fakeStore {
 	f := &fakeStore{
 		queues: map[int64][]model.Item{}, itemMsg: map[[2]int64]string{}, msgs: map[string]*fakeMsg{},
 		users: map[int64]*model.User{}, devices: map[int64][]int64{}, groups: map[int64][]int64{},
-		policy: model.DefaultPolicy, contacts: map[[2]int64]bool{}, blobs: map[string]fakeBlob{},
+		policy: model.DefaultPolicy, contacts: map[[2]int64]bool{}, dnd: map[int64]bool{}, blobs: map[string]fakeBlob{},
 		touched: map[int64]int{}, pendingCalls: map[int64]int{}, stopped: make(chan struct{}),
 	}
 	f.wcond = sync.NewCond(&f.wmu)
@@ -622,6 +623,27 @@ func (f *fakeStore) AddContacts(ctx context.Context, pairs [][2]int64) error {
 		f.contacts[p] = true
 	}
 	return nil
+}
+
+func (f *fakeStore) SetDoNotDisturb(ctx context.Context, user int64, on bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if on {
+		f.dnd[user] = true
+	} else {
+		delete(f.dnd, user)
+	}
+	return nil
+}
+
+func (f *fakeStore) DoNotDisturbUsers(ctx context.Context) ([]int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []int64
+	for u := range f.dnd {
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 func (f *fakeStore) AllContacts(ctx context.Context) ([][2]int64, error) {

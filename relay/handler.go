@@ -235,7 +235,7 @@ func (r *Relay) handle(ctx context.Context, s *session, data []byte) {
 			return r.store.RecallAsync(ctx, s.user, s.device, f.Msg, protocol.Signed{Conv: f.Conv, At: f.At, Sig: f.Sig}, done)
 		})
 	case protocol.TPresence:
-		r.pres.set(s.user, f.Status)
+		r.pres.set(ctx, s.user, f.Status)
 		release()
 	case protocol.TContact:
 		go func() {

@@ -25,17 +25,26 @@ type presence struct {
 	status map[int64]string // user → chosen status while online
 	// dnd holds the users whose last chosen status was do-not-disturb. It
 	// outlives their connections, since it is what holds back the Web
-	// Push that would wake their devices; a restart forgets it until a
-	// device of theirs connects and sends its status again.
+	// Push that would wake their devices, and it is kept in the store
+	// (loaded at start, written when it changes), so a restart does not
+	// wake them either.
 	dnd      map[int64]bool
+	st       Store
 	contacts map[int64]map[int64]struct{}
 }
 
 func newPresence(ctx context.Context, st Store, r *Relay) (*presence, error) {
-	p := &presence{r: r, online: map[int64]int{}, status: map[int64]string{}, dnd: map[int64]bool{}, contacts: map[int64]map[int64]struct{}{}}
+	p := &presence{r: r, st: st, online: map[int64]int{}, status: map[int64]string{}, dnd: map[int64]bool{}, contacts: map[int64]map[int64]struct{}{}}
 	pairs, err := st.AllContacts(ctx)
 	if err != nil {
 		return nil, err
+	}
+	dnd, err := st.DoNotDisturbUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range dnd {
+		p.dnd[u] = true
 	}
 	for _, pr := range pairs {
 		p.addLocked(pr[0], pr[1])
@@ -158,17 +167,26 @@ func (p *presence) disconnected(user int64) {
 	}
 }
 
-// set records a user's chosen status.
-func (p *presence) set(user int64, status string) {
+// set records a user's chosen status, and keeps in the store whether it
+// is do-not-disturb when that changes.
+func (p *presence) set(ctx context.Context, user int64, status string) {
 	p.mu.Lock()
 	changed := p.status[user] != status
 	p.status[user] = status
-	if status == protocol.PresenceDND {
+	dnd := status == protocol.PresenceDND
+	dndChanged := p.dnd[user] != dnd
+	if dnd {
 		p.dnd[user] = true
 	} else {
 		delete(p.dnd, user)
 	}
 	p.mu.Unlock()
+	if dndChanged {
+		if err := p.st.SetDoNotDisturb(ctx, user, dnd); err != nil {
+			// Held in memory all the same; only a restart would forget it.
+			p.r.log.Error("do-not-disturb not kept", "user", user, "err", err)
+		}
+	}
 	if changed {
 		p.announce(user, status)
 	}

@@ -53,6 +53,10 @@ type Store interface {
 	Reach(ctx context.Context, user int64) (*model.Reach, error)
 	LoadPolicy(ctx context.Context) (model.Policy, error)
 	AllContacts(ctx context.Context) ([][2]int64, error)
+	// SetDoNotDisturb and DoNotDisturbUsers keep whose last chosen status
+	// is do-not-disturb across restarts (it holds back Web Push).
+	SetDoNotDisturb(ctx context.Context, user int64, on bool) error
+	DoNotDisturbUsers(ctx context.Context) ([]int64, error)
 	// AddContacts stores contact pairs (a < b) made without a message.
 	AddContacts(ctx context.Context, pairs [][2]int64) error
 	TouchDevice(ctx context.Context, id, at int64) error

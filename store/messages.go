@@ -554,6 +554,21 @@ func (s *Store) AddContacts(ctx context.Context, pairs [][2]int64) error {
 	})
 }
 
+// SetDoNotDisturb records whether user's last chosen status is
+// do-not-disturb.
+func (s *Store) SetDoNotDisturb(ctx context.Context, user int64, on bool) error {
+	return s.submit(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE users SET dnd = ? WHERE id = ?`, on, user)
+		return err
+	})
+}
+
+// DoNotDisturbUsers returns the users whose last chosen status is
+// do-not-disturb, for warming the relay's presence.
+func (s *Store) DoNotDisturbUsers(ctx context.Context) ([]int64, error) {
+	return scanIDs(s.read.QueryContext(ctx, `SELECT id FROM users WHERE dnd != 0 ORDER BY id`))
+}
+
 // AllContacts returns every stored contact pair, for warming a cache.
 func (s *Store) AllContacts(ctx context.Context) ([][2]int64, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT a, b FROM contacts`)

@@ -459,6 +459,12 @@ ALTER TABLE device_requests ADD COLUMN admin_approver INTEGER NOT NULL DEFAULT 0
 ALTER TABLE device_requests ADD COLUMN code_failures INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE device_lists ADD COLUMN approved_by INTEGER NOT NULL DEFAULT 0;
 `,
+	// 16: whether a user's last chosen status is do-not-disturb, which
+	// holds back Web Push while their devices are offline: kept, so a
+	// restart of the server does not wake them (relay/presence.go).
+	`
+ALTER TABLE users ADD COLUMN dnd INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

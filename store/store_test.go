@@ -287,3 +287,28 @@ func TestPolicy(t *testing.T) {
 		t.Fatal("unknown key accepted")
 	}
 }
+
+// Do-not-disturb is kept per user and read back by a new process.
+func TestDoNotDisturbKept(t *testing.T) {
+	s, dir := openTest(t)
+	ctx := context.Background()
+	a, b := addUser(t, s, "dnd-a"), addUser(t, s, "dnd-b")
+	for _, step := range []struct {
+		user int64
+		on   bool
+	}{{a, true}, {b, true}, {a, false}} {
+		if err := s.SetDoNotDisturb(ctx, step.user, step.on); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s2, err := Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	got, err := s2.DoNotDisturbUsers(ctx)
+	if err != nil || len(got) != 1 || got[0] != b {
+		t.Fatalf("do-not-disturb after reopening: %v %v, want [%d]", got, err, b)
+	}
+}
