@@ -1,7 +1,8 @@
 # Curbside in a container: a static binary on a distroless base, run as a
 # non-root user, with its data directory on a volume.
 #
-#   docker build --build-arg VERSION="$(git describe --tags --always --dirty)" -t curbside .
+#   docker build --build-arg VERSION="$(git describe --tags --always --dirty)" \
+#     --build-arg COMMIT="$(git rev-parse HEAD)" -t curbside .
 #   docker run -d --name curbside -p 443:443 -p 80:80 -v curbside-data:/data \
 #     -e CURBSIDE_DOMAIN=chat.example-practice.org -e CURBSIDE_EMAIL=it@example-practice.org curbside
 #
@@ -13,9 +14,12 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
+# .git stays out of the build context (.dockerignore), so Go cannot stamp
+# the commit itself: COMMIT names it for `curbside version` and the log.
+ARG COMMIT=
 # modernc.org/sqlite is pure Go, so the binary needs no C library.
 RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false \
-      -ldflags="-s -w -X main.version=${VERSION}" -o /out/curbside . \
+      -ldflags="-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/curbside . \
  && install -d -o 65532 -g 65532 -m 0700 /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -5,43 +5,58 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // Build describes the binary: its version, the commit it was built from
 // and the Go that built it.
 type Build struct {
 	Version  string // set with -ldflags "-X main.version=…", else the module's, else "dev"
-	Commit   string // the VCS revision, "" when the build recorded none
+	Commit   string // the VCS revision, else LinkedCommit, "" when neither is known
 	Time     string // the commit's time, RFC 3339, "" when unknown
 	Modified bool   // the working tree had uncommitted changes
 	Go       string // e.g. go1.26.8
 	Platform string // GOOS/GOARCH
 }
 
+// LinkedCommit is the commit given at build time with -ldflags "-X
+// main.commit=…" (main sets it before Run), for builds that have no
+// version control to stamp: the Dockerfile's, which copies no .git and
+// passes its COMMIT build argument. The stamp that `go build` records
+// from a checkout wins over it.
+var LinkedCommit string
+
 // BuildOf returns what the running binary says of itself. version is
 // main.version; "dev" or "" falls back to the module version that `go
 // install …@vX` records.
 func BuildOf(version string) Build {
+	info, _ := debug.ReadBuildInfo()
+	return buildFrom(version, LinkedCommit, info)
+}
+
+// buildFrom is BuildOf over a given build record (nil: none).
+func buildFrom(version, linked string, info *debug.BuildInfo) Build {
 	b := Build{Version: version, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return b
-	}
-	if (b.Version == "" || b.Version == "dev") && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		b.Version = info.Main.Version
+	if info != nil {
+		if (b.Version == "" || b.Version == "dev") && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			b.Version = info.Main.Version
+		}
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				b.Commit = s.Value
+			case "vcs.time":
+				b.Time = s.Value
+			case "vcs.modified":
+				b.Modified = s.Value == "true"
+			}
+		}
 	}
 	if b.Version == "" {
 		b.Version = "dev"
 	}
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			b.Commit = s.Value
-		case "vcs.time":
-			b.Time = s.Value
-		case "vcs.modified":
-			b.Modified = s.Value == "true"
-		}
+	if b.Commit == "" {
+		b.Commit = strings.TrimSpace(linked)
 	}
 	return b
 }
@@ -72,7 +87,7 @@ func runVersion(_ context.Context, env *Env, args []string) error {
 	commit := b.Commit
 	switch {
 	case commit == "":
-		commit = "unknown (built without version control information, e.g. by go run)"
+		commit = "unknown (built without version control information: by go run, or from a copy without .git; docker build takes --build-arg COMMIT=$(git rev-parse HEAD))"
 	case b.Modified:
 		commit += " (with uncommitted changes)"
 	}

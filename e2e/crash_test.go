@@ -78,11 +78,21 @@ func startProcArgs(t *testing.T, data, base string, hc *http.Client, args ...str
 // startProcLog is startProcArgs logging to logPath.
 func startProcLog(t *testing.T, data, logPath, base string, hc *http.Client, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, nil, data, logPath, base, hc, args...)
+}
+
+// startProcEnv is startProcLog with env (KEY=value) added to the
+// environment the binary inherits.
+func startProcEnv(t *testing.T, env []string, data, logPath, base string, hc *http.Client, args ...string) *proc {
+	t.Helper()
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binary(t), append([]string{"serve", "--data", data, "--log-level", "debug"}, args...)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -45,6 +45,40 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// TestVersionWithoutVCS: built as the Dockerfile builds it (-trimpath,
+// -buildvcs=false, as from a copy without .git, and the COMMIT build
+// argument in -X main.commit), `curbside version` names that commit.
+func TestVersionWithoutVCS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	bin := filepath.Join(t.TempDir(), "curbside")
+	build := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
+		"-ldflags=-s -w -X main.version=v1.2.3-test -X main.commit="+commit, "-o", bin, "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("version: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 || lines[0] != "curbside v1.2.3-test" || lines[1] != "commit "+commit {
+		t.Fatalf("version printed %q, want the version and commit %s", out, commit)
+	}
+	// The Dockerfile passes its COMMIT argument the same way.
+	df, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ARG COMMIT", "-X main.commit=${COMMIT}"} {
+		if !strings.Contains(string(df), want) {
+			t.Errorf("the Dockerfile lacks %q", want)
+		}
+	}
+}
+
 // TestSystemdUnit: deploy/curbside.service passes `systemd-analyze
 // verify` without a warning, and `systemd-analyze security` finds its
 // hardening in place, on machines that have systemd.

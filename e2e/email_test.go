@@ -72,6 +72,13 @@ func freePort(t *testing.T) int {
 // the end of the test.
 func startMailpit(t *testing.T) *mailpit {
 	t.Helper()
+	return startMailpitArgs(t, "--smtp-auth-allow-insecure")
+}
+
+// startMailpitArgs is startMailpit with SMTP sign-in required and extra
+// arguments in place of allowing it without TLS.
+func startMailpitArgs(t *testing.T, extra ...string) *mailpit {
+	t.Helper()
 	bin := mailpitBinary(t)
 	dir := t.TempDir()
 	auth := filepath.Join(dir, "smtp-auth")
@@ -83,8 +90,8 @@ func startMailpit(t *testing.T) *mailpit {
 		httpPort := freePort(t)
 		mp.API = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 		logf, _ := os.Create(filepath.Join(dir, "mailpit.log"))
-		cmd := exec.Command(bin, "--smtp", fmt.Sprintf("127.0.0.1:%d", mp.SMTPPort), "--listen", fmt.Sprintf("127.0.0.1:%d", httpPort),
-			"--smtp-auth-file", auth, "--smtp-auth-allow-insecure", "--database", filepath.Join(dir, "mailpit.db"), "--disable-version-check")
+		cmd := exec.Command(bin, append([]string{"--smtp", fmt.Sprintf("127.0.0.1:%d", mp.SMTPPort), "--listen", fmt.Sprintf("127.0.0.1:%d", httpPort),
+			"--smtp-auth-file", auth, "--database", filepath.Join(dir, "mailpit.db"), "--disable-version-check"}, extra...)...)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -522,4 +529,78 @@ func TestEmailAlerts(t *testing.T) {
 	if !strings.Contains(m.Text, "entry 2") {
 		t.Fatalf("audit alert:\n%s", m.Text)
 	}
+}
+
+// TestEmailOverTLS: the real binary mails through mailpit over STARTTLS
+// and over implicit TLS, each of which that mailpit requires, verifying
+// mailpit's certificate against the roots in SSL_CERT_FILE (a CA of the
+// test's own, as a practice trusting its mail relay's private CA would),
+// and signing in with the password from CURBSIDE_SMTP_PASSWORD, which the
+// console reports as from the environment and which is written nowhere in
+// the data directory. A host name the certificate does not name is
+// refused in the words for a certificate that cannot be verified.
+func TestEmailOverTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs mailpit and the real binary")
+	}
+	dir := t.TempDir()
+	certPath, keyPath := filepath.Join(dir, "smtp-cert.pem"), filepath.Join(dir, "smtp-key.pem")
+	selfSigned(t, certPath, keyPath, "127.0.0.1")
+	tlsFlags := []string{"--smtp-tls-cert", certPath, "--smtp-tls-key", keyPath}
+	servers := map[string]*mailpit{
+		"starttls": startMailpitArgs(t, append(tlsFlags, "--smtp-require-starttls")...),
+		"tls":      startMailpitArgs(t, append(tlsFlags, "--smtp-require-tls")...),
+	}
+
+	data, addr := t.TempDir(), freeAddr(t)
+	base := "http://" + addr
+	startProcEnv(t, []string{"SSL_CERT_FILE=" + certPath, "CURBSIDE_SMTP_PASSWORD=" + smtpPass},
+		data, filepath.Join(data, "server.log"), base, http.DefaultClient, "--listen", addr)
+	ts := &testServer{URL: base, Data: data}
+	ts.addUser(t, "root", "admin")
+	if out, err := curbside(t, "", "policy", "set", "--data", data, "mfa_required="); err != nil {
+		t.Fatalf("policy set: %v\n%s", err, out)
+	}
+	_, token := webLogin(t, ts, "root")
+	ts.setEmail(t, token, "root", "root@example.org")
+	// The settings carry no password: it comes from the environment.
+	set := func(t *testing.T, host string, port int, security string) {
+		t.Helper()
+		code, out, raw := bearer(t, "PUT", base+"/api/v1/admin/email", token, map[string]any{
+			"host": host, "port": port, "security": security, "username": smtpUser,
+			"from": "messages@elm-street.example.org", "practice": "Elm Street Clinic",
+		})
+		if code != 200 || out["password_source"] != "env" {
+			t.Fatalf("email settings: %d %s; want the password from the environment", code, raw)
+		}
+	}
+	testMail := func(t *testing.T) (int, map[string]any, string) {
+		t.Helper()
+		return bearer(t, "POST", base+"/api/v1/admin/email/test", token, map[string]any{})
+	}
+
+	for _, security := range []string{"starttls", "tls"} {
+		t.Run(security, func(t *testing.T) {
+			mp := servers[security]
+			set(t, "127.0.0.1", mp.SMTPPort, security)
+			if code, _, raw := testMail(t); code != 200 {
+				t.Fatalf("test email over %s: %d %s", security, code, raw)
+			}
+			m := mp.await(t, "root@example.org", "Test email")
+			if !strings.Contains(m.Text, "Email is set up") {
+				t.Fatalf("test email over %s:\n%s", security, m.Text)
+			}
+		})
+	}
+
+	t.Run("a name the certificate does not hold", func(t *testing.T) {
+		set(t, "localhost", servers["starttls"].SMTPPort, "starttls")
+		code, ans, raw := testMail(t)
+		e, _ := ans["error"].(map[string]any)
+		if code != http.StatusBadGateway || e["code"] != "mail_failed" || !strings.Contains(fmt.Sprint(e["message"]), "certificate could not be verified") {
+			t.Fatalf("test email to a host the certificate does not name: %d %s", code, raw)
+		}
+	})
+
+	scanForMarker(t, data, smtpPass)
 }

@@ -134,7 +134,7 @@ func countAttr(t *testing.T, line, name string) int {
 // refused with storage_full in the catalogue's words; the refusals are
 // logged in one ERROR line a minute with their count, not one each;
 // /healthz answers 503 with the reason; the console lists the "writes"
-// alert. Once the filler is deleted, with nothing restarted: the refused
+// alert, and it is mailed to the administrator (mailpit). Once the filler is deleted, with nothing restarted: the refused
 // messages sent again are accepted, /healthz answers 200, the alert
 // clears, a line counts the refusals, and every message accepted (before,
 // during and after) reaches the recipient exactly once.
@@ -165,6 +165,10 @@ func TestFullDisk(t *testing.T) {
 		t.Fatalf("policy set: %v\n%s", err, out)
 	}
 	_, token := webLogin(t, ts, "root")
+	// Email is set up, so the alert is mailed to root as well.
+	mp := startMailpit(t)
+	ts.setEmail(t, token, "root", "root@example.org")
+	ts.setupEmail(t, token, mp, smtpPass)
 	alice, bob := ts.device(t, "alice"), ts.device(t, "bob")
 	ctx := ctxT(t)
 	cn := connect(t, alice)
@@ -245,7 +249,7 @@ func TestFullDisk(t *testing.T) {
 	if reason, _ := hz["reason"].(string); code != http.StatusServiceUnavailable || hz["status"] != "failing" || !strings.Contains(reason, "writes: the disk is full") {
 		t.Fatalf("/healthz on a full disk: %d %v", code, hz)
 	}
-	// The console lists the alert (email is not set up: it is not mailed).
+	// The console lists the alert.
 	var alert map[string]any
 	for deadline := time.Now().Add(30 * time.Second); alert == nil; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -258,6 +262,17 @@ func TestFullDisk(t *testing.T) {
 	}
 	if detail, _ := alert["detail"].(string); !strings.Contains(detail, "Free space") {
 		t.Fatalf("alert %v: want one that says what to do", alert)
+	}
+	// And mails it to the administrator, in the same words, with nothing
+	// of the messages (the mail is queued in memory, not on the full disk).
+	m := mp.await(t, "root@example.org", "the disk is full")
+	if !strings.Contains(m.Text, "Free space") {
+		t.Fatalf("the writes alert's mail does not say what to do:\n%s", m.Text)
+	}
+	for _, text := range []string{"before the disk filled", "while the disk was full", "Alice Test", "Bob Test"} {
+		if strings.Contains(m.Raw, text) || strings.Contains(m.Text, text) {
+			t.Fatalf("the writes alert's mail carries %q:\n%s", text, m.Raw)
+		}
 	}
 
 	// One ERROR line a minute for the refusals, with their count, and no

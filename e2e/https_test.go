@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,8 @@ import (
 
 // TestHTTPSFromACME: the real binary, given --domain and Pebble as its ACME
 // CA, obtains a certificate by itself (HTTP-01 or TLS-ALPN-01 against its
-// own listeners) and keeps it in the data directory; a Go client signs in
+// own listeners; TestACMEEachChallengeAlone proves each alone) and keeps it
+// in the data directory; a Go client signs in
 // and messages over HTTPS and WSS, verifying the chain against Pebble's
 // root; plain HTTP only redirects; responses carry HSTS and the session
 // cookie is Secure; Chromium loads the app over HTTPS and sends a message;
@@ -235,4 +237,81 @@ func TestHTTPSCertFilesReload(t *testing.T) {
 		t.Fatalf("healthz after the reload: %v", err)
 	}
 	res.Body.Close()
+}
+
+// TestACMEEachChallengeAlone: each of the two challenges the server
+// answers obtains a certificate on its own, with the other made
+// impossible. acmez, under certmagic, falls back from a failed challenge
+// to the next, so a run where both can work proves only that one of them
+// does.
+//   - TLS-ALPN-01: --http-listen off, so nothing answers on the port where
+//     Pebble would validate HTTP-01 (and the server does not offer it).
+//   - HTTP-01: the HTTPS listener is on a port other than the one where
+//     Pebble validates TLS-ALPN-01, where nothing listens.
+//
+// In each, the server's log names the challenge that completed the
+// authorization, and no other was solved.
+func TestACMEEachChallengeAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Pebble and the real binary")
+	}
+	for _, want := range []string{"tls-alpn-01", "http-01"} {
+		t.Run(want, func(t *testing.T) {
+			ca := startPebble(t, time.Hour)
+			data := t.TempDir()
+			httpsPort := ca.TLSPort
+			httpListen := "off"
+			if want == "http-01" {
+				httpsPort = freePorts(t, 1)[0]
+				httpListen = fmt.Sprintf("127.0.0.1:%d", ca.HTTPPort)
+			}
+			base := fmt.Sprintf("https://%s:%d", testDomain, httpsPort)
+			// startProcArgs returns once /healthz answers over HTTPS,
+			// verified against Pebble's root: the certificate is issued.
+			startProcArgs(t, data, base, httpsClient(ca.Roots),
+				"--domain", testDomain, "--acme-ca", ca.Directory, "--acme-root", ca.APIRoot, "--email", "admin@curbside.test",
+				"--https-listen", fmt.Sprintf("127.0.0.1:%d", httpsPort), "--http-listen", httpListen)
+			log, _ := os.ReadFile(filepath.Join(data, "server.log"))
+			tried, finalized := solvedBy(string(log))
+			t.Logf("challenges tried: %v; the authorization was finalized after %q", tried, finalized)
+			if finalized != want {
+				t.Fatalf("the authorization was finalized after %q, want %q (tried %v)", finalized, want, tried)
+			}
+		})
+	}
+}
+
+// solvedBy reads the ACME client's records in a server log: the challenge
+// types tried, in order, and the one that was being tried when the
+// authorization was finalized (valid).
+func solvedBy(log string) (tried []string, finalized string) {
+	var current string
+	for _, line := range strings.Split(log, "\n") {
+		switch {
+		case strings.Contains(line, "trying to solve challenge"):
+			current = logField(line, "challenge_type")
+			tried = append(tried, current)
+		case strings.Contains(line, "authorization finalized") && logField(line, "authz_status") == "valid":
+			finalized = current
+		}
+	}
+	return tried, finalized
+}
+
+// logField is the value of key in a line of the server's text log
+// (key=value, the value quoted when it holds spaces), or "".
+func logField(line, key string) string {
+	i := strings.Index(line, " "+key+"=")
+	if i < 0 {
+		return ""
+	}
+	v := line[i+len(key)+2:]
+	if q, err := strconv.QuotedPrefix(v); err == nil {
+		s, _ := strconv.Unquote(q)
+		return s
+	}
+	if j := strings.IndexByte(v, ' '); j >= 0 {
+		v = v[:j]
+	}
+	return v
 }

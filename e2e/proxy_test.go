@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/curbside-health/curbside/auth"
+	"github.com/curbside-health/curbside/protocol"
 	"github.com/curbside-health/curbside/server"
 )
 
@@ -126,5 +128,80 @@ func TestTrustedProxy(t *testing.T) {
 		if strings.Contains(line, "login") && strings.Contains(line, " 127.0.0.1 ") {
 			t.Fatalf("a sign-in through the proxy is recorded as the proxy's:\n%s", line)
 		}
+	}
+}
+
+// TestTrustedProxyAdminNetworks: behind the trusted proxy, admin_networks
+// is checked against the forwarded client's address, not the proxy's. The
+// policy admits 127.0.0.3 alone: that client reaches the console through
+// the proxy (127.0.0.1, outside the range); a client behind the same proxy
+// claiming 127.0.0.3 in X-Forwarded-For is refused (the proxy appends the
+// address it saw), and so is a peer that is not the proxy sending the
+// same header. The refusal is audited under the forwarded address.
+func TestTrustedProxyAdminNetworks(t *testing.T) {
+	ts := limitedServer(t, []string{"mfa_required=", "admin_networks=127.0.0.3/32"},
+		func(c *server.Config) { c.TrustedProxies = "127.0.0.1/32" })
+	ts.addUser(t, "root", "admin")
+	target, _ := url.Parse(ts.URL)
+	proxy := httptest.NewUnstartedServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Header["X-Forwarded-For"] = r.In.Header["X-Forwarded-For"]
+		r.SetXForwarded()
+		r.Out.Host = r.In.Host
+	}})
+	proxy.StartTLS()
+	t.Cleanup(proxy.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(proxy.Certificate())
+
+	code, res := loginAs(t, fromTLS("127.0.0.3", roots), proxy.URL, "root", password, nil)
+	if code != 200 || len(res.Cookies()) == 0 {
+		t.Fatalf("sign-in through the proxy: %d", code)
+	}
+	cookies := res.Cookies()
+	console := func(c *http.Client, base string, header map[string]string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/api/v1/admin/users", nil)
+		for _, ck := range cookies {
+			req.AddCookie(ck)
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		json.NewDecoder(res.Body).Decode(&out)
+		e, _ := out["error"].(map[string]any)
+		s, _ := e["code"].(string)
+		return res.StatusCode, s
+	}
+	if code, e := console(fromTLS("127.0.0.3", roots), proxy.URL, nil); code != 200 {
+		t.Fatalf("the console from 127.0.0.3 through the proxy: %d %s, want 200", code, e)
+	}
+	claim := map[string]string{"X-Forwarded-For": "127.0.0.3"}
+	if code, e := console(fromTLS("127.0.0.4", roots), proxy.URL, claim); code != 403 || e != string(protocol.CodeNetwork) {
+		t.Fatalf("127.0.0.4 through the proxy, claiming 127.0.0.3: %d %s, want 403 %s", code, e, protocol.CodeNetwork)
+	}
+	// A direct peer: plain HTTP to the server itself, cookie and all.
+	if code, e := console(from("127.0.0.2"), ts.URL, claim); code != 403 || e != string(protocol.CodeNetwork) {
+		t.Fatalf("127.0.0.2 directly, claiming 127.0.0.3: %d %s, want 403 %s", code, e, protocol.CodeNetwork)
+	}
+
+	out, err := curbside(t, "", "audit", "list", "--data", ts.Data, "--limit", "200")
+	if err != nil {
+		t.Fatalf("audit list: %v\n%s", err, out)
+	}
+	var refused []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "console.refused") {
+			refused = append(refused, line)
+		}
+	}
+	if len(refused) != 2 || !strings.Contains(strings.Join(refused, "\n"), "127.0.0.4") || !strings.Contains(strings.Join(refused, "\n"), "127.0.0.2") {
+		t.Fatalf("console refusals in the audit log: want two, from 127.0.0.4 and 127.0.0.2:\n%s", strings.Join(refused, "\n"))
 	}
 }

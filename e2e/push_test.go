@@ -185,13 +185,14 @@ func (ps *pushService) headersOf(hash string) []http.Header {
 // on loopback: a message for an offline device wakes it with exactly one
 // push however many wait (until it connects again), an urgent one is sent
 // with Urgency high, do-not-disturb holds back all but urgent ones, a
-// subscription the push service calls gone is removed, and no push
-// carries a word of any message, or a name.
+// subscription the push service calls gone is removed, the VAPID key and
+// the subscriptions made with it survive a restart, and no push carries a
+// word of any message, or a name.
 func TestPushWakesOfflineDevices(t *testing.T) {
 	const marker = "PHI-MARKER-push-Jane-Doe-1962-03-14"
 	ps := startPushService(t)
 	data, addr := t.TempDir(), freeAddr(t)
-	startProc(t, data, addr, "--push-allow-loopback")
+	srv := startProc(t, data, addr, "--push-allow-loopback")
 	ts := &testServer{URL: "http://" + addr, Data: data}
 	for _, u := range []string{"alice", "bob", "carol", "dave"} {
 		ts.addUser(t, u, "staff")
@@ -279,6 +280,30 @@ func TestPushWakesOfflineDevices(t *testing.T) {
 			t.Fatal("a subscription answered 410 was kept")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The VAPID keys are in the database: after a restart the server
+	// offers the same public key, and a subscription made before it still
+	// takes pushes signed with the private key (web-push-testing checks the
+	// signature against the key the subscription was made with).
+	key, err := a.PushKey(ctx)
+	if err != nil || key == "" {
+		t.Fatalf("VAPID key before the restart: %q %v", key, err)
+	}
+	srv.kill()
+	startProc(t, data, addr, "--push-allow-loopback")
+	if after, err := a.PushKey(ctx); err != nil || after != key {
+		t.Fatalf("VAPID key after the restart %q (%v), before %q", after, err, key)
+	}
+	before := len(ps.received(hb))
+	ca = connect(t, a)
+	send(b, "after the restart", 0)
+	got = ps.waitFor(hb, before+1)
+	if p := decodePush(t, got[before]); p.Urgent || p.Conv != protocol.DirectConv(a.User().ID, b.User().ID) {
+		t.Fatalf("push after the restart %+v: want a normal one for the conversation with alice", p)
+	}
+	if on, err := b.PushSubscribed(ctx); err != nil || !on {
+		t.Fatalf("bob's subscription after the restart: %v %v", on, err)
 	}
 
 	// No push said anything of what was written, or by whom.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/textproto"
 	"os"
+	"time"
 
 	gomail "github.com/wneessen/go-mail"
 )
@@ -16,7 +17,15 @@ import (
 // is set. Connecting, TLS and signing in are one step and sending another,
 // so that a failure says which went wrong.
 func smtpSend(ctx context.Context, s Settings, password string, m Message) error {
-	opts := []gomail.Option{gomail.WithPort(s.Port), gomail.WithTimeout(DefaultTimeout), gomail.WithHELO("curbside")}
+	// Every step of the conversation within what is left of ctx's time.
+	// (go-mail's own dialer, not one of ours: it does implicit TLS only
+	// when it dials itself, and only then signs in as over TLS.)
+	timeout := DefaultTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(dl), time.Millisecond)
+	}
+	opts := []gomail.Option{gomail.WithPort(s.Port), gomail.WithTimeout(timeout), gomail.WithHELO("curbside"),
+		gomail.WithTLSConfig(&tls.Config{ServerName: s.Host, MinVersion: tls.VersionTLS12})}
 	switch s.Security {
 	case SecurityTLS:
 		opts = append(opts, gomail.WithSSL(), gomail.WithTLSPolicy(gomail.TLSMandatory))
@@ -36,15 +45,6 @@ func smtpSend(ctx context.Context, s Settings, password string, m Message) error
 	default:
 		// The strongest mechanism the server offers over TLS.
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(s.Username), gomail.WithPassword(password))
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		opts = append(opts, gomail.WithDialContextFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{Deadline: dl}).DialContext(ctx, network, addr)
-			if err == nil {
-				c.SetDeadline(dl)
-			}
-			return c, err
-		}))
 	}
 	c, err := gomail.NewClient(s.Host, opts...)
 	if err != nil {

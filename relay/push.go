@@ -34,9 +34,10 @@ const wakeQueue = 1024
 // It runs on a goroutine of its own, off the store's writer and the
 // sessions, so a slow policy read delays no message.
 type waker struct {
-	r  *Relay
-	w  Waker
-	in chan wakeCandidate
+	r   *Relay
+	w   Waker
+	in  chan wakeCandidate
+	now func() time.Time
 
 	mu   sync.Mutex
 	last map[int64]woken // device → its last wake-up since it was last connected
@@ -53,7 +54,11 @@ type woken struct {
 }
 
 func newWaker(r *Relay, w Waker) *waker {
-	return &waker{r: r, w: w, in: make(chan wakeCandidate, wakeQueue), last: map[int64]woken{}}
+	now := r.cfg.PushClock
+	if now == nil {
+		now = time.Now
+	}
+	return &waker{r: r, w: w, in: make(chan wakeCandidate, wakeQueue), now: now, last: map[int64]woken{}}
 }
 
 // offer queues the recipients' devices of a newly accepted message that
@@ -115,7 +120,7 @@ func (k *waker) decide(c wakeCandidate) {
 		k.r.log.Debug("push: held back by do-not-disturb", "device", c.wake.Device)
 		return
 	}
-	now := time.Now()
+	now := k.now()
 	k.mu.Lock()
 	prev, ok := k.last[c.wake.Device]
 	if ok && now.Sub(prev.at) < pol.PushInterval && (prev.urgent || !c.wake.Urgent) {

@@ -57,6 +57,9 @@ type Config struct {
 	// Waker, if set, wakes devices that are offline when a message for
 	// them arrives (Web Push); nil: push is off.
 	Waker Waker
+	// PushClock, if set, is the clock push_interval is measured by (when a
+	// device was last woken); nil: time.Now. Tests move it rather than wait.
+	PushClock func() time.Time
 
 	// MemberEvents, if set, is where group membership events are taken
 	// from to be queued for the members' devices (members.go); nil: none

@@ -24,8 +24,9 @@ import { openProfile } from "./lib/browser.mjs";
 import { assert, freePort, sh, signUp, startServer, unlock, unlocked, waitFor } from "./lib/harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const PW = { petra: "petra long passphrase 71", quinn: "quinn long passphrase 82" };
-const PIN = { petra: "372915" };
+const PW = { petra: "petra long passphrase 71", quinn: "quinn long passphrase 82", ivy: "ivy long passphrase 93" };
+const PIN = { petra: "372915", ivy: "481526" };
+const IPHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1";
 const MARK = "PUSHMARK-Jane-Doe-1962";
 
 /** startPushService runs web-push-testing on a free loopback port. */
@@ -200,12 +201,49 @@ export function pushTests() {
       assert.equal(await page.evaluate(() => sessionStorage.getItem("__fakePushUnsubscribed")), "1", "the browser's subscription was not ended");
       if (ctx.shots) await page.screenshot({ path: path.join(ctx.shots, "push-settings-off-phone.png"), fullPage: true });
     }],
+
+    ["push: on iPhone in a browser tab the app says to add it to the Home Screen; from the Home Screen it offers notifications", async (ctx) => {
+      assert.ok(s.srv, "the subscription test ran");
+      await sh(ctx.bin, ["user", "add", "--data", s.srv.dataDir, "--username", "ivy", "--display", "Ivy Nurse", "--role", "staff", "--password-stdin"], { input: PW.ivy + "\n" });
+      s.ivy = await openProfile("ivy", { userAgent: IPHONE_UA, hasTouch: true });
+      const { page } = s.ivy;
+      await page.addInitScript(() => {
+        /** @type {any} */ (window).__permissionAsked = 0;
+        Notification.requestPermission = async () => { /** @type {any} */ (window).__permissionAsked++; return "default"; };
+      });
+      await signUp(page, s.srv.url, "ivy", PW.ivy, PIN.ivy);
+      assert.equal(await page.evaluate(() => navigator.userAgent.includes("iPhone") && !(/** @type {any} */ (navigator).standalone)), true, "not an iPhone tab");
+      // Safari, not the Home Screen: no offer, and settings say what to do.
+      await page.waitForFunction(() => document.documentElement.dataset.pushOffer);
+      assert.equal(await page.evaluate(() => document.documentElement.dataset.pushOffer), "no", "an iPhone tab was offered notifications it cannot have");
+      assert.equal(await page.locator(".banner.push-offer").count(), 0);
+      await page.getByRole("button", { name: "Settings" }).click();
+      const box = page.locator(".push-settings");
+      await box.getByText("On iPhone and iPad, notifications work only when Curbside is added to the Home Screen: tap Share, then Add to Home Screen, and open Curbside from there.").waitFor();
+      assert.equal(await box.getAttribute("data-push"), "ios-home-screen");
+      assert.equal(await box.getByRole("button").count(), 0, "a button to turn on what an iPhone tab cannot have");
+      if (ctx.shots) await page.screenshot({ path: path.join(ctx.shots, "push-ios-tab-phone.png"), fullPage: true });
+      assert.equal(await page.evaluate(() => /** @type {any} */ (window).__permissionAsked), 0, "asked for permission on an iPhone tab");
+
+      // Opened from the Home Screen (Safari sets navigator.standalone): the
+      // offer and the toggle are there.
+      await page.addInitScript(() => Object.defineProperty(Navigator.prototype, "standalone", { get: () => true, configurable: true }));
+      await page.goto(s.srv.url + "/");
+      await unlock(page, PIN.ivy);
+      await page.waitForFunction(() => document.documentElement.dataset.pushOffer);
+      assert.equal(await page.evaluate(() => document.documentElement.dataset.pushOffer), "shown", "the Home Screen app was not offered notifications");
+      await page.locator(".banner.push-offer").waitFor();
+      await page.getByRole("button", { name: "Settings" }).click();
+      await box.getByRole("button", { name: "Get notifications on this device" }).waitFor();
+      assert.equal(await page.getByText("added to the Home Screen").count(), 0, "the Home Screen notice shows in the Home Screen app");
+    }],
   ].map(([name, fn]) => [name, fn, s]);
 }
 
 /** closePush ends what the push tests started. */
 export async function closePush(s) {
   if (s.petra) await s.petra.close();
+  if (s.ivy) await s.ivy.close();
   if (s.srv) await s.srv.stop();
   if (s.ps) s.ps.stop();
 }

@@ -22,11 +22,11 @@ const ARGS = [
  * load from besides 127.0.0.1 and localhost (the server's own name).
  * hasTouch makes the page a touch device (a coarse pointer).
  */
-export async function openProfile(name, { viewport = { width: 390, height: 780 }, dir, downloads = false, args = [], hosts = [], hasTouch = false } = {}) {
+export async function openProfile(name, { viewport = { width: 390, height: 780 }, dir, downloads = false, args = [], hosts = [], hasTouch = false, userAgent } = {}) {
   dir = dir || fs.mkdtempSync(path.join(os.tmpdir(), `curbside-profile-${name}-`));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM, headless: true, args: [...ARGS, ...args], viewport,
-    serviceWorkers: "allow", acceptDownloads: downloads, hasTouch,
+    serviceWorkers: "allow", acceptDownloads: downloads, hasTouch, userAgent,
   });
   // Generous: under `go test ./...` the browser shares two cores with other
   // packages' tests. A wait that times out is a failure, never a measure.
