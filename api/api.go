@@ -146,7 +146,14 @@ type KeysResponse struct {
 	// approval of a user who had no device left (PROTOCOL.md 3.2), not
 	// signed by a device the user had before: peers say so.
 	AdminApproved bool `json:"admin_approved,omitempty"`
+	// Revoked names the user's revoked devices with when each was
+	// revoked: peers refuse what such a device signed after (PROTOCOL.md
+	// 3.3). The most recent maxRevokedShown only.
+	Revoked []store.Revoked `json:"revoked"`
 }
+
+// maxRevokedShown bounds the revoked devices a keys answer names.
+const maxRevokedShown = 64
 
 func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
 	id, err := web.PathID(r, "id")
@@ -169,6 +176,10 @@ func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return protocol.Internal(err)
 	}
+	revoked, err := a.Store.RevokedDevices(r.Context(), id, maxRevokedShown)
+	if err != nil {
+		return protocol.Internal(err)
+	}
 	if list == nil {
 		list = json.RawMessage("null")
 	}
@@ -177,7 +188,7 @@ func (a *API) keys(w http.ResponseWriter, r *http.Request) error {
 		// is to be sealed to, as the relay holds too.
 		active = []int64{}
 	}
-	return web.WriteJSON(w, http.StatusOK, KeysResponse{User: model.EntryOf(u), List: list, Active: active, Inactive: u.State != model.StateActive, AdminApproved: approvedBy != 0})
+	return web.WriteJSON(w, http.StatusOK, KeysResponse{User: model.EntryOf(u), List: list, Active: active, Inactive: u.State != model.StateActive, AdminApproved: approvedBy != 0, Revoked: revoked})
 }
 
 type registerRequest struct {

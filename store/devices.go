@@ -212,6 +212,31 @@ func putDeviceList(tx *sql.Tx, user, version int64, raw []byte, approvedBy int64
 	return err
 }
 
+// Revoked is a device taken out of use, and when (ms).
+type Revoked struct {
+	ID int64 `json:"id"`
+	At int64 `json:"at"`
+}
+
+// RevokedDevices returns the user's revoked devices with the time each
+// was revoked, the most recent first, at most limit of them.
+func (s *Store) RevokedDevices(ctx context.Context, user int64, limit int) ([]Revoked, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id, revoked_at FROM devices WHERE user_id = ? AND state = 'revoked' ORDER BY revoked_at DESC, id LIMIT ?`, user, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Revoked{}
+	for rows.Next() {
+		var r Revoked
+		if err := rows.Scan(&r.ID, &r.At); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // ActiveDevices returns the ids of a user's active devices in ascending order.
 func (s *Store) ActiveDevices(ctx context.Context, user int64) ([]int64, error) {
 	return scanIDs(s.read.QueryContext(ctx, `SELECT id FROM devices WHERE user_id = ? AND state = 'active' ORDER BY id`, user))
@@ -301,7 +326,8 @@ func (s *Store) DeviceShare(ctx context.Context, device int64) ([]byte, error) {
 // deletes the ciphertext still queued for it.
 func (s *Store) RevokeDevice(ctx context.Context, id int64) error {
 	return s.submit(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE devices SET state = 'revoked', share = NULL WHERE id = ?`, id)
+		res, err := tx.Exec(`UPDATE devices SET state = 'revoked', share = NULL,
+			revoked_at = CASE WHEN state = 'active' THEN ? ELSE revoked_at END WHERE id = ?`, nowMS(), id)
 		if err != nil {
 			return err
 		}

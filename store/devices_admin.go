@@ -133,7 +133,8 @@ func (s *Store) WipeDevice(ctx context.Context, id int64, cmd []byte) (ended int
 		if wiped {
 			return model.Refuse(model.ErrConflict, "device %d was already wiped", id)
 		}
-		if _, err := tx.Exec(`UPDATE devices SET state = 'revoked', share = NULL, wipe = ? WHERE id = ?`, cmd, id); err != nil {
+		if _, err := tx.Exec(`UPDATE devices SET state = 'revoked', share = NULL, wipe = ?,
+			revoked_at = CASE WHEN state = 'active' THEN ? ELSE revoked_at END WHERE id = ?`, cmd, nowMS(), id); err != nil {
 			return err
 		}
 		res, err := tx.Exec(`DELETE FROM sessions WHERE device_id = ?`, id)
