@@ -240,10 +240,10 @@ func (c *Client) OpenEnvelope(ctx context.Context, env *protocol.Envelope) (*Inc
 	if err := c.checkAge(env); err != nil {
 		return nil, err
 	}
-	key, sender, err := c.senderKey(ctx, env.From.User, env.From.Device)
+	key, sender, err := c.senderKey(ctx, env.From.User, env.From.Device, env.Created)
 	if err != nil {
 		var untrusted *UntrustedKeysError
-		if errors.Is(err, errUnknownDevice) || errors.As(err, &untrusted) || ErrorCode(err) == protocol.CodeNotFound {
+		if errors.Is(err, errUnknownDevice) || errors.Is(err, ErrRevokedDevice) || errors.As(err, &untrusted) || ErrorCode(err) == protocol.CodeNotFound {
 			return nil, err
 		}
 		return nil, &transientError{err}

@@ -110,9 +110,10 @@ func (e *UntrustedKeysError) Is(target error) bool { return target == ErrUntrust
 // peer is a user's verified device list and the server's active set, as
 // fetched in this process.
 type peer struct {
-	user   User
-	list   *protocol.DeviceList // nil: the user has no devices yet
-	recips []e2ee.Recipient     // listed and active, keys parsed once
+	user    User
+	list    *protocol.DeviceList // nil: the user has no devices yet
+	recips  []e2ee.Recipient     // listed and active, keys parsed once
+	revoked map[int64]int64      // device → when it was revoked (ms)
 }
 
 // lookup returns a user's verified devices, from this process's cache
@@ -147,7 +148,10 @@ func (c *Client) accept(uid int64, kr *keysResponse) (*peer, error) {
 	if kr.User.ID == 0 {
 		kr.User.ID = uid
 	}
-	p := &peer{user: kr.User}
+	p := &peer{user: kr.User, revoked: make(map[int64]int64, len(kr.Revoked))}
+	for _, r := range kr.Revoked {
+		p.revoked[r.ID] = r.At
+	}
 	var change *KeyChange
 	if l := kr.List; l != nil {
 		if err := e2ee.VerifyDeviceList(l); err != nil {
@@ -316,9 +320,12 @@ func (c *Client) SafetyNumber(ctx context.Context, uid int64) (string, error) {
 }
 
 // senderKey returns the signing key of device dev of user uid from the
-// user's verified list, fetching the list again if the device is not in the
-// cached one (it may have been added since).
-func (c *Client) senderKey(ctx context.Context, uid, dev int64) (ed25519.PublicKey, User, error) {
+// user's verified list, for something the device signed as made at signed
+// (ms), fetching the list again if the device is not in the cached one (it
+// may have been added since). A device revoked more than
+// protocol.ClockSkewMs before signed is refused (ErrRevokedDevice): what it
+// signs after its revocation is not its user's.
+func (c *Client) senderKey(ctx context.Context, uid, dev, signed int64) (ed25519.PublicKey, User, error) {
 	for _, fresh := range []bool{false, true} {
 		p, err := c.lookup(ctx, uid, fresh)
 		if err != nil {
@@ -326,6 +333,10 @@ func (c *Client) senderKey(ctx context.Context, uid, dev int64) (ed25519.PublicK
 		}
 		if p.list != nil {
 			if d, ok := p.list.Find(dev); ok {
+				if at, gone := p.revoked[dev]; gone && signed > at+protocol.ClockSkewMs {
+					return nil, User{}, fmt.Errorf("%w: device %d of user %d was removed at %s and this was signed at %s",
+						ErrRevokedDevice, dev, uid, time.UnixMilli(at).UTC().Format(time.RFC3339), time.UnixMilli(signed).UTC().Format(time.RFC3339))
+				}
 				return ed25519.PublicKey(d.Sign), p.user, nil
 			}
 		}
@@ -334,6 +345,10 @@ func (c *Client) senderKey(ctx context.Context, uid, dev int64) (ed25519.PublicK
 }
 
 var errUnknownDevice = errors.New("unknown sending device")
+
+// ErrRevokedDevice means a message or receipt was signed by a device after
+// the device was revoked (wiped or removed): it is refused.
+var ErrRevokedDevice = errors.New("signed by a device after it was removed")
 
 // username returns a user's username if this process or the pins know it,
 // without asking the server.

@@ -156,19 +156,51 @@ func TestSenderKeyRefetchesForANewDevice(t *testing.T) {
 	srv := newDirectoryServer(t, d, nil)
 	c := clientFor(t, srv.URL, alice, 0)
 	ctx := context.Background()
-	if _, _, err := c.senderKey(ctx, 2, bob.devices[0].ID()); err != nil {
+	if _, _, err := c.senderKey(ctx, 2, bob.devices[0].ID(), 1); err != nil {
 		t.Fatal(err)
 	}
 	phone := bob.addDevice(t)
-	key, u, err := c.senderKey(ctx, 2, phone.ID())
+	key, u, err := c.senderKey(ctx, 2, phone.ID(), 1)
 	if err != nil || u.Username != "bob" || !slices.Equal(key, phone.SignPublic()) {
 		t.Fatalf("new device's key: %v", err)
 	}
 	if n := d.fetched(2); n != 2 {
 		t.Fatalf("fetched bob's keys %d times; want 2 (cached, then once for the new device)", n)
 	}
-	if _, _, err := c.senderKey(ctx, 2, 12345); !errors.Is(err, errUnknownDevice) {
+	if _, _, err := c.senderKey(ctx, 2, 12345, 1); !errors.Is(err, errUnknownDevice) {
 		t.Fatalf("unlisted device: %v", err)
+	}
+}
+
+// A device the keys answer names as revoked is refused for what it signed
+// after its revocation, and still believed for what it signed before (a
+// message queued while it was in use), within the clock-skew bound.
+func TestSenderKeyRefusesARevokedDevice(t *testing.T) {
+	alice := newAccount(t, 1, "alice", 1)
+	bob := newAccount(t, 2, "bob", 2)
+	c := clientFor(t, "http://127.0.0.1:1", alice, 0)
+	stolen := bob.devices[1].ID()
+	kr := bob.keysResponse()
+	kr.Active = []int64{bob.devices[0].ID()}
+	kr.Revoked = append(kr.Revoked, struct {
+		ID int64 `json:"id"`
+		At int64 `json:"at"`
+	}{stolen, 1_000_000})
+	if _, err := c.accept(2, kr); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		at   int64
+		want bool
+	}{{1_000_000 - 1, true}, {1_000_000 + protocol.ClockSkewMs, true}, {1_000_000 + protocol.ClockSkewMs + 1, false}} {
+		_, _, err := c.senderKey(ctx, 2, stolen, tc.at)
+		if tc.want && err != nil || !tc.want && !errors.Is(err, ErrRevokedDevice) {
+			t.Fatalf("signed at %d by a device revoked at 1000000: %v", tc.at, err)
+		}
+	}
+	if _, _, err := c.senderKey(ctx, 2, bob.devices[0].ID(), 1<<50); err != nil {
+		t.Fatalf("the active device: %v", err)
 	}
 }
 

@@ -74,10 +74,10 @@ func (c *Client) verifyEvent(ctx context.Context, f *protocol.ServerFrame) error
 	if ev.User <= 0 || ev.Device <= 0 || ev.At <= 0 {
 		return ErrBadEventSignature
 	}
-	key, _, err := c.senderKey(ctx, ev.User, ev.Device)
+	key, _, err := c.senderKey(ctx, ev.User, ev.Device, ev.At)
 	if err != nil {
 		var untrusted *UntrustedKeysError
-		if errors.Is(err, errUnknownDevice) || errors.As(err, &untrusted) || ErrorCode(err) == protocol.CodeNotFound {
+		if errors.Is(err, errUnknownDevice) || errors.Is(err, ErrRevokedDevice) || errors.As(err, &untrusted) || ErrorCode(err) == protocol.CodeNotFound {
 			return fmt.Errorf("%w: %v", ErrBadEventSignature, err)
 		}
 		return &transientError{err}
