@@ -7,6 +7,8 @@
 //   - a server time far from a message's signed time is noted, and the
 //     signed time is what is shown;
 //   - a message queued again after the app let it expire is not shown;
+//   - a message signed by a device after the keys answer says it was
+//     revoked is discarded, in words;
 //   - an app that speaks version 1 is told, in the catalogue's words, to
 //     reload, and stops trying.
 import { openProfile } from "./lib/browser.mjs";
@@ -167,6 +169,50 @@ export function sigTests() {
       } finally {
         await policy("retention=168h");
         await relock(s, PIN.sam);
+      }
+    }],
+
+    ["revoked devices: a message its device signed after the device was revoked is discarded in words; one signed before it is shown", async (ctx) => {
+      const s = ctx.sam.page, t = ctx.tess.page;
+      const tessUser = await t.evaluate(() => window.curbside.user);
+      const tessDevice = await t.evaluate(() => window.curbside.device);
+      // The keys answer sam's app fetches says tess's device was revoked at
+      // revokedAt; a devices frame makes the app fetch them again.
+      let revokedAt = 0, fetched = 0;
+      const keysRoute = new RegExp(`/api/v1/keys/${tessUser}$`);
+      await ctx.sam.context.route(keysRoute, async (route) => {
+        const res = await route.fetch();
+        const body = await res.json();
+        body.revoked = [{ id: tessDevice, at: revokedAt }];
+        fetched++;
+        await route.fulfill({ response: res, json: body });
+      });
+      const refetch = async () => {
+        const before = fetched;
+        ctx.sam.toPage.send(JSON.stringify({ type: "devices", user: tessUser }));
+        await waitFor(async () => fetched > before, "sam's app fetches tess's keys again");
+      };
+      try {
+        if (await t.locator(".conv-item", { hasText: "Sam Stone" }).count()) await openConv(t, "Sam Stone");
+        else await startConversation(t, "sam", ["Sam Stone"]);
+        // Revoked an hour from now: what the device signs now is from
+        // before (whether or not sam's app has fetched that yet).
+        revokedAt = Date.now() + 3600e3;
+        const before = "Signed before the device was removed";
+        await sendText(t, before);
+        await openConv(s, "Tess Tran");
+        await msgLocator(s, before).waitFor();
+        // Revoked ten minutes ago, past the clock-skew bound: refused.
+        revokedAt = Date.now() - 600e3;
+        await refetch();
+        const after = "Signed after the device was removed";
+        await sendText(t, after);
+        await s.getByText("A message signed by a device after it was removed (wiped or taken out of use) was discarded.").waitFor();
+        assert.equal(await msgLocator(s, after).count(), 0, "a message signed after its device's revocation was shown");
+        if (ctx.shots) await s.screenshot({ path: `${ctx.shots}/sig-revoked-device.png` });
+      } finally {
+        await ctx.sam.context.unroute(keysRoute);
+        ctx.sam.toPage.send(JSON.stringify({ type: "devices", user: tessUser }));
       }
     }],
 

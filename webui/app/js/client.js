@@ -298,7 +298,7 @@ export class Client extends Conversations {
   async verifiedEvent(f, m) {
     const ev = /** @type {any} */ (f);
     if (!ev.sig || !(ev.user > 0) || !(ev.device > 0)) return false;
-    const key = await this.senderKey(ev.user, ev.device).catch((e) => { if (e instanceof ApiError) throw e; return null; });
+    const key = await this.senderKey(ev.user, ev.device, ev.at).catch((e) => { if (e instanceof ApiError) throw e; return null; });
     if (!key || !(await verifyAttestation(ev, key))) return false;
     if (!m || m.hidden) return true;
     if (ev.conv !== m.conv) return false;
@@ -338,7 +338,7 @@ export class Client extends Conversations {
       if (cv.kind === "direct" && ((cv.a !== this.me.id && cv.b !== this.me.id) || (cv.a !== env.from.user && cv.b !== env.from.user))) {
         throw new CryptoError("misaddressed", `direct conversation ${env.conv} does not hold both the sender and this user`);
       }
-      const key = await this.senderKey(env.from.user, env.from.device);
+      const key = await this.senderKey(env.from.user, env.from.device, env.created);
       body = await openEnvelope(env, key, this.keys);
       pt = JSON.parse(fromUtf8(body));
       if (!pt || typeof pt.type !== "string" || !pt.type) throw new CryptoError("decrypt", "the message body has no type");
@@ -350,7 +350,9 @@ export class Client extends Conversations {
       // A message that will never open is reported and acked, so a bad
       // envelope cannot come back forever.
       console.warn("dropping message", env.id, e.message);
-      this.notify("error", { text: e instanceof UntrustedKeys ? e.message : "A message could not be verified or decrypted and was discarded." });
+      this.notify("error", { text: e instanceof UntrustedKeys ? e.message
+        : e instanceof CryptoError && e.kind === "revoked_device" ? "A message signed by a device after it was removed (wiped or taken out of use) was discarded."
+          : "A message could not be verified or decrypted and was discarded." });
       this.ack(f.seq);
       return;
     } finally {

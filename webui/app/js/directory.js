@@ -7,7 +7,7 @@
 import { api } from "./api.js";
 import { unb64 } from "./bytes.js";
 import { CryptoError, safetyNumber, verifyDeviceList } from "./crypto.js";
-import { CLIENT_POLICY_DEFAULTS, CODE_NO_DEVICE, CODE_RECIPIENT_INACTIVE, CODES } from "./constants.js";
+import { CLIENT_POLICY_DEFAULTS, CLOCK_SKEW_MS, CODE_NO_DEVICE, CODE_RECIPIENT_INACTIVE, CODES } from "./constants.js";
 
 export class Directory extends EventTarget {
   constructor({ meta, vault, keys, config }) {
@@ -58,7 +58,8 @@ export class Directory extends EventTarget {
     const kr = await api.keys(uid);
     if (kr.user && kr.user.id && kr.user.id !== uid) throw new UntrustedKeys(uid, `the server answered about user ${kr.user.id}`);
     this.rememberUser(kr.user);
-    const peer = { user: kr.user, list: kr.list, recips: [], inactive: !!kr.inactive };
+    // revoked: device → when it was revoked (PROTOCOL.md 3.3).
+    const peer = { user: kr.user, list: kr.list, recips: [], inactive: !!kr.inactive, revoked: new Map((kr.revoked || []).map((r) => [r.id, r.at])) };
     if (kr.list) {
       try { await verifyDeviceList(kr.list); } catch (e) { throw new UntrustedKeys(uid, "the signed device list does not verify"); }
       if (kr.list.user !== uid) throw new UntrustedKeys(uid, `the device list is user ${kr.list.user}'s`);
@@ -165,11 +166,24 @@ export class Directory extends EventTarget {
     return safetyNumber(me.list, them.list);
   }
 
-  async senderKey(uid, device) {
+  /**
+   * senderKey is client.senderKey: the signing key of a listed device of
+   * uid, for something it signed as made at signedAt (ms); a device revoked
+   * more than CLOCK_SKEW_MS before that is refused (PROTOCOL.md 3.3).
+   * @param {number} uid
+   * @param {number} device
+   * @param {number} signedAt
+   */
+  async senderKey(uid, device, signedAt) {
     for (const fresh of [false, true]) {
       const p = await this.lookup(uid, fresh);
       const d = p.list && p.list.devices.find((x) => x.id === device);
-      if (d) return unb64(d.sign);
+      if (!d) continue;
+      const at = p.revoked?.get(device);
+      if (at !== undefined && !(signedAt <= at + CLOCK_SKEW_MS)) {
+        throw new CryptoError("revoked_device", `device ${device} of user ${uid} was removed at ${new Date(at).toISOString()}; this was signed at ${new Date(signedAt).toISOString()}`);
+      }
+      return unb64(d.sign);
     }
     throw new CryptoError("unknown_device", `device ${device} is not in user ${uid}'s signed device list`);
   }
