@@ -11,6 +11,10 @@
 //   - the victim's fetch of the sender's keys failing (500, 429, 401):
 //     the message must be kept and retried, and the sender must not see
 //     "delivered" until it is really stored.
+//   - the sender's keys answering 404 (the rules now hide the sender, or
+//     the sender is gone): the app gives the message up after a few tries,
+//     says so in the catalogue's words and acks it, instead of fetching
+//     once a minute until it expires; the sender still sees "Sent".
 //   - a device the server signs into the sender's list itself (a list
 //     that verifies, but no device the victim had seen signed it): the
 //     victim's app must refuse to seal to it, and say why.
@@ -272,6 +276,43 @@ export function attackTests() {
       await waitFor(async () => /^(Delivered|Read)/.test(await msgStatus(m, t)), "delivered once vera's app stored it");
       await shot(ctx, m, "34-attack-keys-recovered-delivered");
       await v.unroute("**/api/v1/keys/*");
+    }],
+
+    ["attack: a message whose sender's keys answer 404 (hidden by the rules, or gone) is given up after a few tries and said so in the catalogue's words", async (ctx) => {
+      const m = ctx.mallory.page, v = ctx.vera.page;
+      const { codes, tries } = await v.evaluate(async () => {
+        const prefix = document.querySelector("script[type=module]").src.replace(/\/js\/main\.js$/, "");
+        const { CODES } = await import(`${prefix}/js/constants.js`);
+        const { SENDER_GONE_TRIES } = await import(`${prefix}/js/client.js`);
+        return { codes: CODES, tries: SENDER_GONE_TRIES };
+      });
+      // Vera's app forgets the keys it fetched, and the server answers
+      // mallory's keys as it answers someone the rules hide: 404.
+      let answered = 0;
+      await v.route("**/api/v1/keys/*", async (route) => {
+        answered++;
+        await route.fulfill({ status: 404, json: { error: { code: "not_found", message: codes.not_found.message } } });
+      });
+      await relock(v, PIN.vera);
+      await toList(v);
+      await openConv(m, "Vera Vance");
+      const t = "Are you on call tonight?";
+      await sendText(m, t);
+      await v.locator(".toast", { hasText: codes.sender_unknown.message }).first().waitFor({ timeout: 60000 });
+      assert.ok(answered >= tries, `the keys were asked for ${answered} times, want at least ${tries}`);
+      await shot(ctx, v, "36-attack-sender-unknown-given-up");
+      // Given up means acked: with the keys answering again, the message
+      // does not come back, while a later one arrives (the queue is in
+      // order, so the first would have come before it).
+      await v.unroute("**/api/v1/keys/*");
+      await relock(v, PIN.vera);
+      const later = "Never mind, found the rota";
+      await sendText(m, later);
+      await openConv(v, "Mallory Marsh");
+      await msgLocator(v, later).waitFor();
+      assert.equal(await msgLocator(v, t).count(), 0, "the given-up message is not redelivered");
+      assert.equal(await msgStatus(m, t), "Sent", "never delivered: vera's app could not open it");
+      await waitFor(async () => /^(Delivered|Read)/.test(await msgStatus(m, later)), "the later message delivered");
     }],
 
     ["attack: a device the server signs into mallory's list itself is refused by vera's app, which says why", async (ctx) => {
