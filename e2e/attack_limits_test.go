@@ -224,6 +224,42 @@ func TestAttackTotalConnectionCap(t *testing.T) {
 	}
 }
 
+// TestAttackIdleKeepAliveHoldsConnection: a kept-alive connection that
+// asks for nothing more is closed by the server once the idle timeout
+// passes, so idle connections cannot hold slots of the caps for good. The
+// idle timeout here (1 s) is far below the read timeout (30 s), which Go
+// would otherwise use for the idle wait, and the bound of the wait (10 s)
+// between the two, so the test fails if the idle timeout is not applied.
+func TestAttackIdleKeepAliveHoldsConnection(t *testing.T) {
+	ts := limitedServer(t, nil, func(c *server.Config) { c.IdleTimeout = time.Second })
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	r := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	res, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Close {
+		t.Fatalf("/healthz: %d, close %v: want 200 on a kept-alive connection", res.StatusCode, res.Close)
+	}
+	// Nothing more is asked: the server closes the connection.
+	if _, err := r.ReadByte(); err != io.EOF {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("an idle kept-alive connection was still open 10 s later")
+		}
+		t.Fatalf("reading the idle connection: %v, want the server to close it (EOF)", err)
+	}
+}
+
 // upload posts n random bytes as an attachment and returns the status and
 // error code.
 func upload(t *testing.T, ts *testServer, token string, n int) (int, protocol.Code) {
