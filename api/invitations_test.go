@@ -42,3 +42,25 @@ func TestSetupLink(t *testing.T) {
 		t.Fatalf("%d setup.owner audit entries", n)
 	}
 }
+
+// TestAcceptHashesInsideTheCap: accepting a link hashes the new password
+// with argon2id (46 MiB), so it takes a slot of the cap that sign-ins'
+// checks share. With every slot taken the answer is unavailable and the
+// link still works; once a slot is free, it is accepted.
+func TestAcceptHashesInsideTheCap(t *testing.T) {
+	f := apitest.New(t)
+	link, _, err := f.API.SetupLink(context.Background(), f.Srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]string{"token": apitest.TokenOf(t, link), "username": "olga", "display": "Olga Owner", "password": apitest.TestPassword}
+	release := f.Auth.HoldHashSlots()
+	code, out := f.Do("POST", "/api/v1/invitations/accept", "", body)
+	release()
+	if code != http.StatusServiceUnavailable || apitest.ErrCode(out) != "unavailable" {
+		t.Fatalf("accept with every hashing slot taken: %d %v", code, out)
+	}
+	if code, out := f.Do("POST", "/api/v1/invitations/accept", "", body); code != 200 {
+		t.Fatalf("accept with a slot free: %d %v", code, out)
+	}
+}

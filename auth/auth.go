@@ -59,6 +59,9 @@ type Auth struct {
 	pending pendingLogins
 	// ghosts holds the failures of usernames no account has.
 	ghosts ghosts
+	// proven holds the failures of sign-ins with a device proof, by device
+	// (deviceKey): a device that guessed wrong waits its own wait.
+	proven ghosts
 	// nonces makes and checks the nonces of device proofs.
 	nonces *nonce.Issuer
 	// hashing caps the password checks running at once.
@@ -222,6 +225,11 @@ func (a *Auth) LoginFrom(ctx context.Context, ip, username, password string, pro
 		return nil, protocol.Internal(err)
 	}
 	known := a.knownDevice(ctx, ip, u, proof)
+	if known && a.proven.waiting(deviceKey(proof.ID), now) > 0 {
+		// This device's own wrong passwords started a wait: its proof
+		// lets it past no one's wait until that one ends.
+		known = false
+	}
 	if until := accountWaiting(u, now); until > 0 && !known {
 		a.recordFail(ctx, ip, u, map[string]any{"reason": "backoff"})
 		return nil, errWait(until, now)
@@ -254,6 +262,7 @@ func (a *Auth) LoginFrom(ctx context.Context, ip, username, password string, pro
 	if reason != nil {
 		if known {
 			reason["device"] = proof.ID
+			a.proven.fail(deviceKey(proof.ID), pol, now)
 		}
 		a.log.Info("login failed", "reason", reason["reason"], "user", u.ID, "ip", ip)
 		a.recordFail(ctx, ip, u, reason)
@@ -261,6 +270,7 @@ func (a *Auth) LoginFrom(ctx context.Context, ip, username, password string, pro
 	}
 	if known {
 		a.log.Info("login from a known device", "user", u.ID, "device", proof.ID, "ip", ip)
+		a.proven.forget(deviceKey(proof.ID))
 	}
 	m, err := a.store.MFAStatusOf(ctx, u.ID)
 	if err != nil {

@@ -18,6 +18,10 @@ import (
 // checked and not counted, so a script cannot push the wait out further or
 // lock anyone out: it only gets one guess per wait. The real user passes
 // the wait by proving a device key it already holds (deviceproof.go).
+// Failures made with such a proof count for the username as well as for
+// the device, which follows the same schedule of its own in memory: a copy
+// of a device's keys (a copied browser profile holds its wipe-check key)
+// buys its holder no faster guessing than anyone else.
 //
 // Unknown usernames follow the same schedule in memory, so the answers, and
 // when they come, are the same whether or not an account exists.
@@ -103,6 +107,16 @@ func (g *ghosts) fail(name string, pol model.Policy, now int64) int64 {
 	e.nextAt = now + loginWait(pol, e.fails).Milliseconds()
 	return e.nextAt
 }
+
+// forget drops name's failures (a sign-in that succeeded).
+func (g *ghosts) forget(name string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.m, strings.ToLower(name))
+}
+
+// deviceKey is the key of a known device's own failures in Auth.proven.
+func deviceKey(id int64) string { return strconv.FormatInt(id, 10) }
 
 // accountWaiting returns the end of the wait the user's failures set, or 0.
 func accountWaiting(u *model.User, now int64) int64 {

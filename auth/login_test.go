@@ -232,6 +232,82 @@ func TestKnownDeviceSkipsTheBackoff(t *testing.T) {
 	}
 }
 
+// TestWipeKeyProofSkipsTheBackoff: a browser whose signing key is sealed
+// until unlock proves itself at sign-in with the wipe-check key it
+// registered; a wipe-check key of another device, or none registered,
+// proves nothing.
+func TestWipeKeyProofSkipsTheBackoff(t *testing.T) {
+	f := apitest.New(t, "ruth", "sam")
+	f.Auth.SetLoginLimit(0, 1000)
+	ruth, sam := registerDevice(t, f, "ruth"), registerDevice(t, f, "sam")
+	uid := f.Users["ruth"].ID
+	wipePub, wipeKey, _ := ed25519.GenerateKey(nil)
+	samPub, samKey, _ := ed25519.GenerateKey(nil)
+	proof := func(key ed25519.PrivateKey) map[string]any {
+		_, ch := f.Do("POST", "/api/v1/login/challenge", "", nil)
+		nonce := apitest.DecodeB64(t, ch["nonce"].(string))
+		return map[string]any{"id": ruth.ID, "nonce": nonce, "sig": ed25519.Sign(key, protocol.LoginProofBytes(uid, ruth.ID, nonce))}
+	}
+	try := func(p map[string]any) (int, map[string]any) {
+		return f.Do("POST", "/api/v1/login", "", map[string]any{"username": "ruth", "password": apitest.TestPassword, "device": p})
+	}
+	for range 6 {
+		login(f, "ruth", "wrong password!")
+	}
+	// Before the device registers it, the key proves nothing.
+	if code, out := try(proof(wipeKey)); code != http.StatusTooManyRequests {
+		t.Fatalf("an unregistered wipe-check key: %d %v", code, out)
+	}
+	ctx := context.Background()
+	if err := f.Store.SetDeviceWipeKey(ctx, ruth.ID, wipePub); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Store.SetDeviceWipeKey(ctx, sam.ID, samPub); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := try(proof(samKey)); code != http.StatusTooManyRequests {
+		t.Fatalf("another device's wipe-check key: %d %v", code, out)
+	}
+	if code, out := try(proof(wipeKey)); code != 200 || out["token"] == nil {
+		t.Fatalf("the device's wipe-check key during the wait: %d %v", code, out)
+	}
+}
+
+// TestKnownDeviceGuessesWait: a device proof buys no faster guessing. The
+// device's own wrong passwords start a wait of its own, as the username's;
+// during it the proof lets it past nothing, and once the wait is over a
+// right password from it signs in and clears it.
+func TestKnownDeviceGuessesWait(t *testing.T) {
+	f := apitest.New(t, "ruth")
+	f.Auth.SetLoginLimit(0, 1000)
+	ruth := registerDevice(t, f, "ruth")
+	uid := f.Users["ruth"].ID
+	try := func(pw string) (int, map[string]any) {
+		_, ch := f.Do("POST", "/api/v1/login/challenge", "", nil)
+		nonce := apitest.DecodeB64(t, ch["nonce"].(string))
+		p := map[string]any{"id": ruth.ID, "nonce": nonce, "sig": ed25519.Sign(ruth.Sign, protocol.LoginProofBytes(uid, ruth.ID, nonce))}
+		return f.Do("POST", "/api/v1/login", "", map[string]any{"username": "ruth", "password": pw, "device": p})
+	}
+	for i := range 5 {
+		if code, out := try("wrong password!"); code != http.StatusUnauthorized {
+			t.Fatalf("guess %d with the proof: %d %v", i, code, out)
+		}
+	}
+	if code, out := try(apitest.TestPassword); code != http.StatusTooManyRequests || apitest.ErrCode(out) != "rate_limited" {
+		t.Fatalf("the right password from the device that guessed, during its wait: %d %v", code, out)
+	}
+	f.Auth.ShiftClock(16 * time.Minute) // past every wait
+	if code, out := try(apitest.TestPassword); code != 200 {
+		t.Fatalf("after the wait: %d %v", code, out)
+	}
+	for range 6 {
+		login(f, "ruth", "wrong password!")
+	}
+	if code, out := try(apitest.TestPassword); code != 200 {
+		t.Fatalf("the device's wait was cleared by its sign-in, the username's others started is skipped: %d %v", code, out)
+	}
+}
+
 // registerDevice signs name in and registers a new device of theirs.
 func registerDevice(t *testing.T, f *apitest.Fixture, name string) *apitest.TestDevice {
 	t.Helper()

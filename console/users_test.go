@@ -329,3 +329,42 @@ func TestGroupsAPI(t *testing.T) {
 		t.Fatalf("an unknown member: %d", code)
 	}
 }
+
+// TestDisplayNameAuditedAsChanged: the six-year log records that a
+// person's display name or email changed, never the name or address
+// itself, whether it is made at creation or changed later; the directory
+// has the name.
+func TestDisplayNameAuditedAsChanged(t *testing.T) {
+	f, tokens := apitest.NewConsole(t)
+	adm := tokens[model.LevelAdmin]
+	code, out := f.Do("POST", "/api/v1/admin/users", adm, map[string]any{"username": "quinn", "display": "Quinn Hospicecare", "role": "patient", "email": "quinn.first@example.org"})
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	id := apitest.Itoa(int64(out["user"].(map[string]any)["id"].(float64)))
+	if code, out := f.Do("PATCH", "/api/v1/admin/users/"+id, adm, map[string]string{"display": "Quinn Oncologyward", "email": "quinn.second@example.org"}); code != 200 {
+		t.Fatalf("update: %d %v", code, out)
+	}
+	rows := apitest.MFAAuditRows(t, f.Store)
+	for _, e := range rows {
+		for _, leak := range []string{"Hospicecare", "Oncologyward", "quinn.first", "quinn.second"} {
+			if strings.Contains(e.Detail, leak) {
+				t.Fatalf("the audit entry %s %s holds %q: %s", e.Action, e.Target, leak, e.Detail)
+			}
+		}
+	}
+	upd := apitest.FindAudit(rows, "user.update", `"display"`)
+	if upd == nil {
+		t.Fatalf("no user.update entry for the display name: %v", rows)
+	}
+	var d map[string]any
+	if err := json.Unmarshal([]byte(upd.Detail), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d["display"] != "changed" || d["email"] != "changed" {
+		t.Fatalf("user.update detail %s, want display and email \"changed\"", upd.Detail)
+	}
+	if u, _ := f.Store.UserByName(context.Background(), "quinn"); u.Display != "Quinn Oncologyward" {
+		t.Fatalf("the directory has %q", u.Display)
+	}
+}

@@ -143,6 +143,123 @@ func TestAttackSlowBodiesHoldConnections(t *testing.T) {
 	}
 }
 
+// TestAttackTotalConnectionCap: connections from several addresses, each
+// under the per-address cap, together reach the total cap: the next one,
+// from an address that holds only one, is refused with
+// too_many_connections and the catalogue's words, the cap is logged at
+// WARN once however often it is hit, and a slot given back is served
+// again.
+func TestAttackTotalConnectionCap(t *testing.T) {
+	const total, perIP = 4, 3
+	ts := limitedServer(t, nil, func(c *server.Config) { c.MaxConns = total; c.MaxConnsPerIP = perIP })
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	from := func(ip net.IP) *net.Dialer {
+		return &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 10 * time.Second}
+	}
+	one, two := net.IPv4(127, 0, 0, 1), net.IPv4(127, 0, 0, 2)
+	// Each held connection sends its headers and the start of a body, and
+	// so stays open within the read timeout (30 s).
+	var held []net.Conn
+	hold := func(ip net.IP) {
+		c, err := from(ip).Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "POST /api/v1/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", addr)
+		held = append(held, c)
+	}
+	// healthz asks for /healthz on a connection of its own from ip.
+	healthz := func(ip net.IP) (int, []byte) {
+		c, err := from(ip).Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", addr)
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("/healthz from %v: %v", ip, err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, body
+	}
+	for range perIP {
+		hold(one)
+	}
+	hold(two) // total connections now, none of its address over perIP
+	var code int
+	var body []byte
+	for i := range 3 {
+		code, body = healthz(two)
+		if code != http.StatusServiceUnavailable || errorCode(body) != protocol.CodeTooManyConnections {
+			t.Fatalf("connection %d past the total cap: %d %s, want 503 %s", i, code, body, protocol.CodeTooManyConnections)
+		}
+	}
+	var e struct{ Error struct{ Message string } }
+	json.Unmarshal(body, &e)
+	if want := protocol.CodeTooManyConnections.Message(); e.Error.Message != want {
+		t.Fatalf("the refusal says %q, want the catalogue's %q", e.Error.Message, want)
+	}
+	if n := strings.Count(serverLog(t, ts), "level=WARN msg=\"connection limit reached"); n != 1 {
+		t.Fatalf("the total cap was logged at WARN %d times, want once", n)
+	}
+	if strings.Contains(serverLog(t, ts), "connection limit for one address reached") {
+		t.Fatal("no address was over its own cap, yet the per-address cap was logged")
+	}
+	// A held connection closes: its slot is served again.
+	held[0].Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := healthz(two)
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz after a slot was given back: %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestAttackIdleKeepAliveHoldsConnection: a kept-alive connection that
+// asks for nothing more is closed by the server once the idle timeout
+// passes, so idle connections cannot hold slots of the caps for good. The
+// idle timeout here (1 s) is far below the read timeout (30 s), which Go
+// would otherwise use for the idle wait, and the bound of the wait (10 s)
+// between the two, so the test fails if the idle timeout is not applied.
+func TestAttackIdleKeepAliveHoldsConnection(t *testing.T) {
+	ts := limitedServer(t, nil, func(c *server.Config) { c.IdleTimeout = time.Second })
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	r := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	res, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Close {
+		t.Fatalf("/healthz: %d, close %v: want 200 on a kept-alive connection", res.StatusCode, res.Close)
+	}
+	// Nothing more is asked: the server closes the connection.
+	if _, err := r.ReadByte(); err != io.EOF {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("an idle kept-alive connection was still open 10 s later")
+		}
+		t.Fatalf("reading the idle connection: %v, want the server to close it (EOF)", err)
+	}
+}
+
 // upload posts n random bytes as an attachment and returns the status and
 // error code.
 func upload(t *testing.T, ts *testServer, token string, n int) (int, protocol.Code) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/curbside-health/curbside/client"
 	"github.com/curbside-health/curbside/protocol"
@@ -16,8 +17,8 @@ import (
 
 // The attacks of this file are on sessions and devices that outlive what
 // should have ended them: a socket that keeps receiving ciphertext after
-// its user was disabled or signed out, a password change that leaves the
-// old sign-ins alive, an older reset link that still works, and a wipe
+// its user was disabled or signed out or its session expired, a password
+// change (or an accepted reset link) that leaves the old sign-ins alive, an older reset link that still works, and a wipe
 // check that tells anybody about any device.
 
 // adminDo signs name in and calls a console route with a JSON body,
@@ -64,12 +65,21 @@ func withAdmin(t *testing.T, ts *testServer) {
 	}
 }
 
+// sessionEndBound bounds the wait for a socket to close after its session
+// ended. The relay closes it at the next access-epoch poll (a second), or
+// at once for a change the server made itself; without either it would
+// still close it at its periodic recheck of every session, 30 s after the
+// last. The bound lies well between the two, so that a broken epoch
+// trigger or poll fails these tests instead of passing late. It bounds a
+// wait for an event; it does not measure speed.
+const sessionEndBound = 5 * time.Second
+
 // wantSessionEnded waits for the connection to be closed and checks it was
 // closed because its session ended, and that the session is gone for HTTP
 // too.
 func wantSessionEnded(t *testing.T, what string, c *client.Client, cn *client.Conn) {
 	t.Helper()
-	if code := closeCode(t, cn); code != protocol.CloseSessionEnded {
+	if code := closeCodeWithin(t, cn, sessionEndBound); code != protocol.CloseSessionEnded {
 		t.Fatalf("%s: the connection closed with %d (%v), want %d", what, code, cn.Err(), protocol.CloseSessionEnded)
 	}
 	var ae *client.Error
@@ -117,7 +127,7 @@ func TestAttackSignedOutSessionKeepsSocket(t *testing.T) {
 	if err := bob.Logout(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if code := closeCode(t, cb); code != protocol.CloseSessionEnded {
+	if code := closeCodeWithin(t, cb, sessionEndBound); code != protocol.CloseSessionEnded {
 		t.Fatalf("sign-out closed the connection with %d (%v), want %d", code, cb.Err(), protocol.CloseSessionEnded)
 	}
 }
@@ -143,6 +153,50 @@ func TestAttackMFAResetKeepsSocket(t *testing.T) {
 		t.Fatalf("mfa reset: %d %v", code, out)
 	}
 	wantSessionEnded(t, "second factors reset in the console", bob, cb)
+}
+
+// A session that reaches its end closes its socket when it falls due, not
+// at the relay's periodic recheck. Its end is written into the database
+// (as a session_max of a few seconds would have set it at sign-in; the
+// policy's shortest is a minute) before the socket opens: the relay learns
+// it when the socket opens and checks again when it falls due.
+func TestAttackExpiredSessionKeepsSocket(t *testing.T) {
+	ts, _, bob, _ := aliceAndBob(t)
+	const left = 2 * time.Second
+	if _, err := openDB(t, ts).Exec(`UPDATE sessions SET expires_at = ? WHERE user_id = ?`, time.Now().Add(left).UnixMilli(), bob.User().ID); err != nil {
+		t.Fatal(err)
+	}
+	cb := connect(t, bob)
+	if code := closeCodeWithin(t, cb, left+sessionEndBound); code != protocol.CloseSessionEnded {
+		t.Fatalf("expiry closed the connection with %d (%v), want %d", code, cb.Err(), protocol.CloseSessionEnded)
+	}
+	var ae *client.Error
+	if _, _, err := bob.Me(ctxT(t)); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+		t.Fatalf("the expired session still answers: %v", err)
+	}
+}
+
+// Accepting a password-reset link ends every session of the user and
+// closes their sockets: whoever held the old password is out.
+func TestAttackAcceptedResetLinkKeepsSocket(t *testing.T) {
+	ts, _, bob, _ := aliceAndBob(t)
+	withAdmin(t, ts)
+	cb := connect(t, bob)
+	code, out := adminDo(t, ts, "root", "POST", fmt.Sprintf("/api/v1/admin/users/%d/password", bob.User().ID), nil)
+	if code != 200 {
+		t.Fatalf("password reset: %d %v", code, out)
+	}
+	u := out["invitation"].(map[string]any)["url"].(string)
+	b, _ := json.Marshal(map[string]string{"token": u[strings.Index(u, "#invite=")+len("#invite="):], "password": "bob's fresh new passphrase"})
+	res, err := http.Post(ts.URL+"/api/v1/invitations/accept", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("accept the reset link: %d", res.StatusCode)
+	}
+	wantSessionEnded(t, "the reset link accepted", bob, cb)
 }
 
 // Of two reset links made for one account, only the newer one sets the

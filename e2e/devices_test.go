@@ -41,10 +41,16 @@ func adminPost(t *testing.T, ts *testServer, name, path string) {
 // closeCode waits for a connection to end and returns its close code.
 func closeCode(t *testing.T, cn *client.Conn) websocket.StatusCode {
 	t.Helper()
+	return closeCodeWithin(t, cn, 30*time.Second)
+}
+
+// closeCodeWithin is closeCode with a bound of its own on the wait.
+func closeCodeWithin(t *testing.T, cn *client.Conn, bound time.Duration) websocket.StatusCode {
+	t.Helper()
 	select {
 	case <-cn.Done():
-	case <-time.After(30 * time.Second):
-		t.Fatal("the connection was not ended")
+	case <-time.After(bound):
+		t.Fatalf("the connection was not ended within %v", bound)
 	}
 	return websocket.CloseStatus(cn.Err())
 }

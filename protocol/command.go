@@ -79,7 +79,8 @@ const (
 
 // LoginProofBytes returns what a device signs to prove itself at sign-in
 // (the "device" member of POST /api/v1/login), over a nonce from POST
-// /api/v1/login/challenge:
+// /api/v1/login/challenge, with its signing key or with the wipe-check key
+// it registered (a browser whose signing key is sealed until unlock):
 //
 //	"curbside/login/v1" || u64 user || u64 device || str(nonce)
 func LoginProofBytes(user, device int64, nonce []byte) []byte {

@@ -53,6 +53,7 @@ const (
 	CodeQueueFull          Code = "queue_full"              // a recipient device has as many undelivered messages waiting as it may hold
 	CodeRecipientInactive  Code = "recipient_inactive"      // the person addressed is disabled or locked and receives nothing
 	CodeNoDevice           Code = "no_device"               // (the apps, before sending) the person addressed has no active device to encrypt to
+	CodeSenderUnknown      Code = "sender_unknown"          // (the apps, receiving) a message's sender cannot be looked up: hidden by the participation rules, or gone
 	CodeAttachmentGone     Code = "attachment_gone"         // a blob the message names is not the sender's, or no longer stored
 	CodeStorageFull        Code = "storage_full"            // the server's disk is full: nothing was stored; the client keeps it and retries
 	CodeMailNotSetUp       Code = "mail_not_set_up"         // email is not set up, or the person has no email address
@@ -111,6 +112,7 @@ var catalogue = map[Code]codeInfo{
 	CodeQueueFull:          {http.StatusServiceUnavailable, "Not sent: the recipient's device has too many messages waiting. Try again once they are back online."},
 	CodeRecipientInactive:  {http.StatusConflict, "This person's account is switched off, so they cannot receive messages now. Ask your administrator."},
 	CodeNoDevice:           {http.StatusConflict, "They have no device that can receive messages: they have not set up Curbside yet, or not again since their device was removed. Messages reach them once they sign in."},
+	CodeSenderUnknown:      {http.StatusNotFound, "A message could not be opened: its sender is no longer someone your account can reach, or their account was removed. If you expected a message, ask your practice."},
 	CodeAttachmentGone:     {http.StatusGone, "An attachment of this message is no longer on the server. Attach the file again and send the message again."},
 	CodeStorageFull:        {http.StatusInsufficientStorage, "Not sent: the server's storage is full. Your message is kept and will be sent when space is freed; tell your administrator."},
 	CodeMailNotSetUp:       {http.StatusConflict, "Email is not set up yet. An owner or admin can set it up on the console's Email page."},

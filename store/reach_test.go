@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"maps"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/curbside-health/curbside/model"
 )
@@ -155,6 +157,76 @@ func TestEpochMovesWithReach(t *testing.T) {
 			t.Fatalf("%s: %v", c.what, err)
 		}
 		if after, _ := st.AccessEpoch(ctx); after == before {
+			t.Errorf("%s did not move the access epoch", c.what)
+		}
+	}
+}
+
+// TestEpochMovesWhenSessionsEnd: every commit that ends a session or
+// changes what a live session may do moves the access epoch, which is how
+// the relay learns of it within a poll when another process (the operator
+// CLI) made it. The state and password changes are made with no session
+// left, so that the user's own trigger is what moves it; using a session
+// does not move it.
+func TestEpochMovesWhenSessionsEnd(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u := &model.User{Username: "nurse", Display: "nurse", Role: model.RoleStaff, State: model.StateActive, PasswordHash: "x"}
+	if err := st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	far := time.Now().Add(time.Hour).UnixMilli()
+	session := func(b byte, expires int64) []byte {
+		h := bytes.Repeat([]byte{b}, 32)
+		if err := st.CreateSession(ctx, h, u.ID, expires); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	epoch := func() int64 {
+		n, err := st.AccessEpoch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	one := session(1, far)
+	session(2, time.Now().UnixMilli()-1) // expired: the sweep's
+	session(3, far)                      // for the password change
+	before := epoch()
+	if err := st.TouchSession(ctx, one, time.Now().UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	if epoch() != before {
+		t.Error("using a session moved the access epoch")
+	}
+	for _, c := range []struct {
+		what string
+		do   func() error
+	}{
+		{"a sign-out", func() error { return st.DeleteSession(ctx, one) }},
+		{"an expired session swept", func() error {
+			n, err := st.DeleteExpiredSessions(ctx, time.Now().UnixMilli(), time.Hour.Milliseconds())
+			if err == nil && n != 1 {
+				t.Fatalf("the sweep ended %d sessions, want the expired one", n)
+			}
+			return err
+		}},
+		{"the password changed, with a session", func() error { _, err := st.SetPassword(ctx, u.ID, "y"); return err }},
+		{"the password changed, with none left", func() error { _, err := st.SetPassword(ctx, u.ID, "z"); return err }},
+		{"the user locked", func() error { return st.SetUserState(ctx, u.ID, model.StateLocked) }},
+		{"the user active again", func() error { return st.SetUserState(ctx, u.ID, model.StateActive) }},
+		{"the user disabled", func() error { return st.SetUserState(ctx, u.ID, model.StateDisabled) }},
+	} {
+		before := epoch()
+		if err := c.do(); err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		if epoch() == before {
 			t.Errorf("%s did not move the access epoch", c.what)
 		}
 	}

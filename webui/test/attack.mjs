@@ -11,9 +11,16 @@
 //   - the victim's fetch of the sender's keys failing (500, 429, 401):
 //     the message must be kept and retried, and the sender must not see
 //     "delivered" until it is really stored.
+//   - the sender's keys answering 404 (the rules now hide the sender, or
+//     the sender is gone): the app gives the message up after a few tries,
+//     says so in the catalogue's words and acks it, instead of fetching
+//     once a minute until it expires; the sender still sees "Sent".
 //   - a device the server signs into the sender's list itself (a list
 //     that verifies, but no device the victim had seen signed it): the
 //     victim's app must refuse to seal to it, and say why.
+//   - guesses at the victim's password from elsewhere, which start her
+//     username's backoff: her own browser, signing in again, must still get
+//     in at once, with a device proof signed by its wipe-check key.
 //
 // A script that runs reports itself by fetching a marker URL on the server;
 // every request of each browser is watched for it. A control opens the same
@@ -271,6 +278,43 @@ export function attackTests() {
       await v.unroute("**/api/v1/keys/*");
     }],
 
+    ["attack: a message whose sender's keys answer 404 (hidden by the rules, or gone) is given up after a few tries and said so in the catalogue's words", async (ctx) => {
+      const m = ctx.mallory.page, v = ctx.vera.page;
+      const { codes, tries } = await v.evaluate(async () => {
+        const prefix = document.querySelector("script[type=module]").src.replace(/\/js\/main\.js$/, "");
+        const { CODES } = await import(`${prefix}/js/constants.js`);
+        const { SENDER_GONE_TRIES } = await import(`${prefix}/js/client.js`);
+        return { codes: CODES, tries: SENDER_GONE_TRIES };
+      });
+      // Vera's app forgets the keys it fetched, and the server answers
+      // mallory's keys as it answers someone the rules hide: 404.
+      let answered = 0;
+      await v.route("**/api/v1/keys/*", async (route) => {
+        answered++;
+        await route.fulfill({ status: 404, json: { error: { code: "not_found", message: codes.not_found.message } } });
+      });
+      await relock(v, PIN.vera);
+      await toList(v);
+      await openConv(m, "Vera Vance");
+      const t = "Are you on call tonight?";
+      await sendText(m, t);
+      await v.locator(".toast", { hasText: codes.sender_unknown.message }).first().waitFor({ timeout: 60000 });
+      assert.ok(answered >= tries, `the keys were asked for ${answered} times, want at least ${tries}`);
+      await shot(ctx, v, "36-attack-sender-unknown-given-up");
+      // Given up means acked: with the keys answering again, the message
+      // does not come back, while a later one arrives (the queue is in
+      // order, so the first would have come before it).
+      await v.unroute("**/api/v1/keys/*");
+      await relock(v, PIN.vera);
+      const later = "Never mind, found the rota";
+      await sendText(m, later);
+      await openConv(v, "Mallory Marsh");
+      await msgLocator(v, later).waitFor();
+      assert.equal(await msgLocator(v, t).count(), 0, "the given-up message is not redelivered");
+      assert.equal(await msgStatus(m, t), "Sent", "never delivered: vera's app could not open it");
+      await waitFor(async () => /^(Delivered|Read)/.test(await msgStatus(m, later)), "the later message delivered");
+    }],
+
     ["attack: a device the server signs into mallory's list itself is refused by vera's app, which says why", async (ctx) => {
       const v = ctx.vera.page;
       // The server (here: the network between it and vera) answers mallory's
@@ -364,7 +408,52 @@ export function attackTests() {
         await sh(ctx.bin, ["policy", "set", "--data", ctx.srv.dataDir, "blob_grace=1h"]);
       }
     }],
+
+    ["attack: guesses at vera's password from elsewhere start her backoff; her own browser, signing in again, gets in at once with its device proof", async (ctx) => {
+      const v = ctx.vera.page;
+      // Vera signs out: her session ends, the signing key is forgotten and
+      // sealed under the PIN, and only the wipe-check key is left unsealed.
+      await v.getByRole("button", { name: "Settings" }).click();
+      await v.getByRole("button", { name: "Sign out", exact: true }).click();
+      await v.getByRole("button", { name: "Sign in again" }).waitFor();
+      // A script guesses (from the same address here: the per-address
+      // allowance of 10 is not what this is about) until her username's
+      // backoff runs; then even the right password without a proof waits.
+      const login = (password) => fetch(`${ctx.srv.url}/api/v1/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "vera", password }) });
+      for (let i = 0; i < 5; i++) assert.equal((await login(`guess ${i} at it`)).status, 401, "a wrong guess");
+      const held = await login(PW.vera);
+      assert.equal(held.status, 429, "the backoff holds the right password without a proof");
+      assert.equal((await held.json()).error.code, "rate_limited");
+      // Her browser signs in again: the sign-in carries a proof, signed
+      // with the wipe-check key the server holds for this device.
+      const m = await v.evaluate(async () => {
+        const prefix = document.querySelector("script[type=module]").src.replace(/\/js\/main\.js$/, "");
+        const meta = await (await import(`${prefix}/js/store.js`)).getMeta();
+        return { user: meta.user.id, device: meta.device, wipeKeyPub: meta.wipeKeyPub };
+      });
+      const sent = v.waitForRequest((r) => r.url().endsWith("/api/v1/login") && r.method() === "POST");
+      const answer = v.waitForResponse((r) => r.url().endsWith("/api/v1/login") && r.request().method() === "POST");
+      await v.getByLabel("Password").fill(PW.vera);
+      await v.getByRole("button", { name: "Sign in again" }).click();
+      const proof = (await sent).postDataJSON().device;
+      assert.ok(proof, "the sign-in carries a device proof");
+      assert.equal(proof.id, m.device, "for this browser's device");
+      const pub = crypto.createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(m.wipeKeyPub, "base64").toString("base64url") }, format: "jwk" });
+      assert.ok(crypto.verify(null, loginProofBytes(m.user, m.device, Buffer.from(proof.nonce, "base64")), pub, Buffer.from(proof.sig, "base64")), "signed with the wipe-check key");
+      assert.equal((await answer).status(), 200, "signed in during the backoff");
+      await unlock(v, PIN.vera);
+      await online(v);
+      assert.equal(await v.evaluate(() => window.curbside.device), m.device, "the same device resumed");
+      await shot(ctx, v, "37-attack-known-browser-past-backoff");
+    }],
   ];
+}
+
+/** loginProofBytes is protocol.LoginProofBytes. */
+function loginProofBytes(user, device, nonce) {
+  const u64 = (n) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b; };
+  const n = Buffer.alloc(4); n.writeUInt32BE(nonce.length);
+  return Buffer.concat([Buffer.from("curbside/login/v1"), u64(user), u64(device), n, nonce]);
 }
 
 /** closeAttackProfiles closes the browsers of this file. */

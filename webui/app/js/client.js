@@ -13,6 +13,9 @@
 //     whose sender's keys cannot be fetched (offline, 401, 429, 5xx) is
 //     kept un-acked and tried again with backoff, never acked unstored,
 //     so its sender never sees "delivered" for a message that was dropped;
+//     one whose sender's keys answer 404 a few times in a row (the rules
+//     hide the sender now, or the sender is gone) is given up, said so in
+//     the catalogue's words (sender_unknown) and acked;
 //   - a message that may be resent keeps its sealed bytes, so the resend is
 //     byte-identical and the server answers dup instead of id_reused;
 //   - on devices_changed the recipients' keys are fetched again and the
@@ -30,7 +33,7 @@ import { api, ApiError, sentence } from "./api.js";
 import { b64, b64url, fromUtf8, randomBytes, unb64, utf8 } from "./bytes.js";
 import { CryptoError, decryptBlob, encryptBlob, keyFingerprint, newMessageId, openEnvelope, sealEnvelope, signAttestation, verifyAttestation } from "./crypto.js";
 import { Relay } from "./relay.js";
-import { CLIENT_POLICY_DEFAULTS, CLOCK_SKEW_MS, CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, CLOSE_UPDATE_REQUIRED, CODE_DEVICES_CHANGED, CODES, FLAG_ACK_REQUESTED, MAX_ACK_SEQS, MAX_ATTACHMENTS, PRESENCE_AVAILABLE, PRESENCE_DND, RECEIPT_ACKNOWLEDGED, RECEIPT_DELIVERED, RECEIPT_READ, V1_DRAIN_MS } from "./constants.js";
+import { CLIENT_POLICY_DEFAULTS, CLOCK_SKEW_MS, CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, CLOSE_UPDATE_REQUIRED, CODE_DEVICES_CHANGED, CODE_SENDER_UNKNOWN, CODES, FLAG_ACK_REQUESTED, MAX_ACK_SEQS, MAX_ATTACHMENTS, PRESENCE_AVAILABLE, PRESENCE_DND, RECEIPT_ACKNOWLEDGED, RECEIPT_DELIVERED, RECEIPT_READ, V1_DRAIN_MS } from "./constants.js";
 import { FULL_RETRY_FIRST_MS, fmtBytes, mimeAllowed, parseConv, sendOutcome } from "./conv.js";
 import { Conversations } from "./conversations.js";
 import { UntrustedKeys } from "./directory.js";
@@ -50,6 +53,13 @@ import { Typing } from "./typing.js";
 /** The first wait before a message kept for its sender's keys is tried again, and the longest. */
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 60e3;
+/**
+ * How many times in a row a sender's keys may answer 404 before the
+ * message is given up: the rules hide the sender from this user now, or
+ * the sender is gone. A few tries (some 7 s apart in all) ride out a
+ * change being made; more would only fetch once a minute until it expires.
+ */
+export const SENDER_GONE_TRIES = 4;
 
 export class Client extends Conversations {
   constructor(opts) {
@@ -60,7 +70,7 @@ export class Client extends Conversations {
     this.ackQueue = [];
     this.ackTimer = null;
     this.autoReplied = new Set();
-    /** @type {Map<string, {frame: MsgFrame, tries: number, due: number}>} messages kept un-acked until they can be opened, by envelope id */
+    /** @type {Map<string, {frame: MsgFrame, tries: number, gone: number, due: number}>} messages kept un-acked until they can be opened, by envelope id (gone: how many 404s in a row) */
     this.retrying = new Map();
     this.retryTimer = null;
     /** @type {Map<string, {kind: AttachmentKind, view: string | null, save: string}>} attachment blob id → its object URLs */
@@ -346,7 +356,18 @@ export class Client extends Conversations {
       // The sender's keys could not be fetched (offline, signed out, rate
       // limited, a server fault): the message is fine, the moment is not.
       // It stays un-acked on the server and is tried again here.
-      if (e instanceof ApiError) { this.keepForRetry(f, e); return; }
+      if (e instanceof ApiError && !(e.status === 404 && (this.retrying.get(env.id)?.gone || 0) + 1 >= SENDER_GONE_TRIES)) { this.keepForRetry(f, e); return; }
+      if (e instanceof ApiError) {
+        // The sender's keys answered 404 every time: the participation
+        // rules hide the sender from this user, or the sender is gone. It
+        // will not open, so it is said so and acked (acking sends no
+        // delivered receipt: the sender keeps seeing "Sent").
+        console.warn("giving up message", env.id, "its sender's keys answer 404");
+        this.retrying.delete(env.id);
+        this.notify("error", { text: CODES[CODE_SENDER_UNKNOWN].message });
+        this.ack(f.seq);
+        return;
+      }
       // A message that will never open is reported and acked, so a bad
       // envelope cannot come back forever.
       console.warn("dropping message", env.id, e.message);
@@ -405,9 +426,10 @@ export class Client extends Conversations {
    * @param {ApiError} e why it could not be opened now
    */
   keepForRetry(f, e) {
-    const r = this.retrying.get(f.env.id) || { frame: f, tries: 0, due: 0 };
+    const r = this.retrying.get(f.env.id) || { frame: f, tries: 0, gone: 0, due: 0 };
     r.frame = f;
     r.tries++;
+    r.gone = e.status === 404 ? r.gone + 1 : 0; // 404s in a row
     r.due = Date.now() + Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (r.tries - 1));
     this.retrying.set(f.env.id, r);
     console.warn("keeping message", f.env.id, "to try again:", e.status || e.code, e.message);

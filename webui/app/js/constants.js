@@ -47,6 +47,7 @@ export const CODE_PUSH_UNAVAILABLE = "push_unavailable";
 export const CODE_QUEUE_FULL = "queue_full";
 export const CODE_RATE_LIMITED = "rate_limited";
 export const CODE_RECIPIENT_INACTIVE = "recipient_inactive";
+export const CODE_SENDER_UNKNOWN = "sender_unknown";
 export const CODE_STEP_UP_REQUIRED = "step_up_required";
 export const CODE_STORAGE_FULL = "storage_full";
 export const CODE_TOO_LARGE = "too_large";
@@ -97,6 +98,7 @@ export const CODES = Object.freeze({
   queue_full: Object.freeze({ status: 503, message: "Not sent: the recipient's device has too many messages waiting. Try again once they are back online." }),
   rate_limited: Object.freeze({ status: 429, message: "Too many attempts. Wait a minute and try again." }),
   recipient_inactive: Object.freeze({ status: 409, message: "This person's account is switched off, so they cannot receive messages now. Ask your administrator." }),
+  sender_unknown: Object.freeze({ status: 404, message: "A message could not be opened: its sender is no longer someone your account can reach, or their account was removed. If you expected a message, ask your practice." }),
   step_up_required: Object.freeze({ status: 403, message: "To do this, confirm it is you: enter the code from your authenticator app, or a recovery code. If you have neither, set up an authenticator app under Your account first." }),
   storage_full: Object.freeze({ status: 507, message: "Not sent: the server's storage is full. Your message is kept and will be sent when space is freed; tell your administrator." }),
   too_large: Object.freeze({ status: 413, message: "That is larger than the server accepts." }),

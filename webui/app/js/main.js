@@ -226,6 +226,7 @@ function onClientNotify(e) {
 }
 
 function teardown() {
+  session.forgetDeviceKey(); // with the rest of what unlocking opened
   clearInterval(lockTimer);
   if (ui) { ui.unmount(); ui = null; }
   if (client) { client.removeEventListener("notify", onClientNotify); client.stop(); client = null; }

@@ -441,8 +441,38 @@ async function bindDevice(meta, key) {
   await api.resume(meta.device, b64(await signEd25519(key, msg)));
 }
 
+/** loginProofBytes is protocol.LoginProofBytes: what a device signs to prove itself at sign-in. */
+export function loginProofBytes(user, device, nonce) {
+  return new Canon().label("curbside/login/v1").u64(user).u64(device).bytes(nonce).done();
+}
+
 /**
- * resume signs in with the password after the server session ended. The
+ * loginProof proves at sign-in that this browser is one of the user's
+ * devices, which lets it past the backoff that guesses at the password
+ * from elsewhere set off (SECURITY.md, "Sign-in"). It signs a fresh nonce
+ * with the key proofKey gives: the signing key when the app holds it, else
+ * the wipe-check key, the one key a browser whose session ended holds
+ * unsealed. Without a registered key, or when the challenge fails, the
+ * sign-in goes on without a proof.
+ * @returns {Promise<import("./types.js").DeviceProof | undefined>}
+ */
+async function loginProof(meta) {
+  if (!meta?.device || !meta.user?.id || !(deviceKey || meta.wipeKeySet)) return undefined;
+  try {
+    const key = await proofKey(meta);
+    if (!key) return undefined;
+    const ch = await api.loginChallenge();
+    const sig = await signEd25519(key, loginProofBytes(meta.user.id, meta.device, unb64(ch.nonce)));
+    return { id: meta.device, nonce: ch.nonce, sig: b64(sig) };
+  } catch (e) {
+    console.warn("no device proof for this sign-in:", e);
+    return undefined;
+  }
+}
+
+/**
+ * resume signs in with the password after the server session ended, with
+ * this device's proof (loginProof). The
  * session has no device yet: the next unlock (the PIN) opens the store
  * with the share the server releases for the PIN's proof, and then binds
  * the session to this device with the device's own key (bindDevice).
@@ -451,7 +481,7 @@ async function bindDevice(meta, key) {
 export async function resume(password, progress = () => {}, hooks = {}) {
   const meta = await getMeta();
   progress("Signing in…");
-  await passwordLogin(meta.user.username, password, hooks);
+  await passwordLogin(meta.user.username, password, hooks, await loginProof(meta));
   const me = await api.me();
   if (me.device !== 0 && me.device !== meta.device) throw new Error("This session is bound to another device.");
 }
