@@ -252,6 +252,17 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 		// The devices changed between the two reads; the client signs again.
 		err = model.Refuse(model.ErrConflict, "your devices changed meanwhile")
 	}
+	if err == nil && pending {
+		// Who approves it was decided by the write: it must be what the
+		// audit entry and the answer say (a new request replaces this one).
+		req, rerr := a.Store.DeviceRequestOf(r.Context(), s.TokenHash)
+		switch {
+		case rerr != nil && !errors.Is(rerr, model.ErrNotFound):
+			return protocol.Internal(rerr)
+		case rerr != nil || req.Recovery != (action == "device.recovery_request"):
+			err = model.Refuse(model.ErrConflict, "your devices changed meanwhile")
+		}
+	}
 	switch {
 	case errors.Is(err, model.ErrConflict):
 		return protocol.Errorf(protocol.CodeConflict, "%s; fetch /api/v1/keys/%d and sign a new list", model.ReasonOf(err, "the device list changed"), s.User.ID)

@@ -64,7 +64,8 @@ func recoveryView(r *store.DeviceRequest, me int64) RecoveryView {
 
 // recoveryUser is the path's {id}, if the caller may manage that account
 // and approve its devices: an administrator approves their own new device
-// only when no other active owner or admin could.
+// only when nobody else could (no other active user at a level that may
+// manage them, with a second factor for the step-up).
 func (a *Console) recoveryUser(r *http.Request) (*model.User, error) {
 	id, err := web.PathID(r, "id")
 	if err != nil {
@@ -82,7 +83,7 @@ func (a *Console) recoveryUser(r *http.Request) (*model.User, error) {
 		return nil, err
 	}
 	if me.ID == u.ID {
-		n, err := a.Store.OtherAdmins(r.Context(), me.ID)
+		n, err := a.Store.OtherApprovers(r.Context(), u)
 		if err != nil {
 			return nil, protocol.Internal(err)
 		}
@@ -147,7 +148,8 @@ func (a *Console) answerRecovery(w http.ResponseWriter, r *http.Request) error {
 		nonce = make([]byte, protocol.ApprovalNonceSize)
 		rand.Read(nonce)
 	}
-	err = a.Store.AnswerRecovery(r.Context(), u.ID, q.ID, me, nonce)
+	rec := auth.Record(r, "device.recovery_start", auth.DeviceTarget(q.ID), map[string]any{"user": u.ID})
+	err = a.Store.AnswerRecovery(rec, u.ID, q.ID, me, nonce)
 	switch {
 	case errors.Is(err, model.ErrNotFound):
 		return errNoRecovery
@@ -182,11 +184,16 @@ func (a *Console) approveRecovery(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	me := auth.SessionOf(r.Context()).User.ID
-	if err := a.Auth.StepUp(r.Context(), me, req.StepUp); err != nil {
+	// The request must be ready before the step-up spends a code.
+	if q.AdminApprover != me || q.Reveal == nil {
+		return protocol.Errorf(protocol.CodeConflict, "This device is not ready to approve: start the approval and wait for the code to appear on their device.")
+	}
+	method, err := a.Auth.StepUp(r, me, req.StepUp)
+	if err != nil {
 		a.Auth.AuditRefused(r, "device.recovery_approve", auth.DeviceTarget(q.ID), map[string]any{"user": u.ID, "reason": "step_up"})
 		return err
 	}
-	rec := auth.Record(r, "device.recovery_approve", auth.DeviceTarget(q.ID), map[string]any{"user": u.ID, "name": q.Name})
+	rec := auth.Record(r, "device.recovery_approve", auth.DeviceTarget(q.ID), map[string]any{"user": u.ID, "name": q.Name, "step_up": method})
 	err = a.Store.ApproveRecovery(rec, u.ID, q.ID, me, req.Code)
 	switch {
 	case errors.Is(err, store.ErrRecoveryCode):

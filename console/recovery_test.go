@@ -22,16 +22,17 @@ type recoveryFixture struct {
 	uid    int64
 	tok    string // the new device's session
 	dev    *apitest.TestDevice
-	nonce  []byte // the new device's approval nonce
-	admin  string // ada's console session
-	secret string // ada's TOTP secret
+	nonce  []byte   // the new device's approval nonce
+	admin  string   // ada's console session
+	secret string   // ada's TOTP secret
+	codes  []string // ada's recovery codes
 }
 
 func newRecovery(t *testing.T) *recoveryFixture {
 	f := apitest.NewMFA(t, "erin", "finn")
 	r := &recoveryFixture{Fixture: f, uid: f.Users["erin"].ID, dev: apitest.NewTestDevice(), nonce: approvalNonce()}
 	r.admin = f.ConsoleToken("ada", "admin")
-	r.secret, _ = f.EnrollTOTP(r.admin)
+	r.secret, r.codes = f.EnrollTOTP(r.admin)
 	d1 := apitest.NewTestDevice()
 	if code, out := f.Do("POST", "/api/v1/devices", f.Login("erin"), map[string]any{"name": "phone", "list": apitest.SignedList(r.uid, 1, d1, d1.Listed())}); code != 201 {
 		t.Fatalf("first device: %d %v", code, out)
@@ -151,9 +152,10 @@ func TestAttackPasswordOnlyAddsDeviceAfterLoss(t *testing.T) {
 	rows := apitest.MFAAuditRows(t, r.Store)
 	for _, want := range []struct{ action, outcome, detail string }{
 		{"device.recovery_request", "ok", `"list_version":2`},
+		{"device.recovery_start", "ok", `"user":`},
 		{"device.recovery_approve", "fail", `"reason":"step_up"`},
 		{"device.recovery_approve", "fail", `"reason":"wrong code"`},
-		{"device.recovery_approve", "ok", `"name":"new phone"`},
+		{"device.recovery_approve", "ok", `"step_up":"totp"`},
 	} {
 		found := false
 		for _, e := range rows {
@@ -177,9 +179,21 @@ func TestRecoveryEndsAfterThreeWrongCodes(t *testing.T) {
 	}
 	for i := range 3 {
 		r.Tick()
-		if c, out := r.approve(wrong, r.Code(r.secret)); c != 400 || apitest.ErrCode(out) != "approval_code_wrong" {
+		stepUp := r.Code(r.secret)
+		if i == 0 {
+			stepUp = r.codes[0] // a recovery code serves once, and is audited
+		}
+		if c, out := r.approve(wrong, stepUp); c != 400 || apitest.ErrCode(out) != "approval_code_wrong" {
 			t.Fatalf("wrong code %d: %d %v", i+1, c, out)
 		}
+		if i == 0 {
+			if c, out := r.approve(code, r.codes[0]); c != 400 || apitest.ErrCode(out) != "code_not_accepted" {
+				t.Fatalf("a recovery code used twice for a step-up: %d %v", c, out)
+			}
+		}
+	}
+	if e := apitest.FindAudit(apitest.MFAAuditRows(t, r.Store), "mfa.recovery_used", `"for":"step_up"`); e == nil {
+		t.Fatal("no mfa.recovery_used entry for the step-up")
 	}
 	r.Tick()
 	if c, out := r.approve(code, r.Code(r.secret)); c != 404 {
@@ -190,14 +204,14 @@ func TestRecoveryEndsAfterThreeWrongCodes(t *testing.T) {
 	}
 }
 
-// An administrator approves their own new device only when no other
-// administrator could; a denial ends the request.
+// An administrator approves their own new device only when nobody else
+// could; a denial ends the request.
 func TestRecoverySelfApprovalAndDenial(t *testing.T) {
 	r := newRecovery(t)
-	// ada's own device, lost: with another admin around, she may not
-	// approve her own recovery.
+	// ada's own device, lost: with an owner around who could approve it,
+	// she may not approve her own recovery.
 	adaID := r.Users["ada"].ID
-	r.ConsoleToken("bo", "admin")
+	r.EnrollTOTP(r.ConsoleToken("bo", "owner"))
 	if c, out := r.Do("GET", "/api/v1/admin/users/"+apitest.Itoa(adaID)+"/device-requests", r.admin, nil); c != 403 || apitest.ErrCode(out) != "forbidden" {
 		t.Fatalf("self-approval with another admin: %d %v", c, out)
 	}
@@ -213,3 +227,144 @@ func TestRecoverySelfApprovalAndDenial(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// askRecovery has name, whose devices are all gone, sign in on a new
+// device, which waits for an administrator; it returns the device, its
+// nonce and its session.
+func askRecovery(t *testing.T, f *apitest.Fixture, name string, version int64) (*apitest.TestDevice, []byte, string) {
+	t.Helper()
+	dev, n, tok := apitest.NewTestDevice(), approvalNonce(), f.MFASession(name)
+	uid := f.Users[name].ID
+	code, out := f.Do("POST", "/api/v1/devices", tok, map[string]any{"name": "new " + name, "list": apitest.SignedList(uid, version, dev, dev.Listed()), "commit": protocol.ApprovalCommit(n)})
+	if code != 202 || out["approval"] != "admin" {
+		t.Fatalf("%s asks: %d %v", name, code, out)
+	}
+	return dev, n, tok
+}
+
+// lostDevice gives name one device and wipes it, as token (an administrator) may.
+func lostDevice(t *testing.T, f *apitest.Fixture, name, token string) {
+	t.Helper()
+	d := apitest.NewTestDevice()
+	if code, out := f.Do("POST", "/api/v1/devices", f.MFASession(name), map[string]any{"name": "phone", "list": apitest.SignedList(f.Users[name].ID, 1, d, d.Listed())}); code != 201 {
+		t.Fatalf("%s's first device: %d %v", name, code, out)
+	}
+	if code, out := f.Do("POST", "/api/v1/admin/devices/"+apitest.Itoa(d.ID)+"/wipe", token, nil); code != 200 {
+		t.Fatalf("wipe %s's device: %d %v", name, code, out)
+	}
+}
+
+// approveAs walks a recovery through as the administrator behind token
+// (with TOTP secret) and returns the approval's answer.
+func approveAs(t *testing.T, f *apitest.Fixture, token, secret, name string, dev *apitest.TestDevice, n []byte, devTok string) (int, map[string]any) {
+	t.Helper()
+	base := "/api/v1/admin/users/" + apitest.Itoa(f.Users[name].ID) + "/device-requests/" + apitest.Itoa(dev.ID)
+	if code, out := f.Do("POST", base+"/answer", token, nil); code != 200 {
+		return code, out
+	}
+	_, mine := f.Do("GET", "/api/v1/devices/me/request", devTok, nil)
+	if code, out := f.Do("POST", "/api/v1/devices/me/request/reveal", devTok, map[string]any{"nonce": n}); code != 200 {
+		t.Fatalf("reveal: %d %v", code, out)
+	}
+	an := apitest.DecodeB64(t, mine["request"].(map[string]any)["approver_nonce"].(string))
+	f.Tick()
+	return f.Do("POST", base+"/approve", token, map[string]any{"code": protocol.ApprovalCode(f.Users[name].ID, dev.Listed(), n, an), "step_up": f.Code(secret)})
+}
+
+// Who approves whose recovery: an owner is approved by another owner, an
+// admin by an owner, and anyone approves their own only when nobody else
+// could; so a practice's only owner gets a lost device back.
+func TestRecoveryApprovers(t *testing.T) {
+	f := apitest.NewMFA(t, "erin")
+	olga := f.ConsoleToken("olga", "owner")
+	olgaSecret, _ := f.EnrollTOTP(olga)
+	ada := f.ConsoleToken("ada", "admin")
+	f.EnrollTOTP(ada)
+
+	// The owner lost her phone; the admin may not manage her account, so
+	// she approves her own new device.
+	lostDevice(t, f, "olga", olga)
+	dev, n, tok := askRecovery(t, f, "olga", 2)
+	if code, out := f.Do("GET", "/api/v1/admin/users/"+apitest.Itoa(f.Users["olga"].ID)+"/device-requests", ada, nil); code != 403 {
+		t.Fatalf("an admin lists an owner's recovery: %d %v", code, out)
+	}
+	if code, out := approveAs(t, f, olga, olgaSecret, "olga", dev, n, tok); code != 200 {
+		t.Fatalf("the only owner approves her own device: %d %v", code, out)
+	}
+
+	// The admin lost hers: the owner approves it, not the admin herself.
+	lostDevice(t, f, "ada", olga)
+	dev, n, tok = askRecovery(t, f, "ada", 2)
+	if code, out := f.Do("GET", "/api/v1/admin/users/"+apitest.Itoa(f.Users["ada"].ID)+"/device-requests", ada, nil); code != 403 {
+		t.Fatalf("an admin lists her own recovery while an owner could approve it: %d %v", code, out)
+	}
+	if code, out := approveAs(t, f, olga, olgaSecret, "ada", dev, n, tok); code != 200 {
+		t.Fatalf("the owner approves the admin's device: %d %v", code, out)
+	}
+}
+
+// Two recoveries of one user, two administrators: the second administrator
+// to answer is refused and sees who has it; once one device is approved
+// the other request ends; and wrong step-ups are limited.
+func TestRecoveryRaces(t *testing.T) {
+	r := newRecovery(t)
+	bo := r.ConsoleToken("bo", "admin")
+	boSecret, _ := r.EnrollTOTP(bo)
+	other, otherN, otherTok := askRecovery(t, r.Fixture, "erin", 2)
+	if code, out := r.Do("POST", r.path("/"+apitest.Itoa(r.dev.ID)+"/answer"), r.admin, nil); code != 200 {
+		t.Fatalf("ada answers: %d %v", code, out)
+	}
+	if code, out := r.Do("POST", r.path("/"+apitest.Itoa(r.dev.ID)+"/answer"), bo, nil); code != 409 {
+		t.Fatalf("bo answers the request ada has: %d %v", code, out)
+	}
+	_, list := r.Do("GET", r.path(""), bo, nil)
+	for _, x := range list["requests"].([]any) {
+		if m := x.(map[string]any); int64(m["id"].(float64)) == r.dev.ID && m["stage"] != "other" {
+			t.Fatalf("bo's view of ada's approval: %v", m)
+		}
+	}
+	// Wrong step-ups: five, then refused as too many.
+	code := r.start(t)
+	for i := range 5 {
+		if c, out := r.approve(code, r.WrongTOTP(r.secret)); c != 400 {
+			t.Fatalf("wrong step-up %d: %d %v", i+1, c, out)
+		}
+	}
+	if c, out := r.approve(code, r.Code(r.secret)); c != 429 {
+		t.Fatalf("a sixth step-up after five wrong ones: %d %v", c, out)
+	}
+	// Bo approves the other device instead; ada's request ends with it.
+	if c, out := approveAs(t, r.Fixture, bo, boSecret, "erin", other, otherN, otherTok); c != 200 {
+		t.Fatalf("bo approves the other device: %d %v", c, out)
+	}
+	if c, _ := r.Do("GET", "/api/v1/devices/me/request", r.tok, nil); c != 404 {
+		t.Fatalf("the sibling request still waits after the approval: %d", c)
+	}
+	if _, out := r.Do("GET", r.path(""), bo, nil); len(out["requests"].([]any)) != 0 {
+		t.Fatalf("requests after the approval: %v", out)
+	}
+}
+
+// A device waiting for one of the user's devices is stranded when the last
+// of them is wiped: its request ends, and asked again it is a recovery.
+func TestWipingTheLastDeviceEndsItsRequests(t *testing.T) {
+	f := apitest.NewMFA(t, "erin")
+	admin := f.ConsoleToken("ada", "admin")
+	uid := f.Users["erin"].ID
+	d1, d2 := apitest.NewTestDevice(), apitest.NewTestDevice()
+	if code, out := f.Do("POST", "/api/v1/devices", f.MFASession("erin"), map[string]any{"name": "phone", "list": apitest.SignedList(uid, 1, d1, d1.Listed())}); code != 201 {
+		t.Fatalf("first device: %d %v", code, out)
+	}
+	tok := f.MFASession("erin")
+	code, out := f.Do("POST", "/api/v1/devices", tok, map[string]any{"name": "laptop", "list": apitest.SignedList(uid, 2, d2, d1.Listed(), d2.Listed()), "commit": protocol.ApprovalCommit(approvalNonce())})
+	if code != 202 || out["approval"] != "device" {
+		t.Fatalf("second device: %d %v", code, out)
+	}
+	if code, out := f.Do("POST", "/api/v1/admin/devices/"+apitest.Itoa(d1.ID)+"/wipe", admin, nil); code != 200 {
+		t.Fatalf("wipe: %d %v", code, out)
+	}
+	if c, _ := f.Do("GET", "/api/v1/devices/me/request", tok, nil); c != 404 {
+		t.Fatalf("the request waiting for the wiped device still waits: %d", c)
+	}
+	askRecovery(t, f, "erin", 2)
+}

@@ -96,7 +96,7 @@ var catalogue = map[Code]codeInfo{
 	CodeEnrollRequired:     {http.StatusForbidden, "Your practice requires a second sign-in step. Set one up to continue."},
 	CodeWrongCode:          {http.StatusUnauthorized, "That code is not right or was already used."},
 	CodeStepUpRequired:     {http.StatusForbidden, "To do this, confirm it is you: enter the code from your authenticator app, or a recovery code. If you have neither, set up an authenticator app under Your account first."},
-	CodeApprovalCodeWrong:  {http.StatusBadRequest, "That code does not match the one on the person's device. Check it with them and type it again; after three wrong codes they must ask again from their device."},
+	CodeApprovalCodeWrong:  {http.StatusBadRequest, "That code does not match the one on the person's device. Check it with them and type it again, with a new code from your authenticator app; after three wrong codes they must ask again from their device."},
 	CodeCodeNotAccepted:    {http.StatusBadRequest, "That code is not right or was already used: enter the code the app shows now."},
 	CodeMFAExpired:         {http.StatusUnauthorized, "This sign-in has expired. Sign in with your password again."},
 	CodePasskeyUnavailable: {http.StatusBadRequest, "Passkeys cannot be used at this address."},

@@ -95,14 +95,17 @@ func (s *Store) AnswerDeviceRequest(ctx context.Context, user, id, approver int6
 		if err != nil {
 			return err
 		}
-		var cur int64
+		var cur, admin int64
 		var curNonce []byte
-		err = tx.QueryRow(`SELECT approver_id, approver_nonce FROM device_requests WHERE id = ? AND user_id = ?`, id, user).Scan(&cur, &curNonce)
+		err = tx.QueryRow(`SELECT approver_id, admin_approver, approver_nonce FROM device_requests WHERE id = ? AND user_id = ?`, id, user).Scan(&cur, &admin, &curNonce)
 		if errors.Is(err, sql.ErrNoRows) {
 			return model.ErrNotFound
 		}
 		if err != nil {
 			return err
+		}
+		if admin != 0 {
+			return model.Refuse(model.ErrConflict, "an administrator is approving this request")
 		}
 		if cur != 0 {
 			if cur == approver && bytes.Equal(curNonce, nonce) {
@@ -250,6 +253,9 @@ func (s *Store) AnswerRecovery(ctx context.Context, user, id, admin int64, nonce
 		if !r.Recovery {
 			return model.Refuse(model.ErrNotFound, "request %d is approved on one of the user's devices, not by an administrator", id)
 		}
+		if r.Approver != 0 {
+			return model.Refuse(model.ErrConflict, "one of the user's devices is approving this request")
+		}
 		if r.AdminApprover != 0 {
 			if r.AdminApprover == admin && bytes.Equal(r.ApproverNonce, nonce) {
 				return nil
@@ -283,19 +289,6 @@ func (s *Store) ApproveRecovery(ctx context.Context, user, id, admin int64, code
 		if r.AdminApprover != admin || r.Reveal == nil {
 			return model.Refuse(model.ErrConflict, "the request has not been answered by you and revealed by the new device")
 		}
-		want := protocol.ApprovalCode(user, r.Listed(), r.Reveal, r.ApproverNonce)
-		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) != 1 {
-			failed(ctx, "wrong code")
-			if r.codeFailures+1 >= MaxRecoveryCodeFailures {
-				wrong = ErrRecoveryEnded
-				note(ctx, "ended", true)
-				_, err = tx.Exec(`DELETE FROM device_requests WHERE id = ?`, id)
-			} else {
-				wrong = ErrRecoveryCode
-				_, err = tx.Exec(`UPDATE device_requests SET code_failures = code_failures + 1 WHERE id = ?`, id)
-			}
-			return err // the count commits; the refusal follows
-		}
 		var list protocol.DeviceList
 		if err := protocol.StrictUnmarshal(r.recoveryList, &list); err != nil {
 			return err
@@ -309,7 +302,20 @@ func (s *Store) ApproveRecovery(ctx context.Context, user, id, admin int64, code
 			return err
 		}
 		if len(active) > 0 || list.Version != cur+1 {
-			return model.Refuse(model.ErrConflict, "the user's devices changed since the request; the device must ask again")
+			return model.Refuse(model.ErrConflict, "the person's devices changed since this device asked; it must ask again")
+		}
+		want := protocol.ApprovalCode(user, r.Listed(), r.Reveal, r.ApproverNonce)
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) != 1 {
+			failed(ctx, "wrong code")
+			if r.codeFailures+1 >= MaxRecoveryCodeFailures {
+				wrong = ErrRecoveryEnded
+				note(ctx, "ended", true)
+				_, err = tx.Exec(`DELETE FROM device_requests WHERE id = ?`, id)
+			} else {
+				wrong = ErrRecoveryCode
+				_, err = tx.Exec(`UPDATE device_requests SET code_failures = code_failures + 1 WHERE id = ?`, id)
+			}
+			return err // the count commits; the refusal follows
 		}
 		if _, err := tx.Exec(`INSERT INTO devices (id, user_id, name, enc_key, sign_key, created_at, last_seen, share, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, user, r.Name, r.Enc, r.Sign, now, now, newShare(), r.Agent); err != nil {
@@ -321,7 +327,9 @@ func (s *Store) ApproveRecovery(ctx context.Context, user, id, admin int64, code
 		if _, err := tx.Exec(`UPDATE sessions SET device_id = ? WHERE token_hash = ? AND user_id = ? AND device_id = 0`, r.ID, r.tokenHash, user); err != nil {
 			return err
 		}
-		_, err = tx.Exec(`DELETE FROM device_requests WHERE id = ?`, r.ID)
+		// The request approved, and any other recovery of this user: the
+		// user has a device now, which approves whatever else asks.
+		_, err = tx.Exec(`DELETE FROM device_requests WHERE id = ? OR (user_id = ? AND recovery_list IS NOT NULL)`, r.ID, user)
 		return err
 	})
 	if err == nil && wrong != nil {
@@ -330,11 +338,19 @@ func (s *Store) ApproveRecovery(ctx context.Context, user, id, admin int64, code
 	return err
 }
 
-// OtherAdmins counts the active owners and admins other than user: who
-// else could approve user's recovery.
-func (s *Store) OtherAdmins(ctx context.Context, user int64) (int, error) {
+// OtherApprovers counts who else could approve u's recovery: active users
+// other than u at a level that may manage u (an owner for an owner or an
+// admin, an admin or owner for anyone below) who have a second factor to
+// pass the step-up with.
+func (s *Store) OtherApprovers(ctx context.Context, u *model.User) (int, error) {
+	levels := `'owner'`
+	if model.LevelRank(u.AdminLevel) < model.LevelRank(model.LevelAdmin) {
+		levels = `'owner', 'admin'`
+	}
 	var n int
-	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE state = 'active' AND admin_level IN ('owner', 'admin') AND id != ?`, user).Scan(&n)
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE state = 'active' AND admin_level IN (`+levels+`) AND id != ?
+		AND (EXISTS (SELECT 1 FROM mfa_totp t WHERE t.user_id = users.id AND t.confirmed)
+		  OR EXISTS (SELECT 1 FROM mfa_recovery r WHERE r.user_id = users.id AND r.used_at = 0))`, u.ID).Scan(&n)
 	return n, err
 }
 

@@ -337,6 +337,9 @@ func (s *Store) RevokeDevice(ctx context.Context, id int64) error {
 		if _, err := tx.Exec(`DELETE FROM sessions WHERE device_id = ?`, id); err != nil {
 			return err
 		}
+		if err := endStrandedRequests(tx, id); err != nil {
+			return err
+		}
 		return deleteQueueOf(tx, id)
 	})
 }

@@ -144,9 +144,23 @@ func (s *Store) WipeDevice(ctx context.Context, id int64, cmd []byte) (ended int
 		n, _ := res.RowsAffected()
 		ended = int(n)
 		note(ctx, NoteSessionsEnded, ended)
+		if err := endStrandedRequests(tx, id); err != nil {
+			return err
+		}
 		return deleteQueueOf(tx, id)
 	})
 	return ended, err
+}
+
+// endStrandedRequests ends the requests waiting for one of the user's
+// devices (PROTOCOL.md 3.1) once revoking device id left the user no
+// active device to approve them: each must ask again, and is then a
+// recovery that an administrator approves (3.2).
+func endStrandedRequests(tx *sql.Tx, id int64) error {
+	_, err := tx.Exec(`DELETE FROM device_requests WHERE recovery_list IS NULL
+		AND user_id = (SELECT user_id FROM devices WHERE id = ?1)
+		AND NOT EXISTS (SELECT 1 FROM devices WHERE user_id = (SELECT user_id FROM devices WHERE id = ?1) AND state = 'active')`, id)
+	return err
 }
 
 // DeviceWipeCommand returns the wipe command stored for a device, or

@@ -9,7 +9,8 @@ import { agentName } from "../js/agent.js";
 import { busy, errorLine, field, fill, fmtDate, h, toast } from "./ui.js";
 import { LEVEL_ADMIN } from "../js/constants.js";
 
-const POLL_MS = 2000;
+const POLL_MS = 2000; // while a device is to show its code
+const IDLE_POLL_MS = 10000; // otherwise, so a device that asks shows up
 
 /**
  * @typedef {object} RecoveryRequest
@@ -37,21 +38,23 @@ export function recoveryBox(u, ctx, done) {
   const owner = u.display || u.username;
   /** @type {number | undefined} */
   let timer;
-  const load = async () => {
+  // load draws the waiting devices again, keeping msg (what the last
+  // action answered) in view; it looks again every few seconds while the
+  // page is open, so a device that asks now shows without a reload.
+  const load = async (msg = "") => {
     clearTimeout(timer);
     if (!box.isConnected && timer !== undefined) return; // the page was left
     /** @type {{requests: RecoveryRequest[]}} */
     let res;
     try { res = await admin.recoveryRequests(u.id); } catch (e) {
-      // Forbidden: an administrator's own device, with another admin to approve it.
+      // Forbidden: an administrator's own device, with someone else to approve it.
       fill(box, h("p.hint", e.message || String(e)));
+      if (e.status !== 403) timer = window.setTimeout(load, IDLE_POLL_MS);
       return;
     }
     const reqs = res.requests || [];
-    fill(box, ...reqs.map((r) => requestPanel(u, owner, r, load, done)));
-    // While a device is to show its code, look again until it does.
-    if (reqs.some((r) => r.stage === "waiting")) timer = window.setTimeout(load, POLL_MS);
-    else timer = 0;
+    fill(box, ...reqs.map((r, i) => requestPanel(u, owner, r, load, done, i === 0 ? msg : "")));
+    timer = window.setTimeout(load, reqs.some((r) => r.stage === "waiting") ? POLL_MS : IDLE_POLL_MS);
   };
   load();
   return box;
@@ -62,11 +65,13 @@ export function recoveryBox(u, ctx, done) {
  * @param {{id: number}} u
  * @param {string} owner
  * @param {RecoveryRequest} r
- * @param {() => void} reload
+ * @param {(msg?: string) => void} reload
  * @param {(msg: string) => void} done
+ * @param {string} msg what the last action on it answered, kept in view
  */
-function requestPanel(u, owner, r, reload, done) {
+function requestPanel(u, owner, r, reload, done, msg) {
   const err = errorLine();
+  err.textContent = msg;
   const head = h("div.recovery-head",
     h("h3", `Waiting for approval: ${r.name}`),
     h("dl.recovery-facts",
@@ -109,7 +114,10 @@ function requestPanel(u, owner, r, reload, done) {
             await admin.approveRecovery(u.id, r.id, code.value.replace(/\s+/g, ""), mine.value.trim());
           } catch (ex) {
             mine.value = "";
-            if (ex.code === "approval_code_wrong" || ex.status === 404) reload();
+            // The third wrong code ends the request: say so on the page,
+            // which no longer shows it.
+            if (ex.status === 404 || (ex.code === "approval_code_wrong" && r.tries_left <= 1)) { done(ex.message); return; }
+            if (ex.code === "approval_code_wrong") { reload(ex.message); return; }
             throw ex;
           }
           toast(`${r.name} is approved.`);

@@ -62,7 +62,7 @@ export const CODE_WRONG_PIN = "wrong_pin";
 
 /** @type {Readonly<Record<string, CodeInfo>>} every code of the catalogue with its HTTP status and words */
 export const CODES = Object.freeze({
-  approval_code_wrong: Object.freeze({ status: 400, message: "That code does not match the one on the person's device. Check it with them and type it again; after three wrong codes they must ask again from their device." }),
+  approval_code_wrong: Object.freeze({ status: 400, message: "That code does not match the one on the person's device. Check it with them and type it again, with a new code from your authenticator app; after three wrong codes they must ask again from their device." }),
   attachment_gone: Object.freeze({ status: 410, message: "An attachment of this message is no longer on the server. Attach the file again and send the message again." }),
   bad_device_list: Object.freeze({ status: 400, message: "This device's keys could not be checked. Set up the device again." }),
   bad_envelope: Object.freeze({ status: 400, message: "The app sent a message the server cannot accept. Update or reload the app." }),
