@@ -1,6 +1,15 @@
 // Package e2e holds Curbside's end-to-end tests: the real server on a
 // loopback port (in process, or as the built binary when a test must kill
 // it), real clients with real keys, and checks of what reached the disk.
+//
+// The attack suite is here too: attack_*_test.go, each test named
+// TestAttack<what the attacker tried>, with its browser cases in
+// webui/test/attack.mjs and sig.mjs. Two attacks are met below this level,
+// where they can be measured exactly: receivers that never read, whose
+// relay buffers must stay bounded in bytes (relay
+// TestOutBufferBoundedInBytes), and an action recorded apart from its audit
+// entry (store TestAuditInActionTx and TestAuditRefusedRollsBackAction,
+// console TestConsoleAuditInActionTx).
 package e2e
 
 import (
