@@ -6,9 +6,11 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,14 +94,21 @@ func TestBackoffAfterFailures(t *testing.T) {
 	f := apitest.New(t, "bob")
 	f.Auth.SetLoginLimit(0, 1000) // the address's limit is not what this test is about
 	answers := map[string][]string{}
+	var bobWait [2]time.Time
 	for _, name := range []string{"bob", "nobody"} {
 		// Five wrong passwords (the default threshold) are answered alike...
 		for i := range 5 {
+			if name == "bob" && i == 4 {
+				bobWait[0] = time.Now()
+			}
 			code, out := login(f, name, "wrong password!")
 			if code != http.StatusUnauthorized || apitest.ErrCode(out) != "bad_login" {
 				t.Fatalf("%s attempt %d: %d %v", name, i+1, code, out)
 			}
 			answers[name] = append(answers[name], waitMessage(out))
+		}
+		if name == "bob" {
+			bobWait[1] = time.Now() // the wait began with the fifth failure, in between
 		}
 		// ...and then the next attempt, even with the right password, waits.
 		for range 3 {
@@ -114,14 +123,22 @@ func TestBackoffAfterFailures(t *testing.T) {
 		t.Fatalf("an account and an unknown username are answered differently:\n%q\n%q", answers["bob"], answers["nobody"])
 	}
 	// The wait is also told to programs, in Retry-After, to the second.
+	// What is left of bob's 30 s wait 10 s on, to the second, within the
+	// bounds of when the wait began and when it is asked (however long
+	// this test took on a busy machine).
 	f.Auth.ShiftClock(10 * time.Second)
+	asked := time.Now()
 	res, err := f.Srv.Client().Post(f.Srv.URL+"/api/v1/login", "application/json", strings.NewReader(`{"username":"bob","password":"x"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if got := res.Header.Get("Retry-After"); res.StatusCode != http.StatusTooManyRequests || got != "20" {
-		t.Fatalf("during the wait, 10 s in: %d, Retry-After %q, want 20", res.StatusCode, got)
+	answered := time.Now()
+	secs := func(d time.Duration) int64 { return int64(math.Ceil(d.Seconds())) }
+	lo, hi := secs(bobWait[0].Add(20*time.Second).Sub(answered)), secs(bobWait[1].Add(20*time.Second).Sub(asked))
+	got, _ := strconv.ParseInt(res.Header.Get("Retry-After"), 10, 64)
+	if res.StatusCode != http.StatusTooManyRequests || got < lo || got > hi {
+		t.Fatalf("during the wait, 10 s in: %d, Retry-After %q, want %d to %d", res.StatusCode, res.Header.Get("Retry-After"), lo, hi)
 	}
 	f.Auth.ShiftClock(-10 * time.Second)
 	// Attempts during the wait were not counted: one failure, not four,
