@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { openProfile } from "./lib/browser.mjs";
 import { totp } from "./mfa.mjs";
-import { adminApproves, assert, consoleCaller, msgLocator, msgStatus, online, openConv, sendText, sh, signUp, startConversation, unlock, waitFor } from "./lib/harness.mjs";
+import { adminApproves, assert, consoleCaller, stepUpCode, msgLocator, msgStatus, online, openConv, sendText, sh, signUp, startConversation, unlock, waitFor } from "./lib/harness.mjs";
 
 const PW = { ana: "ana long passphrase 71", ben: "ben long passphrase 72", dan: "dan long passphrase 73", cleo: "cleo long passphrase 74", fdadmin: "fdadmin long passphrase 75" };
 const PIN = { ana: "358164", ben: "629417" };
@@ -25,18 +25,6 @@ async function shot(ctx, page, name, opts = {}) {
 function admin(ctx, method, route, body) {
   ctx.fdCall = ctx.fdCall || consoleCaller(ctx.srv, "fdadmin", PW.fdadmin);
   return ctx.fdCall(method, route, body);
-}
-
-/**
- * adminStepUp gives fdadmin an authenticator app (once) and returns one of
- * the recovery codes it came with, each good for one step-up.
- */
-async function adminStepUp(ctx) {
-  if (!ctx.fdRecovery) {
-    const { secret } = await admin(ctx, "POST", "/api/v1/me/mfa/totp");
-    ctx.fdRecovery = (await admin(ctx, "POST", "/api/v1/me/mfa/totp/confirm", { code: totp(secret) })).recovery_codes;
-  }
-  return ctx.fdRecovery.shift();
 }
 
 async function userID(ctx, username) {
@@ -100,7 +88,8 @@ export function firstDayTests() {
       await b.getByRole("button", { name: "Set up this browser again" }).click();
       await signUp(b, ctx.srv.url, "ben", PW.ben, PIN.ben, { waits: true });
       await b.getByText("your practice's administrator approves this one").waitFor();
-      await adminApproves((m, r, body) => admin(ctx, m, r, body), b, await userID(ctx, "ben"), await adminStepUp(ctx));
+      const benID = await userID(ctx, "ben"); // signs fdadmin in: ctx.fdCall
+      await adminApproves(ctx.fdCall, b, benID, await stepUpCode(ctx.fdCall, totp));
       await online(b);
       await note.waitFor({ state: "detached" });
       await failed.getByRole("button", { name: "Try again" }).click();

@@ -9,9 +9,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { openProfile } from "./lib/browser.mjs";
-import { assert, msgLocator, online, openConv, sendText, sh, signUp, startConversation, unlock, waitFor } from "./lib/harness.mjs";
+import { adminApproves, assert, consoleCaller, msgLocator, online, openConv, sendText, sh, signUp, startConversation, stepUpCode, unlock, waitFor } from "./lib/harness.mjs";
+import { totp } from "./mfa.mjs";
 
-const PW = { pia: "pia long passphrase 81", cody: "cody long passphrase 82", gwen: "gwen long passphrase 83", leo: "leo long passphrase 84" };
+const PW = { pia: "pia long passphrase 81", cody: "cody long passphrase 82", gwen: "gwen long passphrase 83", leo: "leo long passphrase 84", pinadmin: "pinadmin long passphrase 85" };
 const PIN = { pia: "418263", cody: "527394", gwen: "639405", leo: "740516" };
 
 async function shot(ctx, page, name) {
@@ -68,6 +69,8 @@ export function pinTests() {
       for (const [u, d] of [["pia", "Pia Park"], ["cody", "Cody Cole"], ["gwen", "Gwen Gray"], ["leo", "Leo Lund"]]) {
         await sh(ctx.bin, ["user", "add", "--data", ctx.srv.dataDir, "--username", u, "--display", d, "--role", "staff", "--password-stdin"], { input: PW[u] + "\n" });
       }
+      // An administrator, to approve a device set up again after a wipe.
+      await sh(ctx.bin, ["user", "add", "--data", ctx.srv.dataDir, "--username", "pinadmin", "--display", "Pin Admin", "--role", "staff", "--admin", "admin", "--password-stdin"], { input: PW.pinadmin + "\n" });
     }],
 
     ["pin: the server counts wrong PINs, the nurse sees the attempts left, and the device is wiped at pin_max_attempts", async (ctx) => {
@@ -92,8 +95,15 @@ export function pinTests() {
         await p.getByLabel("Username").waitFor(); // the sign-in screen of a fresh browser
         await shot(ctx, p, "pin-02-wiped");
         assert.equal(await meta(p), null, "nothing of the device is left in IndexedDB");
-        // The device is gone from the server: the password sets this browser up as a new device.
-        await signUp(p, ctx.srv.url, "pia", PW.pia, PIN.pia);
+        // The device is gone from the server: the password sets this
+        // browser up as a new device, which, as pia has no device left,
+        // an administrator approves.
+        await signUp(p, ctx.srv.url, "pia", PW.pia, PIN.pia, { waits: true });
+        await p.getByText("your practice's administrator approves this one").waitFor();
+        const call = consoleCaller(ctx.srv, "pinadmin", PW.pinadmin);
+        const { users } = await call("GET", "/api/v1/admin/users?q=pia");
+        await adminApproves(call, p, users.find((u) => u.username === "pia").id, await stepUpCode(call, totp));
+        await online(p);
       } finally {
         await policy(ctx, "pin_max_attempts=10");
       }

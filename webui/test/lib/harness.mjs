@@ -89,6 +89,19 @@ export async function signUp(page, url, username, password, pin, { waits = false
 }
 
 /**
+ * stepUpCodes gives the administrator behind call (consoleCaller) an
+ * authenticator app, once per caller, and returns one of the recovery
+ * codes it came with, each good for one step-up. totp is mfa.mjs's.
+ */
+export async function stepUpCode(call, totp) {
+  if (!call.recovery) {
+    const { secret } = await call("POST", "/api/v1/me/mfa/totp");
+    call.recovery = (await call("POST", "/api/v1/me/mfa/totp/confirm", { code: totp(secret) })).recovery_codes;
+  }
+  return call.recovery.shift();
+}
+
+/**
  * adminApproves approves, as the administrator behind call (consoleCaller),
  * the one device of user uid that waits for an administrator because the
  * user has no device left (PROTOCOL.md 3.2): it starts the approval, reads
