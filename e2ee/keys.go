@@ -71,6 +71,32 @@ func (k *DeviceKeys) Listed() protocol.ListedDevice {
 	return protocol.ListedDevice{ID: k.id, Enc: k.EncPublic(), Sign: k.SignPublic()}
 }
 
+// RotateEnc returns the device's keys with a new X25519 key from
+// crypto/rand and the same signing key (so the same id): a rotation of the
+// encryption key (PROTOCOL.md 3.3). k is unchanged; the caller keeps it as a
+// retired key for as long as items sealed to it may still arrive.
+func (k *DeviceKeys) RotateEnc() (*DeviceKeys, error) {
+	enc, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("e2ee: generating X25519 key: %w", err)
+	}
+	return newDeviceKeys(enc, k.sign)
+}
+
+// EncPrivate returns the device's X25519 private key (32 bytes), to keep a
+// retired key in a state file. It is secret.
+func (k *DeviceKeys) EncPrivate() []byte { return k.enc.Bytes() }
+
+// WithEnc returns the device's keys with the X25519 private key priv (as
+// EncPrivate returned it) in place of its own: a retired key, for Open.
+func (k *DeviceKeys) WithEnc(priv []byte) (*DeviceKeys, error) {
+	enc, err := ecdh.X25519().NewPrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("e2ee: retired encryption key: %w", err)
+	}
+	return newDeviceKeys(enc, k.sign)
+}
+
 // MarshalBinary encodes the private keys for a state file. The output is
 // secret: whoever reads it can read the device's messages and sign as it.
 func (k *DeviceKeys) MarshalBinary() ([]byte, error) {

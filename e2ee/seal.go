@@ -152,7 +152,11 @@ func Seal(hdr protocol.Envelope, recipients []Recipient, plaintext []byte, signK
 // none, is opened as before: the caller decides whether to accept one
 // (client accepts them only as old as the upgrade allows). Errors wrap
 // ErrUnsupported, ErrSignature, ErrNotRecipient or ErrDecrypt.
-func Open(env *protocol.Envelope, senderSign ed25519.PublicKey, me *DeviceKeys) ([]byte, error) {
+//
+// retired are the device's earlier keys (RotateEnc), tried in order after
+// me when me's key does not open the sealed key: a message sealed before a
+// rotation opens for as long as the device keeps the key it was sealed to.
+func Open(env *protocol.Envelope, senderSign ed25519.PublicKey, me *DeviceKeys, retired ...*DeviceKeys) ([]byte, error) {
 	if (env.V != 1 && env.V != protocol.EnvelopeVersion) || env.Suite != protocol.SuiteX25519AES256 {
 		return nil, fmt.Errorf("%w: v=%d suite=%d", ErrUnsupported, env.V, env.Suite)
 	}
@@ -175,6 +179,15 @@ func Open(env *protocol.Envelope, senderSign ed25519.PublicKey, me *DeviceKeys) 
 		return nil, fmt.Errorf("%w (message %s, device %d)", ErrNotRecipient, env.ID, me.id)
 	}
 	key, err := hpke.Open(me.hpke, suiteKDF, suiteAEAD, protocol.KeyInfo(env.ID, me.id), sealed)
+	for _, old := range retired {
+		if err == nil {
+			break
+		}
+		if old == nil || old.id != me.id {
+			continue
+		}
+		key, err = hpke.Open(old.hpke, suiteKDF, suiteAEAD, protocol.KeyInfo(env.ID, me.id), sealed)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: content key: %v", ErrDecrypt, err)
 	}
