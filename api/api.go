@@ -79,6 +79,7 @@ func (a *API) Routes() []web.Route {
 		{Pattern: "POST /api/v1/devices/{id}/resume", Access: web.User, Func: a.resume},
 		{Pattern: "POST /api/v1/devices/{id}/share", Access: web.User, Func: a.share},
 		{Pattern: "PUT /api/v1/devices/me/pin", Access: web.Device, Func: a.setPIN},
+		{Pattern: "PUT /api/v1/devices/me/keys", Access: web.Device, Func: a.rotateKey},
 		{Pattern: "GET /api/v1/config", Access: web.User, Func: a.config},
 		{Pattern: "POST /api/v1/devices/{id}/wipe/challenge", Access: web.Public, Func: a.wipeChallenge},
 		{Pattern: "POST /api/v1/devices/{id}/wipe", Access: web.Public, Func: a.wipeCommand},

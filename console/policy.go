@@ -51,6 +51,7 @@ var policyHelp = map[string][2]string{
 	"email_nudge_after":     {"duration", "Someone with a message waiting this long and no device connected gets one email saying only that a message waits (0 turns these emails off)."},
 	"alert_disk_free_bytes": {"int", "Owners and admins are emailed when free space in the data directory falls below this many bytes (0 turns the alert off)."},
 	"push_interval":         {"duration", "A device that is offline gets at most one notification (Web Push) per this long, or until it connects again, however many messages wait (default 15m)."},
+	"key_rotation":          {"duration", "Each device makes a new encryption key when its key is this old, and deletes the old one once the retention time has passed (default 168h, 7 days; 0 turns rotation off). A key stolen from a device later opens nothing sealed before that."},
 	"push_urgent_dnd":       {"bool", "Urgent messages send a notification even while the person is on Do not disturb; other messages wait until they connect."},
 }
 

@@ -51,6 +51,23 @@ type Policy struct {
 
 	PushInterval  time.Duration // an offline device is woken by Web Push at most once this long, or until it connects
 	PushUrgentDND bool          // urgent messages wake a device even while its user is on do-not-disturb
+
+	KeyRotation time.Duration // devices make a new encryption key when theirs is this old; 0: never
+}
+
+// MinKeyRotationGap is the shortest time the server lets pass between two
+// rotations of one device's encryption key, when the policy's key_rotation
+// is longer: a device that rotates more often is refused.
+const MinKeyRotationGap = time.Hour
+
+// KeyRotationGap returns the shortest time allowed between two rotations of
+// one device's key: MinKeyRotationGap, or key_rotation when that is
+// shorter and not 0.
+func (p *Policy) KeyRotationGap() time.Duration {
+	if p.KeyRotation > 0 && p.KeyRotation < MinKeyRotationGap {
+		return p.KeyRotation
+	}
+	return MinKeyRotationGap
 }
 
 // MaxDevicesOfUser is the most active devices a user may have: a signed
@@ -95,6 +112,8 @@ var DefaultPolicy = Policy{
 	AlertDiskFreeBytes: 1 << 30, // 1 GiB
 	PushInterval:       15 * time.Minute,
 	PushUrgentDND:      true,
+
+	KeyRotation: 7 * 24 * time.Hour,
 }
 
 // policyKeys maps each stored key to its field, with a parser and printer.
@@ -302,6 +321,8 @@ var policyFields = map[string]policyField{
 	"alert_disk_free_bytes": intField(func(p *Policy) *int { return &p.AlertDiskFreeBytes }, 0, 1<<50),
 	"push_interval":         durField(func(p *Policy) *time.Duration { return &p.PushInterval }, time.Minute, 24*time.Hour),
 	"push_urgent_dnd":       boolField(func(p *Policy) *bool { return &p.PushUrgentDND }),
+
+	"key_rotation": durField(func(p *Policy) *time.Duration { return &p.KeyRotation }, 0, 365*24*time.Hour),
 }
 
 // PolicyKeys lists the policy's keys in order.
@@ -353,6 +374,9 @@ type ClientPolicy struct {
 	OfflineGraceMS     int64    `json:"offline_grace_ms"`
 	PatientUrgent      bool     `json:"patient_urgent"` // patients may mark messages Urgent
 	PatientAck         bool     `json:"patient_ack"`    // patients may ask for acknowledgement
+	// KeyRotationMS is how old a device's encryption key may grow before
+	// the device makes a new one (0: never).
+	KeyRotationMS int64 `json:"key_rotation_ms"`
 }
 
 // Client returns the part of the policy clients enforce.
@@ -362,5 +386,6 @@ func (p *Policy) Client() ClientPolicy {
 		PINRequired: p.PINRequired, PINMaxAttempts: p.PINMaxAttempts, AttachmentMaxBytes: p.AttachmentMaxBytes, AttachmentTypes: p.AttachmentTypes,
 		OfflineGraceMS: p.OfflineGrace.Milliseconds(),
 		PatientUrgent:  p.PatientUrgent, PatientAck: p.PatientAck,
+		KeyRotationMS: p.KeyRotation.Milliseconds(),
 	}
 }

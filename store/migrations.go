@@ -472,6 +472,11 @@ ALTER TABLE users ADD COLUMN dnd INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE devices ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;
 UPDATE devices SET revoked_at = last_seen WHERE state = 'revoked';
 `,
+	// 18: a device rotates its encryption key (RotateDeviceKey): enc_key is
+	// replaced and enc_rotated_at (ms; 0: never rotated) bounds how often.
+	`
+ALTER TABLE devices ADD COLUMN enc_rotated_at INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // SchemaVersion is the schema version this binary writes.

@@ -37,12 +37,13 @@ const LABELS = {
   alert_disk_free_bytes: "Alert when free disk space is below (bytes)",
   push_interval: "Wake an offline device at most once per",
   push_urgent_dnd: "Urgent messages wake devices on Do not disturb",
+  key_rotation: "New encryption key on each device every",
 };
 
 /** @type {[string, string[]][]} */
 const GROUPS = [
   ["Sign-in and passwords", ["password_min_length", "password_classes", "lockout_threshold", "lockout_cooldown", "mfa_required", "session_idle", "session_max"]],
-  ["Devices", ["inactivity_lock", "pin_required", "pin_max_attempts", "offline_grace", "devices_max_per_user", "sessions_max_per_user"]],
+  ["Devices", ["inactivity_lock", "pin_required", "pin_max_attempts", "offline_grace", "devices_max_per_user", "sessions_max_per_user", "key_rotation"]],
   ["Messages and attachments", ["retention", "attachment_max_bytes", "attachment_types", "blob_grace", "quick_messages"]],
   ["Notifications", ["push_interval", "push_urgent_dnd"]],
   ["Limits per person", ["attachment_quota_bytes", "attachment_quota_count", "attachment_rate_bytes", "queue_max_per_device"]],

@@ -223,6 +223,7 @@ export const POLICY_DEFAULTS = Object.freeze({
   email_nudge_after: "30m0s",
   inactivity_lock: "5m0s",
   invitation_ttl: "168h0m0s",
+  key_rotation: "168h0m0s",
   lockout_cooldown: "15m0s",
   lockout_threshold: "5",
   mfa_required: "[\"owner\",\"admin\",\"helpdesk\"]",
@@ -268,7 +269,8 @@ export const CLIENT_POLICY_DEFAULTS = Object.freeze({
   ],
   "offline_grace_ms": 0,
   "patient_urgent": false,
-  "patient_ack": false
+  "patient_ack": false,
+  "key_rotation_ms": 604800000
 });
 
 /** The organisation's default quick replies (policy quick_messages). */
