@@ -105,8 +105,8 @@ func (c *Client) Approval(ctx context.Context) (*ApprovalStatus, error) {
 		return nil, fmt.Errorf("checking this device's approval: %w", err)
 	}
 	if out.State == "active" {
-		if out.Device != c.keys.ID() {
-			return nil, fmt.Errorf("the server bound this session to device %d, not this device %d", out.Device, c.keys.ID())
+		if out.Device != c.keys().ID() {
+			return nil, fmt.Errorf("the server bound this session to device %d, not this device %d", out.Device, c.keys().ID())
 		}
 		// The own list, first-hand at last: it must name this device with
 		// its keys, signed by one of the user's other devices (or, after an
@@ -115,7 +115,7 @@ func (c *Client) Approval(ctx context.Context) (*ApprovalStatus, error) {
 		if err != nil {
 			return nil, fmt.Errorf("this device was approved, but %w", err)
 		}
-		if d, ok := own.list.Find(c.keys.ID()); own.list == nil || !ok || !bytes.Equal(d.Enc, c.keys.EncPublic()) || !bytes.Equal(d.Sign, c.keys.SignPublic()) {
+		if d, ok := own.list.Find(c.keys().ID()); own.list == nil || !ok || !bytes.Equal(d.Enc, c.keys().EncPublic()) || !bytes.Equal(d.Sign, c.keys().SignPublic()) {
 			return nil, errors.New("this device was approved, but your device list does not name it with its keys")
 		}
 		c.mu.Lock()
@@ -138,7 +138,7 @@ func (c *Client) Approval(ctx context.Context) (*ApprovalStatus, error) {
 		p.Revealed = true
 		c.mu.Unlock()
 	}
-	return &ApprovalStatus{Code: protocol.ApprovalCode(c.user.ID, c.keys.Listed(), p.Nonce, out.Request.ApproverNonce), ByAdmin: byAdmin}, nil
+	return &ApprovalStatus{Code: protocol.ApprovalCode(c.user.ID, c.keys().Listed(), p.Nonce, out.Request.ApproverNonce), ByAdmin: byAdmin}, nil
 }
 
 // DeviceRequest is a device waiting to join the signed-in user's account,
@@ -192,9 +192,9 @@ func (c *Client) DeviceRequests(ctx context.Context) ([]DeviceRequest, error) {
 			if err != nil {
 				return nil, fmt.Errorf("answering device %d: %w", r.ID, err)
 			}
-			r.Approver = c.keys.ID()
+			r.Approver = c.keys().ID()
 		}
-		r.Answered = a != nil && r.Approver == c.keys.ID()
+		r.Answered = a != nil && r.Approver == c.keys().ID()
 		r.Ready = r.Answered && r.Reveal != nil
 	}
 	return out.Requests, nil
@@ -270,7 +270,7 @@ func (c *Client) approve(ctx context.Context, dev protocol.ListedDevice) error {
 			next.Devices = append(next.Devices, d)
 		}
 		next.Devices = append(next.Devices, dev)
-		if err := e2ee.SignDeviceList(next, c.keys); err != nil {
+		if err := e2ee.SignDeviceList(next, c.keys()); err != nil {
 			return fmt.Errorf("approving device %d: %w", dev.ID, err)
 		}
 		err = c.api.do(ctx, http.MethodPost, "/api/v1/devices/requests/"+strconv.FormatInt(dev.ID, 10)+"/approve", map[string]any{"list": next}, nil)

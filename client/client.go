@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/curbside-health/curbside/e2ee"
@@ -21,7 +22,17 @@ import (
 type Client struct {
 	api  api
 	user User
-	keys *e2ee.DeviceKeys
+	// dev holds the device's keys (keys()); a rotation (RotateKey)
+	// replaces them with ones of the same id and signing key.
+	dev atomic.Pointer[e2ee.DeviceKeys]
+	// rotMu serialises rotations; keyCreated is when the current
+	// encryption key was made, ms; retired holds the earlier ones still
+	// kept (rotate.go), under mu; statePath is where Load or Save last
+	// read or wrote the state, which a rotation saves to at once.
+	rotMu      sync.Mutex
+	keyCreated int64
+	retired    []*retiredKey
+	statePath  string
 	// expiresAt is the session's expiry the server reported, ms.
 	expiresAt int64
 
@@ -142,9 +153,12 @@ func Login(ctx context.Context, server, username, password, deviceName string, o
 		return nil, fmt.Errorf("login: %w", err)
 	}
 	c.api.token, c.user, c.expiresAt = lr.Token, lr.User, lr.ExpiresAt
-	if c.keys, err = e2ee.GenerateDeviceKeys(); err != nil {
+	k, err := e2ee.GenerateDeviceKeys()
+	if err != nil {
 		return nil, err
 	}
+	c.dev.Store(k)
+	c.keyCreated = nowMS()
 	if err := c.registerDevice(ctx, deviceName); err != nil {
 		return nil, err
 	}
@@ -155,7 +169,7 @@ func Login(ctx context.Context, server, username, password, deviceName string, o
 func (c *Client) User() User { return c.user }
 
 // DeviceID returns this device's id.
-func (c *Client) DeviceID() int64 { return c.keys.ID() }
+func (c *Client) DeviceID() int64 { return c.keys().ID() }
 
 // Server returns the server's base URL.
 func (c *Client) Server() string { return c.api.base }

@@ -132,6 +132,11 @@ func (c *Client) Connect(ctx context.Context, opts ...ConnOption) (*Conn, error)
 	if c.Pending() {
 		return nil, errors.New("this device is waiting to be approved on another of your devices, and receives nothing until then")
 	}
+	// Forward secrecy: retired keys past their time are deleted, and the
+	// key rotated when the policy says it is due. A failure here leaves
+	// the old key in use and is tried again at the next Connect; it is no
+	// reason not to receive.
+	_ = c.maintainKeys(ctx)
 	cfg := connConfig{buffer: DefaultBuffer}
 	for _, o := range opts {
 		o(&cfg)
@@ -156,7 +161,7 @@ func (c *Client) Connect(ctx context.Context, opts ...ConnOption) (*Conn, error)
 	// frames grow with recipients. Leave room for both.
 	ws.SetReadLimit(2 * protocol.MaxFrameBytes)
 
-	hello, err := readHello(ctx, ws, c.keys.ID())
+	hello, err := readHello(ctx, ws, c.keys().ID())
 	if err != nil {
 		ws.Close(websocket.StatusPolicyViolation, "hello")
 		return nil, err

@@ -248,7 +248,7 @@ func (c *Client) OpenEnvelope(ctx context.Context, env *protocol.Envelope) (*Inc
 		}
 		return nil, &transientError{err}
 	}
-	body, err := e2ee.Open(env, key, c.keys)
+	body, err := e2ee.Open(env, key, c.keys(), c.retiredKeys()...)
 	if err != nil {
 		return nil, err
 	}

@@ -69,7 +69,7 @@ func (c *Client) registerDevice(ctx context.Context, name string) error {
 			return fmt.Errorf("registering the device: fetching your device list: %w", err)
 		}
 		var list *protocol.DeviceList
-		if list, err = NextDeviceList(c.user.ID, kr.List, kr.Active, c.keys); err != nil {
+		if list, err = NextDeviceList(c.user.ID, kr.List, kr.Active, c.keys()); err != nil {
 			return fmt.Errorf("registering the device: %w", err)
 		}
 		// The commitment to an approval nonce, used if the server makes
@@ -84,8 +84,8 @@ func (c *Client) registerDevice(ctx context.Context, name string) error {
 		if err != nil {
 			return fmt.Errorf("registering the device: %w", err)
 		}
-		if out.Device != 0 && out.Device != c.keys.ID() {
-			return fmt.Errorf("registering the device: the server registered device %d, not this device %d", out.Device, c.keys.ID())
+		if out.Device != 0 && out.Device != c.keys().ID() {
+			return fmt.Errorf("registering the device: the server registered device %d, not this device %d", out.Device, c.keys().ID())
 		}
 		if out.State == "pending" {
 			// Not a device yet: another of the user's devices approves it

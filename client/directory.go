@@ -180,6 +180,10 @@ func (c *Client) accept(uid int64, kr *keysResponse) (*peer, error) {
 				c.mu.Unlock()
 				return nil, untrusted(reason, nil)
 			}
+			// The signer's own new encryption key under its unchanged
+			// signing key is a rotation (PROTOCOL.md 3.3), not a change
+			// to warn of; a new key that another device signed is.
+			rekeyed = slices.DeleteFunc(rekeyed, func(id int64) bool { return !reset && rotated(pin.List, l, id) })
 			if len(added) > 0 || len(removed) > 0 || len(rekeyed) > 0 {
 				change = &KeyChange{User: uid, Username: kr.User.Username, OldVersion: pin.List.Version, NewVersion: l.Version,
 					Added: added, Removed: removed, Rekeyed: rekeyed, Reset: reset, ByAdmin: reset && kr.AdminApproved, At: time.Now(), Own: uid == c.user.ID}
@@ -254,6 +258,19 @@ func diffDevices(old, new *protocol.DeviceList) (added, removed, rekeyed []int64
 		}
 	}
 	return added, removed, rekeyed
+}
+
+// rotated reports whether device id's only change from old to new is its
+// encryption key, in a list that id itself signed: the device rotated its
+// key (PROTOCOL.md 3.3). Its signing key, which the safety number covers,
+// vouches for the new key.
+func rotated(old, new *protocol.DeviceList, id int64) bool {
+	if new.Signer != id {
+		return false
+	}
+	o, ok1 := old.Find(id)
+	n, ok2 := new.Find(id)
+	return ok1 && ok2 && bytes.Equal(o.Sign, n.Sign)
 }
 
 // unapproved returns why a newer list that adds or rekeys devices cannot
@@ -395,7 +412,7 @@ func (c *Client) recipients(ctx context.Context, users []int64) ([]e2ee.Recipien
 		return nil, err
 	}
 	for _, r := range me.recips {
-		if r.Device != c.keys.ID() {
+		if r.Device != c.keys().ID() {
 			out = append(out, r)
 		}
 	}

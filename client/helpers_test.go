@@ -74,7 +74,8 @@ func clientFor(t testing.TB, server string, a *account, i int, opts ...Option) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.user, c.keys, c.api.token = a.user, a.devices[i], "token-"+a.user.Username
+	c.user, c.api.token = a.user, "token-"+a.user.Username
+	c.dev.Store(a.devices[i])
 	return c
 }
 

@@ -77,9 +77,11 @@ func TestMemberObservations(t *testing.T) {
 	}
 
 	// The set last known survives Save and Load.
-	if c.keys, err = e2ee.GenerateDeviceKeys(); err != nil {
+	k, err := e2ee.GenerateDeviceKeys()
+	if err != nil {
 		t.Fatal(err)
 	}
+	c.dev.Store(k)
 	path := filepath.Join(t.TempDir(), "state.json")
 	if err := c.Save(path); err != nil {
 		t.Fatal(err)

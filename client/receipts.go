@@ -48,8 +48,8 @@ func (e *EventError) Unwrap() error { return e.Err }
 // conv, made now by this device.
 func (c *Client) sign(kind, msgID, conv string) (at int64, sig []byte) {
 	at = time.Now().UnixMilli()
-	a := protocol.Attestation{Kind: kind, Msg: msgID, Conv: conv, At: at, User: c.user.ID, Device: c.keys.ID()}
-	return at, ed25519.Sign(c.keys.SignKey(), a.SignedBytes())
+	a := protocol.Attestation{Kind: kind, Msg: msgID, Conv: conv, At: at, User: c.user.ID, Device: c.keys().ID()}
+	return at, ed25519.Sign(c.keys().SignKey(), a.SignedBytes())
 }
 
 // signedFrame builds a receipt or recall frame signed by this device.

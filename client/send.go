@@ -86,7 +86,7 @@ func (c *Client) Prepare(ctx context.Context, out Outgoing) (*Prepared, error) {
 	if out.ID != "" {
 		// A caller-chosen id may be a resend: send the very bytes sealed
 		// the first time, which is the only thing the server takes as one.
-		intent = intentHash(c.keys.SignPublic(), conv, users, out.Flags, body)
+		intent = intentHash(c.keys().SignPublic(), conv, users, out.Flags, body)
 		kept, err := c.resend(id, intent, hdr, body)
 		if err != nil || kept != nil {
 			return kept, err
@@ -202,7 +202,7 @@ func (c *Client) header(id, conv string, out Outgoing) protocol.Envelope {
 	}
 	return protocol.Envelope{
 		V: protocol.EnvelopeVersion, Suite: protocol.SuiteX25519AES256, ID: id, Conv: conv,
-		From:    protocol.Party{User: c.user.ID, Device: c.keys.ID()},
+		From:    protocol.Party{User: c.user.ID, Device: c.keys().ID()},
 		Created: created.UnixMilli(), Flags: out.Flags,
 	}
 }
@@ -227,7 +227,7 @@ func (c *Client) seal(ctx context.Context, p *Prepared) error {
 	if err != nil {
 		return err
 	}
-	env, err := e2ee.Seal(p.hdr, recips, p.body, c.keys.SignKey())
+	env, err := e2ee.Seal(p.hdr, recips, p.body, c.keys().SignKey())
 	if err != nil {
 		return err
 	}

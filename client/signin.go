@@ -18,7 +18,7 @@ import (
 // server's per-username backoff does not apply to it). Save the client
 // afterwards to keep the new session.
 func (c *Client) SignIn(ctx context.Context, password string) error {
-	dev := c.keys.ID()
+	dev := c.keys().ID()
 	var ch struct {
 		Nonce []byte `json:"nonce"`
 	}
@@ -26,7 +26,7 @@ func (c *Client) SignIn(ctx context.Context, password string) error {
 	if err := c.api.do(ctx, http.MethodPost, "/api/v1/login/challenge", struct{}{}, &ch); err != nil {
 		return fmt.Errorf("sign-in: %w", err)
 	}
-	proof := &deviceProof{ID: dev, Nonce: ch.Nonce, Sig: ed25519.Sign(c.keys.SignKey(), protocol.LoginProofBytes(c.user.ID, dev, ch.Nonce))}
+	proof := &deviceProof{ID: dev, Nonce: ch.Nonce, Sig: ed25519.Sign(c.keys().SignKey(), protocol.LoginProofBytes(c.user.ID, dev, ch.Nonce))}
 	lr, err := c.api.login(ctx, c.user.Username, password, proof)
 	if err != nil {
 		return fmt.Errorf("sign-in: %w", err)
@@ -38,7 +38,7 @@ func (c *Client) SignIn(ctx context.Context, password string) error {
 	if err := c.api.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/devices/%d/challenge", dev), struct{}{}, &ch); err != nil {
 		return fmt.Errorf("sign-in: binding the session to this device: %w", explainGone(err))
 	}
-	sig := ed25519.Sign(c.keys.SignKey(), protocol.ResumeBytes(c.user.ID, dev, ch.Nonce))
+	sig := ed25519.Sign(c.keys().SignKey(), protocol.ResumeBytes(c.user.ID, dev, ch.Nonce))
 	if err := c.api.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/devices/%d/resume", dev), struct {
 		Sig []byte `json:"sig"`
 	}{sig}, nil); err != nil {

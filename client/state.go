@@ -44,6 +44,18 @@ type stateFile struct {
 	// device requests it answered as an approver (client/approval.go).
 	Pending *pendingState  `json:"pending,omitempty"`
 	Answers []*answerState `json:"answers,omitempty"`
+	// KeyCreated is when the current encryption key was made, ms (absent
+	// in a state saved before rotation: its clock starts when loaded);
+	// Retired are the earlier encryption keys still kept (rotate.go).
+	// Retired keys are secret like Keys.
+	KeyCreated int64          `json:"key_created,omitempty"`
+	Retired    []retiredState `json:"retired,omitempty"`
+}
+
+// retiredState is a retired encryption key in the state file.
+type retiredState struct {
+	Enc       []byte `json:"enc"`                  // the X25519 private key
+	RetiredAt int64  `json:"retired_at,omitempty"` // retiredKey.at
 }
 
 // Save writes the client's state to path with mode 0600, atomically: a
@@ -51,15 +63,21 @@ type stateFile struct {
 // path, so a crash leaves either the old state or the new, never half of
 // one. Two processes saving the same path race; the last rename wins.
 func (c *Client) Save(path string) error {
-	keys, err := c.keys.MarshalBinary()
+	c.mu.Lock()
+	keys, err := c.keys().MarshalBinary()
 	if err != nil {
+		c.mu.Unlock()
 		return err
 	}
-	c.mu.Lock()
+	c.statePath = path
 	st := stateFile{
-		Format: stateFormat, Server: c.api.base, Token: c.api.token, ExpiresAt: c.expiresAt,
-		User: c.user, Device: c.keys.ID(), Keys: keys, Outbox: c.outbox, Pending: c.pending,
+		KeyCreated: c.keyCreated,
+		Format:     stateFormat, Server: c.api.base, Token: c.api.token, ExpiresAt: c.expiresAt,
+		User: c.user, Device: c.keys().ID(), Keys: keys, Outbox: c.outbox, Pending: c.pending,
 		V2Since: c.v2Since,
+	}
+	for _, r := range c.retired {
+		st.Retired = append(st.Retired, retiredState{Enc: r.keys.EncPrivate(), RetiredAt: r.at})
 	}
 	st.Seen, st.SeenAt = c.seen.list()
 	for _, a := range c.answers {
@@ -84,6 +102,9 @@ func (c *Client) Save(path string) error {
 	b, err := json.MarshalIndent(&st, "", "  ")
 	c.mu.Unlock()
 	clear(keys)
+	for _, r := range st.Retired {
+		clear(r.Enc)
+	}
 	if err != nil {
 		return err
 	}
@@ -165,10 +186,25 @@ func Load(path string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
-	if c.keys, err = e2ee.UnmarshalDeviceKeys(st.Keys); err != nil {
+	k, err := e2ee.UnmarshalDeviceKeys(st.Keys)
+	if err != nil {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
-	if c.keys.ID() != st.Device {
+	c.dev.Store(k)
+	c.statePath = path
+	c.keyCreated = st.KeyCreated
+	if c.keyCreated == 0 {
+		c.keyCreated = nowMS()
+	}
+	for _, r := range st.Retired {
+		old, err := k.WithEnc(r.Enc)
+		clear(r.Enc)
+		if err != nil {
+			return nil, fmt.Errorf("state file %s: %w", path, err)
+		}
+		c.retired = append(c.retired, &retiredKey{keys: old, at: r.RetiredAt})
+	}
+	if c.keys().ID() != st.Device {
 		return nil, fmt.Errorf("state file %s: device %d does not match its keys", path, st.Device)
 	}
 	c.api.token, c.user, c.expiresAt = st.Token, st.User, st.ExpiresAt

@@ -16,7 +16,7 @@ import (
 // none. The caller verifies the command with the command key it pinned
 // before acting on it.
 func (c *Client) WipeCommand(ctx context.Context) (*protocol.DeviceCommand, error) {
-	dev := c.keys.ID()
+	dev := c.keys().ID()
 	var ch struct {
 		Nonce []byte `json:"nonce"`
 	}
@@ -26,7 +26,7 @@ func (c *Client) WipeCommand(ctx context.Context) (*protocol.DeviceCommand, erro
 	req := struct {
 		Nonce []byte `json:"nonce"`
 		Sig   []byte `json:"sig"`
-	}{ch.Nonce, ed25519.Sign(c.keys.SignKey(), protocol.WipeCheckBytes(dev, ch.Nonce))}
+	}{ch.Nonce, ed25519.Sign(c.keys().SignKey(), protocol.WipeCheckBytes(dev, ch.Nonce))}
 	var cmd protocol.DeviceCommand
 	err := c.api.do(ctx, "POST", fmt.Sprintf("/api/v1/devices/%d/wipe", dev), req, &cmd)
 	var e *Error
