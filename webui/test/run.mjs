@@ -30,6 +30,7 @@ import { assert, startServer } from "./lib/harness.mjs";
 import { serveStatic } from "./lib/static.mjs";
 import { closePush, pushTests } from "./push.mjs";
 import { closePinProfiles, pinTests } from "./pin.mjs";
+import { closeRotationProfiles, rotationTests } from "./rotation.mjs";
 import { PIN, RUN, scenarioTests } from "./scenarios.mjs";
 import { closeSigProfiles, sigTests } from "./sig.mjs";
 import { wipeTests } from "./wipe.mjs";
@@ -112,6 +113,8 @@ try {
   for (const [name, fn] of memberTests()) await run(name, fn, ctx);
   // The local store against a copied profile: PIN proofs, grace, upgrade.
   for (const [name, fn] of pinTests()) await run(name, fn, ctx);
+  // Forward secrecy: encryption keys rotate, across the browser and Go.
+  for (const [name, fn] of rotationTests()) await run(name, fn, ctx);
 
   // The profile at rest: a copy of the browser profile must reveal no
   // message text and no usable private key. First, with the PIN and the
@@ -178,6 +181,7 @@ try {
   await closeFeatureProfiles(ctx);
   await closeMemberProfiles(ctx);
   await closePinProfiles(ctx);
+  await closeRotationProfiles(ctx);
 }
 
 // With every browser closed (its files flushed), search the profiles and the
@@ -289,7 +293,7 @@ try {
 
 // A block that stopped early must not pass for a short green run: every
 // test planned must have run.
-const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + firstDayStatusTests().length + firstDayWalkTests().length + featureTests().length + memberTests().length + sigTests().length + pinTests().length + AT_REST_TESTS;
+const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + firstDayStatusTests().length + firstDayWalkTests().length + featureTests().length + memberTests().length + sigTests().length + pinTests().length + rotationTests().length + AT_REST_TESTS;
 if (!opt.only && passed + failed !== planned) {
   console.log(`FAIL only ${passed + failed} of the ${planned} planned tests ran`);
   failed += Math.max(planned - passed - failed, 1);

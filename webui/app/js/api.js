@@ -94,6 +94,7 @@ export async function call(method, path, body) {
  *   answerRequest(id: number, nonce: string): Promise<any>,
  *   approveRequest(id: number, list: DeviceList): Promise<{device: number}>,
  *   denyRequest(id: number): Promise<any>,
+ *   rotateKey(list: DeviceList): Promise<{device: number, list_version: number}>,
  *   devices(): Promise<{devices: {id: number, name: string, state: string, created_at: number, last_seen: number}[]}>,
  *   challenge(device: number): Promise<{nonce: string, expires_at: number}>,
  *   resume(device: number, sig: string): Promise<{device: number}>,
@@ -127,6 +128,8 @@ export const api = {
   answerRequest: (id, nonce) => call("POST", `/api/v1/devices/requests/${id}/answer`, { nonce }),
   approveRequest: (id, list) => call("POST", `/api/v1/devices/requests/${id}/approve`, { list }),
   denyRequest: (id) => call("DELETE", `/api/v1/devices/requests/${id}`),
+  /** rotateKey stores the list with this device's new encryption key (PROTOCOL.md 3.3). */
+  rotateKey: (list) => call("PUT", "/api/v1/devices/me/keys", { list }),
   devices: () => call("GET", "/api/v1/devices"),
   challenge: (device) => call("POST", `/api/v1/devices/${device}/challenge`),
   resume: (device, sig) => call("POST", `/api/v1/devices/${device}/resume`, { sig }),

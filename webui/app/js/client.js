@@ -40,6 +40,7 @@ import { UntrustedKeys } from "./directory.js";
 import { attachmentKind, DOWNLOAD_TYPE, ownBlobs, refusedNote, viewBlob, wellFormed } from "./attachments.js";
 import { readMentions, readQuote } from "./body.js";
 import { Typing } from "./typing.js";
+import { KeyRing } from "./keyrotation.js";
 
 /** @typedef {import("./types.js").ServerFrame} ServerFrame */
 /** @typedef {import("./types.js").QueuedFrame} QueuedFrame */
@@ -96,6 +97,9 @@ export class Client extends Conversations {
     for (const { obj } of await this.vault.all("conv")) this.convs.set(obj.id, obj);
     for (const { obj } of await this.vault.all("msg")) this.msgs.set(obj.id, obj);
     await this.members.load();
+    // The device's retired encryption keys, and when its key was made.
+    this.ring = new KeyRing({ vault: this.vault, me: this.me, getKeys: () => this.keys, setKeys: (k) => { this.keys = k; }, lookup: (u, fresh) => this.lookup(u, fresh) });
+    await this.ring.load();
     const s = await this.vault.get("settings", "user");
     if (s) Object.assign(this.settings, s);
     // When this device first ran protocol version 2: it opens version 1
@@ -132,6 +136,7 @@ export class Client extends Conversations {
     this.vault.lock();
     this.vault = null;
     this.keys = null;
+    this.ring = null;
   }
 
   async refreshConfig() {
@@ -141,6 +146,9 @@ export class Client extends Conversations {
       this.serverOffset = cfg.server_time - Date.now();
       await this.vault?.put("settings", "config", cfg);
       this.changed("config");
+      // Forward secrecy: a key past key_rotation is replaced, retired
+      // keys past the retention are deleted (keyrotation.js).
+      this.ring?.maintain(this.policy);
     } catch { /* offline: the stored copy stands */ }
     try {
       const { groups } = await api.groups();
@@ -349,7 +357,7 @@ export class Client extends Conversations {
         throw new CryptoError("misaddressed", `direct conversation ${env.conv} does not hold both the sender and this user`);
       }
       const key = await this.senderKey(env.from.user, env.from.device, env.created);
-      body = await openEnvelope(env, key, this.keys);
+      body = await openEnvelope(env, key, this.keys, this.ring?.pairs || []);
       pt = JSON.parse(fromUtf8(body));
       if (!pt || typeof pt.type !== "string" || !pt.type) throw new CryptoError("decrypt", "the message body has no type");
     } catch (e) {

@@ -99,6 +99,27 @@ export async function importDeviceKeys({ encPriv, seed, encPub, signPub }) {
   };
 }
 
+/**
+ * rotateEncKey is e2ee.DeviceKeys.RotateEnc: a new X25519 pair for the
+ * device, with its signing key (and so its id) unchanged. raw holds the new
+ * pair's bytes for the vault (the caller zeroes encPriv once stored).
+ */
+export async function rotateEncKey(keys) {
+  const ek = /** @type {CryptoKeyPair} */ (await subtle.generateKey({ name: "X25519" }, true, ["deriveBits"]));
+  const encPriv = new Uint8Array(await subtle.exportKey("pkcs8", ek.privateKey)).slice(16);
+  const encPub = new Uint8Array(await subtle.exportKey("raw", ek.publicKey));
+  return { raw: { encPriv, encPub }, keys: { ...keys, encPub, encPair: await importEncPair(encPriv, encPub) } };
+}
+
+/** importEncPair imports an X25519 pair (a retired key) as non-extractable. */
+export async function importEncPair(encPriv, encPub) {
+  if (encPriv.length !== 32 || encPub.length !== 32) throw new Error("an encryption key is damaged");
+  return {
+    privateKey: await subtle.importKey("pkcs8", concat(PKCS8_X25519, encPriv), { name: "X25519" }, false, ["deriveBits"]),
+    publicKey: await subtle.importKey("raw", encPub, { name: "X25519" }, true, []),
+  };
+}
+
 /** importSigningSeed imports only an Ed25519 key (for device resume). */
 export async function importSigningSeed(seed) {
   return subtle.importKey("pkcs8", concat(PKCS8_ED25519, seed), { name: "Ed25519" }, false, ["sign"]);
@@ -280,9 +301,10 @@ export async function sealEnvelope(hdr, recipients, plaintext, signKey) {
  * key from its verified list, then open this device's sealed key, check it
  * against the signed commitment (version 2), then open the body. A version
  * 1 envelope (no commitment) opens as before: the caller decides whether
- * to accept one at all.
+ * to accept one at all. retired are the device's earlier X25519 pairs
+ * (importEncPair), tried after me's.
  */
-export async function openEnvelope(env, senderSignPub, me) {
+export async function openEnvelope(env, senderSignPub, me, retired = []) {
   if ((env.v !== 1 && env.v !== ENVELOPE_VERSION) || env.suite !== SUITE) throw new CryptoError("unsupported", `unsupported envelope v=${env.v} suite=${env.suite}`);
   const v1 = env.v === 1;
   if (!v1 && (typeof env.commit !== "string" || unb64(env.commit).length !== 32)) throw new CryptoError("unsupported", `message ${env.id}: no key commitment`);
@@ -299,13 +321,17 @@ export async function openEnvelope(env, senderSignPub, me) {
   }
   const i = env.keys.findIndex((k) => k.device === me.id);
   if (i < 0) throw new CryptoError("not_recipient", `message ${env.id} is not sealed to this device`);
+  // The current key, then the retired ones (PROTOCOL.md 3.3): a message
+  // sealed before a rotation opens while the device keeps that key.
   let K;
-  try {
-    K = new Uint8Array(await suite.open(
-      { recipientKey: me.encPair, enc: sealed[i].slice(0, 32), info: keyInfo(env.id, me.id) }, sealed[i].slice(32)));
-  } catch (e) {
-    throw new CryptoError("decrypt", `message ${env.id}: the content key does not open`);
+  for (const pair of [me.encPair, ...retired]) {
+    try {
+      K = new Uint8Array(await suite.open(
+        { recipientKey: pair, enc: sealed[i].slice(0, 32), info: keyInfo(env.id, me.id) }, sealed[i].slice(32)));
+      break;
+    } catch { /* not this key */ }
   }
+  if (!K) throw new CryptoError("decrypt", `message ${env.id}: the content key does not open`);
   try {
     if (K.length !== 32 || nonce.length !== 12) throw new CryptoError("decrypt", "bad content key or nonce size");
     if (!v1 && !equal(await commitment(K, env.id), unb64(env.commit))) {

@@ -72,14 +72,19 @@ export class Directory extends EventTarget {
       } else if (l.version === pin.list.version) {
         if (!sameList(l, pin.list)) throw new UntrustedKeys(uid, `two different lists both claim version ${l.version}`);
       } else {
-        const { added, removed, rekeyed } = diffDevices(pin.list, l);
+        const { added, removed, rekeyed: anyRekeyed } = diffDevices(pin.list, l);
         // A list that adds a device, or gives one other keys, must be signed
         // by a device of the list verified before (PROTOCOL.md 3.1): a
         // device that signs itself in is what a server adding a listener sends.
         // A reset (no earlier device left: a user who lost every device) is
         // the one exception, accepted with a warning that says so.
         const reset = removed.length === pin.list.devices.length;
-        if ((added.length || rekeyed.length) && !reset) {
+        // The signer's own new encryption key under its unchanged signing
+        // key is a rotation (PROTOCOL.md 3.3): no warning, and the safety
+        // number (over signing keys) stays verified. A new key that
+        // another device signed is a key change.
+        const rekeyed = reset ? anyRekeyed : anyRekeyed.filter((id) => !rotated(pin.list, l, id));
+        if ((added.length || anyRekeyed.length) && !reset) {
           const s = l.devices.find((d) => d.id === l.signer), o = pin.list.devices.find((d) => d.id === l.signer);
           if (!o || o.sign !== s?.sign) throw new UntrustedKeys(uid, `a device was added to the list that none of their own devices approved (device ${l.signer} signed itself in, or the list was forged)`);
         }
@@ -202,6 +207,13 @@ export class UntrustedKeys extends Error {
     super(`Curbside refused the device keys the server gave for user ${uid}: ${reason}. The server or the network may be tampering with keys; tell your administrator.`);
     this.user = uid;
   }
+}
+
+/** rotated is client.rotated: device id's only change is its enc, in a list it signed itself. */
+function rotated(oldL, newL, id) {
+  if (newL.signer !== id) return false;
+  const o = oldL.devices.find((d) => d.id === id), n = newL.devices.find((d) => d.id === id);
+  return !!o && !!n && o.sign === n.sign;
 }
 
 function sameList(a, b) {

@@ -1,0 +1,127 @@
+// @ts-check
+// Forward secrecy (PROTOCOL.md 3.3): the device makes a new encryption key
+// when its key is older than the policy's key_rotation, announces it in a
+// device list it signs itself, keeps each retired private key in the vault
+// with the time the server took the list that replaced it, and deletes a
+// retired key once the policy's retention has passed since then. The Go
+// client's rotate.go does the same.
+import { api } from "./api.js";
+import { b64, unb64 } from "./bytes.js";
+import { importEncPair, rotateEncKey, signDeviceList } from "./crypto.js";
+import { CODE_CONFLICT } from "./constants.js";
+
+/**
+ * @typedef {object} RetiredKey
+ * @property {string} encPriv base64, secret
+ * @property {string} encPub base64
+ * @property {number} at when the server took the list that replaced it, ms; 0: not yet (still the listed key)
+ */
+
+/** KeyRing holds a device's retired keys and rotates its current one. */
+export class KeyRing {
+  /**
+   * @param {{vault: any, me: {id: number}, getKeys: () => any, setKeys: (k: any) => void, lookup: (uid: number, fresh: boolean) => Promise<any>}} o
+   */
+  constructor(o) {
+    this.o = o;
+    /** @type {RetiredKey[]} */
+    this.retired = [];
+    /** @type {any[]} the retired X25519 pairs, newest first, for openEnvelope */
+    this.pairs = [];
+    this.created = 0;
+    this.busy = null;
+  }
+
+  async load() {
+    const rec = await this.o.vault.get("keys", "device");
+    this.created = rec?.created || 0;
+    if (rec && !this.created) {
+      // A device set up before rotation: its key's clock starts now.
+      this.created = Date.now();
+      await this.o.vault.put("keys", "device", { ...rec, created: this.created });
+    }
+    this.retired = (await this.o.vault.get("keys", "retired"))?.keys || [];
+    await this.importPairs();
+  }
+
+  async importPairs() {
+    const out = [];
+    for (const r of [...this.retired].reverse()) {
+      try { out.push(await importEncPair(unb64(r.encPriv), unb64(r.encPub))); } catch { /* a damaged key opens nothing */ }
+    }
+    this.pairs = out;
+  }
+
+  /**
+   * maintain deletes the retired keys past the retention, sends a rotation
+   * the server did not take yet, and rotates when the key is due; one at a
+   * time. Failures leave the current key in use and are tried again at the
+   * next call (each connection, and every few minutes).
+   * @param {{key_rotation_ms?: number, retention_ms?: number}} policy
+   */
+  maintain(policy) {
+    if (!this.busy) this.busy = this.run(policy).catch((e) => console.warn("key rotation:", e?.message || e)).finally(() => { this.busy = null; });
+    return this.busy;
+  }
+
+  async run(policy) {
+    const now = Date.now();
+    const ret = policy.retention_ms || 0;
+    if (ret > 0) {
+      const keep = this.retired.filter((r) => !(r.at > 0 && now - r.at > ret));
+      if (keep.length !== this.retired.length) await this.saveRetired(keep);
+    }
+    if (this.retired.some((r) => !r.at)) return this.announce();
+    const every = policy.key_rotation_ms || 0;
+    if (every > 0 && now - this.created >= every) return this.rotate();
+  }
+
+  async saveRetired(list) {
+    this.retired = list;
+    await this.o.vault.put("keys", "retired", { keys: list });
+    await this.importPairs();
+  }
+
+  /** rotate makes a new key, stores it with the old one retired (one write), then announces it. */
+  async rotate() {
+    const old = this.o.getKeys();
+    const rec = await this.o.vault.get("keys", "device");
+    if (!rec || rec.encPub !== b64(old.encPub)) throw new Error("the stored device key is not the one in use");
+    const { raw, keys } = await rotateEncKey(old);
+    const created = Date.now();
+    const retired = [...this.retired, { encPriv: rec.encPriv, encPub: rec.encPub, at: 0 }];
+    await this.o.vault.putMany([
+      ["keys", "device", { ...rec, encPriv: b64(raw.encPriv), encPub: b64(raw.encPub), created }],
+      ["keys", "retired", { keys: retired }],
+    ]);
+    raw.encPriv.fill(0);
+    this.retired = retired;
+    this.created = created;
+    await this.importPairs();
+    this.o.setKeys(keys);
+    return this.announce();
+  }
+
+  /** announce makes the signed list give this device its current key. */
+  async announce() {
+    const keys = this.o.getKeys();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const own = await this.o.lookup(this.o.me.id, true);
+      const mine = own.list?.devices.find((d) => d.id === keys.id);
+      if (!mine || mine.sign !== b64(keys.signPub)) throw new Error("this device is not in your device list");
+      if (mine.enc === b64(keys.encPub)) break;
+      const next = { user: own.list.user, version: own.list.version + 1, signer: keys.id, sig: "", devices: own.list.devices.map((d) => (d.id === keys.id ? { ...d, enc: b64(keys.encPub) } : { ...d })) };
+      await signDeviceList(next, keys);
+      try {
+        await api.rotateKey(next);
+      } catch (e) {
+        if (e?.code === CODE_CONFLICT && attempt === 0) continue;
+        throw e;
+      }
+      await this.o.lookup(this.o.me.id, true); // pins it, as a peer would: a rotation, no warning
+      break;
+    }
+    const now = Date.now();
+    if (this.retired.some((r) => !r.at)) await this.saveRetired(this.retired.map((r) => (r.at ? r : { ...r, at: now })));
+  }
+}
