@@ -8,7 +8,7 @@ import { fmtDuration } from "../js/ui/common.js";
 
 // Filters by action or by a family of actions (a prefix ending in ".").
 const ACTIONS = ["login.", "login.ok", "login.fail", "login.locked_out", "logout", "mfa.", "user.", "user.create", "user.update", "user.state", "user.offboard",
-  "user.password_reset", "user.unlock", "user.import", "group.", "invitation.", "policy.update", "device.", "device.register", "device.lock", "device.wipe",
+  "user.password_reset", "user.unlock", "user.import", "group.", "invitation.", "policy.update", "device.", "device.register", "device.rotate", "device.lock", "device.wipe",
   "device.pin", "device.pin.lockout", "device.revoke", "audit.", "report.view", "setup.owner", "console.refused"];
 const PAGE = 100;
 
