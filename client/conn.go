@@ -191,7 +191,30 @@ func (c *Client) Connect(ctx context.Context, opts ...ConnOption) (*Conn, error)
 	go cn.deliverLoop()
 	go cn.ackLoop()
 	go cn.readLoop()
+	go cn.keyLoop()
 	return cn, nil
+}
+
+// keyCheckInterval is how often an open connection checks the device's
+// keys (maintainKeys), so that a program that stays connected for weeks
+// still rotates its key and deletes retired ones.
+const keyCheckInterval = time.Hour
+
+func (cn *Conn) keyLoop() {
+	t := time.NewTicker(keyCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-cn.ctx.Done():
+			return
+		case <-cn.done:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(cn.ctx, DefaultRequestTimeout)
+			_ = cn.c.maintainKeys(ctx)
+			cancel()
+		}
+	}
 }
 
 func readHello(ctx context.Context, ws *websocket.Conn, device int64) (*protocol.Hello, error) {
