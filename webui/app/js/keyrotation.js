@@ -9,6 +9,7 @@ import { api } from "./api.js";
 import { b64, unb64 } from "./bytes.js";
 import { importEncPair, rotateEncKey, signDeviceList } from "./crypto.js";
 import { CODE_CONFLICT } from "./constants.js";
+import { getMeta, putMeta } from "./store.js";
 
 /**
  * @typedef {object} RetiredKey
@@ -95,6 +96,9 @@ export class KeyRing {
       ["keys", "retired", { keys: retired }],
     ]);
     raw.encPriv.fill(0);
+    // The profile's public facts name the current key too.
+    const meta = await getMeta();
+    if (meta && meta.device === keys.id) { meta.encPub = b64(raw.encPub); await putMeta(meta); }
     this.retired = retired;
     this.created = created;
     await this.importPairs();
