@@ -149,7 +149,7 @@ type KeysResponse struct {
 	AdminApproved bool `json:"admin_approved,omitempty"`
 	// Revoked names the user's revoked devices with when each was
 	// revoked: peers refuse what such a device signed after (PROTOCOL.md
-	// 3.3). The most recent maxRevokedShown only.
+	// 3.4). The most recent maxRevokedShown only.
 	Revoked []store.Revoked `json:"revoked"`
 }
 

@@ -242,7 +242,7 @@ type keysResponse struct {
 	// AdminApproved: an administrator approved the list's one device for
 	// a user who had none left (PROTOCOL.md 3.2).
 	AdminApproved bool `json:"admin_approved,omitempty"`
-	// Revoked: the user's revoked devices and when (PROTOCOL.md 3.3).
+	// Revoked: the user's revoked devices and when (PROTOCOL.md 3.4).
 	Revoked []struct {
 		ID int64 `json:"id"`
 		At int64 `json:"at"`

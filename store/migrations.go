@@ -466,7 +466,7 @@ ALTER TABLE device_lists ADD COLUMN approved_by INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN dnd INTEGER NOT NULL DEFAULT 0;
 `,
 	// 17: when each device was revoked (wiped or removed), which peers are
-	// told so that they refuse what it signs after (PROTOCOL.md 3.3). For
+	// told so that they refuse what it signs after (PROTOCOL.md 3.4). For
 	// a device revoked before, its last contact is the best bound known.
 	`
 ALTER TABLE devices ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;

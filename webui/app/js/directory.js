@@ -58,7 +58,7 @@ export class Directory extends EventTarget {
     const kr = await api.keys(uid);
     if (kr.user && kr.user.id && kr.user.id !== uid) throw new UntrustedKeys(uid, `the server answered about user ${kr.user.id}`);
     this.rememberUser(kr.user);
-    // revoked: device → when it was revoked (PROTOCOL.md 3.3).
+    // revoked: device → when it was revoked (PROTOCOL.md 3.4).
     const peer = { user: kr.user, list: kr.list, recips: [], inactive: !!kr.inactive, revoked: new Map((kr.revoked || []).map((r) => [r.id, r.at])) };
     if (kr.list) {
       try { await verifyDeviceList(kr.list); } catch (e) { throw new UntrustedKeys(uid, "the signed device list does not verify"); }
@@ -174,7 +174,7 @@ export class Directory extends EventTarget {
   /**
    * senderKey is client.senderKey: the signing key of a listed device of
    * uid, for something it signed as made at signedAt (ms); a device revoked
-   * more than CLOCK_SKEW_MS before that is refused (PROTOCOL.md 3.3).
+   * more than CLOCK_SKEW_MS before that is refused (PROTOCOL.md 3.4).
    * @param {number} uid
    * @param {number} device
    * @param {number} signedAt

@@ -354,7 +354,7 @@ export {};
  * @property {number[]} active
  * @property {boolean} [inactive] the account is disabled or locked: it receives nothing
  * @property {boolean} [admin_approved] an administrator approved the list's one device for a user who had none left (PROTOCOL.md 3.2)
- * @property {Array<{id: number, at: number}>} [revoked] the user's revoked devices and when each was revoked (PROTOCOL.md 3.3)
+ * @property {Array<{id: number, at: number}>} [revoked] the user's revoked devices and when each was revoked (PROTOCOL.md 3.4)
  */
 
 /**
