@@ -145,6 +145,36 @@ export function featureTests() {
       assert.equal(await g.locator(".unread-divider").count(), 0);
     }],
 
+    ["features: messages arriving while the reader is scrolled back are counted on a button that goes to the first of them", async (ctx) => {
+      const f = ctx.fay.page, g = ctx.gus.page;
+      const box = g.locator(".messages");
+      const jump = g.locator("button.jump-new");
+      // Gus reads back through the history: the view must stay put.
+      await box.evaluate((el) => { el.scrollTop = 0; });
+      await waitFor(async () => (await box.evaluate((el) => el.scrollTop)) === 0, "scrolled to the top");
+      await sendText(f, "Below the fold 1: bed 3 is asking for you");
+      await sendText(f, "Below the fold 2: and the family is here");
+      await msgLocator(g, "Below the fold 2").waitFor({ state: "attached" });
+      await jump.filter({ hasText: "2 new messages" }).waitFor();
+      const inView = (loc) => loc.evaluate((el) => {
+        const r = el.getBoundingClientRect(), view = el.closest(".messages").getBoundingClientRect();
+        return r.top >= view.top && r.bottom <= view.bottom;
+      });
+      assert.equal(await box.evaluate((el) => el.scrollTop), 0, "the view did not move while gus read back");
+      assert.equal(await inView(msgLocator(g, "Below the fold 1")), false, "the new message is below the view");
+      assert.equal(await jump.getAttribute("aria-label"), "2 new messages below: go to the first");
+      await shot(ctx, g, "ft-05b-new-below-phone");
+      await jump.click();
+      await waitFor(() => inView(msgLocator(g, "Below the fold 1")), "the first new message scrolled into view");
+      await jump.waitFor({ state: "hidden" });
+      // Back at the newest message, the next one is followed as before:
+      // no button.
+      await sendText(f, "Below the fold 3: thanks");
+      await msgLocator(g, "Below the fold 3").waitFor();
+      await waitFor(() => inView(msgLocator(g, "Below the fold 3")), "the view follows the newest message");
+      assert.equal(await jump.isVisible(), false, "no button while the newest message is in view");
+    }],
+
     ["features: search inside a conversation highlights the matches and steps through them", async (ctx) => {
       const f = ctx.fay.page;
       await f.getByRole("button", { name: "Search in this conversation" }).click();
