@@ -26,6 +26,8 @@ export function renderConversation(ui, fresh = false) {
     // Nothing is drawn for a conversation not (yet) known: one opened from
     // a notification before its messages arrived is drawn when they do.
     ui.msgBox = null;
+    ui.jumpBtn = null;
+    ui.unseen = null;
     fill(ui.pane, h("div.empty-state.pane-empty", icon("shield"), h("h2", "Choose a conversation"),
       h("p", "Your messages are end-to-end encrypted: only the people in a conversation can read them.")));
     return;
@@ -143,7 +145,7 @@ export function renderConvBody(ui, initial = false) {
     // Opened where the unread messages begin.
   } else if (atBottom) ui.msgBox.scrollTop = ui.msgBox.scrollHeight;
   updateJump(ui, msgs, atBottom);
-  if (document.visibilityState === "visible") c.markRead(conv.id);
+  if (document.visibilityState === "visible") c.markRead(conv.id, ui.unseen);
 }
 
 /**

@@ -7,6 +7,8 @@
 // that arrives does not move the view, so a button at the foot of the
 // messages counts what came in below ("2 new messages") and goes to the
 // first of them. It goes once the reader is back at the newest message.
+// Until then those messages are not marked read: their senders see
+// "Read" only once the reader had them in view (or went to them).
 import { fill, h, icon } from "./dom.js";
 
 /**
@@ -76,6 +78,8 @@ export function updateJump(ui, msgs, atBottom) {
   if (atBottom) for (const m of msgs) ui.seen.add(m.id);
   const fresh = msgs.filter((m) => !m.out && !m.recalled && !ui.seen.has(m.id));
   ui.newBelow = fresh[0]?.id || null;
+  /** @type {Set<string> | null} what is not to be marked read yet */
+  ui.unseen = fresh.length ? new Set(fresh.map((m) => m.id)) : null;
   ui.jumpBtn.hidden = !fresh.length;
   if (!fresh.length) return;
   const words = `${fresh.length} new ${fresh.length === 1 ? "message" : "messages"}`;
@@ -91,6 +95,7 @@ export function updateJump(ui, msgs, atBottom) {
 export function reachedBottom(ui) {
   if (!ui.jumpBtn || ui.jumpBtn.hidden) return;
   updateJump(ui, ui.c.messagesOf(ui.convId).filter((m) => !m.hidden), true);
+  if (document.visibilityState === "visible") ui.c.markRead(ui.convId);
 }
 
 /**
@@ -106,4 +111,5 @@ function jumpToNew(ui) {
   else if (box) box.scrollTop = box.scrollHeight;
   updateJump(ui, ui.c.messagesOf(ui.convId).filter((m) => !m.hidden), true);
   if (box) ui.stick = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  ui.c.markRead(ui.convId);
 }
