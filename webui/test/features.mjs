@@ -166,6 +166,7 @@ export function featureTests() {
       assert.equal(await box.evaluate((el) => el.scrollTop), 0, "the view did not move while gus read back");
       assert.equal(await inView(msgLocator(g, "Below the fold 1")), false, "the new message is below the view");
       assert.equal(await jump.getAttribute("aria-label"), "2 new messages below: go to the first");
+      assert.equal(await jump.evaluate((el) => el.classList.contains("urgent")), false, "two ordinary messages are not urgent");
       await shot(ctx, g, "ft-05b-new-below-phone");
       // Not seen, so not read: fay's screen says delivered.
       for (const t of ["Below the fold 1", "Below the fold 2"]) {
@@ -187,8 +188,10 @@ export function featureTests() {
       // Scrolled back again, a message arrives and gus leaves without
       // going to it: it stays unread, and opens at the divider next time.
       await readBack();
-      await sendText(f, "Below the fold 4: one more thing");
-      await jump.filter({ hasText: "1 new message" }).waitFor();
+      await sendText(f, "Below the fold 4: one more thing", { urgent: true });
+      await jump.filter({ hasText: "1 new message, urgent" }).waitFor();
+      assert.equal(await jump.evaluate((el) => el.classList.contains("urgent")), true, "the button is marked urgent");
+      await shot(ctx, g, "ft-05c-new-below-urgent-phone");
       await waitFor(async () => /^Delivered/.test(await msgStatus(f, "Below the fold 4")), "delivered, not read");
       await toList(g);
       assert.equal(await unreadOf(g, FAY), 1, "the message gus never had in view is unread");

@@ -6,9 +6,11 @@
 // The jump to new messages: while the reader is scrolled back, a message
 // that arrives does not move the view, so a button at the foot of the
 // messages counts what came in below ("2 new messages") and goes to the
-// first of them. It goes once the reader is back at the newest message.
+// first of them, saying when some are urgent. It goes once the reader is
+// back at the newest message.
 // Until then those messages are not marked read: their senders see
 // "Read" only once the reader had them in view (or went to them).
+import { FLAG_URGENT } from "../constants.js";
 import { fill, h, icon } from "./dom.js";
 
 /**
@@ -82,7 +84,9 @@ export function updateJump(ui, msgs, atBottom) {
   ui.unseen = fresh.length ? new Set(fresh.map((m) => m.id)) : null;
   ui.jumpBtn.hidden = !fresh.length;
   if (!fresh.length) return;
-  const words = `${fresh.length} new ${fresh.length === 1 ? "message" : "messages"}`;
+  const n = fresh.length, urgent = fresh.filter((m) => m.flags & FLAG_URGENT).length;
+  const words = `${n} new ${n === 1 ? "message" : "messages"}` + (!urgent ? "" : urgent === n ? (n === 1 ? ", urgent" : ", all urgent") : `, ${urgent} urgent`);
+  ui.jumpBtn.classList.toggle("urgent", urgent > 0);
   fill(ui.jumpBtn, icon("down"), h("span", words));
   ui.jumpBtn.setAttribute("aria-label", `${words} below: go to the first`);
 }
