@@ -99,6 +99,9 @@ async function accept(ctx, who, person, link, n) {
   await p.goto(link);
   await p.waitForFunction(() => window.curbsideWelcome?.state === "form");
   await p.getByRole("heading", { name: `Welcome, ${person.display}` }).waitFor();
+  // The link names the practice (set in walk-through 1).
+  await p.getByText(`${PRACTICE} invited you to Curbside, its secure messenger.`).waitFor();
+  assert.equal(await p.locator("dl.facts dt", { hasText: "Practice" }).locator("+ dd").textContent(), PRACTICE);
   await p.getByLabel("Password", { exact: true }).fill(person.password);
   await p.getByLabel("Repeat the password").fill(person.password);
   await shot(ctx, who, `${n}-welcome-${person.username.split(".")[0]}`);
