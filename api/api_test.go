@@ -9,6 +9,7 @@ import (
 
 	"github.com/curbside-health/curbside/internal/apitest"
 	"github.com/curbside-health/curbside/model"
+	"github.com/curbside-health/curbside/store"
 )
 
 func TestBadRequests(t *testing.T) {
@@ -115,5 +116,44 @@ func TestConfig(t *testing.T) {
 	}
 	if code, _ := f.Do("GET", "/api/v1/config", "", nil); code != 401 {
 		t.Fatalf("config without a session: %d", code)
+	}
+}
+
+// TestConfigPractice checks the practice's name the apps print: absent
+// with none set, the email settings' name once email is set up, and the
+// policy's practice_name over it.
+func TestConfigPractice(t *testing.T) {
+	f := apitest.New(t, "cfgp")
+	ctx := context.Background()
+	tok := f.Login("cfgp")
+	practice := func() any {
+		t.Helper()
+		code, out := f.Do("GET", "/api/v1/config", tok, nil)
+		if code != 200 {
+			t.Fatalf("config: %d %v", code, out)
+		}
+		return out["practice"]
+	}
+	if got := practice(); got != nil {
+		t.Fatalf("practice with none set: %v", got)
+	}
+	// Email settings with the host cleared (email off) name nobody.
+	if err := f.Store.SetMailSettings(ctx, &store.MailSettings{Practice: "Old Name"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := practice(); got != nil {
+		t.Fatalf("practice with email off: %v", got)
+	}
+	if err := f.Store.SetMailSettings(ctx, &store.MailSettings{Host: "smtp.example.org", Port: 587, Security: "starttls", From: "messages@example.org", Practice: "Riverside Practice"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := practice(); got != "Riverside Practice" {
+		t.Fatalf("practice from the email settings: %v", got)
+	}
+	if err := f.Store.SetPolicy(ctx, map[string]string{"practice_name": "Riverside Family Practice"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := practice(); got != "Riverside Family Practice" {
+		t.Fatalf("practice from the policy: %v", got)
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -123,6 +124,26 @@ func (a *API) resume(w http.ResponseWriter, r *http.Request) error {
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"device": d.ID})
 }
 
+// practiceName is the practice's name the apps print at the top of a
+// conversation: the policy's practice_name, or else the name the email
+// settings give (which every email already shows); "" when neither does.
+func (a *API) practiceName(ctx context.Context, p model.Policy) string {
+	if p.PracticeName != "" {
+		return p.PracticeName
+	}
+	m, err := a.Store.MailSettings(ctx)
+	if err != nil {
+		if !errors.Is(err, model.ErrNotFound) {
+			a.Log.Warn("config: reading the email settings for the practice's name", "err", err)
+		}
+		return ""
+	}
+	if m.Host == "" {
+		return ""
+	}
+	return m.Practice
+}
+
 func (a *API) config(w http.ResponseWriter, r *http.Request) error {
 	p, err := a.Store.LoadPolicy(r.Context())
 	if err != nil {
@@ -139,6 +160,9 @@ func (a *API) config(w http.ResponseWriter, r *http.Request) error {
 		"quick_messages": p.QuickMessages,
 		"server_time":    time.Now().UnixMilli(),
 		"version":        a.Version,
+	}
+	if name := a.practiceName(r.Context(), p); name != "" {
+		out["practice"] = name
 	}
 	if a.Push != nil {
 		// What PushManager.subscribe needs; absent when push is off.

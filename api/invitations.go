@@ -85,11 +85,16 @@ func (a *API) showInvitation(w http.ResponseWriter, r *http.Request) error {
 		}
 		newAccount = u.SignedInAt == 0
 	}
-	return web.WriteJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"invitation": map[string]any{"kind": inv.Kind, "username": inv.Username, "display": inv.Display, "role": inv.Role,
 			"admin_level": inv.AdminLevel, "expires_at": inv.ExpiresAt, "new_account": newAccount},
 		"password_policy": map[string]any{"min_length": pol.PasswordMinLength, "classes": pol.PasswordClasses},
-	})
+	}
+	// The practice that invites them, so that they know whose link it is.
+	if name := a.practiceName(r.Context(), pol); name != "" {
+		out["practice"] = name
+	}
+	return web.WriteJSON(w, http.StatusOK, out)
 }
 
 type acceptRequest struct {

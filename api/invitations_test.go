@@ -23,8 +23,15 @@ func TestSetupLink(t *testing.T) {
 		t.Fatalf("an older set-up link: %d", code)
 	}
 	code, out := f.Do("POST", "/api/v1/invitations/show", "", map[string]string{"token": apitest.TokenOf(t, again)})
-	if code != 200 || out["invitation"].(map[string]any)["kind"] != "setup" {
+	if code != 200 || out["invitation"].(map[string]any)["kind"] != "setup" || out["practice"] != nil {
 		t.Fatalf("show: %d %v", code, out)
+	}
+	// With a practice name, the link's page names the practice.
+	if err := f.Store.SetPolicy(ctx, map[string]string{"practice_name": "Northside Health Centre"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out = f.Do("POST", "/api/v1/invitations/show", "", map[string]string{"token": apitest.TokenOf(t, again)}); code != 200 || out["practice"] != "Northside Health Centre" {
+		t.Fatalf("show with a practice name: %d %v", code, out)
 	}
 	if code, out = f.Do("POST", "/api/v1/invitations/accept", "", map[string]string{"token": apitest.TokenOf(t, again), "username": "olga", "display": "Olga Owner", "password": apitest.TestPassword}); code != 200 {
 		t.Fatalf("accept: %d %v", code, out)

@@ -33,6 +33,7 @@ var policyHelp = map[string][2]string{
 	"attachment_types":     {"list", "File types people may attach, as MIME patterns such as image/*."},
 	"offline_grace":        {"duration", "How long after each unlock a browser may open its history without reaching the server (default 0: off). While it is on, the PIN alone protects a copied profile: see the note below."},
 	"quick_messages":       {"list", "The organisation's quick replies, offered in every app."},
+	"practice_name":        {"text", "The practice's name as people know it, printed at the top of every conversation someone prints or saves as a PDF. Empty: the name in the email settings, if email is set up."},
 	"mfa_required":         {"roles", "Roles (admin, staff, external, patient) and administrator levels (owner, admin, helpdesk) that must sign in with a second factor."},
 	"admin_networks":       {"cidrs", "Address ranges the admin console may be used from, such as 192.168.1.0/24; empty allows any."},
 	"audit_retention":      {"duration", "Audit entries are kept this long (default 6 years)."},

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/curbside-health/curbside/protocol"
 )
@@ -29,6 +31,7 @@ type Policy struct {
 	AttachmentTypes    []string      // MIME patterns clients may attach ("image/*")
 	OfflineGrace       time.Duration // how long a device may open its local store without the server
 	QuickMessages      []string      // the organisation's canned replies
+	PracticeName       string        // the practice's name as people know it, at the top of every printed conversation; "": none
 
 	PasswordClasses int           // of lower case, upper case, digits and symbols, how many a new password needs (1-4)
 	MFARequired     []string      // roles and admin levels that must sign in with a second factor
@@ -223,6 +226,30 @@ func checkedListField(f func(*Policy) *[]string, maxItems, maxLen int, each func
 	}
 }
 
+// textField is one line of printable text of at most maxLen characters,
+// trimmed; empty is allowed.
+func textField(f func(*Policy) *string, maxLen int) policyField {
+	return policyField{
+		get: func(p *Policy) string { return *f(p) },
+		set: func(p *Policy, v string) error {
+			v = strings.TrimSpace(v)
+			if utf8.RuneCountInString(v) > maxLen {
+				return fmt.Errorf("at most %d characters", maxLen)
+			}
+			for _, r := range v {
+				if !unicode.IsPrint(r) {
+					return fmt.Errorf("one line of text, without line breaks or other control characters")
+				}
+			}
+			*f(p) = v
+			return nil
+		},
+	}
+}
+
+// MaxPracticeName is the longest practice name, in characters.
+const MaxPracticeName = 100
+
 // cidrListField is a list of CIDR ranges (a bare address is one host).
 func cidrListField(f func(*Policy) *[]string) policyField {
 	return checkedListField(f, 100, 50, func(c string) (string, error) {
@@ -301,6 +328,7 @@ var policyFields = map[string]policyField{
 	"attachment_types":     listField(func(p *Policy) *[]string { return &p.AttachmentTypes }, 100, 100),
 	"offline_grace":        durField(func(p *Policy) *time.Duration { return &p.OfflineGrace }, 0, 30*24*time.Hour),
 	"quick_messages":       listField(func(p *Policy) *[]string { return &p.QuickMessages }, 50, 200),
+	"practice_name":        textField(func(p *Policy) *string { return &p.PracticeName }, MaxPracticeName),
 	"password_classes":     intField(func(p *Policy) *int { return &p.PasswordClasses }, 1, 4),
 	"mfa_required":         roleListField(func(p *Policy) *[]string { return &p.MFARequired }),
 	"admin_networks":       cidrListField(func(p *Policy) *[]string { return &p.AdminNetworks }),

@@ -29,3 +29,33 @@ func TestPolicyLists(t *testing.T) {
 		t.Fatal("MFARequiredFor does not follow the roles and levels")
 	}
 }
+
+// TestPolicyPracticeName checks the practice's name: one line of text,
+// trimmed, at most MaxPracticeName characters, empty by default.
+func TestPolicyPracticeName(t *testing.T) {
+	p := DefaultPolicy
+	if p.PracticeName != "" {
+		t.Fatalf("default practice_name = %q", p.PracticeName)
+	}
+	if err := p.Set("practice_name", "  Clínica São José — عيادة  "); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := p.Get("practice_name"); v != "Clínica São José — عيادة" {
+		t.Fatalf("practice_name = %q", v)
+	}
+	long := ""
+	for len([]rune(long)) < MaxPracticeName {
+		long += "é"
+	}
+	if err := p.Set("practice_name", long); err != nil {
+		t.Fatalf("%d characters refused: %v", MaxPracticeName, err)
+	}
+	for _, bad := range []string{long + "x", "Riverside\nPractice", "Riverside\tPractice", "Riverside\u202ePractice"} {
+		if err := p.Set("practice_name", bad); err == nil {
+			t.Errorf("practice_name=%q accepted", bad)
+		}
+	}
+	if err := p.Set("practice_name", ""); err != nil || p.PracticeName != "" {
+		t.Fatalf("clearing practice_name: %v, %q", err, p.PracticeName)
+	}
+}

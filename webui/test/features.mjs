@@ -12,7 +12,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { openProfile } from "./lib/browser.mjs";
-import { assert, msgLocator, online, openConv, sendText, sh, signUp, startConversation, waitFor } from "./lib/harness.mjs";
+import { assert, msgLocator, msgStatus, online, openConv, sendText, sh, signUp, startConversation, waitFor } from "./lib/harness.mjs";
 
 const PW = { fay: "fay long passphrase 81", gus: "gus long passphrase 82" };
 const PIN = { fay: "583016", gus: "640271" };
@@ -143,6 +143,65 @@ export function featureTests() {
       await toList(g);
       await openConv(g, FAY);
       assert.equal(await g.locator(".unread-divider").count(), 0);
+    }],
+
+    ["features: messages arriving while the reader is scrolled back are counted on a button that goes to the first of them; unseen, they are not marked read", async (ctx) => {
+      const f = ctx.fay.page, g = ctx.gus.page;
+      const box = g.locator(".messages");
+      const jump = g.locator("button.jump-new");
+      const inView = (loc) => loc.evaluate((el) => {
+        const r = el.getBoundingClientRect(), view = el.closest(".messages").getBoundingClientRect();
+        return r.top >= view.top && r.bottom <= view.bottom;
+      });
+      const readBack = async () => {
+        await box.evaluate((el) => { el.scrollTop = 0; });
+        await waitFor(async () => (await box.evaluate((el) => el.scrollTop)) === 0, "scrolled to the top");
+      };
+      // Gus reads back through the history: the view must stay put.
+      await readBack();
+      await sendText(f, "Below the fold 1: the porter is here");
+      await sendText(f, "Below the fold 2: and the family is here");
+      await msgLocator(g, "Below the fold 2").waitFor({ state: "attached" });
+      await jump.filter({ hasText: "2 new messages" }).waitFor();
+      assert.equal(await box.evaluate((el) => el.scrollTop), 0, "the view did not move while gus read back");
+      assert.equal(await inView(msgLocator(g, "Below the fold 1")), false, "the new message is below the view");
+      assert.equal(await jump.getAttribute("aria-label"), "2 new messages below: go to the first");
+      assert.equal(await jump.evaluate((el) => el.classList.contains("urgent")), false, "two ordinary messages are not urgent");
+      await shot(ctx, g, "ft-05b-new-below-phone");
+      // Not seen, so not read: fay's screen says delivered.
+      for (const t of ["Below the fold 1", "Below the fold 2"]) {
+        await waitFor(async () => /^Delivered/.test(await msgStatus(f, t)), `"${t}" delivered, not read`);
+      }
+      await jump.click();
+      await waitFor(() => inView(msgLocator(g, "Below the fold 1")), "the first new message scrolled into view");
+      await jump.waitFor({ state: "hidden" });
+      for (const t of ["Below the fold 1", "Below the fold 2"]) {
+        await waitFor(async () => /^Read/.test(await msgStatus(f, t)), `"${t}" read once gus went to it`);
+      }
+      // Back at the newest message, the next one is followed and read as
+      // before: no button.
+      await sendText(f, "Below the fold 3: thanks");
+      await msgLocator(g, "Below the fold 3").waitFor();
+      await waitFor(() => inView(msgLocator(g, "Below the fold 3")), "the view follows the newest message");
+      await waitFor(async () => /^Read/.test(await msgStatus(f, "Below the fold 3")), "a message that arrives in view is read");
+      assert.equal(await jump.isVisible(), false, "no button while the newest message is in view");
+      // Scrolled back again, a message arrives and gus leaves without
+      // going to it: it stays unread, and opens at the divider next time.
+      await readBack();
+      await sendText(f, "Below the fold 4: one more thing", { urgent: true });
+      await jump.filter({ hasText: "1 new message, urgent" }).waitFor();
+      assert.equal(await jump.evaluate((el) => el.classList.contains("urgent")), true, "the button is marked urgent");
+      await shot(ctx, g, "ft-05c-new-below-urgent-phone");
+      await waitFor(async () => /^Delivered/.test(await msgStatus(f, "Below the fold 4")), "delivered, not read");
+      await toList(g);
+      assert.equal(await unreadOf(g, FAY), 1, "the message gus never had in view is unread");
+      await openConv(g, FAY);
+      await g.locator(".unread-divider").filter({ hasText: "1 new message" }).waitFor();
+      await waitFor(async () => /^Read/.test(await msgStatus(f, "Below the fold 4")), "read once gus opened the conversation there");
+      // What gus sends while scrolled back is shown: the view goes to it.
+      await readBack();
+      await sendText(g, "Noted, on my way to bed 3");
+      await waitFor(() => inView(msgLocator(g, "Noted, on my way to bed 3")), "gus's own message in view once sent");
     }],
 
     ["features: search inside a conversation highlights the matches and steps through them", async (ctx) => {

@@ -27,6 +27,7 @@ import { openProfile } from "./lib/browser.mjs";
 import { assert, msgLocator, msgStatus, online, openConv, sendText, startConversation, startServer, unlock, unlocked, waitFor } from "./lib/harness.mjs";
 
 const DESKTOP = { width: 1280, height: 860 }, PHONE = { width: 390, height: 780 };
+const PRACTICE = "Northside Health Centre";
 const OWNER = { username: "rosa", display: "Rosa Marin", password: "Rosa first-day owner 2026" };
 const DOC = { username: "mei.chen", display: "Dr Mei Chen", role: "staff", password: "mei long passphrase 4711", pin: "381905" };
 const NURSE = { username: "sam.okafor", display: "Nurse Sam Okafor", role: "staff", password: "sam long passphrase 5822", pin: "604127", pin2: "915362" };
@@ -98,6 +99,9 @@ async function accept(ctx, who, person, link, n) {
   await p.goto(link);
   await p.waitForFunction(() => window.curbsideWelcome?.state === "form");
   await p.getByRole("heading", { name: `Welcome, ${person.display}` }).waitFor();
+  // The link names the practice (set in walk-through 1).
+  await p.getByText(`${PRACTICE} invited you to Curbside, its secure messenger.`).waitFor();
+  assert.equal(await p.locator("dl.facts dt", { hasText: "Practice" }).locator("+ dd").textContent(), PRACTICE);
   await p.getByLabel("Password", { exact: true }).fill(person.password);
   await p.getByLabel("Repeat the password").fill(person.password);
   await shot(ctx, who, `${n}-welcome-${person.username.split(".")[0]}`);
@@ -211,6 +215,21 @@ function steps() {
       await consoleState(p, "console");
       await p.locator(".result-count", { hasText: "1 user" }).waitFor();
       await both(ctx, w.owner, "05-console");
+      // The practice's name, which heads every printout (walk-through 5).
+      await go(p, "#/policy");
+      await p.getByLabel("Practice name", { exact: true }).fill(PRACTICE);
+      await p.getByRole("button", { name: "Save policy" }).click();
+      await p.getByText("Saved: Practice name.").waitFor();
+      assert.equal(await p.getByLabel("Practice name", { exact: true }).inputValue(), PRACTICE);
+      const was = p.viewportSize();
+      for (const vp of [DESKTOP, PHONE]) {
+        await p.setViewportSize(vp);
+        await p.getByLabel("Practice name", { exact: true }).evaluate((el) => el.scrollIntoView({ block: "center" }));
+        await shot(ctx, w.owner, "05b-policy-practice");
+      }
+      await p.setViewportSize(was);
+      await go(p, "#/users");
+      await p.locator(".result-count", { hasText: "1 user" }).waitFor();
     }],
 
     ["walk-through 2: the owner invites a doctor, a nurse and a patient with a care team; each accepts in their own browser and reaches the app", async (ctx) => {
@@ -358,6 +377,7 @@ function steps() {
       const text = await pdfText(file);
       const time = String.raw`[A-Z][a-z]{2} \d{1,2}, \d{4} \d{1,2}:\d{2}:\d{2}(?: [AP]M)?`;
       for (const want of [
+        new RegExp(PRACTICE, "i"), // set on the console's policy page (walk-through 1)
         `Participants: ${DOC.display} (printed by), ${NURSE.display}`,
         "Messages from",
         new RegExp(`${DOC.display} \\(you\\) · ${time}`),

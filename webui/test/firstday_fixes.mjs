@@ -15,6 +15,7 @@ import { adminApproves, assert, consoleCaller, stepUpCode, msgLocator, msgStatus
 
 const PW = { ana: "ana long passphrase 71", ben: "ben long passphrase 72", dan: "dan long passphrase 73", cleo: "cleo long passphrase 74", fdadmin: "fdadmin long passphrase 75" };
 const PIN = { ana: "358164", ben: "629417" };
+const PRACTICE = "Riverside Family Practice";
 const WIPED = "This device was wiped by your administrator";
 
 async function shot(ctx, page, name, opts = {}) {
@@ -57,6 +58,9 @@ export function firstDayTests() {
       const shown = await sh(ctx.bin, ["policy", "show", "--data", ctx.srv.dataDir]);
       ctx.fdMfa = /^mfa_required=(.*)$/m.exec(shown)[1];
       await sh(ctx.bin, ["policy", "set", "--data", ctx.srv.dataDir, "mfa_required="]);
+      // The practice's name, which a printout's header gives (the apps
+      // read it with the config when they connect).
+      await sh(ctx.bin, ["policy", "set", "--data", ctx.srv.dataDir, `practice_name=${PRACTICE}`]);
       ctx.ana = await openProfile("ana", { viewport: { width: 1280, height: 820 } });
       ctx.ben = await openProfile("ben");
       await signUp(ctx.ana.page, ctx.srv.url, "ana", PW.ana, PIN.ana);
@@ -135,6 +139,7 @@ export function firstDayTests() {
       await shot(ctx, a, "fd-03-print-desktop", { fullPage: true });
       await a.emulateMedia({ media: "screen" });
       const text = await pdfText(file);
+      assert.ok(text.toLowerCase().includes(PRACTICE.toLowerCase()), `the PDF names the practice:\n${text.slice(0, 1500)}`);
       for (const want of ["Participants: Ana Diaz (printed by), Nurse Ben Cole", "Messages from", "Ana Diaz (you)", "Nurse Ben Cole ·", "Urgent", "Acknowledged by Nurse Ben Cole", "Handover line 90"]) {
         assert.ok(text.includes(want), `the PDF says ${JSON.stringify(want)}:\n${text.slice(0, 1500)}`);
       }
@@ -224,7 +229,7 @@ export function firstDayTests() {
     }],
 
     ["first day teardown: the MFA policy is put back; no script error, no CSP violation", async (ctx) => {
-      await sh(ctx.bin, ["policy", "set", "--data", ctx.srv.dataDir, `mfa_required=${ctx.fdMfa ?? "owner,admin,helpdesk"}`]);
+      await sh(ctx.bin, ["policy", "set", "--data", ctx.srv.dataDir, `mfa_required=${ctx.fdMfa ?? "owner,admin,helpdesk"}`, "practice_name="]);
       for (const who of [ctx.ana, ctx.ben]) {
         assert.deepEqual(who.csp, [], `${who.name}: CSP violations`);
         assert.deepEqual(who.problems.filter((x) => /page error/.test(x)), [], `${who.name}: script errors`);

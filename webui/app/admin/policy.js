@@ -20,6 +20,7 @@ const LABELS = {
   attachment_types: "Allowed attachment types",
   offline_grace: "Offline unlock grace",
   quick_messages: "Quick replies",
+  practice_name: "Practice name",
   mfa_required: "Second factor required for",
   admin_networks: "Networks the console may be used from",
   audit_retention: "Keep the audit log for",
@@ -44,7 +45,7 @@ const LABELS = {
 const GROUPS = [
   ["Sign-in and passwords", ["password_min_length", "password_classes", "lockout_threshold", "lockout_cooldown", "mfa_required", "session_idle", "session_max"]],
   ["Devices", ["inactivity_lock", "pin_required", "pin_max_attempts", "offline_grace", "devices_max_per_user", "sessions_max_per_user", "key_rotation"]],
-  ["Messages and attachments", ["retention", "attachment_max_bytes", "attachment_types", "blob_grace", "quick_messages"]],
+  ["Messages and attachments", ["practice_name", "retention", "attachment_max_bytes", "attachment_types", "blob_grace", "quick_messages"]],
   ["Notifications", ["push_interval", "push_urgent_dnd"]],
   ["Limits per person", ["attachment_quota_bytes", "attachment_quota_count", "attachment_rate_bytes", "queue_max_per_device"]],
   ["Patients", ["patient_urgent", "patient_ack"]],
@@ -282,7 +283,7 @@ function showDefault(v, kind) {
     for (const [, l, size] of UNITS.slice().reverse()) if (ms >= size && ms % size === 0) return `${ms / size} ${ms / size === 1 ? l.slice(0, -1) : l}`;
     return v;
   }
-  return v;
+  return v === "" ? "none" : v;
 }
 
 /** same tells whether a value read from the form is the policy's value as loaded, compared as its kind. */

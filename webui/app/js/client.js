@@ -697,11 +697,18 @@ export class Client extends Conversations {
   // -------------------------------------------------------------- receipts
 
   /** markRead sends read receipts for what the user has now seen in a conversation. */
-  async markRead(convId) {
+  /**
+   * markRead marks a conversation's messages read and sends the receipts,
+   * but for those in unseen: messages that arrived below a reader
+   * scrolled back, who has not seen them yet.
+   * @param {string} convId
+   * @param {Set<string> | null} [unseen]
+   */
+  async markRead(convId, unseen = null) {
     const now = this.now();
     const changed = [];
     for (const m of this.msgs.values()) {
-      if (m.conv === convId && !m.out && !m.read && !m.recalled) { m.read = now; m.readSent = false; changed.push(m); }
+      if (m.conv === convId && !m.out && !m.read && !m.recalled && !unseen?.has(m.id)) { m.read = now; m.readSent = false; changed.push(m); }
     }
     if (!changed.length) return;
     await this.vault.putMany(changed.map((m) => ["msg", m.id, m]));

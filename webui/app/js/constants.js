@@ -234,6 +234,7 @@ export const POLICY_DEFAULTS = Object.freeze({
   patient_urgent: "false",
   pin_max_attempts: "10",
   pin_required: "true",
+  practice_name: "",
   push_interval: "15m0s",
   push_urgent_dnd: "true",
   queue_max_per_device: "10000",

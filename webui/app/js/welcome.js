@@ -114,7 +114,15 @@ export function validUsername(s) {
   return s.length >= 1 && s.length <= USERNAME_MAX_LEN && [...s].every((ch) => /[A-Za-z0-9]/.test(ch) || USERNAME_SYMBOLS.includes(ch));
 }
 
-function showForm(inv, pol) {
+/**
+ * showForm is the form that sets the password (and the username and name
+ * where the link leaves them open); practice is the practice's name, "" if
+ * the server has none.
+ * @param {any} inv
+ * @param {any} pol
+ * @param {string} practice
+ */
+function showForm(inv, pol, practice) {
   setState("form");
   const needName = !inv.username && inv.kind !== "reset";
   const needDisplay = !inv.display && inv.kind !== "reset";
@@ -135,6 +143,7 @@ function showForm(inv, pol) {
 
   const form = h("form.auth-form", { novalidate: true },
     h("div.who-for", h("dl.facts",
+      practice ? [h("dt", "Practice"), h("dd", { dir: "auto" }, practice)] : null,
       inv.display ? [h("dt", "For"), h("dd", inv.display)] : null,
       // The first-run link makes the practice's owner, whatever the role
       // underneath: "Staff" would tell them the wrong thing.
@@ -183,8 +192,8 @@ function showForm(inv, pol) {
   const intro = inv.kind === "setup"
     ? "Create the first owner account of this Curbside server. The owner manages users, policy and the audit log in the admin console."
     : replaces(inv)
-      ? "Your practice's administrator sent you this link to set the password of your Curbside account. If you had a password, this one replaces it."
-      : "Your practice invited you to Curbside, its secure messenger. Choose your password to finish.";
+      ? `${practice ? `The administrator of ${practice}` : "Your practice's administrator"} sent you this link to set the password of your Curbside account. If you had a password, this one replaces it.`
+      : `${practice || "Your practice"} invited you to Curbside, its secure messenger. Choose your password to finish.`;
   screen(title, intro, form);
 }
 
@@ -222,7 +231,7 @@ async function start() {
   }
   try {
     const r = await call("POST", "/api/v1/invitations/show", { token });
-    showForm(r.invitation, r.password_policy || { min_length: 8, classes: 1 });
+    showForm(r.invitation, r.password_policy || { min_length: 8, classes: 1 }, r.practice || "");
   } catch (e) {
     const [t, m] = why(e);
     showProblem(t, m);

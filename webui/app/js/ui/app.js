@@ -44,6 +44,8 @@ class AppUI {
     this.msgBox = null;
     /** @type {ResizeObserver | null} keeps the open conversation scrolled to its newest message */
     this.resizeObs = null;
+    /** @type {Set<string> | null} messages that arrived below the reader scrolled back, not yet marked read (unread.js) */
+    this.unseen = null;
   }
 
   mount() {
@@ -54,7 +56,7 @@ class AppUI {
     this.c.addEventListener("change", this.onChange);
     this.c.addEventListener("notify", this.onNotify);
     window.addEventListener("hashchange", this.onHash);
-    this.onVisible = () => { if (document.visibilityState === "visible" && this.convId) this.c.markRead(this.convId); };
+    this.onVisible = () => { if (document.visibilityState === "visible" && this.convId) this.c.markRead(this.convId, this.unseen); };
     document.addEventListener("visibilitychange", this.onVisible);
     this.route();
     // A device that asked to join while this one was away is shown now.

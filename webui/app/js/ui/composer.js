@@ -87,6 +87,8 @@ export function buildComposer(ui, conv) {
     ta.value = ""; grow(); recount(); ui.drafts.delete(conv.id);
     ackBox.checked = false; urgentBox.checked = false;
     picker.clear();
+    // What one sends is shown: a reader scrolled back goes to the newest.
+    ui.stick = true;
     try {
       await c.send(conv.id, { text, attachments, flags, replyTo, quote, mentions: mentioned });
     } catch (ex) { err.textContent = ex.message; }

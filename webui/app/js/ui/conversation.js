@@ -16,7 +16,7 @@ import { richText } from "./richtext.js";
 import { quoteBlock, replyButton } from "./reply.js";
 import { searchBar, searchButton, searchState } from "./convsearch.js";
 import { mentionsMe, muteButton } from "./mute.js";
-import { jumpToUnread, markUnread, unreadDivider } from "./unread.js";
+import { jumpBar, jumpToUnread, markUnread, reachedBottom, unreadDivider, updateJump } from "./unread.js";
 import { renderTyping, typingLine } from "./typingline.js";
 import { fmtClock } from "./voice.js";
 import { memberNote, memberText } from "../members.js";
@@ -26,6 +26,8 @@ export function renderConversation(ui, fresh = false) {
     // Nothing is drawn for a conversation not (yet) known: one opened from
     // a notification before its messages arrived is drawn when they do.
     ui.msgBox = null;
+    ui.jumpBtn = null;
+    ui.unseen = null;
     fill(ui.pane, h("div.empty-state.pane-empty", icon("shield"), h("h2", "Choose a conversation"),
       h("p", "Your messages are end-to-end encrypted: only the people in a conversation can read them.")));
     return;
@@ -39,15 +41,14 @@ export function renderConversation(ui, fresh = false) {
   // decrypt and grow the list; let the reader scroll back undisturbed.
   ui.stick = true;
   ui.msgList = h("div.msg-list");
-  ui.msgBox.append(ui.msgList);
+  ui.msgBox.append(ui.msgList, jumpBar(ui));
   // Only the reader scrolling up lets go: a scroll event that lands after
   // an image grew the list (scrollTop unchanged, the end further away)
   // must not, or the view stops following new messages.
   let lastTop = 0;
   ui.msgBox.addEventListener("scroll", () => {
     const box = ui.msgBox;
-    if (box.scrollHeight - box.scrollTop - box.clientHeight < 80) ui.stick = true;
-    else if (box.scrollTop < lastTop) ui.stick = false;
+    if (box.scrollHeight - box.scrollTop - box.clientHeight < 80) { ui.stick = true; reachedBottom(ui); } else if (box.scrollTop < lastTop) ui.stick = false;
     lastTop = box.scrollTop;
   });
   ui.resizeObs?.disconnect();
@@ -143,7 +144,8 @@ export function renderConvBody(ui, initial = false) {
   } else if (initial && jumpToUnread(ui)) {
     // Opened where the unread messages begin.
   } else if (atBottom) ui.msgBox.scrollTop = ui.msgBox.scrollHeight;
-  if (document.visibilityState === "visible") c.markRead(conv.id);
+  updateJump(ui, msgs, atBottom);
+  if (document.visibilityState === "visible") c.markRead(conv.id, ui.unseen);
 }
 
 /**

@@ -50,7 +50,7 @@ export function fillPrintHead(ui, el) {
   const people = [...new Set([c.me.id, ...(conv.members || [])])].map((u) => u === c.me.id ? `${c.userName(u)} (printed by)` : c.userName(u));
   const practice = c.config?.practice;
   fill(el,
-    practice ? h("p.print-practice", practice) : null,
+    practice ? h("p.print-practice", { dir: "auto" }, practice) : null,
     h("h1", c.title(conv)),
     h("p.print-people", `Participants: ${people.join(", ")}`),
     h("p.print-range", times.length ? `Messages from ${fmtFull(Math.min(...times))} to ${fmtFull(Math.max(...times))} (${msgs.length} ${msgs.length === 1 ? "message" : "messages"})` : "No messages."),
