@@ -29,6 +29,9 @@ type pendingState struct {
 	// ByAdmin: the user has no other device left, so an administrator
 	// approves this one (PROTOCOL.md 3.2).
 	ByAdmin bool `json:"by_admin,omitempty"`
+	// Approver is the device that answered, whose signature the list
+	// that approves this one must bear (0: an administrator, or not yet).
+	Approver int64 `json:"approver,omitempty"`
 }
 
 // answerState is what an approving device keeps about a request it
@@ -118,6 +121,15 @@ func (c *Client) Approval(ctx context.Context) (*ApprovalStatus, error) {
 		if d, ok := own.list.Find(c.keys().ID()); own.list == nil || !ok || !bytes.Equal(d.Enc, c.keys().EncPublic()) || !bytes.Equal(d.Sign, c.keys().SignPublic()) {
 			return nil, errors.New("this device was approved, but your device list does not name it with its keys")
 		}
+		// Whose signature it must bear: after an administrator's approval,
+		// the list this device signed itself, naming only it; otherwise the
+		// approving device's.
+		switch {
+		case p.ByAdmin && (own.list.Signer != c.keys().ID() || len(own.list.Devices) != 1):
+			return nil, errors.New("this device was approved by an administrator, but your device list is not the one this device signed")
+		case !p.ByAdmin && p.Approver != 0 && own.list.Signer != p.Approver:
+			return nil, fmt.Errorf("this device was approved, but your device list is signed by device %d, not by the device that approved it (%d)", own.list.Signer, p.Approver)
+		}
 		c.mu.Lock()
 		c.pending = nil
 		c.mu.Unlock()
@@ -131,6 +143,9 @@ func (c *Client) Approval(ctx context.Context) (*ApprovalStatus, error) {
 		return &ApprovalStatus{ByAdmin: byAdmin}, nil
 	}
 	if !p.Revealed {
+		c.mu.Lock()
+		p.Approver = out.Request.Approver
+		c.mu.Unlock()
 		if err := c.api.do(ctx, http.MethodPost, "/api/v1/devices/me/request/reveal", map[string][]byte{"nonce": p.Nonce}, nil); err != nil {
 			return nil, fmt.Errorf("showing this device's code: %w", err)
 		}

@@ -22,6 +22,8 @@ import (
 type Client struct {
 	api  api
 	user User
+	// saveMu serialises Save from the copy of the state to its rename.
+	saveMu sync.Mutex
 	// dev holds the device's keys (keys()); a rotation (RotateKey)
 	// replaces them with ones of the same id and signing key.
 	dev atomic.Pointer[e2ee.DeviceKeys]

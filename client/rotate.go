@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,16 @@ type retiredKey struct {
 	// while that list is not stored yet (the key is still the listed
 	// one, and is kept whatever its age).
 	at int64
+	// keep is the longest retention seen since the key was retired, ms:
+	// what was queued sealed to it before a retention was lowered still
+	// waits by the longer one.
+	keep int64
 }
+
+// defaultRetentionMS is the retention policy's default (7 days), used for a
+// retired key when the server gives none: a key is never kept for good
+// because a server left the setting out.
+const defaultRetentionMS = 7 * 24 * 60 * 60 * 1000
 
 // keys returns the device's current keys.
 func (c *Client) keys() *e2ee.DeviceKeys { return c.dev.Load() }
@@ -215,23 +225,35 @@ func (c *Client) maintainKeys(ctx context.Context) error {
 	case cfg.Policy.KeyRotationMS > 0 && nowMS()-c.KeyCreated() >= cfg.Policy.KeyRotationMS:
 		err = c.rotate(ctx)
 	}
+	// A key just retired keeps at least the retention in force now.
+	if c.pruneRetired(cfg.Policy.RetentionMS) {
+		if serr := c.autosave(); err == nil {
+			err = serr
+		}
+	}
 	if ErrorCode(err) == protocol.CodeRateLimited {
 		return nil // rotated a short while ago on the server's clock: later
 	}
 	return err
 }
 
-// pruneRetired deletes the retired keys replaced more than retentionMS
-// ago: the server has expired everything sealed to them before then. It
-// reports whether it deleted any.
+// pruneRetired deletes the retired keys replaced longer ago than the
+// longest retention seen since (retentionMS now, or a longer one before):
+// the server has expired everything sealed to them by then. It reports
+// whether it changed any (deleted one, or lengthened what one keeps).
 func (c *Client) pruneRetired(retentionMS int64) bool {
-	if retentionMS <= 0 {
-		return false
-	}
 	now := nowMS()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	changed := false
+	for _, r := range c.retired {
+		if r.at > 0 && retentionMS > r.keep {
+			r.keep, changed = retentionMS, true
+		}
+	}
 	n := len(c.retired)
-	c.retired = slices.DeleteFunc(c.retired, func(r *retiredKey) bool { return r.at > 0 && now-r.at > retentionMS })
-	return len(c.retired) != n
+	c.retired = slices.DeleteFunc(c.retired, func(r *retiredKey) bool {
+		return r.at > 0 && now-r.at > cmp.Or(r.keep, defaultRetentionMS)
+	})
+	return changed || len(c.retired) != n
 }

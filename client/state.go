@@ -56,13 +56,19 @@ type stateFile struct {
 type retiredState struct {
 	Enc       []byte `json:"enc"`                  // the X25519 private key
 	RetiredAt int64  `json:"retired_at,omitempty"` // retiredKey.at
+	Keep      int64  `json:"keep,omitempty"`       // retiredKey.keep
 }
 
 // Save writes the client's state to path with mode 0600, atomically: a
 // temporary file in the same directory is written, synced and renamed over
 // path, so a crash leaves either the old state or the new, never half of
-// one. Two processes saving the same path race; the last rename wins.
+// one. Saves of one Client are serialised from the copy of its state to the
+// rename, so an older copy never lands after a newer one (the key loop
+// saves on its own beside the application). Two processes saving the same
+// path race; the last rename wins.
 func (c *Client) Save(path string) error {
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
 	c.mu.Lock()
 	keys, err := c.keys().MarshalBinary()
 	if err != nil {
@@ -77,7 +83,7 @@ func (c *Client) Save(path string) error {
 		V2Since: c.v2Since,
 	}
 	for _, r := range c.retired {
-		st.Retired = append(st.Retired, retiredState{Enc: r.keys.EncPrivate(), RetiredAt: r.at})
+		st.Retired = append(st.Retired, retiredState{Enc: r.keys.EncPrivate(), RetiredAt: r.at, Keep: r.keep})
 	}
 	st.Seen, st.SeenAt = c.seen.list()
 	for _, a := range c.answers {
@@ -202,7 +208,7 @@ func Load(path string, opts ...Option) (*Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("state file %s: %w", path, err)
 		}
-		c.retired = append(c.retired, &retiredKey{keys: old, at: r.RetiredAt})
+		c.retired = append(c.retired, &retiredKey{keys: old, at: r.RetiredAt, keep: r.Keep})
 	}
 	if c.keys().ID() != st.Device {
 		return nil, fmt.Errorf("state file %s: device %d does not match its keys", path, st.Device)

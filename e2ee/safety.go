@@ -11,22 +11,20 @@ import (
 )
 
 // labelSafety separates safety-number hashes from every other hash.
-const labelSafety = "curbside/safety/v3"
+const labelSafety = "curbside/safety/v2"
 
 // Fingerprint returns 30 decimal digits that identify a user's set of
 // devices: SHA-256 over
 //
-//	"curbside/safety/v3" || u64 user || u32 n ||
-//	for each device in ascending id order: str(sign key)
+//	"curbside/safety/v2" || u64 user || u32 n ||
+//	for each device in ascending id order: str(sign key) || str(enc key)
 //
 // read as six 5-byte big-endian numbers, each taken mod 100000 and printed
-// as 5 digits. The signing keys count, not the encryption keys: a device
-// rotates its encryption key (PROTOCOL.md 3.3), and each of those keys is
-// bound to the signing keys by a list signature that peers check against
-// the signing keys they pinned, so a number compared once stays true across
-// rotations, while a device added, removed or replaced changes it. (Version
-// 2 covered both keys and so changed at every rotation; version 1 was this
-// without the rotation rule.) The list's version does not count.
+// as 5 digits. Both keys of every device count: a server that put its own
+// encryption key in place of a device's (so that it, not the device, could
+// open what is sealed to it) changes the number as surely as one that
+// added a device. (Version 1 covered the signing keys only.) The list's
+// version does not count: re-signing the same devices is not a change.
 func Fingerprint(list *protocol.DeviceList) string {
 	devs := slices.Clone(list.Devices)
 	slices.SortFunc(devs, func(a, b protocol.ListedDevice) int {
@@ -46,6 +44,8 @@ func Fingerprint(list *protocol.DeviceList) string {
 	for _, d := range devs {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(d.Sign)))
 		b = append(b, d.Sign...)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(d.Enc)))
+		b = append(b, d.Enc...)
 	}
 	h.Write(b)
 	sum := h.Sum(nil)

@@ -80,6 +80,12 @@ func (s *Store) RotateDeviceKey(ctx context.Context, user, device int64, list *p
 		if _, err := tx.Exec(`UPDATE devices SET enc_key = ?, enc_rotated_at = ? WHERE id = ?`, d.Enc, now, device); err != nil {
 			return err
 		}
-		return putDeviceList(tx, user, list.Version, rawList, 0)
+		// The same devices, one key new: who approved the list stays (an
+		// administrator's recovery is still what peers who missed it see).
+		var approvedBy int64
+		if err := tx.QueryRow(`SELECT approved_by FROM device_lists WHERE user_id = ?`, user).Scan(&approvedBy); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		return putDeviceList(tx, user, list.Version, rawList, approvedBy)
 	})
 }

@@ -35,15 +35,17 @@ const POLL_MS = 2000;
 /**
  * waitForApproval follows this device's request until it is approved:
  * once an existing device has answered, it reveals nonce and reports the
- * code to show with onCode. It resolves when the session is bound to the
- * device, and throws Denied if the request is gone.
+ * code to show with onCode. It resolves, with the id of the device that
+ * answered (0: an administrator), once the session is bound to the device,
+ * and throws Denied if the request is gone.
  * @param {number} user
  * @param {{id: number, enc: Uint8Array, sign: Uint8Array}} dev
  * @param {Uint8Array} nonce
  * @param {(code: string) => void} onCode
+ * @returns {Promise<number>}
  */
 export async function waitForApproval(user, dev, nonce, onCode) {
-  let shown = "";
+  let shown = "", approver = 0;
   for (;;) {
     let r;
     try {
@@ -55,10 +57,11 @@ export async function waitForApproval(user, dev, nonce, onCode) {
     }
     if (r?.state === "active") {
       if (r.device !== dev.id) throw new Error("The server approved another device than this one.");
-      return;
+      return approver;
     }
     const an = r?.request?.approver_nonce;
     if (an && !shown) {
+      approver = r?.request?.approver || 0;
       await api.revealRequest(b64(nonce));
       shown = await approvalCode(user, dev, nonce, unb64(an));
       onCode(shown);

@@ -379,15 +379,11 @@ export async function verifyDeviceList(list) {
 
 // ----------------------------------------------------------- safety numbers
 
-/**
- * fingerprint is e2ee.Fingerprint: 30 digits over the signing key of each of
- * the user's devices (version 3: an encryption key rotates, bound to its
- * signing key by the list's signature, and does not change the number).
- */
+/** fingerprint is e2ee.Fingerprint: 30 digits over both keys of each of the user's devices. */
 export async function fingerprint(list) {
   const devs = [...list.devices].sort((a, b) => a.id - b.id);
-  const c = new Canon().label("curbside/safety/v3").u64(list.user).u32(devs.length);
-  for (const d of devs) c.bytes(unb64(d.sign));
+  const c = new Canon().label("curbside/safety/v2").u64(list.user).u32(devs.length);
+  for (const d of devs) c.bytes(unb64(d.sign)).bytes(unb64(d.enc));
   const sum = await sha256(c.done());
   let s = "";
   for (let i = 0; i < 6; i++) {

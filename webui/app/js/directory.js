@@ -80,9 +80,9 @@ export class Directory extends EventTarget {
         // the one exception, accepted with a warning that says so.
         const reset = removed.length === pin.list.devices.length;
         // The signer's own new encryption key under its unchanged signing
-        // key is a rotation (PROTOCOL.md 3.3): no warning, and the safety
-        // number (over signing keys) stays verified. A new key that
-        // another device signed is a key change.
+        // key is a rotation (PROTOCOL.md 3.3): no warning, and an earlier
+        // check of the safety number stands (the device's signature binds
+        // the new key). A new key that another device signed is a key change.
         const rekeyed = reset ? anyRekeyed : anyRekeyed.filter((id) => !rotated(pin.list, l, id));
         if ((added.length || anyRekeyed.length) && !reset) {
           const s = l.devices.find((d) => d.id === l.signer), o = pin.list.devices.find((d) => d.id === l.signer);

@@ -16,7 +16,11 @@ import { getMeta, putMeta } from "./store.js";
  * @property {string} encPriv base64, secret
  * @property {string} encPub base64
  * @property {number} at when the server took the list that replaced it, ms; 0: not yet (still the listed key)
+ * @property {number} [keep] the longest retention seen since it was retired, ms
  */
+
+/** DEFAULT_RETENTION_MS is the retention policy's default (7 days), for a retired key when the server gives none. */
+const DEFAULT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** KeyRing holds a device's retired keys and rotates its current one. */
 export class KeyRing {
@@ -66,15 +70,31 @@ export class KeyRing {
   }
 
   async run(policy) {
-    const now = Date.now();
-    const ret = policy.retention_ms || 0;
-    if (ret > 0) {
-      const keep = this.retired.filter((r) => !(r.at > 0 && now - r.at > ret));
-      if (keep.length !== this.retired.length) await this.saveRetired(keep);
-    }
+    await this.prune(policy.retention_ms || 0);
     if (this.retired.some((r) => !r.at)) return this.announce();
     const every = policy.key_rotation_ms || 0;
-    if (every > 0 && now - this.created >= every) return this.rotate();
+    if (every > 0 && Date.now() - this.created >= every) {
+      await this.rotate();
+      await this.prune(policy.retention_ms || 0); // the key just retired keeps at least today's retention
+    }
+  }
+
+  /**
+   * prune is client.pruneRetired: each retired key keeps the longest
+   * retention seen since it was retired (keep), so a retention lowered later
+   * does not delete a key that what was queued under the longer one needs;
+   * with none given, the policy's default applies.
+   * @param {number} ret the retention in force now, ms (0: not given)
+   */
+  async prune(ret) {
+    const now = Date.now();
+    let changed = false;
+    const lifted = this.retired.map((r) => {
+      if (r.at > 0 && ret > (r.keep || 0)) { changed = true; return { ...r, keep: ret }; }
+      return r;
+    });
+    const kept = lifted.filter((r) => !(r.at > 0 && now - r.at > (r.keep || DEFAULT_RETENTION_MS)));
+    if (changed || kept.length !== this.retired.length) await this.saveRetired(kept);
   }
 
   async saveRetired(list) {

@@ -242,7 +242,7 @@ export async function setUp(user, _password, pin, progress = () => {}, onCode = 
   if (reg?.state === "pending") {
     const byAdmin = reg.approval === "admin";
     onCode("", byAdmin);
-    await waitForApproval(user.id, { id: keys.id, enc: raw.encPub, sign: raw.signPub }, nonce, (code) => onCode(code, byAdmin));
+    const approver = await waitForApproval(user.id, { id: keys.id, enc: raw.encPub, sign: raw.signPub }, nonce, (code) => onCode(code, byAdmin));
     // The list that approved this device must name it with its keys; it
     // is pinned as this device's first view of its own account.
     const kr = await api.keys(user.id);
@@ -250,6 +250,11 @@ export async function setUp(user, _password, pin, progress = () => {}, onCode = 
     const mine = kr.list?.devices.find((d) => d.id === keys.id);
     if (kr.list?.user !== user.id || !mine || mine.enc !== b64(raw.encPub) || mine.sign !== b64(raw.signPub)) {
       throw new Error("This device was approved, but your device list does not name it with its keys. Tell your administrator.");
+    }
+    // Whose signature it must bear: after an administrator's approval, the
+    // list this device signed itself, naming only it; else the approver's.
+    if (byAdmin ? kr.list.signer !== keys.id || kr.list.devices.length !== 1 : approver && kr.list.signer !== approver) {
+      throw new Error("This device was approved, but your device list is not signed by the device that approved it. Tell your administrator.");
     }
     list = kr.list;
     progress("Approved. Protecting this device with your PIN…");
