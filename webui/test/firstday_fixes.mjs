@@ -37,6 +37,15 @@ function pdfText(file) {
   return new Promise((resolve, reject) => execFile("pdftotext", ["-layout", file, "-"], (err, out) => err ? reject(err) : resolve(out)));
 }
 
+/** pdfWords reads a PDF's words with their boxes (`pdftotext -bbox`), and the first page's width, in points. */
+async function pdfWords(file) {
+  const out = await new Promise((resolve, reject) => execFile("pdftotext", ["-bbox", file, "-"], { maxBuffer: 1 << 24 }, (err, o) => err ? reject(err) : resolve(o)));
+  const width = +/<page width="([\d.]+)"/.exec(out)[1];
+  const words = [...out.matchAll(/<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<\/word>/g)]
+    .map((x) => ({ xMin: +x[1], yMin: +x[2], xMax: +x[3], yMax: +x[4], text: x[5] }));
+  return { width, words };
+}
+
 async function toList(page) {
   const back = page.getByRole("button", { name: "Back to conversations" });
   if (await back.isVisible()) await back.click();
@@ -170,6 +179,12 @@ export function firstDayTests() {
       assert.ok(times.length >= 3, `message times in the PDF: ${times}`);
       assert.ok(printed >= Math.max(...times), `printed ${new Date(printed)} is not before the newest message ${new Date(Math.max(...times))}`);
       assert.ok(printed >= before - 1000, `printed ${new Date(printed)} is the time of printing (${new Date(before)})`);
+      // Mine and theirs are set apart on paper, as on screen: my message
+      // (and my name over it) starts well right of ben's.
+      const { width, words } = await pdfWords(file);
+      const first = (w) => words.find((x) => x.text === w) || assert.fail(`no word ${w} in the PDF`);
+      const [mine, theirs] = [first("Potassium"), first("Handover")];
+      assert.ok(mine.xMin - theirs.xMin > width * 0.1, `my message starts right of ben's (at ${mine.xMin} and ${theirs.xMin} of ${width} pt)`);
     }],
 
     ["first day: a text over 20,000 characters is refused in words, never cut, typed or pasted", async (ctx) => {
