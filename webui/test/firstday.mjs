@@ -448,6 +448,7 @@ function steps() {
       // types them with her own authenticator code.
       await go(p, `#/users/${NURSE.id}`);
       const rq = p.locator("section.recovery-request");
+      await rq.locator(".history-note", { hasText: "Messages from before are not copied to the new device" }).waitFor();
       await rq.getByRole("button", { name: "Start approval" }).click();
       const shown = n.locator(".approval-code");
       await shown.waitFor();
