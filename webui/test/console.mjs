@@ -586,7 +586,20 @@ export function consoleTests() {
       }
       await p.getByLabel("Action").selectOption("device.wipe");
       await waitFor(async () => (await p.locator("tbody td[data-label=Action]").allTextContents()).every((x) => x === "device.wipe"), "the filter to apply");
+      // Who a detail is about is named, linked to their page, not a bare id.
+      const dana = p.locator("tbody td[data-label=Detail] a.user-ref", { hasText: "Dana Diaz" }).first();
+      await dana.waitFor();
+      assert.equal(await dana.getAttribute("href"), `#/users/${c.danaId}`);
+      for (const t of await p.locator("tbody td[data-label=Detail]").allTextContents()) assert.doesNotMatch(t, /user: \d/, "no bare user id");
       await shot(ctx, p, "audit-1280");
+      // A device's user agent is the browser's short name; the full string is its title.
+      await p.getByLabel("Action").selectOption("device.register");
+      await waitFor(async () => (await p.locator("tbody td[data-label=Action]").allTextContents()).every((x) => x === "device.register"), "the filter to apply");
+      const agent = p.locator("tbody td[data-label=Detail] .agent").first();
+      await agent.waitFor();
+      assert.equal(await agent.textContent(), "Chrome on Linux");
+      assert.match(await agent.getAttribute("title"), /^Mozilla\/5\.0 .*Chrome\//);
+      assert.doesNotMatch(await p.locator("tbody td[data-label=Detail]").first().textContent(), /Mozilla/, "no raw user agent in the table");
       await p.getByLabel("Action").selectOption("");
       await waitFor(async () => (await p.locator("tbody td[data-label=Action]").allTextContents()).includes("policy.update"), "the filter to clear");
       // One person's actions, from their page.

@@ -54,7 +54,9 @@ export function featureTests() {
       await signUp(ctx.gus.page, ctx.srv.url, "gus", PW.gus, PIN.gus);
       await online(ctx.fay.page); await online(ctx.gus.page);
       for (const p of [ctx.fay.page, ctx.gus.page]) {
-        await p.locator(".history-note").filter({ hasText: "stay on the device that received them" }).waitFor();
+        await p.locator(".history-note").filter({ hasText: "stay on the devices that received them" }).waitFor();
+        // A first device has nothing from before: no one-time notice.
+        assert.equal(await p.locator(".banner.history-notice").count(), 0);
       }
       await shot(ctx, ctx.gus.page, "ft-01-first-run-phone");
       await shot(ctx, ctx.fay.page, "ft-01-first-run-desktop");

@@ -437,14 +437,18 @@ function steps() {
       // The nurse sets the phone up again: a new device with a new PIN.
       // She has no other device left, so it waits for an administrator.
       await n.getByRole("button", { name: "Set up this browser again" }).click();
+      // The set-up says the wipe erased this phone's messages, not kept them.
+      await n.getByRole("status").filter({ hasText: "This browser was wiped: its earlier messages were erased." }).waitFor();
       await signIn(n, NURSE, NURSE.pin2, { waits: true });
       await n.getByText("your practice's administrator approves this one").waitFor();
+      await n.locator(".history-note", { hasText: "This browser's earlier messages were erased when it was wiped. Messages from before are not copied to this device, so it starts with none." }).waitFor();
       await shot(ctx, w.nurse, "31-waits-for-the-owner");
       // The owner, having called her back, starts the approval on her page;
       // the phone shows six digits, which the nurse reads out, and the owner
       // types them with her own authenticator code.
       await go(p, `#/users/${NURSE.id}`);
       const rq = p.locator("section.recovery-request");
+      await rq.locator(".history-note", { hasText: "Messages from before are not copied to the new device" }).waitFor();
       await rq.getByRole("button", { name: "Start approval" }).click();
       const shown = n.locator(".approval-code");
       await shown.waitFor();
@@ -456,7 +460,14 @@ function steps() {
       await p.getByText(/is approved and set up/).waitFor();
       await unlocked(n);
       await online(n);
+      // Once set up, the phone says so once more, until she dismisses it,
+      // and its empty list does not say the history stayed here.
+      const notice = n.locator(".banner.history-notice");
+      await notice.filter({ hasText: "This browser's earlier messages were erased when it was wiped. Messages from before are not copied to it, so it starts with none." }).waitFor();
       await shot(ctx, w.nurse, "31-set-up-again");
+      await n.locator(".convlist .history-note", { hasText: "This browser's earlier messages were erased when it was wiped, and Curbside does not copy history to a new device." }).waitFor();
+      await notice.getByRole("button", { name: "Got it" }).click();
+      await notice.waitFor({ state: "detached" });
       await note.waitFor({ state: "detached" });
       const after = "Welcome back Sam, bed 4 INR recheck at 8 tomorrow";
       // The doctor is told that the nurse's devices changed, and who approved the new one.

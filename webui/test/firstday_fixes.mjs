@@ -37,6 +37,15 @@ function pdfText(file) {
   return new Promise((resolve, reject) => execFile("pdftotext", ["-layout", file, "-"], (err, out) => err ? reject(err) : resolve(out)));
 }
 
+/** pdfWords reads a PDF's words with their boxes (`pdftotext -bbox`), and the first page's width, in points. */
+async function pdfWords(file) {
+  const out = await new Promise((resolve, reject) => execFile("pdftotext", ["-bbox", file, "-"], { maxBuffer: 1 << 24 }, (err, o) => err ? reject(err) : resolve(o)));
+  const width = +/<page width="([\d.]+)"/.exec(out)[1];
+  const words = [...out.matchAll(/<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<\/word>/g)]
+    .map((x) => ({ xMin: +x[1], yMin: +x[2], xMax: +x[3], yMax: +x[4], text: x[5] }));
+  return { width, words };
+}
+
 async function toList(page) {
   const back = page.getByRole("button", { name: "Back to conversations" });
   if (await back.isVisible()) await back.click();
@@ -62,6 +71,18 @@ export function firstDayTests() {
       // read it with the config when they connect).
       await sh(ctx.bin, ["policy", "set", "--data", ctx.srv.dataDir, `practice_name=${PRACTICE}`]);
       ctx.ana = await openProfile("ana", { viewport: { width: 1280, height: 820 } });
+      // Ana's relay connection passes through here: a test can drop the
+      // server's devices frames to her (ctx.anaDrop), keeping what it drops.
+      ctx.anaDrop = false;
+      ctx.anaDropped = [];
+      await ctx.ana.page.routeWebSocket(/\/api\/v1\/relay$/, (ws) => {
+        const server = ws.connectToServer();
+        ws.onMessage((m) => server.send(m));
+        server.onMessage((m) => {
+          if (ctx.anaDrop && typeof m === "string" && /^\{"type":"devices"/.test(m)) { ctx.anaDropped.push(m); return; }
+          ws.send(m);
+        });
+      });
       ctx.ben = await openProfile("ben");
       await signUp(ctx.ana.page, ctx.srv.url, "ana", PW.ana, PIN.ana);
       await signUp(ctx.ben.page, ctx.srv.url, "ben", PW.ben, PIN.ben);
@@ -86,18 +107,23 @@ export function firstDayTests() {
       assert.equal(await failed.getAttribute("data-code"), "no_device");
       assert.match(await failed.textContent(), /Nurse Ben Cole: They have no device that can receive messages/);
       await shot(ctx, a, "fd-01-no-device-desktop");
-      // Ben sets up again: a new device. Ana's app learns of it without a
-      // reload, and "Try again" seals to the new device.
-      // He has no device left, so an administrator approves the new one.
+      // Ben sets up again: a new device, which "Try again" must find by
+      // itself: the relay's devices frames to ana are dropped meanwhile, so
+      // her app is not told (walk-through 7 shows that, told, it learns
+      // without a reload). He has no device left, so an administrator
+      // approves the new one.
+      const benID = await userID(ctx, "ben"); // signs fdadmin in: ctx.fdCall
+      ctx.anaDrop = true;
       await b.getByRole("button", { name: "Set up this browser again" }).click();
       await signUp(b, ctx.srv.url, "ben", PW.ben, PIN.ben, { waits: true });
       await b.getByText("your practice's administrator approves this one").waitFor();
-      const benID = await userID(ctx, "ben"); // signs fdadmin in: ctx.fdCall
       await adminApproves(ctx.fdCall, b, benID, await stepUpCode(ctx.fdCall, totp));
       await online(b);
-      await note.waitFor({ state: "detached" });
+      await waitFor(() => ctx.anaDropped.some((m) => JSON.parse(m).user === benID), "the devices frame about ben's new device reached ana's connection and was dropped");
+      assert.equal(await note.count(), 1, "ana's app was not told of ben's new device");
       await failed.getByRole("button", { name: "Try again" }).click();
       await waitFor(async () => /Delivered|Read/.test(await msgStatus(a, "Are you back on the ward?")), "the retried message delivered to ben's new device");
+      ctx.anaDrop = false;
       await openConv(b, "Ana Diaz");
       await msgLocator(b, "Are you back on the ward?").waitFor();
       // Cleo never signed in: no device yet. Then her account is switched
@@ -153,6 +179,12 @@ export function firstDayTests() {
       assert.ok(times.length >= 3, `message times in the PDF: ${times}`);
       assert.ok(printed >= Math.max(...times), `printed ${new Date(printed)} is not before the newest message ${new Date(Math.max(...times))}`);
       assert.ok(printed >= before - 1000, `printed ${new Date(printed)} is the time of printing (${new Date(before)})`);
+      // Mine and theirs are set apart on paper, as on screen: my message
+      // (and my name over it) starts well right of ben's.
+      const { width, words } = await pdfWords(file);
+      const first = (w) => words.find((x) => x.text === w) || assert.fail(`no word ${w} in the PDF`);
+      const [mine, theirs] = [first("Potassium"), first("Handover")];
+      assert.ok(mine.xMin - theirs.xMin > width * 0.1, `my message starts right of ben's (at ${mine.xMin} and ${theirs.xMin} of ${width} pt)`);
     }],
 
     ["first day: a text over 20,000 characters is refused in words, never cut, typed or pasted", async (ctx) => {

@@ -162,11 +162,23 @@ export function firstDayTests() {
       await dlg.getByRole("button", { name: "Recall", exact: true }).click();
       await n.getByText("You recalled this message.").first().waitFor();
       // A dialog taller than the screen scrolls its body; its buttons stay.
+      // The phone is made short enough that "New message", once its
+      // directory list has drawn (after a fetch), is taller than the screen.
       await n.getByRole("button", { name: "Back to conversations" }).click();
+      await n.setViewportSize({ width: 390, height: 360 });
       await n.getByRole("button", { name: "New message" }).first().click();
       const nd = n.locator("dialog[open]");
-      await nd.locator("footer button.primary").waitFor();
-      assert.ok(await inView(nd.locator("footer button.primary")), "the dialog's main button is in view");
+      await nd.locator("ul.pick-list .pick-item").nth(1).waitFor();
+      // Laid out whole, its title, body and buttons would not fit the screen.
+      const need = await nd.evaluate((d) => [...d.children].reduce((t, el) => t + el.scrollHeight, 0));
+      assert.ok(need > n.viewportSize().height, `the dialog's content (${need} px) is taller than the screen`);
+      const [sh, ch] = await nd.locator(".dialog-body").evaluate((el) => [el.scrollHeight, el.clientHeight]);
+      assert.ok(sh > ch, `its body scrolls (${sh} px in ${ch} px)`);
+      const main = nd.locator("footer button.primary");
+      assert.ok(await inView(main), "the dialog's main button is in view");
+      const [mb, db] = [await main.boundingBox(), await nd.boundingBox()];
+      assert.ok(mb.y + mb.height <= db.y + db.height, "the main button is inside the dialog's visible box");
+      await shot(ctx, n, "new-message-dialog-360");
       await n.keyboard.press("Escape");
       await n.setViewportSize({ width: 390, height: 780 });
     }],

@@ -397,6 +397,9 @@ export function scenarioTests() {
       await codeBox.waitFor();
       const code = (await codeBox.textContent()).replace(/\D/g, "");
       assert.match(code, /^\d{6}$/);
+      // Both sides say that history is not copied to the new device.
+      await b2.locator(".history-note", { hasText: "Messages from before are not copied to this device: they stay on the devices that received them." }).waitFor();
+      await ask.locator(".history-note", { hasText: "not copied to the new device: they stay on the devices that received them" }).waitFor();
       await shot(ctx, b2, "16-new-device-waiting-desktop");
       await shot(ctx, b, "16-approve-new-device-phone");
       if (ctx.shots) {
@@ -420,6 +423,20 @@ export function scenarioTests() {
       await ask.waitFor({ state: "detached" });
       await unlocked(b2);
       await online(b2);
+      // Set up as bob's second device, it says once that it starts without
+      // his history; dismissed, the notice stays gone after a lock.
+      const notice = b2.locator(".banner.history-notice");
+      await notice.filter({ hasText: "Messages from before this browser was set up are not copied to it: they stay on the devices that received them." }).waitFor();
+      assert.doesNotMatch(await notice.textContent(), /erased/, "nothing was wiped here");
+      await shot(ctx, b2, "16-new-device-history-notice");
+      await notice.getByRole("button", { name: "Got it" }).click();
+      await notice.waitFor({ state: "detached" });
+      await b2.getByRole("button", { name: "Lock Curbside" }).click();
+      await unlock(b2, "915372");
+      await b2.locator(".convlist").waitFor();
+      assert.equal(await notice.count(), 0, "a dismissed notice is not shown again");
+      // Bob's first device had no earlier device: it shows no such notice.
+      assert.equal(await b.locator(".banner.history-notice").count(), 0);
       await a.getByRole("button", { name: "Lock Curbside" }).click(); // reopen: conversations refetch keys when opened
       await unlock(a, PIN.alice);
       await openConv(a, "Bob Brown");

@@ -5,6 +5,7 @@ import { admin } from "./api.js";
 import { badge, busy, download, errorLine, failure, field, fill, fmtDate, h, loading, pageHead, select, table } from "./ui.js";
 import { parseGoDuration } from "./policy.js";
 import { fmtDuration } from "../js/ui/common.js";
+import { agentName } from "../js/agent.js";
 
 // Filters by action or by a family of actions (a prefix ending in ".").
 const ACTIONS = ["login.", "login.ok", "login.fail", "login.locked_out", "logout", "mfa.", "user.", "user.create", "user.update", "user.state", "user.offboard",
@@ -79,7 +80,7 @@ export async function auditPage(view) {
       { label: "Target", cell: (e) => target(e.target), cls: "wrap" },
       { label: "Outcome", cell: (e) => (e.outcome === "ok" ? badge("OK", "ok") : badge(e.outcome || "—", "bad")) },
       { label: "Address", cell: (e) => e.ip || "—" },
-      { label: "Detail", cell: (e) => detail(e.detail), cls: "wrap" },
+      { label: "Detail", cell: (e) => detail(e.detail, entries), cls: "wrap" },
     ], entries, { caption: "Audit entries", empty: "No entries match." }));
     fill(more, next ? h("button.secondary", { type: "button", onclick: (e) => busy(e.currentTarget, "Loading…", () => load(false)) }, "Load more") : null);
   }
@@ -100,38 +101,80 @@ function target(t) {
   return m ? h("a", { href: `#/users/${m[1]}` }, t) : t || "—";
 }
 
+/** names caches each user's name as the console shows it, looked up once per page load. */
+const names = new Map();
+
 /**
- * detail renders an entry's detail as words: "retention: from 7 days to
- * 30 days; sessions ended: 2", never raw JSON or Go's duration text.
- * @param {any} d
- * @returns {string}
+ * userRef is a user id in a detail as the user's name, linked to their
+ * page: known at once when the id is an actor of the entries shown, and
+ * looked up (once per id) otherwise; "user 3" until then, or for good
+ * when the lookup fails (a user the console cannot show).
+ * @param {number} id
+ * @param {any[]} entries
  */
-export function detail(d) {
-  if (!d) return "";
-  let o = d;
-  if (typeof d === "string") { try { o = JSON.parse(d); } catch { return d; } }
-  if (o === null || typeof o !== "object") return String(o ?? "");
-  return words(o, "");
+function userRef(id, entries) {
+  const a = h("a.user-ref", { href: `#/users/${id}` }, `user ${id}`);
+  const known = entries.find((e) => e.actor === id && e.actor_name);
+  if (known) a.textContent = known.actor_name;
+  if (!names.has(id)) names.set(id, admin.user(String(id)).then((r) => r.user.display || r.user.username, () => null));
+  names.get(id).then((n) => { if (n) a.textContent = n; });
+  return a;
 }
 
-/** words renders one detail value; key is its name (for …_at times). */
-function words(v, key) {
-  if (v === null || v === undefined || v === "") return "—";
+/**
+ * detail renders an entry's detail as words: "retention: from 7 days to
+ * 30 days; sessions ended: 2", never raw JSON or Go's duration text; a
+ * user agent as the browser's short name (the full string in its title),
+ * and user ids as the users' names (userRef).
+ * @param {any} d
+ * @param {any[]} [entries] the entries shown, whose actors' names are known
+ * @returns {Array<string | HTMLElement>}
+ */
+export function detail(d, entries = []) {
+  if (!d) return [];
+  let o = d;
+  if (typeof d === "string") { try { o = JSON.parse(d); } catch { return [d]; } }
+  if (o === null || typeof o !== "object") return [String(o ?? "")];
+  return words(o, "", entries);
+}
+
+// Keys whose numbers are user ids, and the agent's key; with the words for them.
+const USER_KEYS = new Set(["user", "users", "by"]);
+const LABELS = { agent: "browser" };
+
+/**
+ * words renders one detail value; key is its name (for …_at times, user
+ * ids and the agent).
+ * @returns {Array<string | HTMLElement>}
+ */
+function words(v, key, entries) {
+  if (v === null || v === undefined || v === "") return ["—"];
   // Times in the detail (…_at, ms since the epoch) are shown as dates.
-  if (/_at$/.test(key) && typeof v === "number" && v > 1e11) return fmtDate(v);
-  if (typeof v === "boolean") return v ? "yes" : "no";
+  if (/_at$/.test(key) && typeof v === "number" && v > 1e11) return [fmtDate(v)];
+  if (USER_KEYS.has(key) && typeof v === "number" && Number.isInteger(v) && v > 0) return [userRef(v, entries)];
+  if (typeof v === "boolean") return [v ? "yes" : "no"];
   if (typeof v === "string") {
+    if (key === "agent") return [h("span.agent", { title: v }, agentName(v))];
     // Go's duration text ("168h0m0s", "30m0s") as people say it.
-    if (/\d[a-zµ]+$/.test(v) && !Number.isNaN(parseGoDuration(v))) return fmtDuration(parseGoDuration(v));
-    return v;
+    if (/\d[a-zµ]+$/.test(v) && !Number.isNaN(parseGoDuration(v))) return [fmtDuration(parseGoDuration(v))];
+    return [v];
   }
-  if (Array.isArray(v)) return v.length ? v.map((x) => words(x, key)).join(", ") : "none";
+  if (Array.isArray(v)) return v.length ? join(v.map((x) => words(x, key, entries)), ", ") : ["none"];
   if (typeof v === "object") {
     const ks = Object.keys(v);
     if (ks.length && ks.every((k) => k === "from" || k === "to")) {
-      return [ks.includes("from") ? `from ${words(v.from, key)}` : "", ks.includes("to") ? `to ${words(v.to, key)}` : ""].filter(Boolean).join(" ");
+      return join([ks.includes("from") ? ["from ", ...words(v.from, key, entries)] : [], ks.includes("to") ? ["to ", ...words(v.to, key, entries)] : []].filter((x) => x.length), " ");
     }
-    return Object.entries(v).map(([k, x]) => `${k.replace(/_/g, " ")}: ${words(x, k)}`).join("; ");
+    return join(Object.entries(v).map(([k, x]) => [`${LABELS[k] || k.replace(/_/g, " ")}: `, ...words(x, k, entries)]), "; ");
   }
-  return String(v);
+  return [String(v)];
+}
+
+/**
+ * join puts sep between the parts' runs.
+ * @param {Array<Array<string | HTMLElement>>} runs
+ * @param {string} sep
+ */
+function join(runs, sep) {
+  return runs.flatMap((r, i) => (i ? [sep, ...r] : r));
 }

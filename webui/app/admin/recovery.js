@@ -91,6 +91,7 @@ function requestPanel(u, owner, r, reload, done, msg) {
       start.addEventListener("click", () => busy(start, "Starting…", async () => { await admin.answerRecovery(u.id, r.id); reload(); }, err));
       step = [
         h("p", `${owner} has no other device signed in to Curbside, so an administrator must approve this one. Anyone who knows their password could have asked: first make sure it is really ${owner}, in person or on a call to a number you already have for them.`),
+        h("p.hint.history-note", `Messages from before are not copied to the new device: it starts with none of ${owner}'s history.`),
         h("div.row", start, deny)];
       break;
     }

@@ -102,6 +102,8 @@ export class Client extends Conversations {
     await this.ring.load();
     const s = await this.vault.get("settings", "user");
     if (s) Object.assign(this.settings, s);
+    /** @type {{earlier: boolean, wiped: boolean, byAdmin?: boolean, dismissed: boolean} | null} set at set-up: history was not copied here (session.setUp) */
+    this.historyNote = (await this.vault.get("settings", "history-note")) || null;
     // When this device first ran protocol version 2: it opens version 1
     // envelopes (no key commitment) made before then, for V1_DRAIN_MS.
     this.v2Since = (await this.vault.get("settings", "v2since"))?.at;
@@ -159,6 +161,14 @@ export class Client extends Conversations {
       }
       this.changed("convs");
     } catch { /* offline */ }
+  }
+
+  /** dismissHistoryNote remembers that the one-time notice about history was read. */
+  async dismissHistoryNote() {
+    if (!this.historyNote) return;
+    this.historyNote = { ...this.historyNote, dismissed: true };
+    await this.vault.put("settings", "history-note", this.historyNote);
+    this.changed("settings");
   }
 
   async saveSettings(patch) {

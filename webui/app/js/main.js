@@ -29,7 +29,7 @@ async function boot() {
   const meta = await session.getMeta();
   if (meta) showUnlock();
   else if (await session.wipeStarted()) wipeIfOrdered(); // a wipe cut short: finish it
-  else showSignIn();
+  else showSignIn(wasWiped() ? "This browser was wiped: its earlier messages were erased. Sign in to set it up again." : undefined);
 }
 
 /**
@@ -115,17 +115,19 @@ function showPinSetup(user, password) {
   pinSetupScreen(root, {
     onSubmit: async (pin, progress) => {
       let res, waiting = false;
+      const wiped = wasWiped();
       try {
         res = await session.setUp(user, password, pin, progress, (code, byAdmin) => {
           waiting = true;
           setState("awaiting-approval");
-          waitingScreen(root, { who: user.display || user.username, code, byAdmin, onCancel: async () => { await session.signOut(); location.reload(); } });
-        });
+          waitingScreen(root, { who: user.display || user.username, code, byAdmin, wiped, onCancel: async () => { await session.signOut(); location.reload(); } });
+        }, { wiped });
       } catch (e) {
         // Once the waiting screen is up, the PIN form is gone: say what went wrong on the sign-in screen.
         if (e instanceof Denied || waiting) { await session.signOut(); showSignIn(e.message || String(e)); return; }
         throw e;
       }
+      try { sessionStorage.removeItem(WIPED_MARK); } catch { /* nothing kept */ }
       await startApp(res);
     },
   });
@@ -178,8 +180,16 @@ async function wipeIfOrdered() {
   return wiped;
 }
 
+// wasWiped says whether this tab's browser was wiped before the set-up
+// now under way: the wiped screen leaves a mark in sessionStorage (no
+// account data, and gone with the tab), so that the set-up can say this
+// browser's earlier messages were erased, not kept.
+const WIPED_MARK = "curbside.wiped";
+function wasWiped() { try { return sessionStorage.getItem(WIPED_MARK) === "1"; } catch { return false; } }
+
 function showWiped() {
   teardown();
+  try { sessionStorage.setItem(WIPED_MARK, "1"); } catch { /* storage refused: the set-up says less */ }
   setState("wiped");
   wipedScreen(root, { title: session.WIPED, onRestart: () => location.replace("/") });
 }

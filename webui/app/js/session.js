@@ -216,11 +216,17 @@ export async function signIn(username, password, hooks) {
  * first (PROTOCOL.md 3.1), or, when the user has no device left, by an
  * administrator (3.2): onCode("", byAdmin) says so, and onCode(code, byAdmin)
  * gives the code to enter there or to read to the administrator.
+ * History is not copied to a new device: when this is not the user's
+ * first device (it had to be approved), or this browser was wiped
+ * (wiped), the vault keeps a "history-note" setting for the app's
+ * one-time notice that says so (Client.historyNote).
  * @param {string} _password unused: nothing is wrapped under the password
  * @param {(text: string) => void} [progress] reports the slow steps
  * @param {(code: string, byAdmin: boolean) => void} [onCode] shows the waiting screen
+ * @param {{wiped?: boolean}} [opts] wiped: this browser was wiped before this set-up
  */
-export async function setUp(user, _password, pin, progress = () => {}, onCode = () => {}) {
+export async function setUp(user, _password, pin, progress = () => {}, onCode = () => {}, opts = {}) {
+  const wiped = !!opts.wiped;
   let cfg = null;
   try { cfg = await api.config(); } catch { /* older server: defaults */ }
   progress("Making this device's keys…");
@@ -278,6 +284,8 @@ export async function setUp(user, _password, pin, progress = () => {}, onCode = 
     ["user", user.id, user],
   ]);
   if (cfg) await vault.put("settings", "config", cfg);
+  const earlier = reg?.state === "pending";
+  if (earlier || wiped) await vault.put("settings", "history-note", { earlier, wiped, byAdmin: reg?.approval === "admin", dismissed: false });
   await putMeta(meta);
   raw.encPriv.fill(0); raw.seed.fill(0); DK.fill(0); P.fill(0); share.fill(0);
   deviceKey = keys.signKey;

@@ -43,6 +43,7 @@ export async function approvalDialog(ui) {
   const form = r.mine
     ? h("form.approval-request", { id: "approval-form", novalidate: true }, asked,
       h("p", "If it is yours, enter the 6-digit code it shows. If you did not just sign in on a new device, deny it and tell your administrator: someone may know your password."),
+      h("p.history-note", "Messages from before are not copied to the new device: they stay on the devices that received them, this one included."),
       h("div.field", h("label", { for: "approval-code" }, "Code shown on the new device"), code),
       err)
     : h("form.approval-request", { id: "approval-form", novalidate: true }, asked,

@@ -198,10 +198,12 @@ export function enrollScreen(root, { onDone, onSignOut }) {
  * one of the user's other devices (PROTOCOL.md 3.1), or by an administrator
  * when the user has none left (byAdmin, 3.2): first how to start, then,
  * once the approver has answered, the code to enter there or read out.
+ * Either way it says that messages from before are not copied here, and,
+ * when this browser was wiped (wiped), that its own were erased.
  * @param {HTMLElement} root
- * @param {{who: string, code: string, byAdmin?: boolean, onCancel: () => void}} opts
+ * @param {{who: string, code: string, byAdmin?: boolean, wiped?: boolean, onCancel: () => void}} opts
  */
-export function waitingScreen(root, { who, code, byAdmin = false, onCancel }) {
+export function waitingScreen(root, { who, code, byAdmin = false, wiped = false, onCancel }) {
   const shown = code && h("p.approval-code", { "aria-label": `Approval code ${code.split("").join(" ")}` }, code.slice(0, 3) + " " + code.slice(3));
   let body;
   if (byAdmin) {
@@ -217,7 +219,11 @@ export function waitingScreen(root, { who, code, byAdmin = false, onCancel }) {
       : [h("p.form-info", { role: "status" }, "Open Curbside on a device where you are already signed in. It will ask you to approve this one."),
         h("p.hint", "This device receives no messages until you approve it.")];
   }
-  const form = h("div.auth-form.waiting", ...body,
+  // With no other device left (byAdmin), none kept a copy.
+  const history = h("p.hint.history-note", (wiped ? "This browser's earlier messages were erased when it was wiped. " : "") +
+    (byAdmin ? "Messages from before are not copied to this device, so it starts with none."
+      : `Messages from before are not copied to this device: they stay on ${wiped ? "your other devices" : "the devices"} that received them.`));
+  const form = h("div.auth-form.waiting", ...body, history,
     h("button.link", { type: "button", onclick: onCancel }, "Cancel and sign out"));
   const why = byAdmin
     ? `Signed in as ${who}. To keep your messages safe, a new device must be approved, and you have no other device left to approve it on.`

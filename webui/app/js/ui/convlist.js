@@ -34,6 +34,12 @@ export function renderSidebar(ui) {
   }
 
   banners.push(pushOfferBanner(ui));
+  const hn = c.historyNote;
+  if (hn && !hn.dismissed) {
+    banners.push(h("div.banner.history-notice", { role: "status" }, icon("clock"),
+      h("span", historyText(hn)),
+      h("button.link", { type: "button", onclick: () => c.dismissHistoryNote() }, "Got it")));
+  }
 
   const search = h("input.search-input", { type: "search", placeholder: "Search messages", "aria-label": "Search messages", autocomplete: "off", value: ui.query,
     oninput: (e) => { ui.query = e.target.value; renderList(ui); } });
@@ -42,6 +48,19 @@ export function renderSidebar(ui) {
   fill(ui.sidebar, head, banners, h("div.search", icon("search"), search), ui.listBox);
   if (hadFocus) { search.focus(); search.setSelectionRange(search.value.length, search.value.length); }
   renderList(ui);
+}
+
+/**
+ * historyText is the one-time notice of a browser that is not the user's
+ * first device, or was wiped: nothing from before is copied to it, and
+ * what it had itself was erased. With byAdmin (an administrator approved
+ * it: no other device was left) no device of the user kept a copy.
+ * @param {{wiped: boolean, byAdmin?: boolean}} hn
+ */
+export function historyText(hn) {
+  const erased = hn.wiped ? " This browser's earlier messages were erased when it was wiped." : "";
+  const before = hn.wiped ? "Messages from before are not copied to it" : "Messages from before this browser was set up are not copied to it";
+  return `${erased} ${before}${hn.byAdmin ? ", so it starts with none." : `: they stay on ${hn.wiped ? "your other devices" : "the devices"} that received them.`}`;
 }
 
 export function renderList(ui) {
@@ -62,9 +81,12 @@ export function renderList(ui) {
     fill(ui.listBox, h("div.empty-state", icon("users"), h("h2", "No conversations yet"),
       // A patient reaches only their care team, not the practice's directory.
       h("p", c.me.role === ROLE_PATIENT ? "Start one by choosing someone from your care team." : "Start one by choosing someone from your practice's directory."),
-      // History is not copied between devices yet (that comes with device
-      // approval): a browser set up now starts empty, and says so.
-      h("p.hint.history-note", "Messages received before this browser was set up stay on the device that received them: Curbside does not copy history to a new device."),
+      // History is not copied between devices (history transfer is not
+      // built): a browser set up now starts empty, and says so; a wiped
+      // one says its own earlier messages were erased.
+      h("p.hint.history-note", c.historyNote?.wiped
+        ? "This browser's earlier messages were erased when it was wiped, and Curbside does not copy history to a new device."
+        : "Messages received before this browser was set up stay on the devices that received them: Curbside does not copy history to a new device."),
       h("button.primary", { type: "button", onclick: () => newConversation(ui) }, "New message")));
     return;
   }
