@@ -201,6 +201,26 @@ type registerRequest struct {
 	Commit []byte `json:"commit,omitempty"`
 }
 
+// ownList parses raw, a device list the signed-in user sent, strictly (it
+// is stored as sent and every peer parses it: it must read the same to them
+// as it did here, with no key twice or in another case), checks its shape,
+// and that it is user's. The signature is each route's to check, against
+// the signer it requires.
+func ownList(raw json.RawMessage, user int64) (*protocol.DeviceList, error) {
+	var list protocol.DeviceList
+	if err := protocol.StrictUnmarshal(raw, &list); err != nil {
+		// DecodeJSON's words are the model: the cause is for the log.
+		return nil, &protocol.Error{Code: protocol.CodeBadDeviceList, Message: "list is not a device list", Cause: err}
+	}
+	if err := list.Validate(); err != nil {
+		return nil, err
+	}
+	if list.User != user {
+		return nil, protocol.Errorf(protocol.CodeForbidden, "the list is for user %d; you are %d", list.User, user)
+	}
+	return &list, nil
+}
+
 func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 	s := auth.SessionOf(r.Context())
 	if s.Device != 0 {
@@ -213,19 +233,9 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 	if req.Name == "" || len(req.Name) > 100 {
 		return protocol.Errorf(protocol.CodeBadRequest, "name must be 1-100 characters")
 	}
-	var list protocol.DeviceList
-	if err := protocol.StrictUnmarshal(req.List, &list); err != nil {
-		// The list is stored as sent and every peer parses it: it must
-		// read the same to them as it did here (no key twice or in
-		// another case). DecodeJSON's words are the model: the cause is
-		// for the log.
-		return &protocol.Error{Code: protocol.CodeBadDeviceList, Message: "list is not a device list", Cause: err}
-	}
-	if err := list.Validate(); err != nil {
+	list, err := ownList(req.List, s.User.ID)
+	if err != nil {
 		return err
-	}
-	if list.User != s.User.ID {
-		return protocol.Errorf(protocol.CodeForbidden, "the list is for user %d; you are %d", list.User, s.User.ID)
 	}
 	signer, _ := list.Find(list.Signer)
 	if !ed25519.Verify(signer.Sign, list.SignedBytes(), list.Sig) {
@@ -248,7 +258,7 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) error {
 		action = "device.recovery_request"
 	}
 	rec := auth.Record(r, action, auth.DeviceTarget(signer.ID), map[string]any{"name": req.Name, "agent": agent, "list_version": list.Version})
-	pending, err := a.Store.RegisterDevice(rec, s.User.ID, req.Name, agent, signer, &list, req.List, s.TokenHash, req.Commit)
+	pending, err := a.Store.RegisterDevice(rec, s.User.ID, req.Name, agent, signer, list, req.List, s.TokenHash, req.Commit)
 	if err == nil && pending != (action != "device.register") {
 		// The devices changed between the two reads; the client signs again.
 		err = model.Refuse(model.ErrConflict, "your devices changed meanwhile")

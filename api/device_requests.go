@@ -167,15 +167,9 @@ func (a *API) approveRequest(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, maxDeviceBody, &req); err != nil {
 		return err
 	}
-	var list protocol.DeviceList
-	if err := protocol.StrictUnmarshal(req.List, &list); err != nil {
-		return &protocol.Error{Code: protocol.CodeBadDeviceList, Message: "list is not a device list", Cause: err}
-	}
-	if err := list.Validate(); err != nil {
+	list, err := ownList(req.List, s.User.ID)
+	if err != nil {
 		return err
-	}
-	if list.User != s.User.ID {
-		return protocol.Errorf(protocol.CodeForbidden, "the list is for user %d; you are %d", list.User, s.User.ID)
 	}
 	if list.Signer != s.Device || list.Signer == id {
 		return protocol.Errorf(protocol.CodeBadDeviceList, "the list must be signed by this device (%d), which approves device %d", s.Device, id)
@@ -185,7 +179,7 @@ func (a *API) approveRequest(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Errorf(protocol.CodeBadDeviceList, "the list's signature does not verify with the signer's key")
 	}
 	rec := auth.Record(r, "device.approve", auth.DeviceTarget(id), map[string]any{"approver": s.Device, "list_version": list.Version})
-	err = a.Store.ApproveDevice(rec, s.User.ID, s.Device, id, &list, req.List)
+	err = a.Store.ApproveDevice(rec, s.User.ID, s.Device, id, list, req.List)
 	switch {
 	case errors.Is(err, model.ErrNotFound):
 		return errNoRequest

@@ -27,15 +27,9 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(w, r, maxDeviceBody, &req); err != nil {
 		return err
 	}
-	var list protocol.DeviceList
-	if err := protocol.StrictUnmarshal(req.List, &list); err != nil {
-		return &protocol.Error{Code: protocol.CodeBadDeviceList, Message: "list is not a device list", Cause: err}
-	}
-	if err := list.Validate(); err != nil {
+	list, err := ownList(req.List, s.User.ID)
+	if err != nil {
 		return err
-	}
-	if list.User != s.User.ID {
-		return protocol.Errorf(protocol.CodeForbidden, "the list is for user %d; you are %d", list.User, s.User.ID)
 	}
 	if list.Signer != s.Device {
 		return protocol.Errorf(protocol.CodeBadDeviceList, "a new key must be signed by the device it is for (%d)", s.Device)
@@ -49,7 +43,7 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Errorf(protocol.CodeBadDeviceList, "the list's signature does not verify with this device's key")
 	}
 	rec := auth.Record(r, "device.rotate", auth.DeviceTarget(s.Device), map[string]any{"list_version": list.Version})
-	err = a.Store.RotateDeviceKey(rec, s.User.ID, s.Device, &list, req.List)
+	err = a.Store.RotateDeviceKey(rec, s.User.ID, s.Device, list, req.List)
 	switch {
 	case errors.Is(err, model.ErrNotFound):
 		return protocol.Errorf(protocol.CodeNotFound, "this device is no longer active")

@@ -94,6 +94,17 @@ func (a *Console) recoveryUser(r *http.Request) (*model.User, error) {
 	return u, nil
 }
 
+// pathRecovery is the path's account ({id}, as recoveryUser allows) and
+// its recovery request {rid}.
+func (a *Console) pathRecovery(r *http.Request) (*model.User, *store.DeviceRequest, error) {
+	u, err := a.recoveryUser(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := a.recoveryRequest(r, u)
+	return u, q, err
+}
+
 // recoveryRequest is the path's {rid} among u's recovery requests.
 func (a *Console) recoveryRequest(r *http.Request, u *model.User) (*store.DeviceRequest, error) {
 	rid, err := web.PathID(r, "rid")
@@ -134,11 +145,7 @@ func (a *Console) recoveryRequests(w http.ResponseWriter, r *http.Request) error
 // answerRecovery starts an approval: the server answers the request with a
 // fresh nonce, on behalf of the calling administrator.
 func (a *Console) answerRecovery(w http.ResponseWriter, r *http.Request) error {
-	u, err := a.recoveryUser(r)
-	if err != nil {
-		return err
-	}
-	q, err := a.recoveryRequest(r, u)
+	u, q, err := a.pathRecovery(r)
 	if err != nil {
 		return err
 	}
@@ -175,11 +182,7 @@ func (a *Console) approveRecovery(w http.ResponseWriter, r *http.Request) error 
 	if len(req.Code) != 6 {
 		return protocol.Errorf(protocol.CodeBadRequest, "code must be the six digits the device shows")
 	}
-	u, err := a.recoveryUser(r)
-	if err != nil {
-		return err
-	}
-	q, err := a.recoveryRequest(r, u)
+	u, q, err := a.pathRecovery(r)
 	if err != nil {
 		return err
 	}
@@ -215,11 +218,7 @@ func (a *Console) approveRecovery(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (a *Console) denyRecovery(w http.ResponseWriter, r *http.Request) error {
-	u, err := a.recoveryUser(r)
-	if err != nil {
-		return err
-	}
-	q, err := a.recoveryRequest(r, u)
+	u, q, err := a.pathRecovery(r)
 	if err != nil {
 		return err
 	}
