@@ -67,16 +67,9 @@ func recoveryView(r *store.DeviceRequest, me int64) RecoveryView {
 // only when nobody else could (no other active user at a level that may
 // manage them, with a second factor for the step-up).
 func (a *Console) recoveryUser(r *http.Request) (*model.User, error) {
-	id, err := web.PathID(r, "id")
+	u, err := a.pathUser(r)
 	if err != nil {
 		return nil, err
-	}
-	u, err := a.Store.UserByID(r.Context(), id)
-	if errors.Is(err, model.ErrNotFound) {
-		return nil, errNoUser
-	}
-	if err != nil {
-		return nil, protocol.Internal(err)
 	}
 	me := auth.SessionOf(r.Context()).User
 	if err := mayManage(me, u); err != nil {
