@@ -99,7 +99,7 @@ func TestAttackPasswordOnlyAddsDeviceAfterLoss(t *testing.T) {
 	if act := keys["active"].([]any); len(act) != 0 || keys["list"].(map[string]any)["version"].(float64) != 1 || keys["admin_approved"] != nil {
 		t.Fatalf("keys while the device waits: %v", keys)
 	}
-	// The wiped phone is named as revoked, with when (PROTOCOL.md 3.3).
+	// The wiped phone is named as revoked, with when (PROTOCOL.md 3.4).
 	if rv, _ := keys["revoked"].([]any); len(rv) != 1 || rv[0].(map[string]any)["at"].(float64) <= 0 {
 		t.Fatalf("keys name the wiped device as revoked: %v", keys["revoked"])
 	}

@@ -55,6 +55,8 @@ func needBrowser(t *testing.T) {
 		missing = "webui/test/node_modules (run: cd webui/test && npm ci)"
 	} else if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		missing = "/usr/bin/chromium (run: apt-get install -y chromium)"
+	} else if _, err := exec.LookPath("pdftotext"); err != nil {
+		missing = "pdftotext (run: apt-get install -y poppler-utils)"
 	}
 	if missing != "" {
 		if os.Getenv("CI") != "" {
