@@ -127,7 +127,7 @@ function showPinSetup(user, password) {
         if (e instanceof Denied || waiting) { await session.signOut(); showSignIn(e.message || String(e)); return; }
         throw e;
       }
-      try { sessionStorage.removeItem(WIPED_MARK); } catch { /* nothing kept */ }
+      wipedHere = false;
       await startApp(res);
     },
   });
@@ -180,18 +180,20 @@ async function wipeIfOrdered() {
   return wiped;
 }
 
-// wasWiped says whether this tab's browser was wiped before the set-up
-// now under way: the wiped screen leaves a mark in sessionStorage (no
-// account data, and gone with the tab), so that the set-up can say this
-// browser's earlier messages were erased, not kept.
-const WIPED_MARK = "curbside.wiped";
-function wasWiped() { try { return sessionStorage.getItem(WIPED_MARK) === "1"; } catch { return false; } }
+// wasWiped says whether this browser was wiped just before the set-up now
+// under way, so that the set-up can say its earlier messages were erased,
+// not kept. The wiped screen's button reloads the page with "?wiped" in
+// its address, read once at start and taken out of the address at once:
+// nothing is stored, as a wipe leaves nothing behind.
+const WIPED_PARAM = "wiped";
+let wipedHere = new URLSearchParams(location.search).has(WIPED_PARAM);
+if (wipedHere) history.replaceState(null, "", location.pathname + location.hash);
+function wasWiped() { return wipedHere; }
 
 function showWiped() {
   teardown();
-  try { sessionStorage.setItem(WIPED_MARK, "1"); } catch { /* storage refused: the set-up says less */ }
   setState("wiped");
-  wipedScreen(root, { title: session.WIPED, onRestart: () => location.replace("/") });
+  wipedScreen(root, { title: session.WIPED, onRestart: () => location.replace(`/?${WIPED_PARAM}`) });
 }
 
 // showEnrollThenUnlock: the policy began to require a second factor while
