@@ -18,7 +18,8 @@ import (
 	"github.com/curbside-health/curbside/protocol"
 )
 
-// pqDevice signs a user in with a first device that lists an X-Wing key.
+// pqDevice signs a user in with a device that lists an X-Wing key, approved
+// by an earlier device of the user's if it has one, as ts.device does.
 func (ts *testServer) pqDevice(t *testing.T, name string) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -27,9 +28,13 @@ func (ts *testServer) pqDevice(t *testing.T, name string) *client.Client {
 	if err != nil {
 		t.Fatalf("login %s: %v", name, err)
 	}
+	key := ts.Data + "\x00" + name
+	prev, _ := devicesOf.Load(key)
+	earlier, _ := prev.([]*client.Client)
 	if c.Pending() {
-		t.Fatalf("%s's post-quantum device is pending: pqDevice makes first devices only", name)
+		approveWithAny(t, ctx, c, earlier)
 	}
+	devicesOf.Store(key, append(earlier, c))
 	return c
 }
 
@@ -307,5 +312,39 @@ func editState(t *testing.T, path string, edit func(map[string]any)) {
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPostQuantumApprovedDevice: a second device is listed by the device
+// that approves it without an X-Wing key (the approval carries none), and
+// adds its own at its first connect by a rotation; then what bob sends
+// alice is suite 2 to both her devices.
+func TestPostQuantumApprovedDevice(t *testing.T) {
+	ts := newTestServer(t)
+	ts.addUser(t, "alice", "staff")
+	ts.addUser(t, "bob", "staff")
+	a1 := ts.pqDevice(t, "alice")
+	a2 := ts.pqDevice(t, "alice")
+	b := ts.pqDevice(t, "bob")
+	ctx := ctxT(t)
+	ca2 := connect(t, a2)
+	if a2.RetiredKeys() != 1 {
+		t.Fatalf("the approved device after its first connect: %d retired keys; want 1 (the rotation that listed its X-Wing key)", a2.RetiredKeys())
+	}
+	ca1 := connect(t, a1)
+	i1, i2 := newInbox(t, ca1), newInbox(t, ca2)
+	cb := connect(t, b)
+	b.Refresh(a1.User().ID)
+	acc, err := cb.Send(ctx, client.Outgoing{To: []int64{a1.User().ID}, Text: "to both of alice's devices"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []*inbox{i1, i2} {
+		if m := in.message(acc.ID); m.Suite != protocol.SuiteXWingAES256 {
+			t.Fatalf("alice's device reads suite %d; want 2", m.Suite)
+		}
+	}
+	if kc := b.KeyChanges(); len(kc) != 0 {
+		t.Fatalf("bob was warned of a key change: %v", kc)
 	}
 }
