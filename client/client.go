@@ -91,8 +91,8 @@ func WithMaxAge(d time.Duration) Option {
 // rotation at its next Connect. Once its list gives it the key, senders
 // seal to it with suite 2 (when all recipients list one), and it refuses a
 // suite-1 envelope made after that (ErrDowngrade). Without it a device
-// lists none, but it still seals suite 2 to devices that all list one and
-// opens nothing but what it can.
+// lists none, but it still seals suite 2 to devices that all list one.
+// The choice is kept in the state file: once on, a later Load keeps it.
 func WithPostQuantum(on bool) Option {
 	return func(c *Client) { c.pq = on }
 }

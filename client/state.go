@@ -53,6 +53,10 @@ type stateFile struct {
 	// PQSince is when this device's list first gave it an X-Wing key, ms
 	// (Client.pqSince).
 	PQSince int64 `json:"pq_since,omitempty"`
+	// PostQuantum keeps WithPostQuantum(true) for the next Load, so a
+	// device approved after it was asked for adds its X-Wing key when it
+	// next connects.
+	PostQuantum bool `json:"post_quantum,omitempty"`
 }
 
 // retiredState is a retired encryption key in the state file.
@@ -84,7 +88,7 @@ func (c *Client) Save(path string) error {
 		KeyCreated: c.keyCreated,
 		Format:     stateFormat, Server: c.api.base, Token: c.api.token, ExpiresAt: c.expiresAt,
 		User: c.user, Device: c.keys().ID(), Keys: keys, Outbox: c.outbox, Pending: c.pending,
-		V2Since: c.v2Since, PQSince: c.pqSince,
+		V2Since: c.v2Since, PQSince: c.pqSince, PostQuantum: c.pq,
 	}
 	for _, r := range c.retired {
 		st.Retired = append(st.Retired, retiredState{Enc: r.keys.EncPrivate(), PQ: r.keys.PQSeed(), RetiredAt: r.at, Keep: r.keep})
@@ -223,6 +227,7 @@ func Load(path string, opts ...Option) (*Client, error) {
 		c.v2Since = st.V2Since
 	}
 	c.pqSince = st.PQSince
+	c.pq = c.pq || st.PostQuantum
 	for _, p := range st.Pins {
 		if p != nil && p.User > 0 {
 			c.pins[p.User] = p

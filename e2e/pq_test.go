@@ -348,3 +348,40 @@ func TestPostQuantumApprovedDevice(t *testing.T) {
 		t.Fatalf("bob was warned of a key change: %v", kc)
 	}
 }
+
+// TestPostQuantumCLI: `client login --post-quantum` makes a device that
+// lists an X-Wing key and keeps the choice in its state file; two such
+// devices exchange suite 2.
+func TestPostQuantumCLI(t *testing.T) {
+	ts := newTestServer(t)
+	ts.addUser(t, "alice", "staff")
+	ts.addUser(t, "bob", "staff")
+	dir := t.TempDir()
+	var cs []*client.Client
+	for _, u := range []string{"alice", "bob"} {
+		state := filepath.Join(dir, u+".json")
+		if out, err := curbside(t, password+"\n", "client", "login", "--server", ts.URL, "--username", u, "--password-stdin", "--state", state, "--post-quantum"); err != nil {
+			t.Fatalf("client login --post-quantum %s: %v\n%s", u, err, out)
+		}
+		editState(t, state, func(st map[string]any) {
+			if st["post_quantum"] != true || st["pq_since"] == nil {
+				t.Fatalf("%s's state after --post-quantum: post_quantum %v, pq_since %v", u, st["post_quantum"], st["pq_since"])
+			}
+		})
+		c, err := client.Load(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	ctx := ctxT(t)
+	ca, cb := connect(t, cs[0]), connect(t, cs[1])
+	ib := newInbox(t, cb)
+	acc, err := ca.Send(ctx, client.Outgoing{To: []int64{cs[1].User().ID}, Text: "from the CLI"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := ib.message(acc.ID); m.Suite != protocol.SuiteXWingAES256 {
+		t.Fatalf("between two --post-quantum devices: suite %d", m.Suite)
+	}
+}
