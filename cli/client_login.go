@@ -65,7 +65,7 @@ func parseLogin(env *Env, args []string) (*loginRequest, error) {
 	passwordStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
 	fs.StringVar(&req.deviceName, "device-name", client.DefaultDeviceName(), "the `name` this device is shown under")
 	fs.BoolVar(&req.force, "force", false, "replace an existing state file (its device stays registered)")
-	fs.BoolVar(&req.pq, "post-quantum", false, "list an X-Wing key for this device, so that messages to it use the post-quantum suite when every recipient device lists one (the web app lists none yet)")
+	fs.BoolVar(&req.pq, "post-quantum", false, "list an X-Wing key for this device, so that messages to it use the post-quantum suite when every recipient device lists one")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}

@@ -97,6 +97,10 @@ export async function importDeviceKeys({ encPriv, seed, encPub, signPub }) {
     encPub: new Uint8Array(encPub), signPub: new Uint8Array(signPub),
     encPair: { privateKey: encKey, publicKey: encPubKey },
     signKey,
+    /** @type {any} suite 2's private key (xwing.importXWingPrivate), if the device has one */
+    pqKey: undefined,
+    /** @type {Uint8Array | undefined} its X-Wing public key */
+    pqPub: undefined,
   };
 }
 
