@@ -19,7 +19,9 @@ import (
 
 // Request body limits.
 const (
-	maxDeviceBody = 16 << 10
+	// maxDeviceBody holds a signed list of protocol.MaxDevicesOfUser
+	// devices, each with its X-Wing key (1,216 bytes, 1,624 in base64).
+	maxDeviceBody = 128 << 10
 	maxSearch     = 50
 )
 

@@ -16,6 +16,7 @@ type loginRequest struct {
 	username   string
 	deviceName string
 	force      bool
+	pq         bool
 }
 
 // clientLogin signs in, registers this device with keys made here, and
@@ -34,7 +35,7 @@ func clientLogin(ctx context.Context, env *Env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, req.cf.timeout)
 	defer cancel()
-	c, err := client.Login(ctx, req.server, req.username, password, req.deviceName, client.WithKeyChangeHandler(keyChangeWarner(env, req.cf.state)))
+	c, err := client.Login(ctx, req.server, req.username, password, req.deviceName, client.WithKeyChangeHandler(keyChangeWarner(env, req.cf.state)), client.WithPostQuantum(req.pq))
 	if err != nil {
 		return explain(err, req.cf.state)
 	}
@@ -64,6 +65,7 @@ func parseLogin(env *Env, args []string) (*loginRequest, error) {
 	passwordStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
 	fs.StringVar(&req.deviceName, "device-name", client.DefaultDeviceName(), "the `name` this device is shown under")
 	fs.BoolVar(&req.force, "force", false, "replace an existing state file (its device stays registered)")
+	fs.BoolVar(&req.pq, "post-quantum", false, "list an X-Wing key for this device, so that messages to it use the post-quantum suite when every recipient device lists one")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}

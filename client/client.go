@@ -62,6 +62,12 @@ type Client struct {
 	// ms: it opens version 1 envelopes made before it, for
 	// protocol.V1DrainMs after it. Saved with the state.
 	v2Since int64
+	// pq makes the device list an X-Wing key and so receive suite 2
+	// (WithPostQuantum); pqSince is when this device's list first gave
+	// it one, ms (0: never), after which it refuses suite-1 envelopes
+	// (ErrDowngrade).
+	pq      bool
+	pqSince int64
 }
 
 // DefaultMaxAge is the retention window a client assumes (the server's
@@ -78,6 +84,17 @@ func WithMaxAge(d time.Duration) Option {
 			c.maxAge = d
 		}
 	}
+}
+
+// WithPostQuantum makes the device list an X-Wing key (PROTOCOL.md "Suite
+// 2: X-Wing"): a new device at registration, an existing one by a key
+// rotation at its next Connect. Once its list gives it the key, senders
+// seal to it with suite 2 (when all recipients list one), and it refuses a
+// suite-1 envelope made after that (ErrDowngrade). Without it a device
+// lists none, but it still seals suite 2 to devices that all list one.
+// The choice is kept in the state file: once on, a later Load keeps it.
+func WithPostQuantum(on bool) Option {
+	return func(c *Client) { c.pq = on }
 }
 
 // Option configures a Client made by Login or Load.
@@ -155,7 +172,11 @@ func Login(ctx context.Context, server, username, password, deviceName string, o
 		return nil, fmt.Errorf("login: %w", err)
 	}
 	c.api.token, c.user, c.expiresAt = lr.Token, lr.User, lr.ExpiresAt
-	k, err := e2ee.GenerateDeviceKeys()
+	gen := e2ee.GenerateDeviceKeys
+	if c.pq {
+		gen = e2ee.GenerateDeviceKeysPQ
+	}
+	k, err := gen()
 	if err != nil {
 		return nil, err
 	}

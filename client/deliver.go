@@ -32,6 +32,10 @@ type Incoming struct {
 	// Version is the envelope's version: 1 for one sealed before the
 	// upgrade to version 2, which has no key commitment.
 	Version int
+	// Suite is the envelope's suite: protocol.SuiteXWingAES256 for a
+	// message sealed with the post-quantum suite, else
+	// protocol.SuiteX25519AES256.
+	Suite uint16
 }
 
 // AckRequested reports whether the sender asked for an acknowledged receipt.
@@ -252,6 +256,10 @@ func (c *Client) OpenEnvelope(ctx context.Context, env *protocol.Envelope) (*Inc
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkSuite(ctx, env); err != nil {
+		clear(body)
+		return nil, err
+	}
 	pt, err := e2ee.ParsePlaintext(body)
 	clear(body)
 	if err != nil {
@@ -269,7 +277,7 @@ func (c *Client) OpenEnvelope(ctx context.Context, env *protocol.Envelope) (*Inc
 	return &Incoming{
 		ID: env.ID, Conv: env.Conv, FromUser: env.From.User, FromDevice: env.From.Device,
 		FromUsername: sender.Username, Type: pt.Type, Text: pt.Text, ReplyTo: pt.ReplyTo, Plaintext: pt,
-		Created: time.UnixMilli(env.Created), Flags: env.Flags, Version: env.V,
+		Created: time.UnixMilli(env.Created), Flags: env.Flags, Version: env.V, Suite: env.Suite,
 	}, nil
 }
 
@@ -285,6 +293,49 @@ var (
 	// version 2), or claims to have been made after it.
 	ErrVersion1 = errors.New("version 1 message refused: this device no longer accepts messages without a key commitment")
 )
+
+// ErrDowngrade: a suite-1 envelope made after this device's list first
+// gave it an X-Wing key (allowing protocol.ClockSkewMs), sealed only to
+// devices that all list one as far as this device has verified, when an
+// honest sender would have used suite 2. A server that hid the keys from
+// the sender (serving it an older list) gets the message refused, not
+// read by whoever can one day break X25519.
+var ErrDowngrade = errors.New("message refused: it was sealed without the post-quantum suite that all its recipient devices list (a downgrade)")
+
+// checkSuite refuses a downgraded envelope (ErrDowngrade), after Open has
+// verified its signature. A suite-1 envelope opens if it was made before
+// this device listed its X-Wing key (queued while it was away), or if one
+// of the devices it is sealed to lists no X-Wing key in the verified list
+// this client holds of its user (or is not in it): for such a set suite 1
+// is the strongest suite every device opens.
+func (c *Client) checkSuite(ctx context.Context, env *protocol.Envelope) error {
+	since := c.pqListed()
+	if env.Suite != protocol.SuiteX25519AES256 || since == 0 || env.Created <= since+protocol.ClockSkewMs {
+		return nil
+	}
+	lists := map[int64]*protocol.DeviceList{}
+	for _, k := range env.Keys {
+		l, ok := lists[k.User]
+		if !ok {
+			p, err := c.lookup(ctx, k.User, false)
+			if err != nil {
+				var untrusted *UntrustedKeysError
+				if errors.As(err, &untrusted) || ErrorCode(err) == protocol.CodeNotFound {
+					return err
+				}
+				return &transientError{err}
+			}
+			l, lists[k.User] = p.list, p.list
+		}
+		if l == nil {
+			return nil
+		}
+		if d, ok := l.Find(k.Device); !ok || len(d.PQ) == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w (message %s from device %d)", ErrDowngrade, env.ID, env.From.Device)
+}
 
 // checkAge refuses an envelope that is too old to be anything but a
 // replay, and a version 1 envelope outside the drain period.

@@ -100,6 +100,9 @@ func (c *Client) registerDevice(ctx context.Context, name string) error {
 		// own account a device knows first-hand.
 		c.mu.Lock()
 		c.pins[c.user.ID] = &Pin{User: c.user.ID, Username: c.user.Username, List: list, Since: nowMS()}
+		if c.keys().PQPublic() != nil {
+			c.pqSince = nowMS()
+		}
 		c.mu.Unlock()
 		return nil
 	}

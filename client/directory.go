@@ -206,7 +206,7 @@ func (c *Client) accept(uid int64, kr *keysResponse) (*peer, error) {
 			if !active[d.ID] {
 				continue
 			}
-			r, err := e2ee.NewRecipient(uid, d.ID, d.Enc)
+			r, err := e2ee.NewListedRecipient(uid, d)
 			if err != nil {
 				return nil, untrusted("a listed key is malformed", err)
 			}
@@ -230,7 +230,7 @@ func sameList(a, b *protocol.DeviceList) bool {
 	}
 	for i := range a.Devices {
 		x, y := a.Devices[i], b.Devices[i]
-		if x.ID != y.ID || !bytes.Equal(x.Enc, y.Enc) || !bytes.Equal(x.Sign, y.Sign) {
+		if x.ID != y.ID || !bytes.Equal(x.Enc, y.Enc) || !bytes.Equal(x.Sign, y.Sign) || !bytes.Equal(x.PQ, y.PQ) {
 			return false
 		}
 	}
@@ -248,7 +248,7 @@ func diffDevices(old, new *protocol.DeviceList) (added, removed, rekeyed []int64
 		switch {
 		case !ok:
 			added = append(added, d.ID)
-		case !bytes.Equal(o.Sign, d.Sign) || !bytes.Equal(o.Enc, d.Enc):
+		case !bytes.Equal(o.Sign, d.Sign) || !bytes.Equal(o.Enc, d.Enc) || !bytes.Equal(o.PQ, d.PQ):
 			rekeyed = append(rekeyed, d.ID)
 		}
 	}
@@ -261,7 +261,7 @@ func diffDevices(old, new *protocol.DeviceList) (added, removed, rekeyed []int64
 }
 
 // rotated reports whether device id's only change from old to new is its
-// encryption key, in a list that id itself signed: the device rotated its
+// encryption keys (X25519, and X-Wing if any), in a list that id itself signed: the device rotated its
 // key (PROTOCOL.md 3.3). Its signing key, which the safety number covers,
 // vouches for the new key.
 func rotated(old, new *protocol.DeviceList, id int64) bool {

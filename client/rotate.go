@@ -85,7 +85,11 @@ func (c *Client) RotateKey(ctx context.Context) error {
 
 func (c *Client) rotate(ctx context.Context) error {
 	cur := c.keys()
-	next, err := cur.RotateEnc()
+	rot := cur.RotateEnc
+	if c.pq {
+		rot = cur.RotateEncPQ // adds the device's first X-Wing key
+	}
+	next, err := rot()
 	if err != nil {
 		return err
 	}
@@ -143,13 +147,14 @@ func (c *Client) announceKey(ctx context.Context) error {
 		if !ok || !bytes.Equal(me.Sign, keys.SignPublic()) {
 			return fmt.Errorf("storing the new key: this device %d is not in your device list", keys.ID())
 		}
-		if bytes.Equal(me.Enc, keys.EncPublic()) {
+		if bytes.Equal(me.Enc, keys.EncPublic()) && bytes.Equal(me.PQ, keys.PQPublic()) {
 			break
 		}
 		next := &protocol.DeviceList{User: own.list.User, Version: own.list.Version + 1, Devices: slices.Clone(own.list.Devices)}
 		for i := range next.Devices {
 			if next.Devices[i].ID == keys.ID() {
 				next.Devices[i].Enc = keys.EncPublic()
+				next.Devices[i].PQ = keys.PQPublic()
 			}
 		}
 		if err = e2ee.SignDeviceList(next, keys); err != nil {
@@ -180,8 +185,19 @@ func (c *Client) announceKey(ctx context.Context) error {
 			r.at = now
 		}
 	}
+	if c.pqSince == 0 && c.keys().PQPublic() != nil {
+		c.pqSince = now
+	}
 	c.mu.Unlock()
 	return c.autosave()
+}
+
+// pqListed returns when this device's list first gave it an X-Wing key,
+// ms, or 0.
+func (c *Client) pqListed() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pqSince
 }
 
 // activeIDs returns the ids of the peer's devices that are listed and
@@ -223,6 +239,10 @@ func (c *Client) maintainKeys(ctx context.Context) error {
 	case c.unannounced():
 		err = c.announceKey(ctx)
 	case cfg.Policy.KeyRotationMS > 0 && nowMS()-c.KeyCreated() >= cfg.Policy.KeyRotationMS:
+		err = c.rotate(ctx)
+	case c.pq && c.pqListed() == 0:
+		// The device's first listed X-Wing key, by a rotation: the
+		// server stores a device's new keys only with a new X25519 key.
 		err = c.rotate(ctx)
 	}
 	// A key just retired keeps at least the retention in force now.

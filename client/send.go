@@ -227,7 +227,11 @@ func (c *Client) seal(ctx context.Context, p *Prepared) error {
 	if err != nil {
 		return err
 	}
-	env, err := e2ee.Seal(p.hdr, recips, p.body, c.keys().SignKey())
+	// The strongest suite every recipient device opens: a device that
+	// lists an X-Wing key refuses suite 1 (ErrDowngrade).
+	hdr := p.hdr
+	hdr.Suite = e2ee.Suite(recips)
+	env, err := e2ee.Seal(hdr, recips, p.body, c.keys().SignKey())
 	if err != nil {
 		return err
 	}

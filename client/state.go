@@ -50,11 +50,19 @@ type stateFile struct {
 	// Retired keys are secret like Keys.
 	KeyCreated int64          `json:"key_created,omitempty"`
 	Retired    []retiredState `json:"retired,omitempty"`
+	// PQSince is when this device's list first gave it an X-Wing key, ms
+	// (Client.pqSince).
+	PQSince int64 `json:"pq_since,omitempty"`
+	// PostQuantum keeps WithPostQuantum(true) for the next Load, so a
+	// device approved after it was asked for adds its X-Wing key when it
+	// next connects.
+	PostQuantum bool `json:"post_quantum,omitempty"`
 }
 
 // retiredState is a retired encryption key in the state file.
 type retiredState struct {
 	Enc       []byte `json:"enc"`                  // the X25519 private key
+	PQ        []byte `json:"pq,omitempty"`         // the X-Wing seed rotated with it, if any
 	RetiredAt int64  `json:"retired_at,omitempty"` // retiredKey.at
 	Keep      int64  `json:"keep,omitempty"`       // retiredKey.keep
 }
@@ -80,10 +88,10 @@ func (c *Client) Save(path string) error {
 		KeyCreated: c.keyCreated,
 		Format:     stateFormat, Server: c.api.base, Token: c.api.token, ExpiresAt: c.expiresAt,
 		User: c.user, Device: c.keys().ID(), Keys: keys, Outbox: c.outbox, Pending: c.pending,
-		V2Since: c.v2Since,
+		V2Since: c.v2Since, PQSince: c.pqSince, PostQuantum: c.pq,
 	}
 	for _, r := range c.retired {
-		st.Retired = append(st.Retired, retiredState{Enc: r.keys.EncPrivate(), RetiredAt: r.at, Keep: r.keep})
+		st.Retired = append(st.Retired, retiredState{Enc: r.keys.EncPrivate(), PQ: r.keys.PQSeed(), RetiredAt: r.at, Keep: r.keep})
 	}
 	st.Seen, st.SeenAt = c.seen.list()
 	for _, a := range c.answers {
@@ -203,8 +211,9 @@ func Load(path string, opts ...Option) (*Client, error) {
 		c.keyCreated = nowMS()
 	}
 	for _, r := range st.Retired {
-		old, err := k.WithEnc(r.Enc)
+		old, err := k.WithEnc(r.Enc, r.PQ)
 		clear(r.Enc)
+		clear(r.PQ)
 		if err != nil {
 			return nil, fmt.Errorf("state file %s: %w", path, err)
 		}
@@ -217,6 +226,8 @@ func Load(path string, opts ...Option) (*Client, error) {
 	if st.V2Since > 0 {
 		c.v2Since = st.V2Since
 	}
+	c.pqSince = st.PQSince
+	c.pq = c.pq || st.PostQuantum
 	for _, p := range st.Pins {
 		if p != nil && p.User > 0 {
 			c.pins[p.User] = p

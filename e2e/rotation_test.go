@@ -258,16 +258,19 @@ func TestKeyRotationRefusals(t *testing.T) {
 		}
 		return l
 	}
-	fresh, _ := e2ee.GenerateDeviceKeys()
+	fresh, _ := e2ee.GenerateDeviceKeysPQ()
 	for _, c := range []struct {
 		name   string
 		rekey  int64
+		pqOf   int64 // a device given an X-Wing key
 		signer *e2ee.DeviceKeys
 		want   int
 	}{
-		{"another device's key", alice2.DeviceID(), keys, http.StatusConflict},
-		{"signed by another device", alice.DeviceID(), keys2, http.StatusBadRequest},
-		{"no new key", 0, keys, http.StatusConflict},
+		{"another device's key", alice2.DeviceID(), 0, keys, http.StatusConflict},
+		{"another device's X-Wing key", alice.DeviceID(), alice2.DeviceID(), keys, http.StatusConflict},
+		{"signed by another device", alice.DeviceID(), 0, keys2, http.StatusBadRequest},
+		{"no new key", 0, 0, keys, http.StatusConflict},
+		{"an X-Wing key without a new X25519 key", 0, alice.DeviceID(), keys, http.StatusConflict},
 	} {
 		l := current()
 		l.Version++
@@ -275,6 +278,9 @@ func TestKeyRotationRefusals(t *testing.T) {
 		for i := range l.Devices {
 			if l.Devices[i].ID == c.rekey {
 				l.Devices[i].Enc = fresh.EncPublic()
+			}
+			if l.Devices[i].ID == c.pqOf {
+				l.Devices[i].PQ = fresh.PQPublic()
 			}
 		}
 		if err := e2ee.SignDeviceList(&l, c.signer); err != nil {

@@ -69,7 +69,8 @@ func NewID() string {
 // Keys, Nonce, Body and Sig are ignored), and Blobs, which is copied as it
 // is and is not signed (PROTOCOL.md section 8). V and Suite default to
 // protocol.EnvelopeVersion and protocol.SuiteX25519AES256 (Seal makes no
-// version 1 envelopes), and an empty ID is replaced by NewID, so a
+// version 1 envelopes); Suite may be protocol.SuiteXWingAES256, which seals
+// to each recipient's X-Wing key (Recipient.PQ; see Suite), and an empty ID is replaced by NewID, so a
 // caller that wants an idempotent resend passes the same ID again. signKey
 // must be the private key of device hdr.From.Device.
 //
@@ -93,7 +94,7 @@ func Seal(hdr protocol.Envelope, recipients []Recipient, plaintext []byte, signK
 	if env.Suite == 0 {
 		env.Suite = protocol.SuiteX25519AES256
 	}
-	if env.V != protocol.EnvelopeVersion || env.Suite != protocol.SuiteX25519AES256 {
+	if env.V != protocol.EnvelopeVersion || (env.Suite != protocol.SuiteX25519AES256 && env.Suite != protocol.SuiteXWingAES256) {
 		return nil, ErrUnsupported
 	}
 	if env.ID == "" {
@@ -107,6 +108,14 @@ func Seal(hdr protocol.Envelope, recipients []Recipient, plaintext []byte, signK
 
 	env.Keys = make([]protocol.SealedKey, len(recipients))
 	for i, r := range recipients {
+		if env.Suite == protocol.SuiteXWingAES256 {
+			sealed, err := sealXWing(r, env.ID, key)
+			if err != nil {
+				return nil, fmt.Errorf("e2ee: seal: device %d of user %d: %w", r.Device, r.User, err)
+			}
+			env.Keys[i] = protocol.SealedKey{User: r.User, Device: r.Device, Sealed: sealed}
+			continue
+		}
 		pub := r.pub
 		if pub == nil {
 			var err error
@@ -156,8 +165,14 @@ func Seal(hdr protocol.Envelope, recipients []Recipient, plaintext []byte, signK
 // retired are the device's earlier keys (RotateEnc), tried in order after
 // me when me's key does not open the sealed key: a message sealed before a
 // rotation opens for as long as the device keeps the key it was sealed to.
+//
+// A suite-2 envelope opens with the device's X-Wing key (or a retired
+// one). Open does not refuse a suite-1 envelope to a device that lists an
+// X-Wing key: when it was made decides that, which the caller knows
+// (package client, ErrDowngrade).
 func Open(env *protocol.Envelope, senderSign ed25519.PublicKey, me *DeviceKeys, retired ...*DeviceKeys) ([]byte, error) {
-	if (env.V != 1 && env.V != protocol.EnvelopeVersion) || env.Suite != protocol.SuiteX25519AES256 {
+	xw := env.Suite == protocol.SuiteXWingAES256
+	if (env.V != 1 && env.V != protocol.EnvelopeVersion) || (env.Suite != protocol.SuiteX25519AES256 && !xw) || (xw && env.V == 1) {
 		return nil, fmt.Errorf("%w: v=%d suite=%d", ErrUnsupported, env.V, env.Suite)
 	}
 	if len(senderSign) != ed25519.PublicKeySize || protocol.DeviceID(senderSign) != env.From.Device {
@@ -178,7 +193,16 @@ func Open(env *protocol.Envelope, senderSign ed25519.PublicKey, me *DeviceKeys, 
 	if sealed == nil {
 		return nil, fmt.Errorf("%w (message %s, device %d)", ErrNotRecipient, env.ID, me.id)
 	}
-	key, err := hpke.Open(me.hpke, suiteKDF, suiteAEAD, protocol.KeyInfo(env.ID, me.id), sealed)
+	open := func(k *DeviceKeys) ([]byte, error) {
+		if !xw {
+			return hpke.Open(k.hpke, suiteKDF, suiteAEAD, protocol.KeyInfo(env.ID, me.id), sealed)
+		}
+		if k.pq == nil {
+			return nil, ErrNoPQ
+		}
+		return OpenKeyXWing(k.pq, env.ID, me.id, sealed)
+	}
+	key, err := open(me)
 	for _, old := range retired {
 		if err == nil {
 			break
@@ -186,7 +210,7 @@ func Open(env *protocol.Envelope, senderSign ed25519.PublicKey, me *DeviceKeys, 
 		if old == nil || old.id != me.id {
 			continue
 		}
-		key, err = hpke.Open(old.hpke, suiteKDF, suiteAEAD, protocol.KeyInfo(env.ID, me.id), sealed)
+		key, err = open(old)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: content key: %v", ErrDecrypt, err)
@@ -207,6 +231,40 @@ func Open(env *protocol.Envelope, senderSign ed25519.PublicKey, me *DeviceKeys, 
 		return nil, fmt.Errorf("%w: body: %v", ErrDecrypt, err)
 	}
 	return pt, nil
+}
+
+// sealXWing seals the content key to r with suite 2.
+func sealXWing(r Recipient, msgID string, key []byte) ([]byte, error) {
+	pub := r.pqPub
+	if pub == nil {
+		if len(r.PQ) == 0 {
+			return nil, ErrNoPQ
+		}
+		var err error
+		if pub, err = ParseXWingPublicKey(r.PQ); err != nil {
+			return nil, err
+		}
+	}
+	return SealKeyXWing(pub, msgID, r.Device, key)
+}
+
+// ErrNoPQ means a suite-2 envelope was to be sealed to a device that lists
+// no X-Wing key.
+var ErrNoPQ = errors.New("e2ee: the device lists no X-Wing key")
+
+// Suite returns the strongest suite that every recipient opens: suite 2
+// when each lists an X-Wing key, suite 1 otherwise (PROTOCOL.md "Suite 2:
+// X-Wing", negotiation).
+func Suite(recipients []Recipient) uint16 {
+	if len(recipients) == 0 {
+		return protocol.SuiteX25519AES256
+	}
+	for _, r := range recipients {
+		if len(r.PQ) == 0 {
+			return protocol.SuiteX25519AES256
+		}
+	}
+	return protocol.SuiteXWingAES256
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {

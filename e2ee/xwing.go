@@ -15,9 +15,9 @@ import (
 // An attacker who records envelopes today and has a quantum computer later
 // must break ML-KEM-768 as well as X25519 to read them.
 //
-// These are the suite's building blocks only. Seal and Open still speak
-// suite 1 alone, and device lists carry no X-Wing key yet; PROTOCOL.md
-// "Suite 2: X-Wing" describes how the suite will be negotiated.
+// Seal and Open use these for an envelope of suite 2; a device's X-Wing
+// key travels in its entry of the signed device list (ListedDevice.PQ), and
+// PROTOCOL.md "Suite 2: X-Wing" describes how the suite is negotiated.
 
 // xwing is the KEM of suite 2; HKDF-SHA256 and AES-256-GCM are shared with
 // suite 1 (suiteKDF, suiteAEAD).

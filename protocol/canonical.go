@@ -17,6 +17,7 @@ const (
 	labelCommit   = "curbside/commit/v2"
 	labelKeyInfo  = "curbside/key/v1"
 	labelDevices  = "curbside/devices/v1"
+	labelDevices2 = "curbside/devices/v2"
 )
 
 type canon []byte
@@ -111,13 +112,39 @@ func KeyInfo(msgID string, device int64) []byte {
 //	"curbside/devices/v1" || u64 user || u64 version || u32 n ||
 //	for each device in ascending id order: u64 id || str(enc) || str(sign)
 //
-// Devices must already be sorted by id (Validate checks it).
+// and, when any device carries an X-Wing key (PQ), version 2, in which
+// every device also has str(pq) (empty for a device without one):
+//
+//	"curbside/devices/v2" || u64 user || u64 version || u32 n ||
+//	for each device: u64 id || str(enc) || str(sign) || str(pq)
+//
+// A list signed with X-Wing keys cannot be passed off without them: the
+// bytes of the stripped list are version 1 bytes, which the signature is
+// not over. Devices must already be sorted by id (Validate checks it).
 func (l *DeviceList) SignedBytes() []byte {
-	c := make(canon, 0, len(labelDevices)+20+80*len(l.Devices))
-	c = append(c, labelDevices...)
+	v2 := l.HasPQ()
+	label := labelDevices
+	if v2 {
+		label = labelDevices2
+	}
+	c := make(canon, 0, len(label)+20+80*len(l.Devices))
+	c = append(c, label...)
 	c = c.u64(l.User).u64(l.Version).u32(uint32(len(l.Devices)))
 	for _, d := range l.Devices {
 		c = c.u64(d.ID).bytes(d.Enc).bytes(d.Sign)
+		if v2 {
+			c = c.bytes(d.PQ)
+		}
 	}
 	return c
+}
+
+// HasPQ reports whether any device in the list carries an X-Wing key.
+func (l *DeviceList) HasPQ() bool {
+	for _, d := range l.Devices {
+		if len(d.PQ) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -33,7 +33,10 @@ const (
 // Size limits. Every field the relay parses is bounded; MaxFrameBytes bounds
 // the whole WebSocket message before it is parsed.
 const (
-	MaxFrameBytes    = 512 << 10 // 512 KiB: a WebSocket message, whole
+	// MaxFrameBytes is a WebSocket message, whole: 2 MiB, which holds a
+	// send of the largest suite-2 envelope (MaxKeys X-Wing keys of 1,168
+	// bytes and a MaxBodyBytes body, all in base64; TestMaxSuite2Frame).
+	MaxFrameBytes    = 2 << 20
 	MaxBodyBytes     = 256 << 10 // 256 KiB of body ciphertext; files travel as blobs
 	MaxKeys          = 1000      // recipient devices per envelope
 	MaxIDLen         = 64
@@ -132,8 +135,10 @@ func (e *Envelope) Validate() error {
 		return bad("commit must be %d bytes", CommitBytesLen)
 	case e.V == 1 && e.Commit != nil:
 		return bad("a version 1 envelope has no commit")
-	case e.Suite != SuiteX25519AES256:
+	case e.Suite != SuiteX25519AES256 && e.Suite != SuiteXWingAES256:
 		return bad("unsupported suite %d", e.Suite)
+	case e.Suite == SuiteXWingAES256 && e.V != EnvelopeVersion:
+		return bad("suite %d needs envelope version %d", e.Suite, EnvelopeVersion)
 	case !ValidID(e.ID):
 		return bad("id must be %d-%d characters of A-Z a-z 0-9 _ -", MinIDLen, MaxIDLen)
 	case e.From.User <= 0 || e.From.Device <= 0:
@@ -163,8 +168,8 @@ func (e *Envelope) Validate() error {
 		if k.User <= 0 || k.Device <= 0 {
 			return bad("keys[%d]: user and device are required", i)
 		}
-		if len(k.Sealed) != SealedKeyBytes {
-			return bad("keys[%d]: sealed key must be %d bytes", i, SealedKeyBytes)
+		if want := SealedKeySize(e.Suite); len(k.Sealed) != want {
+			return bad("keys[%d]: sealed key must be %d bytes", i, want)
 		}
 		if _, dup := seen[k.Device]; dup {
 			return bad("keys[%d]: device %d appears twice", i, k.Device)
@@ -172,6 +177,19 @@ func (e *Envelope) Validate() error {
 		seen[k.Device] = struct{}{}
 	}
 	return validBlobs(e.Blobs)
+}
+
+// SealedKeySize returns the size of one sealed content key in an envelope
+// of the given suite (SealedKeyBytes or XWingSealedKeyBytes), 0 for a suite
+// the protocol does not know.
+func SealedKeySize(suite uint16) int {
+	switch suite {
+	case SuiteX25519AES256:
+		return SealedKeyBytes
+	case SuiteXWingAES256:
+		return XWingSealedKeyBytes
+	}
+	return 0
 }
 
 // validBlobs checks an envelope's blobs list: at most MaxAttachments
@@ -257,6 +275,10 @@ type ListedDevice struct {
 	ID   int64  `json:"id"`
 	Enc  []byte `json:"enc"`  // X25519 public key, 32 bytes
 	Sign []byte `json:"sign"` // Ed25519 public key, 32 bytes
+	// PQ is the device's X-Wing public key (XWingPublicKeyBytes), or
+	// absent: its presence says the device opens suite 2, and that it
+	// refuses suite-1 envelopes made after it first listed it.
+	PQ []byte `json:"pq,omitempty"`
 }
 
 // DeviceList is a user's devices, signed by one of them. Peers encrypt only
@@ -287,6 +309,9 @@ func (l *DeviceList) Validate() error {
 	for i, d := range l.Devices {
 		if len(d.Enc) != PublicKeyBytes || len(d.Sign) != PublicKeyBytes {
 			return bad("devices[%d]: keys must be %d bytes", i, PublicKeyBytes)
+		}
+		if d.PQ != nil && len(d.PQ) != XWingPublicKeyBytes {
+			return bad("devices[%d]: pq must be %d bytes", i, XWingPublicKeyBytes)
 		}
 		if DeviceID(d.Sign) != d.ID {
 			return bad("devices[%d]: id %d does not match its signing key", i, d.ID)

@@ -1,9 +1,8 @@
 package protocol
 
-// Suite 2, the post-quantum hybrid (PROTOCOL.md "Suite 2: X-Wing"). It is
-// built and tested (package e2ee, webui/app/js/xwing.js) but not yet
-// negotiated: Envelope.Validate still accepts suite 1 only, and no device
-// list carries an X-Wing key yet.
+// Suite 2, the post-quantum hybrid (PROTOCOL.md "Suite 2: X-Wing"): a
+// device that lists an X-Wing key (ListedDevice.PQ) opens it, and a sender
+// uses it when every recipient device lists one.
 const (
 	// SuiteXWingAES256 is HPKE base mode with the X-Wing hybrid KEM
 	// (ML-KEM-768 + X25519, HPKE KEM id 0x647a), HKDF-SHA256 and AES-256-GCM

@@ -23,15 +23,16 @@ import (
 	"github.com/coder/websocket"
 	"github.com/curbside-health/curbside/internal/web"
 	"github.com/curbside-health/curbside/model"
+	"github.com/curbside-health/curbside/protocol"
 )
 
 // Defaults for Config.
 const (
-	DefaultWriteTimeout = 15 * time.Second // a device that takes longer to read a frame is disconnected
-	DefaultPingEvery    = 30 * time.Second // keep-alive for idle connections behind NAT
-	DefaultOutBuffer    = 64               // frames buffered per device before it is switched to catch-up
-	DefaultOutBytes     = 1 << 20          // bytes of frames buffered per device (1 MiB) before it is switched to catch-up
-	DefaultMaxInFlight  = 64               // frames of one device being processed at once
+	DefaultWriteTimeout = 15 * time.Second           // a device that takes longer to read a frame is disconnected
+	DefaultPingEvery    = 30 * time.Second           // keep-alive for idle connections behind NAT
+	DefaultOutBuffer    = 64                         // frames buffered per device before it is switched to catch-up
+	DefaultOutBytes     = 2 * protocol.MaxFrameBytes // bytes of frames buffered per device (4 MiB: two of the largest frames) before it is switched to catch-up
+	DefaultMaxInFlight  = 64                         // frames of one device being processed at once
 	sweepEvery          = time.Minute
 	pageSize            = 256 // queue items read per catch-up query
 )

@@ -18,7 +18,8 @@ import (
 // The caller has verified that device signed list. Here the list is checked
 // against what is stored: its version must follow the stored list's, and it
 // must name exactly the stored list's devices with the same keys except
-// device's encryption key, which must be new (ErrConflict otherwise: the
+// device's encryption keys: its X25519 key, which must be new, and its
+// X-Wing key, which may be added or replaced with it (ErrConflict otherwise: the
 // list changed meanwhile, or this is not a rotation). device must be an
 // active device of user (ErrNotFound). A device that rotated less than the
 // policy's KeyRotationGap ago is refused with ErrLimit.
@@ -62,7 +63,7 @@ func (s *Store) RotateDeviceKey(ctx context.Context, user, device int64, list *p
 			switch {
 			case d.ID == device:
 				rotated = !bytes.Equal(o.Enc, d.Enc)
-			case !bytes.Equal(o.Enc, d.Enc):
+			case !bytes.Equal(o.Enc, d.Enc) || !bytes.Equal(o.PQ, d.PQ):
 				return model.Refuse(model.ErrConflict, "a rotation may change only the rotating device's own key")
 			}
 		}

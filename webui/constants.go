@@ -57,7 +57,7 @@ func Constants() []byte {
 	w("export const FLAG_ACK_REQUESTED = %d;\n", protocol.FlagAckRequested)
 	w("export const FLAG_URGENT = %d;\n", protocol.FlagUrgent)
 
-	w("\n// Suite 2, X-Wing (protocol.SuiteXWingAES256, protocol.XWing*): built, not yet negotiated.\n")
+	w("\n// Suite 2, X-Wing (protocol.SuiteXWingAES256, protocol.XWing*): used when every recipient device lists an X-Wing key.\n")
 	w("export const SUITE_XWING_AES256 = %d;\n", protocol.SuiteXWingAES256)
 	w("export const XWING_SEED_BYTES = %d;\n", protocol.XWingSeedBytes)
 	w("export const XWING_PUBLIC_KEY_BYTES = %d;\n", protocol.XWingPublicKeyBytes)

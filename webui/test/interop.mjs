@@ -98,6 +98,87 @@ export function interopTests() {
       assert.equal(brSafety, goSafety);
     }],
 
+    ["crypto interop: suite-2 envelopes and X-Wing device lists, Go to the browser and back", async ({ page, prefix, gointerop }) => {
+      const g = go(gointerop, "pqkeys");
+      assert.equal(Buffer.from(g.device.pq, "base64").length, 1216);
+      // The browser makes a device with an X-Wing key and signs its list.
+      const b = await page.evaluate(async (prefix) => {
+        const c = await import(`${prefix}/js/crypto.js`);
+        const x = await import(`${prefix}/js/xwing.js`);
+        const { b64 } = await import(`${prefix}/js/bytes.js`);
+        const { raw, keys } = await c.generateDeviceKeys();
+        const seed = x.generateXWingSeed();
+        keys.pqKey = await x.importXWingPrivate(seed);
+        window.__pqMe = keys;
+        const pq = b64(await x.xwingPublicKey(seed));
+        const list = await c.signDeviceList({ user: 9, version: 1, devices: [{ id: keys.id, enc: b64(keys.encPub), sign: b64(keys.signPub), pq }] }, keys);
+        return { id: keys.id, enc: b64(raw.encPub), sign: b64(raw.signPub), pq, list };
+      }, prefix);
+      // Each side verifies the other's signed list with its X-Wing key, and
+      // refuses it with the key stripped: the signature covers it.
+      assert.deepEqual(go(gointerop, "verifylist", { list: b.list }), { ok: true });
+      const strippedB = structuredClone(b.list);
+      delete strippedB.devices[0].pq;
+      assert.throws(() => go(gointerop, "verifylist", { list: strippedB }), "Go accepted the browser's list with its X-Wing key stripped");
+      const glist = go(gointerop, "signlist", { keys: g.keys, list: { user: 7, version: 2, devices: [g.device] } });
+      const lists = await page.evaluate(async ([prefix, glist]) => {
+        const c = await import(`${prefix}/js/crypto.js`);
+        await c.verifyDeviceList(glist);
+        const bad = structuredClone(glist);
+        delete bad.devices[0].pq;
+        try { await c.verifyDeviceList(bad); return "stripped list accepted"; } catch { return "ok"; }
+      }, [prefix, glist]);
+      assert.equal(lists, "ok");
+
+      // Go seals suite 2 (every recipient lists an X-Wing key); the browser opens it.
+      const text = "suite 2 from Go ✓ " + randomBytes(8).toString("hex");
+      const env = go(gointerop, "seal", {
+        keys: g.keys,
+        header: { id: "goToBrowserPQ_" + randomBytes(8).toString("hex"), conv: "d:7:9", from: { user: 7, device: g.device.id }, created: Date.now(), flags: 0 },
+        recipients: [{ user: 9, device: b.id, enc: b.enc, pq: b.pq }, { user: 7, device: g.device.id, enc: g.device.enc, pq: g.device.pq }],
+        plaintext: Buffer.from(JSON.stringify({ type: "text", text })).toString("base64"),
+      });
+      assert.equal(env.suite, 2);
+      assert.equal(Buffer.from(env.keys[0].key, "base64").length, 1168);
+      const opened = await page.evaluate(async ([prefix, env, sign]) => {
+        const c = await import(`${prefix}/js/crypto.js`);
+        const { unb64, fromUtf8 } = await import(`${prefix}/js/bytes.js`);
+        const out = fromUtf8(await c.openEnvelope(env, unb64(sign), window.__pqMe));
+        // Without its X-Wing key the device cannot open it.
+        let without = "opened";
+        try { await c.openEnvelope(env, unb64(sign), { ...window.__pqMe, pqKey: undefined }); } catch (e) { without = e.kind; }
+        // Relabelled as suite 1, the signature breaks.
+        let relabelled = "opened";
+        try { await c.openEnvelope({ ...env, suite: 1 }, unb64(sign), window.__pqMe); } catch (e) { relabelled = e.kind; }
+        return { out, without, relabelled };
+      }, [prefix, env, g.device.sign]);
+      assert.equal(JSON.parse(opened.out).text, text);
+      assert.equal(opened.without, "decrypt");
+      assert.equal(opened.relabelled, "signature");
+
+      // The browser seals suite 2 to X-Wing devices by itself, suite 1 to a
+      // set with a device without one; Go opens both.
+      const benvs = await page.evaluate(async ([prefix, g, b]) => {
+        const c = await import(`${prefix}/js/crypto.js`);
+        const { unb64, utf8 } = await import(`${prefix}/js/bytes.js`);
+        const plain = await c.generateDeviceKeys();
+        const hdr = () => ({ id: c.newMessageId(), conv: "d:7:9", from: { user: 9, device: window.__pqMe.id }, created: Date.now(), flags: 0 });
+        const goDev = { user: 7, device: g.device.id, enc: unb64(g.device.enc), pq: unb64(g.device.pq) };
+        const pq = await c.sealEnvelope(hdr(), [goDev, { user: 9, device: b.id, enc: unb64(b.enc), pq: unb64(b.pq) }],
+          utf8(JSON.stringify({ type: "text", text: "suite 2 from the browser ✓" })), window.__pqMe.signKey);
+        const mixed = await c.sealEnvelope(hdr(), [goDev, { user: 9, device: plain.keys.id, enc: plain.raw.encPub }],
+          utf8(JSON.stringify({ type: "text", text: "suite 1 from the browser ✓" })), window.__pqMe.signKey);
+        return { pq, mixed };
+      }, [prefix, g, b]);
+      assert.equal(benvs.pq.suite, 2);
+      assert.equal(Buffer.from(benvs.pq.keys[0].key, "base64").length, 1168);
+      assert.equal(benvs.mixed.suite, 1);
+      for (const [env, want] of [[benvs.pq, "suite 2 from the browser ✓"], [benvs.mixed, "suite 1 from the browser ✓"]]) {
+        const gout = go(gointerop, "open", { keys: g.keys, env, sender_sign: b.sign });
+        assert.equal(JSON.parse(Buffer.from(gout.plaintext, "base64")).text, want);
+      }
+    }],
+
     ["crypto interop: suite 2 (X-Wing) content keys both ways, the shared vectors, under the app's CSP", async ({ page, prefix, gointerop }) => {
       // Record CSP violations from here on: the vendored X-Wing graph
       // (mlkem, @hpke/dhkem-x25519) must load under the strict policy.

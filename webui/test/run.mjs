@@ -31,6 +31,7 @@ import { serveStatic } from "./lib/static.mjs";
 import { closePush, pushTests } from "./push.mjs";
 import { closePinProfiles, pinTests } from "./pin.mjs";
 import { closeRotationProfiles, rotationTests } from "./rotation.mjs";
+import { closePQProfiles, pqTests } from "./pq.mjs";
 import { PIN, RUN, scenarioTests } from "./scenarios.mjs";
 import { closeSigProfiles, sigTests } from "./sig.mjs";
 import { wipeTests } from "./wipe.mjs";
@@ -96,7 +97,7 @@ if (!opt.gointerop) execFileSync("go", ["build", "-o", gointerop, "./webui/test/
 const own = !opt.server;
 const srv = own ? await startServer(opt.bin) : { url: opt.server.replace(/\/$/, ""), dataDir: opt.data, stop: async () => {} };
 if (!srv.dataDir) { console.error("--server needs --data DIR (the server's data directory)"); process.exit(2); }
-const ctx = { srv, bin: opt.bin, shots: opt.screenshots };
+const ctx = { srv, bin: opt.bin, shots: opt.screenshots, gointerop };
 try {
   for (const [name, fn] of scenarioTests()) await run(name, fn, ctx);
   // Remote lock and wipe, with users of their own.
@@ -115,6 +116,9 @@ try {
   for (const [name, fn] of pinTests()) await run(name, fn, ctx);
   // Forward secrecy: encryption keys rotate, across the browser and Go.
   for (const [name, fn] of rotationTests()) await run(name, fn, ctx);
+  // The post-quantum suite: the app lists an X-Wing key, Go and the app
+  // exchange suite 2, a downgrade is refused.
+  for (const [name, fn] of pqTests()) await run(name, fn, ctx);
 
   // The profile at rest: a copy of the browser profile must reveal no
   // message text and no usable private key. First, with the PIN and the
@@ -182,6 +186,7 @@ try {
   await closeMemberProfiles(ctx);
   await closePinProfiles(ctx);
   await closeRotationProfiles(ctx);
+  await closePQProfiles(ctx);
 }
 
 // With every browser closed (its files flushed), search the profiles and the
@@ -293,7 +298,7 @@ try {
 
 // A block that stopped early must not pass for a short green run: every
 // test planned must have run.
-const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + firstDayStatusTests().length + firstDayWalkTests().length + featureTests().length + memberTests().length + sigTests().length + pinTests().length + rotationTests().length + AT_REST_TESTS;
+const planned = interopTests().length + scenarioTests().length + wipeTests().length + attackTests().length + firstDayTests().length + mfaTests().length + consoleTests().length + pushTests().length + firstDayStatusTests().length + firstDayWalkTests().length + featureTests().length + memberTests().length + sigTests().length + pinTests().length + rotationTests().length + pqTests().length + AT_REST_TESTS;
 if (!opt.only && passed + failed !== planned) {
   console.log(`FAIL only ${passed + failed} of the ${planned} planned tests ran`);
   failed += Math.max(planned - passed - failed, 1);

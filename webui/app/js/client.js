@@ -33,7 +33,7 @@ import { api, ApiError, sentence } from "./api.js";
 import { b64, b64url, fromUtf8, randomBytes, unb64, utf8 } from "./bytes.js";
 import { CryptoError, decryptBlob, encryptBlob, keyFingerprint, newMessageId, openEnvelope, sealEnvelope, signAttestation, verifyAttestation } from "./crypto.js";
 import { Relay } from "./relay.js";
-import { CLIENT_POLICY_DEFAULTS, CLOCK_SKEW_MS, CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, CLOSE_UPDATE_REQUIRED, CODE_DEVICES_CHANGED, CODE_SENDER_UNKNOWN, CODES, FLAG_ACK_REQUESTED, MAX_ACK_SEQS, MAX_ATTACHMENTS, PRESENCE_AVAILABLE, PRESENCE_DND, RECEIPT_ACKNOWLEDGED, RECEIPT_DELIVERED, RECEIPT_READ, V1_DRAIN_MS } from "./constants.js";
+import { CLIENT_POLICY_DEFAULTS, CLOCK_SKEW_MS, CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_SESSION_ENDED, CLOSE_UPDATE_REQUIRED, CODE_DEVICES_CHANGED, CODE_SENDER_UNKNOWN, CODES, FLAG_ACK_REQUESTED, MAX_ACK_SEQS, MAX_ATTACHMENTS, PRESENCE_AVAILABLE, PRESENCE_DND, RECEIPT_ACKNOWLEDGED, RECEIPT_DELIVERED, RECEIPT_READ, SUITE_X25519_AES256, V1_DRAIN_MS } from "./constants.js";
 import { FULL_RETRY_FIRST_MS, fmtBytes, mimeAllowed, parseConv, sendOutcome } from "./conv.js";
 import { Conversations } from "./conversations.js";
 import { UntrustedKeys } from "./directory.js";
@@ -342,6 +342,26 @@ export class Client extends Conversations {
     this.changed("msg", { id: m.id, conv: m.conv });
   }
 
+  /**
+   * checkSuite is the Go client's checkSuite (PROTOCOL.md "Suite 2:
+   * X-Wing", downgrade protection): once this device's list gives it an
+   * X-Wing key, a suite-1 envelope made more than CLOCK_SKEW_MS later is
+   * refused if every device it is sealed to lists an X-Wing key in the
+   * verified lists this app holds (or fetches) of their users.
+   * @param {any} env an envelope whose signature verified
+   */
+  async checkSuite(env) {
+    const since = this.ring?.pqSince || 0;
+    if (env.suite !== SUITE_X25519_AES256 || !since || env.created <= since + CLOCK_SKEW_MS) return;
+    const lists = new Map();
+    for (const k of env.keys) {
+      if (!lists.has(k.user)) lists.set(k.user, (await this.lookup(k.user, false))?.list);
+      const d = lists.get(k.user)?.devices.find((/** @type {any} */ x) => x.id === k.device);
+      if (!d || !d.pq) return;
+    }
+    throw new CryptoError("downgrade", `message ${env.id} was sealed without the post-quantum suite that all its recipient devices list`);
+  }
+
 /**
  * @param {MsgFrame} f
  */
@@ -367,7 +387,8 @@ export class Client extends Conversations {
         throw new CryptoError("misaddressed", `direct conversation ${env.conv} does not hold both the sender and this user`);
       }
       const key = await this.senderKey(env.from.user, env.from.device, env.created);
-      body = await openEnvelope(env, key, this.keys, this.ring?.pairs || []);
+      body = await openEnvelope(env, key, this.keys, this.ring?.pairs || [], this.ring?.pqKeys || []);
+      await this.checkSuite(env);
       pt = JSON.parse(fromUtf8(body));
       if (!pt || typeof pt.type !== "string" || !pt.type) throw new CryptoError("decrypt", "the message body has no type");
     } catch (e) {
@@ -391,7 +412,8 @@ export class Client extends Conversations {
       console.warn("dropping message", env.id, e.message);
       this.notify("error", { text: e instanceof UntrustedKeys ? e.message
         : e instanceof CryptoError && e.kind === "revoked_device" ? "A message signed by a device after it was removed (wiped or taken out of use) was discarded."
-          : "A message could not be verified or decrypted and was discarded." });
+          : e instanceof CryptoError && e.kind === "downgrade" ? "A message sealed without the post-quantum protection that all its recipients' devices have was discarded: the server may have hidden their keys from the sender."
+            : "A message could not be verified or decrypted and was discarded." });
       this.ack(f.seq);
       return;
     } finally {

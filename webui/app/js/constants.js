@@ -138,7 +138,7 @@ export const USERNAME_RULE = "1-64 characters: letters, digits, dots (.), unders
 export const FLAG_ACK_REQUESTED = 1;
 export const FLAG_URGENT = 2;
 
-// Suite 2, X-Wing (protocol.SuiteXWingAES256, protocol.XWing*): built, not yet negotiated.
+// Suite 2, X-Wing (protocol.SuiteXWingAES256, protocol.XWing*): used when every recipient device lists an X-Wing key.
 export const SUITE_XWING_AES256 = 2;
 export const XWING_SEED_BYTES = 32;
 export const XWING_PUBLIC_KEY_BYTES = 1216;

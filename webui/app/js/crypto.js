@@ -12,7 +12,8 @@
 // store) or unlocked (unwrapped, imported, then zeroed).
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "../vendor/hpke-core@1.9.0/esm/mod.js";
 import { b64, Canon, concat, equal, randomBytes, unb64, utf8 } from "./bytes.js";
-import { ENVELOPE_VERSION, RECALL_KIND, SEALED_KEY_BYTES, SUITE_X25519_AES256 } from "./constants.js";
+import { ENVELOPE_VERSION, RECALL_KIND, SEALED_KEY_BYTES, SUITE_X25519_AES256, SUITE_XWING_AES256, XWING_PUBLIC_KEY_BYTES } from "./constants.js";
+import { importXWingPublic, openKeyXWing, sealKeyXWing } from "./xwing.js";
 
 const subtle = crypto.subtle;
 
@@ -96,6 +97,10 @@ export async function importDeviceKeys({ encPriv, seed, encPub, signPub }) {
     encPub: new Uint8Array(encPub), signPub: new Uint8Array(signPub),
     encPair: { privateKey: encKey, publicKey: encPubKey },
     signKey,
+    /** @type {any} suite 2's private key (xwing.importXWingPrivate), if the device has one */
+    pqKey: undefined,
+    /** @type {Uint8Array | undefined} its X-Wing public key */
+    pqPub: undefined,
   };
 }
 
@@ -239,11 +244,28 @@ export function keyInfo(msgId, device) {
   return new Canon().label("curbside/key/v1").str(msgId).u64(device).done();
 }
 
-/** deviceListBytes is protocol.DeviceList.SignedBytes. */
+/**
+ * deviceListBytes is protocol.DeviceList.SignedBytes: version 2, over
+ * each device's X-Wing key (pq, empty for one without), when any device
+ * has one; version 1 otherwise.
+ */
 export function deviceListBytes(list) {
-  const c = new Canon().label("curbside/devices/v1").u64(list.user).u64(list.version).u32(list.devices.length);
-  for (const d of list.devices) c.u64(d.id).bytes(unb64(d.enc)).bytes(unb64(d.sign));
+  const v2 = list.devices.some((d) => !!d.pq);
+  const c = new Canon().label(v2 ? "curbside/devices/v2" : "curbside/devices/v1").u64(list.user).u64(list.version).u32(list.devices.length);
+  for (const d of list.devices) {
+    c.u64(d.id).bytes(unb64(d.enc)).bytes(unb64(d.sign));
+    if (v2) c.bytes(d.pq ? unb64(d.pq) : new Uint8Array(0));
+  }
   return c.done();
+}
+
+/**
+ * envelopeSuite is e2ee.Suite: suite 2 when every recipient lists an
+ * X-Wing key (pq), suite 1 otherwise.
+ * @param {{pq?: Uint8Array}[]} recipients
+ */
+export function envelopeSuite(recipients) {
+  return recipients.length > 0 && recipients.every((r) => r.pq && r.pq.length === XWING_PUBLIC_KEY_BYTES) ? SUITE_XWING_AES256 : SUITE_X25519_AES256;
 }
 
 // ---------------------------------------------------------------- envelopes
@@ -258,24 +280,27 @@ async function aesKey(raw, usages = ["encrypt", "decrypt"]) {
 
 /**
  * sealEnvelope is e2ee.Seal. hdr has id, conv, from, created, flags;
- * recipients are [{user, device, enc: Uint8Array}]. Returns the envelope as
- * the protocol's JSON object (byte fields in base64).
+ * recipients are [{user, device, enc: Uint8Array, pq?: Uint8Array}]. The
+ * suite is the strongest every recipient opens (envelopeSuite). Returns the
+ * envelope as the protocol's JSON object (byte fields in base64).
  */
 export async function sealEnvelope(hdr, recipients, plaintext, signKey) {
   if (!recipients.length) throw new Error("a message needs at least one recipient device");
+  const suiteId = envelopeSuite(recipients);
   const K = randomBytes(32);
   try {
     const info = (dev) => keyInfo(hdr.id, dev);
     // Every recipient's HPKE seal is independent; WebCrypto runs them off the
     // main thread, so starting them together is what keeps 100 devices fast.
     const sealed = await Promise.all(recipients.map(async (r) => {
+      if (suiteId === SUITE_XWING_AES256) return sealKeyXWing(await importXWingPublic(/** @type {Uint8Array} */ (r.pq)), hdr.id, r.device, K);
       const res = await suite.seal({ recipientPublicKey: await x25519Public(r.enc), info: info(r.device) }, K);
       const out = concat(new Uint8Array(res.enc), new Uint8Array(res.ct));
       if (out.length !== SEALED_KEY_BYTES) throw new Error(`HPKE output is ${out.length} bytes; the protocol fixes ${SEALED_KEY_BYTES}`);
       return out;
     }));
     const env = {
-      v: ENVELOPE_VERSION, suite: SUITE, id: hdr.id, conv: hdr.conv,
+      v: ENVELOPE_VERSION, suite: suiteId, id: hdr.id, conv: hdr.conv,
       from: { user: hdr.from.user, device: hdr.from.device },
       created: hdr.created, flags: hdr.flags | 0,
       commit: b64(await commitment(K, hdr.id)),
@@ -302,10 +327,12 @@ export async function sealEnvelope(hdr, recipients, plaintext, signKey) {
  * against the signed commitment (version 2), then open the body. A version
  * 1 envelope (no commitment) opens as before: the caller decides whether
  * to accept one at all. retired are the device's earlier X25519 pairs
- * (importEncPair), tried after me's.
+ * (importEncPair), tried after me's. A suite-2 envelope opens with me.pqKey
+ * (xwing.importXWingPrivate), then retiredPQ.
  */
-export async function openEnvelope(env, senderSignPub, me, retired = []) {
-  if ((env.v !== 1 && env.v !== ENVELOPE_VERSION) || env.suite !== SUITE) throw new CryptoError("unsupported", `unsupported envelope v=${env.v} suite=${env.suite}`);
+export async function openEnvelope(env, senderSignPub, me, retired = [], retiredPQ = []) {
+  const xw = env.suite === SUITE_XWING_AES256;
+  if ((env.v !== 1 && env.v !== ENVELOPE_VERSION) || (env.suite !== SUITE && !xw) || (xw && env.v === 1)) throw new CryptoError("unsupported", `unsupported envelope v=${env.v} suite=${env.suite}`);
   const v1 = env.v === 1;
   if (!v1 && (typeof env.commit !== "string" || unb64(env.commit).length !== 32)) throw new CryptoError("unsupported", `message ${env.id}: no key commitment`);
   if (senderSignPub.length !== 32 || (await deviceId(senderSignPub)) !== env.from.device) {
@@ -324,7 +351,15 @@ export async function openEnvelope(env, senderSignPub, me, retired = []) {
   // The current key, then the retired ones (PROTOCOL.md 3.3): a message
   // sealed before a rotation opens while the device keeps that key.
   let K;
-  for (const pair of [me.encPair, ...retired]) {
+  // Suite 2: the device's X-Wing key, then the retired ones.
+  for (const priv of xw ? [me.pqKey, ...retiredPQ] : []) {
+    if (!priv) continue;
+    try {
+      K = await openKeyXWing(priv, env.id, me.id, sealed[i]);
+      break;
+    } catch { /* not this key */ }
+  }
+  for (const pair of xw ? [] : [me.encPair, ...retired]) {
     try {
       K = new Uint8Array(await suite.open(
         { recipientKey: pair, enc: sealed[i].slice(0, 32), info: keyInfo(env.id, me.id) }, sealed[i].slice(32)));
@@ -366,6 +401,7 @@ export async function verifyDeviceList(list) {
     const d = list.devices[i];
     const enc = unb64(d.enc), sign = unb64(d.sign);
     if (enc.length !== 32 || sign.length !== 32) throw new CryptoError("list", `devices[${i}]: keys must be 32 bytes`);
+    if (d.pq !== undefined && unb64(d.pq).length !== XWING_PUBLIC_KEY_BYTES) throw new CryptoError("list", `devices[${i}]: pq must be ${XWING_PUBLIC_KEY_BYTES} bytes`);
     if ((await deviceId(sign)) !== d.id) throw new CryptoError("list", `devices[${i}]: id does not match its signing key`);
     if (i > 0 && list.devices[i - 1].id >= d.id) throw new CryptoError("list", "devices must be sorted by id, without repeats");
     if (d.id === list.signer) signer = sign;

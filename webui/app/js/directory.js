@@ -103,7 +103,7 @@ export class Directory extends EventTarget {
       const active = new Set(kr.active || []);
       // Only devices both signed into the list and active: the server may
       // withhold a device (revocation) but not add one.
-      peer.recips = l.devices.filter((d) => active.has(d.id)).map((d) => ({ user: uid, device: d.id, enc: unb64(d.enc) }));
+      peer.recips = l.devices.filter((d) => active.has(d.id)).map((d) => ({ user: uid, device: d.id, enc: unb64(d.enc), ...(d.pq ? { pq: unb64(d.pq) } : {}) }));
     }
     this.peers.set(uid, peer);
     return peer;
@@ -218,7 +218,7 @@ function rotated(oldL, newL, id) {
 
 function sameList(a, b) {
   if (a.user !== b.user || a.version !== b.version || a.signer !== b.signer || a.devices.length !== b.devices.length) return false;
-  return a.devices.every((d, i) => d.id === b.devices[i].id && d.enc === b.devices[i].enc && d.sign === b.devices[i].sign);
+  return a.devices.every((d, i) => d.id === b.devices[i].id && d.enc === b.devices[i].enc && d.sign === b.devices[i].sign && d.pq === b.devices[i].pq);
 }
 
 /**
@@ -231,7 +231,7 @@ function diffDevices(oldL, newL) {
   for (const d of newL.devices) {
     const was = o.get(d.id);
     if (!was) added.push(d.id);
-    else if (was.enc !== d.enc || was.sign !== d.sign) rekeyed.push(d.id);
+    else if (was.enc !== d.enc || was.sign !== d.sign || was.pq !== d.pq) rekeyed.push(d.id);
   }
   return { added, removed: [...o.keys()].filter((x) => !n.has(x)), rekeyed };
 }

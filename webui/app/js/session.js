@@ -13,6 +13,7 @@ import { browserOf } from "./agent.js";
 import { api, ApiError } from "./api.js";
 import { b64, Canon, randomBytes, unb64 } from "./bytes.js";
 import { generateDeviceKeys, importDeviceKeys, signDeviceList, signEd25519, verifyDeviceList, verifyEd25519 } from "./crypto.js";
+import { importXWingPrivate, xwingPublicKey } from "./xwing.js";
 import {
   BadPin, derivePin, dropExpiredGrace, dropGrace, eraseAll, getMeta, graceShare, newPin, pinProof, putMeta, sealDataKey, startWipe,
   unwrapDataKey, Vault, wipe, wipeStarted, wrapGraceShare,
@@ -407,6 +408,13 @@ export async function unlock(pin, progress = () => {}) {
   const rec = await vault.get("keys", "device");
   const raw = { encPriv: unb64(rec.encPriv), seed: unb64(rec.seed), encPub: unb64(rec.encPub), signPub: unb64(rec.signPub) };
   const keys = await importDeviceKeys(raw);
+  if (rec.pqSeed) {
+    // Suite 2's key (keyrotation.js): the seed is what the vault keeps.
+    const pqSeed = unb64(rec.pqSeed);
+    keys.pqKey = await importXWingPrivate(pqSeed);
+    keys.pqPub = await xwingPublicKey(pqSeed);
+    pqSeed.fill(0);
+  }
   raw.encPriv.fill(0); raw.seed.fill(0); DK.fill(0); P.fill(0); share.fill(0);
   deviceKey = keys.signKey;
   if (!offline) {

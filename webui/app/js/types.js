@@ -58,6 +58,7 @@ export {};
  * @property {number} id
  * @property {string} enc X25519 public key
  * @property {string} sign Ed25519 public key
+ * @property {string} [pq] X-Wing public key (1,216 bytes): the device opens suite 2
  */
 
 /**

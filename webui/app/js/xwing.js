@@ -5,8 +5,8 @@
 // binding as suite 1 (crypto.keyInfo). Byte for byte what package e2ee's
 // SealKeyXWing and OpenKeyXWing do (e2ee/xwing.go).
 //
-// These are the suite's building blocks: nothing in the app seals with
-// suite 2 yet, and device lists carry no X-Wing key. Seeds, not
+// crypto.sealEnvelope seals with suite 2 when every recipient device lists
+// an X-Wing key, and crypto.openEnvelope opens it. Seeds, not
 // DeriveKeyPair output, are what cross between implementations: an X-Wing
 // private key is a 32-byte seed, expanded alike everywhere, while HPKE's
 // DeriveKeyPair differs between the Go and the browser library.

@@ -5,6 +5,7 @@
 // against the reference implementation:
 //
 //	gointerop keys          a fresh device: its private keys and public list entry
+//	gointerop pqkeys        the same, for a device with an X-Wing key (suite 2)
 //	gointerop seal          seal plaintext to recipient devices, as a given device
 //	gointerop open          open an envelope as a given device
 //	gointerop signlist      sign a device list as a given device
@@ -69,6 +70,7 @@ type recipient struct {
 	User   int64  `json:"user"`
 	Device int64  `json:"device"`
 	Enc    []byte `json:"enc"`
+	PQ     []byte `json:"pq"`
 }
 
 func main() {
@@ -80,10 +82,10 @@ func main() {
 
 func run() error {
 	if len(os.Args) != 2 {
-		return errors.New("usage: gointerop keys|seal|open|signlist|verifylist|safety|approval|blobseal|blobopen|xwingkey|xwingseal|xwingopen|twokeys|signattest|verifyattest < request.json")
+		return errors.New("usage: gointerop keys|pqkeys|seal|open|signlist|verifylist|safety|approval|blobseal|blobopen|xwingkey|xwingseal|xwingopen|twokeys|signattest|verifyattest < request.json")
 	}
 	var req request
-	if os.Args[1] != "keys" {
+	if os.Args[1] != "keys" && os.Args[1] != "pqkeys" {
 		if err := json.NewDecoder(os.Stdin).Decode(&req); err != nil {
 			return fmt.Errorf("request: %w", err)
 		}
@@ -97,6 +99,13 @@ func run() error {
 		}
 		raw, _ := k.MarshalBinary()
 		out = map[string]any{"keys": raw, "device": k.Listed()}
+	case "pqkeys":
+		k, err := e2ee.GenerateDeviceKeysPQ()
+		if err != nil {
+			return err
+		}
+		raw, _ := k.MarshalBinary()
+		out = map[string]any{"keys": raw, "device": k.Listed()}
 	case "seal":
 		k, err := e2ee.UnmarshalDeviceKeys(req.Keys)
 		if err != nil {
@@ -104,7 +113,10 @@ func run() error {
 		}
 		var rs []e2ee.Recipient
 		for _, r := range req.Recipients {
-			rs = append(rs, e2ee.Recipient{User: r.User, Device: r.Device, Enc: r.Enc})
+			rs = append(rs, e2ee.Recipient{User: r.User, Device: r.Device, Enc: r.Enc, PQ: r.PQ})
+		}
+		if req.Header.Suite == 0 {
+			req.Header.Suite = e2ee.Suite(rs) // as the client chooses
 		}
 		env, err := e2ee.Seal(*req.Header, rs, req.Plaintext, k.SignKey())
 		if err != nil {
