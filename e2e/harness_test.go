@@ -149,11 +149,12 @@ var devicesOf sync.Map // string → []*client.Client
 // later devices are approved by an earlier device, as a person would:
 // the earlier device answers, the new one shows its code, and the code is
 // entered on the earlier one.
-func (ts *testServer) device(t *testing.T, name string) *client.Client {
+// Options are passed to client.Login.
+func (ts *testServer) device(t *testing.T, name string, opts ...client.Option) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Login(ctx, ts.URL, name, password, "test device")
+	c, err := client.Login(ctx, ts.URL, name, password, "test device", opts...)
 	if err != nil {
 		t.Fatalf("login %s: %v", name, err)
 	}

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -22,30 +21,7 @@ import (
 // by an earlier device of the user's if it has one, as ts.device does.
 func (ts *testServer) pqDevice(t *testing.T, name string) *client.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := client.Login(ctx, ts.URL, name, password, "test device", client.WithPostQuantum(true))
-	if err != nil {
-		t.Fatalf("login %s: %v", name, err)
-	}
-	key := ts.Data + "\x00" + name
-	prev, _ := devicesOf.Load(key)
-	earlier, _ := prev.([]*client.Client)
-	if c.Pending() {
-		approveWithAny(t, ctx, c, earlier)
-	}
-	devicesOf.Store(key, append(earlier, c))
-	return c
-}
-
-func pqDB(t *testing.T, ts *testServer) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(ts.Data, "curbside.db")+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return ts.device(t, name, client.WithPostQuantum(true))
 }
 
 // storedEnvelope reads message id's envelope as the server stored it.
@@ -177,7 +153,7 @@ func TestPostQuantumDowngradeRefused(t *testing.T) {
 	}
 	a, b0 := ts.pqDevice(t, "alice"), ts.pqDevice(t, "bob")
 	ctx := ctxT(t)
-	db := pqDB(t, ts)
+	db := openDB(t, ts)
 	// Bob's device listed its X-Wing key ten minutes ago, as its state
 	// says.
 	listed := time.Now().Add(-10 * time.Minute).UnixMilli()
