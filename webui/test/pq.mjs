@@ -14,7 +14,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { openProfile } from "./lib/browser.mjs";
-import { assert, msgLocator, online, openConv, sendText, sh, signUp, unlock, waitFor } from "./lib/harness.mjs";
+import { assert, msgLocator, online, openConv, openVault, sendText, sh, signUp, unlock, waitFor } from "./lib/harness.mjs";
 
 const PW = { wren: "wren long passphrase 6603", zeke: "zeke long passphrase 1947" };
 const PIN = { wren: "285014" };
@@ -44,20 +44,14 @@ async function tap(who) {
  * next unlock.
  */
 async function editVault(page, pin, edit, arg) {
-  const prefix = await page.evaluate(() => document.querySelector("script[type=module]").src.replace(/\/js\/main\.js$/, ""));
-  return page.evaluate(async ([prefix, pin, edit, arg]) => {
-    const store = await import(`${prefix}/js/store.js`);
-    const { b64, unb64 } = await import(`${prefix}/js/bytes.js`);
-    const meta = await store.getMeta();
-    const P = await store.derivePin(pin, meta);
-    const proof = b64(await store.pinProof(meta, P));
-    const res = await fetch(`/api/v1/devices/${meta.device}/share`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ proof }) });
-    const v = await store.Vault.open(await store.unwrapDataKey(meta, P, unb64((await res.json()).share)));
+  await openVault(page, pin);
+  return page.evaluate(async ([edit, arg]) => {
+    const v = window.__testVault, meta = window.__testMeta;
     const dev = await v.get("keys", "device");
     if (edit === "post-quantum on") await v.put("settings", "post-quantum", { on: true });
     if (edit === "pq since") await v.put("keys", "device", { ...dev, pqSince: arg });
     return { device: meta.device, user: meta.user.id, pqSince: dev.pqSince || 0, hasSeed: !!dev.pqSeed };
-  }, [prefix, pin, edit, arg]);
+  }, [edit, arg]);
 }
 
 /** listed returns device's entry in the server's list of user uid. */

@@ -17,7 +17,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { openProfile } from "./lib/browser.mjs";
-import { assert, msgLocator, online, openConv, sh, signUp, unlock, waitFor } from "./lib/harness.mjs";
+import { assert, msgLocator, online, openConv, openVault, sh, signUp, unlock, waitFor } from "./lib/harness.mjs";
 
 const PW = { rhea: "rhea long passphrase 5521", gil: "gil long passphrase 8374" };
 const PIN = { rhea: "730418" };
@@ -38,20 +38,14 @@ function policy(ctx, ...kv) { return sh(ctx.bin, ["policy", "set", "--data", ctx
  * the retired keys, and her pin of gil's list.
  */
 async function vault(page, pin, gil) {
-  const prefix = await page.evaluate(() => document.querySelector("script[type=module]").src.replace(/\/js\/main\.js$/, ""));
-  return page.evaluate(async ([prefix, pin, gil]) => {
-    const store = await import(`${prefix}/js/store.js`);
-    const { b64, unb64 } = await import(`${prefix}/js/bytes.js`);
-    const meta = await store.getMeta();
-    const P = await store.derivePin(pin, meta);
-    const proof = b64(await store.pinProof(meta, P));
-    const res = await fetch(`/api/v1/devices/${meta.device}/share`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ proof }) });
-    const v = await store.Vault.open(await store.unwrapDataKey(meta, P, unb64((await res.json()).share)));
+  await openVault(page, pin);
+  return page.evaluate(async (gil) => {
+    const v = window.__testVault, meta = window.__testMeta;
     const dev = await v.get("keys", "device");
     const retired = (await v.get("keys", "retired"))?.keys || [];
     const gilPin = gil ? await v.get("pin", gil) : null;
     return { device: meta.device, user: meta.user.id, encPub: dev.encPub, created: dev.created, retired, gilPin };
-  }, [prefix, pin, gil]);
+  }, gil);
 }
 
 /** listedEnc returns the encryption key the server's list gives a device. */

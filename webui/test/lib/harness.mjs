@@ -120,6 +120,26 @@ export async function adminApproves(call, page, uid, stepUp) {
   await unlocked(page);
 }
 
+/**
+ * openVault opens the page's vault through the app's own code with pin
+ * (and the server's share for the PIN's proof), as the app does at unlock,
+ * and leaves it, with the profile's public record, at window.__testVault
+ * and window.__testMeta for the test's next page.evaluate.
+ */
+export async function openVault(page, pin) {
+  const prefix = await page.evaluate(() => document.querySelector("script[type=module]").src.replace(/\/js\/main\.js$/, ""));
+  await page.evaluate(async ([prefix, pin]) => {
+    const store = await import(`${prefix}/js/store.js`);
+    const { b64, unb64 } = await import(`${prefix}/js/bytes.js`);
+    const meta = await store.getMeta();
+    const P = await store.derivePin(pin, meta);
+    const proof = b64(await store.pinProof(meta, P));
+    const res = await fetch(`/api/v1/devices/${meta.device}/share`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ proof }) });
+    const v = await store.Vault.open(await store.unwrapDataKey(meta, P, unb64((await res.json()).share)));
+    Object.assign(window, { __testVault: v, __testMeta: meta });
+  }, [prefix, pin]);
+}
+
 export async function unlocked(page) {
   await page.waitForFunction(() => window.curbside?.state === "unlocked", null, { timeout: 60000 });
 }
