@@ -287,6 +287,11 @@ export function firstDayTests() {
       const detail = await entry.textContent();
       assert.match(detail, /retention: from 7 days to 30 days/);
       assert.doesNotMatch(detail, /168h|\{"/, "no Go durations, no raw JSON");
+      // Targets are named, not "device:123": a device by its owner and name.
+      const reg = p.locator("tbody tr", { hasText: "device.register" }).first().locator("td").nth(4);
+      await waitFor(async () => /^\S.*: \S/.test((await reg.textContent()).trim()), "the registered device's target named with its owner");
+      assert.doesNotMatch(await reg.textContent(), /device[: ]\d+/, "no device number in place of its name");
+      assert.doesNotMatch(await p.locator("tbody").textContent(), /\b(user|group|device|invitation):\d+/, "no raw target anywhere");
       await shot(ctx, p, "console-audit-1280");
       // A console dialog on a short phone keeps its main button in view.
       await p.setViewportSize({ width: 390, height: 560 });

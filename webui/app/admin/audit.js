@@ -77,7 +77,7 @@ export async function auditPage(view) {
       { label: "When", cell: (e) => fmtDate(e.at) },
       { label: "Who", cell: (e) => (e.actor ? h("a", { href: `#/users/${e.actor}` }, e.actor_name || `user ${e.actor}`) : e.actor_name || "—") },
       { label: "Action", cell: (e) => h("code", e.action) },
-      { label: "Target", cell: (e) => target(e.target), cls: "wrap" },
+      { label: "Target", cell: (e) => target(e.target, entries), cls: "wrap" },
       { label: "Outcome", cell: (e) => (e.outcome === "ok" ? badge("OK", "ok") : badge(e.outcome || "—", "bad")) },
       { label: "Address", cell: (e) => e.ip || "—" },
       { label: "Detail", cell: (e) => detail(e.detail, entries), cls: "wrap" },
@@ -95,11 +95,45 @@ export async function auditPage(view) {
   await load(true);
 }
 
-/** target links "user:12" to the user's page; other targets are shown as they are. */
-function target(t) {
-  const m = /^user:(\d+)$/.exec(t || "");
-  return m ? h("a", { href: `#/users/${m[1]}` }, t) : t || "—";
+/**
+ * target shows an entry's target in words: a user or group by name, linked
+ * to its page; a device by its owner and name; an invitation by number.
+ * Names are looked up once per page load; until then, or for good when the
+ * lookup fails (a record the console cannot show, or one since deleted),
+ * "user 12", "group 3" or "device 345" stands in, never the raw "user:12".
+ * @param {string} t
+ * @param {any[]} entries the entries shown, whose actors' names are known
+ */
+function target(t, entries) {
+  const m = /^(user|group|device|invitation):(\d+)$/.exec(t || "");
+  if (!m) return t || "—";
+  const id = Number(m[2]);
+  switch (m[1]) {
+    case "user": return userRef(id, entries);
+    case "group": {
+      const a = h("a", { href: `#/groups?open=${id}`, dir: "auto" }, `group ${id}`);
+      if (!groupNames.has(id)) groupNames.set(id, admin.group(String(id)).then((r) => r.group.name, () => null));
+      groupNames.get(id).then((n) => { if (n) a.textContent = n; });
+      return a;
+    }
+    case "device": {
+      const span = h("span", { dir: "auto" }, `device ${id}`);
+      deviceNames ||= admin.devices().then((r) => new Map((r.devices || []).map((d) => [d.id, d])), () => new Map());
+      deviceNames.then((all) => {
+        const d = all.get(id);
+        if (d) span.textContent = `${d.user?.display || d.user?.username || "unknown owner"}: ${d.name || "unnamed device"}`;
+      });
+      return span;
+    }
+    default: return `invitation ${id}`;
+  }
 }
+
+/** groupNames caches each group's name, looked up once per page load. */
+const groupNames = new Map();
+
+/** deviceNames is every device the console may see, by id, fetched once per page load when an entry names a device. */
+let deviceNames = null;
 
 /** names caches each user's name as the console shows it, looked up once per page load. */
 const names = new Map();
