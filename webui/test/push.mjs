@@ -213,9 +213,20 @@ export function pushTests() {
       });
       await signUp(page, s.srv.url, "ivy", PW.ivy, PIN.ivy);
       assert.equal(await page.evaluate(() => navigator.userAgent.includes("iPhone") && !(/** @type {any} */ (navigator).standalone)), true, "not an iPhone tab");
-      // Safari, not the Home Screen: no offer, and settings say what to do.
+      // Safari, not the Home Screen: no offer of what it cannot have, but a
+      // note, once, of how to get notifications; settings say it too.
       await page.waitForFunction(() => document.documentElement.dataset.pushOffer);
-      assert.equal(await page.evaluate(() => document.documentElement.dataset.pushOffer), "no", "an iPhone tab was offered notifications it cannot have");
+      assert.equal(await page.evaluate(() => document.documentElement.dataset.pushOffer), "home-screen", "an iPhone tab was not told how to get notifications");
+      const note = page.locator(".banner.push-offer.home-screen");
+      await note.getByText("tap Share, then Add to Home Screen").waitFor();
+      assert.equal(await page.getByRole("button", { name: "Allow notifications" }).count(), 0, "an iPhone tab was offered notifications it cannot have");
+      if (ctx.shots) await page.screenshot({ path: path.join(ctx.shots, "push-ios-tab-note-phone.png") });
+      await note.getByRole("button", { name: "Got it" }).click();
+      await note.waitFor({ state: "detached" });
+      await page.reload();
+      await unlock(page, PIN.ivy);
+      await page.waitForFunction(() => document.documentElement.dataset.pushOffer);
+      assert.equal(await page.evaluate(() => document.documentElement.dataset.pushOffer), "no", "the Home Screen note came back after Got it");
       assert.equal(await page.locator(".banner.push-offer").count(), 0);
       await page.getByRole("button", { name: "Settings" }).click();
       const box = page.locator(".push-settings");

@@ -60,7 +60,15 @@ export function pushSettings(ui) {
  */
 export async function offerPush(ui) {
   const decided = (shown) => { document.documentElement.dataset.pushOffer = shown ? "shown" : "no"; };
-  if (ui.c.settings.pushOffered || push.availability(ui.c.config) !== "ok") return decided(false);
+  const why = push.availability(ui.c.config);
+  if (why === "ios-home-screen" && !ui.c.settings.homeScreenOffered) {
+    // An iPhone tab cannot have notifications; say once how to get them.
+    ui.pushOffer = "home-screen";
+    ui.renderSidebar();
+    document.documentElement.dataset.pushOffer = "home-screen";
+    return;
+  }
+  if (ui.c.settings.pushOffered || why !== "ok") return decided(false);
   try { if (await push.subscribed()) return decided(false); } catch { return decided(false); }
   if (!ui.c) return; // locked meanwhile
   ui.pushOffer = true;
@@ -68,9 +76,23 @@ export async function offerPush(ui) {
   decided(true);
 }
 
-/** pushOfferBanner is the offer, shown at the top of the sidebar until answered. */
+/**
+ * pushOfferBanner is the offer, shown at the top of the sidebar until
+ * answered; on an iPhone tab, the one-time note on how to get notifications
+ * there instead.
+ */
 export function pushOfferBanner(ui) {
   if (!ui.pushOffer) return null;
+  if (ui.pushOffer === "home-screen") {
+    const done = () => {
+      ui.pushOffer = false;
+      ui.c.saveSettings({ homeScreenOffered: true });
+      ui.renderSidebar();
+    };
+    return h("div.banner.push-offer.home-screen", { role: "region", "aria-label": "Notifications" },
+      h("span", push.AVAILABILITY_TEXT["ios-home-screen"]),
+      h("div.banner-actions", h("button.secondary", { type: "button", onclick: done }, "Got it")));
+  }
   const answer = (yes) => async () => {
     ui.pushOffer = false;
     ui.c.saveSettings({ pushOffered: true });
