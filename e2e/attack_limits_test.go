@@ -114,7 +114,7 @@ func TestAttackSlowBodiesHoldConnections(t *testing.T) {
 		if err == nil {
 			body, _ := io.ReadAll(res.Body)
 			res.Body.Close()
-			if res.StatusCode == 503 && errorCode(body) == protocol.CodeTooManyConnections {
+			if res.StatusCode == 503 && errorCode(body) == protocol.CodeTooManyFromAddress {
 				refused++
 				continue
 			}

@@ -48,7 +48,8 @@ const (
 	CodeNotReachable       Code = "not_reachable"           // the participation rules do not let the sender reach that person
 	CodeFlagNotAllowed     Code = "flag_not_allowed"        // the policy does not let the sender mark a message urgent or ask for acknowledgement
 	CodeUnavailable        Code = "unavailable"             // the server is shutting down or its store failed
-	CodeTooManyConnections Code = "too_many_connections"    // the server, or this address, holds as many connections as it may
+	CodeTooManyConnections Code = "too_many_connections"    // the server holds as many connections as it may
+	CodeTooManyFromAddress Code = "too_many_from_address"   // the client's address holds as many connections as one address may
 	CodeLimitReached       Code = "limit_reached"           // a per-user limit of the practice (attachments, sessions, devices) is reached
 	CodeQueueFull          Code = "queue_full"              // a recipient device has as many undelivered messages waiting as it may hold
 	CodeRecipientInactive  Code = "recipient_inactive"      // the person addressed is disabled or locked and receives nothing
@@ -108,6 +109,7 @@ var catalogue = map[Code]codeInfo{
 	CodeFlagNotAllowed:     {http.StatusForbidden, "Your practice does not let you mark messages urgent or ask for acknowledgement. Send it as a normal message."},
 	CodeUnavailable:        {http.StatusServiceUnavailable, "The server is busy or restarting. Try again in a moment."},
 	CodeTooManyConnections: {http.StatusServiceUnavailable, "The server has too many connections open. Try again in a moment."},
+	CodeTooManyFromAddress: {http.StatusServiceUnavailable, "Too many connections from your network. Close some tabs or devices and try again in a moment; if your practice shares one address, ask your administrator to raise the limit."},
 	CodeLimitReached:       {http.StatusForbidden, "You have reached a limit your practice sets. Remove something or ask your administrator."},
 	CodeQueueFull:          {http.StatusServiceUnavailable, "Not sent: the recipient's device has too many messages waiting. Try again once they are back online."},
 	CodeRecipientInactive:  {http.StatusConflict, "This person's account is switched off, so they cannot receive messages now. Ask your administrator."},

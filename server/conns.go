@@ -120,18 +120,19 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 	}
 }
 
-// take counts a new connection from ip, or says why it is refused.
-func (l *connCounts) take(ip string) string {
+// take counts a new connection from ip, or says why it is refused: the
+// catalogue's code for the cap it is over.
+func (l *connCounts) take(ip string) protocol.Code {
 	key := web.SourceKey(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
 	case l.total >= l.max:
 		l.note("total", "connection limit reached: refusing new connections", "limit", l.max, "flag", "--max-conns")
-		return "The server has too many connections open. Try again in a moment."
+		return protocol.CodeTooManyConnections
 	case l.perIP > 0 && l.byIP[key] >= l.perIP && (l.exempt == nil || !l.exempt(ip)):
 		l.note("ip:"+key, "connection limit for one address reached: refusing its new connections", "ip", key, "limit", l.perIP, "flag", "--max-conns-per-ip")
-		return "Too many connections from your network. Close some tabs or devices and try again in a moment; if your practice shares one address, ask your administrator to raise the limit."
+		return protocol.CodeTooManyFromAddress
 	}
 	l.total++
 	l.byIP[key]++
@@ -196,12 +197,12 @@ func remoteIP(c net.Conn) string {
 // same whatever it was. What the client sent is read and dropped for a
 // moment after the answer, so that closing with unread data does not reset
 // the connection before the client has read why.
-func refuse(c net.Conn, why string) {
+func refuse(c net.Conn, why protocol.Code) {
 	defer c.Close()
-	body := fmt.Sprintf(`{"error":{"code":%q,"message":%q}}`, protocol.CodeTooManyConnections, why)
+	body := fmt.Sprintf(`{"error":{"code":%q,"message":%q}}`, why, why.Message())
 	c.SetDeadline(time.Now().Add(refusalWriteTimeout))
 	_, err := fmt.Fprintf(c, "HTTP/1.1 %d Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: %d\r\nRetry-After: 10\r\nConnection: close\r\n\r\n%s",
-		protocol.CodeTooManyConnections.Status(), len(body), body)
+		why.Status(), len(body), body)
 	if tc, ok := c.(*net.TCPConn); ok && err == nil {
 		tc.CloseWrite()
 		io.CopyN(io.Discard, c, 64<<10)

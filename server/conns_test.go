@@ -3,16 +3,19 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/curbside-health/curbside/protocol"
 )
 
 // TestConnLimiter: past the per-address cap a connection is answered 503
-// too_many_connections and closed, the refusal is logged at WARN once, and
+// too_many_from_address, in the catalogue's words, and closed, the refusal is logged at WARN once, and
 // closing a connection gives its slot back.
 func TestConnLimiter(t *testing.T) {
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
@@ -51,7 +54,10 @@ func TestConnLimiter(t *testing.T) {
 			t.Fatalf("refused connection: %v", err)
 		}
 		body, _ := io.ReadAll(res.Body)
-		if res.StatusCode != 503 || !strings.Contains(string(body), `"too_many_connections"`) {
+		var e struct {
+			Error struct{ Code, Message string }
+		}
+		if err := json.Unmarshal(body, &e); err != nil || res.StatusCode != 503 || e.Error.Code != string(protocol.CodeTooManyFromAddress) || e.Error.Message != protocol.CodeTooManyFromAddress.Message() {
 			t.Fatalf("refused connection got %d %s", res.StatusCode, body)
 		}
 	}

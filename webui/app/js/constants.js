@@ -52,6 +52,7 @@ export const CODE_STEP_UP_REQUIRED = "step_up_required";
 export const CODE_STORAGE_FULL = "storage_full";
 export const CODE_TOO_LARGE = "too_large";
 export const CODE_TOO_MANY_CONNECTIONS = "too_many_connections";
+export const CODE_TOO_MANY_FROM_ADDRESS = "too_many_from_address";
 export const CODE_UNAUTHORIZED = "unauthorized";
 export const CODE_UNAVAILABLE = "unavailable";
 export const CODE_UNSUPPORTED_TYPE = "unsupported_type";
@@ -103,6 +104,7 @@ export const CODES = Object.freeze({
   storage_full: Object.freeze({ status: 507, message: "Not sent: the server's storage is full. Your message is kept and will be sent when space is freed; tell your administrator." }),
   too_large: Object.freeze({ status: 413, message: "That is larger than the server accepts." }),
   too_many_connections: Object.freeze({ status: 503, message: "The server has too many connections open. Try again in a moment." }),
+  too_many_from_address: Object.freeze({ status: 503, message: "Too many connections from your network. Close some tabs or devices and try again in a moment; if your practice shares one address, ask your administrator to raise the limit." }),
   unauthorized: Object.freeze({ status: 401, message: "Sign in first: the session is missing, expired or ended." }),
   unavailable: Object.freeze({ status: 503, message: "The server is busy or restarting. Try again in a moment." }),
   unsupported_type: Object.freeze({ status: 415, message: "The request was sent in a form the server does not take here." }),
